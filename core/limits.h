@@ -1,0 +1,90 @@
+#pragma once
+
+// Every limit Scrawl enforces lives here, with the name that Error.limit carries and that the
+// README lists. Change a number here and nowhere else.
+
+#include <cstdint>
+
+namespace scrawl::limits {
+
+// Largest binary message a client may send, in bytes. Messages above it get a
+// LIMIT_EXCEEDED error naming "max_message_bytes" and the connection is closed.
+inline constexpr int kMaxMessageBytes = 256 * 1024;
+inline constexpr const char *kMaxMessageBytesName = "max_message_bytes";
+
+// Transport ceiling: a frame or message above this is refused by the WebSocket layer itself
+// (close code 1009) before it is buffered, so a 100 MB message costs the server nothing.
+inline constexpr int kTransportMaxBytes = 4 * kMaxMessageBytes;
+
+// What a client accepts from a server (a snapshot of a large wall is big).
+inline constexpr std::int64_t kClientMaxIncomingBytes = 512LL * 1024 * 1024;
+
+inline constexpr int kMaxPointsPerBatch = 1024;
+inline constexpr const char *kMaxPointsPerBatchName = "max_points_per_batch";
+
+inline constexpr int kMaxPointsPerStroke = 20000;
+inline constexpr const char *kMaxPointsPerStrokeName = "max_points_per_stroke";
+
+// Characters (UTF-16 code units after decoding) in a chat message.
+inline constexpr int kMaxChatChars = 4000;
+inline constexpr const char *kMaxChatCharsName = "max_chat_chars";
+
+inline constexpr int kMaxNoteChars = 4000;
+inline constexpr const char *kMaxNoteCharsName = "max_note_chars";
+
+inline constexpr int kMaxNameChars = 64;
+inline constexpr const char *kMaxNameCharsName = "max_name_chars";
+
+inline constexpr int kMaxWallNameChars = 64;
+inline constexpr const char *kMaxWallNameCharsName = "max_wall_name_chars";
+
+inline constexpr int kMaxEraseStrokes = 1000;
+inline constexpr const char *kMaxEraseStrokesName = "max_erase_strokes";
+
+// Ops per second per client: a token bucket refilled at this rate, holding kOpsBurst tokens so
+// that an outbox drained after a reconnect goes through at once.
+inline constexpr int kMaxOpsPerSecond = 500;
+inline constexpr int kOpsBurst = 5000;
+inline constexpr const char *kMaxOpsPerSecondName = "max_ops_per_second";
+
+inline constexpr int kMaxClientsPerWall = 2000;
+inline constexpr const char *kMaxClientsPerWallName = "max_clients_per_wall";
+
+// A wall holds at most this many strokes + notes, and this many points. A full wall says so
+// and stays readable, and chat keeps working.
+inline constexpr int kMaxWallObjects = 500000;
+inline constexpr const char *kMaxWallObjectsName = "max_wall_objects";
+inline constexpr std::int64_t kMaxWallPoints = 50000000;
+inline constexpr const char *kMaxWallPointsName = "max_wall_points";
+
+// Coordinates in pixels on the wall, both axes, for stroke points, notes and cursors.
+inline constexpr double kMaxCoordinate = 1.0e7;
+inline constexpr const char *kMaxCoordinateName = "max_coordinate";
+
+inline constexpr float kMinStrokeWidth = 0.25f;
+inline constexpr float kMaxStrokeWidth = 500.0f;
+inline constexpr const char *kStrokeWidthName = "stroke_width";
+
+// Undo history kept per author per wall.
+inline constexpr int kMaxUndoDepth = 200;
+
+// Chat messages sent with a snapshot on join, and the most one history page returns.
+inline constexpr int kRecentChatOnJoin = 50;
+inline constexpr int kMaxHistoryPage = 200;
+
+// Liveness: the server pings every kPingIntervalMs and drops a peer silent for kPeerTimeoutMs.
+inline constexpr int kPingIntervalMs = 10000;
+inline constexpr int kPeerTimeoutMs = 30000;
+// A connection that has not finished Hello within this time is closed.
+inline constexpr int kHelloTimeoutMs = 10000;
+
+// Slow readers: above kSlowReaderDropEphemeralBytes of unsent data a client stops getting
+// cursors; above kSlowReaderDisconnectBytes it is disconnected and resumes later.
+inline constexpr std::int64_t kSlowReaderDropEphemeralBytes = 1 * 1024 * 1024;
+inline constexpr std::int64_t kSlowReaderDisconnectBytes = 16 * 1024 * 1024;
+inline constexpr const char *kSlowReaderName = "max_send_buffer_bytes";
+
+// HTTP API request bodies.
+inline constexpr int kMaxHttpBodyBytes = 64 * 1024;
+
+} // namespace scrawl::limits

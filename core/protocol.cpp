@@ -1,0 +1,104 @@
+#include "core/protocol.h"
+
+#include <QStringDecoder>
+
+namespace scrawl {
+
+Problem limitProblem(const char *limitName, const QString &message)
+{
+    return {pb::LIMIT_EXCEEDED, message, QString::fromLatin1(limitName)};
+}
+
+QByteArray serialize(const pb::Envelope &envelope)
+{
+    QByteArray bytes;
+    bytes.resize(qsizetype(envelope.ByteSizeLong()));
+    envelope.SerializeWithCachedSizesToArray(reinterpret_cast<std::uint8_t *>(bytes.data()));
+    return bytes;
+}
+
+bool parse(const QByteArray &bytes, pb::Envelope *envelope)
+{
+    return envelope->ParseFromArray(bytes.constData(), int(bytes.size()))
+        && envelope->msg_case() != pb::Envelope::MSG_NOT_SET;
+}
+
+pb::Envelope errorEnvelope(const Problem &problem, std::uint64_t clientOpId, bool fatal)
+{
+    pb::Envelope env;
+    pb::Error *error = env.mutable_error();
+    error->set_code(problem.code);
+    error->set_message(toWire(problem.message));
+    if (!problem.limit.isEmpty())
+        error->set_limit(problem.limit.toStdString());
+    error->set_client_op_id(clientOpId);
+    error->set_fatal(fatal);
+    return env;
+}
+
+std::string toWire(const QString &text)
+{
+    const QByteArray utf8 = text.toUtf8();
+    return std::string(utf8.constData(), size_t(utf8.size()));
+}
+
+QString fromWire(const std::string &bytes)
+{
+    return QString::fromUtf8(bytes.data(), qsizetype(bytes.size()));
+}
+
+std::optional<Problem> decodeText(const std::string &bytes, const TextRules &rules, QString *out)
+{
+    const QString field = QString::fromLatin1(rules.field);
+    QStringDecoder decoder(QStringDecoder::Utf8, QStringDecoder::Flag::Stateless);
+    QString text = decoder.decode(QByteArrayView(bytes.data(), qsizetype(bytes.size())));
+    if (decoder.hasError())
+        return Problem{pb::INVALID_TEXT,
+                       QStringLiteral("The %1 is not valid UTF-8 text; send it as UTF-8.").arg(field),
+                       {}};
+    if (text.size() > rules.maxChars)
+        return limitProblem(rules.limitName,
+                            QStringLiteral("The %1 has %2 characters; the limit %3 allows %4.")
+                                .arg(field)
+                                .arg(text.size())
+                                .arg(QLatin1String(rules.limitName))
+                                .arg(rules.maxChars));
+    if (!rules.allowEmpty && text.trimmed().isEmpty())
+        return Problem{pb::INVALID_TEXT, QStringLiteral("The %1 is empty; write something first.")
+                                             .arg(field),
+                       {}};
+    for (const QChar c : std::as_const(text)) {
+        const bool allowedControl = rules.multiline && (c == u'\n' || c == u'\t');
+        if (c.category() == QChar::Other_Control && !allowedControl)
+            return Problem{pb::INVALID_TEXT,
+                           QStringLiteral("The %1 contains a control character (U+%2); remove it.")
+                               .arg(field)
+                               .arg(c.unicode(), 4, 16, QLatin1Char('0')),
+                           {}};
+    }
+    if (out)
+        *out = std::move(text);
+    return std::nullopt;
+}
+
+const char *opKindName(const pb::Op &op)
+{
+    switch (op.body_case()) {
+    case pb::Op::kChat: return "chat";
+    case pb::Op::kStrokeBegin: return "stroke_begin";
+    case pb::Op::kStrokePoints: return "stroke_points";
+    case pb::Op::kStrokeEnd: return "stroke_end";
+    case pb::Op::kErase: return "erase";
+    case pb::Op::kNoteAdd: return "note_add";
+    case pb::Op::kNoteEdit: return "note_edit";
+    case pb::Op::kNoteMove: return "note_move";
+    case pb::Op::kNoteDelete: return "note_delete";
+    case pb::Op::kUndo: return "undo";
+    case pb::Op::kRedo: return "redo";
+    case pb::Op::kClear: return "clear";
+    case pb::Op::BODY_NOT_SET: break;
+    }
+    return "empty";
+}
+
+} // namespace scrawl

@@ -1,0 +1,644 @@
+#include "core/wallmodel.h"
+
+#include "core/limits.h"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_set>
+
+namespace scrawl {
+
+namespace {
+
+constexpr TextRules kChatRules{"chat message", limits::kMaxChatChars, limits::kMaxChatCharsName,
+                               false, true};
+constexpr TextRules kNoteRules{"note text", limits::kMaxNoteChars, limits::kMaxNoteCharsName,
+                               true, true};
+
+Problem invalid(const QString &message) { return {pb::INVALID_OP, message, {}}; }
+
+std::optional<Problem> checkPosition(double x, double y, const char *what)
+{
+    if (!std::isfinite(x) || !std::isfinite(y))
+        return invalid(QStringLiteral("The %1 position is not a finite number (NaN or infinity); "
+                                      "send real coordinates.")
+                           .arg(QLatin1String(what)));
+    if (!isValidCoordinate(x) || !isValidCoordinate(y))
+        return limitProblem(limits::kMaxCoordinateName,
+                            QStringLiteral("The %1 position (%2, %3) is outside the wall; the "
+                                           "limit %4 allows ±%5 px.")
+                                .arg(QLatin1String(what))
+                                .arg(x)
+                                .arg(y)
+                                .arg(QLatin1String(limits::kMaxCoordinateName))
+                                .arg(limits::kMaxCoordinate, 0, 'g', 10));
+    return std::nullopt;
+}
+
+std::optional<Problem> checkBatch(int numbers)
+{
+    if (numbers / 2 > limits::kMaxPointsPerBatch)
+        return limitProblem(limits::kMaxPointsPerBatchName,
+                            QStringLiteral("A batch of %1 stroke points is too big; the limit %2 "
+                                           "allows %3 a message.")
+                                .arg(numbers / 2)
+                                .arg(QLatin1String(limits::kMaxPointsPerBatchName))
+                                .arg(limits::kMaxPointsPerBatch));
+    return std::nullopt;
+}
+
+std::optional<Problem> checkStrokePointTotals(std::uint64_t strokePoints, std::uint64_t wallPoints,
+                                              int adding)
+{
+    if (strokePoints + std::uint64_t(adding) > std::uint64_t(limits::kMaxPointsPerStroke))
+        return limitProblem(limits::kMaxPointsPerStrokeName,
+                            QStringLiteral("The stroke would have %1 points; the limit %2 allows "
+                                           "%3. End it and start a new one.")
+                                .arg(strokePoints + std::uint64_t(adding))
+                                .arg(QLatin1String(limits::kMaxPointsPerStrokeName))
+                                .arg(limits::kMaxPointsPerStroke));
+    if (wallPoints + std::uint64_t(adding) > std::uint64_t(limits::kMaxWallPoints))
+        return Problem{pb::WALL_FULL,
+                       QStringLiteral("This wall is full (limit %1: %2 points). You can still "
+                                      "read it and chat; start a new wall to keep drawing.")
+                           .arg(QLatin1String(limits::kMaxWallPointsName))
+                           .arg(limits::kMaxWallPoints),
+                       QString::fromLatin1(limits::kMaxWallPointsName)};
+    return std::nullopt;
+}
+
+} // namespace
+
+QRectF WallModel::Stroke::bounds() const
+{
+    if (points.empty())
+        return {};
+    std::int32_t minX = points.front().x, maxX = minX;
+    std::int32_t minY = points.front().y, maxY = minY;
+    for (const FixedPoint p : points) {
+        minX = std::min(minX, p.x);
+        maxX = std::max(maxX, p.x);
+        minY = std::min(minY, p.y);
+        maxY = std::max(maxY, p.y);
+    }
+    const double half = width / 2.0;
+    return QRectF(QPointF(double(minX) / kCoordScale - half, double(minY) / kCoordScale - half),
+                  QPointF(double(maxX) / kCoordScale + half, double(maxY) / kCoordScale + half));
+}
+
+bool WallModel::isFull() const
+{
+    return m_strokes.size() + m_notes.size() >= size_t(limits::kMaxWallObjects)
+        || m_totalPoints >= std::uint64_t(limits::kMaxWallPoints);
+}
+
+const WallModel::Stroke *WallModel::stroke(std::uint64_t key) const
+{
+    const auto it = m_strokeIndex.find(key);
+    return it == m_strokeIndex.end() ? nullptr : &m_strokes[it->second];
+}
+
+WallModel::Stroke *WallModel::mutableStroke(std::uint64_t key)
+{
+    return const_cast<Stroke *>(std::as_const(*this).stroke(key));
+}
+
+const WallModel::Note *WallModel::note(std::uint64_t key) const
+{
+    const auto it = m_noteIndex.find(key);
+    return it == m_noteIndex.end() ? nullptr : &m_notes[it->second];
+}
+
+WallModel::Note *WallModel::mutableNote(std::uint64_t key)
+{
+    return const_cast<Note *>(std::as_const(*this).note(key));
+}
+
+const std::deque<WallModel::Action> *WallModel::actions(std::uint64_t author) const
+{
+    const auto it = m_actions.find(author);
+    return it == m_actions.end() ? nullptr : &it->second;
+}
+
+const WallModel::Action *WallModel::action(std::uint64_t author, std::uint64_t clientOpId) const
+{
+    const auto *list = actions(author);
+    if (!list)
+        return nullptr;
+    for (auto it = list->rbegin(); it != list->rend(); ++it) {
+        if (it->clientOpId == clientOpId)
+            return &*it;
+    }
+    return nullptr;
+}
+
+WallModel::Action *WallModel::mutableAction(std::uint64_t author, std::uint64_t clientOpId)
+{
+    return const_cast<Action *>(std::as_const(*this).action(author, clientOpId));
+}
+
+void WallModel::record(std::uint64_t author, Action action)
+{
+    auto &list = m_actions[author];
+    list.push_back(std::move(action));
+    while (list.size() > size_t(limits::kMaxUndoDepth))
+        list.pop_front();
+}
+
+std::optional<Problem> WallModel::checkStroke(const pb::Op &op, std::uint64_t author) const
+{
+    switch (op.body_case()) {
+    case pb::Op::kStrokeBegin: {
+        const auto &b = op.stroke_begin();
+        if (stroke(objectKey(author, b.id())))
+            return invalid(QStringLiteral("You already have a stroke with id %1; use a new id.")
+                               .arg(b.id()));
+        if (!std::isfinite(b.width()) || b.width() < limits::kMinStrokeWidth
+            || b.width() > limits::kMaxStrokeWidth)
+            return limitProblem(limits::kStrokeWidthName,
+                                QStringLiteral("Stroke width %1 is out of range; the limit %2 "
+                                               "allows %3 to %4 px.")
+                                    .arg(double(b.width()))
+                                    .arg(QLatin1String(limits::kStrokeWidthName))
+                                    .arg(double(limits::kMinStrokeWidth))
+                                    .arg(double(limits::kMaxStrokeWidth)));
+        if (m_strokes.size() + m_notes.size() >= size_t(limits::kMaxWallObjects))
+            return Problem{pb::WALL_FULL,
+                           QStringLiteral("This wall is full (limit %1: %2 strokes and notes). "
+                                          "You can still read it and chat; start a new wall to "
+                                          "keep drawing.")
+                               .arg(QLatin1String(limits::kMaxWallObjectsName))
+                               .arg(limits::kMaxWallObjects),
+                           QString::fromLatin1(limits::kMaxWallObjectsName)};
+        if (auto p = checkBatch(b.points_size()))
+            return p;
+        if (auto p = checkStrokePointTotals(0, m_totalPoints, b.points_size() / 2))
+            return p;
+        std::vector<FixedPoint> decoded;
+        const DecodeResult r = decodeDeltas(b.points(), {}, &decoded);
+        if (!r.ok)
+            return invalid(r.error);
+        return std::nullopt;
+    }
+    case pb::Op::kStrokePoints: {
+        const auto &b = op.stroke_points();
+        const Stroke *s = stroke(objectKey(author, b.id()));
+        if (!s)
+            return Problem{pb::NOT_OWNER,
+                           QStringLiteral("Stroke %1 is not one of your strokes on this wall; "
+                                          "begin a stroke before sending its points.")
+                               .arg(b.id()),
+                           {}};
+        if (s->closed)
+            return invalid(QStringLiteral("Stroke %1 has already ended; begin a new stroke.")
+                               .arg(b.id()));
+        if (auto p = checkBatch(b.points_size()))
+            return p;
+        if (auto p = checkStrokePointTotals(s->points.size(), m_totalPoints, b.points_size() / 2))
+            return p;
+        std::vector<FixedPoint> decoded;
+        const DecodeResult r =
+            decodeDeltas(b.points(), s->points.empty() ? FixedPoint{} : s->points.back(), &decoded);
+        if (!r.ok)
+            return invalid(r.error);
+        return std::nullopt;
+    }
+    case pb::Op::kStrokeEnd: {
+        const Stroke *s = stroke(objectKey(author, op.stroke_end().id()));
+        if (!s)
+            return Problem{pb::NOT_OWNER,
+                           QStringLiteral("Stroke %1 is not one of your strokes on this wall.")
+                               .arg(op.stroke_end().id()),
+                           {}};
+        if (s->closed)
+            return invalid(QStringLiteral("Stroke %1 has already ended.").arg(op.stroke_end().id()));
+        return std::nullopt;
+    }
+    case pb::Op::kErase: {
+        const auto &e = op.erase();
+        if (e.strokes_size() == 0)
+            return invalid(QStringLiteral("Erase names no strokes."));
+        if (e.strokes_size() > limits::kMaxEraseStrokes)
+            return limitProblem(limits::kMaxEraseStrokesName,
+                                QStringLiteral("Erase names %1 strokes; the limit %2 allows %3 "
+                                               "at once.")
+                                    .arg(e.strokes_size())
+                                    .arg(QLatin1String(limits::kMaxEraseStrokesName))
+                                    .arg(limits::kMaxEraseStrokes));
+        for (const std::uint64_t key : e.strokes()) {
+            if (!stroke(key))
+                return invalid(QStringLiteral("Erase names stroke %1, which is not on this wall.")
+                                   .arg(key));
+        }
+        return std::nullopt;
+    }
+    default:
+        return std::nullopt;
+    }
+}
+
+std::optional<Problem> WallModel::checkNote(const pb::Op &op, std::uint64_t author) const
+{
+    auto existing = [this](std::uint64_t key) -> std::optional<Problem> {
+        const Note *n = note(key);
+        if (!n || !n->visible())
+            return invalid(QStringLiteral("Note %1 is not on this wall (deleted or never made).")
+                               .arg(key));
+        return std::nullopt;
+    };
+    switch (op.body_case()) {
+    case pb::Op::kNoteAdd: {
+        const auto &n = op.note_add();
+        if (note(objectKey(author, n.id())))
+            return invalid(QStringLiteral("You already have a note with id %1; use a new id.")
+                               .arg(n.id()));
+        if (m_strokes.size() + m_notes.size() >= size_t(limits::kMaxWallObjects))
+            return Problem{pb::WALL_FULL,
+                           QStringLiteral("This wall is full (limit %1: %2 strokes and notes). "
+                                          "You can still read it and chat.")
+                               .arg(QLatin1String(limits::kMaxWallObjectsName))
+                               .arg(limits::kMaxWallObjects),
+                           QString::fromLatin1(limits::kMaxWallObjectsName)};
+        if (auto p = checkPosition(n.x(), n.y(), "note"))
+            return p;
+        return decodeText(n.text(), kNoteRules, nullptr);
+    }
+    case pb::Op::kNoteEdit:
+        if (auto p = existing(op.note_edit().note()))
+            return p;
+        return decodeText(op.note_edit().text(), kNoteRules, nullptr);
+    case pb::Op::kNoteMove:
+        if (auto p = existing(op.note_move().note()))
+            return p;
+        return checkPosition(op.note_move().x(), op.note_move().y(), "note");
+    case pb::Op::kNoteDelete:
+        return existing(op.note_delete().note());
+    default:
+        return std::nullopt;
+    }
+}
+
+std::optional<Problem> WallModel::check(const pb::Op &op, std::uint64_t author) const
+{
+    switch (op.body_case()) {
+    case pb::Op::BODY_NOT_SET:
+        return Problem{pb::PROTOCOL, QStringLiteral("The op carries no change; fill one body."), {}};
+    case pb::Op::kChat:
+        return decodeText(op.chat().text(), kChatRules, nullptr);
+    case pb::Op::kStrokeBegin:
+    case pb::Op::kStrokePoints:
+    case pb::Op::kStrokeEnd:
+    case pb::Op::kErase:
+        return checkStroke(op, author);
+    case pb::Op::kNoteAdd:
+    case pb::Op::kNoteEdit:
+    case pb::Op::kNoteMove:
+    case pb::Op::kNoteDelete:
+        return checkNote(op, author);
+    case pb::Op::kUndo: {
+        const Action *a = action(author, op.undo().target_client_op_id());
+        if (!a)
+            return invalid(QStringLiteral("There is nothing of yours to undo with op id %1 (only "
+                                          "your last %2 actions can be undone).")
+                               .arg(op.undo().target_client_op_id())
+                               .arg(limits::kMaxUndoDepth));
+        if (a->undone)
+            return invalid(QStringLiteral("Op %1 is already undone.")
+                               .arg(op.undo().target_client_op_id()));
+        return std::nullopt;
+    }
+    case pb::Op::kRedo: {
+        const Action *a = action(author, op.redo().target_client_op_id());
+        if (!a || !a->undone)
+            return invalid(QStringLiteral("There is nothing of yours to redo with op id %1.")
+                               .arg(op.redo().target_client_op_id()));
+        return std::nullopt;
+    }
+    case pb::Op::kClear:
+        return std::nullopt;
+    }
+    return std::nullopt;
+}
+
+void WallModel::setUndone(std::uint64_t author, Action &a, bool undone, Change &change)
+{
+    Q_UNUSED(author);
+    a.undone = undone;
+    switch (a.kind) {
+    case pb::ACTION_STROKE:
+        for (const auto key : a.keys) {
+            if (Stroke *s = mutableStroke(key)) {
+                s->undone = undone;
+                change.strokes.push_back(key);
+            }
+        }
+        break;
+    case pb::ACTION_ERASE:
+        for (const auto key : a.keys) {
+            if (Stroke *s = mutableStroke(key)) {
+                s->erased = !undone;
+                change.strokes.push_back(key);
+            }
+        }
+        break;
+    case pb::ACTION_NOTE_ADD:
+    case pb::ACTION_NOTE_DELETE:
+    case pb::ACTION_NOTE_EDIT:
+    case pb::ACTION_NOTE_MOVE:
+        for (const auto key : a.keys) {
+            Note *n = mutableNote(key);
+            if (!n)
+                continue;
+            if (a.kind == pb::ACTION_NOTE_ADD)
+                n->undone = undone;
+            else if (a.kind == pb::ACTION_NOTE_DELETE)
+                n->deleted = !undone;
+            else if (a.kind == pb::ACTION_NOTE_EDIT)
+                n->text = undone ? a.textBefore : a.textAfter;
+            else {
+                n->x = undone ? a.xBefore : a.xAfter;
+                n->y = undone ? a.yBefore : a.yAfter;
+            }
+            change.notes.push_back(key);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+WallModel::Change WallModel::apply(const pb::Op &op)
+{
+    Change change;
+    if (op.seq() <= m_seq)
+        return change; // already applied: replays after a resume are harmless
+    m_seq = op.seq();
+    const std::uint64_t author = op.author();
+
+    switch (op.body_case()) {
+    case pb::Op::kStrokeBegin: {
+        const auto &b = op.stroke_begin();
+        const std::uint64_t key = objectKey(author, b.id());
+        if (stroke(key))
+            break;
+        Stroke s;
+        s.key = key;
+        s.color = b.color();
+        s.width = std::clamp(std::isfinite(b.width()) ? b.width() : 1.0f, limits::kMinStrokeWidth,
+                             limits::kMaxStrokeWidth);
+        if (!decodeDeltas(b.points(), {}, &s.points).ok)
+            s.points.clear();
+        m_totalPoints += s.points.size();
+        m_strokeIndex.emplace(key, m_strokes.size());
+        m_strokes.push_back(std::move(s));
+        Action a;
+        a.clientOpId = op.client_op_id();
+        a.kind = pb::ACTION_STROKE;
+        a.keys.push_back(key);
+        record(author, std::move(a));
+        change.strokes.push_back(key);
+        break;
+    }
+    case pb::Op::kStrokePoints: {
+        const std::uint64_t key = objectKey(author, op.stroke_points().id());
+        Stroke *s = mutableStroke(key);
+        if (!s || s->closed)
+            break;
+        const size_t before = s->points.size();
+        if (decodeDeltas(op.stroke_points().points(),
+                         s->points.empty() ? FixedPoint{} : s->points.back(), &s->points)
+                .ok) {
+            m_totalPoints += s->points.size() - before;
+            change.strokes.push_back(key);
+            change.firstNewPoint = before;
+        }
+        break;
+    }
+    case pb::Op::kStrokeEnd:
+        if (Stroke *s = mutableStroke(objectKey(author, op.stroke_end().id()))) {
+            s->closed = true;
+            change.strokes.push_back(s->key);
+        }
+        break;
+    case pb::Op::kErase: {
+        Action a;
+        a.clientOpId = op.client_op_id();
+        a.kind = pb::ACTION_ERASE;
+        for (const std::uint64_t key : op.erase().strokes()) {
+            Stroke *s = mutableStroke(key);
+            if (!s || !s->visible())
+                continue;
+            s->erased = true;
+            a.keys.push_back(key);
+            change.strokes.push_back(key);
+        }
+        if (!a.keys.empty())
+            record(author, std::move(a));
+        break;
+    }
+    case pb::Op::kNoteAdd: {
+        const auto &n = op.note_add();
+        const std::uint64_t key = objectKey(author, n.id());
+        if (note(key))
+            break;
+        Note note;
+        note.key = key;
+        note.x = n.x();
+        note.y = n.y();
+        note.text = fromWire(n.text());
+        note.color = n.color();
+        m_noteIndex.emplace(key, m_notes.size());
+        m_notes.push_back(std::move(note));
+        Action a;
+        a.clientOpId = op.client_op_id();
+        a.kind = pb::ACTION_NOTE_ADD;
+        a.keys.push_back(key);
+        record(author, std::move(a));
+        change.notes.push_back(key);
+        break;
+    }
+    case pb::Op::kNoteEdit: {
+        Note *n = mutableNote(op.note_edit().note());
+        if (!n)
+            break;
+        Action a;
+        a.clientOpId = op.client_op_id();
+        a.kind = pb::ACTION_NOTE_EDIT;
+        a.keys.push_back(n->key);
+        a.textBefore = n->text;
+        a.textAfter = fromWire(op.note_edit().text());
+        n->text = a.textAfter;
+        record(author, std::move(a));
+        change.notes.push_back(n->key);
+        break;
+    }
+    case pb::Op::kNoteMove: {
+        Note *n = mutableNote(op.note_move().note());
+        if (!n)
+            break;
+        Action a;
+        a.clientOpId = op.client_op_id();
+        a.kind = pb::ACTION_NOTE_MOVE;
+        a.keys.push_back(n->key);
+        a.xBefore = n->x;
+        a.yBefore = n->y;
+        a.xAfter = n->x = op.note_move().x();
+        a.yAfter = n->y = op.note_move().y();
+        record(author, std::move(a));
+        change.notes.push_back(n->key);
+        break;
+    }
+    case pb::Op::kNoteDelete: {
+        Note *n = mutableNote(op.note_delete().note());
+        if (!n || n->deleted)
+            break;
+        n->deleted = true;
+        Action a;
+        a.clientOpId = op.client_op_id();
+        a.kind = pb::ACTION_NOTE_DELETE;
+        a.keys.push_back(n->key);
+        record(author, std::move(a));
+        change.notes.push_back(n->key);
+        break;
+    }
+    case pb::Op::kUndo:
+        if (Action *a = mutableAction(author, op.undo().target_client_op_id()); a && !a->undone)
+            setUndone(author, *a, true, change);
+        break;
+    case pb::Op::kRedo:
+        if (Action *a = mutableAction(author, op.redo().target_client_op_id()); a && a->undone)
+            setUndone(author, *a, false, change);
+        break;
+    case pb::Op::kClear:
+        m_strokes.clear();
+        m_strokeIndex.clear();
+        m_notes.clear();
+        m_noteIndex.clear();
+        m_actions.clear();
+        m_totalPoints = 0;
+        change.cleared = true;
+        break;
+    case pb::Op::kChat:
+    case pb::Op::BODY_NOT_SET:
+        break;
+    }
+    return change;
+}
+
+pb::WallSnapshot WallModel::snapshot() const
+{
+    pb::WallSnapshot snap;
+    snap.set_seq(m_seq);
+    snap.set_total_points(m_totalPoints);
+    // Hidden objects that no reachable action can bring back are left out: the snapshot is
+    // what a newcomer needs, not the history.
+    std::unordered_set<std::uint64_t> reachable;
+    for (const auto &[author, list] : m_actions) {
+        for (const Action &a : list)
+            reachable.insert(a.keys.begin(), a.keys.end());
+    }
+    snap.mutable_strokes()->Reserve(int(m_strokes.size()));
+    for (const Stroke &s : m_strokes) {
+        if (!s.visible() && !reachable.count(s.key))
+            continue;
+        pb::SnapStroke *out = snap.add_strokes();
+        out->set_key(s.key);
+        out->set_color(s.color);
+        out->set_width(s.width);
+        encodeDeltas(s.points, {}, out->mutable_points());
+        out->set_closed(s.closed);
+        out->set_erased(s.erased);
+        out->set_undone(s.undone);
+    }
+    for (const Note &n : m_notes) {
+        if (!n.visible() && !reachable.count(n.key))
+            continue;
+        pb::SnapNote *out = snap.add_notes();
+        out->set_key(n.key);
+        out->set_x(n.x);
+        out->set_y(n.y);
+        out->set_text(toWire(n.text));
+        out->set_color(n.color);
+        out->set_deleted(n.deleted);
+        out->set_undone(n.undone);
+    }
+    for (const auto &[author, list] : m_actions) {
+        for (const Action &a : list) {
+            pb::SnapAction *out = snap.add_actions();
+            out->set_author(author);
+            out->set_client_op_id(a.clientOpId);
+            out->set_kind(a.kind);
+            for (const auto key : a.keys)
+                out->add_keys(key);
+            out->set_undone(a.undone);
+            if (a.kind == pb::ACTION_NOTE_EDIT) {
+                out->set_text_before(toWire(a.textBefore));
+                out->set_text_after(toWire(a.textAfter));
+            } else if (a.kind == pb::ACTION_NOTE_MOVE) {
+                out->set_x_before(a.xBefore);
+                out->set_y_before(a.yBefore);
+                out->set_x_after(a.xAfter);
+                out->set_y_after(a.yAfter);
+            }
+        }
+    }
+    return snap;
+}
+
+std::optional<Problem> WallModel::load(const pb::WallSnapshot &snap)
+{
+    WallModel fresh;
+    fresh.m_seq = snap.seq();
+    fresh.m_strokes.reserve(size_t(snap.strokes_size()));
+    for (const auto &in : snap.strokes()) {
+        if (fresh.m_strokeIndex.count(in.key()))
+            return invalid(QStringLiteral("The snapshot lists stroke %1 twice.").arg(in.key()));
+        Stroke s;
+        s.key = in.key();
+        s.color = in.color();
+        s.width = in.width();
+        const DecodeResult r = decodeDeltas(in.points(), {}, &s.points);
+        if (!r.ok)
+            return invalid(QStringLiteral("The snapshot's stroke %1 is damaged: %2")
+                               .arg(in.key())
+                               .arg(r.error));
+        s.closed = in.closed();
+        s.erased = in.erased();
+        s.undone = in.undone();
+        fresh.m_totalPoints += s.points.size();
+        fresh.m_strokeIndex.emplace(s.key, fresh.m_strokes.size());
+        fresh.m_strokes.push_back(std::move(s));
+    }
+    for (const auto &in : snap.notes()) {
+        if (fresh.m_noteIndex.count(in.key()))
+            return invalid(QStringLiteral("The snapshot lists note %1 twice.").arg(in.key()));
+        Note n;
+        n.key = in.key();
+        n.x = in.x();
+        n.y = in.y();
+        n.text = fromWire(in.text());
+        n.color = in.color();
+        n.deleted = in.deleted();
+        n.undone = in.undone();
+        fresh.m_noteIndex.emplace(n.key, fresh.m_notes.size());
+        fresh.m_notes.push_back(std::move(n));
+    }
+    for (const auto &in : snap.actions()) {
+        Action a;
+        a.clientOpId = in.client_op_id();
+        a.kind = in.kind();
+        a.keys.assign(in.keys().begin(), in.keys().end());
+        a.undone = in.undone();
+        a.textBefore = fromWire(in.text_before());
+        a.textAfter = fromWire(in.text_after());
+        a.xBefore = in.x_before();
+        a.yBefore = in.y_before();
+        a.xAfter = in.x_after();
+        a.yAfter = in.y_after();
+        fresh.record(in.author(), std::move(a));
+    }
+    *this = std::move(fresh);
+    return std::nullopt;
+}
+
+} // namespace scrawl

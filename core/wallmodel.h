@@ -1,0 +1,114 @@
+#pragma once
+
+// The wall as state: strokes, notes and the undo history, built by applying sequenced ops in
+// order. Server and client run this same code, so every client that has applied ops 1..n shows
+// the same wall. It knows nothing of sockets, storage or drawing.
+
+#include "core/points.h"
+#include "core/protocol.h"
+
+#include <QRectF>
+#include <QString>
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+namespace scrawl {
+
+class WallModel
+{
+public:
+    struct Stroke
+    {
+        std::uint64_t key = 0;
+        std::uint32_t color = 0;
+        float width = 1.0f;
+        std::vector<FixedPoint> points;
+        bool closed = false;
+        bool erased = false;
+        bool undone = false;
+        bool visible() const { return !erased && !undone; }
+        QRectF bounds() const; // in pixels, grown by half the width
+    };
+
+    struct Note
+    {
+        std::uint64_t key = 0;
+        float x = 0;
+        float y = 0;
+        QString text;
+        std::uint32_t color = 0;
+        bool deleted = false;
+        bool undone = false;
+        bool visible() const { return !deleted && !undone; }
+    };
+
+    // One undoable action of one author, named by the op that made it.
+    struct Action
+    {
+        std::uint64_t clientOpId = 0;
+        pb::ActionKind kind = pb::ACTION_NONE;
+        std::vector<std::uint64_t> keys;
+        bool undone = false;
+        QString textBefore, textAfter;
+        float xBefore = 0, yBefore = 0, xAfter = 0, yAfter = 0;
+    };
+
+    // What applying an op changed, so that a view can redraw just that.
+    struct Change
+    {
+        bool cleared = false;
+        std::vector<std::uint64_t> strokes;
+        std::vector<std::uint64_t> notes;
+        size_t firstNewPoint = 0; // for a stroke that grew: index of its first new point
+    };
+
+    // Is `op`, proposed by `author`, well formed and does it fit the wall as it stands?
+    // Checks every limit that concerns one op. Chat is checked here too.
+    std::optional<Problem> check(const pb::Op &op, std::uint64_t author) const;
+
+    // Applies a sequenced op (seq and author stamped). Ops that do not fit are ignored, so a
+    // client given bad data by a server shows a wrong wall at worst, never crashes.
+    Change apply(const pb::Op &op);
+
+    std::uint64_t seq() const { return m_seq; }
+    std::uint64_t totalPoints() const { return m_totalPoints; }
+    bool isFull() const;
+
+    pb::WallSnapshot snapshot() const;
+    // Replaces the state with a snapshot. Returns a problem for an inconsistent snapshot.
+    std::optional<Problem> load(const pb::WallSnapshot &snapshot);
+
+    const std::vector<Stroke> &strokes() const { return m_strokes; }
+    const std::vector<Note> &notes() const { return m_notes; }
+    const Stroke *stroke(std::uint64_t key) const;
+    const Note *note(std::uint64_t key) const;
+    // The author's undo history, oldest first.
+    const std::deque<Action> *actions(std::uint64_t author) const;
+    const Action *action(std::uint64_t author, std::uint64_t clientOpId) const;
+
+private:
+    Stroke *mutableStroke(std::uint64_t key);
+    Note *mutableNote(std::uint64_t key);
+    Action *mutableAction(std::uint64_t author, std::uint64_t clientOpId);
+    void record(std::uint64_t author, Action action);
+    void setUndone(std::uint64_t author, Action &action, bool undone, Change &change);
+    std::optional<Problem> checkStroke(const pb::Op &op, std::uint64_t author) const;
+    std::optional<Problem> checkNote(const pb::Op &op, std::uint64_t author) const;
+
+    std::uint64_t m_seq = 0;
+    std::uint64_t m_totalPoints = 0;
+    // Draw order is creation order: vectors, with key -> index maps beside them.
+    std::vector<Stroke> m_strokes;
+    std::unordered_map<std::uint64_t, size_t> m_strokeIndex;
+    std::vector<Note> m_notes;
+    std::unordered_map<std::uint64_t, size_t> m_noteIndex;
+    // std::map so that snapshots list authors in one order on every machine.
+    std::map<std::uint64_t, std::deque<Action>> m_actions;
+};
+
+} // namespace scrawl

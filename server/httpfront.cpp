@@ -1,0 +1,242 @@
+#include "server/httpfront.h"
+
+#include "core/limits.h"
+#include "server/wallserver.h"
+
+#include <QHttpServerRequest>
+#include <QHttpServerResponder>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLoggingCategory>
+#include <QTcpServer>
+#include <QTcpSocket>
+#include <QUrlQuery>
+#include <QWebSocket>
+
+Q_LOGGING_CATEGORY(lcHttp, "scrawl.server.http", QtInfoMsg)
+
+namespace scrawl {
+
+namespace {
+
+using Status = QHttpServerResponder::StatusCode;
+
+// Accepted sockets get TCP_NODELAY: without it small frames wait for delayed ACKs (Nagle).
+class NoDelayTcpServer : public QTcpServer
+{
+public:
+    using QTcpServer::QTcpServer;
+
+protected:
+    void incomingConnection(qintptr handle) override
+    {
+        auto *socket = new QTcpSocket(this);
+        if (!socket->setSocketDescriptor(handle)) {
+            delete socket;
+            return;
+        }
+        socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+        addPendingConnection(socket);
+    }
+};
+
+QJsonObject chatJson(const pb::Op &op)
+{
+    return {{QStringLiteral("seq"), qint64(op.seq())},
+            {QStringLiteral("author"), fromWire(op.chat().author_name())},
+            {QStringLiteral("author_id"), qint64(op.author())},
+            {QStringLiteral("color"), QStringLiteral("#%1").arg(op.chat().author_color(), 6, 16,
+                                                                  QLatin1Char('0'))},
+            {QStringLiteral("text"), fromWire(op.chat().text())},
+            {QStringLiteral("time_ms"), qint64(op.time_ms())}};
+}
+
+void replyError(QHttpServerResponder &responder, Status status, const QString &message,
+                const QString &limit = {})
+{
+    QJsonObject body{{QStringLiteral("error"), message}};
+    if (!limit.isEmpty())
+        body.insert(QStringLiteral("limit"), limit);
+    responder.write(QJsonDocument(body), status);
+}
+
+} // namespace
+
+HttpFront::HttpFront(WallServer *server)
+    : QAbstractHttpServer(server)
+    , m_server(server)
+{
+    connect(this, &QAbstractHttpServer::newWebSocketConnection, this, [this] {
+        while (hasPendingWebSocketConnections())
+            m_server->adopt(nextPendingWebSocketConnection().release());
+    });
+}
+
+quint16 HttpFront::listenOn(const QHostAddress &host, quint16 port)
+{
+    auto *tcp = new NoDelayTcpServer(this);
+    if (!tcp->listen(host, port)) {
+        m_listenError = tcp->errorString();
+        delete tcp;
+        return 0;
+    }
+    bind(tcp);
+    return tcp->serverPort();
+}
+
+bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *socket)
+{
+    QHttpServerResponder responder = makeResponder(request, socket);
+    const QString path = request.url().path(QUrl::FullyDecoded);
+    const auto method = request.method();
+    qCDebug(lcHttp) << method << path;
+
+    if (path == QLatin1String("/health")) {
+        responder.write(QJsonDocument(QJsonObject{
+            {QStringLiteral("status"), m_server->storageHealthy() ? QStringLiteral("ok")
+                                                                  : QStringLiteral("degraded")},
+            {QStringLiteral("version"), QLatin1String(kAppVersion)},
+            {QStringLiteral("protocol"), int(kProtocolVersion)},
+            {QStringLiteral("clients"), m_server->sessionCount()}}));
+        return true;
+    }
+    if (path == QLatin1String("/api/walls")) {
+        if (method != QHttpServerRequest::Method::Get) {
+            replyError(responder, Status::MethodNotAllowed, QStringLiteral("Use GET on /api/walls."));
+            return true;
+        }
+        QJsonArray walls;
+        std::map<QString, int> online;
+        for (Room *r : m_server->loadedRooms())
+            online[r->name] = int(r->members.size());
+        for (const WallSummary &w : m_server->storage().walls()) {
+            const auto it = online.find(w.name);
+            walls.append(QJsonObject{{QStringLiteral("name"), w.name},
+                                     {QStringLiteral("online"), it == online.end() ? 0 : it->second},
+                                     {QStringLiteral("ops"), qint64(w.ops)}});
+        }
+        responder.write(QJsonDocument(QJsonObject{{QStringLiteral("walls"), walls}}));
+        return true;
+    }
+    static const QString prefix = QStringLiteral("/api/walls/");
+    static const QString suffix = QStringLiteral("/messages");
+    if (path.startsWith(prefix) && path.endsWith(suffix)
+        && path.size() > prefix.size() + suffix.size()) {
+        const QString wall = path.mid(prefix.size(), path.size() - prefix.size() - suffix.size());
+        Problem problem;
+        Room *room = m_server->room(wall, false, &problem);
+        if (!room) {
+            replyError(responder, problem.code == pb::STORAGE_UNAVAILABLE ? Status::ServiceUnavailable
+                                                                          : Status::NotFound,
+                       problem.code == pb::STORAGE_UNAVAILABLE
+                           ? problem.message
+                           : QStringLiteral("There is no wall named \"%1\"; join it from the app "
+                                            "first to create it.").arg(wall));
+            return true;
+        }
+        if (method == QHttpServerRequest::Method::Get) {
+            bool ok = true;
+            const QUrlQuery query = request.query();
+            const QString afterText = query.queryItemValue(QStringLiteral("after"));
+            const qulonglong after = afterText.isEmpty() ? 0 : afterText.toULongLong(&ok);
+            if (!ok) {
+                replyError(responder, Status::BadRequest,
+                           QStringLiteral("'after' must be a sequence number, got \"%1\".").arg(afterText));
+                return true;
+            }
+            const QString limitText = query.queryItemValue(QStringLiteral("limit"));
+            const int limit = limitText.isEmpty() ? limits::kMaxHistoryPage : limitText.toInt(&ok);
+            if (!ok || limit < 1 || limit > limits::kMaxHistoryPage) {
+                replyError(responder, Status::BadRequest,
+                           QStringLiteral("'limit' must be 1 to %1.").arg(limits::kMaxHistoryPage));
+                return true;
+            }
+            m_server->flush();
+            std::vector<pb::Op> chat;
+            m_server->storage().chatAfter(room->wallId, after, limit, &chat);
+            QJsonArray messages;
+            for (const pb::Op &op : chat)
+                messages.append(chatJson(op));
+            responder.write(QJsonDocument(QJsonObject{{QStringLiteral("wall"), wall},
+                                                      {QStringLiteral("head_seq"), qint64(room->model.seq())},
+                                                      {QStringLiteral("messages"), messages}}));
+            return true;
+        }
+        if (method == QHttpServerRequest::Method::Post) {
+            const QByteArray body = request.body();
+            if (body.size() > limits::kMaxHttpBodyBytes) {
+                replyError(responder, Status::PayloadTooLarge,
+                           QStringLiteral("The request body has %1 bytes; the limit max_http_body_bytes is %2.")
+                               .arg(body.size())
+                               .arg(limits::kMaxHttpBodyBytes),
+                           QStringLiteral("max_http_body_bytes"));
+                return true;
+            }
+            QJsonParseError parseError;
+            const QJsonDocument doc = QJsonDocument::fromJson(body, &parseError);
+            if (parseError.error != QJsonParseError::NoError || !doc.isObject()) {
+                replyError(responder, Status::BadRequest,
+                           QStringLiteral("The body must be a JSON object like {\"author\": \"bot\", "
+                                          "\"text\": \"hello\"}; %1.")
+                               .arg(parseError.error != QJsonParseError::NoError
+                                        ? parseError.errorString()
+                                        : QStringLiteral("it is not an object")));
+                return true;
+            }
+            const QJsonObject obj = doc.object();
+            const QJsonValue author = obj.value(QStringLiteral("author"));
+            const QJsonValue text = obj.value(QStringLiteral("text"));
+            if (!author.isString() || !text.isString()) {
+                replyError(responder, Status::BadRequest,
+                           QStringLiteral("Both \"author\" and \"text\" must be strings."));
+                return true;
+            }
+            QString name;
+            const TextRules nameRules{"author", limits::kMaxNameChars, limits::kMaxNameCharsName,
+                                      false, false};
+            if (auto p = decodeText(toWire(author.toString()), nameRules, &name)) {
+                replyError(responder, Status::BadRequest, p->message, p->limit);
+                return true;
+            }
+            pb::Op op;
+            op.mutable_chat()->set_text(toWire(text.toString()));
+            op.mutable_chat()->set_author_name(toWire(name.trimmed()));
+            op.mutable_chat()->set_author_color(0x607d8b);
+            if (auto p = m_server->submit(room, nullptr, std::move(op))) {
+                replyError(responder, p->code == pb::LIMIT_EXCEEDED ? Status::PayloadTooLarge
+                                                                    : Status::BadRequest,
+                           p->message, p->limit);
+                return true;
+            }
+            // Answer only once it is stored and broadcast, like a WebSocket acknowledgement.
+            const std::uint64_t seq = room->model.seq();
+            if (!m_server->flush()) {
+                replyError(responder, Status::ServiceUnavailable,
+                           QStringLiteral("The server could not store the message; try again later."));
+                return true;
+            }
+            std::vector<pb::Op> stored;
+            m_server->storage().chatAfter(room->wallId, seq - 1, 1, &stored);
+            responder.write(QJsonDocument(stored.empty() ? QJsonObject{{QStringLiteral("seq"), qint64(seq)}}
+                                                         : chatJson(stored.front())),
+                            Status::Created);
+            return true;
+        }
+        replyError(responder, Status::MethodNotAllowed,
+                   QStringLiteral("Use GET or POST on %1.").arg(path));
+        return true;
+    }
+    return false;
+}
+
+void HttpFront::missingHandler(const QHttpServerRequest &request, QTcpSocket *socket)
+{
+    QHttpServerResponder responder = makeResponder(request, socket);
+    replyError(responder, Status::NotFound,
+               QStringLiteral("Nothing here at %1. Try /health, /api/walls or "
+                              "/api/walls/NAME/messages.")
+                   .arg(request.url().path()));
+}
+
+} // namespace scrawl

@@ -1,0 +1,33 @@
+#pragma once
+
+// HTTP on the WebSocket port: health, wall list, read and post chat as JSON. WebSocket upgrade
+// requests are handed to the WallServer (QtHttpServer 6.4: newWebSocketConnection).
+
+#include <QAbstractHttpServer>
+#include <QHostAddress>
+
+namespace scrawl {
+
+class WallServer;
+
+class HttpFront : public QAbstractHttpServer
+{
+    Q_OBJECT
+
+public:
+    explicit HttpFront(WallServer *server);
+
+    // Listens with TCP_NODELAY on every accepted socket. Returns the port, 0 on failure.
+    quint16 listenOn(const QHostAddress &host, quint16 port);
+    QString listenError() const { return m_listenError; }
+
+protected:
+    bool handleRequest(const QHttpServerRequest &request, QTcpSocket *socket) override;
+    void missingHandler(const QHttpServerRequest &request, QTcpSocket *socket) override;
+
+private:
+    WallServer *m_server;
+    QString m_listenError;
+};
+
+} // namespace scrawl

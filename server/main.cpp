@@ -1,0 +1,70 @@
+#include "core/limits.h"
+#include "core/protocol.h"
+#include "server/unixsignals.h"
+#include "server/wallserver.h"
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+
+#include <cstdio>
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    QCoreApplication::setApplicationName(QStringLiteral("scrawl-server"));
+    QCoreApplication::setOrganizationName(QStringLiteral("scrawl"));
+    QCoreApplication::setApplicationVersion(QLatin1String(scrawl::kAppVersion));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral("Scrawl wall server: hosts shared walls over "
+                                                    "WebSocket, with a JSON HTTP API on the same port."));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    QCommandLineOption portOption(QStringLiteral("port"),
+                                  QStringLiteral("Port to listen on (0 picks a free one). Default 7777."),
+                                  QStringLiteral("N"), QStringLiteral("7777"));
+    QCommandLineOption hostOption(QStringLiteral("host"),
+                                  QStringLiteral("Address to listen on. Default: all addresses."),
+                                  QStringLiteral("ADDRESS"));
+    QCommandLineOption dataOption(QStringLiteral("data"),
+                                  QStringLiteral("Directory for the database. Default: the user's data location."),
+                                  QStringLiteral("DIR"));
+    parser.addOption(portOption);
+    parser.addOption(hostOption);
+    parser.addOption(dataOption);
+    parser.process(app);
+
+    scrawl::ServerOptions options;
+    bool ok = false;
+    const uint port = parser.value(portOption).toUInt(&ok);
+    if (!ok || port > 65535) {
+        std::fprintf(stderr, "scrawl-server: --port must be a number from 0 to 65535, got \"%s\".\n",
+                     qPrintable(parser.value(portOption)));
+        return 2;
+    }
+    options.port = quint16(port);
+    if (parser.isSet(hostOption)) {
+        options.host = QHostAddress(parser.value(hostOption));
+        if (options.host.isNull()) {
+            std::fprintf(stderr, "scrawl-server: --host \"%s\" is not an IP address.\n",
+                         qPrintable(parser.value(hostOption)));
+            return 2;
+        }
+    }
+    options.dataDir = parser.value(dataOption);
+
+    scrawl::WallServer server(options);
+    QString error;
+    if (!server.start(&error)) {
+        std::fprintf(stderr, "scrawl-server: %s\n", qPrintable(error));
+        return 1;
+    }
+    scrawl::quitOnTerminationSignals();
+    const QString host = options.host == QHostAddress::Any ? QStringLiteral("0.0.0.0")
+                                                           : options.host.toString();
+    std::printf("listening on ws://%s:%u\n", qPrintable(host), unsigned(server.port()));
+    std::fflush(stdout);
+    const int rc = app.exec();
+    server.stop();
+    return rc;
+}

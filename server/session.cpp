@@ -1,0 +1,306 @@
+#include "server/session.h"
+
+#include "core/limits.h"
+#include "server/wallserver.h"
+
+#include <QLoggingCategory>
+#include <QRandomGenerator>
+#include <QWebSocket>
+
+Q_LOGGING_CATEGORY(lcSession, "scrawl.server.session", QtInfoMsg)
+
+namespace scrawl {
+
+namespace {
+
+constexpr TextRules kNameRules{"display name", limits::kMaxNameChars, limits::kMaxNameCharsName,
+                               false, false};
+
+QByteArray newToken()
+{
+    QByteArray token(16, Qt::Uninitialized);
+    QRandomGenerator::system()->fillRange(reinterpret_cast<quint32 *>(token.data()), 4);
+    return token;
+}
+
+} // namespace
+
+Session::Session(QWebSocket *socket, WallServer *server)
+    : QObject(server)
+    , m_socket(socket)
+    , m_server(server)
+    , m_peer(socket->peerAddress())
+    , m_tokens(limits::kOpsBurst)
+{
+    m_socket->setParent(this);
+    m_socket->setMaxAllowedIncomingFrameSize(limits::kTransportMaxBytes);
+    m_socket->setMaxAllowedIncomingMessageSize(limits::kTransportMaxBytes);
+    m_heard.start();
+    m_tokenClock.start();
+
+    connect(m_socket, &QWebSocket::binaryMessageReceived, this, &Session::onBinary);
+    connect(m_socket, &QWebSocket::textMessageReceived, this, &Session::onText);
+    connect(m_socket, &QWebSocket::pong, this, [this] { m_heard.restart(); });
+    connect(m_socket, &QWebSocket::disconnected, this, [this] {
+        m_state = State::Closing;
+        m_server->forget(this);
+        deleteLater();
+    });
+
+    m_helloTimeout.setSingleShot(true);
+    connect(&m_helloTimeout, &QTimer::timeout, this, [this] {
+        fail({pb::TIMEOUT,
+              QStringLiteral("No Hello arrived within %1 s of connecting; the connection is closed.")
+                  .arg(limits::kHelloTimeoutMs / 1000),
+              {}});
+    });
+    m_helloTimeout.start(limits::kHelloTimeoutMs);
+}
+
+Session::~Session() = default;
+
+pb::Member Session::member() const
+{
+    pb::Member m;
+    m.set_user_id(m_userId);
+    m.set_name(toWire(m_name));
+    m.set_color(m_color);
+    return m;
+}
+
+void Session::send(const QByteArray &bytes)
+{
+    if (m_state == State::Closing)
+        return;
+    if (m_socket->bytesToWrite() > limits::kSlowReaderDisconnectBytes) {
+        fail(limitProblem(limits::kSlowReaderName,
+                          QStringLiteral("Your connection fell more than %1 MB behind the wall "
+                                         "(limit %2); reconnect to catch up.")
+                              .arg(limits::kSlowReaderDisconnectBytes / (1024 * 1024))
+                              .arg(QLatin1String(limits::kSlowReaderName))));
+        // Do not wait for a reader that does not read to take the close frame.
+        m_socket->abort();
+        return;
+    }
+    m_socket->sendBinaryMessage(bytes);
+}
+
+void Session::sendEphemeral(const QByteArray &bytes)
+{
+    if (m_state == State::Closing || m_socket->bytesToWrite() > limits::kSlowReaderDropEphemeralBytes)
+        return;
+    m_socket->sendBinaryMessage(bytes);
+}
+
+void Session::refuse(const Problem &problem, std::uint64_t clientOpId)
+{
+    qCDebug(lcSession) << m_peer << "refused:" << problem.message;
+    send(serialize(errorEnvelope(problem, clientOpId, false)));
+}
+
+void Session::fail(const Problem &problem)
+{
+    if (m_state == State::Closing)
+        return;
+    qCInfo(lcSession) << "closing" << m_peer << "user" << m_userId << ":" << problem.message;
+    m_socket->sendBinaryMessage(serialize(errorEnvelope(problem, 0, true)));
+    m_state = State::Closing;
+    m_helloTimeout.stop();
+    // A close reason is at most 123 bytes (RFC 6455 5.5): cut on a character boundary.
+    QString reason = problem.message;
+    while (reason.toUtf8().size() > 123)
+        reason.chop(1);
+    m_socket->close(QWebSocketProtocol::CloseCode(closeCodeFor(problem.code)), reason);
+    m_server->forget(this);
+    // A peer that never answers the close handshake is cut off.
+    QTimer::singleShot(2000, m_socket, [socket = m_socket] { socket->abort(); });
+}
+
+void Session::ping()
+{
+    if (m_state != State::Closing)
+        m_socket->ping();
+}
+
+void Session::onText(const QString &)
+{
+    m_heard.restart();
+    fail({pb::PROTOCOL,
+          QStringLiteral("Text frames are not part of the Scrawl protocol; send binary protobuf "
+                         "envelopes."),
+          {}});
+}
+
+void Session::onBinary(const QByteArray &bytes)
+{
+    if (m_state == State::Closing)
+        return;
+    m_heard.restart();
+    if (bytes.size() > limits::kMaxMessageBytes) {
+        fail(limitProblem(limits::kMaxMessageBytesName,
+                          QStringLiteral("A message of %1 bytes is too big; the limit %2 is %3 "
+                                         "bytes.")
+                              .arg(bytes.size())
+                              .arg(QLatin1String(limits::kMaxMessageBytesName))
+                              .arg(limits::kMaxMessageBytes)));
+        return;
+    }
+    pb::Envelope env;
+    if (!parse(bytes, &env)) {
+        fail({pb::PROTOCOL,
+              QStringLiteral("A message of %1 bytes is not a Scrawl envelope; check that client "
+                             "and server speak the same protocol.")
+                  .arg(bytes.size()),
+              {}});
+        return;
+    }
+    dispatch(env);
+}
+
+void Session::dispatch(const pb::Envelope &env)
+{
+    if (m_state == State::AwaitingHello && env.msg_case() != pb::Envelope::kHello) {
+        fail({pb::HELLO_REQUIRED,
+              QStringLiteral("The first message must be Hello; the client sent something else."),
+              {}});
+        return;
+    }
+    switch (env.msg_case()) {
+    case pb::Envelope::kHello:
+        if (m_state != State::AwaitingHello) {
+            fail({pb::HELLO_REPEATED,
+                  QStringLiteral("Hello was sent twice on one connection; send it once, first."),
+                  {}});
+            return;
+        }
+        onHello(env.hello());
+        return;
+    case pb::Envelope::kJoin:
+        m_server->join(this, env.join());
+        return;
+    case pb::Envelope::kOp:
+        onOp(env.op());
+        return;
+    case pb::Envelope::kCursor:
+        if (!m_room) {
+            refuse({pb::NOT_JOINED, QStringLiteral("Join a wall before sending a cursor."), {}});
+            return;
+        }
+        m_server->relayCursor(this, env.cursor());
+        return;
+    case pb::Envelope::kHistoryRequest:
+        if (!m_room) {
+            refuse({pb::NOT_JOINED, QStringLiteral("Join a wall before asking for its history."), {}});
+            return;
+        }
+        m_server->sendHistory(this, env.history_request());
+        return;
+    case pb::Envelope::kWelcome:
+    case pb::Envelope::kError:
+    case pb::Envelope::kJoined:
+    case pb::Envelope::kPresence:
+    case pb::Envelope::kHistory:
+    case pb::Envelope::MSG_NOT_SET:
+        fail({pb::PROTOCOL,
+              QStringLiteral("The client sent a message only a server sends; check the client."),
+              {}});
+        return;
+    }
+}
+
+void Session::onHello(const pb::Hello &hello)
+{
+    m_helloTimeout.stop();
+    if (hello.protocol_version() != kProtocolVersion) {
+        fail({pb::VERSION_MISMATCH,
+              QStringLiteral("This server (Scrawl %1) speaks protocol %2 and your app speaks "
+                             "protocol %3; update the older of the two.")
+                  .arg(QLatin1String(kAppVersion))
+                  .arg(kProtocolVersion)
+                  .arg(hello.protocol_version()),
+              {}});
+        return;
+    }
+    if (auto p = decodeText(hello.display_name(), kNameRules, &m_name)) {
+        fail(*p);
+        return;
+    }
+    m_name = m_name.trimmed();
+    m_color = hello.color() & 0xFFFFFFu;
+
+    Storage &storage = m_server->storage();
+    bool resumed = false;
+    QByteArray token = QByteArray::fromStdString(hello.resume_token());
+    if (!token.isEmpty()) {
+        if (auto id = storage.findUser(token)) {
+            m_userId = *id;
+            resumed = true;
+        }
+    }
+    if (!resumed) {
+        token = newToken();
+        const auto id = storage.createUser(token);
+        if (!id) {
+            fail({pb::STORAGE_UNAVAILABLE,
+                  QStringLiteral("The server cannot store new users right now; try again later."),
+                  {}});
+            return;
+        }
+        m_userId = *id;
+    }
+
+    pb::Envelope env;
+    pb::Welcome *w = env.mutable_welcome();
+    w->set_protocol_version(kProtocolVersion);
+    w->set_server_version(kAppVersion);
+    w->set_user_id(m_userId);
+    w->set_resume_token(token.toStdString());
+    w->set_resumed(resumed);
+    m_state = State::Ready;
+    send(serialize(env));
+    qCInfo(lcSession) << "hello from" << m_peer << m_name << "user" << m_userId
+                      << (resumed ? "(resumed)" : "");
+}
+
+bool Session::takeOpToken()
+{
+    const double elapsed = m_tokenClock.restart() / 1000.0;
+    m_tokens = std::min<double>(limits::kOpsBurst, m_tokens + elapsed * limits::kMaxOpsPerSecond);
+    if (m_tokens < 1.0)
+        return false;
+    m_tokens -= 1.0;
+    return true;
+}
+
+void Session::onOp(pb::Op op)
+{
+    const std::uint64_t clientOpId = op.client_op_id();
+    if (!m_room) {
+        refuse({pb::NOT_JOINED, QStringLiteral("Join a wall before sending changes to it."), {}},
+               clientOpId);
+        return;
+    }
+    if (!takeOpToken()) {
+        // A client that keeps flooding after being told is cut off; one that slows down is not.
+        if (++m_refusedInARow > limits::kMaxOpsPerSecond) {
+            fail(limitProblem(limits::kMaxOpsPerSecondName,
+                              QStringLiteral("Too many changes too fast (limit %1: %2 a second); "
+                                             "the connection is closed.")
+                                  .arg(QLatin1String(limits::kMaxOpsPerSecondName))
+                                  .arg(limits::kMaxOpsPerSecond)));
+            return;
+        }
+        refuse(limitProblem(limits::kMaxOpsPerSecondName,
+                            QStringLiteral("Too many changes too fast (limit %1: %2 a second); "
+                                           "slow down and send this one again.")
+                                .arg(QLatin1String(limits::kMaxOpsPerSecondName))
+                                .arg(limits::kMaxOpsPerSecond)),
+               clientOpId);
+        return;
+    }
+    m_refusedInARow = 0;
+    if (auto problem = m_server->submit(m_room, this, std::move(op)))
+        refuse(*problem, clientOpId);
+}
+
+} // namespace scrawl

@@ -1,0 +1,77 @@
+#pragma once
+
+// One client connection: the Hello handshake, the per-connection state machine, rate limits,
+// and sending with the slow-reader policy. Bad data from a peer gets an Error; never a crash.
+
+#include "core/protocol.h"
+
+#include <QElapsedTimer>
+#include <QHostAddress>
+#include <QObject>
+#include <QTimer>
+
+QT_BEGIN_NAMESPACE
+class QWebSocket;
+QT_END_NAMESPACE
+
+namespace scrawl {
+
+class Room;
+class WallServer;
+
+class Session : public QObject
+{
+    Q_OBJECT
+
+public:
+    enum class State { AwaitingHello, Ready, Closing };
+
+    Session(QWebSocket *socket, WallServer *server);
+    ~Session() override;
+
+    State state() const { return m_state; }
+    std::uint64_t userId() const { return m_userId; }
+    QString name() const { return m_name; }
+    std::uint32_t color() const { return m_color; }
+    QHostAddress peerAddress() const { return m_peer; }
+    Room *room() const { return m_room; }
+    void setRoom(Room *room) { m_room = room; }
+    pb::Member member() const;
+
+    // Durable traffic: always queued; a reader that falls too far behind is disconnected.
+    void send(const QByteArray &bytes);
+    // Ephemeral traffic (cursors): dropped while the reader is behind.
+    void sendEphemeral(const QByteArray &bytes);
+    // A refusal the client can recover from.
+    void refuse(const Problem &problem, std::uint64_t clientOpId = 0);
+    // A fatal error: sent, then the connection is closed with 4000 + code.
+    void fail(const Problem &problem);
+
+    qint64 msSinceHeard() const { return m_heard.elapsed(); }
+    void ping();
+
+private:
+    void onBinary(const QByteArray &bytes);
+    void onText(const QString &text);
+    void dispatch(const pb::Envelope &env);
+    void onHello(const pb::Hello &hello);
+    void onOp(pb::Op op);
+    bool takeOpToken();
+
+    QWebSocket *m_socket;
+    WallServer *m_server;
+    State m_state = State::AwaitingHello;
+    QHostAddress m_peer;
+    std::uint64_t m_userId = 0;
+    QString m_name;
+    std::uint32_t m_color = 0;
+    Room *m_room = nullptr;
+    QElapsedTimer m_heard;
+    QTimer m_helloTimeout;
+    // Token bucket for ops (core/limits.h: kMaxOpsPerSecond, kOpsBurst).
+    double m_tokens;
+    QElapsedTimer m_tokenClock;
+    int m_refusedInARow = 0;
+};
+
+} // namespace scrawl

@@ -1,0 +1,329 @@
+#include "server/storage.h"
+
+#include <QDateTime>
+#include <QDir>
+#include <QLoggingCategory>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QUuid>
+#include <QVariant>
+
+Q_LOGGING_CATEGORY(lcStorage, "scrawl.server.storage", QtInfoMsg)
+
+namespace scrawl {
+
+namespace {
+
+QByteArray opBytes(const pb::Op &op)
+{
+    QByteArray bytes;
+    bytes.resize(qsizetype(op.ByteSizeLong()));
+    op.SerializeToArray(bytes.data(), int(bytes.size()));
+    return bytes;
+}
+
+// Durability: WAL with synchronous=NORMAL writes every committed transaction to the WAL file
+// before COMMIT returns, so an acknowledged op survives kill -9 of the server. (A power cut may
+// lose the last transactions; synchronous=FULL would cost an fsync per group commit.)
+const char *const kSchema[] = {
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "CREATE TABLE IF NOT EXISTS walls (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
+    "created_ms INTEGER NOT NULL, head_seq INTEGER NOT NULL DEFAULT 0)",
+    "CREATE TABLE IF NOT EXISTS ops (wall_id INTEGER NOT NULL, seq INTEGER NOT NULL, "
+    "author INTEGER NOT NULL, client_op_id INTEGER NOT NULL, kind INTEGER NOT NULL, "
+    "body BLOB NOT NULL, PRIMARY KEY (wall_id, seq)) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS ops_client ON ops (wall_id, author, client_op_id)",
+    "CREATE INDEX IF NOT EXISTS ops_kind ON ops (wall_id, kind, seq)",
+    "CREATE TABLE IF NOT EXISTS snapshots (wall_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, "
+    "body BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY AUTOINCREMENT, token BLOB NOT NULL "
+    "UNIQUE, created_ms INTEGER NOT NULL)",
+};
+
+class SqliteStorage final : public Storage
+{
+public:
+    explicit SqliteStorage(QString dataDir)
+        : m_dataDir(std::move(dataDir))
+        , m_connection(QStringLiteral("scrawl-%1").arg(QUuid::createUuid().toString(QUuid::Id128)))
+    {
+    }
+    ~SqliteStorage() override { close(); }
+
+    bool open(QString *error) override
+    {
+        if (!QDir().mkpath(m_dataDir)) {
+            *error = QStringLiteral("Cannot create the data directory %1; check its permissions "
+                                    "or pass another with --data.")
+                         .arg(m_dataDir);
+            return false;
+        }
+        m_db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), m_connection);
+        m_db.setDatabaseName(QDir(m_dataDir).filePath(QStringLiteral("scrawl.sqlite")));
+        if (!m_db.open()) {
+            *error = QStringLiteral("Cannot open the database in %1: %2")
+                         .arg(m_dataDir, m_db.lastError().text());
+            return false;
+        }
+        for (const char *statement : kSchema) {
+            QSqlQuery q(m_db);
+            if (!q.exec(QString::fromLatin1(statement))) {
+                *error = QStringLiteral("Cannot prepare the database in %1 (%2); is it writable?")
+                             .arg(m_dataDir, q.lastError().text());
+                return false;
+            }
+        }
+        m_insertOp = QSqlQuery(m_db);
+        m_insertOp.prepare(QStringLiteral(
+            "INSERT INTO ops (wall_id, seq, author, client_op_id, kind, body) VALUES (?,?,?,?,?,?)"));
+        m_updateHead = QSqlQuery(m_db);
+        m_updateHead.prepare(QStringLiteral("UPDATE walls SET head_seq = ? WHERE id = ?"));
+        qCInfo(lcStorage) << "opened" << m_db.databaseName();
+        return true;
+    }
+
+    void close() override
+    {
+        if (!m_db.isValid())
+            return;
+        m_insertOp = QSqlQuery();
+        m_updateHead = QSqlQuery();
+        m_db.close();
+        m_db = QSqlDatabase();
+        QSqlDatabase::removeDatabase(m_connection);
+    }
+
+    QString lastError() const override { return m_lastError; }
+
+    std::optional<StoredWall> findWall(const QString &name) override
+    {
+        QSqlQuery q(m_db);
+        q.prepare(QStringLiteral("SELECT id, head_seq FROM walls WHERE name = ?"));
+        q.addBindValue(name);
+        if (!exec(q) || !q.next())
+            return std::nullopt;
+        return StoredWall{q.value(0).toLongLong(), name, q.value(1).toULongLong()};
+    }
+
+    std::optional<StoredWall> createWall(const QString &name) override
+    {
+        QSqlQuery q(m_db);
+        q.prepare(QStringLiteral("INSERT INTO walls (name, created_ms) VALUES (?, ?)"));
+        q.addBindValue(name);
+        q.addBindValue(QDateTime::currentMSecsSinceEpoch());
+        if (!exec(q))
+            return std::nullopt;
+        return StoredWall{q.lastInsertId().toLongLong(), name, 0};
+    }
+
+    std::vector<WallSummary> walls() override
+    {
+        std::vector<WallSummary> out;
+        QSqlQuery q(m_db);
+        if (!exec(q, QStringLiteral("SELECT name, head_seq FROM walls ORDER BY name")))
+            return out;
+        while (q.next())
+            out.push_back({q.value(0).toString(), q.value(1).toULongLong()});
+        return out;
+    }
+
+    bool appendOps(const std::vector<PendingOp> &ops) override
+    {
+        if (ops.empty())
+            return true;
+        if (!m_db.transaction()) {
+            fail(m_db.lastError().text());
+            return false;
+        }
+        std::vector<std::pair<std::int64_t, std::uint64_t>> heads;
+        for (const PendingOp &p : ops) {
+            m_insertOp.bindValue(0, qint64(p.wallId));
+            m_insertOp.bindValue(1, qulonglong(p.op->seq()));
+            m_insertOp.bindValue(2, qulonglong(p.op->author()));
+            m_insertOp.bindValue(3, qulonglong(p.op->client_op_id()));
+            m_insertOp.bindValue(4, int(p.op->body_case()));
+            m_insertOp.bindValue(5, opBytes(*p.op));
+            if (!exec(m_insertOp)) {
+                m_db.rollback();
+                return false;
+            }
+            if (heads.empty() || heads.back().first != p.wallId)
+                heads.emplace_back(p.wallId, p.op->seq());
+            else
+                heads.back().second = p.op->seq();
+        }
+        for (const auto &[wallId, seq] : heads) {
+            m_updateHead.bindValue(0, qulonglong(seq));
+            m_updateHead.bindValue(1, qint64(wallId));
+            if (!exec(m_updateHead)) {
+                m_db.rollback();
+                return false;
+            }
+        }
+        if (!m_db.commit()) {
+            fail(m_db.lastError().text());
+            m_db.rollback();
+            return false;
+        }
+        return true;
+    }
+
+    bool saveSnapshot(std::int64_t wallId, std::uint64_t seq, const QByteArray &bytes) override
+    {
+        QSqlQuery q(m_db);
+        q.prepare(QStringLiteral("INSERT OR REPLACE INTO snapshots (wall_id, seq, body) VALUES (?,?,?)"));
+        q.addBindValue(qint64(wallId));
+        q.addBindValue(qulonglong(seq));
+        q.addBindValue(bytes);
+        return exec(q);
+    }
+
+    std::optional<QByteArray> latestSnapshot(std::int64_t wallId) override
+    {
+        QSqlQuery q(m_db);
+        q.prepare(QStringLiteral("SELECT body FROM snapshots WHERE wall_id = ?"));
+        q.addBindValue(qint64(wallId));
+        if (!exec(q) || !q.next())
+            return std::nullopt;
+        return q.value(0).toByteArray();
+    }
+
+    bool opsAfter(std::int64_t wallId, std::uint64_t afterSeq, int limit,
+                  std::vector<pb::Op> *out) override
+    {
+        QSqlQuery q(m_db);
+        q.setForwardOnly(true);
+        q.prepare(QStringLiteral("SELECT body FROM ops WHERE wall_id = ? AND seq > ? ORDER BY seq LIMIT ?"));
+        q.addBindValue(qint64(wallId));
+        q.addBindValue(qulonglong(afterSeq));
+        q.addBindValue(limit);
+        return readOps(q, out);
+    }
+
+    bool chatBefore(std::int64_t wallId, std::uint64_t beforeSeq, int limit,
+                    std::vector<pb::Op> *out) override
+    {
+        QSqlQuery q(m_db);
+        q.setForwardOnly(true);
+        q.prepare(QStringLiteral("SELECT body FROM ops WHERE wall_id = ? AND kind = ? AND seq < ? "
+                                 "ORDER BY seq DESC LIMIT ?"));
+        q.addBindValue(qint64(wallId));
+        q.addBindValue(int(pb::Op::kChat));
+        q.addBindValue(beforeSeq == 0 ? std::numeric_limits<qint64>::max() : qint64(beforeSeq));
+        q.addBindValue(limit);
+        return readOps(q, out);
+    }
+
+    bool chatAfter(std::int64_t wallId, std::uint64_t afterSeq, int limit,
+                   std::vector<pb::Op> *out) override
+    {
+        QSqlQuery q(m_db);
+        q.setForwardOnly(true);
+        q.prepare(QStringLiteral("SELECT body FROM ops WHERE wall_id = ? AND kind = ? AND seq > ? "
+                                 "ORDER BY seq LIMIT ?"));
+        q.addBindValue(qint64(wallId));
+        q.addBindValue(int(pb::Op::kChat));
+        q.addBindValue(qulonglong(afterSeq));
+        q.addBindValue(limit);
+        return readOps(q, out);
+    }
+
+    std::optional<pb::Op> findOp(std::int64_t wallId, std::uint64_t author,
+                                 std::uint64_t clientOpId) override
+    {
+        QSqlQuery q(m_db);
+        q.prepare(QStringLiteral("SELECT body FROM ops WHERE wall_id = ? AND author = ? AND client_op_id = ?"));
+        q.addBindValue(qint64(wallId));
+        q.addBindValue(qulonglong(author));
+        q.addBindValue(qulonglong(clientOpId));
+        std::vector<pb::Op> ops;
+        if (!readOps(q, &ops) || ops.empty())
+            return std::nullopt;
+        return ops.front();
+    }
+
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> lastClientOpIds(std::int64_t wallId) override
+    {
+        std::vector<std::pair<std::uint64_t, std::uint64_t>> out;
+        QSqlQuery q(m_db);
+        q.prepare(QStringLiteral("SELECT author, MAX(client_op_id) FROM ops WHERE wall_id = ? "
+                                 "AND author != 0 GROUP BY author"));
+        q.addBindValue(qint64(wallId));
+        if (!exec(q))
+            return out;
+        while (q.next())
+            out.emplace_back(q.value(0).toULongLong(), q.value(1).toULongLong());
+        return out;
+    }
+
+    std::optional<std::uint64_t> findUser(const QByteArray &token) override
+    {
+        QSqlQuery q(m_db);
+        q.prepare(QStringLiteral("SELECT id FROM users WHERE token = ?"));
+        q.addBindValue(token);
+        if (!exec(q) || !q.next())
+            return std::nullopt;
+        return q.value(0).toULongLong();
+    }
+
+    std::optional<std::uint64_t> createUser(const QByteArray &token) override
+    {
+        QSqlQuery q(m_db);
+        q.prepare(QStringLiteral("INSERT INTO users (token, created_ms) VALUES (?, ?)"));
+        q.addBindValue(token);
+        q.addBindValue(QDateTime::currentMSecsSinceEpoch());
+        if (!exec(q))
+            return std::nullopt;
+        return q.lastInsertId().toULongLong();
+    }
+
+private:
+    bool exec(QSqlQuery &q, const QString &sql = {})
+    {
+        const bool ok = sql.isEmpty() ? q.exec() : q.exec(sql);
+        if (!ok)
+            fail(q.lastError().text());
+        return ok;
+    }
+
+    bool readOps(QSqlQuery &q, std::vector<pb::Op> *out)
+    {
+        if (!exec(q))
+            return false;
+        while (q.next()) {
+            const QByteArray body = q.value(0).toByteArray();
+            pb::Op op;
+            if (!op.ParseFromArray(body.constData(), int(body.size()))) {
+                qCWarning(lcStorage) << "skipping an unreadable stored op";
+                continue;
+            }
+            out->push_back(std::move(op));
+        }
+        return true;
+    }
+
+    void fail(const QString &error)
+    {
+        m_lastError = error;
+        qCWarning(lcStorage) << "database error:" << error;
+    }
+
+    QString m_dataDir;
+    QString m_connection;
+    QSqlDatabase m_db;
+    QSqlQuery m_insertOp;
+    QSqlQuery m_updateHead;
+    QString m_lastError;
+};
+
+} // namespace
+
+std::unique_ptr<Storage> makeSqliteStorage(const QString &dataDir)
+{
+    return std::make_unique<SqliteStorage>(dataDir);
+}
+
+} // namespace scrawl

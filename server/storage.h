@@ -1,0 +1,80 @@
+#pragma once
+
+// Where walls live between runs. One interface, so that a distributed backend can follow the
+// embedded SQLite one without the rooms noticing.
+
+#include "core/protocol.h"
+
+#include <QByteArray>
+#include <QString>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace scrawl {
+
+struct StoredWall
+{
+    std::int64_t id = 0;
+    QString name;
+    std::uint64_t headSeq = 0;
+};
+
+struct WallSummary
+{
+    QString name;
+    std::uint64_t ops = 0;
+};
+
+// One sequenced op ready to be written: the wall it belongs to and its serialised Op.
+struct PendingOp
+{
+    std::int64_t wallId = 0;
+    const pb::Op *op = nullptr;
+};
+
+class Storage
+{
+public:
+    virtual ~Storage() = default;
+
+    virtual bool open(QString *error) = 0;
+    virtual void close() = 0;
+    virtual QString lastError() const = 0;
+
+    virtual std::optional<StoredWall> findWall(const QString &name) = 0;
+    virtual std::optional<StoredWall> createWall(const QString &name) = 0;
+    virtual std::vector<WallSummary> walls() = 0;
+
+    // Writes a batch of ops, possibly of several walls, in one transaction. All or nothing.
+    virtual bool appendOps(const std::vector<PendingOp> &ops) = 0;
+    virtual bool saveSnapshot(std::int64_t wallId, std::uint64_t seq, const QByteArray &bytes) = 0;
+    // The newest snapshot, if any.
+    virtual std::optional<QByteArray> latestSnapshot(std::int64_t wallId) = 0;
+
+    // Ops with seq > afterSeq, in order, at most `limit`; and their serialised size.
+    virtual bool opsAfter(std::int64_t wallId, std::uint64_t afterSeq, int limit,
+                          std::vector<pb::Op> *out) = 0;
+    // Chat ops with seq < beforeSeq (0: newest), newest first, at most `limit`.
+    virtual bool chatBefore(std::int64_t wallId, std::uint64_t beforeSeq, int limit,
+                            std::vector<pb::Op> *out) = 0;
+    // Chat ops with seq > afterSeq, oldest first, at most `limit`.
+    virtual bool chatAfter(std::int64_t wallId, std::uint64_t afterSeq, int limit,
+                           std::vector<pb::Op> *out) = 0;
+    virtual std::optional<pb::Op> findOp(std::int64_t wallId, std::uint64_t author,
+                                         std::uint64_t clientOpId) = 0;
+    // For each author: the highest client op id stored on the wall (exactly-once bookkeeping).
+    virtual std::vector<std::pair<std::uint64_t, std::uint64_t>>
+    lastClientOpIds(std::int64_t wallId) = 0;
+
+    // Users: a resume token maps to a stable user id across connections and restarts.
+    virtual std::optional<std::uint64_t> findUser(const QByteArray &token) = 0;
+    virtual std::optional<std::uint64_t> createUser(const QByteArray &token) = 0;
+};
+
+// SQLite through QtSql, in WAL mode, one file in the data directory.
+std::unique_ptr<Storage> makeSqliteStorage(const QString &dataDir);
+
+} // namespace scrawl

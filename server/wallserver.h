@@ -1,0 +1,131 @@
+#pragma once
+
+// The wall server: accepts WebSocket and HTTP connections on one port, keeps the walls that are
+// in use in memory, sequences ops, commits them to storage once per event-loop pass and only
+// then broadcasts them.
+
+#include "core/limits.h"
+#include "core/protocol.h"
+#include "core/wallmodel.h"
+#include "server/storage.h"
+
+#include <QHostAddress>
+#include <QObject>
+#include <QPointer>
+#include <QTimer>
+#include <QUrl>
+
+#include <map>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+QT_BEGIN_NAMESPACE
+class QWebSocket;
+QT_END_NAMESPACE
+
+namespace scrawl {
+
+class HttpFront;
+class Session;
+class WallServer;
+
+struct ServerOptions
+{
+    QHostAddress host = QHostAddress::Any;
+    quint16 port = 7777; // 0 picks a free port
+    QString dataDir;     // empty: the user's data location
+    int pingIntervalMs = limits::kPingIntervalMs;
+    int peerTimeoutMs = limits::kPeerTimeoutMs;
+    // A snapshot is stored after this many new ops, so start-up and join never replay much.
+    int snapshotEveryOps = 10000;
+};
+
+// One wall in memory: its state, the people on it, and the exactly-once bookkeeping.
+class Room
+{
+public:
+    QString name;
+    std::int64_t wallId = 0;
+    WallModel model;
+    std::vector<Session *> members;
+    // Highest client op id sequenced per author: an op at or below it is a resend.
+    std::unordered_map<std::uint64_t, std::uint64_t> lastClientOp;
+    std::uint64_t storedSnapshotSeq = 0;
+    std::uint64_t committedSeq = 0;
+    // The serialised snapshot at snapshotCacheSeq; rebuilt on demand when the wall moved on.
+    QByteArray snapshotCache;
+    std::uint64_t snapshotCacheSeq = ~std::uint64_t(0);
+
+    const QByteArray &snapshotBytes();
+};
+
+class WallServer : public QObject
+{
+    Q_OBJECT
+
+public:
+    explicit WallServer(ServerOptions options, QObject *parent = nullptr);
+    ~WallServer() override;
+
+    // Opens storage and starts listening. On failure returns false with a sentence in *error.
+    bool start(QString *error);
+    // Commits what is pending, stores snapshots, closes every connection and storage.
+    void stop();
+
+    quint16 port() const { return m_port; }
+    QUrl url() const; // ws://host:port
+    QString dataDir() const { return m_options.dataDir; }
+    int sessionCount() const { return int(m_sessions.size()); }
+    std::uint64_t headSeq(const QString &wall);
+
+    // --- used by Session and HttpFront ---
+    Storage &storage() { return *m_storage; }
+    bool storageHealthy() const { return m_storageHealthy; }
+    // The wall by name, loaded into memory; created when `create` is true and it does not exist.
+    Room *room(const QString &name, bool create, Problem *problem);
+    std::vector<Room *> loadedRooms() const;
+
+    void join(Session *session, const pb::Join &join);
+    void leave(Session *session);
+    // Validates, sequences and queues `op` from `session` (nullptr for the HTTP API with
+    // author 0). Returns the problem if refused. The op is broadcast after the next commit.
+    std::optional<Problem> submit(Room *room, Session *session, pb::Op op);
+    void relayCursor(Session *session, pb::Cursor cursor);
+    void sendHistory(Session *session, const pb::HistoryRequest &request);
+    // Commits queued ops now and broadcasts them. Returns false if storage refused them.
+    bool flush();
+
+    void adopt(QWebSocket *socket);
+    void forget(Session *session);
+
+signals:
+    void opCommitted(const QString &wall, std::uint64_t seq);
+
+private:
+    void scheduleFlush();
+    void checkLiveness();
+    bool reloadRoom(Room *room);
+    void storeSnapshotIfDue(Room *room, bool force);
+    void broadcast(Room *room, const QByteArray &bytes, Session *except = nullptr);
+
+    struct Pending
+    {
+        Room *room;
+        pb::Op op;
+        QPointer<Session> origin;
+    };
+
+    ServerOptions m_options;
+    std::unique_ptr<Storage> m_storage;
+    HttpFront *m_http = nullptr;
+    quint16 m_port = 0;
+    std::map<QString, std::unique_ptr<Room>> m_rooms;
+    std::vector<Session *> m_sessions;
+    std::vector<Pending> m_pending;
+    bool m_flushScheduled = false;
+    bool m_storageHealthy = true;
+    QTimer m_liveness;
+};
+
+} // namespace scrawl
