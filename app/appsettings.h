@@ -1,0 +1,82 @@
+#pragma once
+
+// What the app remembers between runs (QSettings): name, colour, recent walls, last tool and pen,
+// window geometry, the port to host on. Also picks this instance's identity profile: a second
+// copy of the app on the same machine gets its own profile (and so its own user on a server),
+// because two windows sharing one user id would refuse each other's op ids.
+
+#include <QColor>
+#include <QLockFile>
+#include <QObject>
+#include <QVariantList>
+#include <QWindow>
+#include <QtQml/qqmlregistration.h>
+
+#include <memory>
+
+
+namespace scrawl {
+
+class AppSettings : public QObject
+{
+    Q_OBJECT
+    QML_ELEMENT
+    QML_SINGLETON
+    Q_PROPERTY(QString displayName READ displayName WRITE setDisplayName NOTIFY changed)
+    Q_PROPERTY(QColor color READ color WRITE setColor NOTIFY changed)
+    Q_PROPERTY(QVariantList recentWalls READ recentWalls NOTIFY recentWallsChanged)
+    Q_PROPERTY(int lastTool READ lastTool WRITE setLastTool NOTIFY changed)
+    Q_PROPERTY(QColor penColor READ penColor WRITE setPenColor NOTIFY changed)
+    Q_PROPERTY(double penWidth READ penWidth WRITE setPenWidth NOTIFY changed)
+    Q_PROPERTY(int hostPort READ hostPort WRITE setHostPort NOTIFY changed)
+    Q_PROPERTY(QString lastAddress READ lastAddress WRITE setLastAddress NOTIFY changed)
+    Q_PROPERTY(QString lastWall READ lastWall WRITE setLastWall NOTIFY changed)
+    Q_PROPERTY(QString profile READ profile CONSTANT)
+    Q_PROPERTY(QString appVersion READ appVersion CONSTANT)
+
+public:
+    explicit AppSettings(QObject *parent = nullptr);
+    ~AppSettings() override;
+
+    QString displayName() const;
+    void setDisplayName(const QString &name);
+    QColor color() const;
+    void setColor(const QColor &color);
+    QVariantList recentWalls() const;
+    int lastTool() const;
+    void setLastTool(int tool);
+    QColor penColor() const;
+    void setPenColor(const QColor &color);
+    double penWidth() const;
+    void setPenWidth(double width);
+    int hostPort() const;
+    void setHostPort(int port);
+    QString lastAddress() const;
+    void setLastAddress(const QString &address);
+    QString lastWall() const;
+    void setLastWall(const QString &wall);
+    QString profile() const { return m_profile; }
+    QString appVersion() const;
+
+    // Remembers a wall at the top of the recent list (at most 8, no duplicates).
+    Q_INVOKABLE void addRecent(const QString &address, const QString &wall, bool hosted);
+    Q_INVOKABLE void removeRecent(int index);
+    Q_INVOKABLE void saveWindow(QWindow *window);
+    Q_INVOKABLE void restoreWindow(QWindow *window);
+    Q_INVOKABLE void copyToClipboard(const QString &text);
+    // Palette of pen and person colours offered in the UI.
+    Q_INVOKABLE QVariantList palette() const;
+
+signals:
+    void changed();
+    void recentWallsChanged();
+
+private:
+    QVariant value(const char *key, const QVariant &fallback) const;
+    void setValue(const char *key, const QVariant &value);
+
+    QString m_profile;
+    std::unique_ptr<QLockFile> m_lock;
+};
+
+} // namespace scrawl

@@ -1,0 +1,945 @@
+#include "app/canvasitem.h"
+
+#include <QCursor>
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <QGuiApplication>
+#include <QImage>
+#include <QLoggingCategory>
+#include <QPainter>
+#include <QQuickWindow>
+#include <QSGImageNode>
+#include <QSGRectangleNode>
+#include <QSGTexture>
+#include <QSvgGenerator>
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+
+Q_LOGGING_CATEGORY(lcCanvas, "scrawl.app.canvas", QtInfoMsg)
+
+namespace scrawl {
+
+namespace {
+
+// Tile painting may take this long per frame; the rest waits for the next frames, so a pan or
+// zoom over a dense wall keeps its frame rate and the detail fills in.
+constexpr qint64 kTileBudgetNs = 8'000'000;
+// Tiles this far outside the view (in tiles) are kept for when the view comes back.
+constexpr int kKeepMargin = 2;
+
+struct TileKey
+{
+    int i = 0;
+    int j = 0;
+    friend bool operator==(TileKey a, TileKey b) { return a.i == b.i && a.j == b.j; }
+};
+
+struct TileKeyHash
+{
+    size_t operator()(TileKey k) const noexcept
+    {
+        return std::hash<std::uint64_t>()((std::uint64_t(std::uint32_t(k.i)) << 32) | std::uint32_t(k.j));
+    }
+};
+
+struct Tile
+{
+    QSGImageNode *node = nullptr;
+    std::unique_ptr<QSGTexture> texture;
+    bool dirty = false;
+};
+
+using TileMap = std::unordered_map<TileKey, Tile, TileKeyHash>;
+
+// The item's node: owns its tiles. When the scene graph drops the tree (window hidden, context
+// lost) the tiles go with it and the next updatePaintNode starts afresh.
+class TileRoot : public QSGNode
+{
+public:
+    QSGRectangleNode *background = nullptr;
+    QSGNode *fallbackLayer = nullptr;
+    QSGNode *currentLayer = nullptr;
+    TileMap current;
+    TileMap fallback;
+    double currentZoom = 0;
+    double fallbackZoom = 0;
+    double dpr = 0;
+
+    void drop(QSGNode *layer, TileMap &map, TileMap::iterator it, TileMap::iterator *next)
+    {
+        if (it->second.node) {
+            layer->removeChildNode(it->second.node);
+            delete it->second.node;
+        }
+        *next = map.erase(it);
+    }
+    void dropAll(QSGNode *layer, TileMap &map)
+    {
+        for (auto &[key, tile] : map) {
+            if (tile.node) {
+                layer->removeChildNode(tile.node);
+                delete tile.node;
+            }
+        }
+        map.clear();
+    }
+};
+
+QRectF tileWallRect(TileKey k, double zoom)
+{
+    const double t = CanvasItem::kTileSize / zoom;
+    return QRectF(k.i * t, k.j * t, t, t);
+}
+
+QColor rgb(std::uint32_t c) { return QColor::fromRgb(QRgb(0xff000000u | (c & 0xffffffu))); }
+
+QRectF segmentBounds(const std::vector<FixedPoint> &points, size_t from, double width)
+{
+    if (points.empty())
+        return {};
+    from = std::min(from, points.size() - 1);
+    std::int32_t x0 = points[from].x, x1 = x0, y0 = points[from].y, y1 = y0;
+    for (size_t i = from; i < points.size(); ++i) {
+        x0 = std::min(x0, points[i].x);
+        x1 = std::max(x1, points[i].x);
+        y0 = std::min(y0, points[i].y);
+        y1 = std::max(y1, points[i].y);
+    }
+    const double h = width / 2.0 + 1.0;
+    return QRectF(QPointF(double(x0) / kCoordScale - h, double(y0) / kCoordScale - h),
+                  QPointF(double(x1) / kCoordScale + h, double(y1) / kCoordScale + h));
+}
+
+double distanceToSegment(QPointF p, QPointF a, QPointF b)
+{
+    const QPointF ab = b - a;
+    const double len2 = QPointF::dotProduct(ab, ab);
+    double t = len2 > 0 ? QPointF::dotProduct(p - a, ab) / len2 : 0.0;
+    t = std::clamp(t, 0.0, 1.0);
+    const QPointF d = p - (a + t * ab);
+    return std::sqrt(QPointF::dotProduct(d, d));
+}
+
+bool strokeTouches(const std::vector<FixedPoint> &points, double width, QPointF p, double radius)
+{
+    const double reach = radius + width / 2.0;
+    if (points.size() == 1) {
+        const QPointF d = toPixels(points.front()) - p;
+        return std::sqrt(QPointF::dotProduct(d, d)) <= reach;
+    }
+    for (size_t i = 1; i < points.size(); ++i) {
+        if (distanceToSegment(p, toPixels(points[i - 1]), toPixels(points[i])) <= reach)
+            return true;
+    }
+    return false;
+}
+
+// Draws one stroke. Points closer than half a device pixel to the last drawn one are skipped:
+// a zoomed-out wall costs what it shows, not what it holds.
+void drawStroke(QPainter &p, const std::vector<FixedPoint> &points, std::uint32_t color,
+                double width, double scale, std::vector<QPointF> &buffer)
+{
+    if (points.empty())
+        return;
+    QPen pen(rgb(color));
+    // Never thinner than about a device pixel, or far-out strokes vanish.
+    pen.setWidthF(std::max(width, 0.8 / scale));
+    pen.setCapStyle(Qt::RoundCap);
+    pen.setJoinStyle(Qt::RoundJoin);
+    p.setPen(pen);
+    const double minStep = 0.5 / scale * kCoordScale;
+    const double minStep2 = minStep * minStep;
+    buffer.clear();
+    FixedPoint last = points.front();
+    buffer.push_back(toPixels(last));
+    for (size_t i = 1; i < points.size(); ++i) {
+        const double dx = points[i].x - last.x, dy = points[i].y - last.y;
+        if (dx * dx + dy * dy < minStep2 && i + 1 != points.size())
+            continue;
+        last = points[i];
+        buffer.push_back(toPixels(last));
+    }
+    if (buffer.size() == 1)
+        p.drawPoint(buffer.front());
+    else
+        p.drawPolyline(buffer.data(), int(buffer.size()));
+}
+
+} // namespace
+
+CanvasItem::CanvasItem(QQuickItem *parent)
+    : QQuickItem(parent)
+{
+    setFlag(ItemHasContents);
+    setFlag(ItemIsFocusScope);
+    setAcceptedMouseButtons(Qt::LeftButton | Qt::MiddleButton);
+    setAcceptHoverEvents(true);
+    setActiveFocusOnTab(true);
+    setClip(true);
+    updateCursorShape();
+}
+
+CanvasItem::~CanvasItem() = default;
+
+void CanvasItem::setClient(WallClient *client)
+{
+    if (m_client == client)
+        return;
+    if (m_client)
+        m_client->disconnect(this);
+    m_client = client;
+    if (client) {
+        connect(client, &WallClient::wallReset, this, &CanvasItem::onWallReset);
+        connect(client, &WallClient::wallChanged, this, &CanvasItem::onWallChanged);
+        connect(client, &WallClient::localStrokeChanged, this, &CanvasItem::onLocalStrokeChanged);
+        connect(client, &WallClient::localStrokeRemoved, this, &CanvasItem::onLocalStrokeRemoved);
+        connect(client, &WallClient::hiddenChanged, this, &CanvasItem::onHiddenChanged);
+    }
+    onWallReset();
+    emit clientChanged();
+}
+
+void CanvasItem::setTool(Tool tool)
+{
+    if (m_tool == tool)
+        return;
+    endGesture();
+    m_tool = tool;
+    updateCursorShape();
+    emit toolChanged();
+}
+
+void CanvasItem::setPenColor(const QColor &color)
+{
+    if (m_penColor == color)
+        return;
+    m_penColor = color;
+    emit penChanged();
+}
+
+void CanvasItem::setPenWidth(double width)
+{
+    width = std::clamp(width, double(limits::kMinStrokeWidth), double(limits::kMaxStrokeWidth));
+    if (m_penWidth == width)
+        return;
+    m_penWidth = width;
+    emit penChanged();
+}
+
+void CanvasItem::setBackground(const QColor &color)
+{
+    if (m_background == color)
+        return;
+    m_background = color;
+    m_dirtyAll = true;
+    setSettled(false);
+    update();
+    emit backgroundChanged();
+}
+
+void CanvasItem::setSettled(bool settled)
+{
+    if (m_settled == settled)
+        return;
+    m_settled = settled;
+    emit settledChanged();
+}
+
+// --- view --------------------------------------------------------------------------------------
+
+void CanvasItem::setView(double zoom, double panX, double panY)
+{
+    zoom = std::clamp(zoom, kMinZoom, kMaxZoom);
+    if (!std::isfinite(panX) || !std::isfinite(panY))
+        return;
+    if (zoom == m_zoom && panX == m_pan.x() && panY == m_pan.y())
+        return;
+    m_zoom = zoom;
+    m_pan = QPointF(panX, panY);
+    setSettled(false);
+    update();
+    emit viewChanged();
+}
+
+void CanvasItem::panBy(double dx, double dy) { setView(m_zoom, m_pan.x() + dx, m_pan.y() + dy); }
+
+void CanvasItem::zoomBy(double factor, QPointF itemPos)
+{
+    const QPointF w = mapToWall(itemPos);
+    const double z = std::clamp(m_zoom * factor, kMinZoom, kMaxZoom);
+    const QPointF pan = itemPos - w * z;
+    setView(z, pan.x(), pan.y());
+}
+
+void CanvasItem::resetView() { setView(1.0, width() / 2, height() / 2); }
+
+QRectF CanvasItem::visibleWallRect() const
+{
+    return QRectF(mapToWall(QPointF(0, 0)), mapToWall(QPointF(width(), height())));
+}
+
+QRectF CanvasItem::contentBounds() const
+{
+    QRectF out;
+    if (!m_client)
+        return out;
+    const auto &strokes = m_client->model().strokes();
+    for (size_t i = 0; i < strokes.size() && i < m_bounds.size(); ++i) {
+        if (strokes[i].visible() && !m_client->isHiddenLocally(strokes[i].key))
+            out = out.united(m_bounds[i]);
+    }
+    for (const auto &[id, ls] : m_client->localStrokes())
+        out = out.united(ls.bounds());
+    for (const auto &n : m_client->notes()->notes())
+        out = out.united(QRectF(n.x, n.y, kNoteWidth, 80));
+    return out;
+}
+
+void CanvasItem::zoomToFit()
+{
+    const QRectF b = contentBounds();
+    if (b.isEmpty() || width() <= 0 || height() <= 0) {
+        resetView();
+        return;
+    }
+    const double margin = 40;
+    const double z = std::clamp(std::min((width() - 2 * margin) / b.width(),
+                                         (height() - 2 * margin) / b.height()),
+                                kMinZoom, 2.0);
+    const QPointF pan = QPointF(width() / 2, height() / 2) - b.center() * z;
+    setView(z, pan.x(), pan.y());
+}
+
+void CanvasItem::geometryChange(const QRectF &newGeometry, const QRectF &oldGeometry)
+{
+    QQuickItem::geometryChange(newGeometry, oldGeometry);
+    if (oldGeometry.size().isEmpty() && !newGeometry.size().isEmpty() && m_pan.isNull())
+        m_pan = QPointF(newGeometry.width() / 2, newGeometry.height() / 2); // origin in the middle
+    else if (oldGeometry.size() != newGeometry.size())
+        m_pan += QPointF(newGeometry.width() - oldGeometry.width(),
+                         newGeometry.height() - oldGeometry.height()) / 2;
+    setSettled(false);
+    update();
+    emit viewChanged();
+}
+
+void CanvasItem::itemChange(ItemChange change, const ItemChangeData &value)
+{
+    if (change == ItemSceneChange && value.window) {
+        // More tiles to paint: ask for another frame once this one is on screen.
+        connect(value.window, &QQuickWindow::frameSwapped, this, [this] {
+            const bool more = m_moreTiles.load();
+            if (more)
+                update();
+            setSettled(!more && m_dirty.empty() && !m_dirtyAll);
+            emit frameSynced();
+        }, Qt::QueuedConnection);
+    }
+    if (change == ItemDevicePixelRatioHasChanged) {
+        m_dirtyAll = true;
+        update();
+    }
+    QQuickItem::itemChange(change, value);
+}
+
+// --- model changes -----------------------------------------------------------------------------
+
+void CanvasItem::indexNewStrokes()
+{
+    if (!m_client)
+        return;
+    const auto &strokes = m_client->model().strokes();
+    while (m_indexed < strokes.size()) {
+        const QRectF b = strokes[m_indexed].bounds();
+        m_bounds.push_back(b);
+        m_index.insert(std::uint32_t(m_indexed), b);
+        markDirty(b);
+        ++m_indexed;
+    }
+}
+
+void CanvasItem::onWallReset()
+{
+    m_index.clear();
+    m_bounds.clear();
+    m_indexed = 0;
+    if (m_client) {
+        const auto &strokes = m_client->model().strokes();
+        m_bounds.reserve(strokes.size());
+        for (size_t i = 0; i < strokes.size(); ++i) {
+            m_bounds.push_back(strokes[i].bounds());
+            m_index.insert(std::uint32_t(i), m_bounds.back());
+        }
+        m_indexed = strokes.size();
+    }
+    m_dirty.clear();
+    m_dirtyAll = true;
+    setSettled(false);
+    update();
+}
+
+void CanvasItem::onWallChanged(const WallModel::Change &change)
+{
+    if (!m_client)
+        return;
+    const auto &strokes = m_client->model().strokes();
+    if (strokes.size() < m_indexed) { // the model was replaced under us
+        onWallReset();
+        return;
+    }
+    indexNewStrokes();
+    for (const std::uint64_t key : change.strokes) {
+        const WallModel::Stroke *s = m_client->model().stroke(key);
+        if (!s)
+            continue;
+        const auto idx = size_t(s - strokes.data());
+        if (idx >= m_bounds.size())
+            continue;
+        if (change.firstNewPoint > 0) {
+            // A stroke grew: only its new part needs indexing and painting.
+            const QRectF part = segmentBounds(s->points, change.firstNewPoint - 1, s->width);
+            m_bounds[idx] = m_bounds[idx].united(part);
+            m_index.insert(std::uint32_t(idx), part);
+            markDirty(part);
+        } else {
+            markDirty(m_bounds[idx]);
+        }
+    }
+}
+
+void CanvasItem::onLocalStrokeChanged(std::uint32_t id, size_t firstNewPoint)
+{
+    const auto &local = m_client->localStrokes();
+    const auto it = local.find(id);
+    if (it == local.end())
+        return;
+    markDirty(segmentBounds(it->second.points, firstNewPoint ? firstNewPoint - 1 : 0,
+                            it->second.width));
+}
+
+void CanvasItem::onLocalStrokeRemoved(std::uint32_t, QRectF area)
+{
+    indexNewStrokes();
+    markDirty(area.adjusted(-1, -1, 1, 1));
+}
+
+void CanvasItem::onHiddenChanged(const std::vector<std::uint64_t> &keys)
+{
+    indexNewStrokes();
+    const auto &strokes = m_client->model().strokes();
+    for (const auto key : keys) {
+        if (const auto *s = m_client->model().stroke(key)) {
+            const auto idx = size_t(s - strokes.data());
+            if (idx < m_bounds.size())
+                markDirty(m_bounds[idx]);
+        } else if (keyAuthor(key) == m_client->userId()) {
+            const auto it = m_client->localStrokes().find(std::uint32_t(key & 0xffffffffu));
+            if (it != m_client->localStrokes().end())
+                markDirty(it->second.bounds());
+        }
+    }
+}
+
+void CanvasItem::markDirty(const QRectF &wallRect)
+{
+    if (wallRect.isEmpty() && wallRect.topLeft().isNull())
+        return;
+    if (!m_dirtyAll) {
+        if (m_dirty.size() > 4096)
+            m_dirtyAll = true;
+        else
+            m_dirty.push_back(wallRect);
+    }
+    setSettled(false);
+    update();
+}
+
+// --- painting ----------------------------------------------------------------------------------
+
+void CanvasItem::paintStrokes(QPainter &painter, const QRectF &area, double scale)
+{
+    if (!m_client)
+        return;
+    indexNewStrokes();
+    const auto &strokes = m_client->model().strokes();
+    std::vector<QPointF> buffer;
+    m_index.query(area, &m_scratch);
+    for (const std::uint32_t i : m_scratch) {
+        if (i >= strokes.size() || i >= m_bounds.size())
+            continue;
+        const WallModel::Stroke &s = strokes[i];
+        if (!s.visible() || !m_bounds[i].intersects(area) || m_client->isHiddenLocally(s.key)
+            || m_client->isShadowedByLocal(s.key))
+            continue;
+        drawStroke(painter, s.points, s.color, s.width, scale, buffer);
+    }
+    // Our own strokes that the server has not fully acknowledged, drawn from the outbox copy.
+    const std::uint64_t self = m_client->userId();
+    for (const auto &[id, ls] : m_client->localStrokes()) {
+        if (m_client->isHiddenLocally(objectKey(self, id)) || !ls.bounds().intersects(area))
+            continue;
+        drawStroke(painter, ls.points, ls.color, ls.width, scale, buffer);
+    }
+}
+
+void CanvasItem::paintWall(QPainter &painter, const QRectF &area, double scale, bool notes)
+{
+    painter.save();
+    painter.setRenderHint(QPainter::Antialiasing);
+    QTransform t;
+    t.scale(scale, scale);
+    t.translate(-area.left(), -area.top());
+    painter.setTransform(t, true);
+    paintStrokes(painter, area, scale);
+    if (notes && m_client) {
+        QFont font = QGuiApplication::font();
+        font.setPixelSize(int(kNoteFontPx));
+        painter.setFont(font);
+        for (const auto &n : m_client->notes()->notes()) {
+            const QRectF textArea(n.x + kNotePadding, n.y + kNotePadding,
+                                  kNoteWidth - 2 * kNotePadding, 100000);
+            const QRectF text = painter.boundingRect(textArea, Qt::TextWordWrap, n.text);
+            const QRectF box(n.x, n.y, kNoteWidth, std::max(48.0, text.height() + 2 * kNotePadding));
+            if (!box.intersects(area))
+                continue;
+            QColor fill = n.color;
+            fill.setAlphaF(0.18f);
+            painter.setPen(QPen(n.color, 2));
+            painter.setBrush(Qt::white);
+            painter.drawRoundedRect(box, 4, 4);
+            painter.setBrush(fill);
+            painter.drawRoundedRect(box, 4, 4);
+            painter.setPen(QColor(0x20, 0x20, 0x20));
+            painter.drawText(textArea, Qt::TextWordWrap, n.text);
+        }
+    }
+    painter.restore();
+}
+
+QSGNode *CanvasItem::updatePaintNode(QSGNode *old, UpdatePaintNodeData *)
+{
+    QElapsedTimer timer;
+    timer.start();
+    QQuickWindow *win = window();
+    auto *root = static_cast<TileRoot *>(old);
+    if (!root) {
+        root = new TileRoot;
+        root->background = win->createRectangleNode();
+        root->appendChildNode(root->background);
+        root->fallbackLayer = new QSGNode;
+        root->currentLayer = new QSGNode;
+        root->appendChildNode(root->fallbackLayer);
+        root->appendChildNode(root->currentLayer);
+    }
+    root->background->setRect(boundingRect());
+    root->background->setColor(m_background);
+    const double dpr = win->effectiveDevicePixelRatio();
+    if (root->dpr != dpr) {
+        root->dpr = dpr;
+        m_dirtyAll = true;
+    }
+
+    // A new zoom: what is on screen becomes the scaled stand-in while new tiles are painted.
+    if (root->currentZoom != m_zoom) {
+        root->dropAll(root->fallbackLayer, root->fallback);
+        for (auto &[key, tile] : root->current) {
+            if (tile.node && !tile.dirty) {
+                root->currentLayer->removeChildNode(tile.node);
+                root->fallbackLayer->appendChildNode(tile.node);
+                tile.node->setFiltering(QSGTexture::Linear);
+                root->fallback.emplace(key, std::move(tile));
+            } else if (tile.node) {
+                root->currentLayer->removeChildNode(tile.node);
+                delete tile.node;
+            }
+        }
+        root->current.clear();
+        root->fallbackZoom = root->currentZoom;
+        root->currentZoom = m_zoom;
+    }
+
+    if (m_dirtyAll) {
+        for (auto &[key, tile] : root->current)
+            tile.dirty = true;
+        root->dropAll(root->fallbackLayer, root->fallback);
+    } else if (!m_dirty.empty()) {
+        for (auto &[key, tile] : root->current) {
+            const QRectF r = tileWallRect(key, m_zoom);
+            for (const QRectF &d : m_dirty) {
+                if (r.intersects(d)) {
+                    tile.dirty = true;
+                    break;
+                }
+            }
+        }
+        for (auto it = root->fallback.begin(); it != root->fallback.end();) {
+            const QRectF r = tileWallRect(it->first, root->fallbackZoom);
+            const bool hit = std::any_of(m_dirty.begin(), m_dirty.end(),
+                                         [&](const QRectF &d) { return r.intersects(d); });
+            if (hit)
+                root->drop(root->fallbackLayer, root->fallback, it, &it);
+            else
+                ++it;
+        }
+    }
+    m_dirty.clear();
+    m_dirtyAll = false;
+
+    const double t = kTileSize;
+    const int i0 = int(std::floor(-m_pan.x() / t)), i1 = int(std::floor((width() - m_pan.x()) / t));
+    const int j0 = int(std::floor(-m_pan.y() / t)), j1 = int(std::floor((height() - m_pan.y()) / t));
+
+    // Forget tiles that drifted far from the view.
+    for (auto it = root->current.begin(); it != root->current.end();) {
+        const TileKey k = it->first;
+        if (k.i < i0 - kKeepMargin || k.i > i1 + kKeepMargin || k.j < j0 - kKeepMargin
+            || k.j > j1 + kKeepMargin)
+            root->drop(root->currentLayer, root->current, it, &it);
+        else
+            ++it;
+    }
+
+    // What to paint: changed tiles first (someone is drawing there), then missing ones from the
+    // centre outwards.
+    struct Need
+    {
+        TileKey key;
+        bool dirty;
+        double distance;
+    };
+    std::vector<Need> needs;
+    const double ci = (width() / 2 - m_pan.x()) / t - 0.5, cj = (height() / 2 - m_pan.y()) / t - 0.5;
+    for (int i = i0; i <= i1; ++i) {
+        for (int j = j0; j <= j1; ++j) {
+            const auto it = root->current.find({i, j});
+            if (it != root->current.end() && !it->second.dirty)
+                continue;
+            needs.push_back({{i, j}, it != root->current.end(), std::hypot(i - ci, j - cj)});
+        }
+    }
+    std::sort(needs.begin(), needs.end(), [](const Need &a, const Need &b) {
+        return a.dirty != b.dirty ? a.dirty : a.distance < b.distance;
+    });
+    const int px = int(std::ceil(t * dpr));
+    size_t painted = 0;
+    for (const Need &need : needs) {
+        if (painted > 0 && timer.nsecsElapsed() > kTileBudgetNs)
+            break;
+        QImage image(px, px, QImage::Format_RGB32);
+        image.fill(m_background);
+        {
+            QPainter p(&image);
+            paintWall(p, tileWallRect(need.key, m_zoom), m_zoom * dpr, false);
+        }
+        Tile &tile = root->current[need.key];
+        std::unique_ptr<QSGTexture> texture(win->createTextureFromImage(image));
+        if (!tile.node) {
+            tile.node = win->createImageNode();
+            tile.node->setOwnsTexture(false);
+            tile.node->setFiltering(QSGTexture::Nearest);
+            root->currentLayer->appendChildNode(tile.node);
+        }
+        tile.node->setTexture(texture.get());
+        tile.texture = std::move(texture);
+        tile.dirty = false;
+        ++painted;
+    }
+    const bool more = painted < needs.size();
+    m_moreTiles = more;
+
+    // Place the tiles: a pan only moves them. Snapped to device pixels so they stay sharp.
+    auto snap = [dpr](double v) { return std::round(v * dpr) / dpr; };
+    for (auto &[key, tile] : root->current) {
+        const double x = snap(key.i * t + m_pan.x()), y = snap(key.j * t + m_pan.y());
+        tile.node->setRect(QRectF(x, y, t, t));
+        tile.node->setSourceRect(QRectF(0, 0, px, px));
+    }
+    if (!more && needs.empty()) {
+        root->dropAll(root->fallbackLayer, root->fallback);
+    } else if (root->fallbackZoom > 0) {
+        const double ratio = m_zoom / root->fallbackZoom;
+        const QRectF view = boundingRect();
+        for (auto it = root->fallback.begin(); it != root->fallback.end();) {
+            const QRectF r(it->first.i * t * ratio + m_pan.x(), it->first.j * t * ratio + m_pan.y(),
+                           t * ratio, t * ratio);
+            if (!r.intersects(view)) {
+                root->drop(root->fallbackLayer, root->fallback, it, &it);
+                continue;
+            }
+            it->second.node->setRect(r);
+            ++it;
+        }
+    }
+    m_lastSyncMs = timer.nsecsElapsed() / 1e6;
+    return root;
+}
+
+// --- input -------------------------------------------------------------------------------------
+
+void CanvasItem::updateCursorShape()
+{
+    if (m_panning)
+        setCursor(Qt::ClosedHandCursor);
+    else if (m_spaceDown || m_tool == Pan)
+        setCursor(Qt::OpenHandCursor);
+    else if (m_tool == Note)
+        setCursor(Qt::IBeamCursor);
+    else if (m_tool == Eraser)
+        setCursor(Qt::PointingHandCursor);
+    else
+        setCursor(Qt::CrossCursor);
+}
+
+void CanvasItem::mousePressEvent(QMouseEvent *event)
+{
+    forceActiveFocus(Qt::MouseFocusReason);
+    const QPointF pos = event->position();
+    const QPointF wall = mapToWall(pos);
+    m_lastItemPos = pos;
+    m_lastWallPos = wall;
+    if (event->button() == Qt::MiddleButton
+        || (event->button() == Qt::LeftButton && (m_tool == Pan || m_spaceDown))) {
+        m_gesture = Gesture::Pan;
+        m_panning = true;
+        updateCursorShape();
+        emit panningChanged();
+        event->accept();
+        return;
+    }
+    if (event->button() != Qt::LeftButton || !m_client || !m_client->ready()) {
+        event->ignore();
+        return;
+    }
+    switch (m_tool) {
+    case Pen:
+        m_strokeId = m_client->beginStroke(wall, m_penColor, float(m_penWidth));
+        m_gesture = m_strokeId ? Gesture::Draw : Gesture::None;
+        break;
+    case Eraser:
+        m_erased.clear();
+        m_gesture = Gesture::Erase;
+        eraseAt(wall);
+        break;
+    case Note: {
+        const QString key = m_client->addNote(wall.x(), wall.y(), QString());
+        if (!key.isEmpty())
+            emit noteCreated(key);
+        m_gesture = Gesture::None;
+        break;
+    }
+    case Pan: break;
+    }
+    event->accept();
+}
+
+void CanvasItem::mouseMoveEvent(QMouseEvent *event)
+{
+    const QPointF pos = event->position();
+    const QPointF wall = mapToWall(pos);
+    switch (m_gesture) {
+    case Gesture::Pan: panBy(pos.x() - m_lastItemPos.x(), pos.y() - m_lastItemPos.y()); break;
+    case Gesture::Draw:
+        if (m_client)
+            m_strokeId = m_client->extendStroke(m_strokeId, wall);
+        break;
+    case Gesture::Erase: {
+        // Fast drags jump: test points along the way so no stroke in between is missed.
+        const double step = 4.0 / m_zoom;
+        const QPointF d = wall - m_lastWallPos;
+        const int n = std::clamp(int(std::hypot(d.x(), d.y()) / step), 1, 200);
+        for (int k = 1; k <= n; ++k)
+            eraseAt(m_lastWallPos + d * (double(k) / n));
+        break;
+    }
+    case Gesture::None: break;
+    }
+    if (m_client && m_gesture != Gesture::Pan)
+        m_client->sendCursor(wall.x(), wall.y());
+    m_lastItemPos = pos;
+    m_lastWallPos = mapToWall(pos);
+    event->accept();
+}
+
+void CanvasItem::mouseReleaseEvent(QMouseEvent *event)
+{
+    endGesture();
+    event->accept();
+}
+
+void CanvasItem::mouseUngrabEvent() { endGesture(); }
+
+void CanvasItem::endGesture()
+{
+    switch (m_gesture) {
+    case Gesture::Draw:
+        if (m_client)
+            m_client->endStroke(m_strokeId);
+        m_strokeId = 0;
+        break;
+    case Gesture::Erase:
+        if (m_client && !m_erased.empty())
+            m_client->erase(m_erased);
+        m_erased.clear();
+        break;
+    case Gesture::Pan:
+        m_panning = false;
+        updateCursorShape();
+        emit panningChanged();
+        break;
+    case Gesture::None: break;
+    }
+    m_gesture = Gesture::None;
+}
+
+void CanvasItem::eraseAt(QPointF wall)
+{
+    if (!m_client)
+        return;
+    indexNewStrokes();
+    const double r = 6.0 / m_zoom;
+    const QRectF probe(wall.x() - r, wall.y() - r, 2 * r, 2 * r);
+    const auto &strokes = m_client->model().strokes();
+    std::vector<std::uint64_t> hits;
+    m_index.query(probe, &m_scratch);
+    for (const std::uint32_t i : m_scratch) {
+        if (i >= strokes.size() || i >= m_bounds.size())
+            continue;
+        const auto &s = strokes[i];
+        if (!s.visible() || m_client->isHiddenLocally(s.key) || m_client->isShadowedByLocal(s.key)
+            || !m_bounds[i].intersects(probe))
+            continue;
+        if (strokeTouches(s.points, s.width, wall, r))
+            hits.push_back(s.key);
+    }
+    const std::uint64_t self = m_client->userId();
+    for (const auto &[id, ls] : m_client->localStrokes()) {
+        const std::uint64_t key = objectKey(self, id);
+        if (!m_client->isHiddenLocally(key) && ls.bounds().intersects(probe)
+            && strokeTouches(ls.points, ls.width, wall, r))
+            hits.push_back(key);
+    }
+    if (hits.empty())
+        return;
+    m_erased.insert(m_erased.end(), hits.begin(), hits.end());
+    m_client->hideLocally(hits);
+}
+
+void CanvasItem::hoverMoveEvent(QHoverEvent *event)
+{
+    if (m_client) {
+        const QPointF wall = mapToWall(event->position());
+        m_client->sendCursor(wall.x(), wall.y());
+    }
+    QQuickItem::hoverMoveEvent(event);
+}
+
+void CanvasItem::wheelEvent(QWheelEvent *event)
+{
+    const bool zoomModifier = event->modifiers() & Qt::ControlModifier;
+    if (!event->pixelDelta().isNull() && !zoomModifier) {
+        // A touchpad scrolls the wall.
+        panBy(event->pixelDelta().x(), event->pixelDelta().y());
+    } else if (event->modifiers() & Qt::ShiftModifier) {
+        const QPoint a = event->angleDelta();
+        panBy(a.y() != 0 ? a.y() : a.x(), 0);
+    } else {
+        // A mouse wheel (or pinch, which arrives as Ctrl+wheel) zooms about the pointer.
+        const int delta = event->angleDelta().y() != 0 ? event->angleDelta().y()
+                                                       : event->pixelDelta().y();
+        zoomBy(std::pow(1.0015, delta), event->position());
+    }
+    event->accept();
+}
+
+void CanvasItem::keyPressEvent(QKeyEvent *event)
+{
+    if (event->key() == Qt::Key_Space && !event->isAutoRepeat()) {
+        m_spaceDown = true;
+        updateCursorShape();
+        event->accept();
+        return;
+    }
+    if (event->key() == Qt::Key_Space) {
+        event->accept();
+        return;
+    }
+    event->ignore();
+}
+
+void CanvasItem::keyReleaseEvent(QKeyEvent *event)
+{
+    if (event->key() == Qt::Key_Space && !event->isAutoRepeat()) {
+        m_spaceDown = false;
+        updateCursorShape();
+        event->accept();
+        return;
+    }
+    event->ignore();
+}
+
+void CanvasItem::focusOutEvent(QFocusEvent *event)
+{
+    m_spaceDown = false;
+    updateCursorShape();
+    QQuickItem::focusOutEvent(event);
+}
+
+// --- export ------------------------------------------------------------------------------------
+
+bool CanvasItem::exportTo(const QUrl &file, bool visibleOnly)
+{
+    const QString path = file.isLocalFile() ? file.toLocalFile() : file.toString();
+    if (path.isEmpty()) {
+        m_exportError = tr("Choose a file to export to.");
+        return false;
+    }
+    QRectF area = visibleOnly ? visibleWallRect() : contentBounds().adjusted(-24, -24, 24, 24);
+    if (area.isEmpty())
+        area = QRectF(-400, -300, 800, 600);
+    // The whole wall at 1:1, shrunk if it would be larger than 8192 px a side; the visible area
+    // as it is on screen.
+    double scale = visibleOnly ? m_zoom : 1.0;
+    const double longest = std::max(area.width(), area.height()) * scale;
+    if (longest > 8192)
+        scale *= 8192 / longest;
+    const QSize size(std::max(1, int(std::ceil(area.width() * scale))),
+                     std::max(1, int(std::ceil(area.height() * scale))));
+    const bool svg = QFileInfo(path).suffix().compare(QLatin1String("svg"), Qt::CaseInsensitive) == 0;
+    if (svg) {
+        QSvgGenerator generator;
+        generator.setFileName(path);
+        generator.setSize(size);
+        generator.setViewBox(QRect(QPoint(0, 0), size));
+        generator.setTitle(tr("Scrawl wall %1").arg(m_client ? m_client->wall() : QString()));
+        QPainter painter;
+        if (!painter.begin(&generator)) {
+            m_exportError = tr("Cannot write %1; choose a folder you can write to.").arg(path);
+            return false;
+        }
+        painter.fillRect(QRect(QPoint(0, 0), size), m_background);
+        paintWall(painter, area, scale, true);
+        painter.end();
+        if (!QFileInfo::exists(path)) {
+            m_exportError = tr("Cannot write %1; choose a folder you can write to.").arg(path);
+            return false;
+        }
+    } else {
+        QImage image(size, QImage::Format_ARGB32_Premultiplied);
+        image.fill(m_background);
+        {
+            QPainter painter(&image);
+            paintWall(painter, area, scale, true);
+        }
+        if (!image.save(path, "PNG")) {
+            m_exportError = tr("Cannot write %1; choose a folder you can write to.").arg(path);
+            return false;
+        }
+    }
+    qCInfo(lcCanvas) << "exported" << area << "to" << path << size;
+    m_exportError.clear();
+    return true;
+}
+
+} // namespace scrawl

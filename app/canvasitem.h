@@ -1,0 +1,174 @@
+#pragma once
+
+// The wall on screen: a C++ QQuickItem (not QML Canvas) that draws the WallModel, this client's
+// unacknowledged strokes and remote strokes as they grow, and turns mouse/keyboard input into
+// strokes, erases, notes, pan and zoom.
+//
+// Drawing: the view is cut into 256 px tiles at the current zoom. A tile is painted once with
+// QPainter into an image (only the strokes the grid index says may touch it), uploaded as a
+// texture and kept while it stays near the view; a pan only moves texture nodes. Changes dirty
+// just the tiles under them. Tiles are painted within a per-frame time budget, nearest to the
+// centre first, and after a zoom the old tiles stay on screen, scaled, until the new ones are
+// ready. Texture nodes are drawn by every Qt Quick backend, including QT_QUICK_BACKEND=software
+// (which silently skips custom geometry nodes in Qt 6.4).
+
+#include "app/strokeindex.h"
+#include "app/wallclient.h"
+
+#include <QPointer>
+#include <QQuickItem>
+#include <QtQml/qqmlregistration.h>
+
+#include <atomic>
+
+QT_BEGIN_NAMESPACE
+class QPainter;
+QT_END_NAMESPACE
+
+namespace scrawl {
+
+class CanvasItem : public QQuickItem
+{
+    Q_OBJECT
+    QML_ELEMENT
+    Q_PROPERTY(scrawl::WallClient *client READ client WRITE setClient NOTIFY clientChanged)
+    Q_PROPERTY(Tool tool READ tool WRITE setTool NOTIFY toolChanged)
+    Q_PROPERTY(QColor penColor READ penColor WRITE setPenColor NOTIFY penChanged)
+    Q_PROPERTY(double penWidth READ penWidth WRITE setPenWidth NOTIFY penChanged)
+    Q_PROPERTY(QColor background READ background WRITE setBackground NOTIFY backgroundChanged)
+    Q_PROPERTY(double zoom READ zoom NOTIFY viewChanged)
+    Q_PROPERTY(double panX READ panX NOTIFY viewChanged)
+    Q_PROPERTY(double panY READ panY NOTIFY viewChanged)
+    Q_PROPERTY(bool panning READ panning NOTIFY panningChanged)
+    // True once every visible tile is painted and nothing is dirty (tests wait for it).
+    Q_PROPERTY(bool settled READ settled NOTIFY settledChanged)
+    // Time spent preparing the last frame (tile painting and node updates), in ms.
+    Q_PROPERTY(double lastSyncMs READ lastSyncMs NOTIFY frameSynced)
+
+public:
+    enum Tool { Pen, Eraser, Note, Pan };
+    Q_ENUM(Tool)
+
+    static constexpr int kTileSize = 256;
+    static constexpr double kMinZoom = 0.02;
+    static constexpr double kMaxZoom = 32.0;
+    // Notes on the wall: fixed width, in wall pixels (the QML note view uses the same numbers).
+    static constexpr double kNoteWidth = 200.0;
+    static constexpr double kNotePadding = 8.0;
+    static constexpr double kNoteFontPx = 14.0;
+
+    explicit CanvasItem(QQuickItem *parent = nullptr);
+    ~CanvasItem() override;
+
+    WallClient *client() const { return m_client; }
+    void setClient(WallClient *client);
+    Tool tool() const { return m_tool; }
+    void setTool(Tool tool);
+    QColor penColor() const { return m_penColor; }
+    void setPenColor(const QColor &color);
+    double penWidth() const { return m_penWidth; }
+    void setPenWidth(double width);
+    QColor background() const { return m_background; }
+    void setBackground(const QColor &color);
+    double zoom() const { return m_zoom; }
+    double panX() const { return m_pan.x(); }
+    double panY() const { return m_pan.y(); }
+    bool panning() const { return m_panning; }
+    bool settled() const { return m_settled; }
+    double lastSyncMs() const { return m_lastSyncMs; }
+
+    Q_INVOKABLE QPointF mapToWall(QPointF itemPos) const { return (itemPos - m_pan) / m_zoom; }
+    Q_INVOKABLE QPointF mapFromWall(QPointF wallPos) const { return wallPos * m_zoom + m_pan; }
+    Q_INVOKABLE void setView(double zoom, double panX, double panY);
+    Q_INVOKABLE void panBy(double dx, double dy);
+    // Zooms by `factor` keeping the wall point under `itemPos` where it is.
+    Q_INVOKABLE void zoomBy(double factor, QPointF itemPos);
+    Q_INVOKABLE void zoomToFit();
+    Q_INVOKABLE void resetView();
+    // The visible part of the wall, in wall pixels.
+    Q_INVOKABLE QRectF visibleWallRect() const;
+    // Everything drawn on the wall (strokes and notes), in wall pixels; empty for an empty wall.
+    Q_INVOKABLE QRectF contentBounds() const;
+    // Writes the whole wall or the visible area to a .png or .svg file. On failure returns false
+    // and sets exportError to a sentence for a person.
+    Q_INVOKABLE bool exportTo(const QUrl &file, bool visibleOnly);
+    Q_INVOKABLE QString exportError() const { return m_exportError; }
+
+    // Paints strokes and notes of `area` (wall pixels) at `scale` device pixels per wall pixel
+    // into `painter`, whose origin is the area's top-left. Used by export and by tiles.
+    void paintWall(QPainter &painter, const QRectF &area, double scale, bool notes);
+
+signals:
+    void clientChanged();
+    void toolChanged();
+    void penChanged();
+    void backgroundChanged();
+    void viewChanged();
+    void panningChanged();
+    void settledChanged();
+    void frameSynced();
+    // A note was placed with the note tool: the view opens it for typing.
+    void noteCreated(const QString &key);
+
+protected:
+    QSGNode *updatePaintNode(QSGNode *old, UpdatePaintNodeData *) override;
+    void geometryChange(const QRectF &newGeometry, const QRectF &oldGeometry) override;
+    void itemChange(ItemChange change, const ItemChangeData &value) override;
+    void mousePressEvent(QMouseEvent *event) override;
+    void mouseMoveEvent(QMouseEvent *event) override;
+    void mouseReleaseEvent(QMouseEvent *event) override;
+    void mouseUngrabEvent() override;
+    void hoverMoveEvent(QHoverEvent *event) override;
+    void wheelEvent(QWheelEvent *event) override;
+    void keyPressEvent(QKeyEvent *event) override;
+    void keyReleaseEvent(QKeyEvent *event) override;
+    void focusOutEvent(QFocusEvent *event) override;
+
+private:
+    void onWallReset();
+    void onWallChanged(const WallModel::Change &change);
+    void onLocalStrokeChanged(std::uint32_t id, size_t firstNewPoint);
+    void onLocalStrokeRemoved(std::uint32_t id, QRectF area);
+    void onHiddenChanged(const std::vector<std::uint64_t> &keys);
+    void indexNewStrokes();
+    void markDirty(const QRectF &wallRect);
+    void setSettled(bool settled);
+    void updateCursorShape();
+    void eraseAt(QPointF wallPos);
+    void paintStrokes(QPainter &painter, const QRectF &area, double scale);
+    void endGesture();
+
+    QPointer<WallClient> m_client;
+    Tool m_tool = Pen;
+    QColor m_penColor = QColor(0x22, 0x22, 0x22);
+    double m_penWidth = 3.0;
+    QColor m_background = Qt::white;
+    double m_zoom = 1.0;
+    QPointF m_pan;
+
+    // stroke index over WallModel::strokes()
+    StrokeIndex m_index;
+    std::vector<QRectF> m_bounds;
+    size_t m_indexed = 0;
+    std::vector<std::uint32_t> m_scratch;
+
+    // handed to the render thread in updatePaintNode (the GUI thread is blocked there)
+    std::vector<QRectF> m_dirty;
+    bool m_dirtyAll = true;
+    std::atomic<bool> m_moreTiles{false};
+    bool m_settled = false;
+    double m_lastSyncMs = 0;
+
+    // gestures
+    enum class Gesture { None, Draw, Erase, Pan };
+    Gesture m_gesture = Gesture::None;
+    std::uint32_t m_strokeId = 0;
+    QPointF m_lastItemPos;
+    QPointF m_lastWallPos;
+    std::vector<std::uint64_t> m_erased;
+    bool m_spaceDown = false;
+    bool m_panning = false;
+    QString m_exportError;
+};
+
+} // namespace scrawl

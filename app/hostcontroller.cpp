@@ -1,0 +1,101 @@
+#include "app/hostcontroller.h"
+
+#include "server/wallserver.h"
+
+#include <QDir>
+#include <QLoggingCategory>
+#include <QNetworkInterface>
+#include <QStandardPaths>
+
+Q_LOGGING_CATEGORY(lcHost, "scrawl.app.host", QtInfoMsg)
+
+namespace scrawl {
+
+HostController::HostController(QObject *parent)
+    : QObject(parent)
+    , m_dataDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation)
+                + QStringLiteral("/hosted"))
+{
+}
+
+HostController::~HostController() { stop(); }
+
+int HostController::port() const { return m_server ? m_server->port() : 0; }
+
+void HostController::setDataDir(const QString &dir)
+{
+    if (m_dataDir == dir)
+        return;
+    m_dataDir = dir;
+    emit dataDirChanged();
+}
+
+bool HostController::start(int port)
+{
+    if (m_server)
+        return true;
+    if (port < 0 || port > 65535) {
+        m_errorText = tr("Port %1 is not a port number; use one from 1024 to 65535.").arg(port);
+        emit errorTextChanged();
+        return false;
+    }
+    QDir().mkpath(m_dataDir);
+    ServerOptions options;
+    options.port = quint16(port);
+    options.dataDir = m_dataDir;
+    auto server = std::make_unique<WallServer>(options);
+    QString error;
+    if (!server->start(&error)) {
+        m_errorText = error;
+        emit errorTextChanged();
+        return false;
+    }
+    m_server = std::move(server);
+    qCInfo(lcHost) << "hosting on port" << m_server->port() << "data in" << m_dataDir;
+    if (!m_errorText.isEmpty()) {
+        m_errorText.clear();
+        emit errorTextChanged();
+    }
+    emit runningChanged();
+    return true;
+}
+
+void HostController::stop()
+{
+    if (!m_server)
+        return;
+    m_server->stop();
+    m_server.reset();
+    emit runningChanged();
+}
+
+QStringList HostController::lanAddresses()
+{
+    QStringList out;
+    for (const QNetworkInterface &iface : QNetworkInterface::allInterfaces()) {
+        const auto flags = iface.flags();
+        if (!(flags & QNetworkInterface::IsUp) || !(flags & QNetworkInterface::IsRunning)
+            || (flags & QNetworkInterface::IsLoopBack))
+            continue;
+        for (const QNetworkAddressEntry &entry : iface.addressEntries()) {
+            const QHostAddress a = entry.ip();
+            if (a.protocol() == QAbstractSocket::IPv4Protocol && !a.isLoopback())
+                out << a.toString();
+        }
+    }
+    return out;
+}
+
+QStringList HostController::addresses() const
+{
+    if (!m_server)
+        return {};
+    QStringList out;
+    const QString port = QString::number(m_server->port());
+    for (const QString &a : lanAddresses())
+        out << a + QLatin1Char(':') + port;
+    out << QStringLiteral("127.0.0.1:") + port;
+    return out;
+}
+
+} // namespace scrawl

@@ -1,0 +1,55 @@
+#pragma once
+
+// Hosting a wall from the app: the same WallServer as scrawl-server, run in this process, with
+// its data in the user's data directory, plus the addresses other people can join with.
+
+#include <QObject>
+#include <QStringList>
+#include <QtQml/qqmlregistration.h>
+
+#include <memory>
+
+namespace scrawl {
+
+class WallServer;
+
+class HostController : public QObject
+{
+    Q_OBJECT
+    QML_ELEMENT
+    Q_PROPERTY(bool running READ running NOTIFY runningChanged)
+    Q_PROPERTY(int port READ port NOTIFY runningChanged)
+    Q_PROPERTY(QString errorText READ errorText NOTIFY errorTextChanged)
+    // "192.168.1.20:7777" for each LAN address of this machine, the loopback one last.
+    Q_PROPERTY(QStringList addresses READ addresses NOTIFY runningChanged)
+    Q_PROPERTY(QString dataDir READ dataDir WRITE setDataDir NOTIFY dataDirChanged)
+
+public:
+    explicit HostController(QObject *parent = nullptr);
+    ~HostController() override;
+
+    bool running() const { return m_server != nullptr; }
+    int port() const;
+    QString errorText() const { return m_errorText; }
+    QStringList addresses() const;
+    QString dataDir() const { return m_dataDir; }
+    void setDataDir(const QString &dir);
+
+    // Starts serving on `port` (0: any free port). Returns false and sets errorText on failure.
+    Q_INVOKABLE bool start(int port);
+    Q_INVOKABLE void stop();
+    // This machine's IPv4 addresses other people on the network can reach (no loopback).
+    static QStringList lanAddresses();
+
+signals:
+    void runningChanged();
+    void errorTextChanged();
+    void dataDirChanged();
+
+private:
+    std::unique_ptr<WallServer> m_server;
+    QString m_errorText;
+    QString m_dataDir;
+};
+
+} // namespace scrawl

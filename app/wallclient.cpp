@@ -1,0 +1,1209 @@
+#include "app/wallclient.h"
+
+#include "core/limits.h"
+
+#include <QDateTime>
+#include <QLoggingCategory>
+#include <QRandomGenerator>
+#include <QSettings>
+#include <QWebSocket>
+
+#include <algorithm>
+#include <cmath>
+
+Q_LOGGING_CATEGORY(lcClient, "scrawl.app.client", QtInfoMsg)
+
+namespace scrawl {
+
+namespace {
+
+// The client paces itself below the server's token bucket (core/limits.h) so that a drained
+// outbox is never refused for speed.
+constexpr double kClientOpsPerSecond = limits::kMaxOpsPerSecond * 0.8;
+constexpr double kClientOpsBurst = limits::kOpsBurst / 2.0;
+constexpr int kConnectTimeoutMs = 10000;
+constexpr int kCursorIntervalMs = 33; // ~30 cursor updates a second at most
+constexpr int kPointsBatchMs = 16;    // stroke points are batched per frame
+constexpr quint32 kObjectIdBlock = 1000;
+
+std::uint32_t toRgb(const QColor &c) { return std::uint32_t(c.rgb()) & 0xffffffu; }
+QColor fromRgb(std::uint32_t c) { return QColor::fromRgb(QRgb(0xff000000u | (c & 0xffffffu))); }
+
+bool fatalCode(int code)
+{
+    return code == pb::VERSION_MISMATCH || code == pb::HELLO_REQUIRED || code == pb::HELLO_REPEATED
+        || code == pb::INVALID_TEXT || code == pb::PROTOCOL;
+}
+
+// The key an op of ours touches, for note bookkeeping.
+std::optional<std::uint64_t> noteKeyOf(const pb::Op &op, std::uint64_t self)
+{
+    switch (op.body_case()) {
+    case pb::Op::kNoteAdd: return objectKey(self, op.note_add().id());
+    case pb::Op::kNoteEdit: return op.note_edit().note();
+    case pb::Op::kNoteMove: return op.note_move().note();
+    case pb::Op::kNoteDelete: return op.note_delete().note();
+    default: return std::nullopt;
+    }
+}
+
+std::optional<std::uint32_t> strokeIdOf(const pb::Op &op)
+{
+    switch (op.body_case()) {
+    case pb::Op::kStrokeBegin: return op.stroke_begin().id();
+    case pb::Op::kStrokePoints: return op.stroke_points().id();
+    case pb::Op::kStrokeEnd: return op.stroke_end().id();
+    default: return std::nullopt;
+    }
+}
+
+} // namespace
+
+QRectF WallClient::LocalStroke::bounds() const
+{
+    if (points.empty())
+        return {};
+    WallModel::Stroke s;
+    s.width = width;
+    s.points = points;
+    return s.bounds();
+}
+
+WallClient::WallClient(QObject *parent)
+    : QObject(parent)
+    , m_tokens(kClientOpsBurst)
+    , m_chat(new ChatModel(this))
+    , m_members(new MembersModel(this))
+    , m_notes(new NotesModel(this))
+{
+    m_clock.start();
+    m_reconnectTimer.setSingleShot(true);
+    connect(&m_reconnectTimer, &QTimer::timeout, this, &WallClient::openSocket);
+    m_countdown.setInterval(250);
+    connect(&m_countdown, &QTimer::timeout, this, &WallClient::statusChanged);
+    m_pingTimer.setInterval(1000);
+    connect(&m_pingTimer, &QTimer::timeout, this, &WallClient::pingTick);
+    m_pumpTimer.setSingleShot(true);
+    connect(&m_pumpTimer, &QTimer::timeout, this, &WallClient::pumpOutbox);
+    m_pointsTimer.setSingleShot(true);
+    m_pointsTimer.setInterval(kPointsBatchMs);
+    connect(&m_pointsTimer, &QTimer::timeout, this, &WallClient::flushStrokePoints);
+    m_cursorTimer.setSingleShot(true);
+    m_cursorTimer.setInterval(kCursorIntervalMs);
+    connect(&m_cursorTimer, &QTimer::timeout, this, [this] {
+        if (!m_cursorDirty)
+            return;
+        sendCursor(m_cursorPos.x(), m_cursorPos.y());
+    });
+    connect(this, &WallClient::pendingCountChanged, this, &WallClient::statusChanged);
+    connect(this, &WallClient::stateChanged, this, &WallClient::statusChanged);
+}
+
+WallClient::~WallClient()
+{
+    saveIdentity();
+    if (m_socket)
+        m_socket->abort();
+}
+
+void WallClient::setDisplayName(const QString &name)
+{
+    if (m_displayName == name)
+        return;
+    m_displayName = name;
+    emit displayNameChanged();
+}
+
+void WallClient::setColor(const QColor &color)
+{
+    if (m_color == color)
+        return;
+    m_color = color;
+    emit colorChanged();
+}
+
+void WallClient::setProfile(const QString &profile)
+{
+    if (m_profile == profile)
+        return;
+    m_profile = profile;
+    m_nextObjectId = m_objectIdBlockEnd = 0;
+    emit profileChanged();
+}
+
+void WallClient::setPingInterval(int ms)
+{
+    m_pingTimer.setInterval(std::min(ms, 1000));
+    m_pingIntervalMs = ms;
+}
+
+void WallClient::setBackoff(int firstMs, int maxMs)
+{
+    m_backoffFirstMs = firstMs;
+    m_backoffMaxMs = maxMs;
+}
+
+int WallClient::reconnectSeconds() const
+{
+    if (m_state != Reconnecting)
+        return 0;
+    return int(std::ceil(std::max<qint64>(0, m_reconnectAt - m_clock.elapsed()) / 1000.0));
+}
+
+QString WallClient::statusText() const
+{
+    const int n = pendingCount();
+    const QString waiting = n ? tr(" · %n change(s) waiting", nullptr, n) : QString();
+    switch (m_state) {
+    case Idle: return tr("Not connected") + waiting;
+    case Connecting:
+        return (m_everJoined ? tr("Reconnecting to %1…") : tr("Connecting to %1…")).arg(m_address)
+             + waiting;
+    case Connected: return n ? tr("Connected · sending %n change(s)", nullptr, n) : tr("Connected");
+    case Reconnecting:
+        return tr("Offline · reconnecting in %1 s").arg(reconnectSeconds()) + waiting;
+    case Failed: return tr("Offline") + waiting;
+    }
+    return {};
+}
+
+void WallClient::setState(State state)
+{
+    if (m_state == state)
+        return;
+    m_state = state;
+    if (state == Reconnecting)
+        m_countdown.start();
+    else
+        m_countdown.stop();
+    emit stateChanged();
+}
+
+void WallClient::setErrorText(const QString &text)
+{
+    if (m_errorText == text)
+        return;
+    m_errorText = text;
+    emit errorTextChanged();
+}
+
+void WallClient::setNotice(const QString &text)
+{
+    if (m_notice == text)
+        return;
+    m_notice = text;
+    emit noticeChanged();
+}
+
+void WallClient::clearNotice() { setNotice({}); }
+
+QUrl WallClient::normalizeAddress(const QString &address, QString *error)
+{
+    QString a = address.trimmed();
+    if (a.isEmpty()) {
+        *error = tr("Enter the address of the wall's host, for example 192.168.1.20:7777.");
+        return {};
+    }
+    if (!a.contains(QLatin1String("://")))
+        a.prepend(QLatin1String("ws://"));
+    QUrl url(a, QUrl::StrictMode);
+    if (url.scheme() == QLatin1String("http"))
+        url.setScheme(QStringLiteral("ws"));
+    else if (url.scheme() == QLatin1String("https"))
+        url.setScheme(QStringLiteral("wss"));
+    if (!url.isValid() || url.host().isEmpty()
+        || (url.scheme() != QLatin1String("ws") && url.scheme() != QLatin1String("wss"))) {
+        *error = tr("\"%1\" is not an address Scrawl understands; write it like 192.168.1.20:7777.")
+                     .arg(address.trimmed());
+        return {};
+    }
+    if (url.port() == -1)
+        url.setPort(7777);
+    if (url.path().isEmpty())
+        url.setPath(QStringLiteral("/"));
+    return url;
+}
+
+QString WallClient::settingsPrefix() const
+{
+    return QStringLiteral("profiles/%1/").arg(m_profile);
+}
+
+void WallClient::loadIdentity()
+{
+    if (m_profile.isEmpty())
+        return;
+    QSettings s;
+    const QString server = m_url.host() + QLatin1Char('_') + QString::number(m_url.port());
+    m_resumeToken = QByteArray::fromBase64(
+                        s.value(settingsPrefix() + QStringLiteral("tokens/") + server).toByteArray())
+                        .toStdString();
+    m_lastClientOpId = std::max<std::uint64_t>(
+        m_lastClientOpId, s.value(settingsPrefix() + QStringLiteral("lastClientOpId")).toULongLong());
+}
+
+void WallClient::saveIdentity()
+{
+    if (m_profile.isEmpty() || m_url.isEmpty())
+        return;
+    QSettings s;
+    const QString server = m_url.host() + QLatin1Char('_') + QString::number(m_url.port());
+    s.setValue(settingsPrefix() + QStringLiteral("tokens/") + server,
+               QByteArray::fromStdString(m_resumeToken).toBase64());
+    s.setValue(settingsPrefix() + QStringLiteral("lastClientOpId"),
+               QVariant::fromValue<qulonglong>(m_lastClientOpId));
+}
+
+std::uint64_t WallClient::nextClientOpId()
+{
+    // Time-based so that ids keep growing across app restarts even if settings were lost: the
+    // resume token keeps the user id, and the server refuses an id at or below the last stored.
+    const auto now = std::uint64_t(QDateTime::currentMSecsSinceEpoch()) * 1000;
+    m_lastClientOpId = std::max(m_lastClientOpId + 1, now);
+    return m_lastClientOpId;
+}
+
+std::uint32_t WallClient::nextObjectId()
+{
+    if (m_nextObjectId == 0 || m_nextObjectId >= m_objectIdBlockEnd) {
+        if (m_profile.isEmpty()) {
+            // One identity per object lifetime: any start will do, as long as it does not wrap.
+            if (m_nextObjectId == 0)
+                m_nextObjectId = QRandomGenerator::global()->bounded(1u, 1u << 30);
+            m_objectIdBlockEnd = m_nextObjectId + kObjectIdBlock;
+        } else {
+            // Reserve a block and sync before using it, so a crash can never reuse an id.
+            QSettings s;
+            const QString key = settingsPrefix() + QStringLiteral("nextObjectId");
+            const quint32 start = std::max(1u, s.value(key, 1).toUInt());
+            s.setValue(key, start + kObjectIdBlock);
+            s.sync();
+            m_nextObjectId = start;
+            m_objectIdBlockEnd = start + kObjectIdBlock;
+        }
+    }
+    return m_nextObjectId++;
+}
+
+// --- connection --------------------------------------------------------------------------------
+
+void WallClient::connectToWall(const QString &address, const QString &wall)
+{
+    QString error;
+    const QUrl url = normalizeAddress(address, &error);
+    const QString wallName = wall.trimmed();
+    if (url.isEmpty() || wallName.isEmpty()) {
+        setErrorText(url.isEmpty() ? error : tr("Enter the name of the wall to join."));
+        setState(Failed);
+        return;
+    }
+    if (url != m_url || wallName != m_wall) {
+        // Another wall: nothing of the old one carries over.
+        saveIdentity();
+        if (m_url.host() != url.host() || m_url.port() != url.port()) {
+            m_resumeToken.clear();
+            m_userId = 0;
+            emit userIdChanged();
+        }
+        m_url = url;
+        m_wall = wallName;
+        m_address = url.port() == 7777 ? url.host() : url.host() + QLatin1Char(':')
+                                                          + QString::number(url.port());
+        m_model = WallModel();
+        m_local.clear();
+        m_hidden.clear();
+        m_outbox.clear();
+        m_undo.clear();
+        m_redo.clear();
+        m_chat->clear();
+        m_members->clear();
+        m_notes->reset({});
+        m_everJoined = false;
+        emit addressChanged();
+        emit wallReset();
+        emit pendingCountChanged();
+        emit undoStateChanged();
+        emit seqChanged();
+        loadIdentity();
+    }
+    m_wantConnected = true;
+    m_fatal = false;
+    m_attempt = 0;
+    setErrorText({});
+    openSocket();
+}
+
+void WallClient::disconnectFromWall()
+{
+    m_wantConnected = false;
+    m_reconnectTimer.stop();
+    m_pingTimer.stop();
+    m_joined = false;
+    if (m_socket) {
+        QWebSocket *s = m_socket;
+        m_socket = nullptr;
+        s->disconnect(this);
+        s->close();
+        s->deleteLater();
+    }
+    saveIdentity();
+    setState(Idle);
+}
+
+void WallClient::reconnectNow()
+{
+    if (!m_wantConnected || m_url.isEmpty())
+        return;
+    if (m_state == Reconnecting || m_state == Failed) {
+        m_reconnectTimer.stop();
+        m_fatal = false;
+        openSocket();
+    }
+}
+
+void WallClient::openSocket()
+{
+    if (m_socket) {
+        m_socket->disconnect(this);
+        m_socket->abort();
+        m_socket->deleteLater();
+    }
+    auto *socket = new QWebSocket(QString(), QWebSocketProtocol::VersionLatest, this);
+    socket->setMaxAllowedIncomingMessageSize(limits::kClientMaxIncomingBytes);
+    socket->setMaxAllowedIncomingFrameSize(limits::kClientMaxIncomingBytes);
+    m_socket = socket;
+    connect(socket, &QWebSocket::connected, this, &WallClient::onConnected);
+    connect(socket, &QWebSocket::disconnected, this, &WallClient::onDisconnected);
+    // Qt 6.4 still names the signal error(), overloaded with the getter (errorOccurred is 6.5).
+    connect(socket, qOverload<QAbstractSocket::SocketError>(&QWebSocket::error), this,
+            &WallClient::onSocketError);
+    connect(socket, &QWebSocket::binaryMessageReceived, this, &WallClient::onBinary);
+    connect(socket, &QWebSocket::pong, this, [this] { m_lastHeard = m_clock.elapsed(); });
+    m_joined = false;
+    m_lastHeard = m_clock.elapsed();
+    m_lastPingAt = m_lastHeard;
+    m_pingTimer.start();
+    setState(Connecting);
+    qCDebug(lcClient) << "connecting to" << m_url;
+    socket->open(m_url);
+}
+
+void WallClient::onConnected()
+{
+    m_lastHeard = m_clock.elapsed();
+    pb::Envelope env;
+    pb::Hello *h = env.mutable_hello();
+    h->set_protocol_version(kProtocolVersion);
+    h->set_app_version(kAppVersion);
+    QString name = m_displayName.trimmed();
+    if (name.isEmpty())
+        name = tr("Anonymous");
+    h->set_display_name(toWire(name.left(limits::kMaxNameChars)));
+    h->set_color(toRgb(m_color));
+    h->set_resume_token(m_resumeToken);
+    sendEnvelope(env);
+}
+
+void WallClient::onSocketError()
+{
+    auto *socket = qobject_cast<QWebSocket *>(sender());
+    if (!socket || socket != m_socket)
+        return;
+    const QString where = m_address;
+    QString text;
+    switch (socket->error()) {
+    case QAbstractSocket::HostNotFoundError:
+        text = tr("Cannot find the host \"%1\"; check the address.").arg(m_url.host());
+        break;
+    case QAbstractSocket::ConnectionRefusedError:
+        text = tr("Nothing answers at %1; check the address and that the wall's host is running.")
+                   .arg(where);
+        break;
+    case QAbstractSocket::SocketTimeoutError:
+        text = tr("%1 does not answer; check the address and your network.").arg(where);
+        break;
+    case QAbstractSocket::RemoteHostClosedError:
+        text = m_everJoined ? tr("The server at %1 went away; Scrawl keeps trying and sends your "
+                                 "changes when it is back.")
+                                  .arg(where)
+                            : tr("%1 closed the connection; check that it is a Scrawl server.")
+                                  .arg(where);
+        break;
+    default:
+        text = m_everJoined ? tr("Lost the connection to %1 (%2); Scrawl keeps trying.")
+                                  .arg(where, socket->errorString())
+                            : tr("Cannot connect to %1 (%2); check the address and port.")
+                                  .arg(where, socket->errorString());
+        break;
+    }
+    qCInfo(lcClient) << "socket error" << socket->error() << socket->errorString();
+    if (!m_fatal)
+        setErrorText(text);
+    // Some failures (refused, not found) end without a disconnected() signal.
+    if (socket->state() == QAbstractSocket::UnconnectedState)
+        QMetaObject::invokeMethod(this, [this, socket] {
+            if (socket == m_socket)
+                onDisconnected();
+        }, Qt::QueuedConnection);
+}
+
+void WallClient::onDisconnected()
+{
+    auto *socket = qobject_cast<QWebSocket *>(sender());
+    if (!socket)
+        socket = m_socket;
+    if (!socket || socket != m_socket)
+        return;
+    const int closeCode = int(socket->closeCode());
+    const QString reason = socket->closeReason();
+    m_socket = nullptr;
+    socket->disconnect(this);
+    socket->deleteLater();
+    m_pingTimer.stop();
+    const bool wasJoined = m_joined;
+    m_joined = false;
+    for (OutItem &item : m_outbox)
+        item.sent = false;
+    m_chat->setLoadingOlder(false);
+    qCInfo(lcClient) << "disconnected, close code" << closeCode << reason;
+
+    if (closeCode >= kCloseCodeBase && fatalCode(closeCode - kCloseCodeBase)) {
+        m_fatal = true;
+        if (m_errorText.isEmpty() || !reason.isEmpty())
+            setErrorText(reason.isEmpty() ? tr("The server closed the connection (code %1).")
+                                                .arg(closeCode)
+                                          : reason);
+    }
+    if (m_fatal || !m_wantConnected) {
+        setState(m_fatal ? Failed : Idle);
+        return;
+    }
+    if (wasJoined && m_errorText.isEmpty())
+        setErrorText(tr("The server at %1 went away; Scrawl keeps trying and sends your changes "
+                        "when it is back.")
+                         .arg(m_address));
+    scheduleReconnect();
+}
+
+void WallClient::scheduleReconnect()
+{
+    // Exponential backoff with jitter (±25 %), so that a room full of clients does not come
+    // back at the same instant when its server restarts.
+    const double base = std::min<double>(m_backoffMaxMs,
+                                         m_backoffFirstMs * std::pow(2.0, std::min(m_attempt, 20)));
+    const double jitter = 0.75 + 0.5 * QRandomGenerator::global()->generateDouble();
+    const int delay = int(std::min<double>(m_backoffMaxMs, base * jitter));
+    ++m_attempt;
+    m_reconnectAt = m_clock.elapsed() + delay;
+    m_reconnectTimer.start(delay);
+    setState(Reconnecting);
+    emit statusChanged();
+}
+
+void WallClient::pingTick()
+{
+    if (!m_socket)
+        return;
+    const qint64 now = m_clock.elapsed();
+    if (m_socket->state() != QAbstractSocket::ConnectedState) {
+        if (now - m_lastHeard > kConnectTimeoutMs) {
+            setErrorText(tr("%1 does not answer; check the address and your network.")
+                             .arg(m_address));
+            QWebSocket *s = m_socket;
+            s->abort();
+            if (s == m_socket)
+                onDisconnected();
+        }
+        return;
+    }
+    if (now - m_lastHeard > m_deadAfterMs) {
+        // Silence: the link is dead even if TCP has not noticed (laptop lid, Wi-Fi change).
+        qCInfo(lcClient) << "nothing heard for" << now - m_lastHeard << "ms; reconnecting";
+        setErrorText(tr("Nothing heard from %1 for %2 s; reconnecting.")
+                         .arg(m_address)
+                         .arg((now - m_lastHeard) / 1000));
+        QWebSocket *s = m_socket;
+        s->abort();
+        if (s == m_socket)
+            onDisconnected();
+        return;
+    }
+    if (now - m_lastPingAt >= m_pingIntervalMs) {
+        m_lastPingAt = now;
+        m_socket->ping();
+    }
+}
+
+void WallClient::sendEnvelope(const pb::Envelope &env)
+{
+    if (m_socket && m_socket->state() == QAbstractSocket::ConnectedState)
+        m_socket->sendBinaryMessage(serialize(env));
+}
+
+void WallClient::onBinary(const QByteArray &bytes)
+{
+    m_lastHeard = m_clock.elapsed();
+    pb::Envelope env;
+    if (!parse(bytes, &env)) {
+        qCWarning(lcClient) << "dropping an unparsable message of" << bytes.size() << "bytes";
+        return;
+    }
+    switch (env.msg_case()) {
+    case pb::Envelope::kWelcome: onWelcome(env.welcome()); break;
+    case pb::Envelope::kJoined: onJoined(env.joined()); break;
+    case pb::Envelope::kOp: onOp(env.op(), true); break;
+    case pb::Envelope::kError: onError(env.error()); break;
+    case pb::Envelope::kPresence:
+        m_members->setPresence(env.presence().member(), env.presence().online());
+        break;
+    case pb::Envelope::kCursor: {
+        const QPointF p(env.cursor().x(), env.cursor().y());
+        m_members->setCursor(env.cursor().user_id(), p);
+        emit cursorMoved(env.cursor().user_id(), p);
+        break;
+    }
+    case pb::Envelope::kHistory: onHistory(env.history()); break;
+    default:
+        qCWarning(lcClient) << "ignoring a message a server should not send:" << env.msg_case();
+        break;
+    }
+}
+
+void WallClient::onWelcome(const pb::Welcome &welcome)
+{
+    const std::uint64_t previous = m_userId;
+    if (previous != 0 && previous != welcome.user_id()) {
+        // The server forgot us (new data directory): our old strokes are now someone else's.
+        setNotice(tr("The server did not recognise you and gave you a new identity; your earlier "
+                     "changes can no longer be undone."));
+        m_undo.clear();
+        m_redo.clear();
+        emit undoStateChanged();
+    }
+    m_userId = welcome.user_id();
+    m_resumeToken = welcome.resume_token();
+    m_chat->setSelf(m_userId);
+    m_members->setSelf(m_userId);
+    saveIdentity();
+    if (previous != m_userId)
+        emit userIdChanged();
+    pb::Envelope env;
+    env.mutable_join()->set_wall(toWire(m_wall));
+    env.mutable_join()->set_last_seq(m_model.seq());
+    sendEnvelope(env);
+}
+
+void WallClient::onJoined(const pb::Joined &joined)
+{
+    const bool bulk = joined.has_snapshot() || joined.ops_size() > 500;
+    if (joined.has_snapshot()) {
+        if (auto problem = m_model.load(joined.snapshot()))
+            qCWarning(lcClient) << "damaged snapshot:" << problem->message;
+        std::vector<pb::Op> chat(joined.recent_chat().begin(), joined.recent_chat().end());
+        m_chat->resetStored(chat, chat.size() >= size_t(limits::kRecentChatOnJoin));
+    }
+    for (const pb::Op &op : joined.ops()) {
+        if (bulk) {
+            if (op.seq() > m_model.seq()) {
+                const auto change = m_model.apply(op);
+                if (change.cleared) {
+                    m_undo.clear();
+                    m_redo.clear();
+                }
+            }
+            if (op.has_chat())
+                m_chat->addStored(op);
+            if (op.author() == m_userId) {
+                const auto it = std::find_if(m_outbox.begin(), m_outbox.end(), [&](const OutItem &o) {
+                    return o.op.client_op_id() == op.client_op_id();
+                });
+                if (it != m_outbox.end())
+                    acknowledge(it, &op);
+            }
+        } else {
+            onOp(op, false);
+        }
+    }
+    if (!joined.has_snapshot() && m_model.seq() < joined.head_seq())
+        qCWarning(lcClient) << "joined at" << m_model.seq() << "but head is" << joined.head_seq();
+    std::vector<pb::Member> members(joined.members().begin(), joined.members().end());
+    m_members->reset(members);
+    if (m_wallFull != joined.wall_full()) {
+        m_wallFull = joined.wall_full();
+        emit wallFullChanged();
+    }
+    if (bulk) {
+        emit wallReset();
+        refreshAllNotes();
+    }
+    rebuildUndoFromModel();
+    m_joined = true;
+    m_everJoined = true;
+    m_attempt = 0;
+    setErrorText({});
+    setState(Connected);
+    emit seqChanged();
+    emit this->joined();
+    qCInfo(lcClient) << "joined" << m_wall << "at seq" << m_model.seq() << "outbox"
+                     << m_outbox.size();
+    pumpOutbox();
+}
+
+void WallClient::onOp(const pb::Op &op, bool live)
+{
+    Q_UNUSED(live);
+    bool applied = false;
+    WallModel::Change change;
+    if (op.seq() > m_model.seq()) {
+        change = m_model.apply(op);
+        applied = true;
+    }
+    if (op.has_chat())
+        m_chat->addStored(op); // dedupes by seq; replaces our pending copy
+    if (op.author() == m_userId && m_userId != 0) {
+        const auto it = std::find_if(m_outbox.begin(), m_outbox.end(), [&](const OutItem &o) {
+            return o.op.client_op_id() == op.client_op_id();
+        });
+        if (it != m_outbox.end())
+            acknowledge(it, &op);
+    }
+    if (applied) {
+        if (change.cleared) {
+            m_undo.clear();
+            m_redo.clear();
+            emit undoStateChanged();
+            emit wallReset();
+            refreshAllNotes();
+        } else {
+            if (!change.strokes.empty())
+                emit wallChanged(change);
+            for (const std::uint64_t key : change.notes)
+                refreshNote(key);
+        }
+        if (m_model.isFull() != m_wallFull) {
+            m_wallFull = m_model.isFull();
+            emit wallFullChanged();
+        }
+        emit seqChanged();
+    }
+    emit opApplied(op.seq());
+}
+
+void WallClient::onError(const pb::Error &error)
+{
+    const QString message = fromWire(error.message());
+    qCInfo(lcClient) << "server error" << error.code() << message << "op" << error.client_op_id();
+    if (error.fatal()) {
+        if (fatalCode(error.code()))
+            m_fatal = true;
+        setErrorText(message);
+        return;
+    }
+    if (error.client_op_id() == 0) {
+        setNotice(message);
+        return;
+    }
+    const auto it = std::find_if(m_outbox.begin(), m_outbox.end(), [&](const OutItem &o) {
+        return o.op.client_op_id() == error.client_op_id();
+    });
+    if (it == m_outbox.end())
+        return;
+    const bool retry = error.code() == pb::STORAGE_UNAVAILABLE
+                    || (error.code() == pb::LIMIT_EXCEEDED
+                        && error.limit() == limits::kMaxOpsPerSecondName);
+    if (!retry) {
+        dropRefused(it, message);
+        return;
+    }
+    // Kept and sent again later. The server refuses an id at or below the last one it stored,
+    // and later ops may already have been stored, so this op and every unsent one after it get
+    // fresh ids (in order); references to the old ids (undo stack, local strokes, chat) follow.
+    std::map<std::uint64_t, std::uint64_t> renamed;
+    for (auto i = it; i != m_outbox.end(); ++i) {
+        if (i != it && i->sent)
+            continue;
+        const std::uint64_t old = i->op.client_op_id();
+        const std::uint64_t fresh = nextClientOpId();
+        renamed[old] = fresh;
+        i->op.set_client_op_id(fresh);
+        i->sent = false;
+        if (i->op.has_undo() && renamed.count(i->op.undo().target_client_op_id()))
+            i->op.mutable_undo()->set_target_client_op_id(renamed[i->op.undo().target_client_op_id()]);
+        if (i->op.has_redo() && renamed.count(i->op.redo().target_client_op_id()))
+            i->op.mutable_redo()->set_target_client_op_id(renamed[i->op.redo().target_client_op_id()]);
+        if (i->op.has_chat())
+            m_chat->renumberPending(old, fresh);
+    }
+    it->notBefore = m_clock.elapsed() + 1000;
+    auto remap = [&](std::uint64_t &id) {
+        if (const auto r = renamed.find(id); r != renamed.end())
+            id = r->second;
+    };
+    for (auto &id : m_undo)
+        remap(id);
+    for (auto &id : m_redo)
+        remap(id);
+    for (auto &[sid, ls] : m_local) {
+        remap(ls.beginOpId);
+        remap(ls.endOpId);
+    }
+    setNotice(message);
+    pumpOutbox();
+}
+
+void WallClient::onHistory(const pb::History &history)
+{
+    std::vector<pb::Op> ops(history.chat().begin(), history.chat().end());
+    m_chat->prependHistory(ops, history.more());
+}
+
+// --- outbox ------------------------------------------------------------------------------------
+
+std::uint64_t WallClient::queue(pb::Op op)
+{
+    if (op.client_op_id() == 0)
+        op.set_client_op_id(nextClientOpId());
+    const std::uint64_t id = op.client_op_id();
+    m_outbox.push_back({std::move(op), false, 0});
+    emit pendingCountChanged();
+    pumpOutbox();
+    return id;
+}
+
+void WallClient::pumpOutbox()
+{
+    if (!m_joined)
+        return;
+    const qint64 now = m_clock.elapsed();
+    m_tokens = std::min(kClientOpsBurst, m_tokens + (now - m_tokensAt) * kClientOpsPerSecond / 1000.0);
+    m_tokensAt = now;
+    for (OutItem &item : m_outbox) {
+        if (item.sent)
+            continue;
+        if (item.notBefore > now) {
+            m_pumpTimer.start(int(item.notBefore - now));
+            return;
+        }
+        if (m_tokens < 1.0) {
+            m_pumpTimer.start(std::max(1, int((1.0 - m_tokens) * 1000.0 / kClientOpsPerSecond)));
+            return;
+        }
+        pb::Envelope env;
+        *env.mutable_op() = item.op;
+        sendEnvelope(env);
+        item.sent = true;
+        m_tokens -= 1.0;
+    }
+}
+
+void WallClient::acknowledge(std::deque<OutItem>::iterator it, const pb::Op *stored)
+{
+    Q_UNUSED(stored);
+    const pb::Op op = std::move(it->op);
+    m_outbox.erase(it);
+    if (op.has_stroke_end()) {
+        const auto local = m_local.find(op.stroke_end().id());
+        if (local != m_local.end() && local->second.endOpId == op.client_op_id()) {
+            // The model now holds every point: draw it from there.
+            const QRectF area = local->second.bounds();
+            const std::uint32_t id = local->first;
+            m_local.erase(local);
+            emit localStrokeRemoved(id, area);
+        }
+    } else if (op.has_erase()) {
+        std::vector<std::uint64_t> keys(op.erase().strokes().begin(), op.erase().strokes().end());
+        for (const auto key : keys)
+            m_hidden.erase(key);
+        emit hiddenChanged(keys);
+    } else if (const auto key = noteKeyOf(op, m_userId)) {
+        refreshNote(*key);
+    }
+    emit pendingCountChanged();
+}
+
+void WallClient::dropRefused(std::deque<OutItem>::iterator it, const QString &message)
+{
+    const pb::Op op = std::move(it->op);
+    m_outbox.erase(it);
+    std::erase(m_undo, op.client_op_id());
+    std::erase(m_redo, op.client_op_id());
+    if (const auto sid = strokeIdOf(op)) {
+        // A stroke that cannot be stored loses the rest of its ops too.
+        std::erase_if(m_outbox, [&](const OutItem &o) {
+            const auto other = strokeIdOf(o.op);
+            return other && *other == *sid;
+        });
+        if (const auto local = m_local.find(*sid); local != m_local.end()) {
+            const QRectF area = local->second.bounds();
+            std::erase(m_undo, local->second.beginOpId);
+            m_local.erase(local);
+            emit localStrokeRemoved(*sid, area);
+        }
+    } else if (op.has_erase()) {
+        std::vector<std::uint64_t> keys(op.erase().strokes().begin(), op.erase().strokes().end());
+        for (const auto key : keys)
+            m_hidden.erase(key);
+        emit hiddenChanged(keys);
+    } else if (const auto key = noteKeyOf(op, m_userId)) {
+        refreshNote(*key);
+    } else if (op.has_chat()) {
+        m_chat->removePending(op.client_op_id());
+    }
+    emit undoStateChanged();
+    emit pendingCountChanged();
+    setNotice(message);
+}
+
+// --- what a person does ------------------------------------------------------------------------
+
+bool WallClient::sendChat(const QString &text)
+{
+    const QString t = text.trimmed();
+    if (t.isEmpty() || !ready())
+        return false;
+    if (t.size() > limits::kMaxChatChars) {
+        setNotice(tr("That message has %1 characters; shorten it to %2.")
+                      .arg(t.size())
+                      .arg(limits::kMaxChatChars));
+        return false;
+    }
+    pb::Op op;
+    op.mutable_chat()->set_text(toWire(t));
+    op.set_client_op_id(nextClientOpId());
+    m_chat->addPending(op.client_op_id(), m_displayName, m_color, t);
+    queue(std::move(op));
+    return true;
+}
+
+void WallClient::fetchOlderChat()
+{
+    if (!m_joined || m_chat->loadingOlder() || !m_chat->hasMore())
+        return;
+    pb::Envelope env;
+    env.mutable_history_request()->set_before_seq(m_chat->oldestSeq());
+    env.mutable_history_request()->set_limit(50);
+    m_chat->setLoadingOlder(true);
+    sendEnvelope(env);
+}
+
+void WallClient::pushAction(std::uint64_t clientOpId)
+{
+    m_undo.push_back(clientOpId);
+    if (m_undo.size() > size_t(limits::kMaxUndoDepth))
+        m_undo.erase(m_undo.begin());
+    m_redo.clear();
+    emit undoStateChanged();
+}
+
+void WallClient::rebuildUndoFromModel()
+{
+    // After an app restart the resume token gives us our old identity: our actions on the wall
+    // can be undone again.
+    if (!m_undo.empty() || !m_redo.empty() || m_userId == 0)
+        return;
+    if (const auto *actions = m_model.actions(m_userId)) {
+        for (const auto &a : *actions) {
+            if (!a.undone)
+                m_undo.push_back(a.clientOpId);
+        }
+    }
+    emit undoStateChanged();
+}
+
+void WallClient::undo()
+{
+    if (m_undo.empty() || !ready())
+        return;
+    const std::uint64_t target = m_undo.back();
+    m_undo.pop_back();
+    m_redo.push_back(target);
+    pb::Op op;
+    op.mutable_undo()->set_target_client_op_id(target);
+    queue(std::move(op));
+    emit undoStateChanged();
+}
+
+void WallClient::redo()
+{
+    if (m_redo.empty() || !ready())
+        return;
+    const std::uint64_t target = m_redo.back();
+    m_redo.pop_back();
+    m_undo.push_back(target);
+    pb::Op op;
+    op.mutable_redo()->set_target_client_op_id(target);
+    queue(std::move(op));
+    emit undoStateChanged();
+}
+
+void WallClient::clearWall()
+{
+    if (!ready())
+        return;
+    pb::Op op;
+    op.mutable_clear();
+    queue(std::move(op));
+}
+
+QString WallClient::addNote(double x, double y, const QString &text)
+{
+    if (!ready() || !isValidCoordinate(x) || !isValidCoordinate(y))
+        return {};
+    const std::uint32_t id = nextObjectId();
+    pb::Op op;
+    auto *n = op.mutable_note_add();
+    n->set_id(id);
+    n->set_x(float(x));
+    n->set_y(float(y));
+    n->set_text(toWire(text.left(limits::kMaxNoteChars)));
+    n->set_color(toRgb(m_color));
+    pushAction(queue(std::move(op)));
+    const std::uint64_t key = objectKey(m_userId, id);
+    refreshNote(key);
+    return QString::number(key);
+}
+
+void WallClient::editNote(const QString &keyText, const QString &text)
+{
+    const std::uint64_t key = keyText.toULongLong();
+    NotesModel::Note current;
+    if (!ready() || !effectiveNote(key, &current) || current.text == text)
+        return;
+    pb::Op op;
+    op.mutable_note_edit()->set_note(key);
+    op.mutable_note_edit()->set_text(toWire(text.left(limits::kMaxNoteChars)));
+    pushAction(queue(std::move(op)));
+    refreshNote(key);
+}
+
+void WallClient::moveNote(const QString &keyText, double x, double y)
+{
+    const std::uint64_t key = keyText.toULongLong();
+    NotesModel::Note current;
+    if (!ready() || !effectiveNote(key, &current) || !isValidCoordinate(x) || !isValidCoordinate(y)
+        || (float(current.x) == float(x) && float(current.y) == float(y)))
+        return;
+    pb::Op op;
+    op.mutable_note_move()->set_note(key);
+    op.mutable_note_move()->set_x(float(x));
+    op.mutable_note_move()->set_y(float(y));
+    pushAction(queue(std::move(op)));
+    refreshNote(key);
+}
+
+void WallClient::deleteNote(const QString &keyText)
+{
+    const std::uint64_t key = keyText.toULongLong();
+    NotesModel::Note current;
+    if (!ready() || !effectiveNote(key, &current))
+        return;
+    pb::Op op;
+    op.mutable_note_delete()->set_note(key);
+    pushAction(queue(std::move(op)));
+    refreshNote(key);
+}
+
+void WallClient::sendCursor(double x, double y)
+{
+    m_cursorPos = QPointF(x, y);
+    if (m_cursorTimer.isActive() || !m_joined) {
+        m_cursorDirty = m_joined;
+        return;
+    }
+    if (!isValidCoordinate(x) || !isValidCoordinate(y))
+        return;
+    pb::Envelope env;
+    env.mutable_cursor()->set_x(float(x));
+    env.mutable_cursor()->set_y(float(y));
+    sendEnvelope(env);
+    m_cursorDirty = false;
+    m_cursorTimer.start();
+}
+
+// --- strokes -----------------------------------------------------------------------------------
+
+std::uint32_t WallClient::beginStroke(QPointF wallPos, QColor color, float width)
+{
+    if (!ready() || !isValidCoordinate(wallPos.x()) || !isValidCoordinate(wallPos.y()))
+        return 0;
+    LocalStroke ls;
+    ls.id = nextObjectId();
+    ls.color = toRgb(color);
+    ls.width = std::clamp(width, limits::kMinStrokeWidth, limits::kMaxStrokeWidth);
+    ls.points.push_back(toFixed(wallPos));
+    ls.sentPoints = 1;
+    pb::Op op;
+    auto *b = op.mutable_stroke_begin();
+    b->set_id(ls.id);
+    b->set_color(ls.color);
+    b->set_width(ls.width);
+    encodeDeltas(ls.points, {}, b->mutable_points());
+    ls.beginOpId = queue(std::move(op));
+    pushAction(ls.beginOpId);
+    const std::uint32_t id = ls.id;
+    m_local.emplace(id, std::move(ls));
+    emit localStrokeChanged(id, 0);
+    return id;
+}
+
+std::uint32_t WallClient::extendStroke(std::uint32_t id, QPointF wallPos)
+{
+    const auto it = m_local.find(id);
+    if (it == m_local.end() || it->second.ended || !isValidCoordinate(wallPos.x())
+        || !isValidCoordinate(wallPos.y()))
+        return id;
+    LocalStroke &ls = it->second;
+    const FixedPoint p = toFixed(wallPos);
+    if (p == ls.points.back())
+        return id;
+    if (ls.points.size() >= size_t(limits::kMaxPointsPerStroke)) {
+        // A very long stroke continues as a new one from the same point.
+        const QPointF last = toPixels(ls.points.back());
+        const QColor color = fromRgb(ls.color);
+        const float width = ls.width;
+        endStroke(id);
+        const std::uint32_t next = beginStroke(last, color, width);
+        return extendStroke(next, wallPos);
+    }
+    ls.points.push_back(p);
+    emit localStrokeChanged(id, ls.points.size() - 1);
+    if (!m_pointsTimer.isActive())
+        m_pointsTimer.start();
+    return id;
+}
+
+void WallClient::flushStrokePoints()
+{
+    for (auto &[id, ls] : m_local) {
+        while (ls.sentPoints < ls.points.size()) {
+            const size_t n = std::min(ls.points.size() - ls.sentPoints,
+                                      size_t(limits::kMaxPointsPerBatch));
+            std::vector<FixedPoint> chunk(ls.points.begin() + long(ls.sentPoints),
+                                          ls.points.begin() + long(ls.sentPoints + n));
+            pb::Op op;
+            op.mutable_stroke_points()->set_id(id);
+            encodeDeltas(chunk, ls.points[ls.sentPoints - 1],
+                         op.mutable_stroke_points()->mutable_points());
+            ls.sentPoints += n;
+            queue(std::move(op));
+        }
+    }
+}
+
+void WallClient::endStroke(std::uint32_t id)
+{
+    const auto it = m_local.find(id);
+    if (it == m_local.end() || it->second.ended)
+        return;
+    flushStrokePoints();
+    it->second.ended = true;
+    pb::Op op;
+    op.mutable_stroke_end()->set_id(id);
+    it->second.endOpId = queue(std::move(op));
+}
+
+bool WallClient::isShadowedByLocal(std::uint64_t key) const
+{
+    return keyAuthor(key) == m_userId && m_local.count(std::uint32_t(key & 0xffffffffu));
+}
+
+void WallClient::hideLocally(const std::vector<std::uint64_t> &keys)
+{
+    std::vector<std::uint64_t> added;
+    for (const auto key : keys) {
+        if (m_hidden.insert(key).second)
+            added.push_back(key);
+    }
+    if (!added.empty())
+        emit hiddenChanged(added);
+}
+
+void WallClient::erase(const std::vector<std::uint64_t> &keys)
+{
+    if (keys.empty() || !ready())
+        return;
+    hideLocally(keys);
+    for (size_t i = 0; i < keys.size(); i += size_t(limits::kMaxEraseStrokes)) {
+        pb::Op op;
+        const size_t end = std::min(keys.size(), i + size_t(limits::kMaxEraseStrokes));
+        for (size_t k = i; k < end; ++k)
+            op.mutable_erase()->add_strokes(keys[k]);
+        pushAction(queue(std::move(op)));
+    }
+}
+
+// --- notes -------------------------------------------------------------------------------------
+
+bool WallClient::effectiveNote(std::uint64_t key, NotesModel::Note *out) const
+{
+    bool exists = false;
+    if (const auto *n = m_model.note(key); n && n->visible()) {
+        exists = true;
+        out->x = n->x;
+        out->y = n->y;
+        out->text = n->text;
+        out->color = fromRgb(n->color);
+    }
+    out->key = key;
+    out->pending = false;
+    out->mine = keyAuthor(key) == m_userId;
+    for (const OutItem &item : m_outbox) {
+        const pb::Op &op = item.op;
+        const auto k = noteKeyOf(op, m_userId);
+        if (!k || *k != key)
+            continue;
+        out->pending = true;
+        switch (op.body_case()) {
+        case pb::Op::kNoteAdd:
+            exists = true;
+            out->x = op.note_add().x();
+            out->y = op.note_add().y();
+            out->text = fromWire(op.note_add().text());
+            out->color = fromRgb(op.note_add().color());
+            break;
+        case pb::Op::kNoteEdit: out->text = fromWire(op.note_edit().text()); break;
+        case pb::Op::kNoteMove:
+            out->x = op.note_move().x();
+            out->y = op.note_move().y();
+            break;
+        case pb::Op::kNoteDelete: exists = false; break;
+        default: break;
+        }
+    }
+    return exists;
+}
+
+void WallClient::refreshNote(std::uint64_t key)
+{
+    NotesModel::Note n;
+    m_notes->update(key, effectiveNote(key, &n) ? &n : nullptr);
+}
+
+void WallClient::refreshAllNotes()
+{
+    std::vector<std::uint64_t> keys;
+    for (const auto &n : m_model.notes())
+        keys.push_back(n.key);
+    for (const OutItem &item : m_outbox) {
+        if (item.op.has_note_add())
+            keys.push_back(objectKey(m_userId, item.op.note_add().id()));
+    }
+    std::vector<NotesModel::Note> notes;
+    std::unordered_set<std::uint64_t> seen;
+    for (const auto key : keys) {
+        NotesModel::Note n;
+        if (seen.insert(key).second && effectiveNote(key, &n))
+            notes.push_back(std::move(n));
+    }
+    m_notes->reset(std::move(notes));
+}
+
+void WallClient::loadLocal(const pb::WallSnapshot &snapshot)
+{
+    m_model.load(snapshot);
+    emit wallReset();
+    emit seqChanged();
+    refreshAllNotes();
+}
+
+} // namespace scrawl

@@ -1,0 +1,296 @@
+#pragma once
+
+// One person's connection to one wall: Hello/Join, the wall model kept in step with the server,
+// the outbox of changes not yet acknowledged, and the reconnect loop.
+//
+// Invariants (the protocol's exactly-once contract, DESIGN.md):
+// - every op gets a client_op_id larger than any this user sent before, across app restarts;
+// - an op stays in the outbox until the server's broadcast copy of it (same author and
+//   client_op_id) comes back, or the server refuses it; after a reconnect the whole outbox is
+//   sent again in order and the server answers stored ones with the stored op;
+// - the wall model only ever applies sequenced ops from the server, so every client that has
+//   applied 1..n shows the same wall; this client's own unacknowledged strokes, erases and note
+//   changes are drawn on top from the outbox ("local" state) until their acknowledgement arrives.
+
+#include "app/chatmodel.h"
+#include "app/membersmodel.h"
+#include "app/notesmodel.h"
+#include "core/limits.h"
+#include "core/wallmodel.h"
+
+#include <QColor>
+#include <QElapsedTimer>
+#include <QObject>
+#include <QPointer>
+#include <QTimer>
+#include <QUrl>
+#include <QtQml/qqmlregistration.h>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <unordered_set>
+
+QT_BEGIN_NAMESPACE
+class QWebSocket;
+QT_END_NAMESPACE
+
+namespace scrawl {
+
+class WallClient : public QObject
+{
+    Q_OBJECT
+    QML_ELEMENT
+    Q_PROPERTY(QString displayName READ displayName WRITE setDisplayName NOTIFY displayNameChanged)
+    Q_PROPERTY(QColor color READ color WRITE setColor NOTIFY colorChanged)
+    // Where the resume token and id counters are remembered (QSettings group); empty: this
+    // object's lifetime only (tests, two clients in one process).
+    Q_PROPERTY(QString profile READ profile WRITE setProfile NOTIFY profileChanged)
+    Q_PROPERTY(State state READ state NOTIFY stateChanged)
+    Q_PROPERTY(QString statusText READ statusText NOTIFY statusChanged)
+    Q_PROPERTY(QString errorText READ errorText NOTIFY errorTextChanged)
+    Q_PROPERTY(QString notice READ notice NOTIFY noticeChanged)
+    Q_PROPERTY(int reconnectSeconds READ reconnectSeconds NOTIFY statusChanged)
+    Q_PROPERTY(int pendingCount READ pendingCount NOTIFY pendingCountChanged)
+    Q_PROPERTY(QString address READ address NOTIFY addressChanged)
+    Q_PROPERTY(QString wall READ wall NOTIFY addressChanged)
+    Q_PROPERTY(QString userId READ userIdText NOTIFY userIdChanged)
+    Q_PROPERTY(bool ready READ ready NOTIFY userIdChanged)
+    Q_PROPERTY(bool everJoined READ everJoined NOTIFY stateChanged)
+    Q_PROPERTY(bool canUndo READ canUndo NOTIFY undoStateChanged)
+    Q_PROPERTY(bool canRedo READ canRedo NOTIFY undoStateChanged)
+    Q_PROPERTY(bool wallFull READ wallFull NOTIFY wallFullChanged)
+    Q_PROPERTY(double headSeq READ headSeqValue NOTIFY seqChanged)
+    Q_PROPERTY(scrawl::ChatModel *chat READ chat CONSTANT)
+    Q_PROPERTY(scrawl::MembersModel *members READ members CONSTANT)
+    Q_PROPERTY(scrawl::NotesModel *notes READ notes CONSTANT)
+
+public:
+    enum State {
+        Idle,         // not asked to connect
+        Connecting,   // socket opening, Hello or Join under way
+        Connected,    // joined: ops flow both ways
+        Reconnecting, // waiting reconnectSeconds before the next attempt
+        Failed,       // gave up (version mismatch, refused identity): errorText says why
+    };
+    Q_ENUM(State)
+
+    // A stroke of this client that the server has not fully acknowledged yet.
+    struct LocalStroke
+    {
+        std::uint32_t id = 0;
+        std::uint32_t color = 0;
+        float width = 1;
+        std::vector<FixedPoint> points;
+        size_t sentPoints = 0; // points already put into ops
+        bool ended = false;
+        std::uint64_t beginOpId = 0;
+        std::uint64_t endOpId = 0;
+        QRectF bounds() const;
+    };
+
+    explicit WallClient(QObject *parent = nullptr);
+    ~WallClient() override;
+
+    QString displayName() const { return m_displayName; }
+    void setDisplayName(const QString &name);
+    QColor color() const { return m_color; }
+    void setColor(const QColor &color);
+    QString profile() const { return m_profile; }
+    void setProfile(const QString &profile);
+    State state() const { return m_state; }
+    QString statusText() const;
+    QString errorText() const { return m_errorText; }
+    QString notice() const { return m_notice; }
+    int reconnectSeconds() const;
+    int pendingCount() const { return int(m_outbox.size()); }
+    QString address() const { return m_address; }
+    QString wall() const { return m_wall; }
+    std::uint64_t userId() const { return m_userId; }
+    QString userIdText() const { return QString::number(m_userId); }
+    bool ready() const { return m_userId != 0; }
+    bool everJoined() const { return m_everJoined; }
+    bool canUndo() const { return !m_undo.empty(); }
+    bool canRedo() const { return !m_redo.empty(); }
+    bool wallFull() const { return m_wallFull; }
+    double headSeqValue() const { return double(m_model.seq()); }
+    ChatModel *chat() const { return m_chat; }
+    MembersModel *members() const { return m_members; }
+    NotesModel *notes() const { return m_notes; }
+
+    // Timings, adjustable so tests need not wait for the real ones.
+    void setPingInterval(int ms);
+    void setDeadAfter(int ms) { m_deadAfterMs = ms; }
+    void setBackoff(int firstMs, int maxMs);
+
+    // "host", "host:port" or "ws://host:port/": the server's WebSocket URL, or an empty URL.
+    static QUrl normalizeAddress(const QString &address, QString *error);
+
+    Q_INVOKABLE void connectToWall(const QString &address, const QString &wall);
+    Q_INVOKABLE void disconnectFromWall();
+    // Skips the reconnect countdown.
+    Q_INVOKABLE void reconnectNow();
+
+    // --- what a person does (QML forwards, the canvas calls) ---
+    Q_INVOKABLE bool sendChat(const QString &text);
+    Q_INVOKABLE void fetchOlderChat();
+    Q_INVOKABLE void undo();
+    Q_INVOKABLE void redo();
+    Q_INVOKABLE void clearWall();
+    Q_INVOKABLE QString addNote(double x, double y, const QString &text);
+    Q_INVOKABLE void editNote(const QString &key, const QString &text);
+    Q_INVOKABLE void moveNote(const QString &key, double x, double y);
+    Q_INVOKABLE void deleteNote(const QString &key);
+    Q_INVOKABLE void clearNotice();
+    // Sent at most ~30 times a second, the latest position wins.
+    Q_INVOKABLE void sendCursor(double x, double y);
+
+    // Strokes: points in wall pixels. Returns the local id of the stroke being drawn; it changes
+    // when a stroke reaches limits::kMaxPointsPerStroke and is continued as a new one.
+    std::uint32_t beginStroke(QPointF wallPos, QColor color, float width);
+    std::uint32_t extendStroke(std::uint32_t id, QPointF wallPos);
+    void endStroke(std::uint32_t id);
+    // Hides strokes at once (an eraser drag in progress); erase() then sends them.
+    void hideLocally(const std::vector<std::uint64_t> &keys);
+    void erase(const std::vector<std::uint64_t> &keys);
+
+    // --- what the canvas reads ---
+    const WallModel &model() const { return m_model; }
+    const std::map<std::uint32_t, LocalStroke> &localStrokes() const { return m_local; }
+    bool isHiddenLocally(std::uint64_t key) const { return m_hidden.count(key) != 0; }
+    // True when the model's stroke is drawn from the local copy instead (not yet acknowledged).
+    bool isShadowedByLocal(std::uint64_t key) const;
+    // Loads a wall without a server: for benchmarks and offline viewing of a snapshot.
+    void loadLocal(const pb::WallSnapshot &snapshot);
+
+signals:
+    void displayNameChanged();
+    void colorChanged();
+    void profileChanged();
+    void stateChanged();
+    void statusChanged();
+    void errorTextChanged();
+    void noticeChanged();
+    void pendingCountChanged();
+    void addressChanged();
+    void userIdChanged();
+    void undoStateChanged();
+    void wallFullChanged();
+    void seqChanged();
+    void joined();
+    // The whole wall changed (snapshot, clear, reset): redraw all.
+    void wallReset();
+    // One applied op changed these strokes / notes.
+    void wallChanged(const scrawl::WallModel::Change &change);
+    // Local drawing: a stroke grew from `firstNewPoint`, or its local copy went away (acknowledged
+    // or refused); `area` is what it covered.
+    void localStrokeChanged(std::uint32_t id, size_t firstNewPoint);
+    void localStrokeRemoved(std::uint32_t id, QRectF area);
+    void hiddenChanged(const std::vector<std::uint64_t> &keys);
+    void cursorMoved(std::uint64_t userId, QPointF wallPos);
+    // Every envelope after it is handled; tests and measurements hook here.
+    void opApplied(std::uint64_t seq);
+
+private:
+    struct OutItem
+    {
+        pb::Op op;
+        bool sent = false;
+        qint64 notBefore = 0; // ms on m_clock: held back after a retryable refusal
+    };
+
+    void setState(State state);
+    void setErrorText(const QString &text);
+    void setNotice(const QString &text);
+    void openSocket();
+    void onConnected();
+    void onDisconnected();
+    void onSocketError();
+    void onBinary(const QByteArray &bytes);
+    void onWelcome(const pb::Welcome &welcome);
+    void onJoined(const pb::Joined &joined);
+    void onOp(const pb::Op &op, bool live);
+    void onError(const pb::Error &error);
+    void onHistory(const pb::History &history);
+    void scheduleReconnect();
+    void pingTick();
+    void sendEnvelope(const pb::Envelope &env);
+
+    std::uint64_t nextClientOpId();
+    std::uint32_t nextObjectId();
+    std::uint64_t queue(pb::Op op);
+    void pumpOutbox();
+    void acknowledge(std::deque<OutItem>::iterator it, const pb::Op *stored);
+    void dropRefused(std::deque<OutItem>::iterator it, const QString &message);
+    void flushStrokePoints();
+    void pushAction(std::uint64_t clientOpId);
+    void rebuildUndoFromModel();
+    void refreshNote(std::uint64_t key);
+    void refreshAllNotes();
+    bool effectiveNote(std::uint64_t key, NotesModel::Note *out) const;
+    QString settingsPrefix() const;
+    void loadIdentity();
+    void saveIdentity();
+
+    // identity and settings
+    QString m_displayName;
+    QColor m_color = QColor(0x33, 0x66, 0xcc);
+    QString m_profile;
+    QString m_address;
+    QUrl m_url;
+    QString m_wall;
+    std::uint64_t m_userId = 0;
+    std::string m_resumeToken;
+    std::uint64_t m_lastClientOpId = 0;
+    std::uint32_t m_nextObjectId = 0;
+    std::uint32_t m_objectIdBlockEnd = 0;
+
+    // connection
+    QPointer<QWebSocket> m_socket;
+    State m_state = Idle;
+    bool m_joined = false;
+    bool m_everJoined = false;
+    bool m_wantConnected = false;
+    bool m_fatal = false;
+    QString m_errorText;
+    QString m_notice;
+    QString m_lastSocketError;
+    int m_attempt = 0;
+    QTimer m_reconnectTimer;
+    QTimer m_countdown;
+    QElapsedTimer m_clock;
+    qint64 m_reconnectAt = 0;
+    int m_backoffFirstMs = 500;
+    int m_backoffMaxMs = 10000;
+    QTimer m_pingTimer;
+    qint64 m_lastHeard = 0;
+    qint64 m_lastPingAt = 0;
+    int m_pingIntervalMs = limits::kPingIntervalMs;
+    int m_deadAfterMs = limits::kPeerTimeoutMs;
+
+    // outbox, paced under the server's token bucket
+    std::deque<OutItem> m_outbox;
+    QTimer m_pumpTimer;
+    double m_tokens;
+    qint64 m_tokensAt = 0;
+
+    // wall
+    WallModel m_model;
+    bool m_wallFull = false;
+    std::map<std::uint32_t, LocalStroke> m_local;
+    std::unordered_set<std::uint64_t> m_hidden;
+    QTimer m_pointsTimer;
+    std::vector<std::uint64_t> m_undo;
+    std::vector<std::uint64_t> m_redo;
+    ChatModel *m_chat;
+    MembersModel *m_members;
+    NotesModel *m_notes;
+
+    // cursor coalescing
+    QTimer m_cursorTimer;
+    QPointF m_cursorPos;
+    bool m_cursorDirty = false;
+};
+
+} // namespace scrawl
