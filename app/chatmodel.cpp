@@ -82,31 +82,34 @@ void ChatModel::addStored(const pb::Op &op)
     if (!op.has_chat())
         return;
     Message m = fromOp(op);
-    // Our own pending copy becomes the stored one in place, so the view does not jump.
+    int pendingRow = -1;
     if (m.mine) {
         for (size_t i = 0; i < m_messages.size(); ++i) {
-            if (m_messages[i].pending && m_messages[i].clientOpId == m.clientOpId) {
-                const int stored = storedCount();
-                if (int(i) == stored) {
-                    m_messages[i] = std::move(m);
-                    emit dataChanged(index(int(i)), index(int(i)));
-                    return;
-                }
-                beginRemoveRows({}, int(i), int(i));
-                m_messages.erase(m_messages.begin() + long(i));
-                endRemoveRows();
-                break;
-            }
+            if (m_messages[i].pending && m_messages[i].clientOpId == m.clientOpId)
+                pendingRow = int(i);
         }
     }
-    // Stored messages stay in seq order; usually the new one goes right after the last stored.
     const int stored = storedCount();
-    int row = stored;
-    while (row > 0 && m_messages[size_t(row - 1)].seq >= m.seq) {
-        if (m_messages[size_t(row - 1)].seq == m.seq)
-            return; // already held
-        --row;
+    const bool held = std::any_of(m_messages.begin(), m_messages.begin() + stored,
+                                  [&](const Message &x) { return x.seq == m.seq; });
+    // Our own pending copy becomes the stored one in place when that keeps the order, so the
+    // view does not jump; otherwise it goes and the stored one is inserted where it belongs.
+    if (pendingRow >= 0 && !held && pendingRow == stored
+        && (stored == 0 || m_messages[size_t(stored - 1)].seq < m.seq)) {
+        m_messages[size_t(pendingRow)] = std::move(m);
+        emit dataChanged(index(pendingRow), index(pendingRow));
+        return;
     }
+    if (pendingRow >= 0) {
+        beginRemoveRows({}, pendingRow, pendingRow);
+        m_messages.erase(m_messages.begin() + pendingRow);
+        endRemoveRows();
+    }
+    if (held)
+        return;
+    int row = storedCount();
+    while (row > 0 && m_messages[size_t(row - 1)].seq > m.seq)
+        --row;
     beginInsertRows({}, row, row);
     m_messages.insert(m_messages.begin() + row, std::move(m));
     endInsertRows();
@@ -117,7 +120,11 @@ void ChatModel::resetStored(const std::vector<pb::Op> &ops, bool hasMore)
     beginResetModel();
     std::vector<Message> pending;
     for (Message &m : m_messages) {
-        if (m.pending)
+        // A pending message that is among the stored ones was acknowledged meanwhile.
+        const bool stored = std::any_of(ops.begin(), ops.end(), [&](const pb::Op &op) {
+            return op.author() == m_self && op.client_op_id() == m.clientOpId;
+        });
+        if (m.pending && !stored)
             pending.push_back(std::move(m));
     }
     m_messages.clear();

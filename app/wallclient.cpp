@@ -393,7 +393,7 @@ void WallClient::onConnected()
     m_lastHeard = m_clock.elapsed();
     pb::Envelope env;
     pb::Hello *h = env.mutable_hello();
-    h->set_protocol_version(kProtocolVersion);
+    h->set_protocol_version(m_protocolVersion);
     h->set_app_version(kAppVersion);
     QString name = m_displayName.trimmed();
     if (name.isEmpty())
@@ -404,41 +404,40 @@ void WallClient::onConnected()
     sendEnvelope(env);
 }
 
+QString WallClient::describeSocketError(QAbstractSocket::SocketError error,
+                                       const QString &detail) const
+{
+    const QString where = m_address;
+    switch (error) {
+    case QAbstractSocket::HostNotFoundError:
+        return tr("Cannot find the host \"%1\"; check the address.").arg(m_url.host());
+    case QAbstractSocket::ConnectionRefusedError:
+        return tr("Nothing answers at %1; check the address and that the wall's host is running.")
+            .arg(where);
+    case QAbstractSocket::SocketTimeoutError:
+        return tr("%1 does not answer; check the address and your network.").arg(where);
+    case QAbstractSocket::RemoteHostClosedError:
+        return m_everJoined ? tr("The server at %1 went away; Scrawl keeps trying and sends your "
+                                 "changes when it is back.")
+                                  .arg(where)
+                            : tr("%1 closed the connection; check that it is a Scrawl server.")
+                                  .arg(where);
+    default:
+        return m_everJoined ? tr("Lost the connection to %1 (%2); Scrawl keeps trying.")
+                                  .arg(where, detail)
+                            : tr("Cannot connect to %1 (%2); check the address and port.")
+                                  .arg(where, detail);
+    }
+}
+
 void WallClient::onSocketError()
 {
     auto *socket = qobject_cast<QWebSocket *>(sender());
     if (!socket || socket != m_socket)
         return;
-    const QString where = m_address;
-    QString text;
-    switch (socket->error()) {
-    case QAbstractSocket::HostNotFoundError:
-        text = tr("Cannot find the host \"%1\"; check the address.").arg(m_url.host());
-        break;
-    case QAbstractSocket::ConnectionRefusedError:
-        text = tr("Nothing answers at %1; check the address and that the wall's host is running.")
-                   .arg(where);
-        break;
-    case QAbstractSocket::SocketTimeoutError:
-        text = tr("%1 does not answer; check the address and your network.").arg(where);
-        break;
-    case QAbstractSocket::RemoteHostClosedError:
-        text = m_everJoined ? tr("The server at %1 went away; Scrawl keeps trying and sends your "
-                                 "changes when it is back.")
-                                  .arg(where)
-                            : tr("%1 closed the connection; check that it is a Scrawl server.")
-                                  .arg(where);
-        break;
-    default:
-        text = m_everJoined ? tr("Lost the connection to %1 (%2); Scrawl keeps trying.")
-                                  .arg(where, socket->errorString())
-                            : tr("Cannot connect to %1 (%2); check the address and port.")
-                                  .arg(where, socket->errorString());
-        break;
-    }
     qCInfo(lcClient) << "socket error" << socket->error() << socket->errorString();
     if (!m_fatal)
-        setErrorText(text);
+        setErrorText(describeSocketError(socket->error(), socket->errorString()));
     // Some failures (refused, not found) end without a disconnected() signal.
     if (socket->state() == QAbstractSocket::UnconnectedState)
         QMetaObject::invokeMethod(this, [this, socket] {
@@ -456,6 +455,10 @@ void WallClient::onDisconnected()
         return;
     const int closeCode = int(socket->closeCode());
     const QString reason = socket->closeReason();
+    // A refused or unresolvable connection may end here without an error() signal first.
+    if (!m_fatal && !m_joined && socket->error() != QAbstractSocket::UnknownSocketError
+        && (m_errorText.isEmpty() || !m_everJoined))
+        setErrorText(describeSocketError(socket->error(), socket->errorString()));
     m_socket = nullptr;
     socket->disconnect(this);
     socket->deleteLater();
@@ -590,12 +593,15 @@ void WallClient::onWelcome(const pb::Welcome &welcome)
     pb::Envelope env;
     env.mutable_join()->set_wall(toWire(m_wall));
     env.mutable_join()->set_last_seq(m_model.seq());
+    m_lastJoin.lastSeqSent = m_model.seq();
     sendEnvelope(env);
 }
 
 void WallClient::onJoined(const pb::Joined &joined)
 {
     const bool bulk = joined.has_snapshot() || joined.ops_size() > 500;
+    m_lastJoin.snapshot = joined.has_snapshot();
+    m_lastJoin.ops = joined.ops_size();
     if (joined.has_snapshot()) {
         if (auto problem = m_model.load(joined.snapshot()))
             qCWarning(lcClient) << "damaged snapshot:" << problem->message;

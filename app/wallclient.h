@@ -22,6 +22,7 @@
 #include <QElapsedTimer>
 #include <QObject>
 #include <QPointer>
+#include <QAbstractSocket>
 #include <QTimer>
 #include <QUrl>
 #include <QtQml/qqmlregistration.h>
@@ -123,6 +124,16 @@ public:
     void setPingInterval(int ms);
     void setDeadAfter(int ms) { m_deadAfterMs = ms; }
     void setBackoff(int firstMs, int maxMs);
+    // Tests speak an old protocol through this to see the version-mismatch message.
+    void setProtocolVersion(std::uint32_t version) { m_protocolVersion = version; }
+    // What the last Joined carried: a snapshot or only the ops after our last_seq.
+    struct JoinInfo
+    {
+        bool snapshot = false;
+        int ops = 0;
+        std::uint64_t lastSeqSent = 0;
+    };
+    JoinInfo lastJoin() const { return m_lastJoin; }
 
     // "host", "host:port" or "ws://host:port/": the server's WebSocket URL, or an empty URL.
     static QUrl normalizeAddress(const QString &address, QString *error);
@@ -207,6 +218,7 @@ private:
     void onConnected();
     void onDisconnected();
     void onSocketError();
+    QString describeSocketError(QAbstractSocket::SocketError error, const QString &detail) const;
     void onBinary(const QByteArray &bytes);
     void onWelcome(const pb::Welcome &welcome);
     void onJoined(const pb::Joined &joined);
@@ -268,6 +280,8 @@ private:
     qint64 m_lastPingAt = 0;
     int m_pingIntervalMs = limits::kPingIntervalMs;
     int m_deadAfterMs = limits::kPeerTimeoutMs;
+    std::uint32_t m_protocolVersion = kProtocolVersion;
+    JoinInfo m_lastJoin;
 
     // outbox, paced under the server's token bucket
     std::deque<OutItem> m_outbox;

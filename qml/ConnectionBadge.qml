@@ -1,2 +1,47 @@
+// Always-visible connection state: connected / reconnecting in N s / offline with N changes
+// waiting. Clicking it while waiting to reconnect tries at once.
 import QtQuick
-Item {}
+import QtQuick.Controls
+import QtQuick.Layouts
+import Scrawl
+
+AbstractButton {
+    id: badge
+    required property WallClient client
+    readonly property color stateColor: client.state === WallClient.Connected
+                                        ? (client.pendingCount > 0 ? "#f08c00" : "#2f9e44")
+                                        : client.state === WallClient.Failed || client.state === WallClient.Idle
+                                          ? "#e03e3e" : "#f08c00"
+    implicitHeight: 28
+    implicitWidth: row.implicitWidth + 20
+    hoverEnabled: true
+    onClicked: client.reconnectNow()
+    ToolTip.visible: hovered && (client.errorText !== "" || client.state === WallClient.Reconnecting)
+    ToolTip.text: (client.errorText !== "" ? client.errorText + "\n" : "")
+                  + (client.state === WallClient.Reconnecting ? qsTr("Click to try now.") : "")
+    ToolTip.delay: 300
+
+    background: Rectangle {
+        radius: height / 2
+        color: Qt.rgba(badge.stateColor.r, badge.stateColor.g, badge.stateColor.b, 0.12)
+        border.color: badge.stateColor
+    }
+    contentItem: Item {
+        RowLayout {
+            id: row
+            anchors.centerIn: parent
+            spacing: 6
+            Rectangle {
+                width: 10
+                height: 10
+                radius: 5
+                color: badge.stateColor
+            }
+            Label {
+                objectName: "connectionStatus"
+                text: badge.client.statusText
+                font.pixelSize: 13
+            }
+        }
+    }
+}

@@ -1,2 +1,58 @@
+// The app window: the start screen, then the wall. Shows and forwards only; the WallClient,
+// HostController and AppSettings (C++) hold the logic.
 import QtQuick
-Item {}
+import QtQuick.Controls
+import Scrawl
+
+ApplicationWindow {
+    id: window
+    width: 1360
+    height: 860
+    minimumWidth: 900
+    minimumHeight: 560
+    visible: true
+    title: inWall ? qsTr("%1 — Scrawl").arg(client.wall) : qsTr("Scrawl")
+
+    property bool inWall: false
+
+    HostController { id: host }
+
+    WallClient {
+        id: client
+        displayName: AppSettings.displayName
+        color: AppSettings.color
+        profile: AppSettings.profile
+    }
+
+    function enter(address, wall, hosted) {
+        AppSettings.lastWall = wall
+        if (!hosted)
+            AppSettings.lastAddress = address
+        AppSettings.addRecent(address, wall, hosted)
+        client.connectToWall(hosted ? "127.0.0.1:" + host.port : address, wall)
+        inWall = true
+    }
+
+    Component.onCompleted: AppSettings.restoreWindow(window)
+    onClosing: AppSettings.saveWindow(window)
+
+    StartScreen {
+        anchors.fill: parent
+        visible: !window.inWall
+        host: host
+        onJoinRequested: (address, wall, hosted) => window.enter(address, wall, hosted)
+    }
+
+    Loader {
+        anchors.fill: parent
+        active: window.inWall
+        sourceComponent: WallView {
+            client: client
+            host: host
+            onLeave: {
+                client.disconnectFromWall()
+                window.inWall = false
+            }
+        }
+    }
+}

@@ -1,2 +1,40 @@
+// Who is on the wall now.
 import QtQuick
-Item {}
+import QtQuick.Controls
+import QtQuick.Layouts
+import Scrawl
+
+ColumnLayout {
+    id: panel
+    required property WallClient client
+    spacing: 4
+
+    Label {
+        text: qsTr("Here now (%1)").arg(list.count)
+        font.bold: true
+    }
+    ListView {
+        id: list
+        objectName: "membersList"
+        Layout.fillWidth: true
+        Layout.preferredHeight: Math.min(contentHeight, 140)
+        clip: true
+        interactive: contentHeight > height
+        model: panel.client.members
+        delegate: RowLayout {
+            width: ListView.view.width
+            spacing: 8
+            Rectangle {
+                width: 12
+                height: 12
+                radius: 6
+                color: model.color
+            }
+            Label {
+                Layout.fillWidth: true
+                text: model.isSelf ? qsTr("%1 (you)").arg(model.name) : model.name
+                elide: Text.ElideRight
+            }
+        }
+    }
+}

@@ -1,2 +1,107 @@
+// A text note on the wall. Drawn at its wall position and scaled with the zoom; drag its top
+// strip to move it, click the text to edit (saved when focus leaves), × deletes.
 import QtQuick
-Item {}
+import QtQuick.Controls
+import Scrawl
+
+Rectangle {
+    id: note
+    required property CanvasItem canvas
+    required property WallClient client
+    property string noteKey
+    property real noteX
+    property real noteY
+    property string noteText
+    property color noteColor
+    property bool pending
+    property point dragOffset: Qt.point(0, 0)
+    property alias editor: editor
+
+    x: canvas.panX + noteX * canvas.zoom + dragOffset.x
+    y: canvas.panY + noteY * canvas.zoom + dragOffset.y
+    width: 200
+    height: Math.max(48, editor.implicitHeight + 24)
+    scale: canvas.zoom
+    transformOrigin: Item.TopLeft
+    radius: 4
+    color: Qt.tint("white", Qt.rgba(noteColor.r, noteColor.g, noteColor.b, 0.18))
+    border.color: noteColor
+    border.width: 2
+    opacity: pending ? 0.85 : 1
+
+    function startEditing() {
+        editor.forceActiveFocus()
+        editor.cursorPosition = editor.length
+    }
+
+    // The grip: drag to move.
+    MouseArea {
+        id: grip
+        anchors { left: parent.left; right: parent.right; top: parent.top }
+        height: 14
+        cursorShape: pressed ? Qt.ClosedHandCursor : Qt.OpenHandCursor
+        hoverEnabled: true
+        property point start
+        onPressed: mouse => start = mapToItem(note.parent, mouse.x, mouse.y)
+        onPositionChanged: mouse => {
+            if (!pressed)
+                return
+            const p = mapToItem(note.parent, mouse.x, mouse.y)
+            note.dragOffset = Qt.point(p.x - start.x, p.y - start.y)
+        }
+        onReleased: {
+            const dx = note.dragOffset.x / note.canvas.zoom
+            const dy = note.dragOffset.y / note.canvas.zoom
+            note.dragOffset = Qt.point(0, 0)
+            if (dx !== 0 || dy !== 0)
+                note.client.moveNote(note.noteKey, note.noteX + dx, note.noteY + dy)
+        }
+        Rectangle {
+            anchors.centerIn: parent
+            width: 28
+            height: 4
+            radius: 2
+            color: Qt.darker(note.noteColor, 1.1)
+            opacity: grip.containsMouse || grip.pressed ? 0.9 : 0.35
+        }
+    }
+
+    TextEdit {
+        id: editor
+        anchors { left: parent.left; right: parent.right; top: grip.bottom; margins: 8; topMargin: 2 }
+        text: note.noteText
+        wrapMode: TextEdit.Wrap
+        font.pixelSize: 14
+        color: "#202020"
+        selectByMouse: true
+        persistentSelection: false
+        Keys.onEscapePressed: note.canvas.forceActiveFocus()
+        onActiveFocusChanged: {
+            if (!activeFocus && text !== note.noteText)
+                note.client.editNote(note.noteKey, text)
+        }
+        Text {
+            anchors.fill: parent
+            visible: editor.length === 0 && !editor.activeFocus
+            text: qsTr("Empty note")
+            color: "#999"
+            font: editor.font
+        }
+    }
+
+    // The wall model says what the text is; while typing, ours wins until focus leaves.
+    onNoteTextChanged: if (!editor.activeFocus) editor.text = noteText
+
+    ToolButton {
+        anchors { right: parent.right; top: parent.top; margins: -4 }
+        width: 22
+        height: 22
+        text: "×"
+        visible: hover.hovered || editor.activeFocus
+        ToolTip.visible: hovered
+        ToolTip.text: qsTr("Delete note")
+        ToolTip.delay: 500
+        onClicked: note.client.deleteNote(note.noteKey)
+    }
+    HoverHandler { id: hover }
+}

@@ -1,2 +1,201 @@
+// Who you are, then host a wall on this machine or join one, or pick a recent wall.
 import QtQuick
-Item {}
+import QtQuick.Controls
+import QtQuick.Layouts
+import Scrawl
+
+Pane {
+    id: start
+    required property HostController host
+    signal joinRequested(string address, string wall, bool hosted)
+    padding: 0
+
+    function host_(wall) {
+        if (nameField.text.trim() === "") {
+            nameField.forceActiveFocus()
+            return
+        }
+        AppSettings.hostPort = portField.value
+        if (start.host.running || start.host.start(portField.value))
+            start.joinRequested("127.0.0.1:" + start.host.port, wall, true)
+    }
+
+    background: Rectangle { color: "#f4f5f7" }
+
+    Flickable {
+        anchors.fill: parent
+        contentHeight: column.implicitHeight + 80
+        clip: true
+
+        ColumnLayout {
+            id: column
+            width: Math.min(620, start.width - 48)
+            anchors.horizontalCenter: parent.horizontalCenter
+            y: 40
+            spacing: 16
+
+            RowLayout {
+                spacing: 14
+                Image {
+                    source: "qrc:/qt/qml/Scrawl/scrawl.svg"
+                    sourceSize: Qt.size(56, 56)
+                }
+                ColumnLayout {
+                    spacing: 0
+                    Label { text: "Scrawl"; font.pixelSize: 30; font.bold: true }
+                    Label { text: qsTr("Draw, write notes and chat on a shared wall, live."); color: "#555" }
+                }
+            }
+
+            GroupBox {
+                title: qsTr("You")
+                Layout.fillWidth: true
+                ColumnLayout {
+                    anchors.fill: parent
+                    TextField {
+                        id: nameField
+                        objectName: "nameField"
+                        Layout.fillWidth: true
+                        placeholderText: qsTr("Your name, as others see it")
+                        text: AppSettings.displayName
+                        maximumLength: 64
+                        onTextEdited: AppSettings.displayName = text
+                    }
+                    RowLayout {
+                        Label { text: qsTr("Your colour"); rightPadding: 8 }
+                        Repeater {
+                            model: AppSettings.palette()
+                            delegate: ColorSwatch {
+                                swatchColor: modelData
+                                selected: Qt.colorEqual(AppSettings.color, modelData)
+                                onClicked: AppSettings.color = modelData
+                            }
+                        }
+                    }
+                }
+            }
+
+            GroupBox {
+                title: qsTr("Host a wall on this computer")
+                Layout.fillWidth: true
+                ColumnLayout {
+                    anchors.fill: parent
+                    RowLayout {
+                        Label { text: qsTr("Wall") }
+                        TextField {
+                            id: hostWall
+                            objectName: "hostWall"
+                            Layout.fillWidth: true
+                            text: AppSettings.lastWall
+                            placeholderText: qsTr("Wall name")
+                            onAccepted: start.host_(text)
+                        }
+                        Label { text: qsTr("Port") }
+                        SpinBox {
+                            id: portField
+                            from: 1024
+                            to: 65535
+                            editable: true
+                            value: AppSettings.hostPort
+                            textFromValue: (v) => String(v)
+                        }
+                        Button {
+                            objectName: "hostButton"
+                            text: qsTr("Host")
+                            highlighted: true
+                            enabled: hostWall.text.trim() !== ""
+                            onClicked: start.host_(hostWall.text)
+                        }
+                    }
+                    Label {
+                        visible: start.host.errorText !== ""
+                        text: start.host.errorText
+                        color: "#c92a2a"
+                        wrapMode: Text.Wrap
+                        Layout.fillWidth: true
+                    }
+                    Label {
+                        visible: start.host.running
+                        text: qsTr("Hosting on port %1. Others join with: %2").arg(start.host.port).arg(start.host.addresses.join(", "))
+                        wrapMode: Text.Wrap
+                        color: "#2b8a3e"
+                        Layout.fillWidth: true
+                    }
+                    Label {
+                        text: qsTr("Walls are kept in %1").arg(start.host.dataDir)
+                        color: "#888"
+                        font.pixelSize: 11
+                        elide: Text.ElideMiddle
+                        Layout.fillWidth: true
+                    }
+                }
+            }
+
+            GroupBox {
+                title: qsTr("Join a wall")
+                Layout.fillWidth: true
+                RowLayout {
+                    anchors.fill: parent
+                    TextField {
+                        id: joinAddress
+                        objectName: "joinAddress"
+                        Layout.fillWidth: true
+                        Layout.preferredWidth: 3
+                        text: AppSettings.lastAddress
+                        placeholderText: qsTr("Address, e.g. 192.168.1.20:7777")
+                        onAccepted: joinWall.forceActiveFocus()
+                    }
+                    TextField {
+                        id: joinWall
+                        objectName: "joinWall"
+                        Layout.fillWidth: true
+                        Layout.preferredWidth: 2
+                        text: AppSettings.lastWall
+                        placeholderText: qsTr("Wall name")
+                        onAccepted: joinButton.clicked()
+                    }
+                    Button {
+                        id: joinButton
+                        objectName: "joinButton"
+                        text: qsTr("Join")
+                        highlighted: true
+                        enabled: joinAddress.text.trim() !== "" && joinWall.text.trim() !== ""
+                        onClicked: start.joinRequested(joinAddress.text.trim(), joinWall.text.trim(), false)
+                    }
+                }
+            }
+
+            GroupBox {
+                title: qsTr("Recent walls")
+                Layout.fillWidth: true
+                visible: AppSettings.recentWalls.length > 0
+                ColumnLayout {
+                    anchors.fill: parent
+                    spacing: 0
+                    Repeater {
+                        model: AppSettings.recentWalls
+                        delegate: ItemDelegate {
+                            Layout.fillWidth: true
+                            text: modelData.hosted ? qsTr("%1 — hosted here").arg(modelData.wall)
+                                                   : qsTr("%1 — %2").arg(modelData.wall).arg(modelData.address)
+                            onClicked: modelData.hosted ? start.host_(modelData.wall)
+                                                        : start.joinRequested(modelData.address, modelData.wall, false)
+                            ToolButton {
+                                anchors { right: parent.right; verticalCenter: parent.verticalCenter }
+                                text: "×"
+                                ToolTip.visible: hovered
+                                ToolTip.text: qsTr("Forget this wall")
+                                onClicked: AppSettings.removeRecent(index)
+                            }
+                        }
+                    }
+                }
+            }
+            Label {
+                text: qsTr("Scrawl %1").arg(AppSettings.appVersion)
+                color: "#999"
+                font.pixelSize: 11
+            }
+        }
+    }
+}

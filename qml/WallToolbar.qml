@@ -1,2 +1,172 @@
+// Tools, pen palette and widths, undo/redo, zoom, clear, export, invite, connection state.
+// Every button names its shortcut in its tooltip.
 import QtQuick
-Item {}
+import QtQuick.Controls
+import QtQuick.Layouts
+import Scrawl
+
+ToolBar {
+    id: bar
+    required property CanvasItem canvas
+    required property WallClient client
+    signal leaveRequested()
+    signal clearRequested()
+    signal exportRequested(string format, bool visibleOnly)
+    signal inviteRequested()
+
+    component TipButton: ToolButton {
+        property string tip
+        ToolTip.visible: hovered && tip !== ""
+        ToolTip.text: tip
+        ToolTip.delay: 400
+        focusPolicy: Qt.NoFocus
+    }
+
+    RowLayout {
+        anchors.fill: parent
+        spacing: 2
+
+        TipButton {
+            text: "←"
+            tip: qsTr("Leave this wall")
+            onClicked: bar.leaveRequested()
+        }
+        Label {
+            text: bar.client.wall
+            font.bold: true
+            elide: Text.ElideRight
+            Layout.maximumWidth: 160
+            rightPadding: 8
+        }
+        ToolSeparator {}
+
+        ButtonGroup { id: tools }
+        Repeater {
+            model: [
+                { tool: CanvasItem.Pen, label: qsTr("Pen"), tip: qsTr("Pen: draw freehand (P)") },
+                { tool: CanvasItem.Eraser, label: qsTr("Eraser"), tip: qsTr("Eraser: removes whole strokes it touches (E)") },
+                { tool: CanvasItem.Note, label: qsTr("Note"), tip: qsTr("Text note: click to place one, drag its top edge to move it (N)") },
+                { tool: CanvasItem.Pan, label: qsTr("Pan"), tip: qsTr("Pan: drag the wall (H, or hold Space, or drag with the middle button; wheel zooms)") }
+            ]
+            delegate: TipButton {
+                objectName: "tool" + modelData.label
+                text: modelData.label
+                tip: modelData.tip
+                checkable: true
+                checked: bar.canvas.tool === modelData.tool
+                ButtonGroup.group: tools
+                onClicked: {
+                    bar.canvas.tool = modelData.tool
+                    AppSettings.lastTool = modelData.tool
+                }
+            }
+        }
+        ToolSeparator {}
+
+        Repeater {
+            model: AppSettings.palette()
+            delegate: ColorSwatch {
+                swatchColor: modelData
+                size: 18
+                selected: Qt.colorEqual(bar.canvas.penColor, modelData)
+                ToolTip.visible: hovered
+                ToolTip.text: qsTr("Pen colour")
+                ToolTip.delay: 600
+                onClicked: {
+                    bar.canvas.penColor = modelData
+                    AppSettings.penColor = modelData
+                    if (bar.canvas.tool !== CanvasItem.Pen)
+                        bar.canvas.tool = CanvasItem.Pen
+                }
+            }
+        }
+        ToolSeparator {}
+        Repeater {
+            model: [2, 4, 8, 16]
+            delegate: TipButton {
+                tip: qsTr("Pen width %1 px").arg(modelData)
+                checkable: true
+                checked: bar.canvas.penWidth === modelData
+                implicitWidth: 30
+                contentItem: Item {
+                    Rectangle {
+                        anchors.centerIn: parent
+                        width: Math.min(modelData + 2, 18)
+                        height: width
+                        radius: width / 2
+                        color: bar.canvas.penColor
+                    }
+                }
+                onClicked: {
+                    bar.canvas.penWidth = modelData
+                    AppSettings.penWidth = modelData
+                }
+            }
+        }
+        ToolSeparator {}
+
+        TipButton {
+            text: qsTr("Undo")
+            tip: qsTr("Undo your last change (Ctrl+Z)")
+            enabled: bar.client.canUndo
+            onClicked: bar.client.undo()
+        }
+        TipButton {
+            text: qsTr("Redo")
+            tip: qsTr("Redo (Ctrl+Shift+Z)")
+            enabled: bar.client.canRedo
+            onClicked: bar.client.redo()
+        }
+        ToolSeparator {}
+        TipButton {
+            text: "−"
+            tip: qsTr("Zoom out (Ctrl+-)")
+            onClicked: bar.canvas.zoomBy(1 / 1.25, Qt.point(bar.canvas.width / 2, bar.canvas.height / 2))
+        }
+        TipButton {
+            objectName: "zoomLabel"
+            text: Math.round(bar.canvas.zoom * 100) + "%"
+            tip: qsTr("Zoom to fit everything (Ctrl+0)")
+            onClicked: bar.canvas.zoomToFit()
+        }
+        TipButton {
+            text: "+"
+            tip: qsTr("Zoom in (Ctrl+=)")
+            onClicked: bar.canvas.zoomBy(1.25, Qt.point(bar.canvas.width / 2, bar.canvas.height / 2))
+        }
+        ToolSeparator {}
+        TipButton {
+            text: qsTr("Clear…")
+            tip: qsTr("Clear the wall for everyone (asks first)")
+            enabled: bar.client.ready
+            onClicked: bar.clearRequested()
+        }
+        TipButton {
+            id: exportButton
+            text: qsTr("Export ▾")
+            tip: qsTr("Save the wall as PNG or SVG (Ctrl+E)")
+            onClicked: exportMenu.open()
+            Menu {
+                id: exportMenu
+                y: exportButton.height
+                MenuItem { text: qsTr("Whole wall as PNG…"); onTriggered: bar.exportRequested("png", false) }
+                MenuItem { text: qsTr("Visible area as PNG…"); onTriggered: bar.exportRequested("png", true) }
+                MenuItem { text: qsTr("Whole wall as SVG…"); onTriggered: bar.exportRequested("svg", false) }
+                MenuItem { text: qsTr("Visible area as SVG…"); onTriggered: bar.exportRequested("svg", true) }
+            }
+        }
+        TipButton {
+            text: qsTr("Invite")
+            tip: qsTr("Copy the address others join with")
+            onClicked: bar.inviteRequested()
+        }
+
+        Item { Layout.fillWidth: true }
+
+        ConnectionBadge {
+            objectName: "connectionBadge"
+            client: bar.client
+            Layout.rightMargin: 6
+        }
+    }
+}

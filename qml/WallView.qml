@@ -1,2 +1,295 @@
+// The wall: toolbar, canvas with notes and remote cursors on top, people and chat beside it.
 import QtQuick
-Item {}
+import QtQuick.Controls
+import QtQuick.Dialogs
+import QtQuick.Layouts
+import QtCore
+import Scrawl
+
+Item {
+    id: view
+    required property WallClient client
+    property HostController host: null
+    property alias canvas: canvas
+    property alias chatPanel: chatPanel
+    property alias toolbar: toolbar
+    signal leave()
+
+    Component.onCompleted: {
+        canvas.tool = AppSettings.lastTool
+        canvas.penColor = AppSettings.penColor
+        canvas.penWidth = AppSettings.penWidth
+        canvas.forceActiveFocus()
+    }
+
+    function inviteAddresses() {
+        if (host && host.running)
+            return host.addresses
+        return [client.address]
+    }
+
+    ColumnLayout {
+        anchors.fill: parent
+        spacing: 0
+
+        WallToolbar {
+            id: toolbar
+            Layout.fillWidth: true
+            canvas: canvas
+            client: view.client
+            onLeaveRequested: view.leave()
+            onClearRequested: clearDialog.open()
+            onExportRequested: (format, visibleOnly) => {
+                exportDialog.format = format
+                exportDialog.visibleOnly = visibleOnly
+                exportDialog.open()
+            }
+            onInviteRequested: invitePopup.open()
+        }
+
+        // What went wrong and what to do, while it matters.
+        Rectangle {
+            objectName: "errorBanner"
+            Layout.fillWidth: true
+            visible: view.client.errorText !== "" && view.client.state !== WallClient.Connected
+            implicitHeight: bannerRow.implicitHeight + 12
+            color: view.client.state === WallClient.Failed ? "#fde2e2" : "#fff3d6"
+            RowLayout {
+                id: bannerRow
+                anchors { fill: parent; leftMargin: 12; rightMargin: 12 }
+                Label {
+                    objectName: "errorText"
+                    Layout.fillWidth: true
+                    text: view.client.errorText
+                    wrapMode: Text.Wrap
+                }
+                Button {
+                    text: qsTr("Try now")
+                    visible: view.client.state === WallClient.Reconnecting || view.client.state === WallClient.Failed
+                    onClicked: view.client.reconnectNow()
+                }
+                Button {
+                    text: qsTr("Back to start")
+                    onClicked: view.leave()
+                }
+            }
+        }
+
+        SplitView {
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+
+            Item {
+                SplitView.fillWidth: true
+                clip: true
+
+                CanvasItem {
+                    id: canvas
+                    objectName: "canvas"
+                    anchors.fill: parent
+                    client: view.client
+                    onNoteCreated: key => {
+                        for (let i = 0; i < notesRepeater.count; ++i) {
+                            const item = notesRepeater.itemAt(i)
+                            if (item && item.noteKey === key) {
+                                item.startEditing()
+                                return
+                            }
+                        }
+                    }
+                }
+
+                // Pinch on a touchpad or touch screen zooms about the fingers.
+                PinchHandler {
+                    target: null
+                    property real lastScale: 1
+                    onActiveChanged: lastScale = 1
+                    onActiveScaleChanged: {
+                        canvas.zoomBy(activeScale / lastScale, centroid.position)
+                        lastScale = activeScale
+                    }
+                }
+
+                Item {
+                    id: notesLayer
+                    anchors.fill: parent
+                    Repeater {
+                        id: notesRepeater
+                        model: view.client.notes
+                        delegate: NoteItem {
+                            canvas: canvas
+                            client: view.client
+                            noteKey: model.noteKey
+                            noteX: model.noteX
+                            noteY: model.noteY
+                            noteText: model.noteText
+                            noteColor: model.noteColor
+                            pending: model.pending
+                        }
+                    }
+                }
+
+                Item {
+                    anchors.fill: parent
+                    Repeater {
+                        model: view.client.members
+                        delegate: RemoteCursor {
+                            visible: model.hasCursor && !model.isSelf
+                            x: canvas.panX + model.cursorX * canvas.zoom
+                            y: canvas.panY + model.cursorY * canvas.zoom
+                            name: model.name
+                            personColor: model.color
+                        }
+                    }
+                }
+
+                Label {
+                    anchors.centerIn: parent
+                    visible: !view.client.everJoined
+                    text: view.client.state === WallClient.Failed ? qsTr("Not connected")
+                                                                  : qsTr("Connecting to %1…").arg(view.client.address)
+                    color: "#888"
+                    font.pixelSize: 18
+                }
+
+                // Refusals and other notes from the server, for a few seconds.
+                Rectangle {
+                    id: toast
+                    objectName: "notice"
+                    anchors { horizontalCenter: parent.horizontalCenter; bottom: parent.bottom; bottomMargin: 16 }
+                    width: Math.min(parent.width - 40, noticeLabel.implicitWidth + 60)
+                    height: noticeLabel.implicitHeight + 16
+                    radius: 6
+                    color: "#333"
+                    visible: view.client.notice !== ""
+                    Label {
+                        id: noticeLabel
+                        anchors { left: parent.left; right: closeNotice.left; verticalCenter: parent.verticalCenter; leftMargin: 12 }
+                        text: view.client.notice
+                        color: "white"
+                        wrapMode: Text.Wrap
+                    }
+                    ToolButton {
+                        id: closeNotice
+                        anchors { right: parent.right; verticalCenter: parent.verticalCenter }
+                        text: "×"
+                        onClicked: view.client.clearNotice()
+                    }
+                    Timer {
+                        running: toast.visible
+                        interval: 8000
+                        onTriggered: view.client.clearNotice()
+                    }
+                }
+            }
+
+            Pane {
+                SplitView.preferredWidth: 300
+                SplitView.minimumWidth: 220
+                padding: 10
+                ColumnLayout {
+                    anchors.fill: parent
+                    spacing: 12
+                    MembersPanel {
+                        Layout.fillWidth: true
+                        client: view.client
+                    }
+                    ChatPanel {
+                        id: chatPanel
+                        Layout.fillWidth: true
+                        Layout.fillHeight: true
+                        client: view.client
+                    }
+                }
+            }
+        }
+    }
+
+    Shortcut { sequences: [StandardKey.Undo]; onActivated: view.client.undo() }
+    Shortcut { sequences: ["Ctrl+Shift+Z", "Ctrl+Y"]; onActivated: view.client.redo() }
+    Shortcut { sequence: "P"; onActivated: { canvas.tool = CanvasItem.Pen; AppSettings.lastTool = canvas.tool } }
+    Shortcut { sequence: "E"; onActivated: { canvas.tool = CanvasItem.Eraser; AppSettings.lastTool = canvas.tool } }
+    Shortcut { sequence: "N"; onActivated: { canvas.tool = CanvasItem.Note; AppSettings.lastTool = canvas.tool } }
+    Shortcut { sequence: "H"; onActivated: { canvas.tool = CanvasItem.Pan; AppSettings.lastTool = canvas.tool } }
+    Shortcut { sequence: "Ctrl+0"; onActivated: canvas.zoomToFit() }
+    Shortcut { sequences: ["Ctrl+=", "Ctrl++"]; onActivated: canvas.zoomBy(1.25, Qt.point(canvas.width / 2, canvas.height / 2)) }
+    Shortcut { sequence: "Ctrl+-"; onActivated: canvas.zoomBy(0.8, Qt.point(canvas.width / 2, canvas.height / 2)) }
+    Shortcut { sequence: "Ctrl+E"; onActivated: { exportDialog.format = "png"; exportDialog.visibleOnly = false; exportDialog.open() } }
+
+    Dialog {
+        id: clearDialog
+        objectName: "clearDialog"
+        anchors.centerIn: parent
+        modal: true
+        title: qsTr("Clear the wall?")
+        standardButtons: Dialog.Cancel | Dialog.Ok
+        Label {
+            text: qsTr("Every stroke and note goes, for everyone on \"%1\". This cannot be undone.").arg(view.client.wall)
+            wrapMode: Text.Wrap
+            width: 360
+        }
+        onAccepted: view.client.clearWall()
+    }
+
+    FileDialog {
+        id: exportDialog
+        property string format: "png"
+        property bool visibleOnly: false
+        title: visibleOnly ? qsTr("Export the visible area") : qsTr("Export the whole wall")
+        fileMode: FileDialog.SaveFile
+        defaultSuffix: format
+        nameFilters: format === "svg" ? [qsTr("SVG image (*.svg)")] : [qsTr("PNG image (*.png)")]
+        currentFolder: StandardPaths.writableLocation(StandardPaths.PicturesLocation)
+        onAccepted: {
+            if (!canvas.exportTo(selectedFile, visibleOnly))
+                exportResult.text = canvas.exportError()
+            else
+                exportResult.text = qsTr("Saved %1").arg(selectedFile.toString().replace("file://", ""))
+            exportResult.open()
+        }
+    }
+    Popup {
+        id: exportResult
+        property alias text: exportLabel.text
+        anchors.centerIn: parent
+        Label { id: exportLabel }
+        Timer { running: exportResult.opened; interval: 4000; onTriggered: exportResult.close() }
+    }
+
+    Popup {
+        id: invitePopup
+        objectName: "invitePopup"
+        x: parent.width - width - 12
+        y: toolbar.height + 4
+        width: 380
+        padding: 14
+        ColumnLayout {
+            width: parent.width
+            spacing: 8
+            Label {
+                text: qsTr("Others join with one of these addresses and the wall name \"%1\".").arg(view.client.wall)
+                wrapMode: Text.Wrap
+                Layout.fillWidth: true
+            }
+            Repeater {
+                model: view.inviteAddresses()
+                delegate: RowLayout {
+                    Layout.fillWidth: true
+                    TextField {
+                        Layout.fillWidth: true
+                        readOnly: true
+                        text: modelData
+                        selectByMouse: true
+                    }
+                    Button {
+                        text: qsTr("Copy")
+                        onClicked: {
+                            AppSettings.copyToClipboard(qsTr("Join my Scrawl wall \"%1\" at %2").arg(view.client.wall).arg(modelData))
+                            text = qsTr("Copied")
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,378 @@
+// WallClient against a real in-process WallServer on 127.0.0.1, port 0, temporary data dir:
+// join, live ops between two clients, reconnect after a server restart with the outbox drained
+// exactly once, resume with only the missed ops, lost acknowledgements, a dead link, version
+// mismatch and wrong address messages, undo/redo, notes, erase, chat history paging.
+
+#include "app/wallclient.h"
+#include "linkproxy.h"
+#include "server/wallserver.h"
+
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <memory>
+
+using namespace scrawl;
+
+class TestWallClient : public QObject
+{
+    Q_OBJECT
+
+private:
+    std::unique_ptr<QTemporaryDir> m_dir;
+    std::unique_ptr<WallServer> m_server;
+    quint16 m_port = 0;
+
+    bool startServer(quint16 port = 0)
+    {
+        ServerOptions o;
+        o.host = QHostAddress::LocalHost;
+        o.port = port;
+        o.dataDir = m_dir->path();
+        m_server = std::make_unique<WallServer>(o);
+        QString error;
+        if (!m_server->start(&error)) {
+            qWarning() << error;
+            return false;
+        }
+        m_port = m_server->port();
+        return true;
+    }
+
+    QString address(quint16 port = 0) const
+    {
+        return QStringLiteral("127.0.0.1:%1").arg(port ? port : m_port);
+    }
+
+    std::unique_ptr<WallClient> makeClient(const QString &name)
+    {
+        auto c = std::make_unique<WallClient>();
+        c->setDisplayName(name);
+        c->setColor(QColor(0x20, 0x80, 0xc0));
+        c->setBackoff(50, 400);
+        return c;
+    }
+
+    static void drawStroke(WallClient &c, QPointF from, int points)
+    {
+        std::uint32_t id = c.beginStroke(from, Qt::red, 3);
+        QVERIFY(id != 0);
+        for (int i = 1; i < points; ++i)
+            id = c.extendStroke(id, from + QPointF(i * 2.0, i % 7));
+        c.endStroke(id);
+    }
+
+    static int visibleStrokes(const WallModel &m)
+    {
+        return int(std::count_if(m.strokes().begin(), m.strokes().end(),
+                                 [](const WallModel::Stroke &s) { return s.visible(); }));
+    }
+
+private slots:
+    void initTestCase() { QStandardPaths::setTestModeEnabled(true); }
+
+    void init()
+    {
+        m_dir = std::make_unique<QTemporaryDir>();
+        QVERIFY(m_dir->isValid());
+        QVERIFY(startServer());
+    }
+
+    void cleanup()
+    {
+        m_server.reset();
+        m_dir.reset();
+    }
+
+    void joinsAndSeesEachOther()
+    {
+        auto a = makeClient(QStringLiteral("Ann"));
+        a->connectToWall(address(), QStringLiteral("w"));
+        QTRY_COMPARE(a->state(), WallClient::Connected);
+        QVERIFY(a->userId() != 0);
+        QCOMPARE(a->members()->rowCount(), 1);
+
+        auto b = makeClient(QStringLiteral("Bob"));
+        b->connectToWall(address(), QStringLiteral("w"));
+        QTRY_COMPARE(b->state(), WallClient::Connected);
+        QTRY_COMPARE(a->members()->rowCount(), 2);
+        QCOMPARE(b->members()->rowCount(), 2);
+        QVERIFY(a->userId() != b->userId());
+
+        // Cursors: ephemeral, relayed to the others.
+        a->sendCursor(10, 20);
+        QTRY_VERIFY(b->members()->find(a->userId()) && b->members()->find(a->userId())->hasCursor);
+        QCOMPARE(b->members()->find(a->userId())->cursor, QPointF(10, 20));
+
+        b.reset();
+        QTRY_COMPARE(a->members()->rowCount(), 1);
+    }
+
+    void strokesAndChatFlowLive()
+    {
+        auto a = makeClient(QStringLiteral("Ann"));
+        auto b = makeClient(QStringLiteral("Bob"));
+        a->connectToWall(address(), QStringLiteral("w"));
+        b->connectToWall(address(), QStringLiteral("w"));
+        QTRY_COMPARE(a->state(), WallClient::Connected);
+        QTRY_COMPARE(b->state(), WallClient::Connected);
+
+        // While the pen moves, the other side sees the stroke grow before it ends.
+        std::uint32_t id = a->beginStroke(QPointF(0, 0), Qt::blue, 4);
+        for (int i = 1; i <= 10; ++i)
+            id = a->extendStroke(id, QPointF(i * 3, i));
+        const std::uint64_t key = objectKey(a->userId(), id);
+        QTRY_VERIFY(b->model().stroke(key) && b->model().stroke(key)->points.size() == 11);
+        QVERIFY(!b->model().stroke(key)->closed);
+        QVERIFY(!a->localStrokes().empty());
+        a->endStroke(id);
+        QTRY_VERIFY(b->model().stroke(key)->closed);
+        QTRY_COMPARE(a->pendingCount(), 0);
+        QVERIFY(a->localStrokes().empty()); // acknowledged: drawn from the model now
+        QCOMPARE(a->model().stroke(key)->points, b->model().stroke(key)->points);
+
+        QVERIFY(a->sendChat(QStringLiteral("hello Bob")));
+        QCOMPARE(a->chat()->rowCount(), 1);
+        QTRY_COMPARE(b->chat()->rowCount(), 1);
+        QCOMPARE(b->chat()->data(b->chat()->index(0), ChatModel::AuthorRole).toString(),
+                 QStringLiteral("Ann"));
+        QCOMPARE(b->chat()->data(b->chat()->index(0), ChatModel::TextRole).toString(),
+                 QStringLiteral("hello Bob"));
+        QTRY_VERIFY(!a->chat()->data(a->chat()->index(0), ChatModel::PendingRole).toBool());
+        QCOMPARE(a->chat()->rowCount(), 1);
+    }
+
+    void undoRedoNotesErase()
+    {
+        auto a = makeClient(QStringLiteral("Ann"));
+        auto b = makeClient(QStringLiteral("Bob"));
+        a->connectToWall(address(), QStringLiteral("w"));
+        b->connectToWall(address(), QStringLiteral("w"));
+        QTRY_COMPARE(b->state(), WallClient::Connected);
+        QTRY_COMPARE(a->state(), WallClient::Connected);
+
+        drawStroke(*a, QPointF(0, 0), 5);
+        QTRY_COMPARE(visibleStrokes(b->model()), 1);
+        QVERIFY(a->canUndo());
+        a->undo();
+        QTRY_COMPARE(visibleStrokes(b->model()), 0);
+        QVERIFY(a->canRedo());
+        a->redo();
+        QTRY_COMPARE(visibleStrokes(b->model()), 1);
+
+        // Bob erases Ann's stroke; everyone sees it go.
+        const std::uint64_t key = b->model().strokes().front().key;
+        b->erase({key});
+        QVERIFY(b->isHiddenLocally(key)); // at once, before the server answers
+        QTRY_COMPARE(visibleStrokes(a->model()), 0);
+        QTRY_COMPARE(b->pendingCount(), 0);
+        QVERIFY(!b->isHiddenLocally(key));
+
+        const QString note = a->addNote(100, 50, QStringLiteral("first"));
+        QVERIFY(!note.isEmpty());
+        QCOMPARE(a->notes()->rowCount(), 1); // shown before the acknowledgement
+        QTRY_COMPARE(b->notes()->rowCount(), 1);
+        a->editNote(note, QStringLiteral("edited"));
+        a->moveNote(note, 300, 200);
+        QTRY_COMPARE(b->notes()->data(b->notes()->index(0), NotesModel::TextRole).toString(),
+                     QStringLiteral("edited"));
+        QTRY_COMPARE(b->notes()->data(b->notes()->index(0), NotesModel::XRole).toDouble(), 300.0);
+        a->undo(); // the move
+        QTRY_COMPARE(b->notes()->data(b->notes()->index(0), NotesModel::XRole).toDouble(), 100.0);
+        b->deleteNote(note);
+        QTRY_COMPARE(a->notes()->rowCount(), 0);
+
+        a->clearWall();
+        QTRY_COMPARE(b->model().strokes().size(), size_t(0));
+    }
+
+    void reconnectsAfterServerRestartAndDrainsOutboxOnce()
+    {
+        auto a = makeClient(QStringLiteral("Ann"));
+        auto b = makeClient(QStringLiteral("Bob"));
+        a->connectToWall(address(), QStringLiteral("w"));
+        b->connectToWall(address(), QStringLiteral("w"));
+        QTRY_COMPARE(a->state(), WallClient::Connected);
+        QTRY_COMPARE(b->state(), WallClient::Connected);
+        const std::uint64_t userA = a->userId();
+        drawStroke(*a, QPointF(0, 0), 20);
+        QTRY_COMPARE(a->pendingCount(), 0);
+
+        const quint16 port = m_port;
+        m_server->stop();
+        QTRY_COMPARE(a->state(), WallClient::Reconnecting);
+        QVERIFY(!a->errorText().isEmpty());
+        QVERIFY(a->statusText().contains(QLatin1String("reconnecting in")));
+
+        // Offline: drawing and chatting go on, into the outbox.
+        drawStroke(*a, QPointF(0, 100), 30);
+        QVERIFY(a->sendChat(QStringLiteral("written offline")));
+        const int waiting = a->pendingCount();
+        QVERIFY(waiting >= 3);
+        QVERIFY(a->statusText().contains(QString::number(waiting)));
+
+        QVERIFY(startServer(port));
+        QTRY_COMPARE_WITH_TIMEOUT(a->state(), WallClient::Connected, 10000);
+        QCOMPARE(a->userId(), userA); // resumed
+        QTRY_COMPARE(a->pendingCount(), 0);
+        QTRY_COMPARE_WITH_TIMEOUT(b->state(), WallClient::Connected, 10000);
+        QTRY_COMPARE(visibleStrokes(b->model()), 2);
+        QTRY_COMPARE(b->chat()->rowCount(), 1);
+        QCOMPARE(b->model().seq(), a->model().seq());
+        QCOMPARE(m_server->headSeq(QStringLiteral("w")), a->model().seq());
+        QCOMPARE(a->chat()->rowCount(), 1);
+        QVERIFY(a->errorText().isEmpty());
+    }
+
+    void lostAcknowledgementsAreNotDoubled()
+    {
+        test::LinkProxy proxy(m_port);
+        QVERIFY(proxy.listen());
+        auto a = makeClient(QStringLiteral("Ann"));
+        a->connectToWall(address(proxy.port()), QStringLiteral("w"));
+        QTRY_COMPARE(a->state(), WallClient::Connected);
+
+        // The server stores these but its answers never reach the client.
+        proxy.setSwallowDownstream(true);
+        QSignalSpy committed(m_server.get(), &WallServer::opCommitted);
+        drawStroke(*a, QPointF(5, 5), 10);
+        QVERIFY(a->sendChat(QStringLiteral("once")));
+        QTRY_VERIFY(committed.count() >= 4);
+        const std::uint64_t head = m_server->headSeq(QStringLiteral("w"));
+        QTRY_COMPARE(a->pendingCount(), 4); // begin, points, end, chat: unacknowledged
+        QCOMPARE(a->model().seq(), 0u);
+
+        proxy.setSwallowDownstream(false);
+        proxy.cutAll();
+        QTRY_COMPARE_WITH_TIMEOUT(a->state(), WallClient::Connected, 10000);
+        QTRY_COMPARE(a->pendingCount(), 0);
+        // Sent twice, stored once.
+        QCOMPARE(m_server->headSeq(QStringLiteral("w")), head);
+        QCOMPARE(a->model().seq(), head);
+        QCOMPARE(visibleStrokes(a->model()), 1);
+        QCOMPARE(a->chat()->rowCount(), 1);
+        QVERIFY(a->localStrokes().empty());
+    }
+
+    void resumeGetsOnlyMissedOps()
+    {
+        auto a = makeClient(QStringLiteral("Ann"));
+        auto b = makeClient(QStringLiteral("Bob"));
+        a->connectToWall(address(), QStringLiteral("w"));
+        b->connectToWall(address(), QStringLiteral("w"));
+        QTRY_COMPARE(a->state(), WallClient::Connected);
+        QTRY_COMPARE(b->state(), WallClient::Connected);
+        // Enough on the wall that a snapshot would weigh more than three chat messages.
+        drawStroke(*a, QPointF(0, 0), 400);
+        QTRY_COMPARE(a->pendingCount(), 0);
+        QTRY_COMPARE(b->model().seq(), a->model().seq());
+        const std::uint64_t seen = b->model().seq();
+
+        b->disconnectFromWall();
+        QCOMPARE(b->state(), WallClient::Idle);
+        for (int i = 0; i < 3; ++i)
+            QVERIFY(a->sendChat(QStringLiteral("missed %1").arg(i)));
+        QTRY_COMPARE(a->pendingCount(), 0);
+
+        b->connectToWall(address(), QStringLiteral("w"));
+        QTRY_COMPARE(b->state(), WallClient::Connected);
+        QCOMPARE(b->lastJoin().lastSeqSent, seen);
+        QVERIFY(!b->lastJoin().snapshot);
+        QCOMPARE(b->lastJoin().ops, 3);
+        QCOMPARE(b->model().seq(), a->model().seq());
+        QCOMPARE(b->chat()->rowCount(), 3);
+    }
+
+    void deadLinkIsNoticed()
+    {
+        test::LinkProxy proxy(m_port);
+        QVERIFY(proxy.listen());
+        auto a = makeClient(QStringLiteral("Ann"));
+        a->setPingInterval(200);
+        a->setDeadAfter(1000);
+        a->connectToWall(address(proxy.port()), QStringLiteral("w"));
+        QTRY_COMPARE(a->state(), WallClient::Connected);
+        proxy.setSwallowDownstream(true); // no pongs, nothing
+        QTRY_VERIFY_WITH_TIMEOUT(a->state() != WallClient::Connected, 5000);
+        QVERIFY(a->errorText().contains(QLatin1String("Nothing heard")));
+        proxy.setSwallowDownstream(false);
+        QTRY_COMPARE_WITH_TIMEOUT(a->state(), WallClient::Connected, 10000);
+    }
+
+    void versionMismatchIsExplained()
+    {
+        auto a = makeClient(QStringLiteral("Ann"));
+        a->setProtocolVersion(kProtocolVersion + 1);
+        a->connectToWall(address(), QStringLiteral("w"));
+        QTRY_COMPARE(a->state(), WallClient::Failed);
+        QVERIFY2(a->errorText().contains(QLatin1String("protocol")), qPrintable(a->errorText()));
+        QVERIFY(a->errorText().contains(QString::number(kProtocolVersion + 1)));
+    }
+
+    void wrongAddressIsExplained_data()
+    {
+        QTest::addColumn<QString>("address");
+        QTest::addColumn<QString>("expected");
+        QTest::addColumn<bool>("retries");
+        QTest::newRow("nothing listening") << QStringLiteral("127.0.0.1:1") << QStringLiteral("Nothing answers") << true;
+        QTest::newRow("garbage") << QStringLiteral("ws://") << QStringLiteral("not an address") << false;
+        QTest::newRow("empty") << QString() << QStringLiteral("Enter the address") << false;
+    }
+    void wrongAddressIsExplained()
+    {
+        QFETCH(QString, address);
+        QFETCH(QString, expected);
+        QFETCH(bool, retries);
+        auto a = makeClient(QStringLiteral("Ann"));
+        a->connectToWall(address, QStringLiteral("w"));
+        QTRY_VERIFY2(a->errorText().contains(expected), qPrintable(a->errorText()));
+        QTRY_COMPARE(a->state(), retries ? WallClient::Reconnecting : WallClient::Failed);
+    }
+
+    void normalizesAddresses_data()
+    {
+        QTest::addColumn<QString>("in");
+        QTest::addColumn<QString>("out");
+        QTest::newRow("host") << "example.org" << "ws://example.org:7777/";
+        QTest::newRow("host:port") << "10.0.0.2:9000" << "ws://10.0.0.2:9000/";
+        QTest::newRow("url") << "ws://10.0.0.2:9000/x" << "ws://10.0.0.2:9000/x";
+        QTest::newRow("http") << " http://h:1 " << "ws://h:1/";
+    }
+    void normalizesAddresses()
+    {
+        QFETCH(QString, in);
+        QFETCH(QString, out);
+        QString error;
+        QCOMPARE(WallClient::normalizeAddress(in, &error).toString(), out);
+    }
+
+    void chatHistoryPages()
+    {
+        auto a = makeClient(QStringLiteral("Ann"));
+        a->connectToWall(address(), QStringLiteral("w"));
+        QTRY_COMPARE(a->state(), WallClient::Connected);
+        for (int i = 0; i < 120; ++i)
+            QVERIFY(a->sendChat(QStringLiteral("m%1").arg(i)));
+        QTRY_COMPARE(a->pendingCount(), 0);
+
+        auto b = makeClient(QStringLiteral("Bob"));
+        b->connectToWall(address(), QStringLiteral("w"));
+        QTRY_COMPARE(b->state(), WallClient::Connected);
+        QCOMPARE(b->chat()->rowCount(), 50);
+        QVERIFY(b->chat()->hasMore());
+        b->fetchOlderChat();
+        QTRY_COMPARE(b->chat()->rowCount(), 100);
+        b->fetchOlderChat();
+        QTRY_COMPARE(b->chat()->rowCount(), 120);
+        QTRY_VERIFY(!b->chat()->hasMore());
+        QCOMPARE(b->chat()->data(b->chat()->index(0), ChatModel::TextRole).toString(),
+                 QStringLiteral("m0"));
+        QCOMPARE(b->chat()->data(b->chat()->index(119), ChatModel::TextRole).toString(),
+                 QStringLiteral("m119"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestWallClient)
+#include "tst_wallclient.moc"
