@@ -87,7 +87,7 @@ QColor AppSettings::penColor() const
 }
 void AppSettings::setPenColor(const QColor &color) { setValue("wall/penColor", color); }
 
-double AppSettings::penWidth() const { return value("wall/penWidth", 3.0).toDouble(); }
+double AppSettings::penWidth() const { return value("wall/penWidth", 4.0).toDouble(); }
 void AppSettings::setPenWidth(double width) { setValue("wall/penWidth", width); }
 
 int AppSettings::hostPort() const { return value("host/port", 7777).toInt(); }

@@ -11,14 +11,14 @@ ApplicationWindow {
     minimumWidth: 900
     minimumHeight: 560
     visible: true
-    title: inWall ? qsTr("%1 — Scrawl").arg(client.wall) : qsTr("Scrawl")
+    title: inWall ? qsTr("%1 — Scrawl").arg(wallClient.wall) : qsTr("Scrawl")
 
     property bool inWall: false
 
-    HostController { id: host }
+    HostController { id: hostController }
 
     WallClient {
-        id: client
+        id: wallClient
         displayName: AppSettings.displayName
         color: AppSettings.color
         profile: AppSettings.profile
@@ -29,7 +29,7 @@ ApplicationWindow {
         if (!hosted)
             AppSettings.lastAddress = address
         AppSettings.addRecent(address, wall, hosted)
-        client.connectToWall(hosted ? "127.0.0.1:" + host.port : address, wall)
+        wallClient.connectToWall(hosted ? "127.0.0.1:" + hostController.port : address, wall)
         inWall = true
     }
 
@@ -39,7 +39,7 @@ ApplicationWindow {
     StartScreen {
         anchors.fill: parent
         visible: !window.inWall
-        host: host
+        host: hostController
         onJoinRequested: (address, wall, hosted) => window.enter(address, wall, hosted)
     }
 
@@ -47,10 +47,10 @@ ApplicationWindow {
         anchors.fill: parent
         active: window.inWall
         sourceComponent: WallView {
-            client: client
-            host: host
+            client: wallClient
+            host: hostController
             onLeave: {
-                client.disconnectFromWall()
+                wallClient.disconnectFromWall()
                 window.inWall = false
             }
         }

@@ -8,12 +8,13 @@ Rectangle {
     id: note
     required property CanvasItem canvas
     required property WallClient client
-    property string noteKey
-    property real noteX
-    property real noteY
-    property string noteText
-    property color noteColor
-    property bool pending
+    // Filled from the NotesModel roles of the same names.
+    required property string noteKey
+    required property real noteX
+    required property real noteY
+    required property string noteText
+    required property color noteColor
+    required property bool pending
     property point dragOffset: Qt.point(0, 0)
     property alias editor: editor
 

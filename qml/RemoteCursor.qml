@@ -1,6 +1,7 @@
 // Another person's pointer on the wall, with their name.
 import QtQuick
 import QtQuick.Controls
+import QtQuick.Shapes
 
 Item {
     id: cursor
@@ -11,17 +12,20 @@ Item {
     Behavior on x { NumberAnimation { duration: 50 } }
     Behavior on y { NumberAnimation { duration: 50 } }
 
-    // An arrow tip at (0, 0).
-    Rectangle {
-        x: -1
-        y: -1
-        width: 12
-        height: 12
-        color: cursor.personColor
-        border.color: "white"
-        border.width: 1.5
-        radius: 2
-        transform: [ Scale { xScale: 0.75 }, Rotation { angle: 0 } ]
+    // An arrow pointer with its tip at (0, 0).
+    Shape {
+        width: 16
+        height: 20
+        ShapePath {
+            fillColor: cursor.personColor
+            strokeColor: "white"
+            strokeWidth: 1.5
+            startX: 0; startY: 0
+            PathLine { x: 0; y: 16 }
+            PathLine { x: 4.5; y: 12 }
+            PathLine { x: 11; y: 12 }
+            PathLine { x: 0; y: 0 }
+        }
     }
     Rectangle {
         x: 12

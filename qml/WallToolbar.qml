@@ -22,8 +22,10 @@ ToolBar {
         focusPolicy: Qt.NoFocus
     }
 
-    RowLayout {
-        anchors.fill: parent
+    // Wraps onto a second row in a narrow window instead of cutting tools off.
+    Flow {
+        id: flow
+        width: parent.width
         spacing: 2
 
         TipButton {
@@ -35,7 +37,9 @@ ToolBar {
             text: bar.client.wall
             font.bold: true
             elide: Text.ElideRight
-            Layout.maximumWidth: 160
+            width: Math.min(implicitWidth, 160)
+            height: 40
+            verticalAlignment: Text.AlignVCenter
             rightPadding: 8
         }
         ToolSeparator {}
@@ -161,12 +165,16 @@ ToolBar {
             onClicked: bar.inviteRequested()
         }
 
-        Item { Layout.fillWidth: true }
-
-        ConnectionBadge {
-            objectName: "connectionBadge"
-            client: bar.client
-            Layout.rightMargin: 6
+        Item {
+            width: badge.width + 12
+            height: 40
+            ConnectionBadge {
+                id: badge
+                objectName: "connectionBadge"
+                anchors.verticalCenter: parent.verticalCenter
+                x: 6
+                client: bar.client
+            }
         }
     }
 }

@@ -10,16 +10,16 @@ Item {
     id: view
     required property WallClient client
     property HostController host: null
-    property alias canvas: canvas
+    property alias canvas: wallCanvas
     property alias chatPanel: chatPanel
     property alias toolbar: toolbar
     signal leave()
 
     Component.onCompleted: {
-        canvas.tool = AppSettings.lastTool
-        canvas.penColor = AppSettings.penColor
-        canvas.penWidth = AppSettings.penWidth
-        canvas.forceActiveFocus()
+        wallCanvas.tool = AppSettings.lastTool
+        wallCanvas.penColor = AppSettings.penColor
+        wallCanvas.penWidth = AppSettings.penWidth
+        wallCanvas.forceActiveFocus()
     }
 
     function inviteAddresses() {
@@ -35,7 +35,7 @@ Item {
         WallToolbar {
             id: toolbar
             Layout.fillWidth: true
-            canvas: canvas
+            canvas: wallCanvas
             client: view.client
             onLeaveRequested: view.leave()
             onClearRequested: clearDialog.open()
@@ -84,7 +84,7 @@ Item {
                 clip: true
 
                 CanvasItem {
-                    id: canvas
+                    id: wallCanvas
                     objectName: "canvas"
                     anchors.fill: parent
                     client: view.client
@@ -105,7 +105,7 @@ Item {
                     property real lastScale: 1
                     onActiveChanged: lastScale = 1
                     onActiveScaleChanged: {
-                        canvas.zoomBy(activeScale / lastScale, centroid.position)
+                        wallCanvas.zoomBy(activeScale / lastScale, centroid.position)
                         lastScale = activeScale
                     }
                 }
@@ -117,14 +117,8 @@ Item {
                         id: notesRepeater
                         model: view.client.notes
                         delegate: NoteItem {
-                            canvas: canvas
+                            canvas: wallCanvas
                             client: view.client
-                            noteKey: model.noteKey
-                            noteX: model.noteX
-                            noteY: model.noteY
-                            noteText: model.noteText
-                            noteColor: model.noteColor
-                            pending: model.pending
                         }
                     }
                 }
@@ -135,8 +129,8 @@ Item {
                         model: view.client.members
                         delegate: RemoteCursor {
                             visible: model.hasCursor && !model.isSelf
-                            x: canvas.panX + model.cursorX * canvas.zoom
-                            y: canvas.panY + model.cursorY * canvas.zoom
+                            x: wallCanvas.panX + model.cursorX * wallCanvas.zoom
+                            y: wallCanvas.panY + model.cursorY * wallCanvas.zoom
                             name: model.name
                             personColor: model.color
                         }
@@ -207,13 +201,13 @@ Item {
 
     Shortcut { sequences: [StandardKey.Undo]; onActivated: view.client.undo() }
     Shortcut { sequences: ["Ctrl+Shift+Z", "Ctrl+Y"]; onActivated: view.client.redo() }
-    Shortcut { sequence: "P"; onActivated: { canvas.tool = CanvasItem.Pen; AppSettings.lastTool = canvas.tool } }
-    Shortcut { sequence: "E"; onActivated: { canvas.tool = CanvasItem.Eraser; AppSettings.lastTool = canvas.tool } }
-    Shortcut { sequence: "N"; onActivated: { canvas.tool = CanvasItem.Note; AppSettings.lastTool = canvas.tool } }
-    Shortcut { sequence: "H"; onActivated: { canvas.tool = CanvasItem.Pan; AppSettings.lastTool = canvas.tool } }
-    Shortcut { sequence: "Ctrl+0"; onActivated: canvas.zoomToFit() }
-    Shortcut { sequences: ["Ctrl+=", "Ctrl++"]; onActivated: canvas.zoomBy(1.25, Qt.point(canvas.width / 2, canvas.height / 2)) }
-    Shortcut { sequence: "Ctrl+-"; onActivated: canvas.zoomBy(0.8, Qt.point(canvas.width / 2, canvas.height / 2)) }
+    Shortcut { sequence: "P"; onActivated: { wallCanvas.tool = CanvasItem.Pen; AppSettings.lastTool = wallCanvas.tool } }
+    Shortcut { sequence: "E"; onActivated: { wallCanvas.tool = CanvasItem.Eraser; AppSettings.lastTool = wallCanvas.tool } }
+    Shortcut { sequence: "N"; onActivated: { wallCanvas.tool = CanvasItem.Note; AppSettings.lastTool = wallCanvas.tool } }
+    Shortcut { sequence: "H"; onActivated: { wallCanvas.tool = CanvasItem.Pan; AppSettings.lastTool = wallCanvas.tool } }
+    Shortcut { sequence: "Ctrl+0"; onActivated: wallCanvas.zoomToFit() }
+    Shortcut { sequences: ["Ctrl+=", "Ctrl++"]; onActivated: wallCanvas.zoomBy(1.25, Qt.point(wallCanvas.width / 2, wallCanvas.height / 2)) }
+    Shortcut { sequence: "Ctrl+-"; onActivated: wallCanvas.zoomBy(0.8, Qt.point(wallCanvas.width / 2, wallCanvas.height / 2)) }
     Shortcut { sequence: "Ctrl+E"; onActivated: { exportDialog.format = "png"; exportDialog.visibleOnly = false; exportDialog.open() } }
 
     Dialog {
@@ -241,8 +235,8 @@ Item {
         nameFilters: format === "svg" ? [qsTr("SVG image (*.svg)")] : [qsTr("PNG image (*.png)")]
         currentFolder: StandardPaths.writableLocation(StandardPaths.PicturesLocation)
         onAccepted: {
-            if (!canvas.exportTo(selectedFile, visibleOnly))
-                exportResult.text = canvas.exportError()
+            if (!wallCanvas.exportTo(selectedFile, visibleOnly))
+                exportResult.text = wallCanvas.exportError()
             else
                 exportResult.text = qsTr("Saved %1").arg(selectedFile.toString().replace("file://", ""))
             exportResult.open()
