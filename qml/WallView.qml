@@ -216,11 +216,12 @@ Item {
         anchors.centerIn: parent
         modal: true
         title: qsTr("Clear the wall?")
+        width: 440
         standardButtons: Dialog.Cancel | Dialog.Ok
         Label {
             text: qsTr("Every stroke and note goes, for everyone on \"%1\". This cannot be undone.").arg(view.client.wall)
             wrapMode: Text.Wrap
-            width: 360
+            width: clearDialog.availableWidth
         }
         onAccepted: view.client.clearWall()
     }
