@@ -636,12 +636,18 @@ QSGNode *CanvasItem::updatePaintNode(QSGNode *old, UpdatePaintNodeData *)
         Tile &tile = root->current[need.key];
         std::unique_ptr<QSGTexture> texture(win->createTextureFromImage(image));
         if (!tile.node) {
+            // Fully set up before it enters the tree: the software renderer (Qt 6.4) reads the
+            // texture of a node as soon as it is added.
             tile.node = win->createImageNode();
             tile.node->setOwnsTexture(false);
             tile.node->setFiltering(QSGTexture::Nearest);
+            tile.node->setTexture(texture.get());
+            tile.node->setRect(QRectF(need.key.i * t + m_pan.x(), need.key.j * t + m_pan.y(), t, t));
+            tile.node->setSourceRect(QRectF(0, 0, px, px));
             root->currentLayer->appendChildNode(tile.node);
+        } else {
+            tile.node->setTexture(texture.get());
         }
-        tile.node->setTexture(texture.get());
         tile.texture = std::move(texture);
         tile.dirty = false;
         ++painted;

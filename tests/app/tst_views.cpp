@@ -1,0 +1,86 @@
+// QtQuickTest of the views (qml/tst_views.qml) against a real in-process server. The setup
+// object starts the server on 127.0.0.1, port 0, with a temporary data directory, and hands it
+// to QML as the ScrawlTest.TestServer singleton, which can also stop and restart it.
+
+#include "server/wallserver.h"
+
+#include <QQmlEngine>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QtQml/qqmlextensionplugin.h>
+#include <QtQuickTest/quicktest.h>
+
+#include <memory>
+
+Q_IMPORT_QML_PLUGIN(ScrawlPlugin)
+
+namespace scrawl::test {
+
+class TestServer : public QObject
+{
+    Q_OBJECT
+    Q_PROPERTY(QString address READ address NOTIFY addressChanged)
+    Q_PROPERTY(bool running READ running NOTIFY addressChanged)
+
+public:
+    QString address() const { return QStringLiteral("127.0.0.1:%1").arg(m_port); }
+    bool running() const { return m_server != nullptr; }
+
+    // Starts on the port it had before (0 the first time), on the same data directory.
+    Q_INVOKABLE bool start()
+    {
+        ServerOptions o;
+        o.host = QHostAddress::LocalHost;
+        o.port = m_port;
+        o.dataDir = m_dir.path();
+        m_server = std::make_unique<WallServer>(o);
+        QString error;
+        if (!m_server->start(&error)) {
+            qWarning() << error;
+            m_server.reset();
+            return false;
+        }
+        m_port = m_server->port();
+        emit addressChanged();
+        return true;
+    }
+    Q_INVOKABLE void stop()
+    {
+        m_server.reset();
+        emit addressChanged();
+    }
+
+signals:
+    void addressChanged();
+
+private:
+    QTemporaryDir m_dir;
+    std::unique_ptr<WallServer> m_server;
+    quint16 m_port = 0;
+};
+
+class Setup : public QObject
+{
+    Q_OBJECT
+
+public slots:
+    void applicationAvailable() { QStandardPaths::setTestModeEnabled(true); }
+    void qmlEngineAvailable(QQmlEngine *engine)
+    {
+        // Qt 6.4 does not search the resource root of qt_add_qml_module by default.
+        engine->addImportPath(QStringLiteral("qrc:/qt/qml"));
+        if (!m_server.running() && !m_server.start())
+            qFatal("cannot start the test server");
+        qmlRegisterSingletonInstance("ScrawlTest", 1, 0, "TestServer", &m_server);
+    }
+    // While the application still exists: the server's sockets and timers need it.
+    void cleanupTestCase() { m_server.stop(); }
+
+private:
+    TestServer m_server;
+};
+
+} // namespace scrawl::test
+
+QUICK_TEST_MAIN_WITH_SETUP(tst_views, scrawl::test::Setup)
+#include "tst_views.moc"
