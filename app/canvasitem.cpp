@@ -179,6 +179,10 @@ CanvasItem::CanvasItem(QQuickItem *parent)
     setActiveFocusOnTab(true);
     setClip(true);
     updateCursorShape();
+    connect(this, &QQuickItem::windowChanged, this, &CanvasItem::onWindowChanged);
+    // Made with a parent already in a window: windowChanged came before the connect above.
+    if (window())
+        onWindowChanged(window());
 }
 
 CanvasItem::~CanvasItem() = default;
@@ -325,18 +329,24 @@ void CanvasItem::geometryChange(const QRectF &newGeometry, const QRectF &oldGeom
     emit viewChanged();
 }
 
+void CanvasItem::onWindowChanged(QQuickWindow *window)
+{
+    if (m_frameConnection)
+        disconnect(m_frameConnection);
+    if (!window)
+        return;
+    // More tiles to paint: ask for another frame once this one is on screen.
+    m_frameConnection = connect(window, &QQuickWindow::frameSwapped, this, [this] {
+        const bool more = m_moreTiles.load();
+        if (more)
+            update();
+        setSettled(!more && m_dirty.empty() && !m_dirtyAll);
+        emit frameSynced();
+    }, Qt::QueuedConnection);
+}
+
 void CanvasItem::itemChange(ItemChange change, const ItemChangeData &value)
 {
-    if (change == ItemSceneChange && value.window) {
-        // More tiles to paint: ask for another frame once this one is on screen.
-        connect(value.window, &QQuickWindow::frameSwapped, this, [this] {
-            const bool more = m_moreTiles.load();
-            if (more)
-                update();
-            setSettled(!more && m_dirty.empty() && !m_dirtyAll);
-            emit frameSynced();
-        }, Qt::QueuedConnection);
-    }
     if (change == ItemDevicePixelRatioHasChanged) {
         m_dirtyAll = true;
         update();

@@ -125,6 +125,7 @@ protected:
     void focusOutEvent(QFocusEvent *event) override;
 
 private:
+    void onWindowChanged(QQuickWindow *window);
     void onWallReset();
     void onWallChanged(const WallModel::Change &change);
     void onLocalStrokeChanged(std::uint32_t id, size_t firstNewPoint);
@@ -169,6 +170,7 @@ private:
     bool m_spaceDown = false;
     bool m_panning = false;
     QString m_exportError;
+    QMetaObject::Connection m_frameConnection;
 };
 
 } // namespace scrawl
