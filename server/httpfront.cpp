@@ -87,10 +87,17 @@ quint16 HttpFront::listenOn(const QHostAddress &host, quint16 port)
 
 bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *socket)
 {
-    QHttpServerResponder responder = makeResponder(request, socket);
+    // QtHttpServer 6.4 hands a WebSocket upgrade over only when this returns true *and* writes
+    // nothing (a responder made here would answer it as HTTP first): claim it silently.
+    if (request.value("upgrade").compare("websocket", Qt::CaseInsensitive) == 0)
+        return true;
     const QString path = request.url().path(QUrl::FullyDecoded);
     const auto method = request.method();
     qCDebug(lcHttp) << method << path;
+    const bool known = path == QLatin1String("/health") || path.startsWith(QLatin1String("/api/"));
+    if (!known)
+        return false;
+    QHttpServerResponder responder = makeResponder(request, socket);
 
     if (path == QLatin1String("/health")) {
         responder.write(QJsonDocument(QJsonObject{

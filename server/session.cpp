@@ -51,10 +51,10 @@ Session::Session(QWebSocket *socket, WallServer *server)
     connect(&m_helloTimeout, &QTimer::timeout, this, [this] {
         fail({pb::TIMEOUT,
               QStringLiteral("No Hello arrived within %1 s of connecting; the connection is closed.")
-                  .arg(limits::kHelloTimeoutMs / 1000),
+                  .arg(m_server->options().helloTimeoutMs / 1000.0),
               {}});
     });
-    m_helloTimeout.start(limits::kHelloTimeoutMs);
+    m_helloTimeout.start(m_server->options().helloTimeoutMs);
 }
 
 Session::~Session() = default;

@@ -37,6 +37,7 @@ struct ServerOptions
     QString dataDir;     // empty: the user's data location
     int pingIntervalMs = limits::kPingIntervalMs;
     int peerTimeoutMs = limits::kPeerTimeoutMs;
+    int helloTimeoutMs = limits::kHelloTimeoutMs;
     // A snapshot is stored after this many new ops, so start-up and join never replay much.
     int snapshotEveryOps = 10000;
 };
@@ -76,6 +77,7 @@ public:
     quint16 port() const { return m_port; }
     QUrl url() const; // ws://host:port
     QString dataDir() const { return m_options.dataDir; }
+    const ServerOptions &options() const { return m_options; }
     int sessionCount() const { return int(m_sessions.size()); }
     std::uint64_t headSeq(const QString &wall);
 

@@ -1,0 +1,380 @@
+// End-to-end tests of the wall server: the real server on 127.0.0.1 port 0, real WebSocket
+// clients, a real SQLite file in a temporary directory.
+
+#include "server/wallserver.h"
+#include "tests/support/rawsocket.h"
+#include "tests/support/testclient.h"
+
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace scrawl;
+using scrawl::test::TestClient;
+
+namespace {
+
+std::vector<QPointF> wave(int n, double phase = 0)
+{
+    std::vector<QPointF> out;
+    for (int i = 0; i < n; ++i)
+        out.emplace_back(100 + i * 3.1, 200 + 40 * std::sin(i / 8.0 + phase));
+    return out;
+}
+
+} // namespace
+
+class TstWallServer : public QObject
+{
+    Q_OBJECT
+
+private:
+    std::unique_ptr<QTemporaryDir> m_dir;
+    std::unique_ptr<WallServer> m_server;
+
+    void startServer(quint16 port = 0)
+    {
+        ServerOptions options;
+        options.host = QHostAddress::LocalHost;
+        options.port = port;
+        options.dataDir = m_dir->path();
+        m_server = std::make_unique<WallServer>(options);
+        QString error;
+        QVERIFY2(m_server->start(&error), qPrintable(error));
+    }
+    QUrl url() const { return m_server->url(); }
+
+private slots:
+    void init()
+    {
+        m_dir = std::make_unique<QTemporaryDir>();
+        QVERIFY(m_dir->isValid());
+        startServer();
+    }
+    void cleanup()
+    {
+        m_server.reset();
+        m_dir.reset();
+    }
+
+    void helloIsAnsweredWithWelcome()
+    {
+        TestClient c;
+        QVERIFY(c.connectAs(url(), QStringLiteral("Ada")));
+        QVERIFY(c.userId > 0);
+        QCOMPARE(c.resumeToken.size(), size_t(16));
+        const auto &w = c.received.front().welcome();
+        QCOMPARE(w.protocol_version(), kProtocolVersion);
+        QCOMPARE(fromWire(w.server_version()), QLatin1String(kAppVersion));
+    }
+
+    void resumeTokenKeepsUserId()
+    {
+        TestClient a;
+        QVERIFY(a.connectAs(url(), QStringLiteral("Ada")));
+        TestClient b;
+        QVERIFY(b.connectAs(url(), QStringLiteral("Ada again"), a.resumeToken));
+        QCOMPARE(b.userId, a.userId);
+        QVERIFY(b.received.front().welcome().resumed());
+        TestClient c;
+        QVERIFY(c.connectAs(url(), QStringLiteral("Stranger"), std::string(16, 'x')));
+        QVERIFY(c.userId != a.userId);
+        QVERIFY(!c.received.front().welcome().resumed());
+    }
+
+    void versionMismatchSaysBothVersions()
+    {
+        TestClient c;
+        QVERIFY(c.open(url()));
+        c.sendHello(QStringLiteral("Old"), kProtocolVersion + 1);
+        QTRY_COMPARE(c.disconnects, 1);
+        QCOMPARE(c.closeCode, closeCodeFor(pb::VERSION_MISMATCH));
+        QVERIFY(c.lastError());
+        const QString message = fromWire(c.lastError()->message());
+        QVERIFY2(message.contains(QStringLiteral("protocol %1").arg(kProtocolVersion))
+                     && message.contains(QStringLiteral("protocol %1").arg(kProtocolVersion + 1)),
+                 qPrintable(message));
+        QVERIFY(c.lastError()->fatal());
+    }
+
+    void twoClientsSeeTheSameOpsInTheSameOrder()
+    {
+        TestClient a, b;
+        QVERIFY(a.connectAs(url(), QStringLiteral("Ada")));
+        QVERIFY(b.connectAs(url(), QStringLiteral("Bob")));
+        QVERIFY(a.join(QStringLiteral("team")));
+        QVERIFY(b.join(QStringLiteral("team")));
+        // Bob's arrival reaches Ada as presence.
+        QTRY_VERIFY(a.count(pb::Envelope::kPresence) >= 1);
+
+        for (int i = 0; i < 20; ++i) {
+            a.chat(QStringLiteral("a%1").arg(i));
+            b.stroke(std::uint32_t(i + 1), wave(30, i), 3);
+            b.chat(QStringLiteral("b%1").arg(i));
+        }
+        const size_t total = 20 * (1 + 4 + 1);
+        QTRY_COMPARE(a.ops().size(), total);
+        QTRY_COMPARE(b.ops().size(), total);
+        const auto opsA = a.ops();
+        const auto opsB = b.ops();
+        for (size_t i = 0; i < total; ++i) {
+            QCOMPARE(opsA[i].seq(), std::uint64_t(i + 1));
+            QCOMPARE(opsA[i].SerializeAsString(), opsB[i].SerializeAsString());
+        }
+        QCOMPARE(a.model.strokes().size(), size_t(20));
+        QCOMPARE(a.model.snapshot().SerializeAsString(), b.model.snapshot().SerializeAsString());
+        // Authors are stamped by the server, names too.
+        QCOMPARE(opsA.front().author(), a.userId);
+        QCOMPARE(fromWire(opsA.front().chat().author_name()), QStringLiteral("Ada"));
+        QVERIFY(opsA.front().time_ms() > 0);
+    }
+
+    void lateJoinerGetsSnapshotAndRecentChat()
+    {
+        TestClient a;
+        QVERIFY(a.connectAs(url(), QStringLiteral("Ada")));
+        QVERIFY(a.join(QStringLiteral("late")));
+        for (int i = 0; i < 30; ++i)
+            a.stroke(std::uint32_t(i + 1), wave(50, i), 5);
+        a.chat(QStringLiteral("hello late people"));
+        const std::uint64_t head = 30 * 6 + 1; // begin + 4 point batches + end, per stroke
+        QTRY_COMPARE(a.model.seq(), head);
+
+        TestClient late;
+        QVERIFY(late.connectAs(url(), QStringLiteral("Late")));
+        QVERIFY(late.join(QStringLiteral("late")));
+        const pb::Joined *j = late.lastJoined();
+        QVERIFY(j->has_snapshot());
+        QCOMPARE(j->ops_size(), 0);
+        QCOMPARE(j->head_seq(), head);
+        QCOMPARE(j->snapshot().strokes_size(), 30);
+        QCOMPARE(j->recent_chat_size(), 1);
+        QCOMPARE(fromWire(j->recent_chat(0).chat().text()), QStringLiteral("hello late people"));
+        QCOMPARE(j->members_size(), 2);
+        QCOMPARE(late.model.snapshot().SerializeAsString(), a.model.snapshot().SerializeAsString());
+    }
+
+    void reconnectWithLastSeqGetsOnlyMissedOps()
+    {
+        TestClient a, b;
+        QVERIFY(a.connectAs(url(), QStringLiteral("Ada")));
+        QVERIFY(a.join(QStringLiteral("resume")));
+        for (int i = 0; i < 50; ++i)
+            a.stroke(std::uint32_t(i + 1), wave(40, i), 2);
+        QTRY_COMPARE(a.model.seq(), std::uint64_t(150));
+        QVERIFY(b.connectAs(url(), QStringLiteral("Bob")));
+        QVERIFY(b.join(QStringLiteral("resume")));
+        const std::uint64_t seen = b.model.seq();
+        QCOMPARE(seen, std::uint64_t(150));
+        b.socket().close();
+        QTRY_COMPARE(b.disconnects, 1);
+
+        a.chat(QStringLiteral("while you were away"));
+        a.stroke(999, wave(20), 1);
+        QTRY_COMPARE(a.model.seq(), std::uint64_t(153));
+
+        TestClient b2;
+        b2.model = b.model;
+        QVERIFY(b2.connectAs(url(), QStringLiteral("Bob"), b.resumeToken));
+        QVERIFY(b2.join(QStringLiteral("resume"), seen));
+        const pb::Joined *j = b2.lastJoined();
+        QVERIFY(!j->has_snapshot());
+        QCOMPARE(j->ops_size(), 3);
+        QCOMPARE(j->ops(0).seq(), std::uint64_t(151));
+        QCOMPARE(j->ops(2).seq(), std::uint64_t(153));
+        QCOMPARE(b2.model.snapshot().SerializeAsString(), a.model.snapshot().SerializeAsString());
+    }
+
+    void duplicateClientOpIdIsAppliedOnce()
+    {
+        TestClient a;
+        QVERIFY(a.connectAs(url(), QStringLiteral("Ada")));
+        QVERIFY(a.join(QStringLiteral("dup")));
+        pb::Op op;
+        op.set_client_op_id(7);
+        op.mutable_chat()->set_text("once");
+        a.sendOp(op);
+        QTRY_VERIFY(a.acked(7));
+        a.sendOp(op); // same client op id, as an outbox resend after a reconnect would
+        QTRY_COMPARE(a.ops().size(), size_t(2));
+        const auto ops = a.ops();
+        QCOMPARE(ops[1].seq(), ops[0].seq());
+        QCOMPARE(ops[1].SerializeAsString(), ops[0].SerializeAsString());
+        QCOMPARE(m_server->headSeq(QStringLiteral("dup")), std::uint64_t(1));
+
+        // A second client on the same wall saw it exactly once.
+        TestClient b;
+        QVERIFY(b.connectAs(url(), QStringLiteral("Bob")));
+        QVERIFY(b.join(QStringLiteral("dup")));
+        QCOMPARE(b.lastJoined()->recent_chat_size(), 1);
+
+        // The resend also works on a new connection that resumed the identity.
+        TestClient again;
+        QVERIFY(again.connectAs(url(), QStringLiteral("Ada"), a.resumeToken));
+        QVERIFY(again.join(QStringLiteral("dup"), 1));
+        again.sendOp(op);
+        QTRY_VERIFY(again.acked(7));
+        QCOMPARE(m_server->headSeq(QStringLiteral("dup")), std::uint64_t(1));
+    }
+
+    void restartKeepsTheWall()
+    {
+        QByteArray before;
+        std::string token;
+        {
+            TestClient a;
+            QVERIFY(a.connectAs(url(), QStringLiteral("Ada")));
+            QVERIFY(a.join(QStringLiteral("keep")));
+            for (int i = 0; i < 10; ++i)
+                a.stroke(std::uint32_t(i + 1), wave(25, i), 2);
+            pb::Op note;
+            note.mutable_note_add()->set_id(1);
+            note.mutable_note_add()->set_x(10);
+            note.mutable_note_add()->set_y(20);
+            note.mutable_note_add()->set_text("remember me");
+            const auto id = a.sendOp(note);
+            a.chat(QStringLiteral("bye"));
+            QTRY_VERIFY(a.acked(id + 1));
+            before = QByteArray::fromStdString(a.model.snapshot().SerializeAsString());
+            token = a.resumeToken;
+        }
+        const quint16 port = m_server->port();
+        m_server.reset();
+        startServer(port);
+        TestClient a;
+        QVERIFY(a.connectAs(url(), QStringLiteral("Ada"), token));
+        QVERIFY(a.received.front().welcome().resumed());
+        QVERIFY(a.join(QStringLiteral("keep")));
+        QCOMPARE(QByteArray::fromStdString(a.model.snapshot().SerializeAsString()), before);
+        QCOMPARE(a.model.notes().size(), size_t(1));
+        QCOMPARE(a.lastJoined()->recent_chat_size(), 1);
+    }
+
+    void undoAndRedoAreSeenByEveryone()
+    {
+        TestClient a, b;
+        QVERIFY(a.connectAs(url(), QStringLiteral("Ada")));
+        QVERIFY(b.connectAs(url(), QStringLiteral("Bob")));
+        QVERIFY(a.join(QStringLiteral("undo")));
+        QVERIFY(b.join(QStringLiteral("undo")));
+        const auto ids = a.stroke(1, wave(10), 1);
+        pb::Op undo;
+        undo.mutable_undo()->set_target_client_op_id(ids.front());
+        const auto undoId = a.sendOp(undo);
+        QTRY_VERIFY(a.acked(undoId));
+        QTRY_COMPARE(b.model.seq(), a.model.seq());
+        QVERIFY(!b.model.strokes().front().visible());
+        // Bob cannot undo Ada's stroke.
+        pb::Op steal;
+        steal.mutable_redo()->set_target_client_op_id(ids.front());
+        const auto stealId = b.sendOp(steal);
+        QTRY_VERIFY(b.lastError() && b.lastError()->client_op_id() == stealId);
+        QCOMPARE(b.lastError()->code(), pb::INVALID_OP);
+        pb::Op redo;
+        redo.mutable_redo()->set_target_client_op_id(ids.front());
+        const auto redoId = a.sendOp(redo);
+        QTRY_VERIFY(a.acked(redoId));
+        QTRY_VERIFY(b.model.strokes().front().visible());
+    }
+
+    void historyPagesOlderChat()
+    {
+        TestClient a;
+        QVERIFY(a.connectAs(url(), QStringLiteral("Ada")));
+        QVERIFY(a.join(QStringLiteral("talk")));
+        for (int i = 0; i < 120; ++i)
+            a.chat(QStringLiteral("m%1").arg(i));
+        QTRY_COMPARE(a.model.seq(), std::uint64_t(120));
+        TestClient b;
+        QVERIFY(b.connectAs(url(), QStringLiteral("Bob")));
+        QVERIFY(b.join(QStringLiteral("talk")));
+        const pb::Joined *j = b.lastJoined();
+        QCOMPARE(j->recent_chat_size(), limits::kRecentChatOnJoin);
+        QCOMPARE(fromWire(j->recent_chat(j->recent_chat_size() - 1).chat().text()), QStringLiteral("m119"));
+        pb::Envelope req;
+        req.mutable_history_request()->set_before_seq(j->recent_chat(0).seq());
+        req.mutable_history_request()->set_limit(60);
+        b.sendEnvelope(req);
+        QTRY_COMPARE(b.count(pb::Envelope::kHistory), size_t(1));
+        const auto &h = b.received.back().history();
+        QCOMPARE(h.chat_size(), 60);
+        QVERIFY(h.more());
+        QCOMPARE(fromWire(h.chat(59).chat().text()), QStringLiteral("m69"));
+        QCOMPARE(fromWire(h.chat(0).chat().text()), QStringLiteral("m10"));
+    }
+
+    void cursorsAreRelayedToOthersOnly()
+    {
+        TestClient a, b;
+        QVERIFY(a.connectAs(url(), QStringLiteral("Ada")));
+        QVERIFY(b.connectAs(url(), QStringLiteral("Bob")));
+        QVERIFY(a.join(QStringLiteral("cur")));
+        QVERIFY(b.join(QStringLiteral("cur")));
+        pb::Envelope env;
+        env.mutable_cursor()->set_x(12.5f);
+        env.mutable_cursor()->set_y(-3);
+        env.mutable_cursor()->set_user_id(424242); // forged: the server stamps the real one
+        a.sendEnvelope(env);
+        QTRY_COMPARE(b.count(pb::Envelope::kCursor), size_t(1));
+        QCOMPARE(b.received.back().cursor().user_id(), a.userId);
+        QCOMPARE(b.received.back().cursor().x(), 12.5f);
+        QCOMPARE(a.count(pb::Envelope::kCursor), size_t(0));
+    }
+
+    void leavingIsAnnounced()
+    {
+        TestClient a;
+        QVERIFY(a.connectAs(url(), QStringLiteral("Ada")));
+        QVERIFY(a.join(QStringLiteral("bye")));
+        {
+            TestClient b;
+            QVERIFY(b.connectAs(url(), QStringLiteral("Bob")));
+            QVERIFY(b.join(QStringLiteral("bye")));
+            QTRY_COMPARE(a.count(pb::Envelope::kPresence), size_t(1));
+        }
+        QTRY_COMPARE(a.count(pb::Envelope::kPresence), size_t(2));
+        const auto &p = a.received.back().presence();
+        QVERIFY(!p.online());
+        QCOMPARE(fromWire(p.member().name()), QStringLiteral("Bob"));
+    }
+
+    void silentPeerIsDropped()
+    {
+        m_server.reset();
+        ServerOptions options;
+        options.host = QHostAddress::LocalHost;
+        options.port = 0;
+        options.dataDir = m_dir->path();
+        options.pingIntervalMs = 100;
+        options.peerTimeoutMs = 400;
+        options.helloTimeoutMs = 300;
+        m_server = std::make_unique<WallServer>(options);
+        QString error;
+        QVERIFY2(m_server->start(&error), qPrintable(error));
+
+        // A connection that never says Hello is closed with TIMEOUT.
+        TestClient mute;
+        QVERIFY(mute.open(url()));
+        QTRY_COMPARE_WITH_TIMEOUT(mute.disconnects, 1, 3000);
+        QCOMPARE(mute.closeCode, closeCodeFor(pb::TIMEOUT));
+
+        // A live client answers pings (QWebSocket does so by itself) and stays.
+        TestClient live;
+        QVERIFY(live.connectAs(url(), QStringLiteral("Live")));
+
+        // A peer that said Hello and then went silent (answers no ping) is dropped.
+        QTcpSocket silent;
+        QVERIFY(test::rawUpgrade(silent, m_server->port()));
+        pb::Envelope hello;
+        hello.mutable_hello()->set_protocol_version(kProtocolVersion);
+        hello.mutable_hello()->set_display_name("Silent");
+        silent.write(test::wsFrame(0x2, serialize(hello)));
+        QTRY_COMPARE(m_server->sessionCount(), 2);
+        QTRY_COMPARE_WITH_TIMEOUT(silent.state(), QAbstractSocket::UnconnectedState, 5000);
+        QCOMPARE(m_server->sessionCount(), 1);
+        // The live client outlived the silent one's whole timeout.
+        QCOMPARE(live.disconnects, 0);
+    }
+};
+
+QTEST_GUILESS_MAIN(TstWallServer)
+#include "tst_wallserver.moc"
