@@ -49,17 +49,31 @@ AppSettings::AppSettings(QObject *parent)
 
 AppSettings::~AppSettings() = default;
 
+// Who you are (name, colour) belongs to the profile, so that a second copy of the app on the
+// same machine can be a second person; everything else is shared.
+static QString settingsKey(const char *key, const QString &profile)
+{
+    const QString k = QLatin1String(key);
+    return k.startsWith(QLatin1String("person/")) ? QStringLiteral("profiles/%1/%2").arg(profile, k) : k;
+}
+
 QVariant AppSettings::value(const char *key, const QVariant &fallback) const
 {
-    return QSettings().value(QLatin1String(key), fallback);
+    QSettings s;
+    const QString k = settingsKey(key, m_profile);
+    // A new profile starts from what the first one chose.
+    if (!s.contains(k) && k != QLatin1String(key))
+        return s.value(QStringLiteral("profiles/default/") + QLatin1String(key), fallback);
+    return s.value(k, fallback);
 }
 
 void AppSettings::setValue(const char *key, const QVariant &v)
 {
     QSettings s;
-    if (s.value(QLatin1String(key)) == v)
+    const QString k = settingsKey(key, m_profile);
+    if (s.contains(k) && s.value(k) == v)
         return;
-    s.setValue(QLatin1String(key), v);
+    s.setValue(k, v);
     emit changed();
 }
 

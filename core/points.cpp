@@ -43,7 +43,7 @@ DecodeResult decodeDeltas(const google::protobuf::RepeatedField<std::int32_t> &d
                           FixedPoint previous, std::vector<FixedPoint> *out)
 {
     if (deltas.size() % 2 != 0)
-        return {false, QStringLiteral("stroke points must come in x,y pairs, got %1 numbers")
+        return {false, false, QStringLiteral("stroke points must come in x,y pairs, got %1 numbers")
                                .arg(deltas.size())};
     const size_t start = out->size();
     out->reserve(start + size_t(deltas.size() / 2));
@@ -55,7 +55,7 @@ DecodeResult decodeDeltas(const google::protobuf::RepeatedField<std::int32_t> &d
         y += deltas.Get(i + 1);
         if (x > kMaxFixed || x < -kMaxFixed || y > kMaxFixed || y < -kMaxFixed) {
             out->resize(start);
-            return {false, QStringLiteral("stroke point %1 lies outside the wall (limit %2: "
+            return {false, true, QStringLiteral("stroke point %1 lies outside the wall (limit %2: "
                                           "coordinates within ±%3 px)")
                                    .arg(i / 2)
                                    .arg(QLatin1String(limits::kMaxCoordinateName))
@@ -63,7 +63,7 @@ DecodeResult decodeDeltas(const google::protobuf::RepeatedField<std::int32_t> &d
         }
         out->push_back({std::int32_t(x), std::int32_t(y)});
     }
-    return {true, {}};
+    return {true, false, {}};
 }
 
 } // namespace scrawl

@@ -40,7 +40,8 @@ void encodeDeltas(const std::vector<FixedPoint> &points, FixedPoint previous,
 struct DecodeResult
 {
     bool ok = false;
-    QString error; // what is wrong, for a person, when !ok
+    bool outOfRange = false; // a point left the wall (limit max_coordinate)
+    QString error;           // what is wrong, for a person, when !ok
 };
 
 // Decodes deltas, the first relative to `previous`, appending to `out`. Fails (and leaves `out`

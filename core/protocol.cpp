@@ -68,7 +68,7 @@ std::optional<Problem> decodeText(const std::string &bytes, const TextRules &rul
                                              .arg(field),
                        {}};
     for (const QChar c : std::as_const(text)) {
-        const bool allowedControl = rules.multiline && (c == u'\n' || c == u'\t');
+        const bool allowedControl = rules.multiline && (c == u'\n' || c == u'\r' || c == u'\t');
         if (c.category() == QChar::Other_Control && !allowedControl)
             return Problem{pb::INVALID_TEXT,
                            QStringLiteral("The %1 contains a control character (U+%2); remove it.")

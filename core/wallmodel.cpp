@@ -17,6 +17,11 @@ constexpr TextRules kNoteRules{"note text", limits::kMaxNoteChars, limits::kMaxN
 
 Problem invalid(const QString &message) { return {pb::INVALID_OP, message, {}}; }
 
+Problem decodeProblem(const DecodeResult &r)
+{
+    return r.outOfRange ? limitProblem(limits::kMaxCoordinateName, r.error) : invalid(r.error);
+}
+
 std::optional<Problem> checkPosition(double x, double y, const char *what)
 {
     if (!std::isfinite(x) || !std::isfinite(y))
@@ -177,7 +182,7 @@ std::optional<Problem> WallModel::checkStroke(const pb::Op &op, std::uint64_t au
         std::vector<FixedPoint> decoded;
         const DecodeResult r = decodeDeltas(b.points(), {}, &decoded);
         if (!r.ok)
-            return invalid(r.error);
+            return decodeProblem(r);
         return std::nullopt;
     }
     case pb::Op::kStrokePoints: {
@@ -200,7 +205,7 @@ std::optional<Problem> WallModel::checkStroke(const pb::Op &op, std::uint64_t au
         const DecodeResult r =
             decodeDeltas(b.points(), s->points.empty() ? FixedPoint{} : s->points.back(), &decoded);
         if (!r.ok)
-            return invalid(r.error);
+            return decodeProblem(r);
         return std::nullopt;
     }
     case pb::Op::kStrokeEnd: {
@@ -530,8 +535,9 @@ pb::WallSnapshot WallModel::snapshot() const
     pb::WallSnapshot snap;
     snap.set_seq(m_seq);
     snap.set_total_points(m_totalPoints);
-    // Hidden objects that no reachable action can bring back are left out: the snapshot is
-    // what a newcomer needs, not the history.
+    // Hidden objects that no reachable action can bring back travel as tombstones (key and
+    // flags, no points or text): a newcomer needs no more to draw the wall, and the key keeps
+    // its id taken, so a model loaded from here refuses and accepts exactly what this one does.
     std::unordered_set<std::uint64_t> reachable;
     for (const auto &[author, list] : m_actions) {
         for (const Action &a : list)
@@ -539,26 +545,28 @@ pb::WallSnapshot WallModel::snapshot() const
     }
     snap.mutable_strokes()->Reserve(int(m_strokes.size()));
     for (const Stroke &s : m_strokes) {
-        if (!s.visible() && !reachable.count(s.key))
-            continue;
+        const bool tombstone = !s.visible() && !reachable.count(s.key);
         pb::SnapStroke *out = snap.add_strokes();
         out->set_key(s.key);
-        out->set_color(s.color);
-        out->set_width(s.width);
-        encodeDeltas(s.points, {}, out->mutable_points());
+        if (!tombstone) {
+            out->set_color(s.color);
+            out->set_width(s.width);
+            encodeDeltas(s.points, {}, out->mutable_points());
+        }
         out->set_closed(s.closed);
         out->set_erased(s.erased);
         out->set_undone(s.undone);
     }
     for (const Note &n : m_notes) {
-        if (!n.visible() && !reachable.count(n.key))
-            continue;
+        const bool tombstone = !n.visible() && !reachable.count(n.key);
         pb::SnapNote *out = snap.add_notes();
         out->set_key(n.key);
-        out->set_x(n.x);
-        out->set_y(n.y);
-        out->set_text(toWire(n.text));
-        out->set_color(n.color);
+        if (!tombstone) {
+            out->set_x(n.x);
+            out->set_y(n.y);
+            out->set_text(toWire(n.text));
+            out->set_color(n.color);
+        }
         out->set_deleted(n.deleted);
         out->set_undone(n.undone);
     }
@@ -637,6 +645,8 @@ std::optional<Problem> WallModel::load(const pb::WallSnapshot &snap)
         a.yAfter = in.y_after();
         fresh.record(in.author(), std::move(a));
     }
+    // Tombstones carry no points, yet their points still count against the wall's limit.
+    fresh.m_totalPoints = std::max<std::uint64_t>(fresh.m_totalPoints, snap.total_points());
     *this = std::move(fresh);
     return std::nullopt;
 }

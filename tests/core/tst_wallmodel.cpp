@@ -206,12 +206,6 @@ std::string withoutTotalPoints(pb::WallSnapshot snapshot)
     return snapshot.SerializeAsString();
 }
 
-// Known bug in core/wallmodel.cpp, see snapshotRoundTrip() and the commit message.
-constexpr const char *kHiddenObjectsBug =
-    "WallModel::snapshot() leaves out hidden strokes/notes no undo action reaches, but the "
-    "running model keeps them (and their points in total_points); load() recounts without them, "
-    "so a model loaded from a snapshot diverges from one that applied every op";
-
 QString describe(const std::optional<scrawl::Problem> &p)
 {
     if (!p)
@@ -810,13 +804,6 @@ void TestWallModel::check()
     ACCEPT(s, 2, strokeBegin(1, line(2)));
     QCOMPARE(s.lastOpId[ana], 7u);
 
-    // Known bug: checkStroke() passes decodeDeltas()' range error on as INVALID_OP with no
-    // Error.limit, while a note outside the wall gets LIMIT_EXCEEDED naming max_coordinate.
-    const char *coordinateBug = "core/wallmodel.cpp checkStroke(): stroke points outside "
-                                "max_coordinate are refused as INVALID_OP without Error.limit";
-    QEXPECT_FAIL("begin, point past max", coordinateBug, Abort);
-    QEXPECT_FAIL("points, past max from last point", coordinateBug, Abort);
-
     const std::optional<scrawl::Problem> problem = s.model.check(op, author);
     QCOMPARE(problem.value_or(scrawl::Problem{pb::ERROR_UNSPECIFIED, {}, {}}).code, code);
     if (!problem)
@@ -1052,8 +1039,6 @@ void TestWallModel::snapshotRoundTrip()
 
     // A wall that has been through a snapshot is the same wall, counters included: a server
     // restarted from a snapshot must refuse and accept exactly what the running one would.
-    QEXPECT_FAIL("erased stroke beyond undo depth", kHiddenObjectsBug, Abort);
-    QEXPECT_FAIL("undone stroke beyond undo depth", kHiddenObjectsBug, Abort);
     QCOMPARE(loaded.totalPoints(), s.model.totalPoints());
     QCOMPARE(loaded.snapshot().SerializeAsString(), first.SerializeAsString());
     QCOMPARE(loaded.isFull(), s.model.isFull());
@@ -1065,7 +1050,6 @@ void TestWallModel::snapshotRoundTrip()
                     + describe(model.check(next, ana));
         return out.join(u'\n');
     };
-    QEXPECT_FAIL("deleted note beyond undo depth", kHiddenObjectsBug, Abort);
     QCOMPARE(answers(loaded), answers(s.model));
 }
 
@@ -1266,16 +1250,13 @@ void TestWallModel::determinism()
         late.apply(op);
     QCOMPARE(visibleState(late), visibleState(server.model));
     QCOMPARE(withoutTotalPoints(late.snapshot()), withoutTotalPoints(server.model.snapshot()));
-    QEXPECT_FAIL("three authors, 4000 ops", kHiddenObjectsBug, Continue);
     QCOMPARE(late.totalPoints(), server.model.totalPoints());
-    QEXPECT_FAIL("three authors, 4000 ops", kHiddenObjectsBug, Continue);
     QCOMPARE(snapshotBytes(late), expected);
 
     // snapshot -> load -> snapshot is the identity.
     WallModel reloaded;
     QVERIFY(!reloaded.load(server.model.snapshot()));
     QCOMPARE(withoutTotalPoints(reloaded.snapshot()), withoutTotalPoints(server.model.snapshot()));
-    QEXPECT_FAIL("three authors, 4000 ops", kHiddenObjectsBug, Continue);
     QCOMPARE(snapshotBytes(reloaded), expected);
 }
 
