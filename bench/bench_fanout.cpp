@@ -1,0 +1,2 @@
+#include "bench/common.h"
+namespace scrawl::bench { int runFanout(const Args &) { return 1; } }
