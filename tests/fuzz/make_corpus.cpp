@@ -281,6 +281,23 @@ int main(int argc, char **argv)
                                             .raw(3, stray.SerializeAsString()).bytes());
     }
 
+    {
+        // An open stroke, erased, whose actions then scroll out of the undo history: the
+        // snapshot keeps it as a tombstone without points. Its author may still send points.
+        const std::int32_t edge = std::int32_t(limits::kMaxCoordinate) * scrawl::kCoordScale - 10;
+        Script s;
+        s.enter(0).op(0, begin(1, {{edge, 0}})).op(0, erase({scrawl::objectKey(user1, 1)}))
+            .op(0, noteAdd(2, 0, 0, "n"));
+        for (int i = 0; i < limits::kMaxUndoDepth; ++i) {
+            pb::Op move;
+            move.mutable_note_move()->set_note(scrawl::objectKey(user1, 2));
+            move.mutable_note_move()->set_x(float(i));
+            s.op(0, move);
+        }
+        s.op(0, more(1, {{edge + 20, 0}}, {edge, 0})).op(0, more(1, {{5, 5}}, {edge, 0}));
+        write(envDir, "tombstone_open_stroke", s.bytes());
+    }
+
     // Point decoder inputs.
     std::vector<std::int32_t> natural;
     FixedPoint prev{};
