@@ -1,7 +1,8 @@
 // Fuzz target: bytes -> Envelope -> what the server does with it -> what clients do with the result.
 //
-// The input is a script of records, each [actor: 1 byte][length: 2 bytes LE][payload] (the last
-// record takes what is left). Actors 0..2 are three client connections (user ids 1..3) sending
+// The input is a script of records, each [header: 1 byte][length: 2 bytes LE][payload] (the last
+// record takes what is left). The header's low two bits name the actor; its high six bits
+// repeat an op (1 + 4 * bits times, with consecutive client op ids). Actors 0..2 are three client connections (user ids 1..3) sending
 // the payload to the server; actor 3 is a hostile server sending the payload to a client.
 // The server side follows server/session.cpp and server/wallserver.cpp step for step without
 // sockets or storage: size limit, parse, Hello / Join order, op ids, WallModel::check, stamping,
@@ -26,6 +27,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -298,7 +300,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, size_t size)
     Script script;
     size_t pos = 0;
     while (pos < size) {
-        const int actor = data[pos] % 4;
+        const std::uint8_t header = data[pos];
+        const int actor = header % 4;
         ++pos;
         size_t length = 0;
         if (pos + 2 <= size) {
@@ -308,10 +311,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, size_t size)
         length = std::min(length, size - pos);
         const QByteArray payload(reinterpret_cast<const char *>(data + pos), qsizetype(length));
         pos += length;
-        if (actor == kHostileServer)
+        if (actor == kHostileServer) {
             script.toClient(payload);
-        else
+            continue;
+        }
+        // The header's high bits repeat an op with the following client op ids, so that short
+        // inputs reach the undo history's depth and the wall's per-stroke limits.
+        const int repeat = 1 + (header >> 2) * 4;
+        pb::Envelope env;
+        if (repeat == 1 || !scrawl::parse(payload, &env) || !env.has_op()) {
             script.toServer(actor, payload);
+            continue;
+        }
+        const std::uint64_t first = env.op().client_op_id();
+        for (int i = 0; i < repeat; ++i) {
+            env.mutable_op()->set_client_op_id(first + std::uint64_t(i));
+            script.toServer(actor, scrawl::serialize(env));
+        }
     }
     script.finish();
     return 0;

@@ -26,9 +26,10 @@ namespace {
 class Script
 {
 public:
-    Script &raw(int actor, const std::string &bytes)
+    // repeatBits: fuzz_envelope sends an op 1 + 4 * repeatBits times, with consecutive ids.
+    Script &raw(int actor, const std::string &bytes, int repeatBits = 0)
     {
-        m_bytes.push_back(char(actor));
+        m_bytes.push_back(char(actor | (repeatBits << 2)));
         m_bytes.push_back(char(bytes.size() & 0xff));
         m_bytes.push_back(char((bytes.size() >> 8) & 0xff));
         m_bytes += bytes;
@@ -296,6 +297,31 @@ int main(int argc, char **argv)
         }
         s.op(0, more(1, {{edge + 20, 0}}, {edge, 0})).op(0, more(1, {{5, 5}}, {edge, 0}));
         write(envDir, "tombstone_open_stroke", s.bytes());
+    }
+
+    {
+        // Repeated ops: a long stroke, and enough note moves to push actions out of the undo
+        // history, then undo of the oldest and the newest.
+        pb::Op step = more(1, {{3, 1}}, {});
+        pb::Envelope stepEnv;
+        *stepEnv.mutable_op() = step;
+        stepEnv.mutable_op()->set_client_op_id(10);
+        pb::Op move;
+        move.mutable_note_move()->set_note(scrawl::objectKey(user1, 1));
+        move.mutable_note_move()->set_x(5);
+        pb::Envelope moveEnv;
+        *moveEnv.mutable_op() = move;
+        moveEnv.mutable_op()->set_client_op_id(1000);
+        pb::Envelope undoOld, undoNew;
+        *undoOld.mutable_op() = undo(3);
+        undoOld.mutable_op()->set_client_op_id(2000);
+        *undoNew.mutable_op() = undo(1200);
+        undoNew.mutable_op()->set_client_op_id(2001);
+        write(envDir, "repeats", Script().enter(0).op(0, begin(1, {{0, 0}})).op(0, noteAdd(1, 0, 0, "n"))
+                                     .raw(0, stepEnv.SerializeAsString(), 63)
+                                     .raw(0, moveEnv.SerializeAsString(), 63)
+                                     .raw(0, undoOld.SerializeAsString())
+                                     .raw(0, undoNew.SerializeAsString()).bytes());
     }
 
     // Point decoder inputs.
