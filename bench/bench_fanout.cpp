@@ -157,6 +157,9 @@ public:
             ev.data.ptr = c.get();
             epoll_ctl(m_epoll, EPOLL_CTL_ADD, c->ws.fd(), &ev);
             m_conns.push_back(std::move(c));
+            // Keep the ones already connected served (presence, pings): setting up 1000 clients
+            // can outlast the server's peer timeout.
+            poll(0);
         }
         // Let presence traffic and Socket.IO acks settle.
         settle(500, 60000);

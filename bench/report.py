@@ -99,6 +99,14 @@ if fan:
                   f"{fmt(r['half_delivered'])} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['p999_ms']:.2f} | "
                   f"{r['cpu_s_per_million']:.2f} | {r['rss_per_conn_bytes']/1024:.1f} KiB | "
                   f"{'capped' if r['capped'] else ''}{' errors ' + str(r['errors']) if r['errors'] else ''} |")
+    starved = [r for r in fan if r["server_cpu_at_saturation"] < 0.9 and not r["capped"]]
+    if starved:
+        md.append("\n**Caution:** " + ", ".join(f"{r['server']} N={r['clients']}" for r in starved)
+                  + " saturated with the server below 90 % of its core: other jobs on this machine "
+                  "took the rest, so those rates are lower bounds and the ratios depend on how the "
+                  "scheduler shared core 0 in that minute. Scrawl writes each socket once per "
+                  "event-loop pass (many frames per syscall) while Node writes once per message, "
+                  "which a crowded core punishes more. Confirm on an idle machine before quoting.")
     md.append("\n![delivered messages per second at saturation](fanout.png)\n")
 
 # ---- strokes
@@ -161,7 +169,6 @@ if fan:
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "fanout.dat")
         with open(data, "w") as f:
-            f.write("N " + " ".join(servers) + "\n")
             for n in ns:
                 vals = []
                 for s in servers:
