@@ -11,6 +11,7 @@
 #include <QLoggingCategory>
 #include <QTcpServer>
 #include <QTcpSocket>
+#include <QTimer>
 #include <QUrlQuery>
 #include <QWebSocket>
 
@@ -23,10 +24,17 @@ namespace {
 using Status = QHttpServerResponder::StatusCode;
 
 // Accepted sockets get TCP_NODELAY: without it small frames wait for delayed ACKs (Nagle).
+// Set on a socket once a whole request arrived on it (HTTP or WebSocket upgrade).
+constexpr const char *kRequestSeen = "scrawlRequestSeen";
+
 class NoDelayTcpServer : public QTcpServer
 {
 public:
-    using QTcpServer::QTcpServer;
+    NoDelayTcpServer(int requestTimeoutMs, QObject *parent)
+        : QTcpServer(parent)
+        , m_requestTimeoutMs(requestTimeoutMs)
+    {
+    }
 
 protected:
     void incomingConnection(qintptr handle) override
@@ -37,8 +45,20 @@ protected:
             return;
         }
         socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+        // QtHttpServer 6.4 waits forever for a request that never completes (slowloris): a
+        // connection without a whole request after the hello timeout is cut.
+        QTimer::singleShot(m_requestTimeoutMs, socket, [socket] {
+            if (!socket->property(kRequestSeen).toBool()) {
+                qCInfo(lcHttp) << "no complete request from" << socket->peerAddress()
+                               << "in time; closing";
+                socket->abort();
+            }
+        });
         addPendingConnection(socket);
     }
+
+private:
+    int m_requestTimeoutMs;
 };
 
 QJsonObject chatJson(const pb::Op &op)
@@ -75,7 +95,7 @@ HttpFront::HttpFront(WallServer *server)
 
 quint16 HttpFront::listenOn(const QHostAddress &host, quint16 port)
 {
-    auto *tcp = new NoDelayTcpServer(this);
+    auto *tcp = new NoDelayTcpServer(m_server->options().helloTimeoutMs, this);
     if (!tcp->listen(host, port)) {
         m_listenError = tcp->errorString();
         delete tcp;
@@ -87,6 +107,7 @@ quint16 HttpFront::listenOn(const QHostAddress &host, quint16 port)
 
 bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *socket)
 {
+    socket->setProperty(kRequestSeen, true);
     // QtHttpServer 6.4 hands a WebSocket upgrade over only when this returns true *and* writes
     // nothing (a responder made here would answer it as HTTP first): claim it silently.
     if (request.value("upgrade").compare("websocket", Qt::CaseInsensitive) == 0)
@@ -94,6 +115,14 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
     const QString path = request.url().path(QUrl::FullyDecoded);
     const auto method = request.method();
     qCDebug(lcHttp) << method << path;
+    if (path == QLatin1String("/")) {
+        // The WebSocket endpoint asked for in plain HTTP: say what it is.
+        QHttpServerResponder responder = makeResponder(request, socket);
+        replyError(responder, Status::UpgradeRequired,
+                   QStringLiteral("This is a Scrawl WebSocket endpoint; connect with the Scrawl "
+                                  "app, or use /health and /api/walls over HTTP."));
+        return true;
+    }
     const bool known = path == QLatin1String("/health") || path.startsWith(QLatin1String("/api/"));
     if (!known)
         return false;
@@ -239,6 +268,7 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
 
 void HttpFront::missingHandler(const QHttpServerRequest &request, QTcpSocket *socket)
 {
+    socket->setProperty(kRequestSeen, true);
     QHttpServerResponder responder = makeResponder(request, socket);
     replyError(responder, Status::NotFound,
                QStringLiteral("Nothing here at %1. Try /health, /api/walls or "

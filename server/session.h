@@ -53,6 +53,7 @@ public:
 private:
     void onBinary(const QByteArray &bytes);
     void onText(const QString &text);
+    void failTooBig(qint64 bytes);
     void dispatch(const pb::Envelope &env);
     void onHello(const pb::Hello &hello);
     void onOp(pb::Op op);
@@ -72,6 +73,7 @@ private:
     double m_tokens;
     QElapsedTimer m_tokenClock;
     int m_refusedInARow = 0;
+    qint64 m_messageBytes = 0; // of the message being received, across its frames
 };
 
 } // namespace scrawl
