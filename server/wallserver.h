@@ -40,6 +40,8 @@ struct ServerOptions
     int helloTimeoutMs = limits::kHelloTimeoutMs;
     // A snapshot is stored after this many new ops, so start-up and join never replay much.
     int snapshotEveryOps = 10000;
+    // Size limits of every wall (core/limits.h). Only tests change them, to fill a wall fast.
+    limits::WallCapacity wallCapacity;
 };
 
 // One wall in memory: its state, the people on it, and the exactly-once bookkeeping.
