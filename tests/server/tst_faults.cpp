@@ -9,6 +9,11 @@
 #include "tests/support/testclient.h"
 
 #include <QElapsedTimer>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QSignalSpy>
 #include <QProcess>
 #include <QRegularExpression>
 #include <QSqlDatabase>
@@ -158,6 +163,20 @@ private:
         m_server = std::make_unique<WallServer>(options);
         QString error;
         QVERIFY2(m_server->start(&error), qPrintable(error));
+    }
+
+    // GET /health over real HTTP: its "status" field.
+    QString healthStatus()
+    {
+        QNetworkAccessManager net;
+        QNetworkReply *reply = net.get(QNetworkRequest(
+            QUrl(QStringLiteral("http://127.0.0.1:%1/health").arg(m_server->port()))));
+        QSignalSpy finished(reply, &QNetworkReply::finished);
+        if (!reply->isFinished() && !finished.wait(5000))
+            return {};
+        const QString status = QJsonDocument::fromJson(reply->readAll()).object().value(QStringLiteral("status")).toString();
+        reply->deleteLater();
+        return status;
     }
 
 private slots:
@@ -570,6 +589,7 @@ private slots:
         QCOMPARE(m_server->headSeq(QStringLiteral("disk")), std::uint64_t(1));
         QCOMPARE(a.model.seq(), std::uint64_t(1));
         QVERIFY(!m_server->storageHealthy());
+        QCOMPARE(healthStatus(), QStringLiteral("degraded"));
         // Nobody else saw what was not stored; the wall still reads: a newcomer joins.
         QCOMPARE(b.ops().size(), size_t(1));
         TestClient reader;
@@ -586,6 +606,7 @@ private slots:
         QTRY_COMPARE(b.ops().size(), size_t(3));
         QCOMPARE(m_server->headSeq(QStringLiteral("disk")), std::uint64_t(3));
         QVERIFY(m_server->storageHealthy());
+        QCOMPARE(healthStatus(), QStringLiteral("ok"));
         QCOMPARE(b.model.snapshot().SerializeAsString(), a.model.snapshot().SerializeAsString());
         const auto stored = storedOps(m_dir->path(), QStringLiteral("disk"));
         QCOMPARE(stored.size(), size_t(3));
