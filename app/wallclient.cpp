@@ -143,6 +143,17 @@ void WallClient::setBackoff(int firstMs, int maxMs)
     m_backoffMaxMs = maxMs;
 }
 
+int WallClient::pendingCount() const
+{
+    std::set<std::uint32_t> strokes;
+    int n = 0;
+    for (const OutItem &item : m_outbox) {
+        if (const auto sid = strokeIdOf(item.op); !sid || strokes.insert(*sid).second)
+            ++n;
+    }
+    return n;
+}
+
 int WallClient::reconnectSeconds() const
 {
     if (m_state != Reconnecting)
@@ -471,6 +482,9 @@ void WallClient::onDisconnected()
     for (OutItem &item : m_outbox)
         item.sent = false;
     m_chat->setLoadingOlder(false);
+    // Who is here and where their pointers are is unknown while offline: show nobody rather
+    // than stale people; the next Joined brings the list back.
+    m_members->clear();
     qCInfo(lcClient) << "disconnected, close code" << closeCode << reason;
 
     if (closeCode >= kCloseCodeBase && fatalCode(closeCode - kCloseCodeBase)) {
