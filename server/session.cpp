@@ -255,14 +255,15 @@ void Session::onHello(const pb::Hello &hello)
     }
     if (!resumed) {
         token = newToken();
-        const auto id = storage.createUser(token);
-        if (!id) {
-            fail({pb::STORAGE_UNAVAILABLE,
-                  QStringLiteral("The server cannot store new users right now; try again later."),
-                  {}});
-            return;
+        if (const auto id = storage.createUser(token)) {
+            m_userId = *id;
+        } else {
+            // Storage is down: let the person in to read the wall rather than shutting them
+            // out; their changes are refused until they reconnect with a stored identity.
+            m_userId = m_server->newSessionOnlyUser();
+            token.clear();
+            qCWarning(lcSession) << "storage cannot keep a new user; session-only id" << m_userId;
         }
-        m_userId = *id;
     }
 
     pb::Envelope env;
