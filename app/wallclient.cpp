@@ -405,6 +405,13 @@ void WallClient::openSocket()
 void WallClient::onConnected()
 {
     m_lastHeard = m_clock.elapsed();
+    // Small frames (point batches, cursors) must not wait for Nagle's algorithm: with delayed
+    // ACKs that adds ~40 ms per hop on Linux. Qt 6.4's QWebSocket has no socket-option API;
+    // its QTcpSocket is its child.
+    if (auto *tcp = m_socket ? m_socket->findChild<QAbstractSocket *>() : nullptr) {
+        tcp->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+        qCDebug(lcClient) << "TCP_NODELAY set";
+    }
     pb::Envelope env;
     pb::Hello *h = env.mutable_hello();
     h->set_protocol_version(m_protocolVersion);
