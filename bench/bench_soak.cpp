@@ -269,6 +269,15 @@ struct Server
         p.pid = pid;
         return p.rssBytes();
     }
+
+    double cpuSeconds() const
+    {
+        if (pid <= 0)
+            return 0;
+        ServerProcess p;
+        p.pid = pid;
+        return p.cpuSeconds();
+    }
 };
 
 // --- one simulated person ---
@@ -498,6 +507,7 @@ private:
             unacked += c->outbox.size();
         m_unackedAtKill = unacked;
         m_rssBeforeKill = m_server.rssBytes();
+        m_serverCpuBeforeKill = m_server.cpuSeconds();
         std::fprintf(stderr, "soak: t=%.1f s: SIGKILL the server (pid %d, %llu ops unacknowledged)\n",
                      double(now - m_start) / 1e9, m_server.pid, (unsigned long long)unacked);
         m_server.killHard();
@@ -857,6 +867,14 @@ private:
     std::uint64_t m_made = 0, m_ackedTotal = 0, m_deliveries = 0, m_maxSeq = 0;
     std::uint64_t m_unackedAtKill = 0, m_drops = 0, m_contentMismatches = 0;
     std::int64_t m_rssBeforeKill = 0;
+    double m_serverCpuBeforeKill = 0;
+
+public:
+    double serverCpuSeconds() const { return m_serverCpuBeforeKill + m_server.cpuSeconds(); }
+    double m_serverCpu = 0;    // both processes, set before the final stop
+    std::int64_t m_snapshotBytes = 0; // the stored snapshot of the wall, at the end
+
+private:
     double m_drainSeconds = 0;
     std::vector<std::uint64_t> m_hashBySeq;
     std::map<int, std::uint64_t> m_errors;
@@ -984,6 +1002,10 @@ bool Soak::report(const std::vector<StoredOp> &stored, std::uint64_t storedCount
                 m_clients.size(), (unsigned long long)m_deliveries, (unsigned long long)duplicates,
                 (unsigned long long)viewMissing, (unsigned long long)viewPhantom,
                 (unsigned long long)(m_contentMismatches + contentVsStore));
+    std::printf("CPU                      server %.0f s (%.0f %% of a core), generator %.0f s (%.0f %%); "
+                "stored snapshot %.1f MiB\n",
+                m_serverCpu, 100 * m_serverCpu / drawSeconds, selfCpuSeconds(),
+                100 * selfCpuSeconds() / drawSeconds, mib(m_snapshotBytes));
     std::printf("connections              %d  (%llu dropped while live; %d snapshot rejoins; %d resume "
                 "failures); drain %.1f s\n",
                 connects, (unsigned long long)m_drops, snapshotJoins, resumeFailures, m_drainSeconds);
@@ -1053,6 +1075,12 @@ bool Soak::report(const std::vector<StoredOp> &stored, std::uint64_t storedCount
         md << "| deliveries in all | " << m_deliveries << " |\n";
         md << "| connections | " << connects << " (" << snapshotJoins << " rejoins by snapshot, "
            << resumeFailures << " resume failures) |\n";
+        std::snprintf(line, sizeof line,
+                      "| CPU | server %.0f s (%.0f %% of a core over the drawing time), load generator %.0f s |\n",
+                      m_serverCpu, 100 * m_serverCpu / drawSeconds, selfCpuSeconds());
+        md << line;
+        std::snprintf(line, sizeof line, "| the wall at the end | stored snapshot %.1f MiB |\n", mib(m_snapshotBytes));
+        md << line;
         md << "| **ops lost** | **" << lost << "** |\n";
         std::snprintf(line, sizeof line, "| server RSS | %.1f MiB min, %.1f MiB max; %.1f MiB just before the kill |\n",
                       mib(rssMin), mib(rssMax), mib(m_rssBeforeKill));
@@ -1085,7 +1113,7 @@ bool Soak::report(const std::vector<StoredOp> &stored, std::uint64_t storedCount
 
 // Reads the wall's ops from the server's SQLite file: seq -> (author, client_op_id, hash).
 bool readStorage(const std::string &dataDir, std::vector<StoredOp> *stored, std::uint64_t *count,
-                 std::uint64_t *duplicates)
+                 std::uint64_t *duplicates, std::int64_t *snapshotBytes)
 {
     bool ok = false;
     {
@@ -1117,6 +1145,9 @@ bool readStorage(const std::string &dataDir, std::vector<StoredOp> *stored, std:
             } else {
                 std::fprintf(stderr, "soak: cannot read the ops: %s\n", qPrintable(q.lastError().text()));
             }
+            QSqlQuery snap(db);
+            if (snap.exec(QStringLiteral("SELECT MAX(length(body)) FROM snapshots")) && snap.next())
+                *snapshotBytes = snap.value(0).toLongLong();
         } else {
             std::fprintf(stderr, "soak: cannot open the database: %s\n", qPrintable(db.lastError().text()));
         }
@@ -1162,11 +1193,12 @@ int runSoak(const Args &args)
     soak.run();
     const std::uint64_t freshHead = soak.freshJoinHead();
     soak.closeAll();
+    soak.m_serverCpu = soak.serverCpuSeconds();
     const bool cleanStop = server.stop();
 
     std::vector<StoredOp> stored;
     std::uint64_t count = 0, duplicates = 0;
-    if (!readStorage(server.dataDir, &stored, &count, &duplicates))
+    if (!readStorage(server.dataDir, &stored, &count, &duplicates, &soak.m_snapshotBytes))
         die("cannot read the server's database in " + server.dataDir);
     const bool ok = soak.report(stored, count, freshHead, duplicates, cleanStop, args.text("markdown", ""));
     if (ok && !args.has("keep-data"))
