@@ -95,5 +95,6 @@ inline constexpr const char *kSlowReaderName = "max_send_buffer_bytes";
 
 // HTTP API request bodies.
 inline constexpr int kMaxHttpBodyBytes = 64 * 1024;
+inline constexpr const char *kMaxHttpBodyBytesName = "max_http_body_bytes";
 
 } // namespace scrawl::limits
