@@ -9,6 +9,10 @@
 #include <QUuid>
 #include <QVariant>
 
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 Q_LOGGING_CATEGORY(lcStorage, "scrawl.server.storage", QtInfoMsg)
 
 namespace scrawl {
@@ -29,6 +33,7 @@ QByteArray opBytes(const pb::Op &op)
 const char *const kSchema[] = {
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
+    "PRAGMA wal_autocheckpoint=0", // see Checkpointer
     "PRAGMA foreign_keys=ON",
     "CREATE TABLE IF NOT EXISTS walls (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
     "created_ms INTEGER NOT NULL, head_seq INTEGER NOT NULL DEFAULT 0)",
@@ -41,6 +46,76 @@ const char *const kSchema[] = {
     "body BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY AUTOINCREMENT, token BLOB NOT NULL "
     "UNIQUE, created_ms INTEGER NOT NULL)",
+};
+
+// SQLite's automatic checkpoint runs inside the COMMIT that crosses its threshold, and with it
+// an fsync of the WAL and the database: a stall of milliseconds to tens of milliseconds on the
+// event loop every thousand pages, which every client would feel as a latency spike. The writer
+// turns it off and this thread checkpoints instead, on its own connection, a moment after writes
+// (PASSIVE: it never blocks the writer, and the WAL is reused from its start once it is
+// fully copied back).
+class Checkpointer
+{
+public:
+    explicit Checkpointer(QString path) : m_path(std::move(path)), m_thread([this] { run(); }) {}
+    ~Checkpointer()
+    {
+        {
+            std::lock_guard lock(m_mutex);
+            m_stop = true;
+        }
+        m_wake.notify_one();
+        m_thread.join();
+    }
+
+    void wroteFrames()
+    {
+        {
+            std::lock_guard lock(m_mutex);
+            m_dirty = true;
+        }
+        m_wake.notify_one();
+    }
+
+private:
+    // How long after a write the checkpoint runs: writes that come in a burst share one.
+    static constexpr auto kDelay = std::chrono::milliseconds(250);
+
+    void run()
+    {
+        const QString name = QStringLiteral("checkpointer-%1").arg(QUuid::createUuid().toString(QUuid::Id128));
+        {
+            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), name);
+            db.setDatabaseName(m_path);
+            const bool open = db.open();
+            if (!open)
+                qCWarning(lcStorage) << "checkpoints disabled: cannot open" << m_path << db.lastError().text();
+            std::unique_lock lock(m_mutex);
+            while (!m_stop) {
+                m_wake.wait(lock, [this] { return m_stop || m_dirty; });
+                if (m_stop)
+                    break;
+                m_wake.wait_for(lock, kDelay, [this] { return m_stop; });
+                m_dirty = false;
+                lock.unlock();
+                if (open) {
+                    QSqlQuery q(db);
+                    if (!q.exec(QStringLiteral("PRAGMA wal_checkpoint(PASSIVE)")))
+                        qCWarning(lcStorage) << "checkpoint failed:" << q.lastError().text();
+                }
+                lock.lock();
+            }
+            db.close();
+        }
+        QSqlDatabase::removeDatabase(name);
+    }
+
+    const QString m_path;
+    std::mutex m_mutex;
+    std::condition_variable m_wake;
+    bool m_dirty = false;
+    bool m_stop = false;
+    std::thread m_thread; // last: started once everything above exists
 };
 
 class SqliteStorage final : public Storage
@@ -81,6 +156,7 @@ public:
             "INSERT INTO ops (wall_id, seq, author, client_op_id, kind, body) VALUES (?,?,?,?,?,?)"));
         m_updateHead = QSqlQuery(m_db);
         m_updateHead.prepare(QStringLiteral("UPDATE walls SET head_seq = ? WHERE id = ?"));
+        m_checkpointer = std::make_unique<Checkpointer>(m_db.databaseName());
         qCInfo(lcStorage) << "opened" << m_db.databaseName();
         return true;
     }
@@ -89,6 +165,7 @@ public:
     {
         if (!m_db.isValid())
             return;
+        m_checkpointer.reset();
         m_insertOp = QSqlQuery();
         m_updateHead = QSqlQuery();
         m_db.close();
@@ -168,6 +245,7 @@ public:
             m_db.rollback();
             return false;
         }
+        m_checkpointer->wroteFrames();
         return true;
     }
 
@@ -178,7 +256,10 @@ public:
         q.addBindValue(qint64(wallId));
         q.addBindValue(qulonglong(seq));
         q.addBindValue(bytes);
-        return exec(q);
+        if (!exec(q))
+            return false;
+        m_checkpointer->wroteFrames();
+        return true;
     }
 
     std::optional<QByteArray> latestSnapshot(std::int64_t wallId) override
@@ -317,6 +398,7 @@ private:
     QSqlQuery m_insertOp;
     QSqlQuery m_updateHead;
     QString m_lastError;
+    std::unique_ptr<Checkpointer> m_checkpointer;
 };
 
 } // namespace
