@@ -988,9 +988,11 @@ bool Soak::report(const std::vector<StoredOp> &stored, std::uint64_t storedCount
     }
     auto mib = [](std::int64_t b) { return double(b) / 1048576.0; };
 
-    std::printf("\n== soak: %zu clients, %.1f s drawing, server SIGKILLed at t=%.1f s, back after %.2f s\n",
-                m_clients.size(), drawSeconds, double(m_killAt - m_start) / 1e9,
-                double(m_restartedAt - m_killAt) / 1e9);
+    char restartText[128] = "no server restart";
+    if (m_killAt)
+        std::snprintf(restartText, sizeof restartText, "server SIGKILLed at t=%.1f s, back after %.2f s",
+                      double(m_killAt - m_start) / 1e9, double(m_restartedAt - m_killAt) / 1e9);
+    std::printf("\n== soak: %zu clients, %.1f s drawing, %s\n", m_clients.size(), drawSeconds, restartText);
     std::printf("ops sent (made)          %llu  (%.0f ops/s, %.2f per client a second; %llu frames, "
                 "%llu of them resends after a reconnect)\n",
                 (unsigned long long)made, double(made) / drawSeconds,
@@ -1058,15 +1060,18 @@ bool Soak::report(const std::vector<StoredOp> &stored, std::uint64_t storedCount
         md << "\n## Soak (`scrawl-bench soak`)\n\n";
         std::snprintf(line, sizeof line,
                       "%zu clients on one wall drew and chatted for %.1f min against one `scrawl-server` "
-                      "process, killed with SIGKILL at t = %.0f s and started again on the same port and "
-                      "data directory (listening again after %.2f s). Each client is a person: strokes of "
+                      "process (%s). Each client is a person: strokes of "
                       "50–150 points at %.0f Hz sent in %g–%g ms batches (its own batch time), a pause of "
                       "%.1f–%.1f s between strokes, a chat line in %.0f. Clients reconnect with their "
                       "resume token, join with the last seq they saw and resend every unacknowledged op "
                       "under its client_op_id. Storage is counted in the server's SQLite file after a "
                       "clean stop.\n\n",
-                      m_clients.size(), drawSeconds / 60, double(m_killAt - m_start) / 1e9,
-                      double(m_restartedAt - m_killAt) / 1e9, m_hz, 16.0, 33.0, m_pauseMin / 1000,
+                      m_clients.size(), drawSeconds / 60,
+                      m_killAt ? (std::string("killed with SIGKILL at t = ") + std::to_string(std::llround(double(m_killAt - m_start) / 1e9))
+                                  + " s and started again on the same port and data directory, listening again after "
+                                  + std::to_string(std::llround(double(m_restartedAt - m_killAt) / 1e6)) + " ms").c_str()
+                               : "not restarted",
+                      m_hz, 16.0, 33.0, m_pauseMin / 1000,
                       m_pauseMax / 1000, m_chatEvery);
         md << line;
         md << "| figure | value |\n|---|---|\n";
