@@ -355,7 +355,10 @@ std::optional<Problem> WallServer::submit(Room *room, Session *session, pb::Op o
 
     op.set_seq(room->model.seq() + 1);
     op.set_author(author);
-    op.set_time_ms(QDateTime::currentMSecsSinceEpoch());
+    // A stroke's time is its begin's; the batches in between go without one (7 bytes each, a
+    // quarter of a small batch on the wire).
+    if (!op.has_stroke_points())
+        op.set_time_ms(QDateTime::currentMSecsSinceEpoch());
     if (op.has_chat() && session) {
         op.mutable_chat()->set_author_name(toWire(session->name()));
         op.mutable_chat()->set_author_color(session->color());
