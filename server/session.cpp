@@ -65,6 +65,7 @@ pb::Member Session::member() const
     m.set_user_id(m_userId);
     m.set_name(toWire(m_name));
     m.set_color(m_color);
+    m.set_role(m_room ? m_room->roleOf(m_userId) : pb::ROLE_MEMBER);
     return m;
 }
 
@@ -195,7 +196,15 @@ void Session::dispatch(const pb::Envelope &env)
         }
         m_server->sendHistory(this, env.history_request());
         return;
+    case pb::Envelope::kModerate:
+        if (!m_room) {
+            refuse({pb::NOT_JOINED, QStringLiteral("Join a wall before moderating it."), {}});
+            return;
+        }
+        m_server->moderate(this, env.moderate());
+        return;
     case pb::Envelope::kWelcome:
+    case pb::Envelope::kWallState:
     case pb::Envelope::kError:
     case pb::Envelope::kJoined:
     case pb::Envelope::kPresence:
