@@ -545,7 +545,8 @@ pb::WallSnapshot WallModel::snapshot() const
     }
     snap.mutable_strokes()->Reserve(int(m_strokes.size()));
     for (const Stroke &s : m_strokes) {
-        const bool tombstone = !s.visible() && !reachable.count(s.key);
+        // An open stroke keeps its points: its author may still extend it, from its last point.
+        const bool tombstone = !s.visible() && s.closed && !reachable.count(s.key);
         pb::SnapStroke *out = snap.add_strokes();
         out->set_key(s.key);
         if (!tombstone) {

@@ -1,0 +1,134 @@
+// scrawl-bench strokes: bytes on the wire per stroke point for natural pen strokes, through the
+// real server. A sender draws strokes the way the app sends them (StrokeBegin with the first
+// point, a StrokePoints batch per 16 ms frame, StrokeEnd); every byte of those WebSocket frames
+// is counted going up (sender -> server) and coming down (server -> another member).
+
+#include "bench/common.h"
+#include "bench/strokegen.h"
+
+#include <cstdio>
+#include <sstream>
+
+namespace scrawl::bench {
+
+namespace {
+
+std::vector<double> parseList(const std::string &text)
+{
+    std::vector<double> out;
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ','))
+        out.push_back(std::atof(item.c_str()));
+    return out;
+}
+
+// Reads until `count` op envelopes have arrived on ws.
+bool awaitOps(RawWs &ws, size_t count)
+{
+    size_t got = 0;
+    while (got < count) {
+        int op = 0;
+        std::string payload;
+        if (!ws.readMessage(&op, &payload, 10000))
+            return false;
+        if (op == kBinary && !payload.empty() && std::uint8_t(payload[0]) == ((6 << 3) | 2))
+            ++got;
+        else if (op == kBinary && !payload.empty() && std::uint8_t(payload[0]) == ((3 << 3) | 2)) {
+            pb::Envelope e;
+            e.ParseFromString(payload);
+            die("the server refused an op: " + e.error().message());
+        }
+    }
+    return true;
+}
+
+} // namespace
+
+int runStrokes(const Args &args)
+{
+    const int strokes = int(args.integer("strokes", 100));
+    const int points = int(args.integer("points", 100));
+    const double batchMs = args.number("batch-ms", 16);
+    const std::vector<double> rates = parseList(args.text("hz", "120,200,240"));
+    pinSelf(int(args.integer("client-cpu", 1)));
+    ServerProcess server = ServerProcess::start(ServerKind::Scrawl, int(args.integer("server-cpu", 0)));
+
+    std::string error;
+    RawWs watcher;
+    if (!watcher.connect(server.port, "/", &error))
+        die(error);
+    scrawlHello(watcher, "watcher");
+    scrawlJoin(watcher, "strokes");
+
+    std::printf("Bytes on the wire per stroke point: %d strokes of %d pen samples, batched per %.0f ms "
+                "like the app; WebSocket frame headers included, TCP/IP headers not.\n",
+                strokes, points, batchMs);
+    std::printf("%6s %8s %9s %10s %10s %12s %12s\n", "pen Hz", "points", "ops", "pts/batch",
+                "up B/pt", "down B/pt", "1-msg B/pt");
+    StrokeGen gen(42);
+    for (const double hz : rates) {
+        // A new sender per rate: a fresh op budget (limit max_ops_per_second).
+        RawWs sender;
+        if (!sender.connect(server.port, "/", &error))
+            die(error);
+        scrawlHello(sender, "sender");
+        scrawlJoin(sender, "strokes");
+        // Presence of the sender reached the watcher: read it before counting.
+        std::string skip;
+        int skipOp;
+        while (watcher.readMessage(&skipOp, &skip, 200)) {
+        }
+
+        std::uint64_t gridPoints = 0, opCount = 0, batches = 0, oneMessageBytes = 0;
+        std::uint64_t clientOpId = 0;
+        const std::uint64_t upBefore = sender.bytesOut, downBefore = watcher.bytesIn;
+        for (int s = 0; s < strokes; ++s) {
+            const auto samples = gen.next(points, hz);
+            auto ops = appStrokeOps(samples, std::uint32_t(s + 1), batchMs);
+            const auto grid = toGrid(samples);
+            gridPoints += grid.size();
+            // The same stroke as one message (how a snapshot or a finished stroke could travel).
+            pb::Envelope whole;
+            auto *b = whole.mutable_op()->mutable_stroke_begin();
+            b->set_id(1);
+            b->set_color(0x1e88e5);
+            b->set_width(3);
+            encodeDeltas(grid, {}, b->mutable_points());
+            whole.mutable_op()->set_client_op_id(clientOpId + 1);
+            oneMessageBytes += whole.ByteSizeLong() + 6;
+            for (pb::Op &op : ops) {
+                if (op.has_stroke_points())
+                    ++batches;
+                op.set_client_op_id(++clientOpId);
+                pb::Envelope env;
+                *env.mutable_op() = std::move(op);
+                const std::string bytes = env.SerializeAsString();
+                sender.queueFrame(kBinary, bytes.data(), bytes.size());
+                ++opCount;
+            }
+            sender.flushBlocking();
+            // Keep within the op budget: wait for this stroke's acks before the next.
+            if (!awaitOps(watcher, ops.size()))
+                die("the watcher did not receive every op");
+        }
+        if (!awaitOps(sender, opCount))
+            die("the sender did not receive every ack");
+        const double up = double(sender.bytesOut - upBefore) / double(gridPoints);
+        const double down = double(watcher.bytesIn - downBefore) / double(gridPoints);
+        const double perBatch = double(gridPoints - std::uint64_t(strokes)) / double(batches);
+        const double one = double(oneMessageBytes) / double(gridPoints);
+        std::printf("%6.0f %8llu %9llu %10.2f %10.2f %12.2f %12.2f\n", hz,
+                    (unsigned long long)gridPoints, (unsigned long long)opCount, perBatch, up, down, one);
+        std::ostringstream json;
+        json << "{\"bench\":\"strokes\",\"hz\":" << hz << ",\"points\":" << gridPoints
+             << ",\"ops\":" << opCount << ",\"points_per_batch\":" << perBatch
+             << ",\"up_bytes_per_point\":" << up << ",\"down_bytes_per_point\":" << down
+             << ",\"one_message_bytes_per_point\":" << one << ",\"batch_ms\":" << batchMs << "}";
+        result(json.str());
+    }
+    server.stop();
+    return 0;
+}
+
+} // namespace scrawl::bench

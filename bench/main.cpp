@@ -1,0 +1,52 @@
+// scrawl-bench: the benchmarks of issue 5. Run `scrawl-bench help` for the subcommands;
+// scripts/bench runs them all and writes bench/RESULTS.md.
+
+#include "bench/common.h"
+
+#include <QCoreApplication>
+
+#include <cstdio>
+#include <cstring>
+#include <signal.h>
+
+namespace {
+
+void usage()
+{
+    std::printf(
+        "usage: scrawl-bench COMMAND [--option value ...]\n"
+        "  strokes   [--strokes 100] [--points 100] [--hz 120,200,240] [--batch-ms 16]\n"
+        "            bytes on the wire per point for natural pen strokes, through the real server\n"
+        "  join      [--points 100000 | --strokes 100000] [--points-per-stroke 100] [--runs 5]\n"
+        "            time for a fresh client from connect to a decoded, applied snapshot\n"
+        "  speedtest [--messages 1000]\n"
+        "            chat through HTTP (keep-alive, new connection each) vs the WebSocket\n"
+        "  fanout    [--servers scrawl,node-ws,socket.io] [--clients 10,100,1000] [--quick]\n"
+        "            delivered msgs/s at saturation, latency at half of it, CPU and memory\n"
+        "Common: --server-cpu 0 --client-cpu 1 (taskset / sched_setaffinity).\n"
+        "Each result is also printed as a line `RESULT {json}`.\n");
+}
+
+} // namespace
+
+int main(int argc, char *argv[])
+{
+    signal(SIGPIPE, SIG_IGN);
+    QCoreApplication app(argc, argv); // the join benchmark uses QWebSocket
+    if (argc < 2 || !std::strcmp(argv[1], "help") || !std::strcmp(argv[1], "--help")) {
+        usage();
+        return argc < 2 ? 2 : 0;
+    }
+    const std::string command = argv[1];
+    const scrawl::bench::Args args = scrawl::bench::parseArgs(argc, argv, 2);
+    if (command == "strokes")
+        return scrawl::bench::runStrokes(args);
+    if (command == "join")
+        return scrawl::bench::runJoin(args);
+    if (command == "speedtest")
+        return scrawl::bench::runSpeedtest(args);
+    if (command == "fanout")
+        return scrawl::bench::runFanout(args);
+    usage();
+    return 2;
+}

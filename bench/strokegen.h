@@ -1,0 +1,43 @@
+#pragma once
+
+// Natural pen strokes: a smooth path whose direction turns gradually, a bell-shaped speed
+// profile, samples at the pen's rate with timing jitter and sub-pixel position noise. Deterministic
+// for a seed, so every run and every server sees the same strokes.
+
+#include "core/points.h"
+#include "proto/scrawl.pb.h"
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+namespace scrawl::bench {
+
+struct PenSample
+{
+    double ms = 0; // since the pen went down
+    double x = 0;  // wall pixels
+    double y = 0;
+};
+
+class StrokeGen
+{
+public:
+    explicit StrokeGen(std::uint64_t seed) : m_rng(seed) {}
+    // One stroke of `points` samples at `hz`, somewhere in a width x height area.
+    std::vector<PenSample> next(int points, double hz, double width = 2000, double height = 1200);
+
+private:
+    std::mt19937_64 m_rng;
+};
+
+// The grid points of a stroke as the app keeps them (repeats of one grid point dropped).
+std::vector<FixedPoint> toGrid(const std::vector<PenSample> &samples);
+
+// The ops the app (app/wallclient.cpp) sends for a stroke drawn in real time: StrokeBegin with
+// the first point, StrokePoints with what arrived in each batchMs after a point started the
+// batch timer, StrokeEnd. client_op_id is left 0.
+std::vector<pb::Op> appStrokeOps(const std::vector<PenSample> &samples, std::uint32_t id,
+                                 double batchMs = 16.0);
+
+} // namespace scrawl::bench

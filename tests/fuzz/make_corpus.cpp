@@ -1,0 +1,348 @@
+// Writes the seed corpus of the fuzz targets: small valid scripts of every envelope kind, and
+// edge cases. Run `fuzz_make_corpus tests/fuzz/corpus` after a protocol change and commit the
+// files; the fuzzers (and the corpus replay tests) start from them.
+
+#include "core/limits.h"
+#include "core/points.h"
+#include "core/protocol.h"
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace pb = scrawl::pb;
+namespace limits = scrawl::limits;
+using scrawl::FixedPoint;
+
+namespace {
+
+// One fuzz_envelope script: records of [actor][length LE16][bytes].
+class Script
+{
+public:
+    // repeatBits: fuzz_envelope sends an op 1 + 4 * repeatBits times, with consecutive ids.
+    Script &raw(int actor, const std::string &bytes, int repeatBits = 0)
+    {
+        m_bytes.push_back(char(actor | (repeatBits << 2)));
+        m_bytes.push_back(char(bytes.size() & 0xff));
+        m_bytes.push_back(char((bytes.size() >> 8) & 0xff));
+        m_bytes += bytes;
+        return *this;
+    }
+    Script &send(int actor, const pb::Envelope &env) { return raw(actor, env.SerializeAsString()); }
+    Script &hello(int actor, const std::string &name = "Ada", std::uint32_t version = scrawl::kProtocolVersion)
+    {
+        pb::Envelope env;
+        env.mutable_hello()->set_protocol_version(version);
+        env.mutable_hello()->set_display_name(name);
+        env.mutable_hello()->set_color(0x3366ff);
+        return send(actor, env);
+    }
+    Script &join(int actor, const std::string &wall = "team")
+    {
+        pb::Envelope env;
+        env.mutable_join()->set_wall(wall);
+        return send(actor, env);
+    }
+    Script &op(int actor, pb::Op op)
+    {
+        op.set_client_op_id(++m_opIds[actor]);
+        pb::Envelope env;
+        *env.mutable_op() = std::move(op);
+        return send(actor, env);
+    }
+    Script &enter(int actor) { return hello(actor).join(actor); }
+    const std::string &bytes() const { return m_bytes; }
+
+private:
+    std::string m_bytes;
+    std::uint64_t m_opIds[4] = {};
+};
+
+std::vector<FixedPoint> wave(int count, FixedPoint start = {400, 400})
+{
+    std::vector<FixedPoint> points;
+    for (int i = 0; i < count; ++i)
+        points.push_back({start.x + i * 7, start.y + std::int32_t(std::lround(40 * std::sin(i / 5.0)))});
+    return points;
+}
+
+pb::Op chat(const std::string &text)
+{
+    pb::Op op;
+    op.mutable_chat()->set_text(text);
+    return op;
+}
+
+pb::Op begin(std::uint32_t id, const std::vector<FixedPoint> &points, float width = 3.0f)
+{
+    pb::Op op;
+    auto *b = op.mutable_stroke_begin();
+    b->set_id(id);
+    b->set_color(0xff0000);
+    b->set_width(width);
+    scrawl::encodeDeltas(points, {}, b->mutable_points());
+    return op;
+}
+
+pb::Op more(std::uint32_t id, const std::vector<FixedPoint> &points, FixedPoint from)
+{
+    pb::Op op;
+    op.mutable_stroke_points()->set_id(id);
+    scrawl::encodeDeltas(points, from, op.mutable_stroke_points()->mutable_points());
+    return op;
+}
+
+pb::Op end(std::uint32_t id)
+{
+    pb::Op op;
+    op.mutable_stroke_end()->set_id(id);
+    return op;
+}
+
+pb::Op erase(std::vector<std::uint64_t> keys)
+{
+    pb::Op op;
+    for (auto k : keys)
+        op.mutable_erase()->add_strokes(k);
+    return op;
+}
+
+pb::Op undo(std::uint64_t target)
+{
+    pb::Op op;
+    op.mutable_undo()->set_target_client_op_id(target);
+    return op;
+}
+
+pb::Op redo(std::uint64_t target)
+{
+    pb::Op op;
+    op.mutable_redo()->set_target_client_op_id(target);
+    return op;
+}
+
+pb::Op noteAdd(std::uint32_t id, float x, float y, const std::string &text)
+{
+    pb::Op op;
+    auto *n = op.mutable_note_add();
+    n->set_id(id);
+    n->set_x(x);
+    n->set_y(y);
+    n->set_text(text);
+    n->set_color(0xffee88);
+    return op;
+}
+
+void write(const std::filesystem::path &dir, const std::string &name, const std::string &bytes)
+{
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / name, std::ios::binary) << bytes;
+}
+
+std::string pointsInput(FixedPoint previous, const std::vector<std::int32_t> &deltas)
+{
+    std::string out(8, '\0');
+    std::memcpy(out.data(), &previous.x, 4);
+    std::memcpy(out.data() + 4, &previous.y, 4);
+    pb::StrokePoints msg;
+    msg.set_id(1);
+    for (auto d : deltas)
+        msg.add_points(d);
+    return out + msg.SerializeAsString();
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: fuzz_make_corpus DIR  (writes DIR/envelope and DIR/points)\n");
+        return 2;
+    }
+    const std::filesystem::path envDir = std::filesystem::path(argv[1]) / "envelope";
+    const std::filesystem::path ptsDir = std::filesystem::path(argv[1]) / "points";
+    const std::uint64_t user1 = 1, user2 = 2;
+    constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+    constexpr float kInf = std::numeric_limits<float>::infinity();
+
+    write(envDir, "chat", Script().enter(0).op(0, chat("hello, wall")).op(0, chat("line\nbreak")).bytes());
+    const auto w = wave(40);
+    write(envDir, "stroke", Script().enter(0).op(0, begin(1, {w.begin(), w.begin() + 10}))
+                                .op(0, more(1, {w.begin() + 10, w.end()}, w[9]))
+                                .op(0, end(1)).bytes());
+    write(envDir, "erase_undo_redo",
+          Script().enter(0).op(0, begin(1, w)).op(0, end(1)).op(0, begin(2, wave(5, {0, 0})))
+              .op(0, end(2)).op(0, erase({scrawl::objectKey(user1, 1)})).op(0, undo(5))
+              .op(0, redo(5)).op(0, undo(1)).bytes());
+    {
+        pb::Op edit, move, del;
+        edit.mutable_note_edit()->set_note(scrawl::objectKey(user1, 7));
+        edit.mutable_note_edit()->set_text("edited\ttext");
+        move.mutable_note_move()->set_note(scrawl::objectKey(user1, 7));
+        move.mutable_note_move()->set_x(-250.5f);
+        move.mutable_note_move()->set_y(99.25f);
+        del.mutable_note_delete()->set_note(scrawl::objectKey(user1, 7));
+        write(envDir, "notes", Script().enter(0).op(0, noteAdd(7, 10, 20, "a note"))
+                                   .op(0, edit).op(0, move).op(0, undo(3)).op(0, del)
+                                   .op(0, undo(4)).op(0, redo(4)).bytes());
+    }
+    {
+        pb::Op clear;
+        clear.mutable_clear();
+        write(envDir, "clear", Script().enter(0).op(0, begin(1, w)).op(0, noteAdd(1, 0, 0, "n"))
+                                   .op(0, clear).op(0, begin(2, w)).bytes());
+    }
+    {
+        pb::Envelope cursor, history;
+        cursor.mutable_cursor()->set_x(12.5f);
+        cursor.mutable_cursor()->set_y(-3);
+        history.mutable_history_request()->set_before_seq(10);
+        history.mutable_history_request()->set_limit(50);
+        pb::Envelope badCursor = cursor;
+        badCursor.mutable_cursor()->set_x(kNaN);
+        write(envDir, "cursor_history", Script().send(0, cursor).enter(0).send(0, cursor)
+                                            .send(0, badCursor).send(0, history).bytes());
+    }
+    write(envDir, "two_users",
+          Script().enter(0).enter(1).op(0, begin(1, w)).op(1, more(1, w, {}))
+              .op(1, erase({scrawl::objectKey(user1, 1)})).op(0, more(1, wave(3), w.back()))
+              .op(1, begin(1, w)).op(0, end(1)).op(0, more(1, wave(3), w.back()))
+              .op(1, undo(1)).op(0, undo(1)).op(2, chat("not joined")).bytes());
+    {
+        pb::Envelope welcome;
+        welcome.mutable_welcome()->set_user_id(1);
+        write(envDir, "order", Script().join(0).hello(0).hello(0).hello(1, "x", 99).send(2, welcome)
+                                   .raw(2, "garbage \xff\xfe text frame").bytes());
+    }
+    {
+        std::string huge(size_t(limits::kMaxChatChars) + 1, 'x');
+        pb::Op zero = chat("no id");
+        pb::Envelope zeroEnv;
+        *zeroEnv.mutable_op() = zero;
+        write(envDir, "bad_text", Script().hello(0, std::string(70, 'n')).enter(0)
+                                      .op(0, chat("bad \xc3\x28 utf8")).op(0, chat("   "))
+                                      .op(0, chat(std::string("ctl\x01", 4))).op(0, chat(huge))
+                                      .send(0, zeroEnv).join(0, "").join(0, "\xff").bytes());
+    }
+    {
+        std::vector<FixedPoint> far{{0, 0}, {std::int32_t(limits::kMaxCoordinate) * scrawl::kCoordScale, 0}};
+        std::vector<FixedPoint> beyond{{std::int32_t(limits::kMaxCoordinate) * scrawl::kCoordScale + 1, 0}};
+        pb::Op odd = begin(9, {});
+        odd.mutable_stroke_begin()->add_points(5);
+        pb::Op wrap = begin(10, {});
+        wrap.mutable_stroke_begin()->add_points(std::numeric_limits<std::int32_t>::max());
+        wrap.mutable_stroke_begin()->add_points(0);
+        wrap.mutable_stroke_begin()->add_points(std::numeric_limits<std::int32_t>::max());
+        wrap.mutable_stroke_begin()->add_points(0);
+        write(envDir, "bad_strokes",
+              Script().enter(0).op(0, begin(1, far)).op(0, begin(2, beyond)).op(0, begin(3, w, kNaN))
+                  .op(0, begin(4, w, 0.0f)).op(0, begin(5, w, 501.0f)).op(0, odd).op(0, wrap)
+                  .op(0, begin(1, w)).op(0, more(42, w, {})).op(0, erase({})).op(0, erase({12345}))
+                  .op(0, noteAdd(1, kInf, 0, "x")).op(0, noteAdd(2, 2e7f, 0, "x"))
+                  .op(0, undo(999)).op(0, redo(1)).bytes());
+    }
+    write(envDir, "big_batch", Script().enter(0).op(0, begin(1, wave(limits::kMaxPointsPerBatch + 1))).bytes());
+    {
+        // A hostile server: a Joined with a snapshot and ops, a damaged snapshot, a stray op.
+        pb::Envelope joined;
+        auto *snap = joined.mutable_joined()->mutable_snapshot();
+        snap->set_seq(3);
+        snap->set_total_points(10);
+        auto *s = snap->add_strokes();
+        s->set_key(scrawl::objectKey(user2, 1));
+        s->set_width(2);
+        scrawl::encodeDeltas(wave(10), {}, s->mutable_points());
+        auto *n = snap->add_notes();
+        n->set_key(scrawl::objectKey(user2, 1));
+        n->set_text("note");
+        auto *a = snap->add_actions();
+        a->set_author(user2);
+        a->set_client_op_id(1);
+        a->set_kind(pb::ACTION_STROKE);
+        a->add_keys(scrawl::objectKey(user2, 1));
+        pb::Op op = more(1, wave(3), wave(10).back());
+        op.set_seq(4);
+        op.set_author(user2);
+        *joined.mutable_joined()->add_ops() = op;
+        pb::Envelope damaged = joined;
+        *damaged.mutable_joined()->mutable_snapshot()->add_strokes() = *s;
+        pb::Envelope stray;
+        *stray.mutable_op() = undo(1);
+        stray.mutable_op()->set_seq(9);
+        stray.mutable_op()->set_author(user2);
+        write(envDir, "hostile_server", Script().raw(3, joined.SerializeAsString())
+                                            .raw(3, damaged.SerializeAsString())
+                                            .raw(3, stray.SerializeAsString()).bytes());
+    }
+
+    {
+        // An open stroke, erased, whose actions then scroll out of the undo history: the
+        // snapshot keeps it as a tombstone without points. Its author may still send points.
+        const std::int32_t edge = std::int32_t(limits::kMaxCoordinate) * scrawl::kCoordScale - 10;
+        Script s;
+        s.enter(0).op(0, begin(1, {{edge, 0}})).op(0, erase({scrawl::objectKey(user1, 1)}))
+            .op(0, noteAdd(2, 0, 0, "n"));
+        for (int i = 0; i < limits::kMaxUndoDepth; ++i) {
+            pb::Op move;
+            move.mutable_note_move()->set_note(scrawl::objectKey(user1, 2));
+            move.mutable_note_move()->set_x(float(i));
+            s.op(0, move);
+        }
+        s.op(0, more(1, {{edge + 20, 0}}, {edge, 0})).op(0, more(1, {{5, 5}}, {edge, 0}));
+        write(envDir, "tombstone_open_stroke", s.bytes());
+    }
+
+    {
+        // Repeated ops: a long stroke, and enough note moves to push actions out of the undo
+        // history, then undo of the oldest and the newest.
+        pb::Op step = more(1, {{3, 1}}, {});
+        pb::Envelope stepEnv;
+        *stepEnv.mutable_op() = step;
+        stepEnv.mutable_op()->set_client_op_id(10);
+        pb::Op move;
+        move.mutable_note_move()->set_note(scrawl::objectKey(user1, 1));
+        move.mutable_note_move()->set_x(5);
+        pb::Envelope moveEnv;
+        *moveEnv.mutable_op() = move;
+        moveEnv.mutable_op()->set_client_op_id(1000);
+        pb::Envelope undoOld, undoNew;
+        *undoOld.mutable_op() = undo(3);
+        undoOld.mutable_op()->set_client_op_id(2000);
+        *undoNew.mutable_op() = undo(1200);
+        undoNew.mutable_op()->set_client_op_id(2001);
+        write(envDir, "repeats", Script().enter(0).op(0, begin(1, {{0, 0}})).op(0, noteAdd(1, 0, 0, "n"))
+                                     .raw(0, stepEnv.SerializeAsString(), 63)
+                                     .raw(0, moveEnv.SerializeAsString(), 63)
+                                     .raw(0, undoOld.SerializeAsString())
+                                     .raw(0, undoNew.SerializeAsString()).bytes());
+    }
+
+    // Point decoder inputs.
+    std::vector<std::int32_t> natural;
+    FixedPoint prev{};
+    for (const FixedPoint p : wave(100)) {
+        natural.push_back(p.x - prev.x);
+        natural.push_back(p.y - prev.y);
+        prev = p;
+    }
+    const std::int32_t maxFixed = std::int32_t(limits::kMaxCoordinate) * scrawl::kCoordScale;
+    constexpr std::int32_t kMin = std::numeric_limits<std::int32_t>::min();
+    constexpr std::int32_t kMax = std::numeric_limits<std::int32_t>::max();
+    write(ptsDir, "natural", pointsInput({}, natural));
+    write(ptsDir, "empty", pointsInput({}, {}));
+    write(ptsDir, "edge", pointsInput({}, {maxFixed, -maxFixed, -2 * maxFixed, 2 * maxFixed}));
+    write(ptsDir, "beyond", pointsInput({}, {maxFixed + 1, 0}));
+    write(ptsDir, "odd", pointsInput({}, {1, 2, 3}));
+    write(ptsDir, "extremes", pointsInput({}, {kMax, kMin, kMin, kMax}));
+    write(ptsDir, "from_far", pointsInput({kMin, kMax}, {1, -1}));
+    write(ptsDir, "back_from_far", pointsInput({-maxFixed - 5, maxFixed}, {5, 0, 1, -1}));
+    std::printf("wrote the corpus under %s\n", argv[1]);
+    return 0;
+}
