@@ -40,6 +40,13 @@ int main(int argc, char *argv[])
                                                  "(limit max_connections_per_address). Default %1.")
                                       .arg(scrawl::limits::kMaxConnectionsPerAddress),
                                   QStringLiteral("N"));
+    QCommandLineOption connectsOption(QStringLiteral("max-connects-per-address"),
+                                      QStringLiteral("New connections a minute allowed from one "
+                                                     "address (limit "
+                                                     "max_connects_per_address_per_minute). "
+                                                     "Default %1.")
+                                          .arg(scrawl::limits::kMaxConnectsPerAddressPerMinute),
+                                      QStringLiteral("N"));
     QCommandLineOption joinsOption(QStringLiteral("max-joins-per-address"),
                                    QStringLiteral("Joins a minute allowed from one address (limit "
                                                   "max_joins_per_address_per_minute). Default %1.")
@@ -51,6 +58,7 @@ int main(int argc, char *argv[])
     parser.addOption(certOption);
     parser.addOption(keyOption);
     parser.addOption(connOption);
+    parser.addOption(connectsOption);
     parser.addOption(joinsOption);
     parser.process(app);
 
@@ -76,6 +84,7 @@ int main(int argc, char *argv[])
     options.tlsKeyFile = parser.value(keyOption);
     for (const auto &[option, target] :
          {std::pair{&connOption, &options.addressLimits.maxConnections},
+          std::pair{&connectsOption, &options.addressLimits.maxConnectsPerMinute},
           std::pair{&joinsOption, &options.addressLimits.maxJoinsPerMinute}}) {
         if (!parser.isSet(*option))
             continue;
