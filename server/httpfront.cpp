@@ -42,15 +42,19 @@ private:
 };
 
 // Accepted sockets get TCP_NODELAY: without it small frames wait for delayed ACKs (Nagle).
+// Set on a socket once a whole request arrived on it (HTTP or WebSocket upgrade).
+constexpr const char *kRequestSeen = "scrawlRequestSeen";
+
 // Per-address connection limits are enforced here, before a byte is read. With TLS, a socket is
 // handed to QtHttpServer only once its handshake is done: QtHttpServer 6.4's sslSetup() only
 // applies to its own listen(), not to a QTcpServer given to bind(), so TLS is done here.
 class GuardedTcpServer : public QTcpServer
 {
 public:
-    GuardedTcpServer(QObject *parent, std::optional<QSslConfiguration> tls,
+    GuardedTcpServer(QObject *parent, int requestTimeoutMs, std::optional<QSslConfiguration> tls,
                      std::shared_ptr<AddressGuard> guard)
         : QTcpServer(parent)
+        , m_requestTimeoutMs(requestTimeoutMs)
         , m_tls(std::move(tls))
         , m_guard(std::move(guard))
     {
@@ -76,6 +80,16 @@ protected:
         // signal of the socket it takes over, destroyed() included.)
         new ConnectionCount(socket, m_guard, peer);
         socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+        // QtHttpServer 6.4 waits forever for a request that never completes (slowloris): a
+        // connection without a whole request after the hello timeout is cut (with TLS, the
+        // handshake counts in that time).
+        QTimer::singleShot(m_requestTimeoutMs, socket, [socket] {
+            if (!socket->property(kRequestSeen).toBool()) {
+                qCInfo(lcHttp) << "no complete request from" << socket->peerAddress()
+                               << "in time; closing";
+                socket->abort();
+            }
+        });
         if (!m_tls) {
             addPendingConnection(socket);
             return;
@@ -113,6 +127,7 @@ protected:
     }
 
 private:
+    int m_requestTimeoutMs;
     std::optional<QSslConfiguration> m_tls;
     std::shared_ptr<AddressGuard> m_guard;
 };
@@ -161,7 +176,8 @@ HttpFront::HttpFront(WallServer *server)
 quint16 HttpFront::listenOn(const QHostAddress &host, quint16 port, const QSslConfiguration *tls,
                             std::shared_ptr<AddressGuard> guard)
 {
-    auto *tcp = new GuardedTcpServer(this, tls ? std::optional<QSslConfiguration>(*tls) : std::nullopt,
+    auto *tcp = new GuardedTcpServer(this, m_server->options().helloTimeoutMs,
+                                     tls ? std::optional<QSslConfiguration>(*tls) : std::nullopt,
                                      std::move(guard));
     if (!tcp->listen(host, port)) {
         m_listenError = tcp->errorString();
@@ -174,6 +190,7 @@ quint16 HttpFront::listenOn(const QHostAddress &host, quint16 port, const QSslCo
 
 bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *socket)
 {
+    socket->setProperty(kRequestSeen, true);
     // QtHttpServer 6.4 hands a WebSocket upgrade over only when this returns true *and* writes
     // nothing (a responder made here would answer it as HTTP first): claim it silently.
     if (request.value("upgrade").compare("websocket", Qt::CaseInsensitive) == 0)
@@ -181,6 +198,14 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
     const QString path = request.url().path(QUrl::FullyDecoded);
     const auto method = request.method();
     qCDebug(lcHttp) << method << path;
+    if (path == QLatin1String("/")) {
+        // The WebSocket endpoint asked for in plain HTTP: say what it is.
+        QHttpServerResponder responder = makeResponder(request, socket);
+        replyError(responder, Status::UpgradeRequired,
+                   QStringLiteral("This is a Scrawl WebSocket endpoint; connect with the Scrawl "
+                                  "app, or use /health and /api/walls over HTTP."));
+        return true;
+    }
     const bool known = path == QLatin1String("/health") || path.startsWith(QLatin1String("/api/"));
     if (!known)
         return false;
@@ -340,6 +365,7 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
 
 void HttpFront::missingHandler(const QHttpServerRequest &request, QTcpSocket *socket)
 {
+    socket->setProperty(kRequestSeen, true);
     QHttpServerResponder responder = makeResponder(request, socket);
     replyError(responder, Status::NotFound,
                QStringLiteral("Nothing here at %1. Try /health, /api/walls or "

@@ -38,6 +38,17 @@ Session::Session(QWebSocket *socket, WallServer *server)
     m_heard.start();
     m_tokenClock.start();
 
+    // Count a message's bytes frame by frame: a client that streams a huge message in frames
+    // (QWebSocket sends 512 KiB frames) gets the named limit as soon as it passes it, instead
+    // of the transport's anonymous 1009 close once kTransportMaxBytes are buffered.
+    connect(m_socket, &QWebSocket::binaryFrameReceived, this,
+            [this](const QByteArray &frame, bool isLastFrame) {
+                m_messageBytes += frame.size();
+                if (m_messageBytes > limits::kMaxMessageBytes)
+                    failTooBig(m_messageBytes);
+                if (isLastFrame)
+                    m_messageBytes = 0;
+            });
     connect(m_socket, &QWebSocket::binaryMessageReceived, this, &Session::onBinary);
     connect(m_socket, &QWebSocket::textMessageReceived, this, &Session::onText);
     connect(m_socket, &QWebSocket::pong, this, [this] { m_heard.restart(); });
@@ -138,12 +149,7 @@ void Session::onBinary(const QByteArray &bytes)
         return;
     m_heard.restart();
     if (bytes.size() > limits::kMaxMessageBytes) {
-        fail(limitProblem(limits::kMaxMessageBytesName,
-                          QStringLiteral("A message of %1 bytes is too big; the limit %2 is %3 "
-                                         "bytes.")
-                              .arg(bytes.size())
-                              .arg(QLatin1String(limits::kMaxMessageBytesName))
-                              .arg(limits::kMaxMessageBytes)));
+        failTooBig(bytes.size());
         return;
     }
     pb::Envelope env;
@@ -156,6 +162,16 @@ void Session::onBinary(const QByteArray &bytes)
         return;
     }
     dispatch(env);
+}
+
+void Session::failTooBig(qint64 bytes)
+{
+    fail(limitProblem(limits::kMaxMessageBytesName,
+                      QStringLiteral("A message of %1 bytes or more is too big; the limit %2 is %3 "
+                                     "bytes.")
+                          .arg(bytes)
+                          .arg(QLatin1String(limits::kMaxMessageBytesName))
+                          .arg(limits::kMaxMessageBytes)));
 }
 
 void Session::dispatch(const pb::Envelope &env)

@@ -56,6 +56,7 @@ public:
 private:
     void onBinary(const QByteArray &bytes);
     void onText(const QString &text);
+    void failTooBig(qint64 bytes);
     void dispatch(const pb::Envelope &env);
     void onHello(const pb::Hello &hello);
     void onOp(pb::Op op);
@@ -76,6 +77,7 @@ private:
     QElapsedTimer m_tokenClock;
     int m_refusedInARow = 0;
     bool m_joinPending = false;
+    qint64 m_messageBytes = 0; // of the message being received, across its frames
 };
 
 } // namespace scrawl

@@ -647,12 +647,13 @@ std::optional<Problem> WallServer::submit(Room *room, Session *session, pb::Op o
                            {}};
         }
     }
+    // Shape and limits first (so a malformed op is named as such), then the sender's role.
+    if (auto problem = room->model.check(op, author))
+        return problem;
     if (session) {
         if (auto problem = checkPermission(room, author, op))
             return problem;
     }
-    if (auto problem = room->model.check(op, author))
-        return problem;
 
     op.set_seq(room->model.seq() + 1);
     op.set_author(author);
