@@ -710,6 +710,17 @@ void CanvasItem::updateCursorShape()
 
 void CanvasItem::mousePressEvent(QMouseEvent *event)
 {
+    // A click on the wall while a note is being edited only ends the editing (as in Miro and
+    // Excalidraw); it does not place another note on top.
+    bool wasEditingNote = false;
+    if (QQuickItem *focus = window() ? window()->activeFocusItem() : nullptr; focus && focus != this) {
+        for (QQuickItem *p = focus->parentItem(); p; p = p->parentItem()) {
+            if (p == parentItem()) {
+                wasEditingNote = true;
+                break;
+            }
+        }
+    }
     forceActiveFocus(Qt::MouseFocusReason);
     const QPointF pos = event->position();
     const QPointF wall = mapToWall(pos);
@@ -739,6 +750,10 @@ void CanvasItem::mousePressEvent(QMouseEvent *event)
         eraseAt(wall);
         break;
     case Note: {
+        if (wasEditingNote) {
+            m_gesture = Gesture::None;
+            break;
+        }
         const QString key = m_client->addNote(wall.x(), wall.y(), QString());
         if (!key.isEmpty())
             emit noteCreated(key);

@@ -8,6 +8,7 @@
 #include <QLoggingCategory>
 #include <QNetworkInterface>
 #include <QStandardPaths>
+#include <QTcpServer>
 
 Q_LOGGING_CATEGORY(lcHost, "scrawl.app.host", QtInfoMsg)
 
@@ -86,6 +87,19 @@ bool HostController::start(int port)
     }
     auto server = std::make_unique<WallServer>(options);
     QString error;
+    if (port != 0) {
+        // The server's own message speaks of --port; in the app the person picks the port
+        // in the form, so say it in those words.
+        QTcpServer probe;
+        if (!probe.listen(QHostAddress::Any, quint16(port))) {
+            m_errorText = tr("Port %1 is already in use on this computer (is another Scrawl "
+                             "hosting?); pick another port, such as %2.")
+                              .arg(port)
+                              .arg(port < 65535 ? port + 1 : 7777);
+            emit errorTextChanged();
+            return false;
+        }
+    }
     if (!server->start(&error)) {
         m_errorText = error;
         emit errorTextChanged();

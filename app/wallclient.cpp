@@ -165,13 +165,16 @@ int WallClient::reconnectSeconds() const
 QString WallClient::statusText() const
 {
     const int n = pendingCount();
-    const QString waiting = n ? tr(" · %n change(s) waiting", nullptr, n) : QString();
+    // Spelled out rather than tr("%n change(s)"): without a loaded translation Qt would show
+    // "(s)" to the person.
+    const QString changes = n == 1 ? tr("1 change") : tr("%1 changes").arg(n);
+    const QString waiting = n ? tr(" · %1 waiting").arg(changes) : QString();
     switch (m_state) {
     case Idle: return tr("Not connected") + waiting;
     case Connecting:
         return (m_everJoined ? tr("Reconnecting to %1…") : tr("Connecting to %1…")).arg(m_address)
              + waiting;
-    case Connected: return n ? tr("Connected · sending %n change(s)", nullptr, n) : tr("Connected");
+    case Connected: return n ? tr("Connected · sending %1").arg(changes) : tr("Connected");
     case Reconnecting:
         return tr("Offline · reconnecting in %1 s").arg(reconnectSeconds()) + waiting;
     case Failed: return tr("Offline") + waiting;
@@ -515,15 +518,22 @@ void WallClient::onDisconnected()
     scheduleReconnect();
 }
 
-void WallClient::scheduleReconnect()
+int WallClient::reconnectDelayMs(int attempt, int firstMs, int maxMs, double random01)
 {
     // Exponential backoff with jitter (±25 %), so that a room full of clients does not come
-    // back at the same instant when its server restarts.
-    const double base = std::min<double>(m_backoffMaxMs,
-                                         m_backoffFirstMs * std::pow(2.0, std::min(m_attempt, 20)));
-    const double jitter = 0.75 + 0.5 * QRandomGenerator::global()->generateDouble();
-    const int delay = int(std::min<double>(m_backoffMaxMs, base * jitter));
+    // back at the same instant when its server restarts. Clamped to [first, max]: the first try
+    // comes after 0.5 s at the earliest, and at the cap the spread is 7.5..10 s.
+    const double base = std::min<double>(maxMs, firstMs * std::pow(2.0, std::clamp(attempt, 0, 20)));
+    const double jitter = 0.75 + 0.5 * std::clamp(random01, 0.0, 1.0);
+    return int(std::clamp<double>(base * jitter, firstMs, maxMs));
+}
+
+void WallClient::scheduleReconnect()
+{
+    const int delay = reconnectDelayMs(m_attempt, m_backoffFirstMs, m_backoffMaxMs,
+                                       QRandomGenerator::global()->generateDouble());
     ++m_attempt;
+    m_lastDelayMs = delay;
     m_reconnectAt = m_clock.elapsed() + delay;
     m_reconnectTimer.start(delay);
     setState(Reconnecting);

@@ -148,6 +148,11 @@ public:
     void setPingInterval(int ms);
     void setDeadAfter(int ms) { m_deadAfterMs = ms; }
     void setBackoff(int firstMs, int maxMs);
+    // The wait before reconnect attempt `attempt` (0 = first): exponential from firstMs, capped
+    // at maxMs, spread by ±25 % (random01 in [0, 1)) and never below firstMs nor above maxMs.
+    static int reconnectDelayMs(int attempt, int firstMs, int maxMs, double random01);
+    // What the last scheduled reconnect waits, in ms (tests check the backoff through it).
+    int lastReconnectDelayMs() const { return m_lastDelayMs; }
     // Tests speak an old protocol through this to see the version-mismatch message.
     void setProtocolVersion(std::uint32_t version) { m_protocolVersion = version; }
     // What the last Joined carried: a snapshot or only the ops after our last_seq.
@@ -326,6 +331,7 @@ private:
     qint64 m_reconnectAt = 0;
     int m_backoffFirstMs = 500;
     int m_backoffMaxMs = 10000;
+    int m_lastDelayMs = 0;
     QTimer m_pingTimer;
     qint64 m_lastHeard = 0;
     qint64 m_lastPingAt = 0;

@@ -57,6 +57,15 @@ inline constexpr const char *kMaxWallObjectsName = "max_wall_objects";
 inline constexpr std::int64_t kMaxWallPoints = 50000000;
 inline constexpr const char *kMaxWallPointsName = "max_wall_points";
 
+// A wall's capacity as one value, so that the server can hand it to its walls. Production uses
+// these defaults; tests shrink them through ServerOptions to reach a full wall in a few ops.
+// The limit names in errors stay the same.
+struct WallCapacity
+{
+    int maxObjects = kMaxWallObjects;
+    std::int64_t maxPoints = kMaxWallPoints;
+};
+
 // Coordinates in pixels on the wall, both axes, for stroke points, notes and cursors.
 inline constexpr double kMaxCoordinate = 1.0e7;
 inline constexpr const char *kMaxCoordinateName = "max_coordinate";

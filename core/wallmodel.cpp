@@ -53,7 +53,7 @@ std::optional<Problem> checkBatch(int numbers)
 }
 
 std::optional<Problem> checkStrokePointTotals(std::uint64_t strokePoints, std::uint64_t wallPoints,
-                                              int adding)
+                                              int adding, std::int64_t maxWallPoints)
 {
     if (strokePoints + std::uint64_t(adding) > std::uint64_t(limits::kMaxPointsPerStroke))
         return limitProblem(limits::kMaxPointsPerStrokeName,
@@ -62,12 +62,12 @@ std::optional<Problem> checkStrokePointTotals(std::uint64_t strokePoints, std::u
                                 .arg(strokePoints + std::uint64_t(adding))
                                 .arg(QLatin1String(limits::kMaxPointsPerStrokeName))
                                 .arg(limits::kMaxPointsPerStroke));
-    if (wallPoints + std::uint64_t(adding) > std::uint64_t(limits::kMaxWallPoints))
+    if (wallPoints + std::uint64_t(adding) > std::uint64_t(maxWallPoints))
         return Problem{pb::WALL_FULL,
                        QStringLiteral("This wall is full (limit %1: %2 points). You can still "
                                       "read it and chat; start a new wall to keep drawing.")
                            .arg(QLatin1String(limits::kMaxWallPointsName))
-                           .arg(limits::kMaxWallPoints),
+                           .arg(maxWallPoints),
                        QString::fromLatin1(limits::kMaxWallPointsName)};
     return std::nullopt;
 }
@@ -93,8 +93,8 @@ QRectF WallModel::Stroke::bounds() const
 
 bool WallModel::isFull() const
 {
-    return m_strokes.size() + m_notes.size() >= size_t(limits::kMaxWallObjects)
-        || m_totalPoints >= std::uint64_t(limits::kMaxWallPoints);
+    return m_strokes.size() + m_notes.size() >= size_t(m_capacity.maxObjects)
+        || m_totalPoints >= std::uint64_t(m_capacity.maxPoints);
 }
 
 const WallModel::Stroke *WallModel::stroke(std::uint64_t key) const
@@ -167,17 +167,18 @@ std::optional<Problem> WallModel::checkStroke(const pb::Op &op, std::uint64_t au
                                     .arg(QLatin1String(limits::kStrokeWidthName))
                                     .arg(double(limits::kMinStrokeWidth))
                                     .arg(double(limits::kMaxStrokeWidth)));
-        if (m_strokes.size() + m_notes.size() >= size_t(limits::kMaxWallObjects))
+        if (m_strokes.size() + m_notes.size() >= size_t(m_capacity.maxObjects))
             return Problem{pb::WALL_FULL,
                            QStringLiteral("This wall is full (limit %1: %2 strokes and notes). "
                                           "You can still read it and chat; start a new wall to "
                                           "keep drawing.")
                                .arg(QLatin1String(limits::kMaxWallObjectsName))
-                               .arg(limits::kMaxWallObjects),
+                               .arg(m_capacity.maxObjects),
                            QString::fromLatin1(limits::kMaxWallObjectsName)};
         if (auto p = checkBatch(b.points_size()))
             return p;
-        if (auto p = checkStrokePointTotals(0, m_totalPoints, b.points_size() / 2))
+        if (auto p = checkStrokePointTotals(0, m_totalPoints, b.points_size() / 2,
+                                              m_capacity.maxPoints))
             return p;
         std::vector<FixedPoint> decoded;
         const DecodeResult r = decodeDeltas(b.points(), {}, &decoded);
@@ -199,7 +200,8 @@ std::optional<Problem> WallModel::checkStroke(const pb::Op &op, std::uint64_t au
                                .arg(b.id()));
         if (auto p = checkBatch(b.points_size()))
             return p;
-        if (auto p = checkStrokePointTotals(s->points.size(), m_totalPoints, b.points_size() / 2))
+        if (auto p = checkStrokePointTotals(s->points.size(), m_totalPoints, b.points_size() / 2,
+                                              m_capacity.maxPoints))
             return p;
         std::vector<FixedPoint> decoded;
         const DecodeResult r =
@@ -257,12 +259,12 @@ std::optional<Problem> WallModel::checkNote(const pb::Op &op, std::uint64_t auth
         if (note(objectKey(author, n.id())))
             return invalid(QStringLiteral("You already have a note with id %1; use a new id.")
                                .arg(n.id()));
-        if (m_strokes.size() + m_notes.size() >= size_t(limits::kMaxWallObjects))
+        if (m_strokes.size() + m_notes.size() >= size_t(m_capacity.maxObjects))
             return Problem{pb::WALL_FULL,
                            QStringLiteral("This wall is full (limit %1: %2 strokes and notes). "
                                           "You can still read it and chat.")
                                .arg(QLatin1String(limits::kMaxWallObjectsName))
-                               .arg(limits::kMaxWallObjects),
+                               .arg(m_capacity.maxObjects),
                            QString::fromLatin1(limits::kMaxWallObjectsName)};
         if (auto p = checkPosition(n.x(), n.y(), "note"))
             return p;
@@ -597,6 +599,7 @@ pb::WallSnapshot WallModel::snapshot() const
 std::optional<Problem> WallModel::load(const pb::WallSnapshot &snap)
 {
     WallModel fresh;
+    fresh.m_capacity = m_capacity;
     fresh.m_seq = snap.seq();
     fresh.m_strokes.reserve(size_t(snap.strokes_size()));
     for (const auto &in : snap.strokes()) {

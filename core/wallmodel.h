@@ -4,6 +4,7 @@
 // order. Server and client run this same code, so every client that has applied ops 1..n shows
 // the same wall. It knows nothing of sockets, storage or drawing.
 
+#include "core/limits.h"
 #include "core/points.h"
 #include "core/protocol.h"
 
@@ -75,6 +76,10 @@ public:
     // client given bad data by a server shows a wrong wall at worst, never crashes.
     Change apply(const pb::Op &op);
 
+    // The wall's size limits (core/limits.h); kept across load().
+    void setCapacity(limits::WallCapacity capacity) { m_capacity = capacity; }
+    limits::WallCapacity capacity() const { return m_capacity; }
+
     std::uint64_t seq() const { return m_seq; }
     std::uint64_t totalPoints() const { return m_totalPoints; }
     bool isFull() const;
@@ -100,6 +105,7 @@ private:
     std::optional<Problem> checkStroke(const pb::Op &op, std::uint64_t author) const;
     std::optional<Problem> checkNote(const pb::Op &op, std::uint64_t author) const;
 
+    limits::WallCapacity m_capacity;
     std::uint64_t m_seq = 0;
     std::uint64_t m_totalPoints = 0;
     // Draw order is creation order: vectors, with key -> index maps beside them.

@@ -87,6 +87,7 @@ ColumnLayout {
     }
 
     Button {
+        objectName: "jumpToLatest"
         Layout.alignment: Qt.AlignHCenter
         visible: !list.following && list.count > 0
         text: qsTr("Jump to latest")

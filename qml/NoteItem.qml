@@ -6,6 +6,7 @@ import Scrawl
 
 Rectangle {
     id: note
+    objectName: "note"
     required property CanvasItem canvas
     required property WallClient client
     // Filled from the NotesModel roles of the same names.
@@ -38,6 +39,7 @@ Rectangle {
     // The grip: drag to move.
     MouseArea {
         id: grip
+        objectName: "noteGrip"
         anchors { left: parent.left; right: parent.right; top: parent.top }
         height: 14
         cursorShape: pressed ? Qt.ClosedHandCursor : Qt.OpenHandCursor
@@ -77,6 +79,13 @@ Rectangle {
         selectByMouse: true
         persistentSelection: false
         Keys.onEscapePressed: note.canvas.forceActiveFocus()
+        Keys.onPressed: event => {
+            if (event.key === Qt.Key_Delete && (event.modifiers & Qt.ControlModifier)) {
+                event.accepted = true
+                note.client.deleteNote(note.noteKey)
+                note.canvas.forceActiveFocus()
+            }
+        }
         onActiveFocusChanged: {
             if (!activeFocus && text !== note.noteText)
                 note.client.editNote(note.noteKey, text)
@@ -94,13 +103,14 @@ Rectangle {
     onNoteTextChanged: if (!editor.activeFocus) editor.text = noteText
 
     ToolButton {
+        objectName: "deleteNote"
         anchors { right: parent.right; top: parent.top; margins: -4 }
         width: 22
         height: 22
         text: "×"
         visible: hover.hovered || editor.activeFocus
         ToolTip.visible: hovered
-        ToolTip.text: qsTr("Delete note")
+        ToolTip.text: qsTr("Delete note (Ctrl+Delete while editing)")
         ToolTip.delay: 500
         onClicked: note.client.deleteNote(note.noteKey)
     }

@@ -99,12 +99,13 @@ Pane {
                             from: 1024
                             to: 65535
                             editable: true
+                            enabled: !start.host.running
                             value: AppSettings.hostPort
                             textFromValue: (v) => String(v)
                         }
                         Button {
                             objectName: "hostButton"
-                            text: qsTr("Host")
+                            text: start.host.running ? qsTr("Open") : qsTr("Host")
                             highlighted: true
                             enabled: hostWall.text.trim() !== ""
                             onClicked: start.host_(hostWall.text)
@@ -142,12 +143,45 @@ Pane {
                         wrapMode: Text.Wrap
                         Layout.fillWidth: true
                     }
-                    Label {
+                    // While hosting: the addresses others join with, each with a Copy button.
+                    ColumnLayout {
+                        objectName: "hostAddresses"
                         visible: start.host.running
-                        text: qsTr("Hosting on port %1. Others join with: %2").arg(start.host.port).arg(start.host.addresses.join(", "))
-                        wrapMode: Text.Wrap
-                        color: "#2b8a3e"
                         Layout.fillWidth: true
+                        spacing: 4
+                        Label {
+                            text: qsTr("Hosting on port %1. Others on your network join with one of these addresses:").arg(start.host.port)
+                            wrapMode: Text.Wrap
+                            color: "#2b8a3e"
+                            Layout.fillWidth: true
+                        }
+                        Repeater {
+                            model: start.host.addresses
+                            delegate: RowLayout {
+                                Layout.fillWidth: true
+                                TextField {
+                                    Layout.fillWidth: true
+                                    readOnly: true
+                                    selectByMouse: true
+                                    text: modelData
+                                }
+                                Button {
+                                    objectName: "copyAddress"
+                                    text: qsTr("Copy")
+                                    ToolTip.visible: hovered
+                                    ToolTip.text: qsTr("Copy %1 to the clipboard").arg(modelData)
+                                    onClicked: {
+                                        AppSettings.copyToClipboard(modelData)
+                                        text = qsTr("Copied")
+                                    }
+                                }
+                            }
+                        }
+                        Button {
+                            objectName: "stopHosting"
+                            text: qsTr("Stop hosting")
+                            onClicked: start.host.stop()
+                        }
                     }
                     Label {
                         text: qsTr("Walls are kept in %1").arg(start.host.dataDir)

@@ -29,8 +29,9 @@ ToolBar {
         spacing: 2
 
         TipButton {
+            objectName: "leaveButton"
             text: "←"
-            tip: qsTr("Leave this wall")
+            tip: qsTr("Leave this wall (Ctrl+W)")
             onClicked: bar.leaveRequested()
         }
         Label {
@@ -70,11 +71,13 @@ ToolBar {
         Repeater {
             model: AppSettings.palette()
             delegate: ColorSwatch {
+                objectName: "penColor" + index
                 swatchColor: modelData
                 size: 18
                 selected: Qt.colorEqual(bar.canvas.penColor, modelData)
+                readonly property string tip: qsTr("Pen colour (%1)").arg(index + 1)
                 ToolTip.visible: hovered
-                ToolTip.text: qsTr("Pen colour")
+                ToolTip.text: tip
                 ToolTip.delay: 600
                 onClicked: {
                     bar.canvas.penColor = modelData
@@ -88,7 +91,8 @@ ToolBar {
         Repeater {
             model: [2, 4, 8, 16]
             delegate: TipButton {
-                tip: qsTr("Pen width %1 px").arg(modelData)
+                objectName: "penWidth" + modelData
+                tip: qsTr("Pen width %1 px ([ thinner, ] thicker)").arg(modelData)
                 checkable: true
                 checked: bar.canvas.penWidth === modelData
                 implicitWidth: 30
@@ -110,12 +114,14 @@ ToolBar {
         ToolSeparator {}
 
         TipButton {
+            objectName: "undoButton"
             text: qsTr("Undo")
             tip: qsTr("Undo your last change (Ctrl+Z)")
             enabled: bar.client.canUndo
             onClicked: bar.client.undo()
         }
         TipButton {
+            objectName: "redoButton"
             text: qsTr("Redo")
             tip: qsTr("Redo (Ctrl+Shift+Z)")
             enabled: bar.client.canRedo
@@ -123,6 +129,7 @@ ToolBar {
         }
         ToolSeparator {}
         TipButton {
+            objectName: "zoomOutButton"
             text: "−"
             tip: qsTr("Zoom out (Ctrl+-)")
             onClicked: bar.canvas.zoomBy(1 / 1.25, Qt.point(bar.canvas.width / 2, bar.canvas.height / 2))
@@ -134,19 +141,22 @@ ToolBar {
             onClicked: bar.canvas.zoomToFit()
         }
         TipButton {
+            objectName: "zoomInButton"
             text: "+"
             tip: qsTr("Zoom in (Ctrl+=)")
             onClicked: bar.canvas.zoomBy(1.25, Qt.point(bar.canvas.width / 2, bar.canvas.height / 2))
         }
         ToolSeparator {}
         TipButton {
+            objectName: "clearButton"
             text: qsTr("Clear…")
-            tip: qsTr("Clear the wall for everyone (asks first)")
+            tip: qsTr("Clear the wall for everyone; asks first (Ctrl+Shift+Delete)")
             enabled: bar.client.ready
             onClicked: bar.clearRequested()
         }
         TipButton {
             id: exportButton
+            objectName: "exportButton"
             text: qsTr("Export ▾")
             tip: qsTr("Save the wall as PNG or SVG (Ctrl+E)")
             onClicked: exportMenu.open()
@@ -160,8 +170,9 @@ ToolBar {
             }
         }
         TipButton {
+            objectName: "inviteButton"
             text: qsTr("Invite")
-            tip: qsTr("Copy the address others join with")
+            tip: qsTr("Show and copy the address others join with (Ctrl+I)")
             onClicked: bar.inviteRequested()
         }
 

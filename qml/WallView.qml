@@ -222,6 +222,41 @@ Item {
     Shortcut { sequences: ["Ctrl+=", "Ctrl++"]; onActivated: wallCanvas.zoomBy(1.25, Qt.point(wallCanvas.width / 2, wallCanvas.height / 2)) }
     Shortcut { sequence: "Ctrl+-"; onActivated: wallCanvas.zoomBy(0.8, Qt.point(wallCanvas.width / 2, wallCanvas.height / 2)) }
     Shortcut { sequence: "Ctrl+E"; onActivated: { exportDialog.format = "png"; exportDialog.visibleOnly = false; exportDialog.open() } }
+    Shortcut { sequence: "Ctrl+I"; onActivated: invitePopup.open() }
+    Shortcut { sequence: "Ctrl+W"; onActivated: view.leave() }
+    Shortcut { sequence: "Ctrl+Shift+Del"; enabled: view.client.ready; onActivated: clearDialog.open() }
+    // 1..8 pick a pen colour of the palette; [ and ] step through the pen widths.
+    Repeater {
+        model: AppSettings.palette()
+        delegate: Item {
+            Shortcut {
+                sequence: String(index + 1)
+                onActivated: view.choosePenColor(modelData)
+            }
+        }
+    }
+    Shortcut { sequence: "["; onActivated: view.stepPenWidth(-1) }
+    Shortcut { sequence: "]"; onActivated: view.stepPenWidth(1) }
+
+    readonly property var penWidths: [2, 4, 8, 16]
+    function choosePenColor(c) {
+        wallCanvas.penColor = c
+        AppSettings.penColor = c
+        if (wallCanvas.tool !== CanvasItem.Pen) {
+            wallCanvas.tool = CanvasItem.Pen
+            AppSettings.lastTool = wallCanvas.tool
+        }
+    }
+    function stepPenWidth(step) {
+        let i = 0
+        for (let k = 1; k < penWidths.length; ++k) {
+            if (Math.abs(penWidths[k] - wallCanvas.penWidth) < Math.abs(penWidths[i] - wallCanvas.penWidth))
+                i = k
+        }
+        i = Math.max(0, Math.min(penWidths.length - 1, i + step))
+        wallCanvas.penWidth = penWidths[i]
+        AppSettings.penWidth = penWidths[i]
+    }
 
     Dialog {
         id: clearDialog

@@ -44,6 +44,8 @@ private:
 // Accepted sockets get TCP_NODELAY: without it small frames wait for delayed ACKs (Nagle).
 // Set on a socket once a whole request arrived on it (HTTP or WebSocket upgrade).
 constexpr const char *kRequestSeen = "scrawlRequestSeen";
+// Counts HTTP requests on a keep-alive socket, so that an idle timer knows if it is stale.
+constexpr const char *kRequestCount = "scrawlRequestCount";
 
 // Per-address connection limits are enforced here, before a byte is read. With TLS, a socket is
 // handed to QtHttpServer only once its handshake is done: QtHttpServer 6.4's sslSetup() only
@@ -193,8 +195,13 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
     socket->setProperty(kRequestSeen, true);
     // QtHttpServer 6.4 hands a WebSocket upgrade over only when this returns true *and* writes
     // nothing (a responder made here would answer it as HTTP first): claim it silently.
-    if (request.value("upgrade").compare("websocket", Qt::CaseInsensitive) == 0)
+    if (request.value("upgrade").compare("websocket", Qt::CaseInsensitive) == 0) {
+        // Make any idle timer of an earlier HTTP request on this socket stale: it is a
+        // WebSocket now, watched by the session's ping/pong.
+        socket->setProperty(kRequestCount, socket->property(kRequestCount).toInt() + 1);
         return true;
+    }
+    closeWhenIdle(socket);
     const QString path = request.url().path(QUrl::FullyDecoded);
     const auto method = request.method();
     qCDebug(lcHttp) << method << path;
@@ -363,9 +370,25 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
     return false;
 }
 
+void HttpFront::closeWhenIdle(QTcpSocket *socket)
+{
+    // A keep-alive HTTP connection that stays idle (or trickles a next request) for the peer
+    // timeout is closed: idle sockets would otherwise pile up without bound.
+    const int count = socket->property(kRequestCount).toInt() + 1;
+    socket->setProperty(kRequestCount, count);
+    QTimer::singleShot(m_server->options().peerTimeoutMs, socket, [socket, count] {
+        if (socket->property(kRequestCount).toInt() == count
+            && socket->state() == QAbstractSocket::ConnectedState) {
+            qCDebug(lcHttp) << "closing idle HTTP connection from" << socket->peerAddress();
+            socket->disconnectFromHost();
+        }
+    });
+}
+
 void HttpFront::missingHandler(const QHttpServerRequest &request, QTcpSocket *socket)
 {
     socket->setProperty(kRequestSeen, true);
+    closeWhenIdle(socket);
     QHttpServerResponder responder = makeResponder(request, socket);
     replyError(responder, Status::NotFound,
                QStringLiteral("Nothing here at %1. Try /health, /api/walls or "

@@ -32,6 +32,8 @@ protected:
     void missingHandler(const QHttpServerRequest &request, QTcpSocket *socket) override;
 
 private:
+    void closeWhenIdle(QTcpSocket *socket);
+
     WallServer *m_server;
     QString m_listenError;
 };

@@ -295,6 +295,7 @@ bool WallServer::reloadRoom(Room *room)
         if (!snapshotSeq)
             model = WallModel();
     }
+    model.setCapacity(m_options.wallCapacity);
     // Replay what came after the snapshot, in pages so memory stays bounded.
     std::uint64_t after = snapshotSeq;
     for (;;) {

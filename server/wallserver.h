@@ -51,6 +51,8 @@ struct ServerOptions
     int passwordIterations = limits::kPasswordIterations;
     AddressGuard::Limits addressLimits;
     int kickBanMs = limits::kKickBanMs;
+    // Size limits of every wall (core/limits.h). Only tests change them, to fill a wall fast.
+    limits::WallCapacity wallCapacity;
 };
 
 // One wall in memory: its state, the people on it, and the exactly-once bookkeeping.

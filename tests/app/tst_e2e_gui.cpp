@@ -191,6 +191,56 @@ private slots:
         QVERIFY(b->model().strokes().front().closed);
     }
 
+    // Pen move in A -> B's canvas shows it: 60 samples, each a new pen position while the pen
+    // is down, timed from the synthesized move to the first frame B's window swaps after B has
+    // applied that point. Prints the median and p95; fails only if the link is broken or a sample
+    // takes over a second (loopback).
+    void penMoveToRemotePixelsLatency()
+    {
+        auto *canvasA = qobject_cast<CanvasItem *>(item("viewA", "canvas"));
+        auto *canvasB = qobject_cast<CanvasItem *>(item("viewB", "canvas"));
+        WallClient *b = client("viewB");
+        canvasA->setTool(CanvasItem::Pen);
+        const QPointF origin = canvasA->mapToScene(QPointF(0, 0));
+        const QPointF start(canvasA->width() * 0.2, canvasA->height() * 0.75);
+        QTest::mousePress(m_window, Qt::LeftButton, {}, (origin + start).toPoint());
+        std::vector<double> samples;
+        for (int i = 1; i <= 60; ++i) {
+            const QPointF p = start + QPointF(i * 4, (i % 10) * 2);
+            const FixedPoint target = toFixed(canvasA->mapToWall(QPointF((origin + p).toPoint()) - origin));
+            QElapsedTimer t;
+            qint64 applied = -1, shown = -1;
+            auto c1 = connect(b, &WallClient::opApplied, this, [&] {
+                const auto &strokes = b->model().strokes();
+                if (applied < 0 && !strokes.empty() && !strokes.back().points.empty()
+                    && strokes.back().points.back() == target)
+                    applied = t.nsecsElapsed();
+            });
+            auto c2 = connect(canvasB, &CanvasItem::frameSynced, this, [&] {
+                if (applied >= 0 && shown < 0)
+                    shown = t.nsecsElapsed();
+            });
+            t.start();
+            QTest::mouseMove(m_window, (origin + p).toPoint());
+            const bool ok = QTest::qWaitFor([&] { return shown >= 0; }, 1000);
+            disconnect(c1);
+            disconnect(c2);
+            QVERIFY2(ok, qPrintable(QStringLiteral("sample %1 never reached B's screen").arg(i)));
+            samples.push_back(shown / 1e6);
+            QTest::qWait(5); // a hand moves a few ms apart; lets the previous frame finish
+        }
+        QTest::mouseRelease(m_window, Qt::LeftButton, {}, (origin + start + QPointF(240, 0)).toPoint());
+        std::sort(samples.begin(), samples.end());
+        qInfo().noquote() << QStringLiteral("LATENCY pen move in A -> B's next frame (%1 samples): "
+                                            "median %2 ms, p95 %3 ms, min %4 ms, max %5 ms")
+                                 .arg(samples.size())
+                                 .arg(samples[samples.size() / 2], 0, 'f', 1)
+                                 .arg(samples[samples.size() * 95 / 100], 0, 'f', 1)
+                                 .arg(samples.front(), 0, 'f', 1)
+                                 .arg(samples.back(), 0, 'f', 1);
+        QTRY_COMPARE(client("viewA")->pendingCount(), 0);
+    }
+
     void chatTypedInOneAppearsInTheOther()
     {
         auto *input = item("viewA", "chatInput");

@@ -7,6 +7,11 @@
 #include "linkproxy.h"
 #include "server/wallserver.h"
 
+#include <QElapsedTimer>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -380,6 +385,134 @@ private slots:
                  QStringLiteral("m0"));
         QCOMPARE(b->chat()->data(b->chat()->index(119), ChatModel::TextRole).toString(),
                  QStringLiteral("m119"));
+    }
+
+    void backoffDelays_data()
+    {
+        QTest::addColumn<int>("attempt");
+        QTest::addColumn<double>("random");
+        QTest::addColumn<int>("expected");
+        // first 500 ms, cap 10 s, ±25 % jitter clamped into [500, 10000]
+        QTest::newRow("first, low jitter") << 0 << 0.0 << 500;   // 375 clamped up
+        QTest::newRow("first, mid") << 0 << 0.5 << 500;
+        QTest::newRow("first, high jitter") << 0 << 0.999999 << 624;
+        QTest::newRow("second, mid") << 1 << 0.5 << 1000;
+        QTest::newRow("third, low") << 2 << 0.0 << 1500;
+        QTest::newRow("fifth, mid") << 4 << 0.5 << 8000;
+        QTest::newRow("sixth, mid: capped") << 5 << 0.5 << 10000;
+        QTest::newRow("sixth, low: spread below the cap") << 5 << 0.0 << 7500;
+        QTest::newRow("huge attempt") << 1000 << 0.2 << 8500;
+        QTest::newRow("negative attempt") << -3 << 0.5 << 500;
+    }
+    void backoffDelays()
+    {
+        QFETCH(int, attempt);
+        QFETCH(double, random);
+        QFETCH(int, expected);
+        QCOMPARE(WallClient::reconnectDelayMs(attempt, 500, 10000, random), expected);
+    }
+
+    void backoffGrowsWhileNothingAnswers()
+    {
+        // A real client against a port nothing listens on: each failed attempt waits longer, up
+        // to the cap, with the countdown in the status text.
+        auto a = makeClient(QStringLiteral("Ann"));
+        a->setBackoff(40, 320);
+        m_server.reset(); // the port is free now
+        a->connectToWall(address(), QStringLiteral("w"));
+        std::vector<int> delays;
+        connect(a.get(), &WallClient::stateChanged, this, [&] {
+            if (a->state() == WallClient::Reconnecting)
+                delays.push_back(a->lastReconnectDelayMs());
+        });
+        QTRY_VERIFY_WITH_TIMEOUT(delays.size() >= 6, 8000);
+                for (size_t i = 0; i < delays.size(); ++i) {
+            const int expectedBase = std::min(320, 40 << std::min<int>(int(i), 10));
+            QVERIFY2(delays[i] >= std::max(40, int(expectedBase * 0.75)) && delays[i] <= std::min(320, int(expectedBase * 1.25) + 1),
+                     qPrintable(QStringLiteral("attempt %1 waited %2 ms").arg(i).arg(delays[i])));
+        }
+        QVERIFY(a->statusText().contains(QLatin1String("reconnecting in")));
+        QVERIFY(a->errorText().contains(QLatin1String("Nothing answers")));
+    }
+
+    void serverGoneIsExplainedAndCountsDown()
+    {
+        // The link drops without a goodbye (server killed, network gone): through a relay that
+        // cuts every connection and from then on leads nowhere.
+        test::LinkProxy proxy(m_port);
+        QVERIFY(proxy.listen());
+        auto a = makeClient(QStringLiteral("Ann"));
+        a->setBackoff(3000, 10000);
+        a->connectToWall(address(proxy.port()), QStringLiteral("w"));
+        QTRY_COMPARE(a->state(), WallClient::Connected);
+        proxy.setTargetPort(1);
+        proxy.cutAll();
+        QTRY_COMPARE(a->state(), WallClient::Reconnecting);
+        QVERIFY2(a->errorText().contains(QLatin1String("went away")), qPrintable(a->errorText()));
+        QVERIFY(a->reconnectSeconds() >= 3 && a->reconnectSeconds() <= 4);
+        QVERIFY2(a->statusText().startsWith(QStringLiteral("Offline · reconnecting in %1 s").arg(a->reconnectSeconds())),
+                 qPrintable(a->statusText()));
+        // Offline changes are counted in the status.
+        QVERIFY(a->sendChat(QStringLiteral("while offline")));
+        QVERIFY2(a->statusText().endsWith(QStringLiteral(" · 1 change waiting")), qPrintable(a->statusText()));
+        QVERIFY(a->sendChat(QStringLiteral("and again")));
+        QVERIFY2(a->statusText().endsWith(QStringLiteral(" · 2 changes waiting")), qPrintable(a->statusText()));
+        // The countdown goes down by itself.
+        const int before = a->reconnectSeconds();
+        QTRY_VERIFY_WITH_TIMEOUT(a->reconnectSeconds() < before, 2500);
+    }
+
+    void cursorUpdatesAreLimitedToAbout30PerSecond()
+    {
+        auto a = makeClient(QStringLiteral("Ann"));
+        auto b = makeClient(QStringLiteral("Bob"));
+        a->connectToWall(address(), QStringLiteral("w"));
+        b->connectToWall(address(), QStringLiteral("w"));
+        QTRY_COMPARE(a->state(), WallClient::Connected);
+        QTRY_COMPARE(b->state(), WallClient::Connected);
+        QTRY_COMPARE(b->members()->rowCount(), 2);
+        QSignalSpy moved(b.get(), &WallClient::cursorMoved);
+        // A mouse moving at ~200 Hz for one second.
+        QElapsedTimer t;
+        t.start();
+        int sent = 0;
+        while (t.elapsed() < 1000) {
+            a->sendCursor(sent, 2.0 * sent);
+            ++sent;
+            QTest::qWait(5);
+        }
+        const double seconds = t.elapsed() / 1000.0;
+        // The last position always arrives (trailing update).
+        const double last = sent - 1;
+        QTRY_VERIFY(!moved.isEmpty() && moved.last().at(1).toPointF() == QPointF(last, 2 * last));
+        const double rate = moved.count() / seconds;
+        qInfo() << sent << "cursor moves sent," << moved.count() << "relayed in" << seconds << "s";
+        QVERIFY2(sent > 100, "the test loop did not produce enough moves");
+        QVERIFY2(rate <= 32.0, qPrintable(QStringLiteral("%1 cursor updates/s").arg(rate)));
+        QVERIFY2(rate >= 15.0, qPrintable(QStringLiteral("%1 cursor updates/s").arg(rate)));
+    }
+
+    void messagePostedOverHttpAppearsInChat()
+    {
+        auto a = makeClient(QStringLiteral("Ann"));
+        a->connectToWall(address(), QStringLiteral("w"));
+        QTRY_COMPARE(a->state(), WallClient::Connected);
+        QNetworkAccessManager nam;
+        QNetworkRequest req(QUrl(QStringLiteral("http://127.0.0.1:%1/api/walls/w/messages").arg(m_port)));
+        req.setHeader(QNetworkRequest::ContentTypeHeader, QStringLiteral("application/json"));
+        // Posting needs the wall's API token, which Ann sees as its creator (owner).
+        QVERIFY(a->isOwner());
+        req.setRawHeader("Authorization", "Bearer " + a->apiToken().toLatin1());
+        const QByteArray body = QJsonDocument(QJsonObject{{QStringLiteral("author"), QStringLiteral("build-bot")},
+                                                          {QStringLiteral("text"), QStringLiteral("deploy done")}})
+                                    .toJson();
+        std::unique_ptr<QNetworkReply> reply(nam.post(req, body));
+        QTRY_VERIFY(reply->isFinished());
+        QVERIFY2(reply->error() == QNetworkReply::NoError, qPrintable(reply->errorString()));
+        QTRY_COMPARE(a->chat()->rowCount(), 1);
+        QCOMPARE(a->chat()->data(a->chat()->index(0), ChatModel::TextRole).toString(),
+                 QStringLiteral("deploy done"));
+        QVERIFY(a->chat()->data(a->chat()->index(0), ChatModel::AuthorRole).toString().contains(QLatin1String("build-bot")));
     }
 };
 

@@ -609,6 +609,8 @@ private slots:
             QVERIFY2(RawWsClient::waitFor([&] { return a->closeCode >= 0; }, 8000),
                      "no close frame");
             QCOMPARE(a->closeCode, r.closeCode);
+            if (r.closeCode >= 4000)
+                QVERIFY2(!a->closeReason.isEmpty(), "a fatal close carries no reason");
             QVERIFY(RawWsClient::waitFor([&] { return a->closed(); }, 5000));
         } else if (r.closeCode == kTransportClose) {
             QVERIFY(a);

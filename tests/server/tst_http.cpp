@@ -4,12 +4,14 @@
 #include "server/wallserver.h"
 #include "tests/support/testclient.h"
 
+#include <QElapsedTimer>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
 #include <QSignalSpy>
+#include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -240,6 +242,43 @@ private slots:
             get(QStringLiteral("/api/walls/bots/messages?after=1")).json().value(QStringLiteral("messages")).toArray();
         QCOMPARE(messages.size(), 1);
         QCOMPARE(messages.at(0).toObject().value(QStringLiteral("author")).toString(), QStringLiteral("deploy-bot"));
+    }
+
+    // Keep-alive works, and a connection left idle after its requests is closed after the
+    // peer timeout (idle sockets must not pile up).
+    void idleKeepAliveConnectionIsClosed()
+    {
+        m_server.reset();
+        ServerOptions options;
+        options.host = QHostAddress::LocalHost;
+        options.port = 0;
+        options.dataDir = m_dir->path();
+        options.pingIntervalMs = 200;
+        options.peerTimeoutMs = 700;
+        m_server = std::make_unique<WallServer>(options);
+        QString error;
+        QVERIFY2(m_server->start(&error), qPrintable(error));
+
+        QTcpSocket tcp;
+        QByteArray in;
+        connect(&tcp, &QTcpSocket::readyRead, this, [&] { in += tcp.readAll(); });
+        tcp.connectToHost(QHostAddress::LocalHost, m_server->port());
+        QTRY_COMPARE(tcp.state(), QAbstractSocket::ConnectedState);
+        for (int i = 0; i < 2; ++i) {
+            in.clear();
+            tcp.write("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+            QTRY_VERIFY(in.contains("\"status\""));
+            QVERIFY2(in.startsWith("HTTP/1.1 200"), in.constData());
+        }
+        QElapsedTimer idle;
+        idle.start();
+        QTRY_COMPARE_WITH_TIMEOUT(tcp.state(), QAbstractSocket::UnconnectedState, 5000);
+        QVERIFY2(idle.elapsed() >= options.peerTimeoutMs - 100, qPrintable(QString::number(idle.elapsed())));
+
+        // A WebSocket on the same server is not touched by the HTTP idle rule.
+        TestClient ws;
+        QVERIFY(ws.connectAs(m_server->url(), QStringLiteral("Ada")));
+        QVERIFY(!TestClient::waitFor([&] { return ws.disconnects > 0; }, 3 * options.peerTimeoutMs));
     }
 
     void badRequestsGetJsonErrors_data()

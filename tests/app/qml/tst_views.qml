@@ -120,6 +120,151 @@ Item {
             tryCompare(banner, "visible", false)
         }
 
+        function findEditingNote() {
+            const layer = view.canvas.parent
+            for (let i = 0; i < layer.children.length; ++i) {
+                const kids = layer.children[i].children
+                for (let j = 0; j < kids.length; ++j) {
+                    if (kids[j].objectName === "note" && kids[j].editor.activeFocus)
+                        return kids[j]
+                }
+            }
+            return null
+        }
+
+        function test_93_notesPlaceEditMoveDelete() {
+            const notes = wallClient.notes
+            const before = notes.rowCount()
+            view.canvas.tool = CanvasItem.Note
+            mouseClick(view.canvas, 500, 220)
+            tryCompare(wallClient, "pendingCount", 0)
+            compare(notes.rowCount(), before + 1)
+            // The new note is the one open for typing.
+            let note = null
+            tryVerify(() => {
+                note = findEditingNote()
+                return note !== null
+            }, 2000, "the placed note is open for typing")
+            // Placed where clicked, and open for typing.
+            const wallPos = view.canvas.mapToWall(Qt.point(500, 220))
+            compare(note.noteX, wallPos.x)
+            compare(note.noteY, wallPos.y)
+            for (const ch of "Plan")
+                keyClick(ch)
+            // A click on the wall ends the editing (the text is stored) and places no second note.
+            mouseClick(view.canvas, 800, 500)
+            tryCompare(note, "noteText", "Plan")
+            tryCompare(wallClient, "pendingCount", 0)
+            compare(notes.rowCount(), before + 1)
+            verify(!note.editor.activeFocus)
+
+            // Drag the grip: it moves by the drag divided by the zoom.
+            // (Moves are given in canvas coordinates: the grip itself moves along with the drag.)
+            const grip = findChild(note, "noteGrip")
+            const x0 = note.noteX, y0 = note.noteY
+            const p = grip.mapToItem(view.canvas, 20, 5)
+            mousePress(grip, 20, 5)
+            mouseMove(view.canvas, p.x + 30, p.y + 20)
+            mouseMove(view.canvas, p.x + 60, p.y + 40)
+            mouseRelease(view.canvas, p.x + 60, p.y + 40)
+            tryCompare(wallClient, "pendingCount", 0)
+            fuzzyCompare(note.noteX, x0 + 60 / view.canvas.zoom, 0.01)
+            fuzzyCompare(note.noteY, y0 + 40 / view.canvas.zoom, 0.01)
+
+            // Edit again: click into the text, type, click the wall.
+            mouseClick(note.editor, note.editor.width - 2, 5)
+            tryCompare(note.editor, "activeFocus", true)
+            keyClick("!")
+            view.canvas.tool = CanvasItem.Pan
+            mouseClick(view.canvas, 50, 600)
+            tryCompare(note, "noteText", "Plan!")
+            // Undo of the edit shows the old text for everyone.
+            wallClient.undo()
+            tryCompare(note, "noteText", "Plan")
+            wallClient.redo()
+            tryCompare(note, "noteText", "Plan!")
+
+            // Delete with its × button (shown while hovered).
+            const del = findChild(note, "deleteNote")
+            mouseMove(note, 100, 30)
+            tryCompare(del, "visible", true)
+            mouseClick(del)
+            tryCompare(wallClient, "pendingCount", 0)
+            compare(notes.rowCount(), before)
+            view.canvas.tool = CanvasItem.Pen
+        }
+
+        function test_90_chatFollowsUnlessScrolledUp() {
+            const list = findChild(view, "chatList")
+            for (let i = 0; i < 40; ++i)
+                wallClient.sendChat("message " + i)
+            tryCompare(wallClient, "pendingCount", 0, 10000)
+            tryCompare(list, "count", 41)
+            tryVerify(() => list.atYEnd, 3000, "follows the newest message")
+            // Scroll up to read: new messages no longer pull the view down.
+            list.flick(0, 4000)
+            tryCompare(list, "moving", false, 5000)
+            tryCompare(list, "following", false)
+            const y = list.contentY
+            wallClient.sendChat("while reading")
+            tryCompare(list, "count", 42)
+            wait(50)
+            verify(!list.atYEnd)
+            compare(list.contentY, y)
+            // "Jump to latest" goes back to the bottom and follows again.
+            const jump = findChild(view, "jumpToLatest")
+            verify(jump.visible)
+            mouseClick(jump)
+            compare(list.following, true)
+            tryVerify(() => list.atYEnd, 3000)
+            wallClient.sendChat("and now")
+            tryCompare(list, "count", 43)
+            tryVerify(() => list.atYEnd, 3000)
+        }
+
+        function test_91_tooltipsNameShortcuts() {
+            const expected = {
+                toolPen: "(P)", toolEraser: "(E)", toolNote: "(N)", toolPan: "(H",
+                undoButton: "Ctrl+Z", redoButton: "Ctrl+Shift+Z", zoomOutButton: "Ctrl+-",
+                zoomInButton: "Ctrl+=", zoomLabel: "Ctrl+0", exportButton: "Ctrl+E",
+                inviteButton: "Ctrl+I", leaveButton: "Ctrl+W", clearButton: "Ctrl+Shift+Delete",
+                penWidth2: "[", penWidth16: "]"
+            }
+            for (const name in expected) {
+                const b = findChild(view, name)
+                verify(b, name)
+                verify(b.tip.indexOf(expected[name]) >= 0, name + ": " + b.tip)
+            }
+            verify(findChild(view, "penColor2").tip.indexOf("(3)") >= 0)
+        }
+
+        function test_92_colourAndWidthShortcuts() {
+            view.canvas.forceActiveFocus()
+            view.canvas.tool = CanvasItem.Eraser
+            keyClick(Qt.Key_2)
+            compare(view.canvas.tool, CanvasItem.Pen)
+            verify(Qt.colorEqual(view.canvas.penColor, AppSettings.palette()[1]))
+            keyClick(Qt.Key_6)
+            verify(Qt.colorEqual(view.canvas.penColor, AppSettings.palette()[5]))
+            view.canvas.penWidth = 4
+            keyClick(Qt.Key_BracketRight)
+            compare(view.canvas.penWidth, 8)
+            keyClick(Qt.Key_BracketRight)
+            keyClick(Qt.Key_BracketRight)
+            compare(view.canvas.penWidth, 16)
+            keyClick(Qt.Key_BracketLeft)
+            compare(view.canvas.penWidth, 8)
+            // Typing in the chat does not switch tools or colours.
+            const input = findChild(view, "chatInput")
+            mouseClick(input)
+            keySequence("e")
+            keySequence("3")
+            compare(input.text, "e3")
+            compare(view.canvas.tool, CanvasItem.Pen)
+            verify(Qt.colorEqual(view.canvas.penColor, AppSettings.palette()[5]))
+            input.text = ""
+        }
+
         function test_8_clearAsksFirst() {
             const dialog = findChild(view, "clearDialog")
             verify(dialog)
@@ -142,9 +287,45 @@ Item {
         }
     }
 
+    HostController { id: testHost }
+    Component {
+        id: startWithHost
+        StartScreen {
+            width: 800
+            height: 700
+            host: testHost
+        }
+    }
+
     TestCase {
         name: "StartScreen"
         when: windowShown
+
+        function test_hostShowsCopyableAddressesAndOpensTheWall() {
+            const host = testHost
+            // Port 0 here so the test never collides with a real Scrawl on 7777.
+            verify(host.start(0), host.errorText)
+            const start = createTemporaryObject(startWithHost, root)
+            verify(start)
+            const addresses = findChild(start, "hostAddresses")
+            verify(addresses.visible)
+            const copy = findChild(start, "copyAddress")
+            verify(copy)
+            mouseClick(copy)
+            compare(copy.text, "Copied")
+            let got = null
+            start.joinRequested.connect((address, wall, hosted) => got = [address, wall, hosted])
+            findChild(start, "nameField").text = "Hosta"
+            findChild(start, "hostWall").text = "hosted-wall"
+            mouseClick(findChild(start, "hostButton"))
+            verify(got !== null)
+            compare(got[0], "127.0.0.1:" + host.port)
+            compare(got[1], "hosted-wall")
+            compare(got[2], true)
+            mouseClick(findChild(start, "stopHosting"))
+            verify(!host.running)
+            verify(!addresses.visible)
+        }
 
         function test_joinFormEmitsAddressAndWall() {
             const start = createTemporaryObject(startComponent, root)

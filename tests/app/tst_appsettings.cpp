@@ -1,0 +1,138 @@
+// What the app remembers between runs: name and colour, recent walls (newest first, no
+// duplicates, at most 8), last tool and pen, host port, window geometry; and a second running
+// copy of the app gets its own identity profile. Real QSettings in Qt's test location.
+
+#include "app/appsettings.h"
+
+#include <QClipboard>
+#include <QGuiApplication>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTest>
+#include <QWindow>
+
+using namespace scrawl;
+
+class TestAppSettings : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase()
+    {
+        QStandardPaths::setTestModeEnabled(true);
+        QCoreApplication::setOrganizationName(QStringLiteral("ScrawlTest"));
+        QCoreApplication::setApplicationName(QStringLiteral("tst_appsettings"));
+        qunsetenv("SCRAWL_PROFILE");
+    }
+    void init() { QSettings().clear(); }
+
+    void personAndToolsSurviveARestart()
+    {
+        {
+            AppSettings s;
+            QSignalSpy changed(&s, &AppSettings::changed);
+            s.setDisplayName(QStringLiteral("  Ada  "));
+            s.setColor(QColor(0xe0, 0x3e, 0x3e));
+            s.setLastTool(2);
+            s.setPenColor(QColor(0x2f, 0x9e, 0x44));
+            s.setPenWidth(8);
+            s.setHostPort(7788);
+            s.setLastAddress(QStringLiteral("10.0.0.5:7777"));
+            s.setLastWall(QStringLiteral("design"));
+            QCOMPARE(changed.count(), 8);
+            s.setLastTool(2); // unchanged: no signal
+            QCOMPARE(changed.count(), 8);
+        }
+        AppSettings again;
+        QCOMPARE(again.displayName(), QStringLiteral("Ada"));
+        QCOMPARE(again.color(), QColor(0xe0, 0x3e, 0x3e));
+        QCOMPARE(again.lastTool(), 2);
+        QCOMPARE(again.penColor(), QColor(0x2f, 0x9e, 0x44));
+        QCOMPARE(again.penWidth(), 8.0);
+        QCOMPARE(again.hostPort(), 7788);
+        QCOMPARE(again.lastAddress(), QStringLiteral("10.0.0.5:7777"));
+        QCOMPARE(again.lastWall(), QStringLiteral("design"));
+    }
+
+    void defaults()
+    {
+        AppSettings s;
+        QCOMPARE(s.hostPort(), 7777);
+        QCOMPARE(s.lastTool(), 0);
+        QVERIFY(s.recentWalls().isEmpty());
+        QCOMPARE(s.palette().size(), 8);
+    }
+
+    void recentWallsNewestFirstNoDuplicatesAtMost8()
+    {
+        AppSettings s;
+        QSignalSpy spy(&s, &AppSettings::recentWallsChanged);
+        for (int i = 0; i < 10; ++i)
+            s.addRecent(QStringLiteral("host%1:7777").arg(i), QStringLiteral("w%1").arg(i), false);
+        QCOMPARE(spy.count(), 10);
+        QVariantList list = s.recentWalls();
+        QCOMPARE(list.size(), 8);
+        QCOMPARE(list.first().toMap().value("wall").toString(), QStringLiteral("w9"));
+        QCOMPARE(list.last().toMap().value("wall").toString(), QStringLiteral("w2"));
+        // Joining one again moves it to the top instead of adding it twice.
+        s.addRecent(QStringLiteral("host5:7777"), QStringLiteral("w5"), false);
+        list = s.recentWalls();
+        QCOMPARE(list.size(), 8);
+        QCOMPARE(list.first().toMap().value("wall").toString(), QStringLiteral("w5"));
+        QCOMPARE(std::count_if(list.begin(), list.end(),
+                               [](const QVariant &v) { return v.toMap().value("wall") == "w5"; }),
+                 1);
+        s.addRecent(QStringLiteral("127.0.0.1:7777"), QStringLiteral("mine"), true);
+        QVERIFY(s.recentWalls().first().toMap().value("hosted").toBool());
+        s.removeRecent(0);
+        QCOMPARE(s.recentWalls().first().toMap().value("wall").toString(), QStringLiteral("w5"));
+        QCOMPARE(s.recentWalls().size(), 7); // "mine" pushed w2 out, then went itself
+        s.removeRecent(99); // out of range: nothing happens
+        QCOMPARE(s.recentWalls().size(), 7);
+        AppSettings again;
+        QCOMPARE(again.recentWalls().size(), 7);
+    }
+
+    void windowGeometryIsRestored()
+    {
+        {
+            QWindow w;
+            w.setGeometry(120, 90, 1000, 700);
+            w.show();
+            QVERIFY(QTest::qWaitForWindowExposed(&w));
+            AppSettings s;
+            s.saveWindow(&w);
+        }
+        QWindow w2;
+        w2.resize(400, 300);
+        AppSettings s;
+        s.restoreWindow(&w2);
+        QCOMPARE(w2.geometry().size(), QSize(1000, 700));
+        QCOMPARE(w2.geometry().topLeft(), QPoint(120, 90));
+    }
+
+    void secondCopyGetsItsOwnProfile()
+    {
+        AppSettings first;
+        first.setDisplayName(QStringLiteral("Ada"));
+        AppSettings second; // another running copy of the app on this machine
+        QVERIFY(first.profile() != second.profile());
+        // It starts from what the first chose, then goes its own way.
+        QCOMPARE(second.displayName(), QStringLiteral("Ada"));
+        second.setDisplayName(QStringLiteral("Grace"));
+        QCOMPARE(first.displayName(), QStringLiteral("Ada"));
+        QCOMPARE(second.displayName(), QStringLiteral("Grace"));
+    }
+
+    void copyToClipboard()
+    {
+        AppSettings s;
+        s.copyToClipboard(QStringLiteral("Join my Scrawl wall \"x\" at 10.0.0.5:7777"));
+        QCOMPARE(QGuiApplication::clipboard()->text(), QStringLiteral("Join my Scrawl wall \"x\" at 10.0.0.5:7777"));
+    }
+};
+
+QTEST_MAIN(TestAppSettings)
+#include "tst_appsettings.moc"

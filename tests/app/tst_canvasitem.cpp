@@ -1,0 +1,335 @@
+// The canvas on its own, in a real window, against a real in-process server: zoom about the
+// pointer (wheel and pinch), touchpad scroll, middle-button and Space drags pan, the eraser
+// removes whole strokes it touches (and only those), export of the whole wall and of the visible
+// area as PNG and SVG, and a clear message when export cannot write. Pixels are checked on
+// grabbed frames. Registered three times: X with the default backend, the software backend, and
+// X at a device pixel ratio of 2 (high DPI).
+
+#include "app/canvasitem.h"
+#include "app/wallclient.h"
+#include "server/wallserver.h"
+
+#include <QFile>
+#include <QImage>
+#include <QQuickWindow>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <memory>
+
+using namespace scrawl;
+
+namespace {
+
+bool isInk(QRgb c) { return qGray(c) < 128; }
+
+} // namespace
+
+class TestCanvasItem : public QObject
+{
+    Q_OBJECT
+
+    std::unique_ptr<QTemporaryDir> m_dir;
+    std::unique_ptr<WallServer> m_server;
+    std::unique_ptr<QQuickWindow> m_window;
+    CanvasItem *m_canvas = nullptr;
+    std::unique_ptr<WallClient> m_client;
+    int m_wallNo = 0;
+
+    // Any ink within `radius` device pixels of item point `p`?
+    bool inkAt(const QImage &img, QPointF p, int radius = 2) const
+    {
+        const qreal dpr = img.devicePixelRatio();
+        const QPointF s = m_canvas->mapToScene(p) * dpr;
+        for (int dx = -radius; dx <= radius; ++dx)
+            for (int dy = -radius; dy <= radius; ++dy) {
+                const QPoint q(int(s.x()) + dx, int(s.y()) + dy);
+                if (img.rect().contains(q) && isInk(img.pixel(q)))
+                    return true;
+            }
+        return false;
+    }
+    QImage frame()
+    {
+        // Wait for the canvas to finish painting its tiles, then grab.
+        if (!QTest::qWaitFor([&] { return m_canvas->settled(); }, 5000))
+            qWarning("canvas did not settle");
+        return m_window->grabWindow();
+    }
+    // Draws a stroke through the client API (wall coordinates) and waits for its ack.
+    std::uint64_t draw(const std::vector<QPointF> &points, float width = 4)
+    {
+        std::uint32_t id = m_client->beginStroke(points.front(), QColor(0x10, 0x10, 0x10), width);
+        for (size_t i = 1; i < points.size(); ++i)
+            id = m_client->extendStroke(id, points[i]);
+        m_client->endStroke(id);
+        return objectKey(m_client->userId(), id);
+    }
+    static bool eq(QPointF a, QPointF b) { return std::abs(a.x() - b.x()) < 1e-6 && std::abs(a.y() - b.y()) < 1e-6; }
+
+private slots:
+    void initTestCase()
+    {
+        QStandardPaths::setTestModeEnabled(true);
+        m_dir = std::make_unique<QTemporaryDir>();
+        ServerOptions o;
+        o.host = QHostAddress::LocalHost;
+        o.port = 0;
+        o.dataDir = m_dir->path() + QStringLiteral("/data");
+        m_server = std::make_unique<WallServer>(o);
+        QString error;
+        QVERIFY2(m_server->start(&error), qPrintable(error));
+
+        m_window = std::make_unique<QQuickWindow>();
+        m_window->resize(800, 600);
+        m_canvas = new CanvasItem(m_window->contentItem());
+        m_canvas->setSize(QSizeF(800, 600));
+        m_window->show();
+        QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+        m_window->requestActivate();
+        QVERIFY(QTest::qWaitForWindowActive(m_window.get()));
+        qInfo() << "backend" << QQuickWindow::sceneGraphBackend() << "dpr"
+                << m_window->effectiveDevicePixelRatio();
+    }
+
+    void init()
+    {
+        // A fresh wall and client for each test.
+        m_client = std::make_unique<WallClient>();
+        m_client->setDisplayName(QStringLiteral("Cass"));
+        m_client->connectToWall(QStringLiteral("127.0.0.1:%1").arg(m_server->port()),
+                                QStringLiteral("canvas-%1").arg(++m_wallNo));
+        QTRY_COMPARE(m_client->state(), WallClient::Connected);
+        m_canvas->setClient(m_client.get());
+        m_canvas->setTool(CanvasItem::Pen);
+        m_canvas->setView(1.0, 400, 300); // wall (0,0) in the middle
+        m_canvas->forceActiveFocus();
+    }
+
+    void cleanup()
+    {
+        m_canvas->setClient(nullptr);
+        m_client.reset();
+    }
+
+    void cleanupTestCase()
+    {
+        m_window.reset();
+        m_server.reset();
+    }
+
+    void wheelZoomsAboutThePointer_data()
+    {
+        QTest::addColumn<QPointF>("at");
+        QTest::addColumn<int>("delta");
+        QTest::newRow("in, top left") << QPointF(100, 80) << 120;
+        QTest::newRow("in, bottom right") << QPointF(700, 500) << 360;
+        QTest::newRow("out, centre") << QPointF(400, 300) << -240;
+    }
+    void wheelZoomsAboutThePointer()
+    {
+        QFETCH(QPointF, at);
+        QFETCH(int, delta);
+        const QPointF wallBefore = m_canvas->mapToWall(at);
+        const double zoom = m_canvas->zoom();
+        QWheelEvent wheel(at, m_canvas->mapToScene(at), QPoint(), QPoint(0, delta), Qt::NoButton,
+                          Qt::NoModifier, Qt::NoScrollPhase, false);
+        QCoreApplication::sendEvent(m_window.get(), &wheel);
+        QVERIFY(delta > 0 ? m_canvas->zoom() > zoom : m_canvas->zoom() < zoom);
+        // The wall point under the pointer stays under it.
+        const QPointF wallAfter = m_canvas->mapToWall(at);
+        QVERIFY2(std::abs(wallAfter.x() - wallBefore.x()) < 1e-6 && std::abs(wallAfter.y() - wallBefore.y()) < 1e-6,
+                 qPrintable(QStringLiteral("%1,%2 -> %3,%4").arg(wallBefore.x()).arg(wallBefore.y()).arg(wallAfter.x()).arg(wallAfter.y())));
+    }
+
+    void touchpadScrollPansAndPinchZooms()
+    {
+        const double zoom = m_canvas->zoom();
+        const QPointF pan(m_canvas->panX(), m_canvas->panY());
+        const QPointF at(300, 200);
+        QWheelEvent scroll(at, m_canvas->mapToScene(at), QPoint(15, -25), QPoint(15, -25), Qt::NoButton,
+                           Qt::NoModifier, Qt::ScrollUpdate, false);
+        QCoreApplication::sendEvent(m_window.get(), &scroll);
+        QCOMPARE(m_canvas->zoom(), zoom);
+        QCOMPARE(QPointF(m_canvas->panX(), m_canvas->panY()), pan + QPointF(15, -25));
+        // A pinch arrives as Ctrl+wheel: zoom about the fingers.
+        const QPointF wallBefore = m_canvas->mapToWall(at);
+        QWheelEvent pinch(at, m_canvas->mapToScene(at), QPoint(0, 40), QPoint(0, 40), Qt::NoButton,
+                          Qt::ControlModifier, Qt::ScrollUpdate, false);
+        QCoreApplication::sendEvent(m_window.get(), &pinch);
+        QVERIFY(m_canvas->zoom() > zoom);
+        QVERIFY(eq(m_canvas->mapToWall(at), wallBefore));
+    }
+
+    void middleButtonAndSpaceDragPan()
+    {
+        const QPointF pan(m_canvas->panX(), m_canvas->panY());
+        QTest::mousePress(m_window.get(), Qt::MiddleButton, {}, QPoint(200, 200));
+        QTest::mouseMove(m_window.get(), QPoint(230, 210));
+        QTest::mouseMove(m_window.get(), QPoint(260, 240));
+        QVERIFY(m_canvas->panning());
+        QTest::mouseRelease(m_window.get(), Qt::MiddleButton, {}, QPoint(260, 240));
+        QVERIFY(!m_canvas->panning());
+        QCOMPARE(QPointF(m_canvas->panX(), m_canvas->panY()), pan + QPointF(60, 40));
+        QCOMPARE(m_client->model().strokes().size(), size_t(0)); // no ink from panning
+
+        // Space held: the left button pans with the pen tool selected, and draws nothing.
+        const QPointF pan2(m_canvas->panX(), m_canvas->panY());
+        QTest::keyPress(m_window.get(), Qt::Key_Space);
+        QTest::mousePress(m_window.get(), Qt::LeftButton, {}, QPoint(300, 300));
+        QTest::mouseMove(m_window.get(), QPoint(280, 290));
+        QTest::mouseRelease(m_window.get(), Qt::LeftButton, {}, QPoint(280, 290));
+        QTest::keyRelease(m_window.get(), Qt::Key_Space);
+        QCOMPARE(QPointF(m_canvas->panX(), m_canvas->panY()), pan2 + QPointF(-20, -10));
+        QCOMPARE(m_client->pendingCount(), 0);
+        QVERIFY(m_client->localStrokes().empty());
+
+        // Without Space the left button draws again.
+        QTest::mousePress(m_window.get(), Qt::LeftButton, {}, QPoint(300, 300));
+        QTest::mouseMove(m_window.get(), QPoint(340, 320));
+        QTest::mouseRelease(m_window.get(), Qt::LeftButton, {}, QPoint(340, 320));
+        QTRY_COMPARE(m_client->model().strokes().size(), size_t(1));
+    }
+
+    void penDrawsWithTheChosenColourAndWidth()
+    {
+        m_canvas->setPenColor(QColor(0xe0, 0x3e, 0x3e));
+        m_canvas->setPenWidth(16);
+        QTest::mousePress(m_window.get(), Qt::LeftButton, {}, QPoint(200, 200));
+        for (int i = 1; i <= 10; ++i)
+            QTest::mouseMove(m_window.get(), QPoint(200 + i * 20, 200));
+        QTest::mouseRelease(m_window.get(), Qt::LeftButton, {}, QPoint(400, 200));
+        QTRY_COMPARE(m_client->pendingCount(), 0);
+        QCOMPARE(m_client->model().strokes().size(), size_t(1));
+        const auto &s = m_client->model().strokes().front();
+        QCOMPARE(s.color, 0xe03e3eu);
+        QCOMPARE(s.width, 16.0f);
+        // 16 px wide on screen: ink 6 px above the line, none 12 px above it.
+        const QImage img = frame();
+        const qreal dpr = img.devicePixelRatio();
+        const QRgb mid = img.pixel((m_canvas->mapToScene(QPointF(300, 200)) * dpr).toPoint());
+        QVERIFY2(qRed(mid) > 180 && qGreen(mid) < 120, qPrintable(QString::number(mid, 16)));
+        const QRgb near = img.pixel((m_canvas->mapToScene(QPointF(300, 194)) * dpr).toPoint());
+        QVERIFY(qRed(near) > 180 && qGreen(near) < 120);
+        const QRgb off = img.pixel((m_canvas->mapToScene(QPointF(300, 188)) * dpr).toPoint());
+        QCOMPARE(qGray(off), 255);
+    }
+
+    void eraserRemovesWholeStrokesItTouches()
+    {
+        // Two long strokes; the eraser crosses only the right end of the first.
+        const auto first = draw({{-300, -50}, {-100, -50}, {100, -50}, {250, -50}});
+        const auto second = draw({{-300, 80}, {0, 80}, {250, 80}});
+        QTRY_COMPARE(m_client->pendingCount(), 0);
+        QImage img = frame();
+        QVERIFY(inkAt(img, m_canvas->mapFromWall({-280, -50})));
+        QVERIFY(inkAt(img, m_canvas->mapFromWall({-280, 80})));
+
+        m_canvas->setTool(CanvasItem::Eraser);
+        const QPoint a = m_canvas->mapToScene(m_canvas->mapFromWall({220, -80})).toPoint();
+        const QPoint b = m_canvas->mapToScene(m_canvas->mapFromWall({220, -20})).toPoint();
+        QTest::mousePress(m_window.get(), Qt::LeftButton, {}, a);
+        QTest::mouseMove(m_window.get(), b); // one jump: the points in between are tested too
+        QTest::mouseRelease(m_window.get(), Qt::LeftButton, {}, b);
+        QTRY_COMPARE(m_client->pendingCount(), 0);
+        QVERIFY(!m_client->model().stroke(first)->visible());
+        QVERIFY(m_client->model().stroke(second)->visible());
+        img = frame();
+        // The whole first stroke is gone, even its far end; the second is untouched.
+        QVERIFY(!inkAt(img, m_canvas->mapFromWall({-280, -50})));
+        QVERIFY(!inkAt(img, m_canvas->mapFromWall({0, -50})));
+        QVERIFY(inkAt(img, m_canvas->mapFromWall({-280, 80})));
+        // Undo brings it back.
+        m_client->undo();
+        QTRY_VERIFY(m_client->model().stroke(first)->visible());
+        QTRY_VERIFY(inkAt(frame(), m_canvas->mapFromWall({-280, -50})));
+    }
+
+    void exportsWholeWallAndVisibleAreaAsPngAndSvg()
+    {
+        draw({{-100, -40}, {0, 0}, {100, 40}}, 6);
+        draw({{2000, 1500}, {2100, 1500}}, 6); // far off screen
+        m_client->addNote(-200, 100, QStringLiteral("Ship it Friday"));
+        QTRY_COMPARE(m_client->pendingCount(), 0);
+        QVERIFY(!m_canvas->visibleWallRect().contains(QPointF(2050, 1500)));
+        QTemporaryDir out;
+
+        // Whole wall, PNG, at 1:1 with a 24 px margin: both strokes are in it.
+        const QString whole = out.filePath(QStringLiteral("whole.png"));
+        QVERIFY2(m_canvas->exportTo(QUrl::fromLocalFile(whole), false), qPrintable(m_canvas->exportError()));
+        QImage img(whole);
+        QVERIFY(!img.isNull());
+        const QRectF bounds = m_canvas->contentBounds();
+        QCOMPARE(img.size(), QSize(int(std::ceil(bounds.width() + 48)), int(std::ceil(bounds.height() + 48))));
+        auto inkInExport = [](const QImage &i, QPointF p) {
+            for (int dx = -2; dx <= 2; ++dx)
+                for (int dy = -2; dy <= 2; ++dy)
+                    if (i.rect().contains(p.toPoint() + QPoint(dx, dy)) && isInk(i.pixel(p.toPoint() + QPoint(dx, dy))))
+                        return true;
+            return false;
+        };
+        const QPointF origin = bounds.topLeft() - QPointF(24, 24);
+        QVERIFY(inkInExport(img, QPointF(0, 0) - origin));
+        QVERIFY(inkInExport(img, QPointF(2050, 1500) - origin));
+        QVERIFY(!inkInExport(img, QPointF(1000, 700) - origin));
+
+        // Visible area, PNG: what is on screen, at the screen's zoom; the far stroke is not in it.
+        m_canvas->setView(2.0, 400, 300);
+        const QString visible = out.filePath(QStringLiteral("visible.png"));
+        QVERIFY(m_canvas->exportTo(QUrl::fromLocalFile(visible), true));
+        img = QImage(visible);
+        QCOMPARE(img.size(), QSize(800, 600));
+        QVERIFY(inkInExport(img, QPointF(400, 300)));              // wall (0,0) at 2x
+        QVERIFY(inkInExport(img, QPointF(400 + 180, 300 + 72)));   // wall (90,36)
+        QVERIFY(!inkInExport(img, QPointF(400, 300 + 100)));
+
+        // SVG: a vector file with the strokes as paths and the note's text as text.
+        const QString svg = out.filePath(QStringLiteral("whole.svg"));
+        QVERIFY(m_canvas->exportTo(QUrl::fromLocalFile(svg), false));
+        QFile f(svg);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QByteArray xml = f.readAll();
+        QVERIFY(xml.contains("<svg"));
+        QVERIFY(xml.contains("viewBox"));
+        QVERIFY(xml.contains("Ship it Friday"));
+        QVERIFY(xml.contains("<polyline") || xml.contains("<path"));
+        const QString svgVisible = out.filePath(QStringLiteral("visible.svg"));
+        QVERIFY(m_canvas->exportTo(QUrl::fromLocalFile(svgVisible), true));
+        QVERIFY(QFileInfo(svgVisible).size() > 100);
+    }
+
+    void exportExplainsWhatWentWrong()
+    {
+        QVERIFY(!m_canvas->exportTo(QUrl::fromLocalFile(QStringLiteral("/nonexistent-dir/x.png")), false));
+        QVERIFY2(m_canvas->exportError().contains(QLatin1String("/nonexistent-dir/x.png")), qPrintable(m_canvas->exportError()));
+        QVERIFY(!m_canvas->exportTo(QUrl::fromLocalFile(QStringLiteral("/nonexistent-dir/x.svg")), false));
+        QVERIFY(m_canvas->exportError().contains(QLatin1String("choose a folder")));
+        QVERIFY(!m_canvas->exportTo(QUrl(), false));
+        QVERIFY(!m_canvas->exportError().isEmpty());
+    }
+
+    void remoteStrokeGrowsOnScreenWhileDrawn()
+    {
+        // Another person draws; their stroke shows here before they lift the pen.
+        WallClient other;
+        other.setDisplayName(QStringLiteral("Remy"));
+        other.connectToWall(QStringLiteral("127.0.0.1:%1").arg(m_server->port()), m_client->wall());
+        QTRY_COMPARE(other.state(), WallClient::Connected);
+        std::uint32_t id = other.beginStroke({-200, 0}, Qt::black, 5);
+        for (int i = 1; i <= 10; ++i)
+            id = other.extendStroke(id, {-200 + i * 10.0, 0});
+        QTRY_VERIFY(inkAt(m_window->grabWindow(), m_canvas->mapFromWall({-105, 0})));
+        QVERIFY(!inkAt(m_window->grabWindow(), m_canvas->mapFromWall({50, 0})));
+        for (int i = 11; i <= 30; ++i)
+            id = other.extendStroke(id, {-200 + i * 10.0, 0});
+        QTRY_VERIFY(inkAt(m_window->grabWindow(), m_canvas->mapFromWall({95, 0})));
+        QVERIFY(!m_client->model().strokes().front().closed); // still being drawn
+        other.endStroke(id);
+        QTRY_VERIFY(m_client->model().strokes().front().closed);
+    }
+};
+
+QTEST_MAIN(TestCanvasItem)
+#include "tst_canvasitem.moc"

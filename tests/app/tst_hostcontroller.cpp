@@ -1,0 +1,100 @@
+// Hosting from the app: HostController runs the real WallServer in this process on a port,
+// lists the addresses others join with, refuses a taken port with a sentence a person can act
+// on, and a WallClient joins through the address it shows.
+
+#include "app/hostcontroller.h"
+#include "app/wallclient.h"
+
+#include <QHostAddress>
+#include <QRegularExpression>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTcpServer>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace scrawl;
+
+class TestHostController : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase() { QStandardPaths::setTestModeEnabled(true); }
+
+    void hostsAndIsJoinedThroughItsAddress()
+    {
+        QTemporaryDir dir;
+        HostController host;
+        host.setDataDir(dir.path() + QStringLiteral("/hosted"));
+        QSignalSpy running(&host, &HostController::runningChanged);
+        QVERIFY(!host.running());
+        QVERIFY(host.addresses().isEmpty());
+        QVERIFY2(host.start(0), qPrintable(host.errorText()));
+        QCOMPARE(running.count(), 1);
+        QVERIFY(host.running());
+        QVERIFY(host.port() > 0);
+
+        // Every address is ip:port with this port; LAN ones first, loopback last.
+        const QStringList addresses = host.addresses();
+        QVERIFY(!addresses.isEmpty());
+        QCOMPARE(addresses.last(), QStringLiteral("127.0.0.1:%1").arg(host.port()));
+        static const QRegularExpression shape(QStringLiteral("^(\\d+\\.){3}\\d+:(\\d+)$"));
+        for (const QString &a : addresses) {
+            const auto m = shape.match(a);
+            QVERIFY2(m.hasMatch(), qPrintable(a));
+            QCOMPARE(m.captured(2).toInt(), host.port());
+        }
+        for (const QString &lan : HostController::lanAddresses())
+            QVERIFY2(!QHostAddress(lan).isLoopback(), qPrintable(lan));
+        QCOMPARE(addresses.size(), HostController::lanAddresses().size() + 1);
+
+        // Someone joins with the address shown (loopback here: tests stay on this machine).
+        WallClient client;
+        client.setDisplayName(QStringLiteral("Guest"));
+        client.connectToWall(addresses.last(), QStringLiteral("team"));
+        QTRY_COMPARE(client.state(), WallClient::Connected);
+        QVERIFY(client.sendChat(QStringLiteral("hi host")));
+        QTRY_COMPARE(client.pendingCount(), 0);
+        // The data lands in the chosen data directory.
+        QVERIFY(!QDir(host.dataDir()).entryList(QDir::Files).isEmpty());
+
+        // Stopping the host: the guest notices and starts waiting to reconnect.
+        host.stop();
+        QVERIFY(!host.running());
+        QCOMPARE(running.count(), 2);
+        QTRY_COMPARE(client.state(), WallClient::Reconnecting);
+        // The host says it is shutting down before it closes; the guest shows that.
+        QVERIFY2(client.errorText().contains(QLatin1String("shutting down")), qPrintable(client.errorText()));
+    }
+
+    void takenPortIsExplained()
+    {
+        QTcpServer squatter;
+        QVERIFY(squatter.listen(QHostAddress::Any, 0));
+        QTemporaryDir dir;
+        HostController host;
+        host.setDataDir(dir.path());
+        QSignalSpy errors(&host, &HostController::errorTextChanged);
+        QVERIFY(!host.start(squatter.serverPort()));
+        QVERIFY(!host.running());
+        QCOMPARE(errors.count(), 1);
+        QVERIFY2(host.errorText().contains(QString::number(squatter.serverPort())), qPrintable(host.errorText()));
+
+        // A free port afterwards works and clears the message.
+        QVERIFY(host.start(0));
+        QVERIFY(host.errorText().isEmpty());
+    }
+
+    void badPortIsExplained()
+    {
+        HostController host;
+        QVERIFY(!host.start(70000));
+        QVERIFY(host.errorText().contains(QLatin1String("70000")));
+        QVERIFY(!host.start(-1));
+        QVERIFY(!host.running());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestHostController)
+#include "tst_hostcontroller.moc"
