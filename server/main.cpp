@@ -55,6 +55,12 @@ int main(int argc, char *argv[])
     parser.addOption(portOption);
     parser.addOption(hostOption);
     parser.addOption(dataOption);
+    QCommandLineOption proxyOption(QStringLiteral("trusted-proxy"),
+                                   QStringLiteral("Address of a reverse proxy whose X-Forwarded-For "
+                                                  "is believed for per-address limits (repeat for "
+                                                  "several)."),
+                                   QStringLiteral("ADDRESS"));
+    parser.addOption(proxyOption);
     parser.addOption(certOption);
     parser.addOption(keyOption);
     parser.addOption(connOption);
@@ -80,6 +86,15 @@ int main(int argc, char *argv[])
         }
     }
     options.dataDir = parser.value(dataOption);
+    for (const QString &proxy : parser.values(proxyOption)) {
+        const QHostAddress address(proxy);
+        if (address.isNull()) {
+            std::fprintf(stderr, "scrawl-server: --trusted-proxy \"%s\" is not an IP address.\n",
+                         qPrintable(proxy));
+            return 2;
+        }
+        options.trustedProxies << address;
+    }
     options.tlsCertFile = parser.value(certOption);
     options.tlsKeyFile = parser.value(keyOption);
     for (const auto &[option, target] :

@@ -23,13 +23,30 @@ QByteArray newToken()
     return token;
 }
 
+// The address a connection is counted under. Behind a trusted reverse proxy that is the last
+// X-Forwarded-For entry (the address the proxy itself saw); earlier entries are the client's own
+// claims and are ignored. Anyone else's X-Forwarded-For is ignored too: it would be a free way
+// around the per-address limits.
+QHostAddress clientAddress(QWebSocket *socket, const QList<QHostAddress> &trustedProxies)
+{
+    const QHostAddress peer = socket->peerAddress();
+    bool trusted = false;
+    for (const QHostAddress &proxy : trustedProxies)
+        trusted |= peer.isEqual(proxy, QHostAddress::TolerantConversion);
+    if (!trusted)
+        return peer;
+    const QList<QByteArray> hops = socket->request().rawHeader("X-Forwarded-For").split(',');
+    const QHostAddress forwarded(QString::fromLatin1(hops.last().trimmed()));
+    return forwarded.isNull() ? peer : forwarded;
+}
+
 } // namespace
 
 Session::Session(QWebSocket *socket, WallServer *server)
     : QObject(server)
     , m_socket(socket)
     , m_server(server)
-    , m_peer(socket->peerAddress())
+    , m_peer(clientAddress(socket, server->options().trustedProxies))
     , m_tokens(limits::kOpsBurst)
 {
     m_socket->setParent(this);

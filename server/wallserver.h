@@ -51,6 +51,9 @@ struct ServerOptions
     int passwordIterations = limits::kPasswordIterations;
     AddressGuard::Limits addressLimits;
     int kickBanMs = limits::kKickBanMs;
+    // Reverse proxies whose X-Forwarded-For is believed: a WebSocket from one of these counts
+    // as coming from the last address in that header (joins, password lockout). Empty: none.
+    QList<QHostAddress> trustedProxies;
     // Size limits of every wall (core/limits.h). Only tests change them, to fill a wall fast.
     limits::WallCapacity wallCapacity;
 };

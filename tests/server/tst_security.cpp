@@ -606,6 +606,49 @@ private slots:
                                     10000));
     }
 
+    void trustedProxyForwardsTheClientAddress()
+    {
+        ServerOptions options = fastOptions();
+        options.trustedProxies = {QHostAddress::LocalHost};
+        options.addressLimits.maxJoinsPerMinute = 2;
+        startServer(options);
+        auto from = [&](TestClient &c, const QByteArray &forwardedFor) {
+            QNetworkRequest request(url());
+            request.setRawHeader("X-Forwarded-For", forwardedFor);
+            QSignalSpy connected(&c.socket(), &QWebSocket::connected);
+            c.socket().open(request);
+            if (!connected.wait(5000))
+                return false;
+            c.sendHello(QStringLiteral("someone"));
+            return TestClient::waitFor([&] { return c.count(pb::Envelope::kWelcome) == 1; });
+        };
+        // Two joins from 203.0.113.7 (the last hop, what the proxy saw; the first is a claim).
+        TestClient a;
+        QVERIFY(from(a, "10.0.0.1, 203.0.113.7"));
+        QVERIFY(joinWith(a, QStringLiteral("w1")));
+        QVERIFY(joinWith(a, QStringLiteral("w2")));
+        QVERIFY(!joinWith(a, QStringLiteral("w3")));
+        QCOMPARE(fromWire(a.lastError()->limit()),
+                 QLatin1String(limits::kMaxJoinsPerAddressPerMinuteName));
+        // Another client address behind the same proxy has its own count.
+        TestClient b;
+        QVERIFY(from(b, "198.51.100.9"));
+        QVERIFY(joinWith(b, QStringLiteral("w1")));
+        QVERIFY(joinWith(b, QStringLiteral("w2")));
+
+        // Without the proxy being trusted, the header is ignored: no way around the limits.
+        m_server.reset();
+        options.trustedProxies.clear();
+        startServer(options);
+        TestClient c, d;
+        QVERIFY(from(c, "203.0.113.7"));
+        QVERIFY(from(d, "198.51.100.9"));
+        QVERIFY(joinWith(c, QStringLiteral("w1")));
+        QVERIFY(joinWith(d, QStringLiteral("w1")));
+        QVERIFY(!joinWith(c, QStringLiteral("w2")));
+        QCOMPARE(lastErrorCode(c), pb::LIMIT_EXCEEDED);
+    }
+
     // --- TLS ---
 
     void tlsServesWssAndHttps()
