@@ -155,6 +155,17 @@ void WallClient::setBackoff(int firstMs, int maxMs)
     m_backoffMaxMs = maxMs;
 }
 
+int WallClient::pendingCount() const
+{
+    std::set<std::uint32_t> strokes;
+    int n = 0;
+    for (const OutItem &item : m_outbox) {
+        if (const auto sid = strokeIdOf(item.op); !sid || strokes.insert(*sid).second)
+            ++n;
+    }
+    return n;
+}
+
 int WallClient::reconnectSeconds() const
 {
     if (m_state != Reconnecting)
@@ -421,6 +432,13 @@ void WallClient::openSocket()
 void WallClient::onConnected()
 {
     m_lastHeard = m_clock.elapsed();
+    // Small frames (point batches, cursors) must not wait for Nagle's algorithm: with delayed
+    // ACKs that adds ~40 ms per hop on Linux. Qt 6.4's QWebSocket has no socket-option API;
+    // its QTcpSocket is its child.
+    if (auto *tcp = m_socket ? m_socket->findChild<QAbstractSocket *>() : nullptr) {
+        tcp->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+        qCDebug(lcClient) << "TCP_NODELAY set";
+    }
     pb::Envelope env;
     pb::Hello *h = env.mutable_hello();
     h->set_protocol_version(m_protocolVersion);
@@ -498,6 +516,9 @@ void WallClient::onDisconnected()
     for (OutItem &item : m_outbox)
         item.sent = false;
     m_chat->setLoadingOlder(false);
+    // Who is here and where their pointers are is unknown while offline: show nobody rather
+    // than stale people; the next Joined brings the list back.
+    m_members->clear();
     qCInfo(lcClient) << "disconnected, close code" << closeCode << reason;
 
     if (closeCode >= kCloseCodeBase && fatalCode(closeCode - kCloseCodeBase)) {

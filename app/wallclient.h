@@ -120,7 +120,9 @@ public:
     QString errorText() const { return m_errorText; }
     QString notice() const { return m_notice; }
     int reconnectSeconds() const;
-    int pendingCount() const { return int(m_outbox.size()); }
+    // Changes a person made that the server has not acknowledged yet: a stroke counts once
+    // however many point batches it was sent in.
+    int pendingCount() const;
     QString address() const { return m_address; }
     QString wall() const { return m_wall; }
     std::uint64_t userId() const { return m_userId; }

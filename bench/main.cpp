@@ -9,6 +9,10 @@
 #include <cstring>
 #include <signal.h>
 
+namespace scrawl::bench {
+int runSoak(const Args &args); // bench_soak.cpp
+}
+
 namespace {
 
 void usage()
@@ -23,6 +27,9 @@ void usage()
         "            chat through HTTP (keep-alive, new connection each) vs the WebSocket\n"
         "  fanout    [--servers scrawl,node-ws,socket.io] [--clients 10,100,1000] [--quick]\n"
         "            delivered msgs/s at saturation, latency at half of it, CPU and memory\n"
+        "  soak      [--clients 200] [--minutes 10] [--restart-at 0.5] [--markdown FILE]\n"
+        "            people drawing and chatting on one wall, server SIGKILLed and restarted\n"
+        "            midway; ops sent/acknowledged/stored/delivered, ops lost (exit 1 if any)\n"
         "Common: --server-cpu 0 --client-cpu 1 (taskset / sched_setaffinity).\n"
         "Each result is also printed as a line `RESULT {json}`.\n");
 }
@@ -47,6 +54,8 @@ int main(int argc, char *argv[])
         return scrawl::bench::runSpeedtest(args);
     if (command == "fanout")
         return scrawl::bench::runFanout(args);
+    if (command == "soak")
+        return scrawl::bench::runSoak(args);
     usage();
     return 2;
 }

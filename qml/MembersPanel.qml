@@ -13,6 +13,11 @@ ColumnLayout {
         text: qsTr("Here now (%1)").arg(list.count)
         font.bold: true
     }
+    Label {
+        visible: list.count === 0
+        text: panel.client.state === WallClient.Connected ? qsTr("Just you") : qsTr("Not known while offline")
+        color: "#888"
+    }
     ListView {
         id: list
         objectName: "membersList"

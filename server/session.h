@@ -75,7 +75,9 @@ private:
     // Token bucket for ops (core/limits.h: kMaxOpsPerSecond, kOpsBurst).
     double m_tokens;
     QElapsedTimer m_tokenClock;
-    int m_refusedInARow = 0;
+    // Ops refused for the rate limit within the current one-second window.
+    QElapsedTimer m_refusalWindow;
+    int m_refusedInWindow = 0;
     bool m_joinPending = false;
     qint64 m_messageBytes = 0; // of the message being received, across its frames
 };

@@ -626,6 +626,11 @@ void WallServer::leave(Session *session)
 std::optional<Problem> WallServer::submit(Room *room, Session *session, pb::Op op)
 {
     const std::uint64_t author = session ? session->userId() : 0;
+    if (isSessionOnlyUser(author))
+        return Problem{pb::STORAGE_UNAVAILABLE,
+                       QStringLiteral("The server could not store your identity when you "
+                                      "connected (storage error); reconnect, then send this again."),
+                       {}};
     if (session && op.client_op_id() == 0)
         return Problem{pb::INVALID_OP,
                        QStringLiteral("Every op needs a client op id above 0; number your ops."),

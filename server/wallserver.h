@@ -106,6 +106,13 @@ public:
     int sessionCount() const { return int(m_sessions.size()); }
     std::uint64_t headSeq(const QString &wall);
 
+    // When storage cannot keep a new identity (disk full, read-only database) a person still gets
+    // in, to read, under an id storage never hands out (stored ids are SQLite row ids, far below;
+    // object keys carry the author in 32 bits, so the range sits just under 2^32).
+    static constexpr std::uint64_t kSessionOnlyUserBase = 0xF0000000u;
+    static bool isSessionOnlyUser(std::uint64_t id) { return id >= kSessionOnlyUserBase; }
+    std::uint64_t newSessionOnlyUser() { return kSessionOnlyUserBase + (++m_sessionOnlyUsers % 0x0FFFFFFFu); }
+
     // --- used by Session and HttpFront ---
     Storage &storage() { return *m_storage; }
     bool storageHealthy() const { return m_storageHealthy; }
@@ -172,6 +179,7 @@ private:
     std::vector<Pending> m_pending;
     bool m_flushScheduled = false;
     bool m_storageHealthy = true;
+    std::uint64_t m_sessionOnlyUsers = 0;
     QTimer m_liveness;
 };
 

@@ -9,6 +9,8 @@
 #include "server/wallserver.h"
 
 #include <QElapsedTimer>
+#include <QEventLoop>
+#include <QTimer>
 #include <QQmlApplicationEngine>
 #include <QQuickItem>
 #include <QQuickWindow>
@@ -220,9 +222,19 @@ private slots:
                 if (applied >= 0 && shown < 0)
                     shown = t.nsecsElapsed();
             });
+            // Waited for in a real event loop: QTest::qWaitFor sleeps 10 ms between polls, and
+            // client, server and both views share this thread, so each hop would pay for it.
+            QEventLoop loop;
+            auto c3 = connect(canvasB, &CanvasItem::frameSynced, &loop, [&] {
+                if (shown >= 0)
+                    loop.quit();
+            }, Qt::QueuedConnection);
+            QTimer::singleShot(1000, &loop, &QEventLoop::quit);
             t.start();
             QTest::mouseMove(m_window, (origin + p).toPoint());
-            const bool ok = QTest::qWaitFor([&] { return shown >= 0; }, 1000);
+            loop.exec();
+            disconnect(c3);
+            const bool ok = shown >= 0;
             disconnect(c1);
             disconnect(c2);
             QVERIFY2(ok, qPrintable(QStringLiteral("sample %1 never reached B's screen").arg(i)));

@@ -544,8 +544,22 @@ private slots:
     // SQLite that cannot write (the database is full, as on a full disk): ops are refused with
     // STORAGE_UNAVAILABLE and never acknowledged or broadcast; /health says degraded; reading and
     // joining go on; when storage returns, the same ops (same client op ids) go through once.
+    void unwritableStorageRefusesOpsAndRecovers_data()
+    {
+        QTest::addColumn<QString>("fault");   // SQL run on the server's connection; %1 = pages
+        QTest::addColumn<QString>("restore");
+        // SQLITE_FULL, what a full disk gives.
+        QTest::newRow("database full") << QStringLiteral("PRAGMA max_page_count = %1")
+                                       << QStringLiteral("PRAGMA max_page_count = 1073741823");
+        // SQLITE_READONLY, what a read-only database file gives (chmod does not stop root).
+        QTest::newRow("read-only database") << QStringLiteral("PRAGMA query_only = ON")
+                                            << QStringLiteral("PRAGMA query_only = OFF");
+    }
+
     void unwritableStorageRefusesOpsAndRecovers()
     {
+        QFETCH(QString, fault);
+        QFETCH(QString, restore);
         startServer();
         TestClient a, b;
         QVERIFY(a.connectAs(m_server->url(), QStringLiteral("Ada")));
@@ -561,7 +575,7 @@ private slots:
         QSqlQuery q(db);
         QVERIFY(q.exec(QStringLiteral("PRAGMA page_count")) && q.next());
         const int pages = q.value(0).toInt();
-        QVERIFY(q.exec(QStringLiteral("PRAGMA max_page_count = %1").arg(pages)));
+        QVERIFY(q.exec(fault.contains(QLatin1String("%1")) ? fault.arg(pages) : fault));
 
         // Big enough to need new pages.
         const QString big(limits::kMaxChatChars, QChar(0x20AC));
@@ -597,9 +611,17 @@ private slots:
         QVERIFY(reader.join(QStringLiteral("disk")));
         QCOMPARE(reader.lastJoined()->head_seq(), std::uint64_t(1));
         QCOMPARE(reader.lastJoined()->recent_chat_size(), 1);
+        if (reader.resumeToken.empty()) {
+            // Storage could not keep the newcomer's identity: it reads, but cannot write yet.
+            const auto id = reader.chat(QStringLiteral("can I?"));
+            QTRY_VERIFY(reader.lastError() && reader.lastError()->client_op_id() == id);
+            QCOMPARE(reader.lastError()->code(), pb::STORAGE_UNAVAILABLE);
+        }
+        qInfo("a newcomer while storage is down got %s identity",
+              reader.resumeToken.empty() ? "a session-only" : "a stored");
 
         // Storage returns: the client resends the refused ops (same ids) and they land once.
-        QVERIFY(q.exec(QStringLiteral("PRAGMA max_page_count = 1073741823")));
+        QVERIFY(q.exec(restore));
         a.sendOp(lost);
         a.sendOp(stroke);
         QTRY_VERIFY(a.acked(lost.client_op_id()) && a.acked(stroke.client_op_id()));
