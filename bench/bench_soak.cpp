@@ -780,7 +780,7 @@ private:
             }
             for (const pb::Op &op : j.ops()) {
                 const std::string bytes = op.SerializeAsString();
-                deliver(c, reinterpret_cast<const std::uint8_t *>(bytes.data()), bytes.size());
+                deliver(c, reinterpret_cast<const std::uint8_t *>(bytes.data()), bytes.size(), true);
             }
             c.state = State::Live;
             c.backoffMs = 500;
@@ -818,7 +818,7 @@ private:
     }
 
     // One op as this client received it: a broadcast, an ack of its own, or part of Joined.
-    void deliver(Client &c, const std::uint8_t *op, size_t len)
+    void deliver(Client &c, const std::uint8_t *op, size_t len, bool fromJoined = false)
     {
         OpHead head;
         if (!scanOpHead(op, len, &head))
@@ -856,6 +856,10 @@ private:
         o.done = true;
         c.acked.push_back({head.clientOpId, head.seq, hash, nowNs()});
         ++m_ackedTotal;
+        if (fromJoined)
+            ++m_ackedOnRejoin; // stored before the kill, its broadcast lost with the process
+        else if (m_killAt && !m_restartedAt)
+            ++m_ackedWhileDown; // sent by the old process, read after it died
         popDone(c);
     }
 
@@ -868,6 +872,7 @@ private:
     bool m_drawing = false;
     std::int64_t m_start = 0, m_drawEnd = 0, m_killAt = 0, m_restartedAt = 0;
     std::uint64_t m_made = 0, m_ackedTotal = 0, m_deliveries = 0, m_maxSeq = 0;
+    std::uint64_t m_ackedOnRejoin = 0, m_ackedWhileDown = 0;
     std::uint64_t m_unackedAtKill = 0, m_drops = 0, m_contentMismatches = 0;
     std::int64_t m_rssBeforeKill = 0;
     double m_serverCpuBeforeKill = 0;
@@ -950,6 +955,10 @@ bool Soak::report(const std::vector<StoredOp> &stored, std::uint64_t storedCount
     for (const auto &c : m_clients) {
         std::uint64_t missing = 0, phantom = 0;
         for (std::uint64_t s = 1; s <= head; ++s) {
+            if (!stored[s].hash) {
+                phantom += c->has(s); // a gap in storage that this client holds
+                continue;
+            }
             if (!c->has(s)) {
                 ++missing;
                 if (ackedSeq[s])
@@ -990,10 +999,12 @@ bool Soak::report(const std::vector<StoredOp> &stored, std::uint64_t storedCount
                 (unsigned long long)made, double(made) / drawSeconds,
                 double(made) / drawSeconds / double(m_clients.size()), (unsigned long long)sends,
                 (unsigned long long)resends);
-    std::printf("ops acknowledged         %llu  (%llu before the kill; %llu unacknowledged at the kill; "
-                "%llu never acknowledged; %llu refused)\n",
+    std::printf("ops acknowledged         %llu  (%llu before the kill; %llu unacknowledged at the kill, of them "
+                "%llu acked while the server was down, %llu by Joined.ops on rejoin; %llu never acknowledged; "
+                "%llu refused)\n",
                 (unsigned long long)acked, (unsigned long long)ackedBeforeKill,
-                (unsigned long long)m_unackedAtKill, (unsigned long long)unacked, (unsigned long long)refused);
+                (unsigned long long)m_unackedAtKill, (unsigned long long)m_ackedWhileDown,
+                (unsigned long long)m_ackedOnRejoin, (unsigned long long)unacked, (unsigned long long)refused);
     std::printf("ops stored (SQLite)      %llu  (head seq %llu, gaps %llu, duplicate (author, client_op_id) %llu; "
                 "fresh client's join: head %llu; clean stop %s)\n",
                 (unsigned long long)storedCount, (unsigned long long)head, (unsigned long long)storeGaps,
@@ -1065,8 +1076,9 @@ bool Soak::report(const std::vector<StoredOp> &stored, std::uint64_t storedCount
         md << "| ops sent (made by the clients) | " << made << " (" << std::llround(double(made) / drawSeconds)
            << " ops/s in all) |\n";
         md << "| frames sent, incl. resends after the restart | " << sends << " (" << resends << " resent) |\n";
-        md << "| ops acknowledged | " << acked << " (" << m_unackedAtKill
-           << " unacknowledged at the kill; " << unacked << " never acknowledged; " << refused
+        md << "| ops acknowledged | " << acked << " (" << m_unackedAtKill << " unacknowledged at the kill: "
+           << m_ackedWhileDown << " of them acked by the dying server's last bytes, " << m_ackedOnRejoin
+           << " by Joined.ops on rejoin, the rest stored when resent; " << unacked << " never acknowledged; " << refused
            << " refused) |\n";
         md << "| ops stored (SQLite) | " << storedCount << " (gaps " << storeGaps
            << ", duplicate client_op_ids " << storedDuplicates << "; a fresh join's head_seq " << freshHead
@@ -1198,6 +1210,24 @@ int runSoak(const Args &args)
     soak.closeAll();
     soak.m_serverCpu = soak.serverCpuSeconds();
     const bool cleanStop = server.stop();
+
+    if (args.has("tamper-delete-seq")) {
+        // Proves that the checks can fail: one stored op removed behind the clients' backs must
+        // show up as lost.
+        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("tamper"));
+        db.setDatabaseName(QString::fromStdString(server.dataDir + "/scrawl.sqlite"));
+        if (db.open()) {
+            QSqlQuery q(db);
+            q.prepare(QStringLiteral("DELETE FROM ops WHERE seq = ?"));
+            q.addBindValue(args.integer("tamper-delete-seq", 1));
+            q.exec();
+            std::fprintf(stderr, "soak: tampered: deleted seq %lld (%d rows)\n",
+                         args.integer("tamper-delete-seq", 1), q.numRowsAffected());
+        }
+        db.close();
+        db = QSqlDatabase();
+        QSqlDatabase::removeDatabase(QStringLiteral("tamper"));
+    }
 
     std::vector<StoredOp> stored;
     std::uint64_t count = 0, duplicates = 0;

@@ -95,6 +95,7 @@ inline constexpr const char *kSlowReaderName = "max_send_buffer_bytes";
 
 // HTTP API request bodies.
 inline constexpr int kMaxHttpBodyBytes = 64 * 1024;
+inline constexpr const char *kMaxHttpBodyBytesName = "max_http_body_bytes";
 
 // --- Security (README "Security", docs/security.md) ---
 

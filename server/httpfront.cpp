@@ -307,10 +307,11 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
             const QByteArray body = request.body();
             if (body.size() > limits::kMaxHttpBodyBytes) {
                 replyError(responder, Status::PayloadTooLarge,
-                           QStringLiteral("The request body has %1 bytes; the limit max_http_body_bytes is %2.")
+                           QStringLiteral("The request body has %1 bytes; the limit %2 is %3.")
                                .arg(body.size())
+                               .arg(QLatin1String(limits::kMaxHttpBodyBytesName))
                                .arg(limits::kMaxHttpBodyBytes),
-                           QStringLiteral("max_http_body_bytes"));
+                           QString::fromLatin1(limits::kMaxHttpBodyBytesName));
                 return true;
             }
             QJsonParseError parseError;

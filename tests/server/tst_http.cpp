@@ -303,7 +303,7 @@ private slots:
                                                   << 413 << QString::fromLatin1(limits::kMaxChatCharsName);
         QTest::newRow("body over max_http_body_bytes") << QByteArray("POST") << messages
                                                        << (R"({"author":"x","text":")" + QByteArray(limits::kMaxHttpBodyBytes, 'a') + R"("})")
-                                                       << 413 << QStringLiteral("max_http_body_bytes");
+                                                       << 413 << QString::fromLatin1(limits::kMaxHttpBodyBytesName);
         QTest::newRow("unknown wall GET") << QByteArray("GET") << QStringLiteral("/api/walls/nowhere/messages") << QByteArray() << 404 << QString();
         QTest::newRow("unknown wall POST") << QByteArray("POST") << QStringLiteral("/api/walls/nowhere/messages")
                                            << QByteArray(R"({"author":"x","text":"hi"})") << 404 << QString();
