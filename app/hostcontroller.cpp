@@ -1,8 +1,10 @@
 #include "app/hostcontroller.h"
 
+#include "app/tlstrust.h"
 #include "server/wallserver.h"
 
 #include <QDir>
+#include <QFile>
 #include <QLoggingCategory>
 #include <QNetworkInterface>
 #include <QStandardPaths>
@@ -31,6 +33,22 @@ void HostController::setDataDir(const QString &dir)
     emit dataDirChanged();
 }
 
+void HostController::setSecure(bool secure)
+{
+    if (m_secure == secure)
+        return;
+    m_secure = secure;
+    emit secureChanged();
+}
+
+QString HostController::localAddress() const
+{
+    if (!m_server)
+        return {};
+    return (m_secure ? QStringLiteral("wss://127.0.0.1:") : QStringLiteral("127.0.0.1:"))
+         + QString::number(m_server->port());
+}
+
 bool HostController::start(int port)
 {
     if (m_server)
@@ -44,6 +62,29 @@ bool HostController::start(int port)
     ServerOptions options;
     options.port = quint16(port);
     options.dataDir = m_dataDir;
+    m_fingerprint.clear();
+    if (m_secure) {
+        // One certificate per data directory, kept: people who pinned it stay safe across
+        // restarts. Made with openssl the first time.
+        options.tlsCertFile = m_dataDir + QStringLiteral("/tls/cert.pem");
+        options.tlsKeyFile = m_dataDir + QStringLiteral("/tls/key.pem");
+        if (!QFile::exists(options.tlsCertFile) || !QFile::exists(options.tlsKeyFile)) {
+            QStringList names{QStringLiteral("localhost"), QStringLiteral("127.0.0.1")};
+            names << lanAddresses();
+            QString error;
+            if (!TlsTrust::makeSelfSigned(options.tlsCertFile, options.tlsKeyFile, names, &error)) {
+                m_errorText = error;
+                emit errorTextChanged();
+                return false;
+            }
+        }
+        QFile cert(options.tlsCertFile);
+        if (cert.open(QIODevice::ReadOnly)) {
+            const auto chain = QSslCertificate::fromData(cert.readAll(), QSsl::Pem);
+            if (!chain.isEmpty())
+                m_fingerprint = TlsTrust::fingerprint(chain.front());
+        }
+    }
     auto server = std::make_unique<WallServer>(options);
     QString error;
     if (port != 0) {
@@ -106,9 +147,10 @@ QStringList HostController::addresses() const
         return {};
     QStringList out;
     const QString port = QString::number(m_server->port());
+    const QString scheme = m_secure ? QStringLiteral("wss://") : QString();
     for (const QString &a : lanAddresses())
-        out << a + QLatin1Char(':') + port;
-    out << QStringLiteral("127.0.0.1:") + port;
+        out << scheme + a + QLatin1Char(':') + port;
+    out << scheme + QStringLiteral("127.0.0.1:") + port;
     return out;
 }
 

@@ -23,6 +23,12 @@ class HostController : public QObject
     // "192.168.1.20:7777" for each LAN address of this machine, the loopback one last.
     Q_PROPERTY(QStringList addresses READ addresses NOTIFY runningChanged)
     Q_PROPERTY(QString dataDir READ dataDir WRITE setDataDir NOTIFY dataDirChanged)
+    // Serve wss:// with a self-signed certificate made once (openssl) and kept in dataDir/tls.
+    Q_PROPERTY(bool secure READ secure WRITE setSecure NOTIFY secureChanged)
+    // The certificate's SHA-256 fingerprint, for people to compare with what their app shows.
+    Q_PROPERTY(QString fingerprint READ fingerprint NOTIFY runningChanged)
+    // What this machine's own app joins with: "127.0.0.1:PORT" or "wss://127.0.0.1:PORT".
+    Q_PROPERTY(QString localAddress READ localAddress NOTIFY runningChanged)
 
 public:
     explicit HostController(QObject *parent = nullptr);
@@ -34,6 +40,10 @@ public:
     QStringList addresses() const;
     QString dataDir() const { return m_dataDir; }
     void setDataDir(const QString &dir);
+    bool secure() const { return m_secure; }
+    void setSecure(bool secure);
+    QString fingerprint() const { return m_fingerprint; }
+    QString localAddress() const;
 
     // Starts serving on `port` (0: any free port). Returns false and sets errorText on failure.
     Q_INVOKABLE bool start(int port);
@@ -45,11 +55,14 @@ signals:
     void runningChanged();
     void errorTextChanged();
     void dataDirChanged();
+    void secureChanged();
 
 private:
     std::unique_ptr<WallServer> m_server;
     QString m_errorText;
     QString m_dataDir;
+    bool m_secure = false;
+    QString m_fingerprint;
 };
 
 } // namespace scrawl

@@ -1,11 +1,13 @@
 #include "app/wallclient.h"
 
+#include "app/tlstrust.h"
 #include "core/limits.h"
 
 #include <QDateTime>
 #include <QLoggingCategory>
 #include <QRandomGenerator>
 #include <QSettings>
+#include <QSslError>
 #include <QWebSocket>
 
 #include <algorithm>
@@ -32,7 +34,17 @@ QColor fromRgb(std::uint32_t c) { return QColor::fromRgb(QRgb(0xff000000u | (c &
 bool fatalCode(int code)
 {
     return code == pb::VERSION_MISMATCH || code == pb::HELLO_REQUIRED || code == pb::HELLO_REPEATED
-        || code == pb::INVALID_TEXT || code == pb::PROTOCOL;
+        || code == pb::INVALID_TEXT || code == pb::PROTOCOL || code == pb::KICKED
+        || code == pb::WALL_DELETED;
+}
+
+// Refusals of a Join that trying again cannot fix: the person has to act (type the password,
+// wait out a lockout or a kick, pick another wall).
+bool joinRefusal(int code)
+{
+    return code == pb::PASSWORD_REQUIRED || code == pb::WRONG_PASSWORD
+        || code == pb::ADDRESS_BLOCKED || code == pb::KICKED || code == pb::WALL_DELETED
+        || code == pb::NOT_PERMITTED;
 }
 
 // The key an op of ours touches, for note bookkeeping.
@@ -301,8 +313,14 @@ std::uint32_t WallClient::nextObjectId()
 
 // --- connection --------------------------------------------------------------------------------
 
-void WallClient::connectToWall(const QString &address, const QString &wall)
+void WallClient::connectToWall(const QString &address, const QString &wall,
+                               const QString &password)
 {
+    m_password = password;
+    if (m_passwordRequired) {
+        m_passwordRequired = false;
+        emit accessChanged();
+    }
     QString error;
     const QUrl url = normalizeAddress(address, &error);
     const QString wallName = wall.trimmed();
@@ -323,6 +341,9 @@ void WallClient::connectToWall(const QString &address, const QString &wall)
         m_wall = wallName;
         m_address = url.port() == 7777 ? url.host() : url.host() + QLatin1Char(':')
                                                           + QString::number(url.port());
+        // An encrypted wall is joined with its scheme: keep it in the address people copy.
+        if (url.scheme() == QLatin1String("wss"))
+            m_address.prepend(QLatin1String("wss://"));
         m_model = WallModel();
         m_local.clear();
         m_hidden.clear();
@@ -333,6 +354,11 @@ void WallClient::connectToWall(const QString &address, const QString &wall)
         m_members->clear();
         m_notes->reset({});
         m_everJoined = false;
+        m_role = Member;
+        m_apiToken.clear();
+        m_locked = m_hasPassword = false;
+        m_tlsFingerprint.clear();
+        emit accessChanged();
         emit addressChanged();
         emit wallReset();
         emit pendingCountChanged();
@@ -393,6 +419,7 @@ void WallClient::openSocket()
             &WallClient::onSocketError);
     connect(socket, &QWebSocket::binaryMessageReceived, this, &WallClient::onBinary);
     connect(socket, &QWebSocket::pong, this, [this] { m_lastHeard = m_clock.elapsed(); });
+    connect(socket, &QWebSocket::sslErrors, this, &WallClient::onSslErrors);
     m_joined = false;
     m_lastHeard = m_clock.elapsed();
     m_lastPingAt = m_lastHeard;
@@ -597,6 +624,7 @@ void WallClient::onBinary(const QByteArray &bytes)
         break;
     }
     case pb::Envelope::kHistory: onHistory(env.history()); break;
+    case pb::Envelope::kWallState: onWallState(env.wall_state()); break;
     default:
         qCWarning(lcClient) << "ignoring a message a server should not send:" << env.msg_case();
         break;
@@ -624,12 +652,27 @@ void WallClient::onWelcome(const pb::Welcome &welcome)
     pb::Envelope env;
     env.mutable_join()->set_wall(toWire(m_wall));
     env.mutable_join()->set_last_seq(m_model.seq());
+    env.mutable_join()->set_password(toWire(m_password));
+    if (!m_profile.isEmpty())
+        env.mutable_join()->set_owner_token(
+            QSettings().value(ownerTokenKey()).toByteArray().toStdString());
     m_lastJoin.lastSeqSent = m_model.seq();
     sendEnvelope(env);
 }
 
 void WallClient::onJoined(const pb::Joined &joined)
 {
+    // Access first, so that views see the role before the wall's content.
+    if (!joined.owner_token().empty() && !m_profile.isEmpty()) {
+        // Proof of ownership of this wall on this server: kept with the profile.
+        QSettings().setValue(ownerTokenKey(), QByteArray::fromStdString(joined.owner_token()));
+    }
+    m_role = Role(std::clamp<int>(joined.role(), Member, Owner));
+    m_apiToken = QString::fromLatin1(QByteArray::fromStdString(joined.api_token()));
+    m_locked = joined.locked();
+    m_hasPassword = joined.has_password();
+    m_passwordRequired = false;
+    emit accessChanged();
     const bool bulk = joined.has_snapshot() || joined.ops_size() > 500;
     m_lastJoin.snapshot = joined.has_snapshot();
     m_lastJoin.ops = joined.ops_size();
@@ -734,6 +777,19 @@ void WallClient::onError(const pb::Error &error)
         if (fatalCode(error.code()))
             m_fatal = true;
         setErrorText(message);
+        return;
+    }
+    if (error.client_op_id() == 0 && !m_joined && joinRefusal(error.code())) {
+        // The Join was refused: stop here and say why; reconnecting would only repeat it.
+        m_fatal = true;
+        m_passwordRequired = error.code() == pb::PASSWORD_REQUIRED
+                          || error.code() == pb::WRONG_PASSWORD;
+        emit accessChanged();
+        setErrorText(message);
+        if (QWebSocket *s = m_socket) {
+            s->close();
+        }
+        setState(Failed);
         return;
     }
     if (error.client_op_id() == 0) {
@@ -1241,6 +1297,118 @@ void WallClient::loadLocal(const pb::WallSnapshot &snapshot)
     emit wallReset();
     emit seqChanged();
     refreshAllNotes();
+}
+
+// --- security ------------------------------------------------------------------------------------
+
+QString WallClient::ownerTokenKey() const
+{
+    const QString server = m_url.host() + QLatin1Char('_') + QString::number(m_url.port());
+    return settingsPrefix() + QStringLiteral("owners/") + server + QLatin1Char('/')
+         + QString::fromLatin1(QUrl::toPercentEncoding(m_wall));
+}
+
+void WallClient::onSslErrors(const QList<QSslError> &errors)
+{
+    auto *socket = qobject_cast<QWebSocket *>(sender());
+    if (!socket || socket != m_socket)
+        return;
+    // The server's own certificate: the one the errors are about (self-signed, unknown issuer).
+    QSslCertificate certificate = socket->sslConfiguration().peerCertificate();
+    for (const QSslError &e : errors) {
+        if (certificate.isNull() && !e.certificate().isNull())
+            certificate = e.certificate();
+    }
+    if (certificate.isNull()) {
+        setErrorText(tr("The server at %1 sent no usable certificate; the connection is not safe.")
+                         .arg(m_address));
+        m_fatal = true;
+        return;
+    }
+    QString pinned;
+    const QString seen = TlsTrust::fingerprint(certificate);
+    switch (TlsTrust::check(m_url.host(), m_url.port(), certificate, &pinned)) {
+    case TlsTrust::Verdict::FirstUse:
+        qCInfo(lcClient) << "trusting" << m_address << "on first use:" << seen;
+        setNotice(tr("First connection to %1: its certificate (SHA-256 %2) is remembered. Compare "
+                     "it with the host's if you can.")
+                      .arg(m_address, seen));
+        Q_FALLTHROUGH();
+    case TlsTrust::Verdict::Known:
+        m_tlsFingerprint = seen;
+        emit accessChanged();
+        socket->ignoreSslErrors();
+        return;
+    case TlsTrust::Verdict::Changed:
+        qCWarning(lcClient) << "certificate of" << m_address << "changed from" << pinned << "to" << seen;
+        m_fatal = true;
+        setErrorText(tr("The certificate of %1 changed: it was SHA-256 %2 and is now %3. Someone may "
+                        "be listening in, or the host made a new certificate. Ask the host which "
+                        "one is right before you trust the new one.")
+                         .arg(m_address, pinned, seen));
+        return; // not ignored: the handshake fails
+    }
+}
+
+void WallClient::retryWithPassword(const QString &password)
+{
+    if (m_url.isEmpty())
+        return;
+    m_password = password;
+    m_passwordRequired = false;
+    emit accessChanged();
+    m_wantConnected = true;
+    m_fatal = false;
+    m_attempt = 0;
+    m_reconnectTimer.stop();
+    setErrorText({});
+    openSocket();
+}
+
+void WallClient::forgetPinnedCertificate()
+{
+    if (!m_url.isEmpty())
+        TlsTrust::forget(m_url.host(), m_url.port());
+}
+
+void WallClient::onWallState(const pb::WallState &state)
+{
+    m_locked = state.locked();
+    m_hasPassword = state.has_password();
+    for (const pb::Member &m : state.members()) {
+        if (m.user_id() == m_userId)
+            m_role = Role(std::clamp<int>(m.role(), Member, Owner));
+    }
+    emit accessChanged();
+}
+
+void WallClient::sendModerate(int action, std::uint64_t user, bool on)
+{
+    pb::Envelope env;
+    env.mutable_moderate()->set_action(pb::Moderate::Action(action));
+    env.mutable_moderate()->set_user_id(user);
+    env.mutable_moderate()->set_on(on);
+    sendEnvelope(env);
+}
+
+void WallClient::kick(const QString &userId)
+{
+    sendModerate(pb::Moderate::KICK, userId.toULongLong(), true);
+}
+
+void WallClient::setModerator(const QString &userId, bool on)
+{
+    sendModerate(pb::Moderate::SET_MODERATOR, userId.toULongLong(), on);
+}
+
+void WallClient::setWallLocked(bool on)
+{
+    sendModerate(pb::Moderate::LOCK, 0, on);
+}
+
+void WallClient::deleteWall()
+{
+    sendModerate(pb::Moderate::DELETE_WALL, 0, true);
 }
 
 } // namespace scrawl

@@ -34,6 +34,7 @@
 #include <unordered_set>
 
 QT_BEGIN_NAMESPACE
+class QSslError;
 class QWebSocket;
 QT_END_NAMESPACE
 
@@ -63,6 +64,17 @@ class WallClient : public QObject
     Q_PROPERTY(bool canRedo READ canRedo NOTIFY undoStateChanged)
     Q_PROPERTY(bool wallFull READ wallFull NOTIFY wallFullChanged)
     Q_PROPERTY(double headSeq READ headSeqValue NOTIFY seqChanged)
+    // Security (docs/security.md): the role on this wall, what the owner sees, the lock, whether
+    // the last refusal asked for a password, and the server's certificate fingerprint.
+    Q_PROPERTY(Role role READ role NOTIFY accessChanged)
+    Q_PROPERTY(bool isOwner READ isOwner NOTIFY accessChanged)
+    Q_PROPERTY(bool isModerator READ isModerator NOTIFY accessChanged)
+    Q_PROPERTY(QString apiToken READ apiToken NOTIFY accessChanged)
+    Q_PROPERTY(bool locked READ locked NOTIFY accessChanged)
+    Q_PROPERTY(bool hasPassword READ hasPassword NOTIFY accessChanged)
+    Q_PROPERTY(bool passwordRequired READ passwordRequired NOTIFY accessChanged)
+    Q_PROPERTY(bool encrypted READ encrypted NOTIFY accessChanged)
+    Q_PROPERTY(QString tlsFingerprint READ tlsFingerprint NOTIFY accessChanged)
     Q_PROPERTY(scrawl::ChatModel *chat READ chat CONSTANT)
     Q_PROPERTY(scrawl::MembersModel *members READ members CONSTANT)
     Q_PROPERTY(scrawl::NotesModel *notes READ notes CONSTANT)
@@ -76,6 +88,9 @@ public:
         Failed,       // gave up (version mismatch, refused identity): errorText says why
     };
     Q_ENUM(State)
+    // pb::Role's values.
+    enum Role { Member = 0, Moderator = 1, Owner = 2 };
+    Q_ENUM(Role)
 
     // A stroke of this client that the server has not fully acknowledged yet.
     struct LocalStroke
@@ -118,6 +133,15 @@ public:
     bool canRedo() const { return !m_redo.empty(); }
     bool wallFull() const { return m_wallFull; }
     double headSeqValue() const { return double(m_model.seq()); }
+    Role role() const { return m_role; }
+    bool isOwner() const { return m_role == Owner; }
+    bool isModerator() const { return m_role != Member; }
+    QString apiToken() const { return m_apiToken; }
+    bool locked() const { return m_locked; }
+    bool hasPassword() const { return m_hasPassword; }
+    bool passwordRequired() const { return m_passwordRequired; }
+    bool encrypted() const { return m_url.scheme() == QLatin1String("wss"); }
+    QString tlsFingerprint() const { return m_tlsFingerprint; }
     ChatModel *chat() const { return m_chat; }
     MembersModel *members() const { return m_members; }
     NotesModel *notes() const { return m_notes; }
@@ -145,7 +169,20 @@ public:
     // "host", "host:port" or "ws://host:port/": the server's WebSocket URL, or an empty URL.
     static QUrl normalizeAddress(const QString &address, QString *error);
 
-    Q_INVOKABLE void connectToWall(const QString &address, const QString &wall);
+    // `password`: the wall's password; when this join creates the wall, it becomes its password.
+    // Kept in memory only (the server remembers who was admitted).
+    Q_INVOKABLE void connectToWall(const QString &address, const QString &wall,
+                                   const QString &password = QString());
+    // Moderation (the server checks the role): remove someone for a while, make or unmake a
+    // moderator, lock the wall for everyone below moderator, delete it.
+    Q_INVOKABLE void kick(const QString &userId);
+    Q_INVOKABLE void setModerator(const QString &userId, bool on);
+    Q_INVOKABLE void setWallLocked(bool on);
+    Q_INVOKABLE void deleteWall();
+    // After a refusal that asked for the password: join again with this one.
+    Q_INVOKABLE void retryWithPassword(const QString &password);
+    // After a refused certificate change was confirmed out of band: trust the new one.
+    Q_INVOKABLE void forgetPinnedCertificate();
     Q_INVOKABLE void disconnectFromWall();
     // Skips the reconnect countdown.
     Q_INVOKABLE void reconnectNow();
@@ -195,6 +232,7 @@ signals:
     void userIdChanged();
     void undoStateChanged();
     void wallFullChanged();
+    void accessChanged();
     void seqChanged();
     void joined();
     // The whole wall changed (snapshot, clear, reset): redraw all.
@@ -232,6 +270,10 @@ private:
     void onOp(const pb::Op &op, bool live);
     void onError(const pb::Error &error);
     void onHistory(const pb::History &history);
+    void onWallState(const pb::WallState &state);
+    void onSslErrors(const QList<QSslError> &errors);
+    void sendModerate(int action, std::uint64_t user, bool on);
+    QString ownerTokenKey() const;
     void scheduleReconnect();
     void pingTick();
     void sendEnvelope(const pb::Envelope &env);
@@ -264,6 +306,15 @@ private:
     std::uint64_t m_lastClientOpId = 0;
     std::uint32_t m_nextObjectId = 0;
     std::uint32_t m_objectIdBlockEnd = 0;
+
+    // access (security)
+    QString m_password;
+    Role m_role = Member;
+    QString m_apiToken;
+    bool m_locked = false;
+    bool m_hasPassword = false;
+    bool m_passwordRequired = false;
+    QString m_tlsFingerprint;
 
     // connection
     QPointer<QWebSocket> m_socket;

@@ -192,8 +192,11 @@ struct Server
             setenv("QT_LOGGING_RULES", "scrawl.*.info=false", 1);
             const std::string bin = binDir() + "/scrawl-server";
             const std::string portText = std::to_string(port);
+            // Every soak client comes from 127.0.0.1: lift the per-address limits.
             execl(bin.c_str(), bin.c_str(), "--port", portText.c_str(), "--host", "127.0.0.1",
-                  "--data", dataDir.c_str(), static_cast<char *>(nullptr));
+                  "--data", dataDir.c_str(), "--max-connections-per-address", "1000000",
+                  "--max-connects-per-address", "1000000", "--max-joins-per-address", "1000000",
+                  static_cast<char *>(nullptr));
             std::fprintf(stderr, "cannot run %s: %s\n", bin.c_str(), strerror(errno));
             _exit(127);
         }

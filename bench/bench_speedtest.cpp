@@ -90,11 +90,15 @@ int httpExchange(int fd, const std::string &request, Totals *t, bool *closed)
     return std::atoi(in.c_str() + 9);
 }
 
+// The wall's API token (from the creator's Joined): posting needs it.
+std::string g_apiToken;
+
 std::string postRequest(std::uint16_t port, const std::string &wall, int i, bool close)
 {
     const std::string body = "{\"author\":\"speedtest\",\"text\":\"message " + std::to_string(i)
                            + " from the speed test\"}";
     return "POST /api/walls/" + wall + "/messages HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port)
+         + "\r\nAuthorization: Bearer " + g_apiToken
          + "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size())
          + (close ? "\r\nConnection: close" : "") + "\r\n\r\n" + body;
 }
@@ -199,7 +203,10 @@ int runSpeedtest(const Args &args)
         if (!creator.connect(server.port, "/", &error))
             die(error);
         scrawlHello(creator, "creator");
-        scrawlJoin(creator, wall);
+        pb::Envelope joined;
+        if (!scrawlJoin(creator, wall, &joined) || joined.joined().api_token().empty())
+            die("the creator of the speed test wall got no API token");
+        g_apiToken = joined.joined().api_token();
     }
     std::vector<Totals> all;
     all.push_back(httpRun(server.port, wall, messages, true));

@@ -62,8 +62,11 @@ ServerProcess ServerProcess::start(ServerKind kind, int cpu)
         if (!mkdtemp(tmpl))
             die("cannot make a temporary data directory");
         server.dataDir = tmpl;
+        // Every bench client comes from 127.0.0.1: lift the per-address limits.
         argv.insert(argv.end(), {binDir() + "/scrawl-server", "--port", "0", "--host", "127.0.0.1",
-                                 "--data", server.dataDir});
+                                 "--data", server.dataDir, "--max-connections-per-address",
+                                 "1000000", "--max-connects-per-address", "1000000",
+                                 "--max-joins-per-address", "1000000"});
     } else {
         const std::string script = referenceDir()
                                  + (kind == ServerKind::NodeWs ? "/ws-relay.js" : "/socketio-relay.js");

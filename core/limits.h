@@ -97,4 +97,39 @@ inline constexpr const char *kSlowReaderName = "max_send_buffer_bytes";
 inline constexpr int kMaxHttpBodyBytes = 64 * 1024;
 inline constexpr const char *kMaxHttpBodyBytesName = "max_http_body_bytes";
 
+// --- Security (README "Security", docs/security.md) ---
+
+// Wall passwords: PBKDF2-HMAC-SHA256 with a random salt per wall. The iteration count is stored
+// with each hash, so raising it here strengthens new passwords without breaking old ones.
+inline constexpr int kPasswordIterations = 120000;
+inline constexpr int kPasswordSaltBytes = 16;
+inline constexpr int kPasswordHashBytes = 32;
+inline constexpr int kMaxPasswordChars = 128;
+inline constexpr const char *kMaxPasswordCharsName = "max_password_chars";
+
+// Wrong passwords from one address within kPasswordFailureWindowMs: at the limit, the address is
+// shut out of every wall for kAddressLockoutMs.
+inline constexpr int kMaxPasswordFailures = 10;
+inline constexpr const char *kMaxPasswordFailuresName = "max_password_failures";
+inline constexpr int kPasswordFailureWindowMs = 15 * 60 * 1000;
+inline constexpr int kAddressLockoutMs = 10 * 60 * 1000;
+
+// A kicked user may not rejoin the wall for this long.
+inline constexpr int kKickBanMs = 10 * 60 * 1000;
+
+// Per remote address (all of one NAT or one reverse proxy share one: see docs/security.md).
+// Open connections (WebSocket and HTTP) at once; over it new ones are closed at accept.
+inline constexpr int kMaxConnectionsPerAddress = 200;
+inline constexpr const char *kMaxConnectionsPerAddressName = "max_connections_per_address";
+// New connections a minute (sliding window).
+inline constexpr int kMaxConnectsPerAddressPerMinute = 600;
+inline constexpr const char *kMaxConnectsPerAddressPerMinuteName = "max_connects_per_address_per_minute";
+// Joins a minute (sliding window).
+inline constexpr int kMaxJoinsPerAddressPerMinute = 120;
+inline constexpr const char *kMaxJoinsPerAddressPerMinuteName = "max_joins_per_address_per_minute";
+
+// Owner and HTTP API tokens: random bytes from the system generator.
+inline constexpr int kOwnerTokenBytes = 24;
+inline constexpr int kApiTokenBytes = 24;
+
 } // namespace scrawl::limits

@@ -29,7 +29,8 @@ ApplicationWindow {
         if (!hosted)
             AppSettings.lastAddress = address
         AppSettings.addRecent(address, wall, hosted)
-        wallClient.connectToWall(hosted ? "127.0.0.1:" + hostController.port : address, wall)
+        wallClient.connectToWall(hosted ? hostController.localAddress : address, wall,
+                                 hosted ? startScreen.hostPassword : startScreen.joinPassword)
         inWall = true
     }
 
@@ -37,6 +38,7 @@ ApplicationWindow {
     onClosing: AppSettings.saveWindow(window)
 
     StartScreen {
+        id: startScreen
         anchors.fill: parent
         visible: !window.inWall
         host: hostController

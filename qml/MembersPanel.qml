@@ -40,6 +40,31 @@ ColumnLayout {
                 text: model.isSelf ? qsTr("%1 (you)").arg(model.name) : model.name
                 elide: Text.ElideRight
             }
+            // Moderation; the server checks every role, this only offers what may work.
+            ToolButton {
+                visible: panel.client.isModerator && !model.isSelf
+                text: "⋯"
+                onClicked: memberMenu.popup()
+                Menu {
+                    id: memberMenu
+                    MenuItem {
+                        text: qsTr("Make moderator")
+                        visible: panel.client.isOwner
+                        height: visible ? implicitHeight : 0
+                        onTriggered: panel.client.setModerator(model.userId, true)
+                    }
+                    MenuItem {
+                        text: qsTr("Remove moderator")
+                        visible: panel.client.isOwner
+                        height: visible ? implicitHeight : 0
+                        onTriggered: panel.client.setModerator(model.userId, false)
+                    }
+                    MenuItem {
+                        text: qsTr("Remove from the wall")
+                        onTriggered: panel.client.kick(model.userId)
+                    }
+                }
+            }
         }
     }
 }

@@ -8,6 +8,9 @@ Pane {
     id: start
     required property HostController host
     signal joinRequested(string address, string wall, bool hosted)
+    // Optional wall passwords: a new hosted wall gets hostPassword; joining sends joinPassword.
+    readonly property string hostPassword: hostPasswordField.text
+    readonly property string joinPassword: joinPasswordField.text
     padding: 0
 
     function host_(wall) {
@@ -17,7 +20,7 @@ Pane {
         }
         AppSettings.hostPort = portField.value
         if (start.host.running || start.host.start(portField.value))
-            start.joinRequested("127.0.0.1:" + start.host.port, wall, true)
+            start.joinRequested(start.host.localAddress, wall, true)
     }
 
     background: Rectangle { color: "#f4f5f7" }
@@ -108,6 +111,31 @@ Pane {
                             onClicked: start.host_(hostWall.text)
                         }
                     }
+                    RowLayout {
+                        TextField {
+                            id: hostPasswordField
+                            objectName: "hostPassword"
+                            Layout.fillWidth: true
+                            echoMode: TextInput.Password
+                            placeholderText: qsTr("Password for a new wall (optional)")
+                        }
+                        CheckBox {
+                            objectName: "hostSecure"
+                            text: qsTr("Encrypt (wss://)")
+                            checked: start.host.secure
+                            enabled: !start.host.running
+                            onToggled: start.host.secure = checked
+                            ToolTip.visible: hovered
+                            ToolTip.text: qsTr("Serve over TLS with a self-signed certificate kept on this computer; each app checks it on first use.")
+                        }
+                    }
+                    Label {
+                        visible: start.host.running && start.host.secure
+                        text: qsTr("Certificate fingerprint (SHA-256): %1").arg(start.host.fingerprint)
+                        font.pixelSize: 11
+                        wrapMode: Text.WrapAnywhere
+                        Layout.fillWidth: true
+                    }
                     Label {
                         visible: start.host.errorText !== ""
                         text: start.host.errorText
@@ -186,6 +214,15 @@ Pane {
                         Layout.preferredWidth: 2
                         text: AppSettings.lastWall
                         placeholderText: qsTr("Wall name")
+                        onAccepted: joinButton.clicked()
+                    }
+                    TextField {
+                        id: joinPasswordField
+                        objectName: "joinPassword"
+                        Layout.fillWidth: true
+                        Layout.preferredWidth: 2
+                        echoMode: TextInput.Password
+                        placeholderText: qsTr("Password, if any")
                         onAccepted: joinButton.clicked()
                     }
                     Button {

@@ -63,6 +63,19 @@ Item {
                     text: view.client.errorText
                     wrapMode: Text.Wrap
                 }
+                TextField {
+                    id: retryPassword
+                    objectName: "retryPassword"
+                    visible: view.client.passwordRequired
+                    echoMode: TextInput.Password
+                    placeholderText: qsTr("Wall password")
+                    onAccepted: view.client.retryWithPassword(text)
+                }
+                Button {
+                    visible: view.client.passwordRequired
+                    text: qsTr("Join")
+                    onClicked: view.client.retryWithPassword(retryPassword.text)
+                }
                 Button {
                     text: qsTr("Try now")
                     visible: view.client.state === WallClient.Reconnecting || view.client.state === WallClient.Failed
@@ -301,6 +314,13 @@ Item {
                 wrapMode: Text.Wrap
                 Layout.fillWidth: true
             }
+            Label {
+                visible: view.client.encrypted && view.client.tlsFingerprint !== ""
+                text: qsTr("Encrypted; the host's certificate is SHA-256 %1").arg(view.client.tlsFingerprint)
+                font.pixelSize: 11
+                wrapMode: Text.WrapAnywhere
+                Layout.fillWidth: true
+            }
             Repeater {
                 model: view.inviteAddresses()
                 delegate: RowLayout {
@@ -319,6 +339,35 @@ Item {
                         }
                     }
                 }
+            }
+            // What only the owner sees: the HTTP API token and the lock.
+            Label {
+                visible: view.client.isOwner
+                text: qsTr("API token for scripts (HTTP \"Authorization: Bearer …\"); keep it secret:")
+                wrapMode: Text.Wrap
+                Layout.fillWidth: true
+            }
+            RowLayout {
+                visible: view.client.isOwner
+                Layout.fillWidth: true
+                TextField {
+                    objectName: "apiToken"
+                    Layout.fillWidth: true
+                    readOnly: true
+                    selectByMouse: true
+                    text: view.client.apiToken
+                }
+                Button {
+                    text: qsTr("Copy")
+                    onClicked: AppSettings.copyToClipboard(view.client.apiToken)
+                }
+            }
+            CheckBox {
+                objectName: "lockWall"
+                visible: view.client.isOwner
+                text: qsTr("Lock the wall (only moderators change it; chat stays open)")
+                checked: view.client.locked
+                onToggled: view.client.setWallLocked(checked)
             }
         }
     }

@@ -1,6 +1,7 @@
 #include "server/httpfront.h"
 
 #include "core/limits.h"
+#include "server/security.h"
 #include "server/wallserver.h"
 
 #include <QHttpServerRequest>
@@ -9,6 +10,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLoggingCategory>
+#include <QSslSocket>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTimer>
@@ -23,32 +25,66 @@ namespace {
 
 using Status = QHttpServerResponder::StatusCode;
 
+class ConnectionCount : public QObject
+{
+public:
+    ConnectionCount(QObject *socket, std::shared_ptr<AddressGuard> guard, QHostAddress peer)
+        : QObject(socket)
+        , m_guard(std::move(guard))
+        , m_peer(std::move(peer))
+    {
+    }
+    ~ConnectionCount() override { m_guard->connectionClosed(m_peer); }
+
+private:
+    std::shared_ptr<AddressGuard> m_guard;
+    QHostAddress m_peer;
+};
+
 // Accepted sockets get TCP_NODELAY: without it small frames wait for delayed ACKs (Nagle).
 // Set on a socket once a whole request arrived on it (HTTP or WebSocket upgrade).
 constexpr const char *kRequestSeen = "scrawlRequestSeen";
 // Counts HTTP requests on a keep-alive socket, so that an idle timer knows if it is stale.
 constexpr const char *kRequestCount = "scrawlRequestCount";
 
-class NoDelayTcpServer : public QTcpServer
+// Per-address connection limits are enforced here, before a byte is read. With TLS, a socket is
+// handed to QtHttpServer only once its handshake is done: QtHttpServer 6.4's sslSetup() only
+// applies to its own listen(), not to a QTcpServer given to bind(), so TLS is done here.
+class GuardedTcpServer : public QTcpServer
 {
 public:
-    NoDelayTcpServer(int requestTimeoutMs, QObject *parent)
+    GuardedTcpServer(QObject *parent, int requestTimeoutMs, std::optional<QSslConfiguration> tls,
+                     std::shared_ptr<AddressGuard> guard)
         : QTcpServer(parent)
         , m_requestTimeoutMs(requestTimeoutMs)
+        , m_tls(std::move(tls))
+        , m_guard(std::move(guard))
     {
     }
 
 protected:
     void incomingConnection(qintptr handle) override
     {
-        auto *socket = new QTcpSocket(this);
+        QTcpSocket *socket = m_tls ? new QSslSocket(this) : new QTcpSocket(this);
         if (!socket->setSocketDescriptor(handle)) {
             delete socket;
             return;
         }
+        const QHostAddress peer = socket->peerAddress();
+        if (const char *limit = m_guard->admitConnection(peer)) {
+            qCInfo(lcHttp) << "refusing a connection from" << peer << "(limit" << limit << ")";
+            socket->abort();
+            socket->deleteLater();
+            return;
+        }
+        // Counted while the socket object lives: a child object releases the count when the
+        // socket is deleted. (Signal connections would not do: QWebSocket disconnects every
+        // signal of the socket it takes over, destroyed() included.)
+        new ConnectionCount(socket, m_guard, peer);
         socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
         // QtHttpServer 6.4 waits forever for a request that never completes (slowloris): a
-        // connection without a whole request after the hello timeout is cut.
+        // connection without a whole request after the hello timeout is cut (with TLS, the
+        // handshake counts in that time).
         QTimer::singleShot(m_requestTimeoutMs, socket, [socket] {
             if (!socket->property(kRequestSeen).toBool()) {
                 qCInfo(lcHttp) << "no complete request from" << socket->peerAddress()
@@ -56,12 +92,56 @@ protected:
                 socket->abort();
             }
         });
-        addPendingConnection(socket);
+        if (!m_tls) {
+            addPendingConnection(socket);
+            return;
+        }
+        auto *ssl = static_cast<QSslSocket *>(socket);
+        ssl->setSslConfiguration(*m_tls);
+        connect(ssl, &QSslSocket::encrypted, this, [this, ssl] {
+            addPendingConnection(ssl);
+            emit newConnection();
+        });
+        connect(ssl, &QSslSocket::sslErrors, ssl, [ssl](const QList<QSslError> &errors) {
+            qCInfo(lcHttp) << "TLS handshake with" << ssl->peerAddress() << "failed:" << errors;
+        });
+        // Until the handshake is done nobody else owns the socket: clean up after a failure,
+        // and cut off a peer that never finishes it.
+        connect(ssl, &QSslSocket::disconnected, ssl, [ssl] {
+            if (!ssl->isEncrypted())
+                ssl->deleteLater();
+        });
+        connect(ssl, &QAbstractSocket::errorOccurred, ssl, [ssl](QAbstractSocket::SocketError) {
+            if (!ssl->isEncrypted()) {
+                qCDebug(lcHttp) << "TLS connection from" << ssl->peerAddress()
+                                << "failed:" << ssl->errorString();
+                ssl->abort();
+                ssl->deleteLater();
+            }
+        });
+        QTimer::singleShot(limits::kHelloTimeoutMs, ssl, [ssl] {
+            if (!ssl->isEncrypted()) {
+                ssl->abort();
+                ssl->deleteLater();
+            }
+        });
+        ssl->startServerEncryption();
     }
 
 private:
     int m_requestTimeoutMs;
+    std::optional<QSslConfiguration> m_tls;
+    std::shared_ptr<AddressGuard> m_guard;
 };
+
+// The API token: "Authorization: Bearer TOKEN", or ?token=TOKEN for quick scripts.
+QByteArray requestToken(const QHttpServerRequest &request)
+{
+    const QByteArray auth = request.value("authorization").trimmed();
+    if (auth.size() > 7 && auth.left(7).compare("bearer ", Qt::CaseInsensitive) == 0)
+        return auth.mid(7).trimmed();
+    return request.query().queryItemValue(QStringLiteral("token")).toUtf8();
+}
 
 QJsonObject chatJson(const pb::Op &op)
 {
@@ -95,9 +175,12 @@ HttpFront::HttpFront(WallServer *server)
     });
 }
 
-quint16 HttpFront::listenOn(const QHostAddress &host, quint16 port)
+quint16 HttpFront::listenOn(const QHostAddress &host, quint16 port, const QSslConfiguration *tls,
+                            std::shared_ptr<AddressGuard> guard)
 {
-    auto *tcp = new NoDelayTcpServer(m_server->options().helloTimeoutMs, this);
+    auto *tcp = new GuardedTcpServer(this, m_server->options().helloTimeoutMs,
+                                     tls ? std::optional<QSslConfiguration>(*tls) : std::nullopt,
+                                     std::move(guard));
     if (!tcp->listen(host, port)) {
         m_listenError = tcp->errorString();
         delete tcp;
@@ -176,6 +259,20 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
                            ? problem.message
                            : QStringLiteral("There is no wall named \"%1\"; join it from the app "
                                             "first to create it.").arg(wall));
+            return true;
+        }
+        const bool tokenOk = m_server->apiTokenMatches(room, requestToken(request));
+        const bool needsToken = method == QHttpServerRequest::Method::Post
+                             || room->access.hasPassword();
+        if (needsToken && !tokenOk) {
+            replyError(responder, Status::Unauthorized,
+                       method == QHttpServerRequest::Method::Post
+                           ? QStringLiteral("Posting to \"%1\" needs the wall's API token (the "
+                                            "owner sees it in the app): send \"Authorization: "
+                                            "Bearer TOKEN\".").arg(wall)
+                           : QStringLiteral("The wall \"%1\" has a password; reading it needs the "
+                                            "wall's API token: send \"Authorization: Bearer "
+                                            "TOKEN\".").arg(wall));
             return true;
         }
         if (method == QHttpServerRequest::Method::Get) {

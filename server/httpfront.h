@@ -5,9 +5,13 @@
 
 #include <QAbstractHttpServer>
 #include <QHostAddress>
+#include <QSslConfiguration>
+
+#include <memory>
 
 namespace scrawl {
 
+class AddressGuard;
 class WallServer;
 
 class HttpFront : public QAbstractHttpServer
@@ -17,8 +21,10 @@ class HttpFront : public QAbstractHttpServer
 public:
     explicit HttpFront(WallServer *server);
 
-    // Listens with TCP_NODELAY on every accepted socket. Returns the port, 0 on failure.
-    quint16 listenOn(const QHostAddress &host, quint16 port);
+    // Listens with TCP_NODELAY on every accepted socket, TLS first when `tls` is given, and
+    // connection limits per address from `guard`. Returns the port, 0 on failure.
+    quint16 listenOn(const QHostAddress &host, quint16 port, const QSslConfiguration *tls,
+                     std::shared_ptr<AddressGuard> guard);
     QString listenError() const { return m_listenError; }
 
 protected:

@@ -29,9 +29,43 @@ int main(int argc, char *argv[])
     QCommandLineOption dataOption(QStringLiteral("data"),
                                   QStringLiteral("Directory for the database. Default: the user's data location."),
                                   QStringLiteral("DIR"));
+    QCommandLineOption certOption(QStringLiteral("tls-cert"),
+                                  QStringLiteral("PEM certificate (chain) file: serve wss:// and HTTPS only."),
+                                  QStringLiteral("FILE"));
+    QCommandLineOption keyOption(QStringLiteral("tls-key"),
+                                 QStringLiteral("PEM private key file for --tls-cert (unencrypted)."),
+                                 QStringLiteral("FILE"));
+    QCommandLineOption connOption(QStringLiteral("max-connections-per-address"),
+                                  QStringLiteral("Open connections allowed from one address "
+                                                 "(limit max_connections_per_address). Default %1.")
+                                      .arg(scrawl::limits::kMaxConnectionsPerAddress),
+                                  QStringLiteral("N"));
+    QCommandLineOption connectsOption(QStringLiteral("max-connects-per-address"),
+                                      QStringLiteral("New connections a minute allowed from one "
+                                                     "address (limit "
+                                                     "max_connects_per_address_per_minute). "
+                                                     "Default %1.")
+                                          .arg(scrawl::limits::kMaxConnectsPerAddressPerMinute),
+                                      QStringLiteral("N"));
+    QCommandLineOption joinsOption(QStringLiteral("max-joins-per-address"),
+                                   QStringLiteral("Joins a minute allowed from one address (limit "
+                                                  "max_joins_per_address_per_minute). Default %1.")
+                                       .arg(scrawl::limits::kMaxJoinsPerAddressPerMinute),
+                                   QStringLiteral("N"));
     parser.addOption(portOption);
     parser.addOption(hostOption);
     parser.addOption(dataOption);
+    QCommandLineOption proxyOption(QStringLiteral("trusted-proxy"),
+                                   QStringLiteral("Address of a reverse proxy whose X-Forwarded-For "
+                                                  "is believed for per-address limits (repeat for "
+                                                  "several)."),
+                                   QStringLiteral("ADDRESS"));
+    parser.addOption(proxyOption);
+    parser.addOption(certOption);
+    parser.addOption(keyOption);
+    parser.addOption(connOption);
+    parser.addOption(connectsOption);
+    parser.addOption(joinsOption);
     parser.process(app);
 
     scrawl::ServerOptions options;
@@ -52,6 +86,31 @@ int main(int argc, char *argv[])
         }
     }
     options.dataDir = parser.value(dataOption);
+    for (const QString &proxy : parser.values(proxyOption)) {
+        const QHostAddress address(proxy);
+        if (address.isNull()) {
+            std::fprintf(stderr, "scrawl-server: --trusted-proxy \"%s\" is not an IP address.\n",
+                         qPrintable(proxy));
+            return 2;
+        }
+        options.trustedProxies << address;
+    }
+    options.tlsCertFile = parser.value(certOption);
+    options.tlsKeyFile = parser.value(keyOption);
+    for (const auto &[option, target] :
+         {std::pair{&connOption, &options.addressLimits.maxConnections},
+          std::pair{&connectsOption, &options.addressLimits.maxConnectsPerMinute},
+          std::pair{&joinsOption, &options.addressLimits.maxJoinsPerMinute}}) {
+        if (!parser.isSet(*option))
+            continue;
+        const int n = parser.value(*option).toInt(&ok);
+        if (!ok || n < 1) {
+            std::fprintf(stderr, "scrawl-server: --%s must be a number above 0, got \"%s\".\n",
+                         qPrintable(option->names().constFirst()), qPrintable(parser.value(*option)));
+            return 2;
+        }
+        *target = n;
+    }
 
     scrawl::WallServer server(options);
     QString error;
@@ -62,7 +121,8 @@ int main(int argc, char *argv[])
     scrawl::quitOnTerminationSignals();
     const QString host = options.host == QHostAddress::Any ? QStringLiteral("0.0.0.0")
                                                            : options.host.toString();
-    std::printf("listening on ws://%s:%u\n", qPrintable(host), unsigned(server.port()));
+    std::printf("listening on %s://%s:%u\n", server.tls() ? "wss" : "ws", qPrintable(host),
+                unsigned(server.port()));
     std::fflush(stdout);
     const int rc = app.exec();
     server.stop();

@@ -23,13 +23,30 @@ QByteArray newToken()
     return token;
 }
 
+// The address a connection is counted under. Behind a trusted reverse proxy that is the last
+// X-Forwarded-For entry (the address the proxy itself saw); earlier entries are the client's own
+// claims and are ignored. Anyone else's X-Forwarded-For is ignored too: it would be a free way
+// around the per-address limits.
+QHostAddress clientAddress(QWebSocket *socket, const QList<QHostAddress> &trustedProxies)
+{
+    const QHostAddress peer = socket->peerAddress();
+    bool trusted = false;
+    for (const QHostAddress &proxy : trustedProxies)
+        trusted |= peer.isEqual(proxy, QHostAddress::TolerantConversion);
+    if (!trusted)
+        return peer;
+    const QList<QByteArray> hops = socket->request().rawHeader("X-Forwarded-For").split(',');
+    const QHostAddress forwarded(QString::fromLatin1(hops.last().trimmed()));
+    return forwarded.isNull() ? peer : forwarded;
+}
+
 } // namespace
 
 Session::Session(QWebSocket *socket, WallServer *server)
     : QObject(server)
     , m_socket(socket)
     , m_server(server)
-    , m_peer(socket->peerAddress())
+    , m_peer(clientAddress(socket, server->options().trustedProxies))
     , m_tokens(limits::kOpsBurst)
 {
     m_socket->setParent(this);
@@ -76,6 +93,7 @@ pb::Member Session::member() const
     m.set_user_id(m_userId);
     m.set_name(toWire(m_name));
     m.set_color(m_color);
+    m.set_role(m_room ? m_room->roleOf(m_userId) : pb::ROLE_MEMBER);
     return m;
 }
 
@@ -211,7 +229,15 @@ void Session::dispatch(const pb::Envelope &env)
         }
         m_server->sendHistory(this, env.history_request());
         return;
+    case pb::Envelope::kModerate:
+        if (!m_room) {
+            refuse({pb::NOT_JOINED, QStringLiteral("Join a wall before moderating it."), {}});
+            return;
+        }
+        m_server->moderate(this, env.moderate());
+        return;
     case pb::Envelope::kWelcome:
+    case pb::Envelope::kWallState:
     case pb::Envelope::kError:
     case pb::Envelope::kJoined:
     case pb::Envelope::kPresence:

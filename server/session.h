@@ -37,6 +37,9 @@ public:
     Room *room() const { return m_room; }
     void setRoom(Room *room) { m_room = room; }
     pb::Member member() const;
+    // A Join waiting for a password check on the thread pool; further Joins wait for it.
+    bool joinPending() const { return m_joinPending; }
+    void setJoinPending(bool pending) { m_joinPending = pending; }
 
     // Durable traffic: always queued; a reader that falls too far behind is disconnected.
     void send(const QByteArray &bytes);
@@ -75,6 +78,7 @@ private:
     // Ops refused for the rate limit within the current one-second window.
     QElapsedTimer m_refusalWindow;
     int m_refusedInWindow = 0;
+    bool m_joinPending = false;
     qint64 m_messageBytes = 0; // of the message being received, across its frames
 };
 

@@ -46,6 +46,12 @@ const char *const kSchema[] = {
     "body BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY AUTOINCREMENT, token BLOB NOT NULL "
     "UNIQUE, created_ms INTEGER NOT NULL)",
+    // Security (server/security.h): separate tables so that older databases gain them as is.
+    "CREATE TABLE IF NOT EXISTS wall_access (wall_id INTEGER PRIMARY KEY, owner_user INTEGER NOT "
+    "NULL, owner_token_hash BLOB, password_hash BLOB, password_salt BLOB, password_iterations "
+    "INTEGER NOT NULL DEFAULT 0, api_token BLOB NOT NULL, locked INTEGER NOT NULL DEFAULT 0)",
+    "CREATE TABLE IF NOT EXISTS wall_roles (wall_id INTEGER NOT NULL, user_id INTEGER NOT NULL, "
+    "role INTEGER NOT NULL, PRIMARY KEY (wall_id, user_id)) WITHOUT ROWID",
 };
 
 // SQLite's automatic checkpoint runs inside the COMMIT that crosses its threshold, and with it
@@ -338,6 +344,99 @@ public:
         while (q.next())
             out.emplace_back(q.value(0).toULongLong(), q.value(1).toULongLong());
         return out;
+    }
+
+    std::optional<WallAccess> wallAccess(std::int64_t wallId) override
+    {
+        QSqlQuery q(m_db);
+        q.prepare(QStringLiteral("SELECT owner_user, owner_token_hash, password_hash, password_salt, "
+                                 "password_iterations, api_token, locked FROM wall_access WHERE "
+                                 "wall_id = ?"));
+        q.addBindValue(qint64(wallId));
+        if (!exec(q) || !q.next())
+            return std::nullopt;
+        WallAccess a;
+        a.ownerUser = q.value(0).toULongLong();
+        a.ownerTokenHash = q.value(1).toByteArray();
+        a.passwordHash = q.value(2).toByteArray();
+        a.passwordSalt = q.value(3).toByteArray();
+        a.passwordIterations = q.value(4).toInt();
+        a.apiToken = q.value(5).toByteArray();
+        a.locked = q.value(6).toInt() != 0;
+        return a;
+    }
+
+    bool saveWallAccess(std::int64_t wallId, const WallAccess &a) override
+    {
+        QSqlQuery q(m_db);
+        q.prepare(QStringLiteral("INSERT OR REPLACE INTO wall_access (wall_id, owner_user, "
+                                 "owner_token_hash, password_hash, password_salt, "
+                                 "password_iterations, api_token, locked) VALUES (?,?,?,?,?,?,?,?)"));
+        q.addBindValue(qint64(wallId));
+        q.addBindValue(qulonglong(a.ownerUser));
+        q.addBindValue(a.ownerTokenHash);
+        q.addBindValue(a.passwordHash);
+        q.addBindValue(a.passwordSalt);
+        q.addBindValue(a.passwordIterations);
+        q.addBindValue(a.apiToken);
+        q.addBindValue(a.locked ? 1 : 0);
+        return exec(q);
+    }
+
+    std::vector<std::pair<std::uint64_t, int>> roles(std::int64_t wallId) override
+    {
+        std::vector<std::pair<std::uint64_t, int>> out;
+        QSqlQuery q(m_db);
+        q.prepare(QStringLiteral("SELECT user_id, role FROM wall_roles WHERE wall_id = ?"));
+        q.addBindValue(qint64(wallId));
+        if (!exec(q))
+            return out;
+        while (q.next())
+            out.emplace_back(q.value(0).toULongLong(), q.value(1).toInt());
+        return out;
+    }
+
+    bool setRole(std::int64_t wallId, std::uint64_t user, int role) override
+    {
+        QSqlQuery q(m_db);
+        if (role == 0) {
+            q.prepare(QStringLiteral("DELETE FROM wall_roles WHERE wall_id = ? AND user_id = ?"));
+            q.addBindValue(qint64(wallId));
+            q.addBindValue(qulonglong(user));
+        } else {
+            q.prepare(QStringLiteral("INSERT OR REPLACE INTO wall_roles (wall_id, user_id, role) "
+                                     "VALUES (?,?,?)"));
+            q.addBindValue(qint64(wallId));
+            q.addBindValue(qulonglong(user));
+            q.addBindValue(role);
+        }
+        return exec(q);
+    }
+
+    bool deleteWall(std::int64_t wallId) override
+    {
+        if (!m_db.transaction()) {
+            fail(m_db.lastError().text());
+            return false;
+        }
+        for (const char *table : {"ops", "snapshots", "wall_access", "wall_roles"}) {
+            QSqlQuery q(m_db);
+            q.prepare(QStringLiteral("DELETE FROM %1 WHERE wall_id = ?").arg(QLatin1String(table)));
+            q.addBindValue(qint64(wallId));
+            if (!exec(q)) {
+                m_db.rollback();
+                return false;
+            }
+        }
+        QSqlQuery q(m_db);
+        q.prepare(QStringLiteral("DELETE FROM walls WHERE id = ?"));
+        q.addBindValue(qint64(wallId));
+        if (!exec(q) || !m_db.commit()) {
+            fail(m_db.lastError().text());
+            m_db.rollback();
+            return false;
+        }
+        return true;
     }
 
     std::optional<std::uint64_t> findUser(const QByteArray &token) override

@@ -22,6 +22,21 @@ struct StoredWall
     std::uint64_t headSeq = 0;
 };
 
+// Who owns a wall and how it is protected. Secrets never stored in clear: the owner token and the
+// password are kept as hashes (SHA-256 and PBKDF2); the API token is a bearer credential the
+// owner must be able to read again, so it is stored as issued.
+struct WallAccess
+{
+    std::uint64_t ownerUser = 0;       // 0: a wall from before owners existed
+    QByteArray ownerTokenHash;         // SHA-256 of the owner token
+    QByteArray passwordHash;           // empty: no password
+    QByteArray passwordSalt;
+    int passwordIterations = 0;
+    QByteArray apiToken;
+    bool locked = false;
+    bool hasPassword() const { return !passwordHash.isEmpty(); }
+};
+
 struct WallSummary
 {
     QString name;
@@ -68,6 +83,15 @@ public:
     // For each author: the highest client op id stored on the wall (exactly-once bookkeeping).
     virtual std::vector<std::pair<std::uint64_t, std::uint64_t>>
     lastClientOpIds(std::int64_t wallId) = 0;
+
+    // Access: one record per wall, and each user's role on it (pb::Role values).
+    virtual std::optional<WallAccess> wallAccess(std::int64_t wallId) = 0;
+    virtual bool saveWallAccess(std::int64_t wallId, const WallAccess &access) = 0;
+    virtual std::vector<std::pair<std::uint64_t, int>> roles(std::int64_t wallId) = 0;
+    // Role 0 (member) removes the row.
+    virtual bool setRole(std::int64_t wallId, std::uint64_t user, int role) = 0;
+    // Removes the wall with its ops, snapshots, access record and roles. All or nothing.
+    virtual bool deleteWall(std::int64_t wallId) = 0;
 
     // Users: a resume token maps to a stable user id across connections and restarts.
     virtual std::optional<std::uint64_t> findUser(const QByteArray &token) = 0;

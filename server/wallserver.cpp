@@ -4,9 +4,14 @@
 #include "server/session.h"
 
 #include <QDateTime>
+#include <QFile>
+#include <QFutureWatcher>
 #include <QLoggingCategory>
+#include <QSslCertificate>
+#include <QSslKey>
 #include <QStandardPaths>
 #include <QWebSocket>
+#include <QtConcurrent/QtConcurrentRun>
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
@@ -19,6 +24,61 @@ namespace {
 
 constexpr TextRules kWallNameRules{"wall name", limits::kMaxWallNameChars,
                                    limits::kMaxWallNameCharsName, false, false};
+constexpr TextRules kPasswordRules{"password", limits::kMaxPasswordChars,
+                                   limits::kMaxPasswordCharsName, true, false};
+
+const char *roleName(pb::Role role)
+{
+    switch (role) {
+    case pb::ROLE_OWNER: return "owner";
+    case pb::ROLE_MODERATOR: return "moderator";
+    default: return "member";
+    }
+}
+
+Problem notPermitted(const QString &what, pb::Role needed)
+{
+    return {pb::NOT_PERMITTED,
+            QStringLiteral("%1 needs the %2 role on this wall; ask its owner.")
+                .arg(what, QLatin1String(roleName(needed))),
+            {}};
+}
+
+// Loads the certificate chain and key for TLS. Returns a sentence for a person on failure.
+std::optional<QSslConfiguration> loadTls(const QString &certFile, const QString &keyFile,
+                                         QString *error)
+{
+    QFile cert(certFile);
+    if (!cert.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("Cannot read the TLS certificate %1: %2.").arg(certFile, cert.errorString());
+        return std::nullopt;
+    }
+    const QList<QSslCertificate> chain = QSslCertificate::fromData(cert.readAll(), QSsl::Pem);
+    if (chain.isEmpty() || chain.front().isNull()) {
+        *error = QStringLiteral("%1 holds no PEM certificate; pass the certificate with --tls-cert.").arg(certFile);
+        return std::nullopt;
+    }
+    QFile keyFileIo(keyFile);
+    if (!keyFileIo.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("Cannot read the TLS key %1: %2.").arg(keyFile, keyFileIo.errorString());
+        return std::nullopt;
+    }
+    const QByteArray keyPem = keyFileIo.readAll();
+    QSslKey key(keyPem, QSsl::Rsa, QSsl::Pem);
+    if (key.isNull())
+        key = QSslKey(keyPem, QSsl::Ec, QSsl::Pem);
+    if (key.isNull()) {
+        *error = QStringLiteral("%1 holds no unencrypted PEM RSA or EC private key; pass the key "
+                                "with --tls-key.").arg(keyFile);
+        return std::nullopt;
+    }
+    QSslConfiguration conf = QSslConfiguration::defaultConfiguration();
+    conf.setLocalCertificateChain(chain);
+    conf.setPrivateKey(key);
+    conf.setProtocol(QSsl::TlsV1_2OrLater);
+    conf.setPeerVerifyMode(QSslSocket::VerifyNone); // clients are not asked for certificates
+    return conf;
+}
 
 // Serialises Envelope{joined: J} where J is `joined` plus a snapshot given as bytes, without
 // copying the snapshot into a message first: a protobuf message is the concatenation of its
@@ -59,9 +119,18 @@ const QByteArray &Room::snapshotBytes()
     return snapshotCache;
 }
 
+pb::Role Room::roleOf(std::uint64_t user) const
+{
+    if (user != 0 && user == access.ownerUser)
+        return pb::ROLE_OWNER;
+    const auto it = roles.find(user);
+    return it == roles.end() ? pb::ROLE_MEMBER : it->second;
+}
+
 WallServer::WallServer(ServerOptions options, QObject *parent)
     : QObject(parent)
     , m_options(std::move(options))
+    , m_guard(std::make_shared<AddressGuard>(m_options.addressLimits))
 {
     if (m_options.dataDir.isEmpty())
         m_options.dataDir = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
@@ -76,10 +145,19 @@ WallServer::~WallServer()
 bool WallServer::start(QString *error)
 {
     m_storage = makeSqliteStorage(m_options.dataDir);
+    if (!m_options.tlsCertFile.isEmpty() || !m_options.tlsKeyFile.isEmpty()) {
+        if (m_options.tlsCertFile.isEmpty() || m_options.tlsKeyFile.isEmpty()) {
+            *error = QStringLiteral("TLS needs both --tls-cert and --tls-key.");
+            return false;
+        }
+        m_tls = loadTls(m_options.tlsCertFile, m_options.tlsKeyFile, error);
+        if (!m_tls)
+            return false;
+    }
     if (!m_storage->open(error))
         return false;
     m_http = new HttpFront(this);
-    m_port = m_http->listenOn(m_options.host, m_options.port);
+    m_port = m_http->listenOn(m_options.host, m_options.port, m_tls ? &*m_tls : nullptr, m_guard);
     if (m_port == 0) {
         *error = QStringLiteral("Cannot listen on port %1: %2. Pick another port with --port, or "
                                 "--port 0 for any free one.")
@@ -115,7 +193,7 @@ void WallServer::stop()
 QUrl WallServer::url() const
 {
     QUrl url;
-    url.setScheme(QStringLiteral("ws"));
+    url.setScheme(m_tls ? QStringLiteral("wss") : QStringLiteral("ws"));
     const bool any = m_options.host == QHostAddress::Any || m_options.host == QHostAddress::AnyIPv4
                   || m_options.host == QHostAddress::AnyIPv6;
     url.setHost(any ? QStringLiteral("127.0.0.1") : m_options.host.toString());
@@ -166,9 +244,40 @@ Room *WallServer::room(const QString &name, bool create, Problem *problem)
                     {}};
         return nullptr;
     }
+    if (!loadAccess(room.get())) {
+        *problem = {pb::STORAGE_UNAVAILABLE,
+                    QStringLiteral("The server cannot read the wall's access settings right now "
+                                   "(storage error); try again later."),
+                    {}};
+        return nullptr;
+    }
     Room *raw = room.get();
     m_rooms.emplace(name, std::move(room));
     return raw;
+}
+
+bool WallServer::loadAccess(Room *room)
+{
+    if (auto access = m_storage->wallAccess(room->wallId)) {
+        room->access = std::move(*access);
+    } else {
+        // A wall from before owners existed: it gets an API token and stays without an owner.
+        room->access = WallAccess{};
+        room->access.apiToken = newTextToken(limits::kApiTokenBytes);
+        if (!m_storage->saveWallAccess(room->wallId, room->access))
+            return false;
+    }
+    room->roles.clear();
+    for (const auto &[user, role] : m_storage->roles(room->wallId)) {
+        if (pb::Role_IsValid(role) && role != pb::ROLE_MEMBER)
+            room->roles[user] = pb::Role(role);
+    }
+    return true;
+}
+
+bool WallServer::apiTokenMatches(const Room *room, const QByteArray &token) const
+{
+    return !room->access.apiToken.isEmpty() && constantTimeEquals(room->access.apiToken, token);
 }
 
 bool WallServer::reloadRoom(Room *room)
@@ -225,18 +334,202 @@ void WallServer::forget(Session *session)
 
 void WallServer::join(Session *session, const pb::Join &join)
 {
+    if (session->joinPending()) {
+        session->refuse({pb::INVALID_OP,
+                         QStringLiteral("A join is already under way on this connection; wait "
+                                        "for its answer."),
+                         {}});
+        return;
+    }
     QString name;
     if (auto p = decodeText(join.wall(), kWallNameRules, &name)) {
         session->refuse(*p);
         return;
     }
     name = name.trimmed();
+    const QHostAddress peer = session->peerAddress();
+    if (const qint64 left = m_guard->lockedOutFor(peer)) {
+        session->refuse({pb::ADDRESS_BLOCKED,
+                         QStringLiteral("Too many wrong passwords came from your address (limit "
+                                        "%1: %2); try again in %3 minutes.")
+                             .arg(QLatin1String(limits::kMaxPasswordFailuresName))
+                             .arg(m_guard->limits().maxPasswordFailures)
+                             .arg((left + 59999) / 60000),
+                         QString::fromLatin1(limits::kMaxPasswordFailuresName)});
+        return;
+    }
+    if (const char *limit = m_guard->admitJoin(peer)) {
+        session->refuse(limitProblem(limit,
+                                     QStringLiteral("Too many joins from your address (limit %1: "
+                                                    "%2 a minute); wait a minute and try again.")
+                                         .arg(QLatin1String(limit))
+                                         .arg(m_guard->limits().maxJoinsPerMinute)));
+        return;
+    }
+    QString password;
+    if (auto p = decodeText(join.password(), kPasswordRules, &password)) {
+        session->refuse(*p);
+        return;
+    }
     Problem problem;
-    Room *r = room(name, true, &problem);
-    if (!r) {
+    Room *r = room(name, false, &problem);
+    if (!r && problem.code == pb::STORAGE_UNAVAILABLE) {
         session->refuse(problem);
         return;
     }
+    if (!r)
+        createAndJoin(session, name, password, join);
+    else
+        continueJoin(session, r, join, password);
+}
+
+void WallServer::deriveThen(Session *session, const QString &password, const QByteArray &salt,
+                            int iterations, std::function<void(QByteArray)> done)
+{
+    session->setJoinPending(true);
+    auto *watcher = new QFutureWatcher<QByteArray>(this);
+    QPointer<Session> guard(session);
+    connect(watcher, &QFutureWatcher<QByteArray>::finished, this,
+            [this, watcher, guard, done = std::move(done)] {
+                watcher->deleteLater();
+                if (!guard || guard->state() != Session::State::Ready || !m_storage)
+                    return;
+                guard->setJoinPending(false);
+                done(watcher->result());
+            });
+    watcher->setFuture(QtConcurrent::run(derivePasswordHash, password, salt, iterations));
+}
+
+void WallServer::createAndJoin(Session *session, const QString &name, const QString &password,
+                               const pb::Join &join)
+{
+    auto create = [this, session, name, join](QByteArray hash, QByteArray salt) {
+        Problem problem;
+        if (Room *existing = room(name, false, &problem)) {
+            // Somebody else created it while the password was being hashed: join theirs.
+            continueJoin(session, existing, join, {});
+            return;
+        }
+        std::optional<StoredWall> stored = m_storage->createWall(name);
+        WallAccess access;
+        access.ownerUser = session->userId();
+        const QByteArray ownerToken = newTextToken(limits::kOwnerTokenBytes);
+        access.ownerTokenHash = sha256(ownerToken);
+        access.apiToken = newTextToken(limits::kApiTokenBytes);
+        if (!hash.isEmpty()) {
+            access.passwordHash = hash;
+            access.passwordSalt = salt;
+            access.passwordIterations = m_options.passwordIterations;
+        }
+        if (!stored || !m_storage->saveWallAccess(stored->id, access)
+            || !m_storage->setRole(stored->id, session->userId(), pb::ROLE_OWNER)) {
+            session->refuse({pb::STORAGE_UNAVAILABLE,
+                             QStringLiteral("The server cannot create the wall right now (storage "
+                                            "error); try again later."),
+                             {}});
+            return;
+        }
+        Room *r = room(name, false, &problem);
+        if (!r) {
+            session->refuse(problem);
+            return;
+        }
+        qCInfo(lcServer) << "wall" << name << "created by user" << session->userId()
+                         << (hash.isEmpty() ? "" : "with a password");
+        finishJoin(session, r, join, ownerToken);
+    };
+    if (password.isEmpty()) {
+        create({}, {});
+        return;
+    }
+    const QByteArray salt = randomBytes(limits::kPasswordSaltBytes);
+    deriveThen(session, password, salt, m_options.passwordIterations,
+               [create, salt](QByteArray hash) { create(std::move(hash), salt); });
+}
+
+void WallServer::continueJoin(Session *session, Room *r, const pb::Join &join,
+                              const QString &password)
+{
+    const std::uint64_t user = session->userId();
+    const QByteArray ownerToken = QByteArray::fromStdString(join.owner_token());
+    if (!ownerToken.isEmpty() && r->roleOf(user) != pb::ROLE_OWNER) {
+        if (!r->access.ownerTokenHash.isEmpty()
+            && constantTimeEquals(sha256(ownerToken), r->access.ownerTokenHash)) {
+            // The token proves ownership for a new identity (another machine, lost settings).
+            if (m_storage->setRole(r->wallId, user, pb::ROLE_OWNER))
+                r->roles[user] = pb::ROLE_OWNER;
+        } else {
+            qCInfo(lcServer) << "user" << user << "presented a wrong owner token for" << r->name;
+        }
+    }
+    const pb::Role role = r->roleOf(user);
+    if (role == pb::ROLE_MEMBER) {
+        const auto kicked = r->kickedUntil.find(user);
+        const qint64 now = QDateTime::currentMSecsSinceEpoch();
+        if (kicked != r->kickedUntil.end() && kicked->second > now) {
+            session->refuse({pb::KICKED,
+                             QStringLiteral("A moderator removed you from the wall \"%1\"; you "
+                                            "may rejoin in %2 minutes.")
+                                 .arg(r->name)
+                                 .arg((kicked->second - now + 59999) / 60000),
+                             {}});
+            return;
+        }
+    }
+    if (!r->access.hasPassword() || role != pb::ROLE_MEMBER || r->admitted.count(user)) {
+        finishJoin(session, r, join, {});
+        return;
+    }
+    if (password.isEmpty()) {
+        session->refuse({pb::PASSWORD_REQUIRED,
+                         QStringLiteral("The wall \"%1\" has a password; enter it to join.").arg(r->name),
+                         {}});
+        return;
+    }
+    const QString name = r->name;
+    const QByteArray salt = r->access.passwordSalt;
+    deriveThen(session, password, salt, r->access.passwordIterations,
+               [this, session, name, salt, join](QByteArray hash) {
+                   Problem problem;
+                   Room *room = this->room(name, false, &problem);
+                   if (!room) {
+                       session->refuse({pb::WALL_DELETED,
+                                        QStringLiteral("The wall \"%1\" was deleted.").arg(name), {}});
+                       return;
+                   }
+                   if (room->access.passwordSalt == salt
+                       && constantTimeEquals(hash, room->access.passwordHash)) {
+                       room->admitted.insert(session->userId());
+                       finishJoin(session, room, join, {});
+                       return;
+                   }
+                   const QHostAddress peer = session->peerAddress();
+                   if (m_guard->passwordFailed(peer)) {
+                       qCWarning(lcServer) << "locking out" << peer << "after"
+                                           << m_guard->limits().maxPasswordFailures
+                                           << "wrong passwords";
+                       session->refuse({pb::ADDRESS_BLOCKED,
+                                        QStringLiteral("Wrong password, and too many wrong "
+                                                       "passwords came from your address (limit "
+                                                       "%1: %2); try again in %3 minutes.")
+                                            .arg(QLatin1String(limits::kMaxPasswordFailuresName))
+                                            .arg(m_guard->limits().maxPasswordFailures)
+                                            .arg((m_guard->limits().lockoutMs + 59999) / 60000),
+                                        QString::fromLatin1(limits::kMaxPasswordFailuresName)});
+                       return;
+                   }
+                   session->refuse({pb::WRONG_PASSWORD,
+                                    QStringLiteral("Wrong password for the wall \"%1\"; check it "
+                                                   "with whoever invited you.")
+                                        .arg(name),
+                                    {}});
+               });
+}
+
+void WallServer::finishJoin(Session *session, Room *r, const pb::Join &join,
+                            const QByteArray &ownerToken)
+{
+    const QString name = r->name;
     if (session->room() != r && int(r->members.size()) >= limits::kMaxClientsPerWall) {
         session->refuse(limitProblem(limits::kMaxClientsPerWallName,
                                      QStringLiteral("The wall \"%1\" already has %2 people (limit "
@@ -255,6 +548,16 @@ void WallServer::join(Session *session, const pb::Join &join)
     joined.set_wall(toWire(name));
     joined.set_head_seq(r->model.seq());
     joined.set_wall_full(r->model.isFull());
+    const pb::Role role = r->roleOf(session->userId());
+    joined.set_role(role);
+    joined.set_locked(r->access.locked);
+    joined.set_has_password(r->access.hasPassword());
+    if (!ownerToken.isEmpty()) {
+        joined.set_owner_token(ownerToken.toStdString());
+        joined.set_created(true);
+    }
+    if (role == pb::ROLE_OWNER)
+        joined.set_api_token(r->access.apiToken.toStdString());
     if (session->room() != r) {
         r->members.push_back(session);
         session->setRoom(r);
@@ -350,8 +653,13 @@ std::optional<Problem> WallServer::submit(Room *room, Session *session, pb::Op o
                            {}};
         }
     }
+    // Shape and limits first (so a malformed op is named as such), then the sender's role.
     if (auto problem = room->model.check(op, author))
         return problem;
+    if (session) {
+        if (auto problem = checkPermission(room, author, op))
+            return problem;
+    }
 
     op.set_seq(room->model.seq() + 1);
     op.set_author(author);
@@ -369,6 +677,171 @@ std::optional<Problem> WallServer::submit(Room *room, Session *session, pb::Op o
     m_pending.push_back({room, std::move(op), session});
     scheduleFlush();
     return std::nullopt;
+}
+
+std::optional<Problem> WallServer::checkPermission(const Room *room, std::uint64_t author,
+                                                   const pb::Op &op) const
+{
+    const pb::Role role = room->roleOf(author);
+    if (role != pb::ROLE_MEMBER)
+        return std::nullopt;
+    if (room->access.locked && !op.has_chat())
+        return Problem{pb::WALL_LOCKED,
+                       QStringLiteral("The owner locked this wall: you can read it and chat, but "
+                                      "not change it."),
+                       {}};
+    // Ownership of strokes and notes is in their key (author << 32 | id).
+    switch (op.body_case()) {
+    case pb::Op::kErase:
+        for (const std::uint64_t key : op.erase().strokes()) {
+            if (keyAuthor(key) != author)
+                return notPermitted(QStringLiteral("Erasing someone else's stroke"), pb::ROLE_MODERATOR);
+        }
+        break;
+    case pb::Op::kNoteEdit:
+        if (keyAuthor(op.note_edit().note()) != author)
+            return notPermitted(QStringLiteral("Editing someone else's note"), pb::ROLE_MODERATOR);
+        break;
+    case pb::Op::kNoteMove:
+        if (keyAuthor(op.note_move().note()) != author)
+            return notPermitted(QStringLiteral("Moving someone else's note"), pb::ROLE_MODERATOR);
+        break;
+    case pb::Op::kNoteDelete:
+        if (keyAuthor(op.note_delete().note()) != author)
+            return notPermitted(QStringLiteral("Deleting someone else's note"), pb::ROLE_MODERATOR);
+        break;
+    case pb::Op::kClear:
+        return notPermitted(QStringLiteral("Clearing the wall"), pb::ROLE_MODERATOR);
+    default:
+        break;
+    }
+    return std::nullopt;
+}
+
+void WallServer::broadcastWallState(Room *room)
+{
+    pb::Envelope env;
+    pb::WallState *state = env.mutable_wall_state();
+    state->set_locked(room->access.locked);
+    state->set_has_password(room->access.hasPassword());
+    for (Session *m : room->members)
+        *state->add_members() = m->member();
+    broadcast(room, serialize(env));
+}
+
+void WallServer::moderate(Session *session, const pb::Moderate &request)
+{
+    Room *r = session->room();
+    const std::uint64_t me = session->userId();
+    const pb::Role myRole = r->roleOf(me);
+    const std::uint64_t target = request.user_id();
+    switch (request.action()) {
+    case pb::Moderate::KICK: {
+        if (myRole == pb::ROLE_MEMBER) {
+            session->refuse(notPermitted(QStringLiteral("Removing someone from the wall"),
+                                         pb::ROLE_MODERATOR));
+            return;
+        }
+        if (target == me || r->roleOf(target) >= myRole) {
+            session->refuse({pb::NOT_PERMITTED,
+                             QStringLiteral("You can only remove people with a lower role than "
+                                            "yours from this wall."),
+                             {}});
+            return;
+        }
+        r->kickedUntil[target] = QDateTime::currentMSecsSinceEpoch() + m_options.kickBanMs;
+        const std::vector<Session *> members = r->members;
+        for (Session *s : members) {
+            if (s->userId() == target)
+                s->fail({pb::KICKED,
+                         QStringLiteral("A moderator removed you from the wall \"%1\"; you may "
+                                        "rejoin in %2 minutes.")
+                             .arg(r->name)
+                             .arg((m_options.kickBanMs + 59999) / 60000),
+                         {}});
+        }
+        qCInfo(lcServer) << "user" << me << "kicked user" << target << "from" << r->name;
+        return;
+    }
+    case pb::Moderate::SET_MODERATOR: {
+        if (myRole != pb::ROLE_OWNER) {
+            session->refuse(notPermitted(QStringLiteral("Making moderators"), pb::ROLE_OWNER));
+            return;
+        }
+        if (target == 0 || target == me || r->roleOf(target) == pb::ROLE_OWNER) {
+            session->refuse({pb::INVALID_OP,
+                             QStringLiteral("Pick another person than an owner to make or unmake "
+                                            "moderator."),
+                             {}});
+            return;
+        }
+        const pb::Role role = request.on() ? pb::ROLE_MODERATOR : pb::ROLE_MEMBER;
+        if (!m_storage->setRole(r->wallId, target, role)) {
+            session->refuse({pb::STORAGE_UNAVAILABLE,
+                             QStringLiteral("The server could not store the role; try again later."),
+                             {}});
+            return;
+        }
+        if (role == pb::ROLE_MEMBER)
+            r->roles.erase(target);
+        else
+            r->roles[target] = role;
+        broadcastWallState(r);
+        return;
+    }
+    case pb::Moderate::LOCK: {
+        if (myRole != pb::ROLE_OWNER) {
+            session->refuse(notPermitted(QStringLiteral("Locking the wall"), pb::ROLE_OWNER));
+            return;
+        }
+        WallAccess access = r->access;
+        access.locked = request.on();
+        if (!m_storage->saveWallAccess(r->wallId, access)) {
+            session->refuse({pb::STORAGE_UNAVAILABLE,
+                             QStringLiteral("The server could not store the lock; try again later."),
+                             {}});
+            return;
+        }
+        r->access = access;
+        broadcastWallState(r);
+        return;
+    }
+    case pb::Moderate::DELETE_WALL:
+        if (myRole != pb::ROLE_OWNER) {
+            session->refuse(notPermitted(QStringLiteral("Deleting the wall"), pb::ROLE_OWNER));
+            return;
+        }
+        deleteRoom(r, session);
+        return;
+    default:
+        session->refuse({pb::INVALID_OP,
+                         QStringLiteral("Unknown moderation action %1; update the app.")
+                             .arg(int(request.action())),
+                         {}});
+        return;
+    }
+}
+
+void WallServer::deleteRoom(Room *room, Session *by)
+{
+    // Nothing of the wall may be written after its rows are gone.
+    flush();
+    if (!m_storage->deleteWall(room->wallId)) {
+        by->refuse({pb::STORAGE_UNAVAILABLE,
+                    QStringLiteral("The server could not delete the wall (storage error); try "
+                                   "again later."),
+                    {}});
+        return;
+    }
+    qCInfo(lcServer) << "wall" << room->name << "deleted by user" << by->userId();
+    const QString name = room->name;
+    const std::vector<Session *> members = room->members;
+    for (Session *s : members) {
+        s->fail({pb::WALL_DELETED,
+                 QStringLiteral("The owner deleted the wall \"%1\"; join another wall.").arg(name),
+                 {}});
+    }
+    m_rooms.erase(name);
 }
 
 void WallServer::scheduleFlush()

@@ -7,16 +7,20 @@
 #include "core/limits.h"
 #include "core/protocol.h"
 #include "core/wallmodel.h"
+#include "server/security.h"
 #include "server/storage.h"
 
 #include <QHostAddress>
 #include <QObject>
+#include <QSslConfiguration>
 #include <QPointer>
 #include <QTimer>
 #include <QUrl>
 
+#include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <unordered_map>
 #include <vector>
 
@@ -40,6 +44,16 @@ struct ServerOptions
     int helloTimeoutMs = limits::kHelloTimeoutMs;
     // A snapshot is stored after this many new ops, so start-up and join never replay much.
     int snapshotEveryOps = 10000;
+    // TLS: PEM certificate (chain) and private key files. Both set: wss:// and HTTPS only.
+    QString tlsCertFile;
+    QString tlsKeyFile;
+    // PBKDF2 iterations for new wall passwords (tests lower it to stay fast).
+    int passwordIterations = limits::kPasswordIterations;
+    AddressGuard::Limits addressLimits;
+    int kickBanMs = limits::kKickBanMs;
+    // Reverse proxies whose X-Forwarded-For is believed: a WebSocket from one of these counts
+    // as coming from the last address in that header (joins, password lockout). Empty: none.
+    QList<QHostAddress> trustedProxies;
     // Size limits of every wall (core/limits.h). Only tests change them, to fill a wall fast.
     limits::WallCapacity wallCapacity;
 };
@@ -59,8 +73,16 @@ public:
     // The serialised snapshot at snapshotCacheSeq; rebuilt on demand when the wall moved on.
     QByteArray snapshotCache;
     std::uint64_t snapshotCacheSeq = ~std::uint64_t(0);
+    // Access: owner, password, lock, API token; roles by user id (absent: member); users who
+    // gave the right password since the wall was loaded; kicked users and until when (ms since
+    // epoch).
+    WallAccess access;
+    std::map<std::uint64_t, pb::Role> roles;
+    std::set<std::uint64_t> admitted;
+    std::map<std::uint64_t, qint64> kickedUntil;
 
     const QByteArray &snapshotBytes();
+    pb::Role roleOf(std::uint64_t user) const;
 };
 
 class WallServer : public QObject
@@ -77,7 +99,8 @@ public:
     void stop();
 
     quint16 port() const { return m_port; }
-    QUrl url() const; // ws://host:port
+    QUrl url() const; // ws://host:port, or wss:// with TLS
+    bool tls() const { return m_tls.has_value(); }
     QString dataDir() const { return m_options.dataDir; }
     const ServerOptions &options() const { return m_options; }
     int sessionCount() const { return int(m_sessions.size()); }
@@ -98,6 +121,7 @@ public:
     std::vector<Room *> loadedRooms() const;
 
     void join(Session *session, const pb::Join &join);
+    void moderate(Session *session, const pb::Moderate &request);
     void leave(Session *session);
     // Validates, sequences and queues `op` from `session` (nullptr for the HTTP API with
     // author 0). Returns the problem if refused. The op is broadcast after the next commit.
@@ -106,6 +130,10 @@ public:
     void sendHistory(Session *session, const pb::HistoryRequest &request);
     // Commits queued ops now and broadcasts them. Returns false if storage refused them.
     bool flush();
+
+    // Checks the API token of an HTTP request for `room` (constant time).
+    bool apiTokenMatches(const Room *room, const QByteArray &token) const;
+    AddressGuard &addressGuard() { return *m_guard; }
 
     void adopt(QWebSocket *socket);
     void forget(Session *session);
@@ -119,6 +147,18 @@ private:
     bool reloadRoom(Room *room);
     void storeSnapshotIfDue(Room *room, bool force);
     void broadcast(Room *room, const QByteArray &bytes, Session *except = nullptr);
+    bool loadAccess(Room *room);
+    void createAndJoin(Session *session, const QString &name, const QString &password,
+                       const pb::Join &join);
+    void continueJoin(Session *session, Room *room, const pb::Join &join, const QString &password);
+    void finishJoin(Session *session, Room *room, const pb::Join &join, const QByteArray &ownerToken);
+    // Runs PBKDF2 on the thread pool, then `done` on this thread if `session` is still there.
+    void deriveThen(Session *session, const QString &password, const QByteArray &salt,
+                    int iterations, std::function<void(QByteArray)> done);
+    std::optional<Problem> checkPermission(const Room *room, std::uint64_t author,
+                                           const pb::Op &op) const;
+    void broadcastWallState(Room *room);
+    void deleteRoom(Room *room, Session *by);
 
     struct Pending
     {
@@ -128,6 +168,9 @@ private:
     };
 
     ServerOptions m_options;
+    std::optional<QSslConfiguration> m_tls;
+    // Shared with accepted sockets, which may outlive the server by a deleteLater.
+    std::shared_ptr<AddressGuard> m_guard;
     std::unique_ptr<Storage> m_storage;
     HttpFront *m_http = nullptr;
     quint16 m_port = 0;

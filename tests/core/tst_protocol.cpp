@@ -184,6 +184,23 @@ void TestProtocol::envelopeRoundTrip_data()
         row("history", env);
     }
 
+    {
+        pb::Envelope env;
+        env.mutable_moderate()->set_action(pb::Moderate::SET_MODERATOR);
+        env.mutable_moderate()->set_user_id(kU64Max);
+        env.mutable_moderate()->set_on(true);
+        row("moderate", env);
+    }
+    {
+        pb::Envelope env;
+        env.mutable_wall_state()->set_locked(true);
+        env.mutable_wall_state()->set_has_password(true);
+        auto *member = env.mutable_wall_state()->add_members();
+        member->set_user_id(2);
+        member->set_role(pb::ROLE_OWNER);
+        row("wall state", env);
+    }
+
     // Every body of an op.
     row("op chat", opEnvelope([](pb::Op *op) { *op = chatOp(op->seq(), "hello\nworld"); }));
     row("op stroke begin", opEnvelope([](pb::Op *op) {

@@ -39,6 +39,9 @@ private:
     std::unique_ptr<QTemporaryDir> m_dir;
     std::unique_ptr<WallServer> m_server;
     QNetworkAccessManager m_net;
+    // The wall's API token (from its creator's Joined), sent as a bearer token when set:
+    // posting needs it (tst_security tests the refusals).
+    QByteArray m_token;
 
     QUrl http(const QString &pathAndQuery) const
     {
@@ -51,6 +54,8 @@ private:
         QNetworkRequest req(http(pathAndQuery));
         if (!body.isNull())
             req.setHeader(QNetworkRequest::ContentTypeHeader, contentType);
+        if (!m_token.isEmpty())
+            req.setRawHeader("Authorization", "Bearer " + m_token);
         QNetworkReply *reply = m_net.sendCustomRequest(req, verb, body);
         QSignalSpy finished(reply, &QNetworkReply::finished);
         Reply out;
@@ -93,6 +98,7 @@ private slots:
     }
     void cleanup()
     {
+        m_token.clear();
         m_server.reset();
         m_dir.reset();
     }
@@ -200,6 +206,7 @@ private slots:
         QVERIFY(b.connectAs(m_server->url(), QStringLiteral("Bob")));
         QVERIFY(a.join(QStringLiteral("bots")));
         QVERIFY(b.join(QStringLiteral("bots")));
+        m_token = QByteArray::fromStdString(a.lastJoined()->api_token());
         const auto appId = a.chat(QStringLiteral("from the app"));
         QTRY_VERIFY(a.acked(appId));
 
@@ -315,6 +322,7 @@ private slots:
         TestClient a;
         QVERIFY(a.connectAs(m_server->url(), QStringLiteral("Ada")));
         QVERIFY(a.join(QStringLiteral("room")));
+        m_token = QByteArray::fromStdString(a.lastJoined()->api_token());
         const auto id = a.chat(QStringLiteral("before"));
         QTRY_VERIFY(a.acked(id));
 
