@@ -6,8 +6,12 @@
 #include "bench/common.h"
 #include "bench/strokegen.h"
 
+#include "core/limits.h"
+
+#include <chrono>
 #include <cstdio>
 #include <sstream>
+#include <thread>
 
 namespace scrawl::bench {
 
@@ -83,7 +87,19 @@ int runStrokes(const Args &args)
         std::uint64_t gridPoints = 0, opCount = 0, batches = 0, oneMessageBytes = 0;
         std::uint64_t clientOpId = 0;
         const std::uint64_t upBefore = sender.bytesOut, downBefore = watcher.bytesIn;
+        // Stay within max_ops_per_second like a person would: on an idle machine a hundred
+        // strokes sent back to back would otherwise outrun the burst allowance.
+        const auto started = std::chrono::steady_clock::now();
+        const auto paceOps = [&] {
+            const double allowed = limits::kOpsBurst / 2.0
+                + limits::kMaxOpsPerSecond * 0.8
+                    * std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+            if (double(opCount) > allowed)
+                std::this_thread::sleep_for(std::chrono::duration<double>(
+                    (double(opCount) - allowed) / (limits::kMaxOpsPerSecond * 0.8)));
+        };
         for (int s = 0; s < strokes; ++s) {
+            paceOps();
             const auto samples = gen.next(points, hz);
             auto ops = appStrokeOps(samples, std::uint32_t(s + 1), batchMs);
             const auto grid = toGrid(samples);
