@@ -111,9 +111,7 @@ QByteArray joinedWithSnapshot(const pb::Joined &joined, const QByteArray &snapsh
 const QByteArray &Room::snapshotBytes()
 {
     if (snapshotCacheSeq != model.seq()) {
-        const pb::WallSnapshot snap = model.snapshot();
-        snapshotCache.resize(qsizetype(snap.ByteSizeLong()));
-        snap.SerializeWithCachedSizesToArray(reinterpret_cast<std::uint8_t *>(snapshotCache.data()));
+        snapshotCache = model.serializedSnapshot();
         snapshotCacheSeq = model.seq();
     }
     return snapshotCache;
@@ -286,10 +284,14 @@ bool WallServer::reloadRoom(Room *room)
     timer.start();
     WallModel model;
     std::uint64_t snapshotSeq = 0;
+    qsizetype snapshotBytes = 0;
+    std::uint64_t opBytes = 0;
     if (auto bytes = m_storage->latestSnapshot(room->wallId)) {
         pb::WallSnapshot snap;
-        if (snap.ParseFromArray(bytes->constData(), int(bytes->size())) && !model.load(snap))
+        if (snap.ParseFromArray(bytes->constData(), int(bytes->size())) && !model.load(snap)) {
             snapshotSeq = snap.seq();
+            snapshotBytes = bytes->size();
+        }
         else
             qCWarning(lcServer) << "wall" << room->name << "has a damaged snapshot; replaying ops";
         if (!snapshotSeq)
@@ -304,13 +306,17 @@ bool WallServer::reloadRoom(Room *room)
             return false;
         if (ops.empty())
             break;
-        for (const pb::Op &op : ops)
+        for (const pb::Op &op : ops) {
             model.apply(op);
+            opBytes += op.ByteSizeLong();
+        }
         after = ops.back().seq();
     }
     room->model = std::move(model);
     room->committedSeq = room->model.seq();
     room->storedSnapshotSeq = snapshotSeq;
+    room->storedSnapshotBytes = snapshotBytes;
+    room->opBytesSinceSnapshot = opBytes;
     room->snapshotCacheSeq = ~std::uint64_t(0);
     room->lastClientOp.clear();
     for (const auto &[author, id] : m_storage->lastClientOpIds(room->wallId))
@@ -892,7 +898,9 @@ bool WallServer::flush()
         pb::Envelope env;
         *env.mutable_op() = std::move(p.op);
         // Serialised once; the same bytes go to every member, sender included (its ack).
-        broadcast(p.room, serialize(env));
+        const QByteArray bytes = serialize(env);
+        p.room->opBytesSinceSnapshot += std::uint64_t(bytes.size());
+        broadcast(p.room, bytes);
         emit opCommitted(p.room->name, p.room->committedSeq);
     }
     for (auto &[name, room] : m_rooms)
@@ -900,13 +908,25 @@ bool WallServer::flush()
     return true;
 }
 
+// A stored snapshot bounds what a restart replays, and writing one costs its whole size on the
+// event loop. So it waits for snapshotEveryOps ops *and* for as many bytes of ops as the last
+// snapshot weighed: a restart replays at most about one snapshot's worth of ops, and a big wall
+// in heavy use is not rewritten every few seconds (snapshot writes never outweigh the ops).
 void WallServer::storeSnapshotIfDue(Room *room, bool force)
 {
     const std::uint64_t since = room->model.seq() - room->storedSnapshotSeq;
-    if (since == 0 || (!force && since < std::uint64_t(m_options.snapshotEveryOps)))
+    if (since == 0)
         return;
-    if (m_storage->saveSnapshot(room->wallId, room->model.seq(), room->snapshotBytes()))
+    if (!force
+        && (since < std::uint64_t(m_options.snapshotEveryOps)
+            || room->opBytesSinceSnapshot < std::uint64_t(room->storedSnapshotBytes)))
+        return;
+    const QByteArray &bytes = room->snapshotBytes();
+    if (m_storage->saveSnapshot(room->wallId, room->model.seq(), bytes)) {
         room->storedSnapshotSeq = room->model.seq();
+        room->storedSnapshotBytes = bytes.size();
+        room->opBytesSinceSnapshot = 0;
+    }
 }
 
 void WallServer::broadcast(Room *room, const QByteArray &bytes, Session *except)

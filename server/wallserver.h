@@ -42,7 +42,8 @@ struct ServerOptions
     int pingIntervalMs = limits::kPingIntervalMs;
     int peerTimeoutMs = limits::kPeerTimeoutMs;
     int helloTimeoutMs = limits::kHelloTimeoutMs;
-    // A snapshot is stored after this many new ops, so start-up and join never replay much.
+    // A snapshot is stored after this many new ops (and as many bytes of them as the last one
+    // weighed: WallServer::storeSnapshotIfDue), so that start-up never replays much.
     int snapshotEveryOps = 10000;
     // TLS: PEM certificate (chain) and private key files. Both set: wss:// and HTTPS only.
     QString tlsCertFile;
@@ -69,6 +70,8 @@ public:
     // Highest client op id sequenced per author: an op at or below it is a resend.
     std::unordered_map<std::uint64_t, std::uint64_t> lastClientOp;
     std::uint64_t storedSnapshotSeq = 0;
+    qsizetype storedSnapshotBytes = 0;
+    std::uint64_t opBytesSinceSnapshot = 0; // serialised ops sequenced after storedSnapshotSeq
     std::uint64_t committedSeq = 0;
     // The serialised snapshot at snapshotCacheSeq; rebuilt on demand when the wall moved on.
     QByteArray snapshotCache;

@@ -5,6 +5,9 @@
 #include "tests/support/rawsocket.h"
 #include "tests/support/testclient.h"
 
+#include <QDir>
+#include <QSqlDatabase>
+#include <QSqlQuery>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -31,12 +34,13 @@ private:
     std::unique_ptr<QTemporaryDir> m_dir;
     std::unique_ptr<WallServer> m_server;
 
-    void startServer(quint16 port = 0)
+    void startServer(quint16 port = 0, int snapshotEveryOps = ServerOptions().snapshotEveryOps)
     {
         ServerOptions options;
         options.host = QHostAddress::LocalHost;
         options.port = port;
         options.dataDir = m_dir->path();
+        options.snapshotEveryOps = snapshotEveryOps;
         m_server = std::make_unique<WallServer>(options);
         QString error;
         QVERIFY2(m_server->start(&error), qPrintable(error));
@@ -247,6 +251,66 @@ private slots:
         QCOMPARE(QByteArray::fromStdString(a.model.snapshot().SerializeAsString()), before);
         QCOMPARE(a.model.notes().size(), size_t(1));
         QCOMPARE(a.lastJoined()->recent_chat_size(), 1);
+    }
+
+    void snapshotsWaitForTheirWeightInOps()
+    {
+        // A snapshot is stored once snapshotEveryOps ops *and* as many bytes of ops as the last
+        // snapshot weighed have come: cheap chat does not rewrite a heavy wall.
+        m_server.reset();
+        startServer(0, 10);
+        const QString file = QDir(m_dir->path()).filePath(QStringLiteral("scrawl.sqlite"));
+        // What storage holds, read the way an operator would: its own connection to the file.
+        auto stored = [&file]() -> std::pair<std::uint64_t, qint64> {
+            std::pair<std::uint64_t, qint64> out{0, 0};
+            {
+                QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("peek"));
+                db.setDatabaseName(file);
+                if (db.open()) {
+                    QSqlQuery q(QStringLiteral("SELECT seq, length(body) FROM snapshots"), db);
+                    if (q.next())
+                        out = {q.value(0).toULongLong(), q.value(1).toLongLong()};
+                }
+            }
+            QSqlDatabase::removeDatabase(QStringLiteral("peek"));
+            return out;
+        };
+        TestClient a;
+        QVERIFY(a.connectAs(url(), QStringLiteral("Ada")));
+        QVERIFY(a.join(QStringLiteral("snaps")));
+        std::uint64_t last = 0;
+        for (int i = 0; i < 4; ++i)
+            last = a.stroke(std::uint32_t(i + 1), wave(300, i), 3).back(); // 5 ops each
+        QTRY_VERIFY(a.acked(last));
+        const auto [firstSeq, firstBytes] = stored();
+        QVERIFY2(firstSeq >= 10, qPrintable(QString::number(firstSeq)));
+        QVERIFY(firstBytes > 2000);
+
+        // 15 chat lines: past snapshotEveryOps, yet far lighter than the snapshot.
+        for (int i = 0; i < 15; ++i)
+            last = a.chat(QStringLiteral("line %1").arg(i));
+        QTRY_VERIFY(a.acked(last));
+        QCOMPARE(stored().first, firstSeq);
+
+        // Strokes that outweigh the snapshot: the next one is stored.
+        std::uint32_t id = 100;
+        while (stored().first == firstSeq && id < 140) {
+            last = a.stroke(id, wave(300, id), 3).back();
+            ++id;
+            QTRY_VERIFY(a.acked(last));
+        }
+        QVERIFY2(stored().first > firstSeq, "no second snapshot after 40 heavy strokes");
+        QVERIFY(id > 101); // not on the first stroke: it waited for the bytes
+
+        // And a restart starts from it, replaying the rest: the same wall.
+        const QByteArray before = a.model.serializedSnapshot();
+        const quint16 port = m_server->port();
+        m_server.reset();
+        startServer(port, 10);
+        TestClient b;
+        QVERIFY(b.connectAs(url(), QStringLiteral("Bob")));
+        QVERIFY(b.join(QStringLiteral("snaps")));
+        QCOMPARE(b.model.serializedSnapshot(), before);
     }
 
     void undoAndRedoAreSeenByEveryone()
