@@ -18,6 +18,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <unordered_map>
@@ -374,8 +376,11 @@ private:
         if (pub < 0 || pub >= int(m_publishers.size()))
             return;
         const std::int64_t sentAt = m_publishers[size_t(pub)]->sentAt[opId & (kRing - 1)];
-        if (sentAt >= m_wStart && sentAt < m_wEnd)
+        if (sentAt >= m_wStart && sentAt < m_wEnd) {
             m_latency.push_back(double(now - sentAt) / 1e6);
+            if (m_series)
+                m_series->emplace_back(sentAt - m_wStart, double(now - sentAt) / 1e6);
+        }
     }
 
     ServerKind m_kind;
@@ -387,10 +392,25 @@ private:
     std::unordered_map<std::uint64_t, int> m_byAuthor;
     std::vector<std::vector<FixedPoint>> m_strokes;
     std::vector<double> m_latency;
+public:
+    // When set: (send time from the window's start in ns, latency in ms) of every delivery.
+    std::vector<std::pair<std::int64_t, double>> *m_series = nullptr;
+private:
     std::uint64_t m_received = 0, m_windowDeliveries = 0, m_errors = 0, m_bytes = 0;
     std::uint64_t m_relaySeq = 1;
     std::int64_t m_wStart = 0, m_wEnd = 0;
 };
+
+ServerKind kindOf(const std::string &name)
+{
+    if (name == "node-ws")
+        return ServerKind::NodeWs;
+    if (name == "socket.io")
+        return ServerKind::SocketIo;
+    if (name == "scrawl" || name == "scrawl-tmpfs")
+        return ServerKind::Scrawl;
+    die("unknown server " + name + " (scrawl, scrawl-tmpfs, node-ws, socket.io)");
+}
 
 std::vector<std::string> split(const std::string &text)
 {
@@ -415,21 +435,31 @@ int runFanout(const Args &args)
     const int maxPublishers = int(args.integer("publishers", 50));
     // Scrawl refuses more than max_ops_per_second from one client; every server gets the same cap.
     const double perPublisherCap = args.number("publisher-rate-cap", 0.9 * limits::kMaxOpsPerSecond);
-    std::vector<std::string> serverNames = split(args.text("servers", "scrawl,node-ws,socket.io"));
+    std::vector<std::string> serverNames = split(args.text("servers", "scrawl,scrawl-tmpfs,node-ws,socket.io"));
     std::vector<std::string> clientCounts = split(args.text("clients", quick ? "10,100" : "10,100,1000"));
 
     std::printf("%-10s %5s %4s %12s %10s %8s %8s %8s %10s %9s %9s %s\n", "server", "N", "P",
                 "sat deliv/s", "half at/s", "p50 ms", "p99 ms", "p99.9 ms", "CPUs/Mdel", "RSS/conn",
                 "gen CPU", "note");
+    struct EqualLoadRun
+    {
+        std::string label;
+        std::string server;
+        std::string dataParent;
+        double rateOps;
+    };
+    std::vector<std::pair<int, EqualLoadRun>> equalRuns;
     for (const std::string &countText : clientCounts) {
         const int n = std::atoi(countText.c_str());
         const int p = std::min(n, maxPublishers);
         const double capOps = p * perPublisherCap;
+        double fastestReferenceHalf = 0;
         for (const std::string &name : serverNames) {
-            const ServerKind kind = name == "scrawl" ? ServerKind::Scrawl
-                                  : name == "node-ws" ? ServerKind::NodeWs
-                                                      : ServerKind::SocketIo;
-            ServerProcess server = ServerProcess::start(kind, serverCpu);
+            const ServerKind kind = kindOf(name);
+            // scrawl-tmpfs: the same server with its database on tmpfs, to tell what the disk
+            // costs from what the server costs.
+            ServerProcess server = ServerProcess::start(kind, serverCpu,
+                                                        name == "scrawl-tmpfs" ? "/dev/shm" : "/tmp");
             const std::int64_t rss0 = server.rssBytes();
             Fanout fan(kind, server.port, n, p);
             const std::int64_t setup0 = nowNs();
@@ -467,7 +497,25 @@ int runFanout(const Args &args)
             }
             // Half of saturation, for latency and cost.
             const double halfRate = std::max(1.0, best.delivered / 2 / n);
+            // --latency-series FILE: the worst latency in each 10 ms of the half-load window, to
+            // see whether slow deliveries come in bursts (a stalled server) or spread out.
+            std::vector<std::pair<std::int64_t, double>> series;
+            if (args.has("latency-series"))
+                fan.m_series = &series;
             const StepResult h = fan.step(halfRate, warmup, halfWindow, server);
+            fan.m_series = nullptr;
+            if (args.has("latency-series")) {
+                std::map<std::int64_t, double> worst;
+                for (const auto &[t, ms] : series)
+                    worst[t / 10'000'000] = std::max(worst[t / 10'000'000], ms);
+                if (FILE *f = std::fopen((args.text("latency-series", "") + "-" + name + "-" + countText).c_str(), "w")) {
+                    for (const auto &[bucket, ms] : worst)
+                        std::fprintf(f, "%lld %.3f\n", (long long)(bucket * 10), ms);
+                    std::fclose(f);
+                }
+            }
+            if (kind != ServerKind::Scrawl)
+                fastestReferenceHalf = std::max(fastestReferenceHalf, halfRate);
             const double cpuPerM = h.deliveries ? h.serverCpu / double(h.deliveries) * 1e6 : 0;
             std::fprintf(stderr, "  %s N=%d: half load %.0f ops/s -> %.0f deliveries/s, p50 %.2f p99 %.2f "
                                  "p99.9 %.2f max %.1f ms, errors %llu\n",
@@ -494,6 +542,35 @@ int runFanout(const Args &args)
             fan.closeAll();
             server.stop();
         }
+        // Latency at equal offered load: every server at the fastest reference server's half load.
+        if (!args.has("no-equal-load") && fastestReferenceHalf > 0) {
+            for (const std::string &name : serverNames)
+                equalRuns.push_back({n, {name + " at the fastest reference's half load", name,
+                                         name == "scrawl-tmpfs" ? "/dev/shm" : "/tmp",
+                                         fastestReferenceHalf}});
+        }
+    }
+    for (const auto &[n, run] : equalRuns) {
+        const int p = std::min(n, maxPublishers);
+        const ServerKind kind = kindOf(run.server);
+        ServerProcess server = ServerProcess::start(kind, serverCpu, run.dataParent);
+        Fanout fan(kind, server.port, n, p);
+        fan.connectAll();
+        const StepResult h = fan.step(run.rateOps, warmup, halfWindow, server);
+        std::printf("%-10s %5d %4d  at %.0f deliveries/s offered (%s): delivered %.0f/s, p50 %.2f, p99 %.2f, "
+                    "p99.9 %.2f ms\n",
+                    run.server.c_str(), n, p, run.rateOps * n, run.label.c_str(), h.delivered, h.p50,
+                    h.p99, h.p999);
+        std::fflush(stdout);
+        std::ostringstream json;
+        json << "{\"bench\":\"fanout_equal\",\"server\":\"" << run.server << "\",\"label\":\""
+             << run.label << "\",\"data\":\"" << run.dataParent << "\",\"clients\":" << n
+             << ",\"offered\":" << run.rateOps * n << ",\"delivered\":" << h.delivered
+             << ",\"p50_ms\":" << h.p50 << ",\"p99_ms\":" << h.p99 << ",\"p999_ms\":" << h.p999
+             << ",\"errors\":" << h.errors << "}";
+        result(json.str());
+        fan.closeAll();
+        server.stop();
     }
     return 0;
 }

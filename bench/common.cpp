@@ -15,7 +15,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 namespace scrawl::bench {
 
@@ -47,7 +46,7 @@ std::string referenceDir()
     return std::string(SCRAWL_SOURCE_DIR) + "/bench/reference";
 }
 
-ServerProcess ServerProcess::start(ServerKind kind, int cpu)
+ServerProcess ServerProcess::start(ServerKind kind, int cpu, const std::string &dataParent)
 {
     ServerProcess server;
     server.kind = kind;
@@ -57,11 +56,14 @@ ServerProcess ServerProcess::start(ServerKind kind, int cpu)
         argv = {"nice", "-n", nice};
     if (cpu >= 0)
         argv.insert(argv.end(), {"taskset", "-c", std::to_string(cpu)});
+
     if (kind == ServerKind::Scrawl) {
-        char tmpl[] = "/tmp/scrawl-bench-XXXXXX";
-        if (!mkdtemp(tmpl))
+        std::string path = dataParent + "/scrawl-bench-XXXXXX";
+        std::vector<char> tmpl(path.begin(), path.end());
+        tmpl.push_back('\0');
+        if (!mkdtemp(tmpl.data()))
             die("cannot make a temporary data directory");
-        server.dataDir = tmpl;
+        server.dataDir = tmpl.data();
         // Every bench client comes from 127.0.0.1: lift the per-address limits.
         argv.insert(argv.end(), {binDir() + "/scrawl-server", "--port", "0", "--host", "127.0.0.1",
                                  "--data", server.dataDir, "--max-connections-per-address",

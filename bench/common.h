@@ -25,7 +25,9 @@ struct ServerProcess
 
     // Starts the server with `taskset -c cpu` (cpu < 0: not pinned), waits for its one line
     // "listening on ws://HOST:PORT". Exits the program with a message on failure.
-    static ServerProcess start(ServerKind kind, int cpu);
+    // dataParent: where Scrawl's temporary data directory goes (/tmp is on the disk here;
+    // /dev/shm is tmpfs, to tell storage I/O apart from the rest).
+    static ServerProcess start(ServerKind kind, int cpu, const std::string &dataParent = "/tmp");
     void stop();
     double cpuSeconds() const; // utime + stime of every thread, from /proc/PID/stat
     std::int64_t rssBytes() const;

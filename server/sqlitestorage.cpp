@@ -9,6 +9,7 @@
 #include <QUuid>
 #include <QVariant>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -58,8 +59,14 @@ const char *const kSchema[] = {
 // an fsync of the WAL and the database: a stall of milliseconds to tens of milliseconds on the
 // event loop every thousand pages, which every client would feel as a latency spike. The writer
 // turns it off and this thread checkpoints instead, on its own connection, a moment after writes
-// (PASSIVE: it never blocks the writer, and the WAL is reused from its start once it is
-// fully copied back).
+// (PASSIVE: it never blocks the writer).
+//
+// Under sustained writes a PASSIVE checkpoint never catches up with the writer, and SQLite only
+// starts the WAL over from its beginning once every frame is copied back, so the WAL grew
+// without end (300-500 MiB in a 45 s fan-out run). When it passes kWalResetFrames the writer is
+// asked to checkpoint once itself, right after a commit, when only the frames written since
+// this thread's last pass are left to copy; its next transaction starts the WAL over. The file
+// keeps its size (no journal_size_limit): truncating and growing it again cost ext4 stalls.
 class Checkpointer
 {
 public:
@@ -74,6 +81,9 @@ public:
         m_thread.join();
     }
 
+    // True once, after the WAL grew past kWalResetFrames: the writer should checkpoint now.
+    bool writerShouldCheckpoint() { return m_writerShouldCheckpoint.exchange(false); }
+
     void wroteFrames()
     {
         {
@@ -86,6 +96,8 @@ public:
 private:
     // How long after a write the checkpoint runs: writes that come in a burst share one.
     static constexpr auto kDelay = std::chrono::milliseconds(250);
+    // 4 KiB pages: 64 MiB of WAL.
+    static constexpr int kWalResetFrames = 16384;
 
     void run()
     {
@@ -106,8 +118,11 @@ private:
                 lock.unlock();
                 if (open) {
                     QSqlQuery q(db);
+                    // One row: busy, frames in the WAL, frames copied back.
                     if (!q.exec(QStringLiteral("PRAGMA wal_checkpoint(PASSIVE)")))
                         qCWarning(lcStorage) << "checkpoint failed:" << q.lastError().text();
+                    else if (q.next() && q.value(1).toInt() >= kWalResetFrames)
+                        m_writerShouldCheckpoint = true;
                 }
                 lock.lock();
             }
@@ -121,6 +136,7 @@ private:
     std::condition_variable m_wake;
     bool m_dirty = false;
     bool m_stop = false;
+    std::atomic<bool> m_writerShouldCheckpoint{false};
     std::thread m_thread; // last: started once everything above exists
 };
 
@@ -251,8 +267,18 @@ public:
             m_db.rollback();
             return false;
         }
-        m_checkpointer->wroteFrames();
+        wroteFrames();
         return true;
+    }
+
+    void wroteFrames()
+    {
+        if (m_checkpointer->writerShouldCheckpoint()) {
+            QSqlQuery q(m_db);
+            if (!q.exec(QStringLiteral("PRAGMA wal_checkpoint(PASSIVE)")))
+                qCWarning(lcStorage) << "checkpoint failed:" << q.lastError().text();
+        }
+        m_checkpointer->wroteFrames();
     }
 
     bool saveSnapshot(std::int64_t wallId, std::uint64_t seq, const QByteArray &bytes) override
@@ -264,7 +290,7 @@ public:
         q.addBindValue(bytes);
         if (!exec(q))
             return false;
-        m_checkpointer->wroteFrames();
+        wroteFrames();
         return true;
     }
 
