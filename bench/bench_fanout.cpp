@@ -500,6 +500,9 @@ int runFanout(const Args &args)
             // --latency-series FILE: the worst latency in each 10 ms of the half-load window, to
             // see whether slow deliveries come in bursts (a stalled server) or spread out.
             std::vector<std::pair<std::int64_t, double>> series;
+            // A server pushed past saturation can still be sending its backlog: let it finish,
+            // or the half-load window counts old messages (and their latency).
+            fan.settle(500, 60000);
             if (args.has("latency-series"))
                 fan.m_series = &series;
             const StepResult h = fan.step(halfRate, warmup, halfWindow, server);
