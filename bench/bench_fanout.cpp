@@ -475,6 +475,7 @@ int runFanout(const Args &args)
             StepResult best;
             std::string note;
             double genAtSat = 0;
+            bool saturatedDrained = true; // did the last step's backlog arrive in time?
             for (int i = 0; i < 12; ++i) {
                 const StepResult r = fan.step(rate, warmup, window, server);
                 std::fprintf(stderr, "  %s N=%d: offered %.0f ops/s = %.0f deliveries/s -> delivered %.0f/s, "
@@ -487,6 +488,7 @@ int runFanout(const Args &args)
                     genAtSat = r.generatorCpu / r.window;
                 }
                 const bool saturated = r.delivered < 0.9 * r.offeredDeliveries || r.p99 > 500 || !r.drained;
+                saturatedDrained = r.drained;
                 if (saturated)
                     break;
                 if (rate >= capOps) {
@@ -502,7 +504,7 @@ int runFanout(const Args &args)
             std::vector<std::pair<std::int64_t, double>> series;
             // A server pushed past saturation can still be sending its backlog: let it finish,
             // or the half-load window counts old messages (and their latency).
-            fan.settle(500, 60000);
+            fan.settle(best.drained && saturatedDrained ? 500 : 3000, 60000);
             if (args.has("latency-series"))
                 fan.m_series = &series;
             const StepResult h = fan.step(halfRate, warmup, halfWindow, server);

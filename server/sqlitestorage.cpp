@@ -118,10 +118,13 @@ private:
                 lock.unlock();
                 if (open) {
                     QSqlQuery q(db);
-                    // One row: busy, frames in the WAL, frames copied back.
+                    // One row: busy, frames in the WAL, frames copied back (of those).
                     if (!q.exec(QStringLiteral("PRAGMA wal_checkpoint(PASSIVE)")))
                         qCWarning(lcStorage) << "checkpoint failed:" << q.lastError().text();
-                    else if (q.next() && q.value(1).toInt() >= kWalResetFrames)
+                    // Only once this pass copied back every frame it saw: the writer is then left
+                    // with what came during the pass, not a backlog that would stall it.
+                    else if (q.next() && q.value(1).toInt() >= kWalResetFrames
+                             && q.value(2).toInt() == q.value(1).toInt())
                         m_writerShouldCheckpoint = true;
                 }
                 lock.lock();
