@@ -235,6 +235,10 @@ public:
         return r;
     }
 
+    // While set (not null): (send time from the window's start in ns, latency in ms) of every
+    // delivery in the window.
+    void recordSeries(std::vector<std::pair<std::int64_t, double>> *series) { m_series = series; }
+
     void settle(int quietMs, int capMs)
     {
         const std::int64_t cap = nowNs() + std::int64_t(capMs) * 1000000;
@@ -392,10 +396,7 @@ private:
     std::unordered_map<std::uint64_t, int> m_byAuthor;
     std::vector<std::vector<FixedPoint>> m_strokes;
     std::vector<double> m_latency;
-public:
-    // When set: (send time from the window's start in ns, latency in ms) of every delivery.
     std::vector<std::pair<std::int64_t, double>> *m_series = nullptr;
-private:
     std::uint64_t m_received = 0, m_windowDeliveries = 0, m_errors = 0, m_bytes = 0;
     std::uint64_t m_relaySeq = 1;
     std::int64_t m_wStart = 0, m_wEnd = 0;
@@ -410,6 +411,13 @@ ServerKind kindOf(const std::string &name)
     if (name == "scrawl" || name == "scrawl-tmpfs")
         return ServerKind::Scrawl;
     die("unknown server " + name + " (scrawl, scrawl-tmpfs, node-ws, socket.io)");
+}
+
+// scrawl-tmpfs: the same server with its database on tmpfs, to tell what the disk costs from
+// what the server costs.
+std::string dataParentOf(const std::string &name)
+{
+    return name == "scrawl-tmpfs" ? "/dev/shm" : "/tmp";
 }
 
 std::vector<std::string> split(const std::string &text)
@@ -443,12 +451,11 @@ int runFanout(const Args &args)
                 "gen CPU", "note");
     struct EqualLoadRun
     {
-        std::string label;
+        int n;
         std::string server;
-        std::string dataParent;
         double rateOps;
     };
-    std::vector<std::pair<int, EqualLoadRun>> equalRuns;
+    std::vector<EqualLoadRun> equalRuns;
     for (const std::string &countText : clientCounts) {
         const int n = std::atoi(countText.c_str());
         const int p = std::min(n, maxPublishers);
@@ -456,10 +463,7 @@ int runFanout(const Args &args)
         double fastestReferenceHalf = 0;
         for (const std::string &name : serverNames) {
             const ServerKind kind = kindOf(name);
-            // scrawl-tmpfs: the same server with its database on tmpfs, to tell what the disk
-            // costs from what the server costs.
-            ServerProcess server = ServerProcess::start(kind, serverCpu,
-                                                        name == "scrawl-tmpfs" ? "/dev/shm" : "/tmp");
+            ServerProcess server = ServerProcess::start(kind, serverCpu, dataParentOf(name));
             const std::int64_t rss0 = server.rssBytes();
             Fanout fan(kind, server.port, n, p);
             const std::int64_t setup0 = nowNs();
@@ -475,7 +479,7 @@ int runFanout(const Args &args)
             StepResult best;
             std::string note;
             double genAtSat = 0;
-            bool saturatedDrained = true; // did the last step's backlog arrive in time?
+            bool lastStepDrained = true; // did the last step's backlog arrive in time?
             for (int i = 0; i < 12; ++i) {
                 const StepResult r = fan.step(rate, warmup, window, server);
                 std::fprintf(stderr, "  %s N=%d: offered %.0f ops/s = %.0f deliveries/s -> delivered %.0f/s, "
@@ -488,7 +492,7 @@ int runFanout(const Args &args)
                     genAtSat = r.generatorCpu / r.window;
                 }
                 const bool saturated = r.delivered < 0.9 * r.offeredDeliveries || r.p99 > 500 || !r.drained;
-                saturatedDrained = r.drained;
+                lastStepDrained = r.drained;
                 if (saturated)
                     break;
                 if (rate >= capOps) {
@@ -499,16 +503,16 @@ int runFanout(const Args &args)
             }
             // Half of saturation, for latency and cost.
             const double halfRate = std::max(1.0, best.delivered / 2 / n);
+            // A server pushed past saturation can still be sending its backlog: let it finish,
+            // or the half-load window counts old messages (and their latency).
+            fan.settle(lastStepDrained ? 500 : 3000, 60000);
             // --latency-series FILE: the worst latency in each 10 ms of the half-load window, to
             // see whether slow deliveries come in bursts (a stalled server) or spread out.
             std::vector<std::pair<std::int64_t, double>> series;
-            // A server pushed past saturation can still be sending its backlog: let it finish,
-            // or the half-load window counts old messages (and their latency).
-            fan.settle(best.drained && saturatedDrained ? 500 : 3000, 60000);
             if (args.has("latency-series"))
-                fan.m_series = &series;
+                fan.recordSeries(&series);
             const StepResult h = fan.step(halfRate, warmup, halfWindow, server);
-            fan.m_series = nullptr;
+            fan.recordSeries(nullptr);
             if (args.has("latency-series")) {
                 std::map<std::int64_t, double> worst;
                 for (const auto &[t, ms] : series)
@@ -550,26 +554,24 @@ int runFanout(const Args &args)
         // Latency at equal offered load: every server at the fastest reference server's half load.
         if (!args.has("no-equal-load") && fastestReferenceHalf > 0) {
             for (const std::string &name : serverNames)
-                equalRuns.push_back({n, {name + " at the fastest reference's half load", name,
-                                         name == "scrawl-tmpfs" ? "/dev/shm" : "/tmp",
-                                         fastestReferenceHalf}});
+                equalRuns.push_back({n, name, fastestReferenceHalf});
         }
     }
-    for (const auto &[n, run] : equalRuns) {
+    for (const EqualLoadRun &run : equalRuns) {
+        const int n = run.n;
         const int p = std::min(n, maxPublishers);
         const ServerKind kind = kindOf(run.server);
-        ServerProcess server = ServerProcess::start(kind, serverCpu, run.dataParent);
+        ServerProcess server = ServerProcess::start(kind, serverCpu, dataParentOf(run.server));
         Fanout fan(kind, server.port, n, p);
         fan.connectAll();
         const StepResult h = fan.step(run.rateOps, warmup, halfWindow, server);
-        std::printf("%-10s %5d %4d  at %.0f deliveries/s offered (%s): delivered %.0f/s, p50 %.2f, p99 %.2f, "
-                    "p99.9 %.2f ms\n",
-                    run.server.c_str(), n, p, run.rateOps * n, run.label.c_str(), h.delivered, h.p50,
-                    h.p99, h.p999);
+        std::printf("%-10s %5d %4d  at %.0f deliveries/s offered (the fastest reference's half load): "
+                    "delivered %.0f/s, p50 %.2f, p99 %.2f, p99.9 %.2f ms\n",
+                    run.server.c_str(), n, p, run.rateOps * n, h.delivered, h.p50, h.p99, h.p999);
         std::fflush(stdout);
         std::ostringstream json;
-        json << "{\"bench\":\"fanout_equal\",\"server\":\"" << run.server << "\",\"label\":\""
-             << run.label << "\",\"data\":\"" << run.dataParent << "\",\"clients\":" << n
+        json << "{\"bench\":\"fanout_equal\",\"server\":\"" << run.server << "\",\"data\":\""
+             << dataParentOf(run.server) << "\",\"clients\":" << n
              << ",\"offered\":" << run.rateOps * n << ",\"delivered\":" << h.delivered
              << ",\"p50_ms\":" << h.p50 << ",\"p99_ms\":" << h.p99 << ",\"p999_ms\":" << h.p999
              << ",\"errors\":" << h.errors << "}";

@@ -56,14 +56,11 @@ ServerProcess ServerProcess::start(ServerKind kind, int cpu, const std::string &
         argv = {"nice", "-n", nice};
     if (cpu >= 0)
         argv.insert(argv.end(), {"taskset", "-c", std::to_string(cpu)});
-
     if (kind == ServerKind::Scrawl) {
-        std::string path = dataParent + "/scrawl-bench-XXXXXX";
-        std::vector<char> tmpl(path.begin(), path.end());
-        tmpl.push_back('\0');
-        if (!mkdtemp(tmpl.data()))
-            die("cannot make a temporary data directory");
-        server.dataDir = tmpl.data();
+        std::string dir = dataParent + "/scrawl-bench-XXXXXX"; // mkdtemp fills in the Xs
+        if (!mkdtemp(dir.data()))
+            die("cannot make a temporary data directory in " + dataParent);
+        server.dataDir = dir;
         // Every bench client comes from 127.0.0.1: lift the per-address limits.
         argv.insert(argv.end(), {binDir() + "/scrawl-server", "--port", "0", "--host", "127.0.0.1",
                                  "--data", server.dataDir, "--max-connections-per-address",
@@ -227,7 +224,7 @@ Args parseArgs(int argc, char **argv, int first)
         else if (i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0)
             args.values[a] = argv[++i];
         else
-            args.values[a] = "1";
+            args.values[a] = std::string(1, '1'); // not "1": GCC 12 -Wrestrict false positive
     }
     return args;
 }

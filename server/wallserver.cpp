@@ -293,9 +293,9 @@ bool WallServer::reloadRoom(Room *room)
         if (snap.ParseFromArray(bytes->constData(), int(bytes->size())) && !model.load(snap)) {
             snapshotSeq = snap.seq();
             snapshotBytes = bytes->size();
-        }
-        else
+        } else {
             qCWarning(lcServer) << "wall" << room->name << "has a damaged snapshot; replaying ops";
+        }
         if (!snapshotSeq)
             model = WallModel();
     }
