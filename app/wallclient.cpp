@@ -26,6 +26,7 @@ constexpr double kClientOpsBurst = limits::kOpsBurst / 2.0;
 constexpr int kConnectTimeoutMs = 10000;
 constexpr int kCursorIntervalMs = 33; // ~30 cursor updates a second at most
 constexpr int kPointsBatchMs = 16;    // stroke points are batched per frame
+constexpr int kSlowSendMs = 1000;     // an unacknowledged change older than this is shown
 constexpr quint32 kObjectIdBlock = 1000;
 
 std::uint32_t toRgb(const QColor &c) { return std::uint32_t(c.rgb()) & 0xffffffu; }
@@ -107,7 +108,15 @@ WallClient::WallClient(QObject *parent)
             return;
         sendCursor(m_cursorPos.x(), m_cursorPos.y());
     });
-    connect(this, &WallClient::pendingCountChanged, this, &WallClient::statusChanged);
+    m_slowSendTimer.setSingleShot(true);
+    connect(&m_slowSendTimer, &QTimer::timeout, this, &WallClient::statusChanged);
+    connect(this, &WallClient::pendingCountChanged, this, [this] {
+        if (m_outbox.empty())
+            m_slowSendTimer.stop();
+        else if (const qint64 wait = m_outbox.front().queuedAt + kSlowSendMs - m_clock.elapsed(); wait > 0)
+            m_slowSendTimer.start(int(wait));
+        emit statusChanged();
+    });
     connect(this, &WallClient::stateChanged, this, &WallClient::statusChanged);
 }
 
@@ -185,12 +194,18 @@ QString WallClient::statusText() const
     case Connecting:
         return (m_everJoined ? tr("Reconnecting to %1…") : tr("Connecting to %1…")).arg(m_address)
              + waiting;
-    case Connected: return n ? tr("Connected · sending %1").arg(changes) : tr("Connected");
+    case Connected: return sendingSlowly() ? tr("Connected · sending %1").arg(changes) : tr("Connected");
     case Reconnecting:
         return tr("Offline · reconnecting in %1 s").arg(reconnectSeconds()) + waiting;
     case Failed: return tr("Offline") + waiting;
     }
     return {};
+}
+
+bool WallClient::sendingSlowly() const
+{
+    return m_state == Connected && !m_outbox.empty()
+        && m_clock.elapsed() - m_outbox.front().queuedAt >= kSlowSendMs;
 }
 
 void WallClient::setState(State state)
@@ -857,7 +872,7 @@ std::uint64_t WallClient::queue(pb::Op op)
     if (op.client_op_id() == 0)
         op.set_client_op_id(nextClientOpId());
     const std::uint64_t id = op.client_op_id();
-    m_outbox.push_back({std::move(op), false, 0});
+    m_outbox.push_back({std::move(op), false, 0, m_clock.elapsed()});
     emit pendingCountChanged();
     pumpOutbox();
     return id;

@@ -55,6 +55,7 @@ class WallClient : public QObject
     Q_PROPERTY(QString notice READ notice NOTIFY noticeChanged)
     Q_PROPERTY(int reconnectSeconds READ reconnectSeconds NOTIFY statusChanged)
     Q_PROPERTY(int pendingCount READ pendingCount NOTIFY pendingCountChanged)
+    Q_PROPERTY(bool sendingSlowly READ sendingSlowly NOTIFY statusChanged)
     Q_PROPERTY(QString address READ address NOTIFY addressChanged)
     Q_PROPERTY(QString wall READ wall NOTIFY addressChanged)
     Q_PROPERTY(QString userId READ userIdText NOTIFY userIdChanged)
@@ -123,6 +124,10 @@ public:
     // Changes a person made that the server has not acknowledged yet: a stroke counts once
     // however many point batches it was sent in.
     int pendingCount() const;
+    // Connected, but the oldest unacknowledged change has waited kSlowSendMs or more. Until then
+    // the status stays a plain "Connected": each stroke is acknowledged within a round trip, and
+    // a status that flickered with every one of them would only distract.
+    bool sendingSlowly() const;
     QString address() const { return m_address; }
     QString wall() const { return m_wall; }
     std::uint64_t userId() const { return m_userId; }
@@ -254,6 +259,7 @@ private:
         pb::Op op;
         bool sent = false;
         qint64 notBefore = 0; // ms on m_clock: held back after a retryable refusal
+        qint64 queuedAt = 0;  // ms on m_clock
     };
 
     void setState(State state);
@@ -329,6 +335,7 @@ private:
     int m_attempt = 0;
     QTimer m_reconnectTimer;
     QTimer m_countdown;
+    QTimer m_slowSendTimer; // fires when the oldest pending change becomes "slow"
     QElapsedTimer m_clock;
     qint64 m_reconnectAt = 0;
     int m_backoffFirstMs = 500;

@@ -9,7 +9,7 @@ AbstractButton {
     id: badge
     required property WallClient client
     readonly property color stateColor: client.state === WallClient.Connected
-                                        ? (client.pendingCount > 0 ? "#f08c00" : "#2f9e44")
+                                        ? (client.sendingSlowly ? "#f08c00" : "#2f9e44")
                                         : client.state === WallClient.Failed || client.state === WallClient.Idle
                                           ? "#e03e3e" : "#f08c00"
     implicitHeight: 28

@@ -4,6 +4,7 @@
 // mismatch and wrong address messages, undo/redo, notes, erase, chat history paging.
 
 #include "app/wallclient.h"
+#include "core/limits.h"
 #include "linkproxy.h"
 #include "server/wallserver.h"
 
@@ -200,6 +201,36 @@ private slots:
 
         a->clearWall();
         QTRY_COMPARE(b->model().strokes().size(), size_t(0));
+    }
+
+    // A change on its way (acknowledged within a round trip) leaves the status alone: a badge
+    // that grew with every stroke made the toolbar wrap and the wall jump. A change that has
+    // waited a second is shown.
+    void statusShowsOnlySlowSending()
+    {
+        auto a = makeClient(QStringLiteral("Ann"));
+        QSignalSpy status(a.get(), &WallClient::statusChanged);
+        a->connectToWall(address(), QStringLiteral("w"));
+        QTRY_COMPARE(a->state(), WallClient::Connected);
+        QVERIFY(a->sendChat(QStringLiteral("quick")));
+        QCOMPARE(a->pendingCount(), 1);
+        QCOMPARE(a->statusText(), QStringLiteral("Connected"));
+        QVERIFY(!a->sendingSlowly());
+        QTRY_COMPARE(a->pendingCount(), 0);
+        QCOMPARE(a->statusText(), QStringLiteral("Connected"));
+
+        // More than the client's own rate lets out at once: the last go out over a second later.
+        const int n = int(limits::kOpsBurst / 2 + limits::kMaxOpsPerSecond * 0.8 * 1.5);
+        for (int i = 0; i < n; ++i)
+            QVERIFY(a->sendChat(QStringLiteral("m%1").arg(i)));
+        QCOMPARE(a->statusText(), QStringLiteral("Connected"));
+        status.clear();
+        QTRY_VERIFY_WITH_TIMEOUT(a->sendingSlowly(), 5000);
+        QVERIFY(!status.isEmpty());
+        QVERIFY2(a->statusText().startsWith(QStringLiteral("Connected · sending ")), qPrintable(a->statusText()));
+        QTRY_COMPARE_WITH_TIMEOUT(a->pendingCount(), 0, 15000);
+        QVERIFY(!a->sendingSlowly());
+        QCOMPARE(a->statusText(), QStringLiteral("Connected"));
     }
 
     void reconnectsAfterServerRestartAndDrainsOutboxOnce()

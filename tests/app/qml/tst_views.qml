@@ -136,7 +136,14 @@ Item {
             const notes = wallClient.notes
             const before = notes.rowCount()
             view.canvas.tool = CanvasItem.Note
+            const toolbarHeight = view.toolbar.height
+            const wallPos = view.canvas.mapToWall(Qt.point(500, 220))
             mouseClick(view.canvas, 500, 220)
+            // The note on its way leaves the status as it was: the toolbar keeps its height
+            // and the wall stays put.
+            compare(findChild(view, "connectionStatus").text, "Connected")
+            waitForRendering(view)
+            compare(view.toolbar.height, toolbarHeight)
             tryCompare(wallClient, "pendingCount", 0)
             compare(notes.rowCount(), before + 1)
             // The new note is the one open for typing.
@@ -145,8 +152,7 @@ Item {
                 note = findEditingNote()
                 return note !== null
             }, 2000, "the placed note is open for typing")
-            // Placed where clicked, and open for typing.
-            const wallPos = view.canvas.mapToWall(Qt.point(500, 220))
+            // Placed at the wall point that was clicked, and open for typing.
             compare(note.noteX, wallPos.x)
             compare(note.noteY, wallPos.y)
             for (const ch of "Plan")
