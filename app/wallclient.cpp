@@ -1145,7 +1145,7 @@ std::uint32_t WallClient::beginStroke(QPointF wallPos, QColor color, float width
     b->set_id(ls.id);
     b->set_color(ls.color);
     b->set_width(ls.width);
-    encodeDeltas(ls.points, {}, b->mutable_points());
+    encodePoints(ls.points, {}, b);
     ls.beginOpId = queue(std::move(op));
     pushAction(ls.beginOpId);
     const std::uint32_t id = ls.id;
@@ -1190,8 +1190,7 @@ void WallClient::flushStrokePoints()
                                           ls.points.begin() + long(ls.sentPoints + n));
             pb::Op op;
             op.mutable_stroke_points()->set_id(id);
-            encodeDeltas(chunk, ls.points[ls.sentPoints - 1],
-                         op.mutable_stroke_points()->mutable_points());
+            encodePoints(chunk, tailOf(ls.points, ls.sentPoints), op.mutable_stroke_points());
             ls.sentPoints += n;
             queue(std::move(op));
         }

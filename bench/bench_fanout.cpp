@@ -284,12 +284,12 @@ private:
                 b->set_id(c.strokeId + 1);
                 b->set_color(0x1e88e5);
                 b->set_width(3);
-                encodeDeltas({stroke.begin(), stroke.begin() + 4}, {}, b->mutable_points());
+                encodePoints({stroke.begin(), stroke.begin() + 4}, {}, b);
             } else if (4 * (step + 1) <= int(stroke.size())) {
                 auto *b = op->mutable_stroke_points();
                 b->set_id(c.strokeId + 1);
-                encodeDeltas({stroke.begin() + 4 * step, stroke.begin() + 4 * (step + 1)},
-                             stroke[size_t(4 * step - 1)], b->mutable_points());
+                encodePoints({stroke.begin() + 4 * step, stroke.begin() + 4 * (step + 1)},
+                             tailOf(stroke, size_t(4 * step)), b);
             } else {
                 op->mutable_stroke_end()->set_id(c.strokeId + 1);
                 ++c.strokeId;

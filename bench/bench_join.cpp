@@ -168,7 +168,7 @@ int runJoin(const Args &args)
             b->set_id(std::uint32_t(i / 2 + 1));
             b->set_color(0x1e88e5);
             b->set_width(3);
-            encodeDeltas(grid, {}, b->mutable_points());
+            encodePoints(grid, {}, b);
             ops.push_back(std::move(begin));
             pb::Op end;
             end.mutable_stroke_end()->set_id(std::uint32_t(i / 2 + 1));

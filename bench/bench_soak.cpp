@@ -19,6 +19,7 @@
 #include "bench/strokegen.h"
 
 #include "core/limits.h"
+#include "core/protocol.h"
 
 #include <QPointF>
 #include <QSqlDatabase>
@@ -130,7 +131,7 @@ std::vector<TimedOp> timedStroke(const std::vector<PenSample> &samples, std::uin
         b->set_id(id);
         b->set_color(color);
         b->set_width(3);
-        encodeDeltas(points, {}, b->mutable_points());
+        encodePoints(points, {}, b);
         out.push_back(std::move(t));
     }
     size_t sent = 1;
@@ -142,7 +143,7 @@ std::vector<TimedOp> timedStroke(const std::vector<PenSample> &samples, std::uin
         t.ms = ms;
         t.op.mutable_stroke_points()->set_id(id);
         std::vector<FixedPoint> chunk(points.begin() + long(sent), points.end());
-        encodeDeltas(chunk, points[sent - 1], t.op.mutable_stroke_points()->mutable_points());
+        encodePoints(chunk, tailOf(points, sent), t.op.mutable_stroke_points());
         sent = points.size();
         out.push_back(std::move(t));
     };
@@ -639,7 +640,7 @@ private:
         c.wantOut = false;
         pb::Envelope env;
         auto *h = env.mutable_hello();
-        h->set_protocol_version(1);
+        h->set_protocol_version(kProtocolVersion);
         h->set_app_version("bench-soak");
         h->set_display_name("person " + std::to_string(c.index));
         h->set_color(c.color);

@@ -7,6 +7,10 @@
 #include "bench/strokegen.h"
 
 #include "core/limits.h"
+#include "core/points.h"
+
+#include <google/protobuf/repeated_field.h>
+#include <google/protobuf/wire_format_lite.h>
 
 #include <chrono>
 #include <cstdio>
@@ -17,55 +21,20 @@ namespace scrawl::bench {
 
 namespace {
 
-size_t varintSize(std::uint64_t v)
+// The points alone, in the path code the protocol sends (core/points.h) and in protocol 1's
+// x,y deltas (a packed sint32 field) for comparison: packed-field bytes, no tag or length.
+size_t pathCost(const std::vector<FixedPoint> &points)
 {
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        ++n;
-    }
-    return n;
+    google::protobuf::RepeatedField<std::uint64_t> path;
+    encodePath(points, {}, &path);
+    return google::protobuf::internal::WireFormatLite::UInt64Size(path);
 }
 
-std::uint32_t zigzag(std::int32_t v) { return (std::uint32_t(v) << 1) ^ std::uint32_t(v >> 31); }
-
-// The points as the protocol sends them: a zig-zag varint per coordinate delta.
-size_t varintCost(const std::vector<FixedPoint> &points)
+size_t deltaCost(const std::vector<FixedPoint> &points)
 {
-    size_t bytes = 0;
-    FixedPoint previous{};
-    for (const FixedPoint p : points) {
-        bytes += varintSize(zigzag(p.x - previous.x)) + varintSize(zigzag(p.y - previous.y));
-        previous = p;
-    }
-    return bytes;
-}
-
-// A denser code, for the record of what it would save (the protocol does not use it): after the
-// first two points, each point is predicted to move as the one before it did; the x and y
-// errors are zig-zagged, their bits interleaved (Morton order) and sent as one varint, so a
-// point whose errors are both within ±3 quarter pixels costs one byte.
-size_t denseCost(const std::vector<FixedPoint> &points)
-{
-    auto interleave = [](std::uint32_t x, std::uint32_t y) {
-        std::uint64_t out = 0;
-        for (int bit = 0; bit < 32; ++bit)
-            out |= (std::uint64_t((x >> bit) & 1) << (2 * bit)) | (std::uint64_t((y >> bit) & 1) << (2 * bit + 1));
-        return out;
-    };
-    size_t bytes = 0;
-    for (size_t i = 0; i < points.size(); ++i) {
-        std::int32_t px = 0, py = 0;
-        if (i == 1) {
-            px = points[0].x;
-            py = points[0].y;
-        } else if (i >= 2) {
-            px = 2 * points[i - 1].x - points[i - 2].x;
-            py = 2 * points[i - 1].y - points[i - 2].y;
-        }
-        bytes += varintSize(interleave(zigzag(points[i].x - px), zigzag(points[i].y - py)));
-    }
-    return bytes;
+    google::protobuf::RepeatedField<std::int32_t> deltas;
+    encodeDeltas(points, {}, &deltas);
+    return google::protobuf::internal::WireFormatLite::SInt32Size(deltas);
 }
 
 std::vector<double> parseList(const std::string &text)
@@ -119,8 +88,8 @@ int runStrokes(const Args &args)
     std::printf("Bytes on the wire per stroke point: %d strokes of %d pen samples, batched per %.0f ms "
                 "like the app; WebSocket frame headers included, TCP/IP headers not.\n",
                 strokes, points, batchMs);
-    std::printf("%6s %8s %9s %10s %10s %12s %12s %9s %9s %9s\n", "pen Hz", "points", "ops", "pts/batch",
-                "up B/pt", "down B/pt", "1-msg B/pt", "dense", "dense up", "dense dn");
+    std::printf("%6s %8s %9s %10s %10s %12s %12s %9s %9s\n", "pen Hz", "points", "ops", "pts/batch",
+                "up B/pt", "down B/pt", "1-msg B/pt", "path B/pt", "p1 B/pt");
     StrokeGen gen(42);
     for (const double hz : rates) {
         // A new sender per rate: a fresh op budget (limit max_ops_per_second).
@@ -136,7 +105,7 @@ int runStrokes(const Args &args)
         }
 
         std::uint64_t gridPoints = 0, opCount = 0, batches = 0, oneMessageBytes = 0;
-        std::uint64_t varintPointBytes = 0, densePointBytes = 0;
+        std::uint64_t pathPointBytes = 0, deltaPointBytes = 0;
         std::uint64_t clientOpId = 0;
         const std::uint64_t upBefore = sender.bytesOut, downBefore = watcher.bytesIn;
         // Stay within max_ops_per_second like a person would: on an idle machine a hundred
@@ -162,11 +131,11 @@ int runStrokes(const Args &args)
             b->set_id(1);
             b->set_color(0x1e88e5);
             b->set_width(3);
-            encodeDeltas(grid, {}, b->mutable_points());
+            encodePoints(grid, {}, b);
             whole.mutable_op()->set_client_op_id(clientOpId + 1);
             oneMessageBytes += whole.ByteSizeLong() + 6;
-            varintPointBytes += varintCost(grid);
-            densePointBytes += denseCost(grid);
+            pathPointBytes += pathCost(grid);
+            deltaPointBytes += deltaCost(grid);
             for (pb::Op &op : ops) {
                 if (op.has_stroke_points())
                     ++batches;
@@ -188,20 +157,18 @@ int runStrokes(const Args &args)
         const double down = double(watcher.bytesIn - downBefore) / double(gridPoints);
         const double perBatch = double(gridPoints - std::uint64_t(strokes)) / double(batches);
         const double one = double(oneMessageBytes) / double(gridPoints);
-        // What a denser point code would save on the same strokes (not on the wire: an estimate).
-        const double dense = double(densePointBytes) / double(gridPoints);
-        const double saving = double(varintPointBytes - densePointBytes) / double(gridPoints);
-        std::printf("%6.0f %8llu %9llu %10.2f %10.2f %12.2f %12.2f %9.2f %9.2f %9.2f\n", hz,
+        const double path = double(pathPointBytes) / double(gridPoints);
+        const double delta = double(deltaPointBytes) / double(gridPoints);
+        std::printf("%6.0f %8llu %9llu %10.2f %10.2f %12.2f %12.2f %9.2f %9.2f\n", hz,
                     (unsigned long long)gridPoints, (unsigned long long)opCount, perBatch, up, down, one,
-                    dense, up - saving, down - saving);
+                    path, delta);
         std::ostringstream json;
         json << "{\"bench\":\"strokes\",\"hz\":" << hz << ",\"points\":" << gridPoints
              << ",\"ops\":" << opCount << ",\"points_per_batch\":" << perBatch
              << ",\"up_bytes_per_point\":" << up << ",\"down_bytes_per_point\":" << down
              << ",\"one_message_bytes_per_point\":" << one << ",\"batch_ms\":" << batchMs
-             << ",\"varint_point_bytes_per_point\":" << double(varintPointBytes) / double(gridPoints)
-             << ",\"dense_point_bytes_per_point\":" << dense << ",\"dense_up_estimate\":" << up - saving
-             << ",\"dense_down_estimate\":" << down - saving << "}";
+             << ",\"path_point_bytes_per_point\":" << path
+             << ",\"protocol1_point_bytes_per_point\":" << delta << "}";
         result(json.str());
     }
     server.stop();

@@ -1,6 +1,7 @@
 #include "bench/common.h"
 
 #include "bench/rawws.h"
+#include "core/protocol.h"
 
 #include <poll.h>
 #include <sched.h>
@@ -258,7 +259,7 @@ std::uint64_t scrawlHello(RawWs &ws, const std::string &name)
 {
     pb::Envelope env;
     auto *h = env.mutable_hello();
-    h->set_protocol_version(1);
+    h->set_protocol_version(kProtocolVersion);
     h->set_app_version("bench");
     h->set_display_name(name);
     h->set_color(0x3366cc);

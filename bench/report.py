@@ -143,23 +143,22 @@ if strokes:
               "counted on the sender's socket (up) and on another member's (down: the server's "
               "broadcast, stamped with seq, author and time). *one message* is the same stroke as a "
               "single StrokeBegin with all its points, as a snapshot carries it.\n")
-    md.append("The last three columns are an estimate, not wire bytes: what the points alone would cost "
-              "in a denser code the protocol does not use (each point predicted to move as the one "
-              "before it did; the x and y errors zig-zagged, bit-interleaved and sent as one varint, "
-              "so a point within ±3 quarter pixels of its prediction costs one byte), and the up and "
-              "down figures with that saving taken off. The protocol's zig-zag varint per "
-              "coordinate costs at least two bytes a point however small the delta, and each live "
-              "message carries 15-19 bytes of framing (WebSocket header and client mask, seq, "
-              "author, client op id, stroke id): neither batching alone nor the code alone reaches "
-              "three bytes a point at 200 Hz; both together would from about 65 ms batches (13 points a message).\n")
-    md.append("| pen Hz | batch ms | points | points/message | up B/point | down B/point | one message B/point | denser code: points B/point | up (est.) | down (est.) |")
-    md.append("|---|---|---|---|---|---|---|---|---|---|")
+    md.append("*path* is what the points alone cost in the code the protocol sends (protocol 2: each "
+              "point predicted to take the step the one before it took; the x and y errors "
+              "zig-zagged, bit-interleaved and sent as one varint, so a point within ±3 quarter "
+              "pixels of its prediction costs one byte); *protocol 1* is the same points as the "
+              "x,y zig-zag deltas sent before, for comparison. Each live message also carries about "
+              "15-19 bytes of framing (WebSocket header and the client's mask, seq, author, client "
+              "op id, stroke id), which batches of one 16 ms frame spread over only 2-4 points.\n")
+    md.append("| pen Hz | batch ms | points | points/message | up B/point | down B/point | one message B/point | path: points B/point | protocol 1: points B/point |")
+    md.append("|---|---|---|---|---|---|---|---|---|")
     for r in strokes:
-        dense = (f"{r['dense_point_bytes_per_point']:.2f} | {r['dense_up_estimate']:.2f} | "
-                 f"{r['dense_down_estimate']:.2f}" if "dense_point_bytes_per_point" in r else "— | — | —")
+        path = r.get("path_point_bytes_per_point")
+        old = r.get("protocol1_point_bytes_per_point")
+        codes = f"{path:.2f} | {old:.2f}" if path is not None else "— | —"
         md.append(f"| {r['hz']:.0f} | {r['batch_ms']:.0f} | {r['points']} | {r['points_per_batch']:.2f} | "
                   f"{r['up_bytes_per_point']:.2f} | {r['down_bytes_per_point']:.2f} | "
-                  f"{r['one_message_bytes_per_point']:.2f} | {dense} |")
+                  f"{r['one_message_bytes_per_point']:.2f} | {codes} |")
     md.append("")
 
 # ---- join

@@ -60,7 +60,7 @@ std::vector<pb::Op> appStrokeOps(const std::vector<PenSample> &samples, std::uin
         b->set_id(id);
         b->set_color(0x1e88e5);
         b->set_width(3);
-        encodeDeltas(points, {}, b->mutable_points());
+        encodePoints(points, {}, b);
         ops.push_back(std::move(op));
     }
     size_t sent = 1;
@@ -71,7 +71,7 @@ std::vector<pb::Op> appStrokeOps(const std::vector<PenSample> &samples, std::uin
         pb::Op op;
         op.mutable_stroke_points()->set_id(id);
         std::vector<FixedPoint> chunk(points.begin() + long(sent), points.end());
-        encodeDeltas(chunk, points[sent - 1], op.mutable_stroke_points()->mutable_points());
+        encodePoints(chunk, tailOf(points, sent), op.mutable_stroke_points());
         sent = points.size();
         ops.push_back(std::move(op));
     };

@@ -1,8 +1,16 @@
 #pragma once
 
-// Stroke points on the wire: fixed-point coordinates (kCoordScale units per pixel), each point
-// sent as the difference from the one before it. The differences travel in packed sint32
-// fields, i.e. zig-zag varints, so a natural pen stroke costs about two bytes a point.
+// Stroke points on the wire: fixed-point coordinates (kCoordScale units per pixel).
+//
+// Each point is predicted to take the same step as the point before it did (the first from the
+// origin, the second from the first); what travels is the error of that guess. Its x and y are
+// zig-zagged (small magnitudes become small numbers), their bits interleaved (x in the even bits,
+// y in the odd) and the result sent as one varint of a packed uint64 field, `path`. A pen
+// moving smoothly is off by at most ±3 quarter pixels in each axis most of the time: one byte a
+// point, about half of what plain x,y deltas in two varints cost.
+//
+// Protocol 1 sent plain deltas in packed sint32 `points` fields; walls stored then still hold
+// them, so they are still read (decodeDeltas), never written.
 
 #include <QPointF>
 #include <QString>
@@ -33,10 +41,6 @@ QPointF toPixels(FixedPoint p);
 // True when the pixel coordinate is finite and within limits::kMaxCoordinate.
 bool isValidCoordinate(double v);
 
-// Appends points to `out` as deltas, the first relative to `previous`.
-void encodeDeltas(const std::vector<FixedPoint> &points, FixedPoint previous,
-                  google::protobuf::RepeatedField<std::int32_t> *out);
-
 struct DecodeResult
 {
     bool ok = false;
@@ -44,9 +48,59 @@ struct DecodeResult
     QString error;           // what is wrong, for a person, when !ok
 };
 
-// Decodes deltas, the first relative to `previous`, appending to `out`. Fails (and leaves `out`
-// as it was) on an odd count or a point outside limits::kMaxCoordinate.
+// Where a stroke stands before its next points: the last point and the step that led to it.
+struct StrokeTail
+{
+    FixedPoint last;      // the origin before the first point
+    FixedPoint step;      // last - the point before it; none before the second point
+    bool started = false; // the stroke has a point
+};
+StrokeTail tailOf(const std::vector<FixedPoint> &stroke, size_t count);
+inline StrokeTail tailOf(const std::vector<FixedPoint> &stroke) { return tailOf(stroke, stroke.size()); }
+
+// Appends `points` to `out` in the path code, continuing a stroke that stands at `tail`.
+void encodePath(const std::vector<FixedPoint> &points, StrokeTail tail,
+                google::protobuf::RepeatedField<std::uint64_t> *out);
+
+// Decodes a path continuing a stroke that stands at `tail`, appending to `out`. Fails (and
+// leaves `out` as it was) on a point outside limits::kMaxCoordinate.
+DecodeResult decodePath(const google::protobuf::RepeatedField<std::uint64_t> &path, StrokeTail tail,
+                        std::vector<FixedPoint> *out);
+
+// Protocol 1's code, for the tests and tools that check old walls still load: appends points to
+// `out` as deltas, the first relative to `previous`.
+void encodeDeltas(const std::vector<FixedPoint> &points, FixedPoint previous,
+                  google::protobuf::RepeatedField<std::int32_t> *out);
+
+// Decodes protocol 1's deltas, the first relative to `previous`, appending to `out`. Fails (and
+// leaves `out` as it was) on an odd count or a point outside limits::kMaxCoordinate.
 DecodeResult decodeDeltas(const google::protobuf::RepeatedField<std::int32_t> &deltas,
                           FixedPoint previous, std::vector<FixedPoint> *out);
+
+// The same for any message that carries stroke points (StrokeBegin, StrokePoints, SnapStroke):
+// how many it carries, writing them, and reading them in whichever code they came.
+template <typename Message>
+int pointCount(const Message &m)
+{
+    return m.path_size() + m.points_size() / 2;
+}
+
+template <typename Message>
+void encodePoints(const std::vector<FixedPoint> &points, StrokeTail tail, Message *m)
+{
+    encodePath(points, tail, m->mutable_path());
+}
+
+DecodeResult bothCodesProblem();
+
+template <typename Message>
+DecodeResult decodePoints(const Message &m, StrokeTail tail, std::vector<FixedPoint> *out)
+{
+    if (m.points_size() == 0)
+        return decodePath(m.path(), tail, out);
+    if (m.path_size() != 0)
+        return bothCodesProblem();
+    return decodeDeltas(m.points(), tail.last, out);
+}
 
 } // namespace scrawl

@@ -40,13 +40,13 @@ std::optional<Problem> checkPosition(double x, double y, const char *what)
     return std::nullopt;
 }
 
-std::optional<Problem> checkBatch(int numbers)
+std::optional<Problem> checkBatch(int points)
 {
-    if (numbers / 2 > limits::kMaxPointsPerBatch)
+    if (points > limits::kMaxPointsPerBatch)
         return limitProblem(limits::kMaxPointsPerBatchName,
                             QStringLiteral("A batch of %1 stroke points is too big; the limit %2 "
                                            "allows %3 a message.")
-                                .arg(numbers / 2)
+                                .arg(points)
                                 .arg(QLatin1String(limits::kMaxPointsPerBatchName))
                                 .arg(limits::kMaxPointsPerBatch));
     return std::nullopt;
@@ -175,13 +175,12 @@ std::optional<Problem> WallModel::checkStroke(const pb::Op &op, std::uint64_t au
                                .arg(QLatin1String(limits::kMaxWallObjectsName))
                                .arg(m_capacity.maxObjects),
                            QString::fromLatin1(limits::kMaxWallObjectsName)};
-        if (auto p = checkBatch(b.points_size()))
+        if (auto p = checkBatch(pointCount(b)))
             return p;
-        if (auto p = checkStrokePointTotals(0, m_totalPoints, b.points_size() / 2,
-                                              m_capacity.maxPoints))
+        if (auto p = checkStrokePointTotals(0, m_totalPoints, pointCount(b), m_capacity.maxPoints))
             return p;
         std::vector<FixedPoint> decoded;
-        const DecodeResult r = decodeDeltas(b.points(), {}, &decoded);
+        const DecodeResult r = decodePoints(b, {}, &decoded);
         if (!r.ok)
             return decodeProblem(r);
         return std::nullopt;
@@ -198,14 +197,13 @@ std::optional<Problem> WallModel::checkStroke(const pb::Op &op, std::uint64_t au
         if (s->closed)
             return invalid(QStringLiteral("Stroke %1 has already ended; begin a new stroke.")
                                .arg(b.id()));
-        if (auto p = checkBatch(b.points_size()))
+        if (auto p = checkBatch(pointCount(b)))
             return p;
-        if (auto p = checkStrokePointTotals(s->points.size(), m_totalPoints, b.points_size() / 2,
+        if (auto p = checkStrokePointTotals(s->points.size(), m_totalPoints, pointCount(b),
                                               m_capacity.maxPoints))
             return p;
         std::vector<FixedPoint> decoded;
-        const DecodeResult r =
-            decodeDeltas(b.points(), s->points.empty() ? FixedPoint{} : s->points.back(), &decoded);
+        const DecodeResult r = decodePoints(b, tailOf(s->points), &decoded);
         if (!r.ok)
             return decodeProblem(r);
         return std::nullopt;
@@ -393,7 +391,7 @@ WallModel::Change WallModel::apply(const pb::Op &op)
         s.color = b.color();
         s.width = std::clamp(std::isfinite(b.width()) ? b.width() : 1.0f, limits::kMinStrokeWidth,
                              limits::kMaxStrokeWidth);
-        if (!decodeDeltas(b.points(), {}, &s.points).ok)
+        if (!decodePoints(b, {}, &s.points).ok)
             s.points.clear();
         m_totalPoints += s.points.size();
         m_strokeIndex.emplace(key, m_strokes.size());
@@ -412,9 +410,7 @@ WallModel::Change WallModel::apply(const pb::Op &op)
         if (!s || s->closed)
             break;
         const size_t before = s->points.size();
-        if (decodeDeltas(op.stroke_points().points(),
-                         s->points.empty() ? FixedPoint{} : s->points.back(), &s->points)
-                .ok) {
+        if (decodePoints(op.stroke_points(), tailOf(s->points), &s->points).ok) {
             m_totalPoints += s->points.size() - before;
             change.strokes.push_back(key);
             change.firstNewPoint = before;
@@ -554,7 +550,7 @@ pb::WallSnapshot WallModel::snapshot() const
         if (!tombstone) {
             out->set_color(s.color);
             out->set_width(s.width);
-            encodeDeltas(s.points, {}, out->mutable_points());
+            encodePoints(s.points, {}, out);
         }
         out->set_closed(s.closed);
         out->set_erased(s.erased);
@@ -609,7 +605,7 @@ std::optional<Problem> WallModel::load(const pb::WallSnapshot &snap)
         s.key = in.key();
         s.color = in.color();
         s.width = in.width();
-        const DecodeResult r = decodeDeltas(in.points(), {}, &s.points);
+        const DecodeResult r = decodePoints(in, {}, &s.points);
         if (!r.ok)
             return invalid(QStringLiteral("The snapshot's stroke %1 is damaged: %2")
                                .arg(in.key())

@@ -44,7 +44,7 @@ pb::WallSnapshot makeWall(int strokes, QRandomGenerator &rng)
             p += QPointF(std::cos(angle), std::sin(angle)) * (3 + rng.bounded(6.0));
         }
         total += points.size();
-        encodeDeltas(points, {}, s->mutable_points());
+        encodePoints(points, {}, s);
     }
     snap.set_total_points(total);
     return snap;

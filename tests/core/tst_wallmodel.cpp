@@ -54,19 +54,21 @@ pb::Op strokeBegin(std::uint32_t id, const Points &points = {}, float width = 3.
     b->set_id(id);
     b->set_color(color);
     b->set_width(width);
-    scrawl::encodeDeltas(points, {}, b->mutable_points());
+    scrawl::encodePoints(points, {}, b);
     return op;
 }
 
-pb::Op strokePoints(std::uint32_t id, const Points &points, FixedPoint previous)
+// More points for a stroke that stands at `tail` (tailOf its points so far).
+pb::Op strokePoints(std::uint32_t id, const Points &points, scrawl::StrokeTail tail)
 {
     pb::Op op;
     op.mutable_stroke_points()->set_id(id);
-    scrawl::encodeDeltas(points, previous, op.mutable_stroke_points()->mutable_points());
+    scrawl::encodePoints(points, tail, op.mutable_stroke_points());
     return op;
 }
 
-// Raw deltas, for counts and values the encoder would never produce.
+// Raw protocol 1 deltas (still read from stored walls), for counts and values the encoder would
+// never produce.
 pb::Op strokePointsRaw(std::uint32_t id, const std::vector<std::int32_t> &deltas)
 {
     pb::Op op;
@@ -249,6 +251,7 @@ private slots:
     void snapshotRoundTrip();
     void loadRefusesDamagedSnapshots_data();
     void loadRefusesDamagedSnapshots();
+    void wallsStoredByProtocol1StillLoad();
     void determinism_data();
     void determinism();
 };
@@ -286,7 +289,7 @@ void TestWallModel::strokeLifecycle()
     // Another author's id 1 is another stroke.
     QVERIFY(!s.model.stroke(objectKey(author + 1, 1)));
 
-    pb::Op points = strokePoints(1, more, first.back());
+    pb::Op points = strokePoints(1, more, scrawl::tailOf(first));
     points.set_seq(2);
     points.set_author(author);
     change = s.model.apply(points);
@@ -363,7 +366,7 @@ void TestWallModel::eraseAndUndoRestores()
     QCOMPARE(visibleState(s.model), before);
 
     // Points keep chaining on a restored stroke, and an erase of an erased stroke records nothing.
-    ACCEPT(s, ana, strokePoints(2, line(1, {50, 50}), line(2).back()));
+    ACCEPT(s, ana, strokePoints(2, line(1, {50, 50}), scrawl::tailOf(line(2))));
     QCOMPARE(s.model.stroke(a2)->points.size(), size_t(3));
     ACCEPT(s, ana, erase({a2}));
     const auto actionsBefore = s.model.actions(bo)->size();
@@ -632,6 +635,7 @@ void TestWallModel::check_data()
     const std::uint64_t anaStroke1 = objectKey(ana, 1), anaStroke2 = objectKey(ana, 2);
     const std::uint64_t anaNote1 = objectKey(ana, 1), anaNote2 = objectKey(ana, 2);
     const FixedPoint stroke2Last = line(3).back();
+    const scrawl::StrokeTail stroke2Tail = scrawl::tailOf(line(3));
 
     QTest::newRow("empty op") << pb::Op() << ana << pb::PROTOCOL << none;
 
@@ -684,11 +688,11 @@ void TestWallModel::check_data()
         << strokeBegin(3, {{kMaxFixed + 1, 0}}) << ana << limit << coord;
 
     // Stroke points.
-    QTest::newRow("points") << strokePoints(2, line(5, {10, 10}), stroke2Last) << ana << ok << none;
+    QTest::newRow("points") << strokePoints(2, line(5, {10, 10}), stroke2Tail) << ana << ok << none;
     QTest::newRow("points, full batch")
-        << strokePoints(2, line(maxBatch), stroke2Last) << ana << ok << none;
+        << strokePoints(2, line(maxBatch), stroke2Tail) << ana << ok << none;
     QTest::newRow("points, batch + 1")
-        << strokePoints(2, line(maxBatch + 1), stroke2Last) << ana << limit << batch;
+        << strokePoints(2, line(maxBatch + 1), stroke2Tail) << ana << limit << batch;
     QTest::newRow("points, 2049 numbers") << strokePointsRaw(2, std::vector<std::int32_t>(2049, 1))
                                           << ana << invalid << none;
     QTest::newRow("points, odd") << strokePointsRaw(2, {1}) << ana << invalid << none;
@@ -843,20 +847,21 @@ void TestWallModel::pointsPerStrokeLimit()
     while (points < limits::kMaxPointsPerStroke) {
         const int n = std::min(batch, limits::kMaxPointsPerStroke - points);
         const Points more(size_t(n), FixedPoint{last.x, last.y + 1});
-        ACCEPT(s, 1, strokePoints(1, more, last));
+        ACCEPT(s, 1, strokePoints(1, more, scrawl::tailOf(s.model.stroke(objectKey(1, 1))->points)));
         last = more.back();
         points += n;
     }
     QCOMPARE(s.model.stroke(objectKey(1, 1))->points.size(), size_t(limits::kMaxPointsPerStroke));
     QCOMPARE(s.model.totalPoints(), std::uint64_t(limits::kMaxPointsPerStroke));
 
-    const auto problem = s.model.check(strokePoints(1, {last}, last), 1);
+    const scrawl::StrokeTail tail = scrawl::tailOf(s.model.stroke(objectKey(1, 1))->points);
+    const auto problem = s.model.check(strokePoints(1, {last}, tail), 1);
     QVERIFY(problem);
     QCOMPARE(problem->code, pb::LIMIT_EXCEEDED);
     QCOMPARE(problem->limit, name);
     QVERIFY2(problem->message.contains(name), qPrintable(problem->message));
     // An empty batch adds nothing and still fits; a new stroke starts afresh.
-    QVERIFY(!s.model.check(strokePoints(1, {}, last), 1));
+    QVERIFY(!s.model.check(strokePoints(1, {}, tail), 1));
     QVERIFY(!s.model.check(strokeBegin(2, line(batch)), 1));
 
     // One short of the limit, two more points do not fit either.
@@ -993,7 +998,7 @@ void TestWallModel::snapshotRoundTrip()
         break;
     case 1:
         ACCEPT(s, ana, strokeBegin(1, line(5, {-100, 100})));
-        ACCEPT(s, ana, strokePoints(1, line(3, {7, 7}), line(5, {-100, 100}).back()));
+        ACCEPT(s, ana, strokePoints(1, line(3, {7, 7}), scrawl::tailOf(line(5, {-100, 100}))));
         ACCEPT(s, ana, strokeEnd(1));
         ACCEPT(s, bo, strokeBegin(1, line(2), 0.25f, 0));
         ACCEPT(s, bo, noteAdd(1, -5.5f, 1e7f, "ünï\ncode 🎨"));
@@ -1058,8 +1063,10 @@ void TestWallModel::loadRefusesDamagedSnapshots_data()
     QTest::addColumn<int>("damage");
     QTest::newRow("stroke listed twice") << 0;
     QTest::newRow("note listed twice") << 1;
-    QTest::newRow("stroke with odd point count") << 2;
+    QTest::newRow("stroke with odd point count (protocol 1)") << 2;
     QTest::newRow("stroke point outside the wall") << 3;
+    QTest::newRow("stroke point outside the wall (protocol 1)") << 4;
+    QTest::newRow("stroke points in both codes") << 5;
 }
 
 void TestWallModel::loadRefusesDamagedSnapshots()
@@ -1072,11 +1079,17 @@ void TestWallModel::loadRefusesDamagedSnapshots()
     switch (damage) {
     case 0: *snap.add_strokes() = snap.strokes(0); break;
     case 1: *snap.add_notes() = snap.notes(0); break;
-    case 2: snap.mutable_strokes(0)->add_points(1); break;
-    case 3:
-        snap.mutable_strokes(0)->add_points(kMaxFixed);
+    case 2:
+        snap.mutable_strokes(0)->clear_path();
+        snap.mutable_strokes(0)->add_points(1);
+        break;
+    case 3: snap.mutable_strokes(0)->add_path(~std::uint64_t(0)); break;
+    case 4:
+        snap.mutable_strokes(0)->clear_path();
+        snap.mutable_strokes(0)->add_points(kMaxFixed + 1);
         snap.mutable_strokes(0)->add_points(0);
         break;
+    case 5: snap.mutable_strokes(0)->add_points(0); break;
     }
 
     // The model keeps its state when a snapshot is refused.
@@ -1091,6 +1104,49 @@ void TestWallModel::loadRefusesDamagedSnapshots()
     QCOMPARE(problem->code, pb::INVALID_OP);
     QVERIFY(!problem->message.isEmpty());
     QCOMPARE(snapshotBytes(model), before);
+}
+
+void TestWallModel::wallsStoredByProtocol1StillLoad()
+{
+    // A snapshot and ops as protocol 1 stored them (x,y deltas in `points`), then a stroke that
+    // goes on in today's path code: the same wall as if it had been sent in the path code.
+    const Points first = line(6, {30, -20});
+    const Points more = line(4, {first.back().x + 5, first.back().y}, {2, 3});
+    pb::WallSnapshot old;
+    old.set_seq(1);
+    pb::SnapStroke *stroke = old.add_strokes();
+    stroke->set_key(objectKey(1, 1));
+    stroke->set_color(0x3366ff);
+    stroke->set_width(2);
+    scrawl::encodeDeltas(first, {}, stroke->mutable_points());
+    WallModel model;
+    const auto problem = model.load(old);
+    QVERIFY2(!problem, problem ? qPrintable(problem->message) : "");
+    QCOMPARE(model.stroke(objectKey(1, 1))->points, first);
+
+    pb::Op oldOp;
+    oldOp.mutable_stroke_points()->set_id(1);
+    scrawl::encodeDeltas(more, first.back(), oldOp.mutable_stroke_points()->mutable_points());
+    oldOp.set_seq(2);
+    oldOp.set_author(1);
+    QVERIFY(!model.check(oldOp, 1));
+    model.apply(oldOp);
+    Points both = first;
+    both.insert(both.end(), more.begin(), more.end());
+    QCOMPARE(model.stroke(objectKey(1, 1))->points, both);
+
+    const Points last = line(3, {both.back().x - 1, both.back().y + 4}, {-1, 4});
+    pb::Op newOp = strokePoints(1, last, scrawl::tailOf(both));
+    newOp.set_seq(3);
+    newOp.set_author(1);
+    QVERIFY(!model.check(newOp, 1));
+    model.apply(newOp);
+    both.insert(both.end(), last.begin(), last.end());
+    QCOMPARE(model.stroke(objectKey(1, 1))->points, both);
+    // Its next snapshot is written in the path code only.
+    const pb::WallSnapshot again = model.snapshot();
+    QCOMPARE(again.strokes(0).points_size(), 0);
+    QCOMPARE(again.strokes(0).path_size(), int(both.size()));
 }
 
 // ---- Determinism: a seeded random session of several authors, accepted ops only (as a server
@@ -1140,8 +1196,7 @@ struct Generator
             for (auto it = strokes.rbegin(); it != strokes.rend(); ++it) {
                 if (scrawl::keyAuthor(it->key) == author && (!it->closed || pick(10) == 0)) {
                     const Points more = points(8);
-                    return strokePoints(std::uint32_t(it->key), more,
-                                        it->points.empty() ? FixedPoint{} : it->points.back());
+                    return strokePoints(std::uint32_t(it->key), more, scrawl::tailOf(it->points));
                 }
             }
             return chat("nothing to draw on");

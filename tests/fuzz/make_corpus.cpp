@@ -87,7 +87,7 @@ pb::Op begin(std::uint32_t id, const std::vector<FixedPoint> &points, float widt
     b->set_id(id);
     b->set_color(0xff0000);
     b->set_width(width);
-    scrawl::encodeDeltas(points, {}, b->mutable_points());
+    scrawl::encodePoints(points, {}, b);
     return op;
 }
 
@@ -95,7 +95,7 @@ pb::Op more(std::uint32_t id, const std::vector<FixedPoint> &points, FixedPoint 
 {
     pb::Op op;
     op.mutable_stroke_points()->set_id(id);
-    scrawl::encodeDeltas(points, from, op.mutable_stroke_points()->mutable_points());
+    scrawl::encodePoints(points, scrawl::StrokeTail{from, {}, true}, op.mutable_stroke_points());
     return op;
 }
 
@@ -146,15 +146,27 @@ void write(const std::filesystem::path &dir, const std::string &name, const std:
     std::ofstream(dir / name, std::ios::binary) << bytes;
 }
 
-std::string pointsInput(FixedPoint previous, const std::vector<std::int32_t> &deltas)
+// A fuzz_points input: the stroke so far (up to two points, folded onto the wall by the target),
+// then a StrokePoints message with protocol 1's deltas and/or path codes.
+std::string pointsInput(const std::vector<FixedPoint> &before, const std::vector<std::int32_t> &deltas,
+                        const std::vector<std::uint64_t> &path = {})
 {
-    std::string out(8, '\0');
-    std::memcpy(out.data(), &previous.x, 4);
-    std::memcpy(out.data() + 4, &previous.y, 4);
+    std::string out(17, '\0');
+    for (size_t i = 0; i < before.size() && i < 2; ++i) {
+        // The target folds v onto [-max, max] as v % (2 max + 1) - max: invert that here.
+        const std::int64_t m = std::int64_t(limits::kMaxCoordinate) * scrawl::kCoordScale;
+        const std::uint32_t x = std::uint32_t(std::int64_t(before[i].x) + m);
+        const std::uint32_t y = std::uint32_t(std::int64_t(before[i].y) + m);
+        std::memcpy(out.data() + 8 * i, &x, 4);
+        std::memcpy(out.data() + 8 * i + 4, &y, 4);
+    }
+    out[16] = char(std::min<size_t>(before.size(), 2));
     pb::StrokePoints msg;
     msg.set_id(1);
     for (auto d : deltas)
         msg.add_points(d);
+    for (auto c : path)
+        msg.add_path(c);
     return out + msg.SerializeAsString();
 }
 
@@ -258,7 +270,7 @@ int main(int argc, char **argv)
         auto *s = snap->add_strokes();
         s->set_key(scrawl::objectKey(user2, 1));
         s->set_width(2);
-        scrawl::encodeDeltas(wave(10), {}, s->mutable_points());
+        scrawl::encodePoints(wave(10), {}, s);
         auto *n = snap->add_notes();
         n->set_key(scrawl::objectKey(user2, 1));
         n->set_text("note");
@@ -332,17 +344,25 @@ int main(int argc, char **argv)
         natural.push_back(p.y - prev.y);
         prev = p;
     }
+    google::protobuf::RepeatedField<std::uint64_t> naturalPath, tailPath;
+    scrawl::encodePath(wave(100), {}, &naturalPath);
+    const std::vector<FixedPoint> bend = wave(12);
+    scrawl::encodePath({bend.begin() + 2, bend.end()}, scrawl::tailOf(bend, 2), &tailPath);
     const std::int32_t maxFixed = std::int32_t(limits::kMaxCoordinate) * scrawl::kCoordScale;
     constexpr std::int32_t kMin = std::numeric_limits<std::int32_t>::min();
     constexpr std::int32_t kMax = std::numeric_limits<std::int32_t>::max();
-    write(ptsDir, "natural", pointsInput({}, natural));
+    constexpr std::uint64_t kAll = std::numeric_limits<std::uint64_t>::max();
+    write(ptsDir, "natural", pointsInput({}, {}, {naturalPath.begin(), naturalPath.end()}));
+    write(ptsDir, "after_two", pointsInput({bend[0], bend[1]}, {}, {tailPath.begin(), tailPath.end()}));
+    write(ptsDir, "natural_deltas", pointsInput({}, natural));
     write(ptsDir, "empty", pointsInput({}, {}));
+    write(ptsDir, "both_codes", pointsInput({}, {1, 2}, {3}));
+    write(ptsDir, "path_extremes", pointsInput({{maxFixed, -maxFixed}, {-maxFixed, maxFixed}}, {}, {kAll, 0, kAll - 1, 1}));
     write(ptsDir, "edge", pointsInput({}, {maxFixed, -maxFixed, -2 * maxFixed, 2 * maxFixed}));
     write(ptsDir, "beyond", pointsInput({}, {maxFixed + 1, 0}));
     write(ptsDir, "odd", pointsInput({}, {1, 2, 3}));
     write(ptsDir, "extremes", pointsInput({}, {kMax, kMin, kMin, kMax}));
-    write(ptsDir, "from_far", pointsInput({kMin, kMax}, {1, -1}));
-    write(ptsDir, "back_from_far", pointsInput({-maxFixed - 5, maxFixed}, {5, 0, 1, -1}));
+    write(ptsDir, "back_from_far", pointsInput({{-maxFixed, maxFixed}}, {5, 0, 1, -1}));
     std::printf("wrote the corpus under %s\n", argv[1]);
     return 0;
 }

@@ -111,7 +111,7 @@ pb::Op strokeBegin(std::uint32_t id, const std::vector<FixedPoint> &points, floa
     b->set_id(id);
     b->set_color(0x00ff00);
     b->set_width(width);
-    encodeDeltas(points, {}, b->mutable_points());
+    encodePoints(points, {}, b);
     return op;
 }
 

@@ -220,7 +220,6 @@ private slots:
             std::vector<FixedPoint> fixed;
             for (const QPointF &p : wave(30, strokeId))
                 fixed.push_back(toFixed(p));
-            FixedPoint previous{};
             for (size_t k = 0; k < fixed.size(); k += 10) {
                 const std::vector<FixedPoint> part(fixed.begin() + long(k), fixed.begin() + long(k + 10));
                 pb::Op op;
@@ -228,12 +227,11 @@ private slots:
                     op.mutable_stroke_begin()->set_id(strokeId);
                     op.mutable_stroke_begin()->set_color(0xff0000);
                     op.mutable_stroke_begin()->set_width(3);
-                    encodeDeltas(part, previous, op.mutable_stroke_begin()->mutable_points());
+                    encodePoints(part, {}, op.mutable_stroke_begin());
                 } else {
                     op.mutable_stroke_points()->set_id(strokeId);
-                    encodeDeltas(part, previous, op.mutable_stroke_points()->mutable_points());
+                    encodePoints(part, tailOf(fixed, k), op.mutable_stroke_points());
                 }
-                previous = part.back();
                 send(op);
             }
             pb::Op end;

@@ -151,7 +151,7 @@ private slots:
         pb::Op begin;
         begin.mutable_stroke_begin()->set_id(1);
         begin.mutable_stroke_begin()->set_width(2);
-        encodeDeltas(fixed, {}, begin.mutable_stroke_begin()->mutable_points());
+        encodePoints(fixed, {}, begin.mutable_stroke_begin());
         const auto beginId = a.sendOp(begin);
         QTRY_VERIFY(a.acked(beginId));
         pb::Op more;

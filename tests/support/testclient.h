@@ -127,7 +127,6 @@ public:
         for (const QPointF &p : points)
             fixed.push_back(toFixed(p));
         const size_t per = (fixed.size() + size_t(batches) - 1) / size_t(batches);
-        FixedPoint previous{};
         for (size_t i = 0; i < fixed.size(); i += per) {
             std::vector<FixedPoint> part(fixed.begin() + long(i),
                                          fixed.begin() + long(std::min(fixed.size(), i + per)));
@@ -137,13 +136,12 @@ public:
                 b->set_id(id);
                 b->set_color(0xff0000);
                 b->set_width(3);
-                encodeDeltas(part, previous, b->mutable_points());
+                encodePoints(part, {}, b);
             } else {
                 auto *b = op.mutable_stroke_points();
                 b->set_id(id);
-                encodeDeltas(part, previous, b->mutable_points());
+                encodePoints(part, tailOf(fixed, i), b);
             }
-            previous = part.back();
             ids.push_back(sendOp(op));
         }
         pb::Op end;
