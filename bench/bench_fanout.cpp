@@ -173,13 +173,20 @@ public:
         StepResult r;
         r.offeredOps = rate;
         r.offeredDeliveries = rate * m_n;
+        // Room for every latency sample of the window, allocated and touched before it starts:
+        // growing a vector of millions of samples inside the window (a copy of tens of MB and
+        // its page faults) stalled this generator for 20-230 ms at each doubling, which read as
+        // the server's latency.
+        const size_t room = size_t(rate * m_n * window * 1.25) + 1024;
+        reserveTouched(m_latency, room);
+        if (m_series)
+            reserveTouched(*m_series, room);
         const std::int64_t interval = std::int64_t(1e9 / rate);
         const std::int64_t start = nowNs();
         const std::int64_t wStart = start + std::int64_t(warmup * 1e9);
         const std::int64_t end = wStart + std::int64_t(window * 1e9);
         std::int64_t next = start;
         size_t pub = 0;
-        m_latency.clear();
         m_windowDeliveries = 0;
         m_errors = 0;
         m_wStart = wStart;
@@ -233,6 +240,15 @@ public:
             r.max = lat.back();
         }
         return r;
+    }
+
+    template <typename T> static void reserveTouched(std::vector<T> &v, size_t n)
+    {
+        if (v.capacity() < n) {
+            std::vector<T>().swap(v);
+            v.resize(n); // writes every page now
+        }
+        v.clear();
     }
 
     // While set (not null): (send time from the window's start in ns, latency in ms) of every

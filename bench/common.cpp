@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -83,13 +84,16 @@ ServerProcess ServerProcess::start(ServerKind kind, int cpu, const std::string &
     if (pid < 0)
         die("fork failed");
     if (pid == 0) {
+        // The server goes when the bench does, however the bench ends (die() exits at once).
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         dup2(out[1], 1);
         ::close(out[0]);
         ::close(out[1]);
         if (FILE *f = std::fopen(log.c_str(), "w"))
             dup2(fileno(f), 2);
-        // Info lines per connection would make the server spend its time logging.
-        setenv("QT_LOGGING_RULES", "scrawl.*.info=false", 1);
+        // Info lines per connection would make the server spend its time logging; the server's
+        // own (walls loaded, snapshots stored and what they cost) stay in the log.
+        setenv("QT_LOGGING_RULES", "scrawl.*.info=false\nscrawl.server.info=true", 1);
         std::vector<char *> cargv;
         for (auto &a : argv)
             cargv.push_back(a.data());

@@ -3,6 +3,7 @@
 #include "server/httpfront.h"
 #include "server/session.h"
 
+#include <QElapsedTimer>
 #include <QDateTime>
 #include <QFile>
 #include <QFutureWatcher>
@@ -923,8 +924,15 @@ void WallServer::storeSnapshotIfDue(Room *room, bool force)
         && (since < std::uint64_t(m_options.snapshotEveryOps)
             || room->opBytesSinceSnapshot < std::uint64_t(room->storedSnapshotBytes)))
         return;
+    QElapsedTimer timer;
+    timer.start();
     const QByteArray &bytes = room->snapshotBytes();
-    if (m_storage->saveSnapshot(room->wallId, room->model.seq(), bytes)) {
+    const qint64 builtNs = timer.nsecsElapsed();
+    const bool saved = m_storage->saveSnapshot(room->wallId, room->model.seq(), bytes);
+    qCInfo(lcServer).nospace() << "snapshot of wall " << room->name << " at seq " << room->model.seq()
+                               << ": " << bytes.size() << " bytes, built in " << builtNs / 1e6
+                               << " ms, stored in " << (timer.nsecsElapsed() - builtNs) / 1e6 << " ms";
+    if (saved) {
         room->storedSnapshotSeq = room->model.seq();
         room->storedSnapshotBytes = bytes.size();
         room->opBytesSinceSnapshot = 0;
