@@ -76,18 +76,40 @@ StrokeTail tailOf(const std::vector<FixedPoint> &stroke, size_t count)
     return tail;
 }
 
-void encodePath(const std::vector<FixedPoint> &points, StrokeTail tail,
-                google::protobuf::RepeatedField<std::uint64_t> *out)
+namespace {
+// Calls put(code) for each point's code, continuing a stroke that stands at `tail`.
+template <typename Put>
+void forEachCode(const std::vector<FixedPoint> &points, StrokeTail tail, Put put)
 {
-    out->Reserve(out->size() + int(points.size()));
     for (const FixedPoint p : points) {
         const std::int32_t ex = p.x - (tail.last.x + tail.step.x);
         const std::int32_t ey = p.y - (tail.last.y + tail.step.y);
-        out->AddAlreadyReserved(spread(zigzag(ex)) | (spread(zigzag(ey)) << 1));
+        put(spread(zigzag(ex)) | (spread(zigzag(ey)) << 1));
         tail.step = tail.started ? FixedPoint{p.x - tail.last.x, p.y - tail.last.y} : FixedPoint{};
         tail.last = p;
         tail.started = true;
     }
+}
+} // namespace
+
+void encodePath(const std::vector<FixedPoint> &points, StrokeTail tail,
+                google::protobuf::RepeatedField<std::uint64_t> *out)
+{
+    out->Reserve(out->size() + int(points.size()));
+    forEachCode(points, tail, [out](std::uint64_t code) { out->AddAlreadyReserved(code); });
+}
+
+size_t writePathBytes(const std::vector<FixedPoint> &points, StrokeTail tail, char *out)
+{
+    size_t n = 0;
+    forEachCode(points, tail, [out, &n](std::uint64_t code) {
+        while (code >= 0x80) {
+            out[n++] = char(code | 0x80);
+            code >>= 7;
+        }
+        out[n++] = char(code);
+    });
+    return n;
 }
 
 DecodeResult decodePath(const google::protobuf::RepeatedField<std::uint64_t> &path, StrokeTail tail,

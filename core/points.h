@@ -62,6 +62,12 @@ inline StrokeTail tailOf(const std::vector<FixedPoint> &stroke) { return tailOf(
 void encodePath(const std::vector<FixedPoint> &points, StrokeTail tail,
                 google::protobuf::RepeatedField<std::uint64_t> *out);
 
+// The same codes as encodePath, written to `out` as the varint bytes of a packed field's payload
+// (for a writer that skips building messages). `out` must have room for kMaxPathBytesPerPoint
+// bytes a point; returns how many were written.
+inline constexpr size_t kMaxPathBytesPerPoint = 10;
+size_t writePathBytes(const std::vector<FixedPoint> &points, StrokeTail tail, char *out);
+
 // Decodes a path continuing a stroke that stands at `tail`, appending to `out`. Fails (and
 // leaves `out` as it was) on a point outside limits::kMaxCoordinate.
 DecodeResult decodePath(const google::protobuf::RepeatedField<std::uint64_t> &path, StrokeTail tail,

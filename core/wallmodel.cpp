@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <unordered_set>
 
 namespace scrawl {
@@ -528,6 +529,88 @@ WallModel::Change WallModel::apply(const pb::Op &op)
     return change;
 }
 
+namespace {
+
+// The protobuf wire format, for the snapshot writer below.
+void putVarint(QByteArray &out, std::uint64_t v)
+{
+    char buf[10];
+    int n = 0;
+    while (v >= 0x80) {
+        buf[n++] = char(v | 0x80);
+        v >>= 7;
+    }
+    buf[n++] = char(v);
+    out.append(buf, n);
+}
+
+size_t varintSize(std::uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        ++n;
+    }
+    return n;
+}
+
+enum WireType { Varint = 0, Fixed32 = 5, Delimited = 2 };
+constexpr std::uint8_t tagByte(int field, WireType type) { return std::uint8_t((field << 3) | type); }
+
+void putMessage(QByteArray &out, int field, const google::protobuf::MessageLite &message)
+{
+    out.append(char(tagByte(field, Delimited)));
+    const size_t size = message.ByteSizeLong();
+    putVarint(out, size);
+    const qsizetype at = out.size();
+    out.resize(at + qsizetype(size));
+    message.SerializeWithCachedSizesToArray(reinterpret_cast<std::uint8_t *>(out.data() + at));
+}
+
+} // namespace
+
+std::unordered_set<std::uint64_t> WallModel::reachableKeys() const
+{
+    std::unordered_set<std::uint64_t> reachable;
+    for (const auto &[author, list] : m_actions) {
+        for (const Action &a : list)
+            reachable.insert(a.keys.begin(), a.keys.end());
+    }
+    return reachable;
+}
+
+void WallModel::fillSnapNote(const Note &n, bool tombstone, pb::SnapNote *out)
+{
+    out->set_key(n.key);
+    if (!tombstone) {
+        out->set_x(n.x);
+        out->set_y(n.y);
+        out->set_text(toWire(n.text));
+        out->set_color(n.color);
+    }
+    out->set_deleted(n.deleted);
+    out->set_undone(n.undone);
+}
+
+void WallModel::fillSnapAction(std::uint64_t author, const Action &a, pb::SnapAction *out)
+{
+    out->set_author(author);
+    out->set_client_op_id(a.clientOpId);
+    out->set_kind(a.kind);
+    for (const auto key : a.keys)
+        out->add_keys(key);
+    out->set_undone(a.undone);
+    if (a.kind == pb::ACTION_NOTE_EDIT) {
+        out->set_text_before(toWire(a.textBefore));
+        out->set_text_after(toWire(a.textAfter));
+    } else if (a.kind == pb::ACTION_NOTE_MOVE) {
+        out->set_x_before(a.xBefore);
+        out->set_y_before(a.yBefore);
+        out->set_x_after(a.xAfter);
+        out->set_y_after(a.yAfter);
+    }
+}
+
 pb::WallSnapshot WallModel::snapshot() const
 {
     pb::WallSnapshot snap;
@@ -536,11 +619,7 @@ pb::WallSnapshot WallModel::snapshot() const
     // Hidden objects that no reachable action can bring back travel as tombstones (key and
     // flags, no points or text): a newcomer needs no more to draw the wall, and the key keeps
     // its id taken, so a model loaded from here refuses and accepts exactly what this one does.
-    std::unordered_set<std::uint64_t> reachable;
-    for (const auto &[author, list] : m_actions) {
-        for (const Action &a : list)
-            reachable.insert(a.keys.begin(), a.keys.end());
-    }
+    const std::unordered_set<std::uint64_t> reachable = reachableKeys();
     snap.mutable_strokes()->Reserve(int(m_strokes.size()));
     for (const Stroke &s : m_strokes) {
         // An open stroke keeps its points: its author may still extend it, from its last point.
@@ -556,40 +635,103 @@ pb::WallSnapshot WallModel::snapshot() const
         out->set_erased(s.erased);
         out->set_undone(s.undone);
     }
-    for (const Note &n : m_notes) {
-        const bool tombstone = !n.visible() && !reachable.count(n.key);
-        pb::SnapNote *out = snap.add_notes();
-        out->set_key(n.key);
-        if (!tombstone) {
-            out->set_x(n.x);
-            out->set_y(n.y);
-            out->set_text(toWire(n.text));
-            out->set_color(n.color);
-        }
-        out->set_deleted(n.deleted);
-        out->set_undone(n.undone);
-    }
+    for (const Note &n : m_notes)
+        fillSnapNote(n, !n.visible() && !reachable.count(n.key), snap.add_notes());
     for (const auto &[author, list] : m_actions) {
-        for (const Action &a : list) {
-            pb::SnapAction *out = snap.add_actions();
-            out->set_author(author);
-            out->set_client_op_id(a.clientOpId);
-            out->set_kind(a.kind);
-            for (const auto key : a.keys)
-                out->add_keys(key);
-            out->set_undone(a.undone);
-            if (a.kind == pb::ACTION_NOTE_EDIT) {
-                out->set_text_before(toWire(a.textBefore));
-                out->set_text_after(toWire(a.textAfter));
-            } else if (a.kind == pb::ACTION_NOTE_MOVE) {
-                out->set_x_before(a.xBefore);
-                out->set_y_before(a.yBefore);
-                out->set_x_after(a.xAfter);
-                out->set_y_after(a.yAfter);
-            }
-        }
+        for (const Action &a : list)
+            fillSnapAction(author, a, snap.add_actions());
     }
     return snap;
+}
+
+QByteArray WallModel::serializedSnapshot() const
+{
+    QByteArray out;
+    serializeSnapshot(&out);
+    return out;
+}
+
+void WallModel::serializeSnapshot(QByteArray *into) const
+{
+    QByteArray &out = *into;
+    out.resize(0); // keeps the buffer: a server rewrites its snapshot into the same one
+    // Field by field in the order protobuf writes them (by number; zeros and empty fields left
+    // out), so the bytes are those of snapshot().SerializeAsString() (tst_wallmodel checks).
+    // Strokes, nearly all of the bytes, are written straight from the model: building a
+    // SnapStroke message for each costs more than writing it.
+    const std::unordered_set<std::uint64_t> reachable = reachableKeys();
+    out.reserve(qsizetype(m_totalPoints * 2 + m_strokes.size() * 24 + 64));
+    if (m_seq) {
+        out.append(char(tagByte(1, Varint)));
+        putVarint(out, m_seq);
+    }
+    std::vector<char> path;
+    for (const Stroke &s : m_strokes) {
+        const bool tombstone = !s.visible() && s.closed && !reachable.count(s.key);
+        char head[32]; // SnapStroke fields 1-7: at most 11 + 6 + 5 + 3 * 2 bytes
+        size_t h = 0;
+        auto headVarint = [&](std::uint64_t v) {
+            while (v >= 0x80) {
+                head[h++] = char(v | 0x80);
+                v >>= 7;
+            }
+            head[h++] = char(v);
+        };
+        if (s.key) {
+            head[h++] = char(tagByte(1, Varint));
+            headVarint(s.key);
+        }
+        size_t pathBytes = 0;
+        if (!tombstone) {
+            if (s.color) {
+                head[h++] = char(tagByte(2, Varint));
+                headVarint(s.color);
+            }
+            std::uint32_t width = 0;
+            std::memcpy(&width, &s.width, sizeof width);
+            if (width) {
+                head[h++] = char(tagByte(3, Fixed32));
+                for (int i = 0; i < 4; ++i)
+                    head[h++] = char(width >> (8 * i));
+            }
+            if (path.size() < s.points.size() * kMaxPathBytesPerPoint)
+                path.resize(s.points.size() * kMaxPathBytesPerPoint);
+            pathBytes = writePathBytes(s.points, {}, path.data());
+        }
+        for (const auto &[field, on] : {std::pair{5, s.closed}, {6, s.erased}, {7, s.undone}}) {
+            if (on) {
+                head[h++] = char(tagByte(field, Varint));
+                head[h++] = 1;
+            }
+        }
+        const size_t size = h + (pathBytes ? 1 + varintSize(pathBytes) + pathBytes : 0);
+        out.append(char(tagByte(2, Delimited)));
+        putVarint(out, size);
+        out.append(head, qsizetype(h));
+        if (pathBytes) {
+            out.append(char(tagByte(8, Delimited)));
+            putVarint(out, pathBytes);
+            out.append(path.data(), qsizetype(pathBytes));
+        }
+    }
+    pb::SnapNote note;
+    for (const Note &n : m_notes) {
+        note.Clear();
+        fillSnapNote(n, !n.visible() && !reachable.count(n.key), &note);
+        putMessage(out, 3, note);
+    }
+    pb::SnapAction action;
+    for (const auto &[author, list] : m_actions) {
+        for (const Action &a : list) {
+            action.Clear();
+            fillSnapAction(author, a, &action);
+            putMessage(out, 4, action);
+        }
+    }
+    if (m_totalPoints) {
+        out.append(char(tagByte(5, Varint)));
+        putVarint(out, m_totalPoints);
+    }
 }
 
 std::optional<Problem> WallModel::load(const pb::WallSnapshot &snap)

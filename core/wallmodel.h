@@ -16,6 +16,7 @@
 #include <map>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace scrawl {
@@ -85,6 +86,11 @@ public:
     bool isFull() const;
 
     pb::WallSnapshot snapshot() const;
+    // The same snapshot as bytes (those of snapshot().SerializeAsString()), written without
+    // building the message: what the server stores and sends to a joining client. The second form
+    // writes over `into`, reusing its buffer.
+    QByteArray serializedSnapshot() const;
+    void serializeSnapshot(QByteArray *into) const;
     // Replaces the state with a snapshot. Returns a problem for an inconsistent snapshot.
     std::optional<Problem> load(const pb::WallSnapshot &snapshot);
 
@@ -104,6 +110,11 @@ private:
     void setUndone(std::uint64_t author, Action &action, bool undone, Change &change);
     std::optional<Problem> checkStroke(const pb::Op &op, std::uint64_t author) const;
     std::optional<Problem> checkNote(const pb::Op &op, std::uint64_t author) const;
+    // Keys that some action in the undo history names: hidden objects among them keep their
+    // content in a snapshot (an undo may bring them back), the others travel as tombstones.
+    std::unordered_set<std::uint64_t> reachableKeys() const;
+    static void fillSnapNote(const Note &n, bool tombstone, pb::SnapNote *out);
+    static void fillSnapAction(std::uint64_t author, const Action &a, pb::SnapAction *out);
 
     limits::WallCapacity m_capacity;
     std::uint64_t m_seq = 0;

@@ -112,9 +112,7 @@ QByteArray joinedWithSnapshot(const pb::Joined &joined, const QByteArray &snapsh
 const QByteArray &Room::snapshotBytes()
 {
     if (snapshotCacheSeq != model.seq()) {
-        const pb::WallSnapshot snap = model.snapshot();
-        snapshotCache.resize(qsizetype(snap.ByteSizeLong()));
-        snap.SerializeWithCachedSizesToArray(reinterpret_cast<std::uint8_t *>(snapshotCache.data()));
+        model.serializeSnapshot(&snapshotCache);
         snapshotCacheSeq = model.seq();
     }
     return snapshotCache;

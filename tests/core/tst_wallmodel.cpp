@@ -183,6 +183,10 @@ struct Server
 
 std::string snapshotBytes(const WallModel &model) { return model.snapshot().SerializeAsString(); }
 
+// The writer the server uses: the same bytes as protobuf's, or the test fails.
+#define CHECK_SERIALIZED_SNAPSHOT(model) \
+    QCOMPARE((model).serializedSnapshot(), QByteArray::fromStdString(snapshotBytes(model)))
+
 // What a person sees on the wall: visible strokes with their points, visible notes.
 QString visibleState(const WallModel &model)
 {
@@ -1035,6 +1039,7 @@ void TestWallModel::snapshotRoundTrip()
     const pb::WallSnapshot first = s.model.snapshot();
     QCOMPARE(first.seq(), s.model.seq());
     QCOMPARE(first.total_points(), s.model.totalPoints());
+    CHECK_SERIALIZED_SNAPSHOT(s.model);
 
     WallModel loaded;
     const auto problem = loaded.load(first);
@@ -1279,6 +1284,7 @@ void TestWallModel::determinism()
     QVERIFY(refused > 0);
 
     const std::string expected = snapshotBytes(server.model);
+    CHECK_SERIALIZED_SNAPSHOT(server.model);
 
     // Two more models apply the same log: byte-identical snapshots.
     WallModel a, b;
@@ -1307,6 +1313,7 @@ void TestWallModel::determinism()
     QCOMPARE(withoutTotalPoints(late.snapshot()), withoutTotalPoints(server.model.snapshot()));
     QCOMPARE(late.totalPoints(), server.model.totalPoints());
     QCOMPARE(snapshotBytes(late), expected);
+    CHECK_SERIALIZED_SNAPSHOT(late);
 
     // snapshot -> load -> snapshot is the identity.
     WallModel reloaded;
