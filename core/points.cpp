@@ -2,6 +2,7 @@
 
 #include "core/limits.h"
 
+#include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/repeated_field.h>
 
 #include <cmath>
@@ -101,15 +102,11 @@ void encodePath(const std::vector<FixedPoint> &points, StrokeTail tail,
 
 size_t writePathBytes(const std::vector<FixedPoint> &points, StrokeTail tail, char *out)
 {
-    size_t n = 0;
-    forEachCode(points, tail, [out, &n](std::uint64_t code) {
-        while (code >= 0x80) {
-            out[n++] = char(code | 0x80);
-            code >>= 7;
-        }
-        out[n++] = char(code);
+    auto *p = reinterpret_cast<std::uint8_t *>(out);
+    forEachCode(points, tail, [&p](std::uint64_t code) {
+        p = google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(code, p);
     });
-    return n;
+    return size_t(p - reinterpret_cast<std::uint8_t *>(out));
 }
 
 DecodeResult decodePath(const google::protobuf::RepeatedField<std::uint64_t> &path, StrokeTail tail,

@@ -2,6 +2,8 @@
 
 #include "core/limits.h"
 
+#include <google/protobuf/io/coded_stream.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -532,26 +534,13 @@ WallModel::Change WallModel::apply(const pb::Op &op)
 namespace {
 
 // The protobuf wire format, for the snapshot writer below.
+using google::protobuf::io::CodedOutputStream;
+
 void putVarint(QByteArray &out, std::uint64_t v)
 {
-    char buf[10];
-    int n = 0;
-    while (v >= 0x80) {
-        buf[n++] = char(v | 0x80);
-        v >>= 7;
-    }
-    buf[n++] = char(v);
-    out.append(buf, n);
-}
-
-size_t varintSize(std::uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        ++n;
-    }
-    return n;
+    std::uint8_t buf[10];
+    const std::uint8_t *end = CodedOutputStream::WriteVarint64ToArray(v, buf);
+    out.append(reinterpret_cast<const char *>(buf), qsizetype(end - buf));
 }
 
 enum WireType { Varint = 0, Fixed32 = 5, Delimited = 2 };
@@ -568,6 +557,12 @@ void putMessage(QByteArray &out, int field, const google::protobuf::MessageLite 
 }
 
 } // namespace
+
+bool WallModel::isTombstone(const Stroke &s, const std::unordered_set<std::uint64_t> &reachable)
+{
+    // An open stroke keeps its points: its author may still extend it, from its last point.
+    return !s.visible() && s.closed && !reachable.count(s.key);
+}
 
 std::unordered_set<std::uint64_t> WallModel::reachableKeys() const
 {
@@ -622,8 +617,7 @@ pb::WallSnapshot WallModel::snapshot() const
     const std::unordered_set<std::uint64_t> reachable = reachableKeys();
     snap.mutable_strokes()->Reserve(int(m_strokes.size()));
     for (const Stroke &s : m_strokes) {
-        // An open stroke keeps its points: its author may still extend it, from its last point.
-        const bool tombstone = !s.visible() && s.closed && !reachable.count(s.key);
+        const bool tombstone = isTombstone(s, reachable);
         pb::SnapStroke *out = snap.add_strokes();
         out->set_key(s.key);
         if (!tombstone) {
@@ -667,32 +661,28 @@ void WallModel::serializeSnapshot(QByteArray *into) const
     }
     std::vector<char> path;
     for (const Stroke &s : m_strokes) {
-        const bool tombstone = !s.visible() && s.closed && !reachable.count(s.key);
-        char head[32]; // SnapStroke fields 1-7: at most 11 + 6 + 5 + 3 * 2 bytes
+        const bool tombstone = isTombstone(s, reachable);
+        std::uint8_t head[32]; // SnapStroke fields 1-7: at most 11 + 6 + 5 + 3 * 2 bytes
         size_t h = 0;
         auto headVarint = [&](std::uint64_t v) {
-            while (v >= 0x80) {
-                head[h++] = char(v | 0x80);
-                v >>= 7;
-            }
-            head[h++] = char(v);
+            h = size_t(CodedOutputStream::WriteVarint64ToArray(v, head + h) - head);
         };
         if (s.key) {
-            head[h++] = char(tagByte(1, Varint));
+            head[h++] = std::uint8_t(tagByte(1, Varint));
             headVarint(s.key);
         }
         size_t pathBytes = 0;
         if (!tombstone) {
             if (s.color) {
-                head[h++] = char(tagByte(2, Varint));
+                head[h++] = std::uint8_t(tagByte(2, Varint));
                 headVarint(s.color);
             }
             std::uint32_t width = 0;
             std::memcpy(&width, &s.width, sizeof width);
             if (width) {
-                head[h++] = char(tagByte(3, Fixed32));
+                head[h++] = std::uint8_t(tagByte(3, Fixed32));
                 for (int i = 0; i < 4; ++i)
-                    head[h++] = char(width >> (8 * i));
+                    head[h++] = std::uint8_t(width >> (8 * i));
             }
             if (path.size() < s.points.size() * kMaxPathBytesPerPoint)
                 path.resize(s.points.size() * kMaxPathBytesPerPoint);
@@ -700,14 +690,14 @@ void WallModel::serializeSnapshot(QByteArray *into) const
         }
         for (const auto &[field, on] : {std::pair{5, s.closed}, {6, s.erased}, {7, s.undone}}) {
             if (on) {
-                head[h++] = char(tagByte(field, Varint));
+                head[h++] = std::uint8_t(tagByte(field, Varint));
                 head[h++] = 1;
             }
         }
-        const size_t size = h + (pathBytes ? 1 + varintSize(pathBytes) + pathBytes : 0);
+        const size_t size = h + (pathBytes ? 1 + CodedOutputStream::VarintSize64(pathBytes) + pathBytes : 0);
         out.append(char(tagByte(2, Delimited)));
         putVarint(out, size);
-        out.append(head, qsizetype(h));
+        out.append(reinterpret_cast<const char *>(head), qsizetype(h));
         if (pathBytes) {
             out.append(char(tagByte(8, Delimited)));
             putVarint(out, pathBytes);

@@ -113,6 +113,7 @@ private:
     // Keys that some action in the undo history names: hidden objects among them keep their
     // content in a snapshot (an undo may bring them back), the others travel as tombstones.
     std::unordered_set<std::uint64_t> reachableKeys() const;
+    static bool isTombstone(const Stroke &s, const std::unordered_set<std::uint64_t> &reachable);
     static void fillSnapNote(const Note &n, bool tombstone, pb::SnapNote *out);
     static void fillSnapAction(std::uint64_t author, const Action &a, pb::SnapAction *out);
 
