@@ -423,6 +423,8 @@ WallModel::Change WallModel::apply(const pb::Op &op)
     case pb::Op::kStrokeEnd:
         if (Stroke *s = mutableStroke(objectKey(author, op.stroke_end().id()))) {
             s->closed = true;
+            if (m_keepsSnapshotPaths)
+                keepSnapshotPath(*s);
             change.strokes.push_back(s->key);
         }
         break;
@@ -558,20 +560,36 @@ void putMessage(QByteArray &out, int field, const google::protobuf::MessageLite 
 
 } // namespace
 
-bool WallModel::isTombstone(const Stroke &s, const std::unordered_set<std::uint64_t> &reachable)
+void WallModel::keepSnapshotPath(const Stroke &s)
 {
-    // An open stroke keeps its points: its author may still extend it, from its last point.
-    return !s.visible() && s.closed && !reachable.count(s.key);
+    if (!s.snapshotPath.empty() || s.points.empty())
+        return;
+    s.snapshotPath.resize(s.points.size() * kMaxPathBytesPerPoint);
+    s.snapshotPath.resize(writePathBytes(s.points, {}, s.snapshotPath.data()));
+    s.snapshotPath.shrink_to_fit();
 }
 
-std::unordered_set<std::uint64_t> WallModel::reachableKeys() const
+bool WallModel::isTombstone(const Stroke &s, ReachableKeys &reachable)
 {
-    std::unordered_set<std::uint64_t> reachable;
-    for (const auto &[author, list] : m_actions) {
-        for (const Action &a : list)
-            reachable.insert(a.keys.begin(), a.keys.end());
+    // An open stroke keeps its points: its author may still extend it, from its last point.
+    return !s.visible() && s.closed && !reachable.contains(s.key);
+}
+
+bool WallModel::isTombstone(const Note &n, ReachableKeys &reachable)
+{
+    return !n.visible() && !reachable.contains(n.key);
+}
+
+bool WallModel::ReachableKeys::contains(std::uint64_t key)
+{
+    if (!m_keys) {
+        m_keys.emplace();
+        for (const auto &[author, list] : m_model.m_actions) {
+            for (const Action &a : list)
+                m_keys->insert(a.keys.begin(), a.keys.end());
+        }
     }
-    return reachable;
+    return m_keys->count(key) > 0;
 }
 
 void WallModel::fillSnapNote(const Note &n, bool tombstone, pb::SnapNote *out)
@@ -614,7 +632,7 @@ pb::WallSnapshot WallModel::snapshot() const
     // Hidden objects that no reachable action can bring back travel as tombstones (key and
     // flags, no points or text): a newcomer needs no more to draw the wall, and the key keeps
     // its id taken, so a model loaded from here refuses and accepts exactly what this one does.
-    const std::unordered_set<std::uint64_t> reachable = reachableKeys();
+    ReachableKeys reachable(*this);
     snap.mutable_strokes()->Reserve(int(m_strokes.size()));
     for (const Stroke &s : m_strokes) {
         const bool tombstone = isTombstone(s, reachable);
@@ -630,7 +648,7 @@ pb::WallSnapshot WallModel::snapshot() const
         out->set_undone(s.undone);
     }
     for (const Note &n : m_notes)
-        fillSnapNote(n, !n.visible() && !reachable.count(n.key), snap.add_notes());
+        fillSnapNote(n, isTombstone(n, reachable), snap.add_notes());
     for (const auto &[author, list] : m_actions) {
         for (const Action &a : list)
             fillSnapAction(author, a, snap.add_actions());
@@ -653,7 +671,7 @@ void WallModel::serializeSnapshot(QByteArray *into) const
     // out), so the bytes are those of snapshot().SerializeAsString() (tst_wallmodel checks).
     // Strokes, nearly all of the bytes, are written straight from the model: building a
     // SnapStroke message for each costs more than writing it.
-    const std::unordered_set<std::uint64_t> reachable = reachableKeys();
+    ReachableKeys reachable(*this);
     out.reserve(qsizetype(m_totalPoints * 2 + m_strokes.size() * 24 + 64));
     if (m_seq) {
         out.append(char(tagByte(1, Varint)));
@@ -671,6 +689,7 @@ void WallModel::serializeSnapshot(QByteArray *into) const
             head[h++] = std::uint8_t(tagByte(1, Varint));
             headVarint(s.key);
         }
+        const char *pathData = nullptr;
         size_t pathBytes = 0;
         if (!tombstone) {
             if (s.color) {
@@ -684,9 +703,16 @@ void WallModel::serializeSnapshot(QByteArray *into) const
                 for (int i = 0; i < 4; ++i)
                     head[h++] = std::uint8_t(width >> (8 * i));
             }
-            if (path.size() < s.points.size() * kMaxPathBytesPerPoint)
-                path.resize(s.points.size() * kMaxPathBytesPerPoint);
-            pathBytes = writePathBytes(s.points, {}, path.data());
+            if (s.closed) {
+                keepSnapshotPath(s);
+                pathData = s.snapshotPath.data();
+                pathBytes = s.snapshotPath.size();
+            } else {
+                if (path.size() < s.points.size() * kMaxPathBytesPerPoint)
+                    path.resize(s.points.size() * kMaxPathBytesPerPoint);
+                pathData = path.data();
+                pathBytes = writePathBytes(s.points, {}, path.data());
+            }
         }
         for (const auto &[field, on] : {std::pair{5, s.closed}, {6, s.erased}, {7, s.undone}}) {
             if (on) {
@@ -701,13 +727,13 @@ void WallModel::serializeSnapshot(QByteArray *into) const
         if (pathBytes) {
             out.append(char(tagByte(8, Delimited)));
             putVarint(out, pathBytes);
-            out.append(path.data(), qsizetype(pathBytes));
+            out.append(pathData, qsizetype(pathBytes));
         }
     }
     pb::SnapNote note;
     for (const Note &n : m_notes) {
         note.Clear();
-        fillSnapNote(n, !n.visible() && !reachable.count(n.key), &note);
+        fillSnapNote(n, isTombstone(n, reachable), &note);
         putMessage(out, 3, note);
     }
     pb::SnapAction action;
@@ -728,6 +754,7 @@ std::optional<Problem> WallModel::load(const pb::WallSnapshot &snap)
 {
     WallModel fresh;
     fresh.m_capacity = m_capacity;
+    fresh.m_keepsSnapshotPaths = m_keepsSnapshotPaths;
     fresh.m_seq = snap.seq();
     fresh.m_strokes.reserve(size_t(snap.strokes_size()));
     for (const auto &in : snap.strokes()) {

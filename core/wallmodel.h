@@ -15,6 +15,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -33,6 +34,10 @@ public:
         bool closed = false;
         bool erased = false;
         bool undone = false;
+        // The points in the snapshot's path code, kept once the stroke is closed (its points no
+        // longer change): a server writes its snapshot from these instead of encoding every
+        // point again each time. Empty in a model that never writes a snapshot (the app's).
+        mutable std::string snapshotPath;
         bool visible() const { return !erased && !undone; }
         QRectF bounds() const; // in pixels, grown by half the width
     };
@@ -77,6 +82,10 @@ public:
     // client given bad data by a server shows a wrong wall at worst, never crashes.
     Change apply(const pb::Op &op);
 
+    // A model that writes snapshots (the server's) encodes each stroke for them as it closes,
+    // a little at a time, rather than all at once in serializeSnapshot. Kept across load().
+    void setKeepsSnapshotPaths(bool keeps) { m_keepsSnapshotPaths = keeps; }
+
     // The wall's size limits (core/limits.h); kept across load().
     void setCapacity(limits::WallCapacity capacity) { m_capacity = capacity; }
     limits::WallCapacity capacity() const { return m_capacity; }
@@ -112,12 +121,27 @@ private:
     std::optional<Problem> checkNote(const pb::Op &op, std::uint64_t author) const;
     // Keys that some action in the undo history names: hidden objects among them keep their
     // content in a snapshot (an undo may bring them back), the others travel as tombstones.
-    std::unordered_set<std::uint64_t> reachableKeys() const;
-    static bool isTombstone(const Stroke &s, const std::unordered_set<std::uint64_t> &reachable);
+    // Worked out on the first question, so that a wall with nothing hidden never pays for it
+    // (a set of every key in the history: milliseconds on a big wall, each snapshot).
+    class ReachableKeys
+    {
+    public:
+        explicit ReachableKeys(const WallModel &model) : m_model(model) {}
+        bool contains(std::uint64_t key);
+
+    private:
+        const WallModel &m_model;
+        std::optional<std::unordered_set<std::uint64_t>> m_keys;
+    };
+    static bool isTombstone(const Stroke &s, ReachableKeys &reachable);
+    static bool isTombstone(const Note &n, ReachableKeys &reachable);
     static void fillSnapNote(const Note &n, bool tombstone, pb::SnapNote *out);
     static void fillSnapAction(std::uint64_t author, const Action &a, pb::SnapAction *out);
 
+    static void keepSnapshotPath(const Stroke &s);
+
     limits::WallCapacity m_capacity;
+    bool m_keepsSnapshotPaths = false;
     std::uint64_t m_seq = 0;
     std::uint64_t m_totalPoints = 0;
     // Draw order is creation order: vectors, with key -> index maps beside them.

@@ -6,8 +6,10 @@
 #include "core/protocol.h"
 
 #include <QByteArray>
+#include <QByteArrayView>
 #include <QString>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -65,7 +67,31 @@ public:
 
     // Writes a batch of ops, possibly of several walls, in one transaction. All or nothing.
     virtual bool appendOps(const std::vector<PendingOp> &ops) = 0;
-    virtual bool saveSnapshot(std::int64_t wallId, std::uint64_t seq, const QByteArray &bytes) = 0;
+
+    // A wall's snapshot is stored in parts of at most kSnapshotPartBytes, each its own short
+    // write, into the wall's spare slot while the snapshot in use stays whole; committing makes
+    // the spare the one in use. The server writes a part per event-loop pass, so storing a big
+    // wall never holds its clients up, and a crash midway leaves the previous snapshot in use.
+    static constexpr qsizetype kSnapshotPartBytes = 64 * 1024;
+    virtual bool saveSnapshotPart(std::int64_t wallId, int part, QByteArrayView bytes) = 0;
+    // Makes parts 0..parts-1 of the spare slot, `bytes` in all, the wall's snapshot at `seq`.
+    virtual bool commitSnapshot(std::int64_t wallId, std::uint64_t seq, int parts, qsizetype bytes) = 0;
+    // Every part and the commit at once.
+    bool saveSnapshot(std::int64_t wallId, std::uint64_t seq, const QByteArray &bytes)
+    {
+        const int parts = snapshotParts(bytes.size());
+        for (int part = 0; part < parts; ++part) {
+            if (!saveSnapshotPart(wallId, part, snapshotPart(bytes, part)))
+                return false;
+        }
+        return commitSnapshot(wallId, seq, parts, bytes.size());
+    }
+    static int snapshotParts(qsizetype bytes) { return int((bytes + kSnapshotPartBytes - 1) / kSnapshotPartBytes); }
+    static QByteArrayView snapshotPart(const QByteArray &bytes, int part)
+    {
+        const qsizetype at = qsizetype(part) * kSnapshotPartBytes;
+        return QByteArrayView(bytes).sliced(at, std::min(kSnapshotPartBytes, bytes.size() - at));
+    }
     // The newest snapshot, if any.
     virtual std::optional<QByteArray> latestSnapshot(std::int64_t wallId) = 0;
 

@@ -284,6 +284,7 @@ bool WallServer::reloadRoom(Room *room)
     QElapsedTimer timer;
     timer.start();
     WallModel model;
+    model.setKeepsSnapshotPaths(true);
     std::uint64_t snapshotSeq = 0;
     qsizetype snapshotBytes = 0;
     std::uint64_t opBytes = 0;
@@ -295,8 +296,10 @@ bool WallServer::reloadRoom(Room *room)
         } else {
             qCWarning(lcServer) << "wall" << room->name << "has a damaged snapshot; replaying ops";
         }
-        if (!snapshotSeq)
+        if (!snapshotSeq) {
             model = WallModel();
+            model.setKeepsSnapshotPaths(true);
+        }
     }
     model.setCapacity(m_options.wallCapacity);
     // Replay what came after the snapshot, in pages so memory stays bounded.
@@ -319,6 +322,7 @@ bool WallServer::reloadRoom(Room *room)
     room->storedSnapshotBytes = snapshotBytes;
     room->opBytesSinceSnapshot = opBytes;
     room->snapshotCacheSeq = ~std::uint64_t(0);
+    room->snapshotWrite.reset();
     room->lastClientOp.clear();
     for (const auto &[author, id] : m_storage->lastClientOpIds(room->wallId))
         room->lastClientOp[author] = id;
@@ -909,32 +913,96 @@ bool WallServer::flush()
     return true;
 }
 
-// A stored snapshot bounds what a restart replays, and writing one costs its whole size on the
-// event loop. So it waits for snapshotEveryOps ops *and* for as many bytes of ops as the last
-// snapshot weighed: a restart replays at most about one snapshot's worth of ops, and a big wall
-// in heavy use is not rewritten every few seconds (snapshot writes never outweigh the ops).
+// A stored snapshot bounds what a restart replays. It waits for snapshotEveryOps ops *and* for
+// as many bytes of ops as the last snapshot weighed: a restart replays at most about one
+// snapshot's worth of ops, and a big wall in heavy use is not rewritten every few seconds
+// (snapshot writes never outweigh the ops). It is stored a part per event-loop pass
+// (storeSnapshotParts); `force` (shutting down) stores it whole, now.
 void WallServer::storeSnapshotIfDue(Room *room, bool force)
 {
     const std::uint64_t since = room->model.seq() - room->storedSnapshotSeq;
     if (since == 0)
         return;
     if (!force
-        && (since < std::uint64_t(m_options.snapshotEveryOps)
+        && (room->snapshotWrite
+            || since < std::uint64_t(m_options.snapshotEveryOps)
             || room->opBytesSinceSnapshot < std::uint64_t(room->storedSnapshotBytes)))
         return;
     QElapsedTimer timer;
     timer.start();
-    const QByteArray &bytes = room->snapshotBytes();
-    const qint64 builtNs = timer.nsecsElapsed();
-    const bool saved = m_storage->saveSnapshot(room->wallId, room->model.seq(), bytes);
-    qCInfo(lcServer).nospace() << "snapshot of wall " << room->name << " at seq " << room->model.seq()
-                               << ": " << bytes.size() << " bytes, built in " << builtNs / 1e6
-                               << " ms, stored in " << (timer.nsecsElapsed() - builtNs) / 1e6 << " ms";
-    if (saved) {
-        room->storedSnapshotSeq = room->model.seq();
-        room->storedSnapshotBytes = bytes.size();
-        room->opBytesSinceSnapshot = 0;
+    Room::SnapshotWrite write;
+    write.bytes = room->snapshotBytes(); // shared, not copied: a rebuild detaches the cache
+    write.seq = room->model.seq();
+    write.opBytesAtStart = room->opBytesSinceSnapshot;
+    write.buildNs = timer.nsecsElapsed();
+    if (force) {
+        room->snapshotWrite.reset();
+        const bool saved = m_storage->saveSnapshot(room->wallId, write.seq, write.bytes);
+        write.writeNs = write.slowestPartNs = timer.nsecsElapsed() - write.buildNs;
+        write.partsWritten = Storage::snapshotParts(write.bytes.size());
+        room->snapshotWrite = std::move(write);
+        if (saved) {
+            storedSnapshot(room);
+        } else {
+            room->snapshotWrite.reset();
+        }
+        return;
     }
+    room->snapshotWrite = std::move(write);
+    if (!m_snapshotPartsScheduled) {
+        m_snapshotPartsScheduled = true;
+        QMetaObject::invokeMethod(this, [this] { storeSnapshotParts(); }, Qt::QueuedConnection);
+    }
+}
+
+void WallServer::storeSnapshotParts()
+{
+    m_snapshotPartsScheduled = false;
+    bool more = false;
+    for (auto &[name, room] : m_rooms) {
+        if (!room->snapshotWrite)
+            continue;
+        Room::SnapshotWrite &write = *room->snapshotWrite;
+        const int parts = Storage::snapshotParts(write.bytes.size());
+        QElapsedTimer timer;
+        timer.start();
+        const bool ok = write.partsWritten < parts
+                            ? m_storage->saveSnapshotPart(room->wallId, write.partsWritten,
+                                                          Storage::snapshotPart(write.bytes, write.partsWritten))
+                            : m_storage->commitSnapshot(room->wallId, write.seq, parts, write.bytes.size());
+        const qint64 ns = timer.nsecsElapsed();
+        write.writeNs += ns;
+        write.slowestPartNs = std::max(write.slowestPartNs, ns);
+        if (!ok) {
+            // Tried again once as many bytes of ops again have come (not at every pass).
+            qCWarning(lcServer) << "could not store the snapshot of wall" << room->name << ":"
+                                << m_storage->lastError();
+            room->opBytesSinceSnapshot = 0;
+            room->snapshotWrite.reset();
+        } else if (write.partsWritten++ == parts) {
+            storedSnapshot(room.get());
+        } else {
+            more = true;
+        }
+    }
+    if (more && !m_snapshotPartsScheduled) {
+        m_snapshotPartsScheduled = true;
+        QMetaObject::invokeMethod(this, [this] { storeSnapshotParts(); }, Qt::QueuedConnection);
+    }
+}
+
+void WallServer::storedSnapshot(Room *room)
+{
+    const Room::SnapshotWrite &write = *room->snapshotWrite;
+    qCInfo(lcServer).nospace() << "snapshot of wall " << room->name << " at seq " << write.seq
+                               << ": " << write.bytes.size() << " bytes, built in "
+                               << write.buildNs / 1e6 << " ms, stored in " << write.writeNs / 1e6
+                               << " ms (" << write.partsWritten << " writes, the slowest "
+                               << write.slowestPartNs / 1e6 << " ms)";
+    room->storedSnapshotSeq = write.seq;
+    room->storedSnapshotBytes = write.bytes.size();
+    room->opBytesSinceSnapshot -= std::min(room->opBytesSinceSnapshot, write.opBytesAtStart);
+    room->snapshotWrite.reset();
 }
 
 void WallServer::broadcast(Room *room, const QByteArray &bytes, Session *except)

@@ -20,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <vector>
@@ -76,6 +77,18 @@ public:
     // The serialised snapshot at snapshotCacheSeq; rebuilt on demand when the wall moved on.
     QByteArray snapshotCache;
     std::uint64_t snapshotCacheSeq = ~std::uint64_t(0);
+    // A snapshot being stored, a part per event-loop pass (WallServer::storeSnapshotParts).
+    struct SnapshotWrite
+    {
+        QByteArray bytes;
+        std::uint64_t seq = 0;
+        int partsWritten = 0;
+        std::uint64_t opBytesAtStart = 0;
+        qint64 buildNs = 0;
+        qint64 writeNs = 0;
+        qint64 slowestPartNs = 0;
+    };
+    std::optional<SnapshotWrite> snapshotWrite;
     // Access: owner, password, lock, API token; roles by user id (absent: member); users who
     // gave the right password since the wall was loaded; kicked users and until when (ms since
     // epoch).
@@ -149,6 +162,8 @@ private:
     void checkLiveness();
     bool reloadRoom(Room *room);
     void storeSnapshotIfDue(Room *room, bool force);
+    void storeSnapshotParts();
+    void storedSnapshot(Room *room);
     void broadcast(Room *room, const QByteArray &bytes, Session *except = nullptr);
     bool loadAccess(Room *room);
     void createAndJoin(Session *session, const QString &name, const QString &password,
@@ -181,6 +196,7 @@ private:
     std::vector<Session *> m_sessions;
     std::vector<Pending> m_pending;
     bool m_flushScheduled = false;
+    bool m_snapshotPartsScheduled = false;
     bool m_storageHealthy = true;
     std::uint64_t m_sessionOnlyUsers = 0;
     QTimer m_liveness;

@@ -1296,6 +1296,18 @@ void TestWallModel::determinism()
     QCOMPARE(snapshotBytes(b), expected);
     QCOMPARE(visibleState(a), visibleState(server.model));
 
+    // A model that keeps each stroke's snapshot path as it closes (the server's) writes the same
+    // bytes, midway and at the end: what happens after a path is kept (erase, undo, clear) must
+    // not leave it stale.
+    WallModel keeping;
+    keeping.setKeepsSnapshotPaths(true);
+    for (const pb::Op &op : server.log) {
+        keeping.apply(op);
+        if (op.seq() == std::uint64_t(midway))
+            QCOMPARE(keeping.serializedSnapshot(), QByteArray::fromStdString(midwaySnapshot.SerializeAsString()));
+    }
+    QCOMPARE(keeping.serializedSnapshot(), QByteArray::fromStdString(expected));
+
     // Replaying the whole log again (a resume that re-sends old ops) changes nothing.
     for (const pb::Op &op : server.log)
         a.apply(op);

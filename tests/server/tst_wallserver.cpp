@@ -6,7 +6,10 @@
 #include "tests/support/testclient.h"
 
 #include <QDir>
+#include <QRegularExpression>
 #include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlRecord>
 #include <QSqlQuery>
 #include <QTemporaryDir>
 #include <QTest>
@@ -46,6 +49,33 @@ private:
         QVERIFY2(m_server->start(&error), qPrintable(error));
     }
     QUrl url() const { return m_server->url(); }
+
+    // Runs `statements` on the server's database through a connection of its own, as an
+    // operator or a crash would change the file; returns the rows of the last one.
+    QList<QVariantList> onFile(const QStringList &statements)
+    {
+        QList<QVariantList> rows;
+        {
+            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("onfile"));
+            db.setDatabaseName(QDir(m_dir->path()).filePath(QStringLiteral("scrawl.sqlite")));
+            if (!db.open())
+                qWarning() << "cannot open the database:" << db.lastError().text();
+            for (const QString &statement : statements) {
+                QSqlQuery q(db);
+                if (!q.exec(statement))
+                    qWarning() << statement << "failed:" << q.lastError().text();
+                rows.clear();
+                while (q.next()) {
+                    QVariantList row;
+                    for (int i = 0; i < q.record().count(); ++i)
+                        row.append(q.value(i));
+                    rows.append(row);
+                }
+            }
+        }
+        QSqlDatabase::removeDatabase(QStringLiteral("onfile"));
+        return rows;
+    }
 
 private slots:
     void init()
@@ -267,7 +297,7 @@ private slots:
                 QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("peek"));
                 db.setDatabaseName(file);
                 if (db.open()) {
-                    QSqlQuery q(QStringLiteral("SELECT seq, length(body) FROM snapshots"), db);
+                    QSqlQuery q(QStringLiteral("SELECT seq, bytes FROM snapshot_heads"), db);
                     if (q.next())
                         out = {q.value(0).toULongLong(), q.value(1).toLongLong()};
                 }
@@ -282,6 +312,8 @@ private slots:
         for (int i = 0; i < 4; ++i)
             last = a.stroke(std::uint32_t(i + 1), wave(300, i), 3).back(); // 5 ops each
         QTRY_VERIFY(a.acked(last));
+        // Stored a part per event-loop pass: it lands a moment after the acks.
+        QTRY_VERIFY(stored().first >= 10);
         const auto [firstSeq, firstBytes] = stored();
         QVERIFY2(firstSeq >= 10, qPrintable(QString::number(firstSeq)));
         QVERIFY2(firstBytes > 1200, qPrintable(QString::number(firstBytes))); // 1,200 points, about a byte each
@@ -311,6 +343,82 @@ private slots:
         QVERIFY(b.connectAs(url(), QStringLiteral("Bob")));
         QVERIFY(b.join(QStringLiteral("snaps")));
         QCOMPARE(b.model.snapshot().SerializeAsString(), before);
+    }
+
+    void bigSnapshotsAreStoredInParts()
+    {
+        // A snapshot is written a part (Storage::kSnapshotPartBytes) per event-loop pass into the
+        // spare slot; the wall starts from it after a restart, a torn one is passed over for the
+        // ops, and the single-row form of older databases still loads.
+        m_server.reset();
+        startServer(0, 10);
+        TestClient a;
+        QVERIFY(a.connectAs(url(), QStringLiteral("Ada")));
+        QVERIFY(a.join(QStringLiteral("big")));
+        std::uint64_t last = 0;
+        for (int i = 0; i < 40; ++i) // 200,000 points: about 200 KB of snapshot
+            last = a.stroke(std::uint32_t(i + 1), wave(5000, i), 5).back();
+        QTRY_VERIFY(a.acked(last));
+        const std::string before = a.model.snapshot().SerializeAsString();
+        const QString head = QStringLiteral("SELECT seq, slot, parts, bytes FROM snapshot_heads");
+        QTRY_VERIFY(!onFile({head}).isEmpty()); // stored while the ops came
+        const quint16 port = m_server->port();
+        m_server.reset(); // and now the whole wall, on the way out
+        const QVariantList stored = onFile({head}).front();
+        QCOMPARE(stored[0].toULongLong(), a.model.seq());
+        const int slot = stored[1].toInt();
+        const int parts = stored[2].toInt();
+        QVERIFY2(parts >= 3, qPrintable(QString::number(parts)));
+        QVERIFY(stored[3].toLongLong() > qint64(parts - 1) * Storage::kSnapshotPartBytes);
+        const QString partsOf = QStringLiteral("SELECT part, body FROM snapshot_parts WHERE slot = %1 ORDER BY part");
+        QCOMPARE(onFile({partsOf.arg(slot)}).size(), parts);
+
+        auto restartAndCompare = [&](const char *what) {
+            startServer(port, 10);
+            TestClient b;
+            QVERIFY2(b.connectAs(url(), QStringLiteral("Bob")), what);
+            QVERIFY2(b.join(QStringLiteral("big")), what);
+            QVERIFY2(b.model.snapshot().SerializeAsString() == before, what);
+            m_server.reset();
+        };
+
+        // A part gone (a torn write): the ops are replayed instead, and stopping stores the
+        // snapshot whole again, in the other slot.
+        onFile({QStringLiteral("DELETE FROM snapshot_parts WHERE slot = %1 AND part = 1").arg(slot)});
+        QTest::ignoreMessage(QtWarningMsg, QRegularExpression(QStringLiteral("snapshot of wall .* is incomplete: 1 of %1 parts").arg(parts)));
+        restartAndCompare("torn snapshot");
+        if (QTest::currentTestFailed())
+            return;
+        const QVariantList again = onFile({head}).front();
+        QCOMPARE(again[0].toULongLong(), a.model.seq());
+        QCOMPARE(again[1].toInt(), 1 - slot);
+        const QList<QVariantList> rows = onFile({partsOf.arg(1 - slot)});
+        QCOMPARE(rows.size(), again[2].toInt());
+
+        // Now the only record of the ops: the wall comes from it.
+        onFile({QStringLiteral("DELETE FROM ops")});
+        restartAndCompare("snapshot in parts");
+        if (QTest::currentTestFailed())
+            return;
+
+        // The single-row form of older databases.
+        QByteArray whole;
+        for (const QVariantList &row : rows)
+            whole += row[1].toByteArray();
+        {
+            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("put"));
+            db.setDatabaseName(QDir(m_dir->path()).filePath(QStringLiteral("scrawl.sqlite")));
+            QVERIFY(db.open());
+            QSqlQuery q(db);
+            q.prepare(QStringLiteral("INSERT INTO snapshots (wall_id, seq, body) SELECT wall_id, seq, ? FROM snapshot_heads"));
+            q.addBindValue(whole);
+            QVERIFY2(q.exec(), qPrintable(q.lastError().text()));
+            QVERIFY(q.exec(QStringLiteral("DELETE FROM snapshot_heads")));
+            QVERIFY(q.exec(QStringLiteral("DELETE FROM snapshot_parts")));
+        }
+        QSqlDatabase::removeDatabase(QStringLiteral("put"));
+        restartAndCompare("single-row snapshot");
+        startServer(port, 10);
     }
 
     void undoAndRedoAreSeenByEveryone()
