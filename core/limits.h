@@ -47,6 +47,12 @@ inline constexpr int kMaxOpsPerSecond = 500;
 inline constexpr int kOpsBurst = 5000;
 inline constexpr const char *kMaxOpsPerSecondName = "max_ops_per_second";
 
+// An op resent after a reconnect with a client op id already stored is answered with the stored
+// op, looked up among this many of the wall's ops before its author's newest (an outbox resends
+// what was in flight when the connection dropped, never older).
+inline constexpr int kResendLookbackOps = 100000;
+inline constexpr const char *kResendLookbackOpsName = "resend_lookback_ops";
+
 inline constexpr int kMaxClientsPerWall = 2000;
 inline constexpr const char *kMaxClientsPerWallName = "max_clients_per_wall";
 

@@ -104,6 +104,8 @@ public:
     // Chat ops with seq > afterSeq, oldest first, at most `limit`.
     virtual bool chatAfter(std::int64_t wallId, std::uint64_t afterSeq, int limit,
                            std::vector<pb::Op> *out) = 0;
+    // The stored op of `author` with `clientOpId`, if it is among the limits::kResendLookbackOps
+    // ops of the wall up to the author's newest.
     virtual std::optional<pb::Op> findOp(std::int64_t wallId, std::uint64_t author,
                                          std::uint64_t clientOpId) = 0;
     // For each author: the highest client op id stored on the wall (exactly-once bookkeeping).

@@ -657,11 +657,17 @@ std::optional<Problem> WallServer::submit(Room *room, Session *session, pb::Op o
                 session->send(serialize(env));
                 return std::nullopt;
             }
+            // Never sent (a client that skipped ids), or stored longer ago than a resend can
+            // be: either way it is not applied again.
             return Problem{pb::INVALID_OP,
-                           QStringLiteral("Op %1 is older than your last stored op and was not "
-                                          "stored; it is dropped.")
-                               .arg(op.client_op_id()),
-                           {}};
+                           QStringLiteral("Op %1 is not above your newest stored op (%2) and is "
+                                          "not among the wall's last %3 changes (%4); it is "
+                                          "not applied again.")
+                               .arg(op.client_op_id())
+                               .arg(last->second)
+                               .arg(limits::kResendLookbackOps)
+                               .arg(QLatin1String(limits::kResendLookbackOpsName)),
+                           QString::fromLatin1(limits::kResendLookbackOpsName)};
         }
     }
     // Shape and limits first (so a malformed op is named as such), then the sender's role.

@@ -248,6 +248,64 @@ private slots:
         again.sendOp(op);
         QTRY_VERIFY(again.acked(7));
         QCOMPARE(m_server->headSeq(QStringLiteral("dup")), std::uint64_t(1));
+
+        // An id below the newest that was never stored (a client that skipped ids) is refused,
+        // not applied.
+        pb::Op skipped;
+        skipped.set_client_op_id(5);
+        skipped.mutable_chat()->set_text("never sent before");
+        again.sendOp(skipped);
+        QTRY_VERIFY(again.lastError());
+        QCOMPARE(again.lastError()->code(), pb::INVALID_OP);
+        QCOMPARE(QString::fromStdString(again.lastError()->limit()), QStringLiteral("resend_lookback_ops"));
+        QCOMPARE(m_server->headSeq(QStringLiteral("dup")), std::uint64_t(1));
+    }
+
+    void resendsAreRecognisedAfterARestart()
+    {
+        // Each author's newest client op id outlives the server, also in a database from before
+        // client_heads (an index of every op by author and client op id), which is upgraded.
+        std::string token;
+        std::vector<std::uint64_t> ids;
+        {
+            TestClient a;
+            QVERIFY(a.connectAs(url(), QStringLiteral("Ada")));
+            QVERIFY(a.join(QStringLiteral("again")));
+            ids = a.stroke(1, wave(40), 4);
+            ids.push_back(a.chat(QStringLiteral("last")));
+            QTRY_VERIFY(a.acked(ids.back()));
+            token = a.resumeToken;
+        }
+        const quint16 port = m_server->port();
+        for (const bool upgrade : {false, true}) {
+            m_server.reset();
+            if (upgrade) {
+                onFile({QStringLiteral("DELETE FROM client_heads"),
+                        QStringLiteral("CREATE INDEX ops_client ON ops (wall_id, author, client_op_id)")});
+            }
+            startServer(port);
+            if (upgrade) {
+                QCOMPARE(onFile({QStringLiteral("SELECT count(*) FROM sqlite_master WHERE name = 'ops_client'")})
+                             .front()[0].toInt(), 0);
+            }
+            TestClient a;
+            QVERIFY(a.connectAs(url(), QStringLiteral("Ada"), token));
+            QVERIFY(a.join(QStringLiteral("again"), 1));
+            const std::uint64_t head = m_server->headSeq(QStringLiteral("again"));
+            // The outbox of a client that lost the connection with these in flight: the newest,
+            // and one a few ops before it.
+            for (const size_t i : {ids.size() - 1, size_t(1)}) {
+                pb::Op op;
+                op.set_client_op_id(ids[i]);
+                op.mutable_chat()->set_text("resent");
+                a.sendOp(op);
+                QTRY_VERIFY2(a.acked(ids[i]), upgrade ? "after the upgrade" : "after a restart");
+                const pb::Op answer = a.ops().back();
+                QCOMPARE(answer.client_op_id(), ids[i]);
+                QCOMPARE(answer.seq(), std::uint64_t(i + 1)); // the stored op, not the resent one
+            }
+            QCOMPARE(m_server->headSeq(QStringLiteral("again")), head);
+        }
     }
 
     void restartKeepsTheWall()
