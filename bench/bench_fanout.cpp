@@ -424,9 +424,21 @@ ServerKind kindOf(const std::string &name)
         return ServerKind::NodeWs;
     if (name == "socket.io")
         return ServerKind::SocketIo;
-    if (name == "scrawl" || name == "scrawl-tmpfs")
+    if (name == "scrawl" || name == "scrawl-tmpfs" || name == "baseline")
         return ServerKind::Scrawl;
-    die("unknown server " + name + " (scrawl, scrawl-tmpfs, node-ws, socket.io)");
+    die("unknown server " + name + " (scrawl, scrawl-tmpfs, baseline, node-ws, socket.io)");
+}
+
+// baseline: another build's scrawl-server (SCRAWL_BENCH_BASELINE=PATH), on the disk like
+// scrawl, so that a change is measured against what came before in the same run.
+std::string serverBinOf(const std::string &name)
+{
+    if (name != "baseline")
+        return {};
+    const char *bin = std::getenv("SCRAWL_BENCH_BASELINE");
+    if (!bin || !*bin)
+        die("the baseline server needs SCRAWL_BENCH_BASELINE=PATH of another build's scrawl-server");
+    return bin;
 }
 
 // scrawl-tmpfs: the same server with its database on tmpfs, to tell what the disk costs from
@@ -479,7 +491,7 @@ int runFanout(const Args &args)
         double fastestReferenceHalf = 0;
         for (const std::string &name : serverNames) {
             const ServerKind kind = kindOf(name);
-            ServerProcess server = ServerProcess::start(kind, serverCpu, dataParentOf(name));
+            ServerProcess server = ServerProcess::start(kind, serverCpu, dataParentOf(name), name, serverBinOf(name));
             const std::int64_t rss0 = server.rssBytes();
             Fanout fan(kind, server.port, n, p);
             const std::int64_t setup0 = nowNs();
@@ -577,7 +589,8 @@ int runFanout(const Args &args)
         const int n = run.n;
         const int p = std::min(n, maxPublishers);
         const ServerKind kind = kindOf(run.server);
-        ServerProcess server = ServerProcess::start(kind, serverCpu, dataParentOf(run.server));
+        ServerProcess server = ServerProcess::start(kind, serverCpu, dataParentOf(run.server), run.server,
+                                                    serverBinOf(run.server));
         Fanout fan(kind, server.port, n, p);
         fan.connectAll();
         const StepResult h = fan.step(run.rateOps, warmup, halfWindow, server);

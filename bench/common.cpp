@@ -48,7 +48,8 @@ std::string referenceDir()
     return std::string(SCRAWL_SOURCE_DIR) + "/bench/reference";
 }
 
-ServerProcess ServerProcess::start(ServerKind kind, int cpu, const std::string &dataParent)
+ServerProcess ServerProcess::start(ServerKind kind, int cpu, const std::string &dataParent,
+                                   const std::string &label, const std::string &serverBin)
 {
     ServerProcess server;
     server.kind = kind;
@@ -64,7 +65,8 @@ ServerProcess ServerProcess::start(ServerKind kind, int cpu, const std::string &
             die("cannot make a temporary data directory in " + dataParent);
         server.dataDir = dir;
         // Every bench client comes from 127.0.0.1: lift the per-address limits.
-        argv.insert(argv.end(), {binDir() + "/scrawl-server", "--port", "0", "--host", "127.0.0.1",
+        argv.insert(argv.end(), {serverBin.empty() ? binDir() + "/scrawl-server" : serverBin,
+                                 "--port", "0", "--host", "127.0.0.1",
                                  "--data", server.dataDir, "--max-connections-per-address",
                                  "1000000", "--max-connects-per-address", "1000000",
                                  "--max-joins-per-address", "1000000"});
@@ -76,7 +78,7 @@ ServerProcess ServerProcess::start(ServerKind kind, int cpu, const std::string &
                 + " (scripts/bench does)");
         argv.insert(argv.end(), {"node", script, "--port", "0"});
     }
-    const std::string log = "/tmp/scrawl-bench-" + std::string(kindName(kind)) + ".log";
+    const std::string log = "/tmp/scrawl-bench-" + (label.empty() ? std::string(kindName(kind)) : label) + ".log";
     int out[2];
     if (pipe(out) != 0)
         die("pipe failed");

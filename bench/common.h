@@ -27,7 +27,11 @@ struct ServerProcess
     // "listening on ws://HOST:PORT". Exits the program with a message on failure.
     // dataParent: where Scrawl's temporary data directory goes (/tmp is on the disk here;
     // /dev/shm is tmpfs, to tell storage I/O apart from the rest).
-    static ServerProcess start(ServerKind kind, int cpu, const std::string &dataParent = "/tmp");
+    // label: names the server's log, /tmp/scrawl-bench-LABEL.log (empty: the kind's name).
+    // serverBin: another build's scrawl-server, to compare two builds in one run (empty: the
+    // one beside this executable).
+    static ServerProcess start(ServerKind kind, int cpu, const std::string &dataParent = "/tmp",
+                               const std::string &label = {}, const std::string &serverBin = {});
     void stop();
     double cpuSeconds() const; // utime + stime of every thread, from /proc/PID/stat
     std::int64_t rssBytes() const;
