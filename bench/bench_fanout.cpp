@@ -501,15 +501,16 @@ int runFanout(const Args &args)
             const double rssPerConn = double(rss1 - rss0) / n;
 
             // Saturation: double the offered rate until the server delivers clearly less than
-            // offered (or the publishers' cap is reached); the most delivered in a window is the
-            // saturation throughput.
+            // offered (or the publishers' cap is reached), then narrow the last doubling down;
+            // the most delivered in a window is the saturation throughput.
             double rate = std::min(capOps, std::max(20.0, 20000.0 / n));
             StepResult best;
             std::string note;
             double genAtSat = 0;
             bool lastStepDrained = true; // did the last step's backlog arrive in time?
-            for (int i = 0; i < 12; ++i) {
-                const StepResult r = fan.step(rate, warmup, window, server);
+            // One step at `rate`; true if the server kept up with it.
+            auto kept = [&](double at) {
+                const StepResult r = fan.step(at, warmup, window, server);
                 std::fprintf(stderr, "  %s N=%d: offered %.0f ops/s = %.0f deliveries/s -> delivered %.0f/s, "
                                      "p99 %.1f ms, server CPU %.0f%%, generator CPU %.0f%%, errors %llu%s\n",
                              name.c_str(), n, r.offeredOps, r.offeredDeliveries, r.delivered, r.p99,
@@ -519,15 +520,29 @@ int runFanout(const Args &args)
                     best = r;
                     genAtSat = r.generatorCpu / r.window;
                 }
-                const bool saturated = r.delivered < 0.9 * r.offeredDeliveries || r.p99 > 500 || !r.drained;
                 lastStepDrained = r.drained;
-                if (saturated)
+                return r.delivered >= 0.9 * r.offeredDeliveries && r.p99 <= 500 && r.drained;
+            };
+            double keptRate = 0;
+            for (int i = 0; i < 12; ++i) {
+                if (!kept(rate))
                     break;
+                keptRate = rate;
                 if (rate >= capOps) {
                     note = "capped: publishers at max_ops_per_second";
                     break;
                 }
                 rate = std::min(capOps, rate * 2);
+            }
+            // The doubling brackets saturation within a factor of two; halving the bracket three
+            // times more puts it within 12 % (half load is taken from it, so it matters).
+            if (note.empty() && keptRate > 0) {
+                double lo = keptRate, hi = rate;
+                for (int i = 0; i < int(args.integer("refine", 3)); ++i) {
+                    fan.settle(lastStepDrained ? 500 : 3000, 60000);
+                    const double mid = (lo + hi) / 2;
+                    (kept(mid) ? lo : hi) = mid;
+                }
             }
             // Half of saturation, for latency and cost.
             const double halfRate = std::max(1.0, best.delivered / 2 / n);

@@ -1167,7 +1167,7 @@ bool readStorage(const std::string &dataDir, std::vector<StoredOp> *stored, std:
                 std::fprintf(stderr, "soak: cannot read the ops: %s\n", qPrintable(q.lastError().text()));
             }
             QSqlQuery snap(db);
-            if (snap.exec(QStringLiteral("SELECT MAX(length(body)) FROM snapshots")) && snap.next())
+            if (snap.exec(QStringLiteral("SELECT MAX(bytes) FROM snapshot_heads")) && snap.next())
                 *snapshotBytes = snap.value(0).toLongLong();
         } else {
             std::fprintf(stderr, "soak: cannot open the database: %s\n", qPrintable(db.lastError().text()));
