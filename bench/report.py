@@ -71,8 +71,10 @@ for r in strokes:
         worst = max(r["up_bytes_per_point"], r["down_bytes_per_point"])
         md.append(f"| ≤ 3 bytes per stroke point on the wire (200 Hz pen, the app's 16 ms batches) | "
                   f"up **{r['up_bytes_per_point']:.2f}**, down **{r['down_bytes_per_point']:.2f}** "
-                  f"B/point ({r['points_per_batch']:.1f} points a message); the points alone "
-                  f"{r['one_message_bytes_per_point']:.2f} B/point"
+                  f"B/point ({r['points_per_batch']:.1f} points a message); the whole stroke in one "
+                  f"message {r['one_message_bytes_per_point']:.2f} B/point"
+                  + (f", its points alone {r['path_point_bytes_per_point']:.2f}"
+                     if r.get("path_point_bytes_per_point") is not None else "")
                   + "".join(f"; {o['batch_ms']} ms batches: up {o['up_bytes_per_point']:.2f}, down "
                             f"{o['down_bytes_per_point']:.2f}"
                             for o in strokes if o["hz"] == 200 and o["batch_ms"] > 16)
