@@ -941,20 +941,18 @@ void WallServer::storeSnapshotIfDue(Room *room, bool force)
     write.seq = room->model.seq();
     write.opBytesAtStart = room->opBytesSinceSnapshot;
     write.buildNs = timer.nsecsElapsed();
+    room->snapshotWrite = std::move(write); // replaces one being written: it starts over
     if (force) {
-        room->snapshotWrite.reset();
-        const bool saved = m_storage->saveSnapshot(room->wallId, write.seq, write.bytes);
-        write.writeNs = write.slowestPartNs = timer.nsecsElapsed() - write.buildNs;
-        write.partsWritten = Storage::snapshotParts(write.bytes.size());
-        room->snapshotWrite = std::move(write);
-        if (saved) {
+        Room::SnapshotWrite &now = *room->snapshotWrite;
+        const bool saved = m_storage->saveSnapshot(room->wallId, now.seq, now.bytes);
+        now.writeNs = now.slowestPartNs = timer.nsecsElapsed() - now.buildNs;
+        now.partsWritten = Storage::snapshotParts(now.bytes.size()) + 1; // and the commit
+        if (saved)
             storedSnapshot(room);
-        } else {
+        else
             room->snapshotWrite.reset();
-        }
         return;
     }
-    room->snapshotWrite = std::move(write);
     if (!m_snapshotPartsScheduled) {
         m_snapshotPartsScheduled = true;
         QMetaObject::invokeMethod(this, [this] { storeSnapshotParts(); }, Qt::QueuedConnection);
