@@ -21,6 +21,12 @@ using namespace scrawl;
 
 namespace {
 
+QString backendName()
+{
+    return QQuickWindow::sceneGraphBackend().isEmpty() ? QStringLiteral("default (rhi)")
+                                                       : QQuickWindow::sceneGraphBackend();
+}
+
 pb::WallSnapshot makeWall(int strokes, QRandomGenerator &rng)
 {
     // Hand-drawn-looking strokes of 8..40 points scattered over 20,000 x 12,500 px.
@@ -98,6 +104,13 @@ void run(QQuickWindow &window, CanvasItem *canvas, const char *label, int frames
     std::printf("%-34s frame interval ms: mean %6.2f  p50 %6.2f  p95 %6.2f  max %6.2f | canvas "
                 "sync ms: mean %6.2f  p95 %6.2f  max %6.2f\n",
                 label, f.mean, f.p50, f.p95, f.max, s.mean, s.p95, s.max);
+    // For scripts/bench (bench/report.py).
+    std::printf("RESULT {\"bench\":\"canvas\",\"backend\":\"%s\",\"strokes\":%lld,\"run\":\"%s\","
+                "\"mean_ms\":%.3f,\"p50_ms\":%.3f,\"p95_ms\":%.3f,\"max_ms\":%.3f,"
+                "\"sync_mean_ms\":%.3f,\"sync_p95_ms\":%.3f}\n",
+                qPrintable(backendName()), (long long)canvas->client()->model().strokes().size(), label,
+                f.mean, f.p50, f.p95, f.max, s.mean, s.p95);
+    std::fflush(stdout);
 }
 
 } // namespace
@@ -131,8 +144,7 @@ int main(int argc, char *argv[])
     while (!canvas->settled())
         QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);
     std::printf("backend %s: first full view at 100%% painted in %lld ms\n",
-                qPrintable(QQuickWindow::sceneGraphBackend().isEmpty() ? QStringLiteral("default (rhi)")
-                                                                       : QQuickWindow::sceneGraphBackend()),
+                qPrintable(backendName()),
                 (long long)t.elapsed());
 
     run(window, canvas, "pan at 100% (12 px/frame)", 400,
