@@ -12,10 +12,10 @@
 #include <QVariant>
 
 #include <atomic>
-#include <map>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <thread>
 

@@ -284,7 +284,6 @@ bool WallServer::reloadRoom(Room *room)
     QElapsedTimer timer;
     timer.start();
     WallModel model;
-    model.setKeepsSnapshotPaths(true);
     std::uint64_t snapshotSeq = 0;
     qsizetype snapshotBytes = 0;
     std::uint64_t opBytes = 0;
@@ -296,12 +295,11 @@ bool WallServer::reloadRoom(Room *room)
         } else {
             qCWarning(lcServer) << "wall" << room->name << "has a damaged snapshot; replaying ops";
         }
-        if (!snapshotSeq) {
+        if (!snapshotSeq)
             model = WallModel();
-            model.setKeepsSnapshotPaths(true);
-        }
     }
     model.setCapacity(m_options.wallCapacity);
+    model.setKeepsSnapshotPaths(true);
     // Replay what came after the snapshot, in pages so memory stays bounded.
     std::uint64_t after = snapshotSeq;
     for (;;) {
@@ -953,10 +951,16 @@ void WallServer::storeSnapshotIfDue(Room *room, bool force)
             room->snapshotWrite.reset();
         return;
     }
-    if (!m_snapshotPartsScheduled) {
-        m_snapshotPartsScheduled = true;
-        QMetaObject::invokeMethod(this, [this] { storeSnapshotParts(); }, Qt::QueuedConnection);
-    }
+    scheduleSnapshotParts();
+}
+
+void WallServer::scheduleSnapshotParts()
+{
+    if (m_snapshotPartsScheduled)
+        return;
+    m_snapshotPartsScheduled = true;
+    // After what the event loop has waiting: a part per pass, between the clients' messages.
+    QMetaObject::invokeMethod(this, [this] { storeSnapshotParts(); }, Qt::QueuedConnection);
 }
 
 void WallServer::storeSnapshotParts()
@@ -989,10 +993,8 @@ void WallServer::storeSnapshotParts()
             more = true;
         }
     }
-    if (more && !m_snapshotPartsScheduled) {
-        m_snapshotPartsScheduled = true;
-        QMetaObject::invokeMethod(this, [this] { storeSnapshotParts(); }, Qt::QueuedConnection);
-    }
+    if (more)
+        scheduleSnapshotParts();
 }
 
 void WallServer::storedSnapshot(Room *room)

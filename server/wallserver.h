@@ -162,6 +162,7 @@ private:
     void checkLiveness();
     bool reloadRoom(Room *room);
     void storeSnapshotIfDue(Room *room, bool force);
+    void scheduleSnapshotParts();
     void storeSnapshotParts();
     void storedSnapshot(Room *room);
     void broadcast(Room *room, const QByteArray &bytes, Session *except = nullptr);

@@ -347,21 +347,12 @@ private slots:
         // snapshot weighed have come: cheap chat does not rewrite a heavy wall.
         m_server.reset();
         startServer(0, 10);
-        const QString file = QDir(m_dir->path()).filePath(QStringLiteral("scrawl.sqlite"));
         // What storage holds, read the way an operator would: its own connection to the file.
-        auto stored = [&file]() -> std::pair<std::uint64_t, qint64> {
-            std::pair<std::uint64_t, qint64> out{0, 0};
-            {
-                QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("peek"));
-                db.setDatabaseName(file);
-                if (db.open()) {
-                    QSqlQuery q(QStringLiteral("SELECT seq, bytes FROM snapshot_heads"), db);
-                    if (q.next())
-                        out = {q.value(0).toULongLong(), q.value(1).toLongLong()};
-                }
-            }
-            QSqlDatabase::removeDatabase(QStringLiteral("peek"));
-            return out;
+        auto stored = [this]() -> std::pair<std::uint64_t, qint64> {
+            const QList<QVariantList> rows = onFile({QStringLiteral("SELECT seq, bytes FROM snapshot_heads")});
+            if (rows.isEmpty())
+                return {0, 0};
+            return {rows.front()[0].toULongLong(), rows.front()[1].toLongLong()};
         };
         TestClient a;
         QVERIFY(a.connectAs(url(), QStringLiteral("Ada")));
