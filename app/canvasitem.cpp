@@ -9,12 +9,14 @@
 #include <QPainter>
 #include <QQuickWindow>
 #include <QSGImageNode>
+#include <QSGNode>
 #include <QSGRectangleNode>
 #include <QSGTexture>
 #include <QSvgGenerator>
 
 #include <algorithm>
 #include <cmath>
+#include <thread>
 #include <unordered_map>
 
 Q_LOGGING_CATEGORY(lcCanvas, "scrawl.app.canvas", QtInfoMsg)
@@ -23,8 +25,9 @@ namespace scrawl {
 
 namespace {
 
-// Tile painting may take this long per frame; the rest waits for the next frames, so a pan or
-// zoom over a dense wall keeps its frame rate and the detail fills in.
+// Work for tiles in a frame (painting changed tiles, copying the strokes of tiles for the
+// workers) may take this long; the rest waits for the next frames, so a pan or zoom over a dense
+// wall keeps its frame rate and the detail fills in.
 constexpr qint64 kTileBudgetNs = 8'000'000;
 // Tiles this far outside the view (in tiles) are kept for when the view comes back.
 constexpr int kKeepMargin = 2;
@@ -59,30 +62,60 @@ class TileRoot : public QSGNode
 {
 public:
     QSGRectangleNode *background = nullptr;
-    QSGNode *fallbackLayer = nullptr;
-    QSGNode *currentLayer = nullptr;
+    // Transform nodes that never move anything: Qt 6.4's software renderer keeps the position
+    // and clip of transform, clip and opacity nodes only, and places a node added later under a
+    // plain QSGNode at the window's origin, unclipped (stray tiles over other items).
+    QSGTransformNode *fallbackLayer = nullptr;
+    QSGTransformNode *currentLayer = nullptr;
     TileMap current;
     TileMap fallback;
     double currentZoom = 0;
     double fallbackZoom = 0;
     double dpr = 0;
-
-    void drop(QSGNode *layer, TileMap &map, TileMap::iterator it, TileMap::iterator *next)
+    // Tiles of the current zoom being painted on the workers, by the id of the request. A tile
+    // that changes meanwhile is marked stale: its image is shown when it comes, and painted again.
+    struct Pending
     {
-        if (it->second.node) {
-            layer->removeChildNode(it->second.node);
-            delete it->second.node;
-        }
+        std::uint64_t id = 0;
+        bool stale = false;
+    };
+    std::unordered_map<TileKey, Pending, TileKeyHash> pending;
+    // Every visible tile of the current zoom was on screen at the last frame.
+    bool currentComplete = false;
+
+    // Tiles off screen (the ring painted ahead, those kept for when the view comes back) are
+    // taken out of the tree: they cost the renderer nothing, and the software renderer would
+    // draw them over neighbouring items.
+    ~TileRoot() override
+    {
+        for (auto *map : {&current, &fallback})
+            for (auto &[key, tile] : *map)
+                if (tile.node && !tile.node->parent())
+                    delete tile.node;
+    }
+    static void show(QSGNode *layer, Tile &tile, bool shown)
+    {
+        if (shown && !tile.node->parent())
+            layer->appendChildNode(tile.node);
+        else if (!shown && tile.node->parent())
+            layer->removeChildNode(tile.node);
+    }
+    static void destroy(Tile &tile)
+    {
+        if (tile.node && tile.node->parent())
+            tile.node->parent()->removeChildNode(tile.node);
+        delete tile.node;
+        tile.node = nullptr;
+    }
+    void drop(TileMap &map, TileMap::iterator it, TileMap::iterator *next)
+    {
+        destroy(it->second);
         *next = map.erase(it);
     }
-    void dropAll(QSGNode *layer, TileMap &map)
+    void dropAll(TileMap &map)
     {
-        for (auto &[key, tile] : map) {
-            if (tile.node) {
-                layer->removeChildNode(tile.node);
-                delete tile.node;
-            }
-        }
+        for (auto &[key, tile] : map)
+            destroy(tile);
         map.clear();
     }
 };
@@ -92,8 +125,6 @@ QRectF tileWallRect(TileKey k, double zoom)
     const double t = CanvasItem::kTileSize / zoom;
     return QRectF(k.i * t, k.j * t, t, t);
 }
-
-QColor rgb(std::uint32_t c) { return QColor::fromRgb(QRgb(0xff000000u | (c & 0xffffffu))); }
 
 QRectF segmentBounds(const std::vector<FixedPoint> &points, size_t from, double width)
 {
@@ -136,37 +167,6 @@ bool strokeTouches(const std::vector<FixedPoint> &points, double width, QPointF 
     return false;
 }
 
-// Draws one stroke. Points closer than half a device pixel to the last drawn one are skipped:
-// a zoomed-out wall costs what it shows, not what it holds.
-void drawStroke(QPainter &p, const std::vector<FixedPoint> &points, std::uint32_t color,
-                double width, double scale, std::vector<QPointF> &buffer)
-{
-    if (points.empty())
-        return;
-    QPen pen(rgb(color));
-    // Never thinner than about a device pixel, or far-out strokes vanish.
-    pen.setWidthF(std::max(width, 0.8 / scale));
-    pen.setCapStyle(Qt::RoundCap);
-    pen.setJoinStyle(Qt::RoundJoin);
-    p.setPen(pen);
-    const double minStep = 0.5 / scale * kCoordScale;
-    const double minStep2 = minStep * minStep;
-    buffer.clear();
-    FixedPoint last = points.front();
-    buffer.push_back(toPixels(last));
-    for (size_t i = 1; i < points.size(); ++i) {
-        const double dx = points[i].x - last.x, dy = points[i].y - last.y;
-        if (dx * dx + dy * dy < minStep2 && i + 1 != points.size())
-            continue;
-        last = points[i];
-        buffer.push_back(toPixels(last));
-    }
-    if (buffer.size() == 1)
-        p.drawPoint(buffer.front());
-    else
-        p.drawPolyline(buffer.data(), int(buffer.size()));
-}
-
 } // namespace
 
 CanvasItem::CanvasItem(QQuickItem *parent)
@@ -185,7 +185,10 @@ CanvasItem::CanvasItem(QQuickItem *parent)
         onWindowChanged(window());
 }
 
-CanvasItem::~CanvasItem() = default;
+CanvasItem::~CanvasItem()
+{
+    m_painter.reset(); // its threads may still post updates to this item: stop them first
+}
 
 void CanvasItem::setClient(WallClient *client)
 {
@@ -337,10 +340,11 @@ void CanvasItem::onWindowChanged(QQuickWindow *window)
         return;
     // More tiles to paint: ask for another frame once this one is on screen.
     m_frameConnection = connect(window, &QQuickWindow::frameSwapped, this, [this] {
+        // More to paint here: another frame. Tiles on the workers ask for one when they are done.
         const bool more = m_moreTiles.load();
         if (more)
             update();
-        setSettled(!more && m_dirty.empty() && !m_dirtyAll);
+        setSettled(!more && !m_waitingTiles.load() && m_dirty.empty() && !m_dirtyAll);
         emit frameSynced();
     }, Qt::QueuedConnection);
 }
@@ -468,13 +472,12 @@ void CanvasItem::markDirty(const QRectF &wallRect)
 
 // --- painting ----------------------------------------------------------------------------------
 
-void CanvasItem::paintStrokes(QPainter &painter, const QRectF &area, double scale)
+void CanvasItem::collectStrokes(const QRectF &area, double scale, StrokeBatch *batch)
 {
     if (!m_client)
         return;
     indexNewStrokes();
     const auto &strokes = m_client->model().strokes();
-    std::vector<QPointF> buffer;
     m_index.query(area, &m_scratch);
     for (const std::uint32_t i : m_scratch) {
         if (i >= strokes.size() || i >= m_bounds.size())
@@ -483,14 +486,14 @@ void CanvasItem::paintStrokes(QPainter &painter, const QRectF &area, double scal
         if (!s.visible() || !m_bounds[i].intersects(area) || m_client->isHiddenLocally(s.key)
             || m_client->isShadowedByLocal(s.key))
             continue;
-        drawStroke(painter, s.points, s.color, s.width, scale, buffer);
+        batch->add(s.points, s.color, s.width, scale);
     }
     // Our own strokes that the server has not fully acknowledged, drawn from the outbox copy.
     const std::uint64_t self = m_client->userId();
     for (const auto &[id, ls] : m_client->localStrokes()) {
         if (m_client->isHiddenLocally(objectKey(self, id)) || !ls.bounds().intersects(area))
             continue;
-        drawStroke(painter, ls.points, ls.color, ls.width, scale, buffer);
+        batch->add(ls.points, ls.color, ls.width, scale);
     }
 }
 
@@ -502,7 +505,9 @@ void CanvasItem::paintWall(QPainter &painter, const QRectF &area, double scale, 
     t.scale(scale, scale);
     t.translate(-area.left(), -area.top());
     painter.setTransform(t, true);
-    paintStrokes(painter, area, scale);
+    StrokeBatch batch;
+    collectStrokes(area, scale, &batch);
+    paintStrokes(painter, batch, scale);
     if (notes && m_client) {
         QFont font = QGuiApplication::font();
         font.setPixelSize(int(kNoteFontPx));
@@ -538,10 +543,17 @@ QSGNode *CanvasItem::updatePaintNode(QSGNode *old, UpdatePaintNodeData *)
         root = new TileRoot;
         root->background = win->createRectangleNode();
         root->appendChildNode(root->background);
-        root->fallbackLayer = new QSGNode;
-        root->currentLayer = new QSGNode;
+        root->fallbackLayer = new QSGTransformNode;
+        root->currentLayer = new QSGTransformNode;
         root->appendChildNode(root->fallbackLayer);
         root->appendChildNode(root->currentLayer);
+    }
+    if (!m_painter) {
+        // Leave a core to the GUI and render threads; more than a few painters only contend.
+        const int threads = std::clamp(int(std::thread::hardware_concurrency()) - 1, 1, 3);
+        m_painter = std::make_unique<TilePainter>(threads, [this] {
+            QMetaObject::invokeMethod(this, [this] { update(); }, Qt::QueuedConnection);
+        });
     }
     root->background->setRect(boundingRect());
     root->background->setColor(m_background);
@@ -552,44 +564,83 @@ QSGNode *CanvasItem::updatePaintNode(QSGNode *old, UpdatePaintNodeData *)
     }
 
     // A new zoom: what is on screen becomes the scaled stand-in while new tiles are painted.
+    // While the zoom keeps changing faster than tiles come, the last complete view stays the
+    // stand-in rather than a patchwork of the few tiles painted at each step.
     if (root->currentZoom != m_zoom) {
-        root->dropAll(root->fallbackLayer, root->fallback);
+        const bool replace = root->currentComplete || root->fallback.empty();
+        if (replace)
+            root->dropAll(root->fallback);
         for (auto &[key, tile] : root->current) {
-            if (tile.node && !tile.dirty) {
-                root->currentLayer->removeChildNode(tile.node);
-                root->fallbackLayer->appendChildNode(tile.node);
+            if (replace && !tile.dirty) {
+                TileRoot::show(root->currentLayer, tile, false);
                 tile.node->setFiltering(QSGTexture::Linear);
                 root->fallback.emplace(key, std::move(tile));
-            } else if (tile.node) {
-                root->currentLayer->removeChildNode(tile.node);
-                delete tile.node;
+            } else {
+                TileRoot::destroy(tile);
             }
         }
         root->current.clear();
-        root->fallbackZoom = root->currentZoom;
+        root->pending.clear();
+        m_painter->retain([](TilePainter::Job &) { return false; });
+        if (replace)
+            root->fallbackZoom = root->currentZoom;
         root->currentZoom = m_zoom;
+        root->currentComplete = false;
     }
+
+    auto place = [&](TileKey key, const QImage &image) -> Tile & {
+        Tile &tile = root->current[key];
+        std::unique_ptr<QSGTexture> texture(win->createTextureFromImage(image));
+        if (!tile.node) {
+            // Fully set up before it enters the tree: the software renderer (Qt 6.4) reads the
+            // texture of a node as soon as it is added. Placed, and put in the tree if it is on
+            // screen, with the others below.
+            tile.node = win->createImageNode();
+            tile.node->setOwnsTexture(false);
+            tile.node->setFiltering(QSGTexture::Nearest);
+            tile.node->setTexture(texture.get());
+            tile.node->setRect(QRectF(0, 0, kTileSize, kTileSize));
+            tile.node->setSourceRect(QRectF(QPointF(0, 0), image.size()));
+        } else {
+            tile.node->setTexture(texture.get());
+        }
+        tile.texture = std::move(texture);
+        tile.dirty = false;
+        return tile;
+    };
 
     if (m_dirtyAll) {
         for (auto &[key, tile] : root->current)
             tile.dirty = true;
-        root->dropAll(root->fallbackLayer, root->fallback);
-    } else if (!m_dirty.empty()) {
-        for (auto &[key, tile] : root->current) {
-            const QRectF r = tileWallRect(key, m_zoom);
-            for (const QRectF &d : m_dirty) {
-                if (r.intersects(d)) {
-                    tile.dirty = true;
-                    break;
-                }
-            }
-        }
+        root->dropAll(root->fallback);
+        root->pending.clear();
+        m_painter->retain([](TilePainter::Job &) { return false; });
+    }
+
+    // Tiles painted on the workers since the last frame.
+    for (TilePainter::Result &r : m_painter->takeResults()) {
+        const TileKey key{r.i, r.j};
+        const auto p = root->pending.find(key);
+        if (p == root->pending.end() || p->second.id != r.id)
+            continue; // asked for at another zoom, or no longer wanted
+        const bool stale = p->second.stale;
+        root->pending.erase(p);
+        place(key, r.image).dirty = stale;
+    }
+
+    if (!m_dirtyAll && !m_dirty.empty()) {
+        auto touched = [&](TileKey key, double zoom) {
+            const QRectF r = tileWallRect(key, zoom);
+            return std::any_of(m_dirty.begin(), m_dirty.end(),
+                               [&](const QRectF &d) { return r.intersects(d); });
+        };
+        for (auto &[key, tile] : root->current)
+            tile.dirty = tile.dirty || touched(key, m_zoom);
+        for (auto &[key, pending] : root->pending)
+            pending.stale = pending.stale || touched(key, m_zoom);
         for (auto it = root->fallback.begin(); it != root->fallback.end();) {
-            const QRectF r = tileWallRect(it->first, root->fallbackZoom);
-            const bool hit = std::any_of(m_dirty.begin(), m_dirty.end(),
-                                         [&](const QRectF &d) { return r.intersects(d); });
-            if (hit)
-                root->drop(root->fallbackLayer, root->fallback, it, &it);
+            if (touched(it->first, root->fallbackZoom))
+                root->drop(root->fallback, it, &it);
             else
                 ++it;
         }
@@ -600,91 +651,129 @@ QSGNode *CanvasItem::updatePaintNode(QSGNode *old, UpdatePaintNodeData *)
     const double t = kTileSize;
     const int i0 = int(std::floor(-m_pan.x() / t)), i1 = int(std::floor((width() - m_pan.x()) / t));
     const int j0 = int(std::floor(-m_pan.y() / t)), j1 = int(std::floor((height() - m_pan.y()) / t));
+    auto kept = [&](TileKey k) {
+        return k.i >= i0 - kKeepMargin && k.i <= i1 + kKeepMargin && k.j >= j0 - kKeepMargin
+               && k.j <= j1 + kKeepMargin;
+    };
+    auto visible = [&](TileKey k) { return k.i >= i0 && k.i <= i1 && k.j >= j0 && k.j <= j1; };
+    const double ci = (width() / 2 - m_pan.x()) / t - 0.5, cj = (height() / 2 - m_pan.y()) / t - 0.5;
+    // Visible tiles first, nearest the centre first; then the ring around the view.
+    auto priority = [&](TileKey k) {
+        return std::hypot(k.i - ci, k.j - cj) + (visible(k) ? 0.0 : 1000.0);
+    };
 
-    // Forget tiles that drifted far from the view.
+    // Forget tiles that drifted far from the view, and the requests for them.
     for (auto it = root->current.begin(); it != root->current.end();) {
-        const TileKey k = it->first;
-        if (k.i < i0 - kKeepMargin || k.i > i1 + kKeepMargin || k.j < j0 - kKeepMargin
-            || k.j > j1 + kKeepMargin)
-            root->drop(root->currentLayer, root->current, it, &it);
+        if (!kept(it->first))
+            root->drop(root->current, it, &it);
         else
             ++it;
     }
+    for (auto it = root->pending.begin(); it != root->pending.end();)
+        it = kept(it->first) ? std::next(it) : root->pending.erase(it);
+    m_painter->retain([&](TilePainter::Job &job) {
+        const TileKey k{job.i, job.j};
+        job.priority = priority(k);
+        return kept(k);
+    });
 
-    // What to paint: changed tiles first (someone is drawing there), then missing ones from the
-    // centre outwards.
+    // What to paint. Changed visible tiles are painted here, now, so that ink appears in the
+    // frame after it is drawn; every other tile (newly exposed by a pan or a zoom, the ring just
+    // outside the view, changed tiles out of view) goes to the workers, and is shown when it is
+    // ready.
     struct Need
     {
         TileKey key;
-        bool dirty;
-        double distance;
+        double priority;
     };
-    std::vector<Need> needs;
-    const double ci = (width() / 2 - m_pan.x()) / t - 0.5, cj = (height() / 2 - m_pan.y()) / t - 0.5;
-    for (int i = i0; i <= i1; ++i) {
-        for (int j = j0; j <= j1; ++j) {
-            const auto it = root->current.find({i, j});
-            if (it != root->current.end() && !it->second.dirty)
+    std::vector<Need> dirtyVisible, requests;
+    bool waiting = false; // a visible tile is not on screen yet
+    for (int i = i0 - 1; i <= i1 + 1; ++i) {
+        for (int j = j0 - 1; j <= j1 + 1; ++j) {
+            const TileKey key{i, j};
+            const auto it = root->current.find(key);
+            const bool present = it != root->current.end();
+            if (present && !it->second.dirty)
                 continue;
-            needs.push_back({{i, j}, it != root->current.end(), std::hypot(i - ci, j - cj)});
+            if (present && visible(key)) {
+                dirtyVisible.push_back({key, priority(key)});
+                continue;
+            }
+            if (!present && visible(key))
+                waiting = true;
+            // Asked for already. If it changed since, it is shown when it comes and then
+            // painted again: asking anew at every change would starve a tile that someone keeps
+            // drawing on.
+            if (root->pending.count(key))
+                continue;
+            requests.push_back({key, priority(key)});
         }
     }
-    std::sort(needs.begin(), needs.end(), [](const Need &a, const Need &b) {
-        return a.dirty != b.dirty ? a.dirty : a.distance < b.distance;
-    });
+    auto nearestFirst = [](const Need &a, const Need &b) { return a.priority < b.priority; };
+    std::sort(dirtyVisible.begin(), dirtyVisible.end(), nearestFirst);
+    std::sort(requests.begin(), requests.end(), nearestFirst);
+
     const int px = int(std::ceil(t * dpr));
     size_t painted = 0;
-    for (const Need &need : needs) {
+    for (const Need &need : dirtyVisible) {
         if (painted > 0 && timer.nsecsElapsed() > kTileBudgetNs)
             break;
-        QImage image(px, px, QImage::Format_RGB32);
-        image.fill(m_background);
-        {
-            QPainter p(&image);
-            paintWall(p, tileWallRect(need.key, m_zoom), m_zoom * dpr, false);
-        }
-        Tile &tile = root->current[need.key];
-        std::unique_ptr<QSGTexture> texture(win->createTextureFromImage(image));
-        if (!tile.node) {
-            // Fully set up before it enters the tree: the software renderer (Qt 6.4) reads the
-            // texture of a node as soon as it is added.
-            tile.node = win->createImageNode();
-            tile.node->setOwnsTexture(false);
-            tile.node->setFiltering(QSGTexture::Nearest);
-            tile.node->setTexture(texture.get());
-            tile.node->setRect(QRectF(need.key.i * t + m_pan.x(), need.key.j * t + m_pan.y(), t, t));
-            tile.node->setSourceRect(QRectF(0, 0, px, px));
-            root->currentLayer->appendChildNode(tile.node);
-        } else {
-            tile.node->setTexture(texture.get());
-        }
-        tile.texture = std::move(texture);
-        tile.dirty = false;
+        const QRectF area = tileWallRect(need.key, m_zoom);
+        StrokeBatch batch;
+        collectStrokes(area, m_zoom * dpr, &batch);
+        place(need.key, paintTile(batch, area, m_zoom * dpr, px, m_background));
+        root->pending.erase(need.key); // an older picture of it may still be on a worker
         ++painted;
     }
-    const bool more = painted < needs.size();
+    // Requests copy the strokes they draw, which for a zoomed-out tile is thousands: within the
+    // same budget, the rest next frame.
+    std::vector<TilePainter::Job> jobs;
+    size_t asked = 0;
+    for (const Need &need : requests) {
+        if (asked > 0 && timer.nsecsElapsed() > kTileBudgetNs)
+            break;
+        TilePainter::Job job;
+        job.i = need.key.i;
+        job.j = need.key.j;
+        job.id = ++m_jobIds;
+        job.priority = need.priority;
+        job.area = tileWallRect(need.key, m_zoom);
+        job.scale = m_zoom * dpr;
+        job.pixels = px;
+        job.background = m_background;
+        collectStrokes(job.area, job.scale, &job.batch);
+        root->pending[need.key] = {job.id, false};
+        jobs.push_back(std::move(job));
+        ++asked;
+    }
+    m_painter->submit(std::move(jobs));
+    const bool more = painted < dirtyVisible.size() || asked < requests.size();
     m_moreTiles = more;
+    m_waitingTiles = waiting;
+    root->currentComplete = !waiting;
 
     // Place the tiles: a pan only moves them. Snapped to device pixels so they stay sharp.
     auto snap = [dpr](double v) { return std::round(v * dpr) / dpr; };
+    const QRectF view = boundingRect();
     for (auto &[key, tile] : root->current) {
-        const double x = snap(key.i * t + m_pan.x()), y = snap(key.j * t + m_pan.y());
-        tile.node->setRect(QRectF(x, y, t, t));
+        const QRectF r(snap(key.i * t + m_pan.x()), snap(key.j * t + m_pan.y()), t, t);
+        tile.node->setRect(r);
         tile.node->setSourceRect(QRectF(0, 0, px, px));
+        TileRoot::show(root->currentLayer, tile, r.intersects(view));
     }
-    if (!more && needs.empty()) {
-        root->dropAll(root->fallbackLayer, root->fallback);
+    if (!waiting && dirtyVisible.empty()) {
+        root->dropAll(root->fallback);
     } else if (root->fallbackZoom > 0) {
         const double ratio = m_zoom / root->fallbackZoom;
-        const QRectF view = boundingRect();
         for (auto it = root->fallback.begin(); it != root->fallback.end();) {
             const QRectF r(it->first.i * t * ratio + m_pan.x(), it->first.j * t * ratio + m_pan.y(),
                            t * ratio, t * ratio);
             if (!r.intersects(view)) {
-                root->drop(root->fallbackLayer, root->fallback, it, &it);
+                root->drop(root->fallback, it, &it);
                 continue;
             }
             it->second.node->setRect(r);
+            TileRoot::show(root->fallbackLayer, it->second, true);
             ++it;
         }
     }

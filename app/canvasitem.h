@@ -6,13 +6,16 @@
 //
 // Drawing: the view is cut into 256 px tiles at the current zoom. A tile is painted once with
 // QPainter into an image (only the strokes the grid index says may touch it), uploaded as a
-// texture and kept while it stays near the view; a pan only moves texture nodes. Changes dirty
-// just the tiles under them. Tiles are painted within a per-frame time budget, nearest to the
-// centre first, and after a zoom the old tiles stay on screen, scaled, until the new ones are
-// ready. Texture nodes are drawn by every Qt Quick backend, including QT_QUICK_BACKEND=software
-// (which silently skips custom geometry nodes in Qt 6.4).
+// texture and kept while it stays near the view; a pan only moves texture nodes. Tiles coming
+// into view, and the ring just outside it, are painted on worker threads (TilePainter) from
+// copies of their strokes, so panning a dense wall costs a frame little more than panning an
+// empty one. A change dirties just the tiles under it, and those are painted in the frame itself
+// so that ink shows at once. After a zoom the old tiles stay on screen, scaled, until the new
+// ones are ready. Texture nodes are drawn by every Qt Quick backend, including
+// QT_QUICK_BACKEND=software (which silently skips custom geometry nodes in Qt 6.4).
 
 #include "app/strokeindex.h"
+#include "app/tilepainter.h"
 #include "app/wallclient.h"
 
 #include <QPointer>
@@ -20,6 +23,7 @@
 #include <QtQml/qqmlregistration.h>
 
 #include <atomic>
+#include <memory>
 
 QT_BEGIN_NAMESPACE
 class QPainter;
@@ -136,7 +140,8 @@ private:
     void setSettled(bool settled);
     void updateCursorShape();
     void eraseAt(QPointF wallPos);
-    void paintStrokes(QPainter &painter, const QRectF &area, double scale);
+    // The strokes that may touch `area`, thinned for `scale`, in draw order.
+    void collectStrokes(const QRectF &area, double scale, StrokeBatch *batch);
     void endGesture();
 
     QPointer<WallClient> m_client;
@@ -156,7 +161,10 @@ private:
     // handed to the render thread in updatePaintNode (the GUI thread is blocked there)
     std::vector<QRectF> m_dirty;
     bool m_dirtyAll = true;
-    std::atomic<bool> m_moreTiles{false};
+    std::atomic<bool> m_moreTiles{false};    // tiles left for the next frame to paint
+    std::atomic<bool> m_waitingTiles{false}; // visible tiles still on the workers
+    std::unique_ptr<TilePainter> m_painter;  // made and used on the render thread
+    std::uint64_t m_jobIds = 0;
     bool m_settled = false;
     double m_lastSyncMs = 0;
 

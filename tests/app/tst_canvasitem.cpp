@@ -17,6 +17,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <cmath>
 #include <memory>
 
 using namespace scrawl;
@@ -215,6 +216,53 @@ private slots:
         QVERIFY(qRed(near) > 180 && qGreen(near) < 120);
         const QRgb off = img.pixel((m_canvas->mapToScene(QPointF(300, 188)) * dpr).toPoint());
         QCOMPARE(qGray(off), 255);
+    }
+
+    void sharpCornersAreRoundAndCurvesUnbroken()
+    {
+        // Strokes are stroked with bevel joins plus a disc where a corner turns sharply (see
+        // drawStroke): a V with a 90 degree corner, 20 px wide, must have its round outer corner
+        // (a bevel alone leaves the outside of the corner bare beyond 7 px from the vertex).
+        draw({{-100, -100}, {-50, -50}, {0, -100}}, 20);
+        // And a gentle curve of many short segments must be inked all along its middle.
+        std::vector<QPointF> arc;
+        for (int k = 0; k <= 40; ++k) {
+            const double a = M_PI * k / 40;
+            arc.push_back({100 - 80 * std::cos(a), 100 - 80 * std::sin(a)});
+        }
+        draw(arc, 12);
+        QTRY_COMPARE(m_client->pendingCount(), 0);
+        const QImage img = frame();
+        const qreal dpr = img.devicePixelRatio();
+        auto pixel = [&](QPointF wall) {
+            return img.pixel((m_canvas->mapToScene(m_canvas->mapFromWall(wall)) * dpr).toPoint());
+        };
+        QVERIFY(isInk(pixel({-50, -41}))); // 9 px below the vertex: inside the round corner
+        QCOMPARE(qGray(pixel({-50, -38})), 255); // 12 px below: outside the pen's reach
+        for (int k = 0; k <= 40; ++k) {
+            const double a = M_PI * (k + 0.5) / 41;
+            const QPointF mid(100 - 80 * std::cos(a), 100 - 80 * std::sin(a));
+            QVERIFY2(isInk(pixel(mid)), qPrintable(QStringLiteral("arc %1").arg(k)));
+        }
+    }
+
+    void idleCanvasRendersNoFrames()
+    {
+        // Tiles are painted on worker threads, which ask for a frame when they finish; once
+        // everything is on screen nothing may keep asking (a wall left open must not spin the
+        // GPU or the CPU).
+        std::vector<QPointF> line;
+        for (int k = 0; k < 30; ++k)
+            line.push_back({-700.0 + k * 50, std::sin(k) * 200});
+        draw(line, 6);
+        QTRY_COMPARE(m_client->pendingCount(), 0);
+        m_canvas->panBy(300, 120); // new tiles into view, and a new ring around it
+        QTRY_VERIFY(m_canvas->settled());
+        QSignalSpy frames(m_window.get(), &QQuickWindow::frameSwapped);
+        // Tiles of the ring may still be landing: let them, then expect silence.
+        QTRY_VERIFY_WITH_TIMEOUT(!frames.wait(300), 5000);
+        frames.clear();
+        QVERIFY2(!frames.wait(500), "the canvas kept rendering frames while idle");
     }
 
     void eraserRemovesWholeStrokesItTouches()

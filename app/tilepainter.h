@@ -1,0 +1,101 @@
+#pragma once
+
+// Painting the wall's strokes off the GUI and render threads.
+//
+// StrokeBatch is what a tile (or an export) draws: the strokes that touch it, copied out of the
+// model with their points already thinned for the scale they are drawn at, so that painting
+// needs nothing that the GUI thread may change meanwhile. TilePainter paints batches into tile
+// images on worker threads: a pan over a dense wall then costs a frame no more than moving
+// textures, and the tiles coming into view are painted while the previous frames are rendered.
+
+#include "core/points.h"
+
+#include <QColor>
+#include <QImage>
+#include <QPointF>
+#include <QRectF>
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+QT_BEGIN_NAMESPACE
+class QPainter;
+QT_END_NAMESPACE
+
+namespace scrawl {
+
+struct StrokeBatch
+{
+    struct Stroke
+    {
+        std::uint32_t first = 0; // into points
+        std::uint32_t count = 0;
+        std::uint32_t color = 0; // 0xRRGGBB
+        float width = 0;         // wall pixels
+    };
+    std::vector<QPointF> points; // wall pixels
+    std::vector<Stroke> strokes; // in draw order
+
+    // Appends a stroke, skipping points closer than half a device pixel (at `scale` device
+    // pixels per wall pixel) to the last kept one: a zoomed-out wall costs what it shows, not
+    // what it holds. The last point is always kept.
+    void add(const std::vector<FixedPoint> &points, std::uint32_t color, float width, double scale);
+    bool empty() const { return strokes.empty(); }
+};
+
+// Draws `batch` into `painter`, whose transform already maps wall pixels to device pixels at
+// `scale`. Antialiased, round caps, round-looking joins (see the .cpp).
+void paintStrokes(QPainter &painter, const StrokeBatch &batch, double scale);
+
+// Paints a tile image: `area` of the wall at `scale`, over `background`.
+QImage paintTile(const StrokeBatch &batch, const QRectF &area, double scale, int pixels,
+                 QColor background);
+
+class TilePainter
+{
+public:
+    struct Job
+    {
+        int i = 0, j = 0;         // the tile
+        std::uint64_t id = 0;     // the caller's, to match the result to its request
+        double priority = 0;      // lower first
+        QRectF area;              // wall pixels
+        double scale = 1;
+        int pixels = 0;           // the image's side
+        QColor background;
+        StrokeBatch batch;
+    };
+    struct Result
+    {
+        int i = 0, j = 0;
+        std::uint64_t id = 0;
+        QImage image;
+    };
+
+    // `finished` is called on a worker thread after each tile is painted.
+    TilePainter(int threads, std::function<void()> finished);
+    ~TilePainter(); // waits for the tiles being painted, drops the queued ones
+
+    void submit(std::vector<Job> jobs);
+    // Keeps the queued jobs for which `keep` is true (it may change their priority).
+    void retain(const std::function<bool(Job &)> &keep);
+    std::vector<Result> takeResults();
+
+private:
+    void work();
+
+    std::function<void()> m_finished;
+    std::mutex m_mutex;
+    std::condition_variable m_wake;
+    std::vector<Job> m_queue;
+    std::vector<Result> m_done;
+    bool m_stop = false;
+    std::vector<std::thread> m_threads;
+};
+
+} // namespace scrawl
