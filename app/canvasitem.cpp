@@ -248,6 +248,8 @@ void CanvasItem::setBackground(const QColor &color)
 
 void CanvasItem::setSettled(bool settled)
 {
+    if (!settled)
+        ++m_changes;
     if (m_settled == settled)
         return;
     m_settled = settled;
@@ -344,7 +346,10 @@ void CanvasItem::onWindowChanged(QQuickWindow *window)
         const bool more = m_moreTiles.load();
         if (more)
             update();
-        setSettled(!more && !m_waitingTiles.load() && m_dirty.empty() && !m_dirtyAll);
+        // Settled only if that frame saw every change so far: a pan made after its sync is not
+        // on screen yet, whatever that sync left to do.
+        setSettled(!more && !m_waitingTiles.load() && m_dirty.empty() && !m_dirtyAll
+                   && m_syncedChanges.load() == m_changes);
         emit frameSynced();
     }, Qt::QueuedConnection);
 }
@@ -777,6 +782,7 @@ QSGNode *CanvasItem::updatePaintNode(QSGNode *old, UpdatePaintNodeData *)
             ++it;
         }
     }
+    m_syncedChanges = m_changes;
     m_lastSyncMs = timer.nsecsElapsed() / 1e6;
     return root;
 }

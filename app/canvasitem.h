@@ -166,6 +166,8 @@ private:
     std::unique_ptr<TilePainter> m_painter;  // made and used on the render thread
     std::uint64_t m_jobIds = 0;
     bool m_settled = false;
+    std::uint64_t m_changes = 0;                 // views and contents asked for (GUI thread)
+    std::atomic<std::uint64_t> m_syncedChanges{0}; // the last of them a sync took in
     double m_lastSyncMs = 0;
 
     // gestures

@@ -194,6 +194,19 @@ int main(int argc, char *argv[])
         [&](int) { canvas->panBy(-12, -5); });
     run(window, canvas, "pan at 100% fast (60 px/frame)", 200,
         [&](int) { canvas->panBy(60, 25); });
+    if (const QString shot = qEnvironmentVariable("SCRAWL_BENCH_SHOT"); !shot.isEmpty()) {
+        // What the fast pan left on screen, once the tiles are in (to look at, not measured).
+        while (!canvas->settled())
+            QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);
+        window.grabWindow().save(shot);
+        // And the same on the X server, for `import -window root` (2 s, then the bench goes on).
+        std::printf("SHOT %s\n", qPrintable(shot));
+        std::fflush(stdout);
+        QElapsedTimer hold;
+        hold.start();
+        while (hold.elapsed() < 2000)
+            QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);
+    }
     canvas->setView(0.08, 800, 500); // the whole wall in view
     t.restart();
     while (!canvas->settled())

@@ -265,6 +265,28 @@ private slots:
         QVERIFY2(!frames.wait(500), "the canvas kept rendering frames while idle");
     }
 
+    void tilesStayInPlaceInAnOffsetCanvas()
+    {
+        // In the app the canvas sits below the toolbar. Tiles that come in after the first frame
+        // (here: after a pan to a part of the wall not seen before) must be drawn where the
+        // canvas is. Qt 6.4's software renderer drew them at the window's origin, unclipped, when
+        // they were added under a plain scene graph node.
+        m_canvas->setPosition(QPointF(60, 40));
+        m_canvas->setSize(QSizeF(600, 450));
+        draw({{2000, 0}, {2100, 0}}, 8);
+        QTRY_COMPARE(m_client->pendingCount(), 0);
+        frame();
+        m_canvas->setView(1.0, 300 - 2050, 225); // the stroke's middle at the canvas's centre
+        const QImage img = frame();
+        const QPointF at = m_canvas->mapFromWall({2050, 0});
+        const bool there = inkAt(img, at);
+        const bool strayed = inkAt(img, at - QPointF(60, 40));
+        m_canvas->setPosition(QPointF(0, 0));
+        m_canvas->setSize(QSizeF(800, 600));
+        QVERIFY(there);
+        QVERIFY2(!strayed, "tiles drawn at the window's origin instead of the canvas's");
+    }
+
     void eraserRemovesWholeStrokesItTouches()
     {
         // Two long strokes; the eraser crosses only the right end of the first.
