@@ -4,12 +4,23 @@
 // and with QT_QUICK_BACKEND=software for the software one. Frames are driven back to back
 // (each frameSwapped pans again), so a frame interval is what a frame costs, not a vsync wait.
 // The first runs pan an empty wall: what the window costs to render whatever it shows.
+//
+// `bench_canvas [strokes] remote` measures instead the time from a remote op's arrival to its
+// pixels: a real scrawl-server holding the same wall, this canvas's client joined to it, and a
+// second client drawing natural strokes at 200 Hz in view (batched per 16 ms, as the app does).
+// That mode keeps Qt's own frame pacing, as the app has it.
 
 #include "app/canvasitem.h"
 #include "app/wallclient.h"
+#include "server/storage.h"
 
 #include <QElapsedTimer>
+#include <QProcess>
+#include <QTcpServer>
+#include <QTemporaryDir>
+#include <QTimer>
 #include <QGuiApplication>
+#include <QLoggingCategory>
 #include <QImage>
 #include <QPainter>
 #include <QQuickWindow>
@@ -18,6 +29,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <mutex>
 #include <numeric>
 
 using namespace scrawl;
@@ -38,7 +50,7 @@ pb::WallSnapshot makeWall(int strokes, QRandomGenerator &rng)
     std::uint64_t total = 0;
     for (int i = 0; i < strokes; ++i) {
         auto *s = snap.add_strokes();
-        s->set_key(objectKey(1 + std::uint64_t(i % 7), std::uint32_t(i + 1)));
+        s->set_key(objectKey(900001 + std::uint64_t(i % 7), std::uint32_t(i + 1)));
         static const std::uint32_t colors[] = {0x222222, 0xe03e3e, 0x1c7ed6, 0x2f9e44, 0x7048e8};
         s->set_color(colors[i % 5]);
         s->set_width(float(1 + rng.bounded(6)));
@@ -116,6 +128,156 @@ void run(QQuickWindow &window, CanvasItem *canvas, const char *label, int frames
     std::fflush(stdout);
 }
 
+[[noreturn]] void die(const QString &why)
+{
+    std::fprintf(stderr, "bench_canvas: %s\n", qPrintable(why));
+    std::exit(1);
+}
+
+void waitFor(const std::function<bool()> &done, int ms, const char *what)
+{
+    QElapsedTimer t;
+    t.start();
+    while (!done()) {
+        if (t.elapsed() > ms)
+            die(QStringLiteral("gave up after %1 ms waiting for %2").arg(ms).arg(what));
+        QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 20);
+    }
+}
+
+int runRemote(const pb::WallSnapshot &snap)
+{
+    // The wall stored as a server stores it, then a real server process on it.
+    QTemporaryDir dir;
+    {
+        auto storage = makeSqliteStorage(dir.path());
+        QString error;
+        if (!storage->open(&error))
+            die(error);
+        const auto wall = storage->createWall(QStringLiteral("bench"));
+        if (!wall || !storage->saveSnapshot(wall->id, snap.seq(),
+                                            QByteArray::fromStdString(snap.SerializeAsString())))
+            die(QStringLiteral("could not store the wall"));
+    }
+    QTcpServer probe;
+    probe.listen(QHostAddress::LocalHost, 0);
+    const quint16 port = probe.serverPort();
+    probe.close();
+    QProcess server;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert(QStringLiteral("QT_LOGGING_RULES"), QStringLiteral("scrawl.*.info=false"));
+    server.setProcessEnvironment(env);
+    server.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+    server.setStandardOutputFile(QProcess::nullDevice());
+    server.start(QStringLiteral(SCRAWL_SERVER_BIN),
+                 {QStringLiteral("--host"), QStringLiteral("127.0.0.1"), QStringLiteral("--port"),
+                  QString::number(port), QStringLiteral("--data"), dir.path()});
+    if (!server.waitForStarted())
+        die(QStringLiteral("could not start %1").arg(QStringLiteral(SCRAWL_SERVER_BIN)));
+    const QString address = QStringLiteral("127.0.0.1:%1").arg(port);
+
+    QQuickWindow window;
+    window.resize(1600, 1000);
+    WallClient viewer;
+    viewer.setDisplayName(QStringLiteral("Viewer"));
+    auto *canvas = new CanvasItem(window.contentItem());
+    canvas->setSize(QSizeF(1600, 1000));
+    canvas->setClient(&viewer);
+    window.show();
+    QElapsedTimer t;
+    t.start();
+    viewer.connectToWall(address, QStringLiteral("bench"));
+    waitFor([&] { return viewer.model().strokes().size() >= size_t(snap.strokes_size()); }, 30000,
+            "the viewer to join");
+    canvas->setView(1.0, 800, 500);
+    waitFor([&] { return canvas->settled(); }, 30000, "the view to be painted");
+    std::printf("viewer joined %d strokes and painted the view in %lld ms\n", snap.strokes_size(),
+                (long long)t.elapsed());
+
+    // Arrival: the viewer applied the op. Pixels: the frame whose sync took that op in is swapped.
+    QElapsedTimer clock;
+    clock.start();
+    std::mutex lock;
+    std::vector<std::pair<std::uint64_t, qint64>> arrived; // seq, ns
+    std::vector<double> latencies;
+    std::atomic<std::uint64_t> syncedSeq{0};
+    QObject::connect(&viewer, &WallClient::opApplied, &viewer, [&](std::uint64_t seq) {
+        std::lock_guard g(lock);
+        arrived.emplace_back(seq, clock.nsecsElapsed());
+    });
+    QObject::connect(&window, &QQuickWindow::afterSynchronizing, &window,
+                     [&] { syncedSeq = viewer.model().seq(); }, Qt::DirectConnection);
+    QObject::connect(&window, &QQuickWindow::frameSwapped, &window, [&] {
+        const qint64 now = clock.nsecsElapsed();
+        const std::uint64_t shown = syncedSeq.load();
+        std::lock_guard g(lock);
+        auto done = std::partition(arrived.begin(), arrived.end(),
+                                   [&](const auto &a) { return a.first > shown; });
+        for (auto it = done; it != arrived.end(); ++it)
+            latencies.push_back(double(now - it->second) / 1e6);
+        arrived.erase(done, arrived.end());
+    }, Qt::DirectConnection);
+
+    WallClient drawer;
+    drawer.setDisplayName(QStringLiteral("Drawer"));
+    drawer.connectToWall(address, QStringLiteral("bench"));
+    waitFor([&] { return drawer.state() == WallClient::Connected; }, 30000, "the drawer to join");
+
+    // 20 strokes of 100 samples at 200 Hz, in view, one after another.
+    QRandomGenerator rng(3);
+    const int strokes = 20, samples = 100;
+    int stroke = 0, sample = 0;
+    std::uint32_t id = 0;
+    QPointF p;
+    double angle = 0;
+    QTimer pen;
+    pen.setTimerType(Qt::PreciseTimer);
+    pen.setInterval(5);
+    QObject::connect(&pen, &QTimer::timeout, &pen, [&] {
+        if (sample == 0) {
+            p = QPointF(rng.bounded(1200.0) - 600, rng.bounded(700.0) - 350);
+            angle = rng.bounded(6.283);
+            id = drawer.beginStroke(p, QColor(0xe0, 0x3e, 0x3e), 4);
+        } else {
+            angle += rng.bounded(0.3) - 0.15;
+            p += QPointF(std::cos(angle), std::sin(angle)) * 3.0;
+            id = drawer.extendStroke(id, p);
+        }
+        if (++sample == samples) {
+            drawer.endStroke(id);
+            sample = 0;
+            if (++stroke == strokes)
+                pen.stop();
+        }
+    });
+    pen.start();
+    waitFor([&] { return !pen.isActive() && drawer.pendingCount() == 0; }, 60000,
+            "the drawer's strokes to be acknowledged");
+    waitFor([&] {
+        std::lock_guard g(lock);
+        return arrived.empty() && viewer.model().seq() >= drawer.model().seq();
+    }, 10000, "the last op on the viewer's screen");
+
+    std::vector<double> v;
+    {
+        std::lock_guard g(lock);
+        v = latencies;
+    }
+    const Stats s = stats(v);
+    std::printf("remote op arrival -> its pixels on screen (%zu ops, wall of %d strokes): mean %.2f ms  "
+                "p50 %.2f  p95 %.2f  max %.2f\n",
+                v.size(), snap.strokes_size(), s.mean, s.p50, s.p95, s.max);
+    std::printf("RESULT {\"bench\":\"canvas\",\"backend\":\"%s\",\"strokes\":%d,\"run\":\"remote op "
+                "arrival to pixels (%zu ops)\",\"mean_ms\":%.3f,\"p50_ms\":%.3f,\"p95_ms\":%.3f,"
+                "\"max_ms\":%.3f}\n",
+                qPrintable(backendName()), snap.strokes_size(), v.size(), s.mean, s.p50, s.p95, s.max);
+    std::fflush(stdout);
+    canvas->setClient(nullptr);
+    server.terminate();
+    server.waitForFinished(10000);
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char *argv[])
@@ -123,11 +285,16 @@ int main(int argc, char *argv[])
     // Qt starts a 5 ms timer at each update request before it begins the frame (xcb has no
     // frame callback): with frames driven back to back that timer, not the app, would set the
     // pace. Without it a frame interval is what the frame costs.
-    if (!qEnvironmentVariableIsSet("QT_QPA_UPDATE_IDLE_TIME"))
+    const bool remote = argc > 2 && qstrcmp(argv[2], "remote") == 0;
+    if (!remote && !qEnvironmentVariableIsSet("QT_QPA_UPDATE_IDLE_TIME"))
         qputenv("QT_QPA_UPDATE_IDLE_TIME", "0");
     QGuiApplication app(argc, argv);
     const int strokes = argc > 1 ? std::max(1, atoi(argv[1])) : 100000;
     QRandomGenerator rng(42);
+    if (remote) {
+        QLoggingCategory::setFilterRules(QStringLiteral("scrawl.*.info=false"));
+        return runRemote(makeWall(strokes, rng));
+    }
 
     QElapsedTimer t;
     t.start();
