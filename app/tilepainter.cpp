@@ -4,6 +4,7 @@
 #include <QPen>
 
 #include <algorithm>
+#include <utility>
 
 namespace scrawl {
 
