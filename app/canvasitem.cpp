@@ -757,11 +757,18 @@ QSGNode *CanvasItem::updatePaintNode(QSGNode *old, UpdatePaintNodeData *)
     m_waitingTiles = waiting;
     root->currentComplete = !waiting;
 
-    // Place the tiles: a pan only moves them. Snapped to device pixels so they stay sharp.
-    auto snap = [dpr](double v) { return std::round(v * dpr) / dpr; };
+    // Place the tiles: a pan only moves them. Snapped to the window's device pixels (the item may
+    // sit at a fractional position) so they stay sharp, always rounding halves the same way:
+    // std::round takes -61.5 to -62 but 194.5 to 195, which left a blank pixel row between two
+    // tiles 256 px apart whenever the view's centre fell on a half pixel.
+    const QPointF origin = mapToScene(QPointF(0, 0));
+    auto snap = [dpr](double v, double offset) {
+        return std::floor((v + offset) * dpr + 0.5) / dpr - offset;
+    };
     const QRectF view = boundingRect();
     for (auto &[key, tile] : root->current) {
-        const QRectF r(snap(key.i * t + m_pan.x()), snap(key.j * t + m_pan.y()), t, t);
+        const QRectF r(snap(key.i * t + m_pan.x(), origin.x()), snap(key.j * t + m_pan.y(), origin.y()),
+                       t, t);
         tile.node->setRect(r);
         tile.node->setSourceRect(QRectF(0, 0, px, px));
         TileRoot::show(root->currentLayer, tile, r.intersects(view));

@@ -287,6 +287,18 @@ private slots:
         QVERIFY2(!strayed, "tiles drawn at the window's origin instead of the canvas's");
     }
 
+    void tilesMeetWithoutASeamAtHalfPixelViews()
+    {
+        // The view's centre on a half pixel (a window of odd height): tiles must still meet. A
+        // rounding that took -211.5 to -212 but 44.5 to 45 left a blank row between two tiles.
+        m_canvas->setView(1.0, 400, 300.5);
+        draw({{0, -320}, {0, -180}}, 8); // crosses the tile edge at item y 44.5 (wall y -256)
+        QTRY_COMPARE(m_client->pendingCount(), 0);
+        const QImage img = frame();
+        for (int y = 30; y <= 60; ++y)
+            QVERIFY2(inkAt(img, QPointF(400, y), 0), qPrintable(QStringLiteral("no ink at row %1").arg(y)));
+    }
+
     void eraserRemovesWholeStrokesItTouches()
     {
         // Two long strokes; the eraser crosses only the right end of the first.
