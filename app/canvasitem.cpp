@@ -571,7 +571,8 @@ QSGNode *CanvasItem::updatePaintNode(QSGNode *old, UpdatePaintNodeData *)
     // A new zoom: what is on screen becomes the scaled stand-in while new tiles are painted.
     // While the zoom keeps changing faster than tiles come, the last complete view stays the
     // stand-in rather than a patchwork of the few tiles painted at each step.
-    if (root->currentZoom != m_zoom) {
+    const bool zoomed = root->currentZoom != m_zoom;
+    if (zoomed) {
         const bool replace = root->currentComplete || root->fallback.empty();
         if (replace)
             root->dropAll(root->fallback);
@@ -710,6 +711,9 @@ QSGNode *CanvasItem::updatePaintNode(QSGNode *old, UpdatePaintNodeData *)
             // painted again: asking anew at every change would starve a tile that someone keeps
             // drawing on.
             if (root->pending.count(key))
+                continue;
+            // While the zoom is changing, the ring would likely be thrown away at the next step.
+            if (zoomed && !visible(key))
                 continue;
             requests.push_back({key, priority(key)});
         }
