@@ -774,10 +774,13 @@ QSGNode *CanvasItem::updatePaintNode(QSGNode *old, UpdatePaintNodeData *)
         const QRectF r(snap(key.i * t + m_pan.x(), origin.x()), snap(key.j * t + m_pan.y(), origin.y()),
                        t, t);
         tile.node->setRect(r);
-        tile.node->setSourceRect(QRectF(0, 0, px, px));
+        // The whole texture: after a change of device pixel ratio a tile not yet repainted
+        // still holds an image of the old size.
+        tile.node->setSourceRect(QRectF(QPointF(0, 0), tile.texture->textureSize()));
         TileRoot::show(root->currentLayer, tile, r.intersects(view));
     }
-    if (!waiting && dirtyVisible.empty()) {
+    // The stand-in covers tiles not painted yet; changed tiles still show their last picture.
+    if (!waiting) {
         root->dropAll(root->fallback);
     } else if (root->fallbackZoom > 0) {
         const double ratio = m_zoom / root->fallbackZoom;

@@ -18,6 +18,7 @@
 #include <QTest>
 
 #include <cmath>
+#include <numbers>
 #include <memory>
 
 using namespace scrawl;
@@ -227,7 +228,7 @@ private slots:
         // And a gentle curve of many short segments must be inked all along its middle.
         std::vector<QPointF> arc;
         for (int k = 0; k <= 40; ++k) {
-            const double a = M_PI * k / 40;
+            const double a = std::numbers::pi * k / 40;
             arc.push_back({100 - 80 * std::cos(a), 100 - 80 * std::sin(a)});
         }
         draw(arc, 12);
@@ -240,7 +241,7 @@ private slots:
         QVERIFY(isInk(pixel({-50, -41}))); // 9 px below the vertex: inside the round corner
         QCOMPARE(qGray(pixel({-50, -38})), 255); // 12 px below: outside the pen's reach
         for (int k = 0; k <= 40; ++k) {
-            const double a = M_PI * (k + 0.5) / 41;
+            const double a = std::numbers::pi * (k + 0.5) / 41;
             const QPointF mid(100 - 80 * std::cos(a), 100 - 80 * std::sin(a));
             QVERIFY2(isInk(pixel(mid)), qPrintable(QStringLiteral("arc %1").arg(k)));
         }
