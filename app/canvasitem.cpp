@@ -571,6 +571,12 @@ QSGNode *CanvasItem::updatePaintNode(QSGNode *old, UpdatePaintNodeData *)
     // A new zoom: what is on screen becomes the scaled stand-in while new tiles are painted.
     // While the zoom keeps changing faster than tiles come, the last complete view stays the
     // stand-in rather than a patchwork of the few tiles painted at each step.
+    // Every request made so far is for a picture no longer wanted (another zoom, another
+    // background): what is queued is dropped, what is being painted is ignored when it comes.
+    auto forgetRequests = [&] {
+        root->pending.clear();
+        m_painter->dropQueued();
+    };
     const bool zoomed = root->currentZoom != m_zoom;
     if (zoomed) {
         const bool replace = root->currentComplete || root->fallback.empty();
@@ -586,8 +592,7 @@ QSGNode *CanvasItem::updatePaintNode(QSGNode *old, UpdatePaintNodeData *)
             }
         }
         root->current.clear();
-        root->pending.clear();
-        m_painter->retain([](TilePainter::Job &) { return false; });
+        forgetRequests();
         if (replace)
             root->fallbackZoom = root->currentZoom;
         root->currentZoom = m_zoom;
@@ -619,8 +624,7 @@ QSGNode *CanvasItem::updatePaintNode(QSGNode *old, UpdatePaintNodeData *)
         for (auto &[key, tile] : root->current)
             tile.dirty = true;
         root->dropAll(root->fallback);
-        root->pending.clear();
-        m_painter->retain([](TilePainter::Job &) { return false; });
+        forgetRequests();
     }
 
     // Tiles painted on the workers since the last frame.

@@ -83,6 +83,7 @@ public:
     void submit(std::vector<Job> jobs);
     // Keeps the queued jobs for which `keep` is true (it may change their priority).
     void retain(const std::function<bool(Job &)> &keep);
+    void dropQueued() { retain([](Job &) { return false; }); }
     std::vector<Result> takeResults();
 
 private:

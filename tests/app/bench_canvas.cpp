@@ -89,6 +89,21 @@ Stats stats(std::vector<double> v)
     return s;
 }
 
+// The line scripts/bench reads (bench/report.py): one run's figures, in ms.
+void printResult(const QString &run, long long strokes, const Stats &f, const Stats *sync = nullptr)
+{
+    QString extra;
+    if (sync)
+        extra = QStringLiteral(",\"sync_mean_ms\":%1,\"sync_p95_ms\":%2")
+                    .arg(sync->mean, 0, 'f', 3)
+                    .arg(sync->p95, 0, 'f', 3);
+    std::printf("RESULT {\"bench\":\"canvas\",\"backend\":\"%s\",\"strokes\":%lld,\"run\":\"%s\","
+                "\"mean_ms\":%.3f,\"p50_ms\":%.3f,\"p95_ms\":%.3f,\"max_ms\":%.3f%s}\n",
+                qPrintable(backendName()), strokes, qPrintable(run), f.mean, f.p50, f.p95, f.max,
+                qPrintable(extra));
+    std::fflush(stdout);
+}
+
 // Runs `frames` frames, calling `step` before each, and reports frame intervals and the time the
 // canvas spent preparing each frame (tile painting + node updates).
 void run(QQuickWindow &window, CanvasItem *canvas, const char *label, int frames,
@@ -119,13 +134,7 @@ void run(QQuickWindow &window, CanvasItem *canvas, const char *label, int frames
     std::printf("%-34s frame interval ms: mean %6.2f  p50 %6.2f  p95 %6.2f  max %6.2f | canvas "
                 "sync ms: mean %6.2f  p95 %6.2f  max %6.2f\n",
                 label, f.mean, f.p50, f.p95, f.max, s.mean, s.p95, s.max);
-    // For scripts/bench (bench/report.py).
-    std::printf("RESULT {\"bench\":\"canvas\",\"backend\":\"%s\",\"strokes\":%lld,\"run\":\"%s\","
-                "\"mean_ms\":%.3f,\"p50_ms\":%.3f,\"p95_ms\":%.3f,\"max_ms\":%.3f,"
-                "\"sync_mean_ms\":%.3f,\"sync_p95_ms\":%.3f}\n",
-                qPrintable(backendName()), (long long)canvas->client()->model().strokes().size(), label,
-                f.mean, f.p50, f.p95, f.max, s.mean, s.p95);
-    std::fflush(stdout);
+    printResult(QString::fromUtf8(label), (long long)canvas->client()->model().strokes().size(), f, &s);
 }
 
 [[noreturn]] void die(const QString &why)
@@ -267,11 +276,7 @@ int runRemote(const pb::WallSnapshot &snap)
     std::printf("remote op arrival -> its pixels on screen (%zu ops, wall of %d strokes): mean %.2f ms  "
                 "p50 %.2f  p95 %.2f  max %.2f\n",
                 v.size(), snap.strokes_size(), s.mean, s.p50, s.p95, s.max);
-    std::printf("RESULT {\"bench\":\"canvas\",\"backend\":\"%s\",\"strokes\":%d,\"run\":\"remote op "
-                "arrival to pixels (%zu ops)\",\"mean_ms\":%.3f,\"p50_ms\":%.3f,\"p95_ms\":%.3f,"
-                "\"max_ms\":%.3f}\n",
-                qPrintable(backendName()), snap.strokes_size(), v.size(), s.mean, s.p50, s.p95, s.max);
-    std::fflush(stdout);
+    printResult(QStringLiteral("remote op arrival to pixels (%1 ops)").arg(v.size()), snap.strokes_size(), s);
     canvas->setClient(nullptr);
     server.terminate();
     server.waitForFinished(10000);
@@ -343,9 +348,7 @@ int main(int argc, char *argv[])
         const Stats s = stats(ms);
         std::printf("tile paint at 100%%: mean %.2f ms  p50 %.2f  p95 %.2f  max %.2f\n", s.mean, s.p50,
                     s.p95, s.max);
-        std::printf("RESULT {\"bench\":\"canvas\",\"backend\":\"%s\",\"strokes\":%d,\"run\":\"tile paint at 100%%\","
-                    "\"mean_ms\":%.3f,\"p50_ms\":%.3f,\"p95_ms\":%.3f,\"max_ms\":%.3f}\n",
-                    qPrintable(backendName()), strokes, s.mean, s.p50, s.p95, s.max);
+        printResult(QStringLiteral("tile paint at 100%"), strokes, s);
     }
 
     // Settle at 100 %: every visible tile painted.
