@@ -25,7 +25,6 @@ constexpr double kClientOpsPerSecond = limits::kMaxOpsPerSecond * 0.8;
 constexpr double kClientOpsBurst = limits::kOpsBurst / 2.0;
 constexpr int kConnectTimeoutMs = 10000;
 constexpr int kCursorIntervalMs = 33; // ~30 cursor updates a second at most
-constexpr int kPointsBatchMs = 16;    // stroke points are batched per frame
 constexpr int kSlowSendMs = 1000;     // an unacknowledged change older than this is shown
 constexpr quint32 kObjectIdBlock = 1000;
 
@@ -99,7 +98,7 @@ WallClient::WallClient(QObject *parent)
     m_pumpTimer.setSingleShot(true);
     connect(&m_pumpTimer, &QTimer::timeout, this, &WallClient::pumpOutbox);
     m_pointsTimer.setSingleShot(true);
-    m_pointsTimer.setInterval(kPointsBatchMs);
+    m_pointsTimer.setInterval(kStrokeBatchDelayMs);
     connect(&m_pointsTimer, &QTimer::timeout, this, &WallClient::flushStrokePoints);
     m_cursorTimer.setSingleShot(true);
     m_cursorTimer.setInterval(kCursorIntervalMs);
@@ -297,11 +296,13 @@ void WallClient::saveIdentity()
 
 std::uint64_t WallClient::nextClientOpId()
 {
-    // Time-based so that ids keep growing across app restarts even if settings were lost: the
-    // resume token keeps the user id, and the server refuses an id at or below the last stored.
-    const auto now = std::uint64_t(QDateTime::currentMSecsSinceEpoch()) * 1000;
-    m_lastClientOpId = std::max(m_lastClientOpId + 1, now);
-    return m_lastClientOpId;
+    // The first id of a run is the time in microseconds, so that ids keep growing across app
+    // restarts even if settings were lost (the resume token keeps the user id, and the server
+    // refuses an id at or below the last stored); after it they count up by one, which lets
+    // pumpOutbox leave them off the wire (protocol 3).
+    if (m_lastClientOpId == 0)
+        m_lastClientOpId = std::uint64_t(QDateTime::currentMSecsSinceEpoch()) * 1000;
+    return ++m_lastClientOpId;
 }
 
 std::uint32_t WallClient::nextObjectId()
@@ -436,6 +437,7 @@ void WallClient::openSocket()
     connect(socket, &QWebSocket::pong, this, [this] { m_lastHeard = m_clock.elapsed(); });
     connect(socket, &QWebSocket::sslErrors, this, &WallClient::onSslErrors);
     m_joined = false;
+    m_lastSentOpId = 0;
     m_lastHeard = m_clock.elapsed();
     m_lastPingAt = m_lastHeard;
     m_pingTimer.start();
@@ -898,6 +900,11 @@ void WallClient::pumpOutbox()
         }
         pb::Envelope env;
         *env.mutable_op() = item.op;
+        // An op numbered one above the last sent on this connection goes without its id (a
+        // 9-byte field): the server takes it as the previous one plus one.
+        if (item.op.client_op_id() == m_lastSentOpId + 1 && m_lastSentOpId != 0)
+            env.mutable_op()->clear_client_op_id();
+        m_lastSentOpId = item.op.client_op_id();
         sendEnvelope(env);
         item.sent = true;
         m_tokens -= 1.0;
@@ -1175,23 +1182,32 @@ std::uint32_t WallClient::extendStroke(std::uint32_t id, QPointF wallPos)
     }
     ls.points.push_back(p);
     emit localStrokeChanged(id, ls.points.size() - 1);
-    if (!m_pointsTimer.isActive())
+    if (ls.points.size() - ls.sentPoints >= size_t(kStrokeBatchPoints))
+        flushStrokePoints();
+    else if (!m_pointsTimer.isActive())
         m_pointsTimer.start();
     return id;
 }
 
+// Puts up to `max` of the stroke's unsent points into `message` (a StrokePoints or StrokeEnd).
+template <typename Message>
+void WallClient::takePendingPoints(LocalStroke &ls, size_t max, Message *message)
+{
+    const size_t n = std::min(ls.points.size() - ls.sentPoints, max);
+    const std::vector<FixedPoint> chunk(ls.points.begin() + long(ls.sentPoints),
+                                        ls.points.begin() + long(ls.sentPoints + n));
+    encodePoints(chunk, tailOf(ls.points, ls.sentPoints), message);
+    ls.sentPoints += n;
+}
+
 void WallClient::flushStrokePoints()
 {
+    m_pointsTimer.stop();
     for (auto &[id, ls] : m_local) {
-        while (ls.sentPoints < ls.points.size()) {
-            const size_t n = std::min(ls.points.size() - ls.sentPoints,
-                                      size_t(limits::kMaxPointsPerBatch));
-            std::vector<FixedPoint> chunk(ls.points.begin() + long(ls.sentPoints),
-                                          ls.points.begin() + long(ls.sentPoints + n));
+        while (!ls.ended && ls.sentPoints < ls.points.size()) {
             pb::Op op;
             op.mutable_stroke_points()->set_id(id);
-            encodePoints(chunk, tailOf(ls.points, ls.sentPoints), op.mutable_stroke_points());
-            ls.sentPoints += n;
+            takePendingPoints(ls, size_t(limits::kMaxPointsPerBatch), op.mutable_stroke_points());
             queue(std::move(op));
         }
     }
@@ -1202,11 +1218,19 @@ void WallClient::endStroke(std::uint32_t id)
     const auto it = m_local.find(id);
     if (it == m_local.end() || it->second.ended)
         return;
-    flushStrokePoints();
-    it->second.ended = true;
+    LocalStroke &ls = it->second;
+    // The last points ride in the end; only a pile larger than one batch sends some before.
+    while (ls.points.size() - ls.sentPoints > size_t(limits::kMaxPointsPerBatch)) {
+        pb::Op op;
+        op.mutable_stroke_points()->set_id(id);
+        takePendingPoints(ls, size_t(limits::kMaxPointsPerBatch), op.mutable_stroke_points());
+        queue(std::move(op));
+    }
+    ls.ended = true;
     pb::Op op;
     op.mutable_stroke_end()->set_id(id);
-    it->second.endOpId = queue(std::move(op));
+    takePendingPoints(ls, size_t(limits::kMaxPointsPerBatch), op.mutable_stroke_end());
+    ls.endOpId = queue(std::move(op));
 }
 
 bool WallClient::isShadowedByLocal(std::uint64_t key) const

@@ -291,6 +291,8 @@ private:
     void acknowledge(std::deque<OutItem>::iterator it, const pb::Op *stored);
     void dropRefused(std::deque<OutItem>::iterator it, const QString &message);
     void flushStrokePoints();
+    template <typename Message>
+    void takePendingPoints(LocalStroke &ls, size_t max, Message *message);
     void pushAction(std::uint64_t clientOpId);
     void rebuildUndoFromModel();
     void refreshNote(std::uint64_t key);
@@ -310,6 +312,7 @@ private:
     std::uint64_t m_userId = 0;
     std::string m_resumeToken;
     std::uint64_t m_lastClientOpId = 0;
+    std::uint64_t m_lastSentOpId = 0; // on this connection; 0 before its first op
     std::uint32_t m_nextObjectId = 0;
     std::uint32_t m_objectIdBlockEnd = 0;
 

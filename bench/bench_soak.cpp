@@ -111,62 +111,6 @@ bool scanOpHead(const std::uint8_t *p, size_t len, OpHead *head)
     return head->seq > 0;
 }
 
-// The ops of one stroke with the time (ms after pen down) at which the app would send each:
-// StrokeBegin with the first point, StrokePoints when the batch timer fires, StrokeEnd at pen up.
-// The same batching as app/wallclient.cpp (and strokegen's appStrokeOps), with the times kept.
-struct TimedOp
-{
-    double ms = 0;
-    pb::Op op;
-};
-
-std::vector<TimedOp> timedStroke(const std::vector<PenSample> &samples, std::uint32_t id,
-                                 std::uint32_t color, double batchMs)
-{
-    std::vector<TimedOp> out;
-    std::vector<FixedPoint> points{toFixed(QPointF(samples[0].x, samples[0].y))};
-    {
-        TimedOp t;
-        auto *b = t.op.mutable_stroke_begin();
-        b->set_id(id);
-        b->set_color(color);
-        b->set_width(3);
-        encodePoints(points, {}, b);
-        out.push_back(std::move(t));
-    }
-    size_t sent = 1;
-    double timerDue = -1;
-    auto flush = [&](double ms) {
-        if (sent >= points.size())
-            return;
-        TimedOp t;
-        t.ms = ms;
-        t.op.mutable_stroke_points()->set_id(id);
-        std::vector<FixedPoint> chunk(points.begin() + long(sent), points.end());
-        encodePoints(chunk, tailOf(points, sent), t.op.mutable_stroke_points());
-        sent = points.size();
-        out.push_back(std::move(t));
-    };
-    for (size_t i = 1; i < samples.size(); ++i) {
-        if (timerDue >= 0 && samples[i].ms >= timerDue) {
-            flush(timerDue);
-            timerDue = -1;
-        }
-        const FixedPoint p = toFixed(QPointF(samples[i].x, samples[i].y));
-        if (p == points.back())
-            continue;
-        points.push_back(p);
-        if (timerDue < 0)
-            timerDue = samples[i].ms + batchMs;
-    }
-    flush(samples.back().ms);
-    TimedOp end;
-    end.ms = samples.back().ms;
-    end.op.mutable_stroke_end()->set_id(id);
-    out.push_back(std::move(end));
-    return out;
-}
-
 // --- the server process: fixed port and data dir across the restart ---
 
 struct Server
@@ -324,7 +268,7 @@ struct Client
     // Drawing.
     std::mt19937_64 rng;
     std::unique_ptr<StrokeGen> gen;
-    double batchMs = 16;
+    Batching batching;
     std::uint32_t color = 0;
     std::vector<TimedOp> stroke;
     size_t strokePos = 0;
@@ -379,7 +323,7 @@ public:
             c->index = i;
             c->rng.seed(std::uint64_t(1000 + i));
             c->gen = std::make_unique<StrokeGen>(std::uint64_t(77 + i));
-            c->batchMs = 16 + 17 * uniform(*c);
+            c->batching.delayMs = kStrokeBatchDelayMs * (0.5 + 0.5 * uniform(*c));
             c->color = std::uint32_t(c->rng() & 0xffffff);
             m_clients.push_back(std::move(c));
         }
@@ -574,7 +518,7 @@ private:
                 continue;
             }
             const int points = 50 + int(uniform(c) * 101);
-            c.stroke = timedStroke(c.gen->next(points, m_hz), ++c.strokeId, c.color, c.batchMs);
+            c.stroke = appStroke(c.gen->next(points, m_hz), ++c.strokeId, c.color, c.batching);
             c.strokePos = 0;
             c.strokeStart = now;
         }

@@ -1,7 +1,8 @@
 // scrawl-bench strokes: bytes on the wire per stroke point for natural pen strokes, through the
 // real server. A sender draws strokes the way the app sends them (StrokeBegin with the first
-// point, a StrokePoints batch per 16 ms frame, StrokeEnd); every byte of those WebSocket frames
-// is counted going up (sender -> server) and coming down (server -> another member).
+// point, StrokePoints batches as core/points.h says, StrokeEnd with the rest); every byte of those
+// WebSocket frames is counted going up (sender -> server) and coming down (server -> another
+// member). --batch-ms and --batch-points measure other batchings.
 
 #include "bench/common.h"
 #include "bench/strokegen.h"
@@ -73,7 +74,9 @@ int runStrokes(const Args &args)
 {
     const int strokes = int(args.integer("strokes", 100));
     const int points = int(args.integer("points", 100));
-    const double batchMs = args.number("batch-ms", 16);
+    Batching batching;
+    batching.delayMs = args.number("batch-ms", batching.delayMs);
+    batching.points = int(args.integer("batch-points", batching.points));
     const std::vector<double> rates = parseList(args.text("hz", "120,200,240"));
     pinSelf(int(args.integer("client-cpu", 1)));
     ServerProcess server = ServerProcess::start(ServerKind::Scrawl, int(args.integer("server-cpu", 0)));
@@ -85,9 +88,9 @@ int runStrokes(const Args &args)
     scrawlHello(watcher, "watcher");
     scrawlJoin(watcher, "strokes");
 
-    std::printf("Bytes on the wire per stroke point: %d strokes of %d pen samples, batched per %.0f ms "
-                "like the app; WebSocket frame headers included, TCP/IP headers not.\n",
-                strokes, points, batchMs);
+    std::printf("Bytes on the wire per stroke point: %d strokes of %d pen samples, a batch sent at %d "
+                "points or after %.0f ms; WebSocket frame headers included, TCP/IP headers not.\n",
+                strokes, points, batching.points, batching.delayMs);
     std::printf("%6s %8s %9s %10s %10s %12s %12s %9s %9s\n", "pen Hz", "points", "ops", "pts/batch",
                 "up B/pt", "down B/pt", "1-msg B/pt", "path B/pt", "p1 B/pt");
     StrokeGen gen(42);
@@ -106,7 +109,12 @@ int runStrokes(const Args &args)
 
         std::uint64_t gridPoints = 0, opCount = 0, batches = 0, oneMessageBytes = 0;
         std::uint64_t pathPointBytes = 0, deltaPointBytes = 0;
-        std::uint64_t clientOpId = 0;
+        // Numbered as the app numbers them: from the time in microseconds, one up each, the
+        // first op on the connection with its id and the rest without (it is implied).
+        const auto firstOpId = std::uint64_t(
+            std::chrono::duration_cast<std::chrono::microseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count());
         const std::uint64_t upBefore = sender.bytesOut, downBefore = watcher.bytesIn;
         // Stay within max_ops_per_second like a person would: on an idle machine a hundred
         // strokes sent back to back would otherwise outrun the burst allowance.
@@ -122,7 +130,8 @@ int runStrokes(const Args &args)
         for (int s = 0; s < strokes; ++s) {
             paceOps();
             const auto samples = gen.next(points, hz);
-            auto ops = appStrokeOps(samples, std::uint32_t(s + 1), batchMs);
+            // Stroke ids as an app some weeks in use has them (two varint bytes).
+            auto ops = appStrokeOps(samples, std::uint32_t(1000 + s), batching);
             const auto grid = toGrid(samples);
             gridPoints += grid.size();
             // The same stroke as one message (how a snapshot or a finished stroke could travel).
@@ -132,14 +141,14 @@ int runStrokes(const Args &args)
             b->set_color(0x1e88e5);
             b->set_width(3);
             encodePoints(grid, {}, b);
-            whole.mutable_op()->set_client_op_id(clientOpId + 1);
             oneMessageBytes += whole.ByteSizeLong() + 6;
             pathPointBytes += pathCost(grid);
             deltaPointBytes += deltaCost(grid);
             for (pb::Op &op : ops) {
-                if (op.has_stroke_points())
+                if (op.has_stroke_points() || op.stroke_end().path_size() > 0)
                     ++batches;
-                op.set_client_op_id(++clientOpId);
+                if (opCount == 0)
+                    op.set_client_op_id(firstOpId);
                 pb::Envelope env;
                 *env.mutable_op() = std::move(op);
                 const std::string bytes = env.SerializeAsString();
@@ -166,7 +175,8 @@ int runStrokes(const Args &args)
         json << "{\"bench\":\"strokes\",\"hz\":" << hz << ",\"points\":" << gridPoints
              << ",\"ops\":" << opCount << ",\"points_per_batch\":" << perBatch
              << ",\"up_bytes_per_point\":" << up << ",\"down_bytes_per_point\":" << down
-             << ",\"one_message_bytes_per_point\":" << one << ",\"batch_ms\":" << batchMs
+             << ",\"one_message_bytes_per_point\":" << one << ",\"batch_ms\":" << batching.delayMs
+             << ",\"batch_points\":" << batching.points
              << ",\"path_point_bytes_per_point\":" << path
              << ",\"protocol1_point_bytes_per_point\":" << delta << "}";
         result(json.str());

@@ -47,50 +47,64 @@ std::vector<FixedPoint> toGrid(const std::vector<PenSample> &samples)
     return out;
 }
 
-std::vector<pb::Op> appStrokeOps(const std::vector<PenSample> &samples, std::uint32_t id,
-                                 double batchMs)
+std::vector<TimedOp> appStroke(const std::vector<PenSample> &samples, std::uint32_t id,
+                               std::uint32_t color, Batching batching)
 {
-    std::vector<pb::Op> ops;
+    std::vector<TimedOp> out;
     if (samples.empty())
-        return ops;
+        return out;
     std::vector<FixedPoint> points{toFixed(QPointF(samples[0].x, samples[0].y))};
     {
-        pb::Op op;
-        auto *b = op.mutable_stroke_begin();
+        TimedOp t;
+        auto *b = t.op.mutable_stroke_begin();
         b->set_id(id);
-        b->set_color(0x1e88e5);
+        b->set_color(color);
         b->set_width(3);
         encodePoints(points, {}, b);
-        ops.push_back(std::move(op));
+        out.push_back(std::move(t));
     }
     size_t sent = 1;
     double timerDue = -1; // when the batch timer fires; < 0: not running
-    auto flush = [&] {
-        if (sent >= points.size())
-            return;
-        pb::Op op;
-        op.mutable_stroke_points()->set_id(id);
-        std::vector<FixedPoint> chunk(points.begin() + long(sent), points.end());
-        encodePoints(chunk, tailOf(points, sent), op.mutable_stroke_points());
+    const auto take = [&](auto *message) {
+        const std::vector<FixedPoint> chunk(points.begin() + long(sent), points.end());
+        encodePoints(chunk, tailOf(points, sent), message);
         sent = points.size();
-        ops.push_back(std::move(op));
+    };
+    const auto flush = [&](double ms) {
+        TimedOp t;
+        t.ms = ms;
+        t.op.mutable_stroke_points()->set_id(id);
+        take(t.op.mutable_stroke_points());
+        out.push_back(std::move(t));
+        timerDue = -1;
     };
     for (size_t i = 1; i < samples.size(); ++i) {
-        if (timerDue >= 0 && samples[i].ms >= timerDue) {
-            flush();
-            timerDue = -1;
-        }
+        if (timerDue >= 0 && samples[i].ms >= timerDue)
+            flush(timerDue);
         const FixedPoint p = toFixed(QPointF(samples[i].x, samples[i].y));
         if (p == points.back())
             continue;
         points.push_back(p);
-        if (timerDue < 0)
-            timerDue = samples[i].ms + batchMs;
+        if (points.size() - sent >= size_t(batching.points))
+            flush(samples[i].ms);
+        else if (timerDue < 0)
+            timerDue = samples[i].ms + batching.delayMs;
     }
-    flush(); // pen up: endStroke flushes first
-    pb::Op end;
-    end.mutable_stroke_end()->set_id(id);
-    ops.push_back(std::move(end));
+    TimedOp end; // pen up: the rest ride in the end
+    end.ms = samples.back().ms;
+    end.op.mutable_stroke_end()->set_id(id);
+    if (sent < points.size())
+        take(end.op.mutable_stroke_end());
+    out.push_back(std::move(end));
+    return out;
+}
+
+std::vector<pb::Op> appStrokeOps(const std::vector<PenSample> &samples, std::uint32_t id,
+                                 Batching batching)
+{
+    std::vector<pb::Op> ops;
+    for (TimedOp &t : appStroke(samples, id, 0x1e88e5, batching))
+        ops.push_back(std::move(t.op));
     return ops;
 }
 

@@ -34,10 +34,26 @@ private:
 // The grid points of a stroke as the app keeps them (repeats of one grid point dropped).
 std::vector<FixedPoint> toGrid(const std::vector<PenSample> &samples);
 
-// The ops the app (app/wallclient.cpp) sends for a stroke drawn in real time: StrokeBegin with
-// the first point, StrokePoints with what arrived in each batchMs after a point started the
-// batch timer, StrokeEnd. client_op_id is left 0.
+// How the app batches a stroke's points (core/points.h); other values to measure the trade.
+struct Batching
+{
+    double delayMs = kStrokeBatchDelayMs;
+    int points = kStrokeBatchPoints;
+};
+
+struct TimedOp
+{
+    double ms = 0; // after pen down, when the app sends it
+    pb::Op op;
+};
+
+// The ops the app (app/wallclient.cpp) sends for a stroke drawn in real time, with when it sends
+// each: StrokeBegin with the first point at once; StrokePoints when `batching.points` are pending
+// or the oldest has waited `batching.delayMs`; StrokeEnd with the rest at pen up.
+// client_op_id is left 0.
+std::vector<TimedOp> appStroke(const std::vector<PenSample> &samples, std::uint32_t id,
+                               std::uint32_t color, Batching batching = {});
 std::vector<pb::Op> appStrokeOps(const std::vector<PenSample> &samples, std::uint32_t id,
-                                 double batchMs = 16.0);
+                                 Batching batching = {});
 
 } // namespace scrawl::bench

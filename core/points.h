@@ -27,6 +27,16 @@ namespace scrawl {
 
 inline constexpr int kCoordScale = 4; // quarter-pixel grid
 
+// How a client sends a stroke while it is being drawn (WallClient; `scrawl-bench strokes` sends
+// the same way). The first point goes at once, in StrokeBegin, so that others see the pen land.
+// After it, points wait until kStrokeBatchPoints of them are pending or the oldest has waited
+// kStrokeBatchDelayMs, and at pen up the rest travel in the StrokeEnd. Every message costs 15-18
+// bytes besides its points (WebSocket header, the client's mask or the sequence number and author,
+// stroke id, field tags) and a point about one: batches of one 16 ms frame (3-4 points from a
+// 200 Hz pen) spent 5 bytes a point on the wire, batches of 12 under 3 (bench/RESULTS.md).
+inline constexpr int kStrokeBatchPoints = 12;
+inline constexpr int kStrokeBatchDelayMs = 60;
+
 struct FixedPoint
 {
     std::int32_t x = 0;

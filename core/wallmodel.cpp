@@ -220,6 +220,18 @@ std::optional<Problem> WallModel::checkStroke(const pb::Op &op, std::uint64_t au
                            {}};
         if (s->closed)
             return invalid(QStringLiteral("Stroke %1 has already ended.").arg(op.stroke_end().id()));
+        const auto &path = op.stroke_end().path();
+        if (path.empty())
+            return std::nullopt;
+        if (auto p = checkBatch(path.size()))
+            return p;
+        if (auto p = checkStrokePointTotals(s->points.size(), m_totalPoints, path.size(),
+                                              m_capacity.maxPoints))
+            return p;
+        std::vector<FixedPoint> decoded;
+        const DecodeResult r = decodePath(path, tailOf(s->points), &decoded);
+        if (!r.ok)
+            return decodeProblem(r);
         return std::nullopt;
     }
     case pb::Op::kErase: {
@@ -421,7 +433,13 @@ WallModel::Change WallModel::apply(const pb::Op &op)
         break;
     }
     case pb::Op::kStrokeEnd:
-        if (Stroke *s = mutableStroke(objectKey(author, op.stroke_end().id()))) {
+        if (Stroke *s = mutableStroke(objectKey(author, op.stroke_end().id())); s && !s->closed) {
+            const size_t before = s->points.size();
+            if (!op.stroke_end().path().empty()
+                && decodePath(op.stroke_end().path(), tailOf(s->points), &s->points).ok) {
+                m_totalPoints += s->points.size() - before;
+                change.firstNewPoint = before;
+            }
             s->closed = true;
             if (m_keepsSnapshotPaths)
                 keepSnapshotPath(*s);

@@ -317,6 +317,11 @@ bool Session::takeOpToken()
 
 void Session::onOp(pb::Op op)
 {
+    // Protocol 3: an op without a client op id is numbered one above the previous op on this
+    // connection (whatever became of that one). The first op must carry its id.
+    if (op.client_op_id() == 0 && m_lastOpId != 0)
+        op.set_client_op_id(m_lastOpId + 1);
+    m_lastOpId = op.client_op_id();
     const std::uint64_t clientOpId = op.client_op_id();
     if (!m_room) {
         refuse({pb::NOT_JOINED, QStringLiteral("Join a wall before sending changes to it."), {}},

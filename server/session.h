@@ -78,6 +78,7 @@ private:
     // Ops refused for the rate limit within the current one-second window.
     QElapsedTimer m_refusalWindow;
     int m_refusedInWindow = 0;
+    std::uint64_t m_lastOpId = 0; // client op id of the previous op on this connection
     bool m_joinPending = false;
     qint64 m_messageBytes = 0; // of the message being received, across its frames
 };

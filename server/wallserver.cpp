@@ -642,7 +642,9 @@ std::optional<Problem> WallServer::submit(Room *room, Session *session, pb::Op o
                        {}};
     if (session && op.client_op_id() == 0)
         return Problem{pb::INVALID_OP,
-                       QStringLiteral("Every op needs a client op id above 0; number your ops."),
+                       QStringLiteral("The first op on a connection needs a client op id above 0 (later "
+                                      "ones may leave it out to mean the previous one plus 1); "
+                                      "number your ops."),
                        {}};
     if (session) {
         const auto last = room->lastClientOp.find(author);
@@ -678,9 +680,9 @@ std::optional<Problem> WallServer::submit(Room *room, Session *session, pb::Op o
 
     op.set_seq(room->model.seq() + 1);
     op.set_author(author);
-    // A stroke's time is its begin's; the batches in between go without one (7 bytes each, a
+    // A stroke's time is its begin's; its batches and its end go without one (7 bytes each, a
     // quarter of a small batch on the wire).
-    if (!op.has_stroke_points())
+    if (!op.has_stroke_points() && !op.has_stroke_end())
         op.set_time_ms(QDateTime::currentMSecsSinceEpoch());
     if (op.has_chat() && session) {
         op.mutable_chat()->set_author_name(toWire(session->name()));
@@ -904,12 +906,22 @@ bool WallServer::flush()
     m_storageHealthy = true;
     for (Pending &p : batch) {
         p.room->committedSeq = p.op.seq();
+        const std::uint64_t author = p.op.author();
+        const bool strokeBatch = p.op.has_stroke_points() || p.op.has_stroke_end();
         pb::Envelope env;
         *env.mutable_op() = std::move(p.op);
         // Serialised once; the same bytes go to every member, sender included (its ack).
         const QByteArray bytes = serialize(env);
         p.room->opBytesSinceSnapshot += std::uint64_t(bytes.size());
-        broadcast(p.room, bytes);
+        if (strokeBatch) {
+            // A stroke's points and end are nobody's undo target: only their author needs the
+            // client op id (to match the ack). The others get them 3-4 bytes lighter, which is
+            // a tenth of a batch of points.
+            env.mutable_op()->clear_client_op_id();
+            broadcastByAuthor(p.room, author, bytes, serialize(env));
+        } else {
+            broadcast(p.room, bytes);
+        }
         emit opCommitted(p.room->name, p.room->committedSeq);
     }
     for (auto &[name, room] : m_rooms)
@@ -1019,6 +1031,14 @@ void WallServer::broadcast(Room *room, const QByteArray &bytes, Session *except)
         if (s != except)
             s->send(bytes);
     }
+}
+
+void WallServer::broadcastByAuthor(Room *room, std::uint64_t author, const QByteArray &authorBytes,
+                                   const QByteArray &othersBytes)
+{
+    const std::vector<Session *> members = room->members;
+    for (Session *s : members)
+        s->send(s->userId() == author ? authorBytes : othersBytes);
 }
 
 void WallServer::relayCursor(Session *session, pb::Cursor cursor)

@@ -166,6 +166,9 @@ private:
     void storeSnapshotParts();
     void storedSnapshot(Room *room);
     void broadcast(Room *room, const QByteArray &bytes, Session *except = nullptr);
+    // The author's sessions get authorBytes, everyone else othersBytes.
+    void broadcastByAuthor(Room *room, std::uint64_t author, const QByteArray &authorBytes,
+                           const QByteArray &othersBytes);
     bool loadAccess(Room *room);
     void createAndJoin(Session *session, const QString &name, const QString &password,
                        const pb::Join &join);

@@ -234,6 +234,7 @@ class TestWallModel : public QObject
 
 private slots:
     void strokeLifecycle();
+    void strokeEndCarriesTheLastPoints();
     void strokeBounds();
     void eraseAndUndoRestores();
     void notesLifecycle();
@@ -322,6 +323,45 @@ void TestWallModel::strokeLifecycle()
     QVERIFY(s.model.action(author, 11));
     QVERIFY(!s.model.action(author, 12));
     QVERIFY(!s.model.actions(author + 1));
+}
+
+void TestWallModel::strokeEndCarriesTheLastPoints()
+{
+    Server s;
+    const std::uint64_t key = objectKey(1, 1);
+    const Points first = line(3, {10, 10});
+    const Points last = line(4, {40, 20}, {3, -2});
+    ACCEPT(s, 1, strokeBegin(1, first));
+    pb::Op end = strokeEnd(1);
+    scrawl::encodePoints(last, scrawl::tailOf(first), end.mutable_stroke_end());
+    end.set_seq(s.model.seq() + 1);
+    end.set_author(1);
+    QVERIFY(!s.model.check(end, 1));
+    const WallModel::Change change = s.model.apply(end);
+    s.log.push_back(end);
+    QCOMPARE(change.strokes, std::vector<std::uint64_t>{key});
+    QCOMPARE(change.firstNewPoint, first.size()); // only the new part is repainted
+    Points all = first;
+    all.insert(all.end(), last.begin(), last.end());
+    QCOMPARE(s.model.stroke(key)->points, all);
+    QVERIFY(s.model.stroke(key)->closed);
+    QCOMPARE(s.model.totalPoints(), std::uint64_t(all.size()));
+
+    // The end's points meet the same limits and checks as any batch.
+    ACCEPT(s, 1, strokeBegin(2, first));
+    pb::Op tooMany = strokeEnd(2);
+    for (int i = 0; i <= limits::kMaxPointsPerBatch; ++i)
+        tooMany.mutable_stroke_end()->add_path(0);
+    auto problem = s.model.check(tooMany, 1);
+    QVERIFY(problem);
+    QCOMPARE(problem->limit, QString::fromLatin1(limits::kMaxPointsPerBatchName));
+    pb::Op offTheWall = strokeEnd(2);
+    offTheWall.mutable_stroke_end()->add_path(~std::uint64_t(0));
+    problem = s.model.check(offTheWall, 1);
+    QVERIFY(problem);
+    QVERIFY2(problem->message.contains(QLatin1String(limits::kMaxCoordinateName)),
+             qPrintable(problem->message));
+    QVERIFY(!s.model.stroke(objectKey(1, 2))->closed); // refused ends change nothing
 }
 
 void TestWallModel::strokeBounds()
