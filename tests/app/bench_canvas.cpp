@@ -7,7 +7,7 @@
 //
 // `bench_canvas [strokes] remote` measures instead the time from a remote op's arrival to its
 // pixels: a real scrawl-server holding the same wall, this canvas's client joined to it, and a
-// second client drawing natural strokes at 200 Hz in view (batched per 16 ms, as the app does).
+// second client drawing natural strokes at 200 Hz in view (batched as the app batches them).
 // That mode keeps Qt's own frame pacing, as the app has it.
 
 #include "app/canvasitem.h"
