@@ -126,13 +126,16 @@ QRectF tileWallRect(TileKey k, double zoom)
     return QRectF(k.i * t, k.j * t, t, t);
 }
 
-QRectF segmentBounds(const std::vector<FixedPoint> &points, size_t from, double width)
+// The bounds of points [from, to) of a stroke (to the end by default), pen width included.
+QRectF segmentBounds(const std::vector<FixedPoint> &points, size_t from, double width,
+                     size_t to = SIZE_MAX)
 {
-    if (points.empty())
+    to = std::min(to, points.size());
+    if (to == 0)
         return {};
-    from = std::min(from, points.size() - 1);
+    from = std::min(from, to - 1);
     std::int32_t x0 = points[from].x, x1 = x0, y0 = points[from].y, y1 = y0;
-    for (size_t i = from; i < points.size(); ++i) {
+    for (size_t i = from; i < to; ++i) {
         x0 = std::min(x0, points[i].x);
         x1 = std::max(x1, points[i].x);
         y0 = std::min(y0, points[i].y);
@@ -178,6 +181,17 @@ CanvasItem::CanvasItem(QQuickItem *parent)
     setAcceptHoverEvents(true);
     setActiveFocusOnTab(true);
     setClip(true);
+    m_revealClock.start();
+    // While others' ink flows in, a tick a frame moves it on and asks for the frame. Frames
+    // alone cannot carry it: a grab (a screenshot, a test) takes the frame asked for and
+    // never reports it swapped.
+    m_revealTimer.setTimerType(Qt::PreciseTimer);
+    m_revealTimer.setInterval(16);
+    connect(&m_revealTimer, &QTimer::timeout, this, [this] {
+        advanceReveals();
+        if (!revealing())
+            m_revealTimer.stop();
+    });
     updateCursorShape();
     connect(this, &QQuickItem::windowChanged, this, &CanvasItem::onWindowChanged);
     // Made with a parent already in a window: windowChanged came before the connect above.
@@ -338,8 +352,14 @@ void CanvasItem::onWindowChanged(QQuickWindow *window)
 {
     if (m_frameConnection)
         disconnect(m_frameConnection);
+    if (m_animationConnection)
+        disconnect(m_animationConnection);
     if (!window)
         return;
+    // Each frame, before its sync: others' strokes flow on by the time since the last (the
+    // reveal timer keeps frames coming meanwhile).
+    m_animationConnection = connect(window, &QQuickWindow::afterAnimating, this,
+                                    &CanvasItem::advanceReveals);
     // More tiles to paint: ask for another frame once this one is on screen.
     m_frameConnection = connect(window, &QQuickWindow::frameSwapped, this, [this] {
         // More to paint here: another frame. Tiles on the workers ask for one when they are done.
@@ -349,7 +369,7 @@ void CanvasItem::onWindowChanged(QQuickWindow *window)
         // Settled only if that frame saw every change so far: a pan made after its sync is not
         // on screen yet, whatever that sync left to do.
         setSettled(!more && !m_waitingTiles.load() && m_dirty.empty() && !m_dirtyAll
-                   && m_syncedChanges.load() == m_changes);
+                   && m_syncedChanges.load() == m_changes && !revealing());
         emit frameSynced();
     }, Qt::QueuedConnection);
 }
@@ -393,6 +413,8 @@ void CanvasItem::onWallReset()
         }
         m_indexed = strokes.size();
     }
+    m_reveals.clear();
+    m_revealTimer.stop();
     m_dirty.clear();
     m_dirtyAll = true;
     setSettled(false);
@@ -421,11 +443,83 @@ void CanvasItem::onWallChanged(const WallModel::Change &change)
             const QRectF part = segmentBounds(s->points, change.firstNewPoint - 1, s->width);
             m_bounds[idx] = m_bounds[idx].united(part);
             m_index.insert(std::uint32_t(idx), part);
-            markDirty(part);
+            if (window() && keyAuthor(key) != m_client->userId())
+                reveal(*s, change.firstNewPoint);
+            else
+                markDirty(part);
         } else {
             markDirty(m_bounds[idx]);
         }
     }
+}
+
+void CanvasItem::reveal(const WallModel::Stroke &s, size_t firstNew)
+{
+    const qint64 now = m_revealClock.elapsed();
+    auto [it, fresh] = m_reveals.try_emplace(s.key);
+    Reveal &r = it->second;
+    if (fresh || r.shown >= double(firstNew)) {
+        // Nothing was waiting: the new part starts now, its first point at once.
+        r.shown = double(firstNew + 1);
+        r.lastMs = now;
+        markDirty(segmentBounds(s.points, firstNew - 1, s.width, firstNew + 1));
+    }
+    // Whatever waits is drawn within one batch delay, the time the next batch may take.
+    r.rate = std::max(0.0, double(s.points.size()) - r.shown) / kStrokeBatchDelayMs;
+    setSettled(false);
+    update();
+    if (!m_revealTimer.isActive())
+        m_revealTimer.start();
+}
+
+void CanvasItem::advanceReveals()
+{
+    if (m_reveals.empty() || !m_client)
+        return;
+    const qint64 now = m_revealClock.elapsed();
+    for (auto it = m_reveals.begin(); it != m_reveals.end();) {
+        Reveal &r = it->second;
+        const WallModel::Stroke *s = m_client->model().stroke(it->first);
+        if (!s) {
+            it = m_reveals.erase(it);
+            continue;
+        }
+        const size_t total = s->points.size();
+        const auto before = size_t(r.shown);
+        r.shown = std::min(double(total), r.shown + r.rate * double(now - r.lastMs));
+        r.lastMs = now;
+        const auto after = size_t(r.shown);
+        if (after > before)
+            markDirty(segmentBounds(s->points, before - 1, s->width, after));
+        if (after >= total && s->closed) {
+            it = m_reveals.erase(it);
+            continue;
+        }
+        ++it;
+    }
+}
+
+bool CanvasItem::revealing() const
+{
+    for (const auto &[key, r] : m_reveals) {
+        const WallModel::Stroke *s = m_client ? m_client->model().stroke(key) : nullptr;
+        if (s && size_t(r.shown) < s->points.size())
+            return true;
+    }
+    return false;
+}
+
+size_t CanvasItem::shownPoints(const WallModel::Stroke &s) const
+{
+    const auto it = m_reveals.find(s.key);
+    return it == m_reveals.end() ? s.points.size()
+                                 : std::min(s.points.size(), size_t(it->second.shown));
+}
+
+size_t CanvasItem::shownPoints(std::uint64_t key) const
+{
+    const WallModel::Stroke *s = m_client ? m_client->model().stroke(key) : nullptr;
+    return s ? shownPoints(*s) : 0;
 }
 
 void CanvasItem::onLocalStrokeChanged(std::uint32_t id, size_t firstNewPoint)
@@ -477,7 +571,7 @@ void CanvasItem::markDirty(const QRectF &wallRect)
 
 // --- painting ----------------------------------------------------------------------------------
 
-void CanvasItem::collectStrokes(const QRectF &area, double scale, StrokeBatch *batch)
+void CanvasItem::collectStrokes(const QRectF &area, double scale, StrokeBatch *batch, bool asShown)
 {
     if (!m_client)
         return;
@@ -491,7 +585,8 @@ void CanvasItem::collectStrokes(const QRectF &area, double scale, StrokeBatch *b
         if (!s.visible() || !m_bounds[i].intersects(area) || m_client->isHiddenLocally(s.key)
             || m_client->isShadowedByLocal(s.key))
             continue;
-        batch->add(s.points, s.color, s.width, scale);
+        const std::span<const FixedPoint> points(s.points);
+        batch->add(asShown ? points.first(shownPoints(s)) : points, s.color, s.width, scale);
     }
     // Our own strokes that the server has not fully acknowledged, drawn from the outbox copy.
     const std::uint64_t self = m_client->userId();
@@ -511,7 +606,7 @@ void CanvasItem::paintWall(QPainter &painter, const QRectF &area, double scale, 
     t.translate(-area.left(), -area.top());
     painter.setTransform(t, true);
     StrokeBatch batch;
-    collectStrokes(area, scale, &batch);
+    collectStrokes(area, scale, &batch, false);
     paintStrokes(painter, batch, scale);
     if (notes && m_client) {
         QFont font = QGuiApplication::font();

@@ -18,12 +18,15 @@
 #include "app/tilepainter.h"
 #include "app/wallclient.h"
 
+#include <QElapsedTimer>
 #include <QPointer>
 #include <QQuickItem>
+#include <QTimer>
 #include <QtQml/qqmlregistration.h>
 
 #include <atomic>
 #include <memory>
+#include <unordered_map>
 
 QT_BEGIN_NAMESPACE
 class QPainter;
@@ -102,6 +105,10 @@ public:
     // into `painter`, whose origin is the area's top-left. Used by export and by tiles.
     void paintWall(QPainter &painter, const QRectF &area, double scale, bool notes);
 
+    // How many of a stroke's points are on screen: all of them, but for someone else's stroke
+    // whose latest points are still flowing in (see Reveal).
+    size_t shownPoints(std::uint64_t key) const;
+
 signals:
     void clientChanged();
     void toolChanged();
@@ -140,8 +147,13 @@ private:
     void setSettled(bool settled);
     void updateCursorShape();
     void eraseAt(QPointF wallPos);
-    // The strokes that may touch `area`, thinned for `scale`, in draw order.
-    void collectStrokes(const QRectF &area, double scale, StrokeBatch *batch);
+    // The strokes that may touch `area`, thinned for `scale`, in draw order: as far as they are
+    // shown (asShown), or whole (export).
+    void collectStrokes(const QRectF &area, double scale, StrokeBatch *batch, bool asShown = true);
+    void reveal(const WallModel::Stroke &s, size_t firstNew);
+    void advanceReveals();
+    bool revealing() const;
+    size_t shownPoints(const WallModel::Stroke &s) const;
     void endGesture();
 
     QPointer<WallClient> m_client;
@@ -157,6 +169,21 @@ private:
     std::vector<QRectF> m_bounds;
     size_t m_indexed = 0;
     std::vector<std::uint32_t> m_scratch;
+
+    // Someone else's stroke being drawn arrives a batch at a time, up to kStrokeBatchDelayMs
+    // apart (core/points.h). Drawn as it came it would grow in jumps, a few times a second; so
+    // each batch is played out over one batch delay instead, a little every frame, and the ink
+    // flows at about the pen's pace: its first new point at once, the last at most one batch
+    // delay after it arrived.
+    struct Reveal
+    {
+        double shown = 0;  // points drawn (a fraction between frames)
+        double rate = 0;   // points a millisecond until the rest is drawn
+        qint64 lastMs = 0; // when `shown` was last moved on
+    };
+    std::unordered_map<std::uint64_t, Reveal> m_reveals; // by stroke key
+    QElapsedTimer m_revealClock;
+    QTimer m_revealTimer;
 
     // handed to the render thread in updatePaintNode (the GUI thread is blocked there)
     std::vector<QRectF> m_dirty;
@@ -181,6 +208,7 @@ private:
     bool m_panning = false;
     QString m_exportError;
     QMetaObject::Connection m_frameConnection;
+    QMetaObject::Connection m_animationConnection;
 };
 
 } // namespace scrawl

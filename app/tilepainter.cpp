@@ -65,7 +65,7 @@ void drawStroke(QPainter &p, const QPointF *points, int count, const QColor &col
 
 } // namespace
 
-void StrokeBatch::add(const std::vector<FixedPoint> &in, std::uint32_t color, float width,
+void StrokeBatch::add(std::span<const FixedPoint> in, std::uint32_t color, float width,
                       double scale)
 {
     if (in.empty())

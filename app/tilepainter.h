@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -43,7 +44,7 @@ struct StrokeBatch
     // Appends a stroke, skipping points closer than half a device pixel (at `scale` device
     // pixels per wall pixel) to the last kept one: a zoomed-out wall costs what it shows, not
     // what it holds. The last point is always kept.
-    void add(const std::vector<FixedPoint> &points, std::uint32_t color, float width, double scale);
+    void add(std::span<const FixedPoint> points, std::uint32_t color, float width, double scale);
     bool empty() const { return strokes.empty(); }
 };
 

@@ -42,6 +42,7 @@ struct Conn
     int strokeStep = 0;
     std::uint64_t sent = 0;
     std::vector<std::int64_t> sentAt;
+    std::vector<std::uint64_t> lastFrom; // by publisher: the client op id last received from it
 };
 
 struct StepResult
@@ -58,7 +59,8 @@ struct StepResult
     bool drained = true;
 };
 
-// Reads (client_op_id, author) from an Envelope{op{...}} without parsing it all.
+// Reads (client_op_id, author) from an Envelope{op{...}} without parsing it all. Scrawl sends a
+// stroke's points and end to everyone but their author without the client op id: *opId is 0.
 bool scanOp(const std::uint8_t *p, size_t len, std::uint64_t *opId, std::uint64_t *author)
 {
     auto varint = [&](size_t &i, std::uint64_t *v) {
@@ -79,6 +81,7 @@ bool scanOp(const std::uint8_t *p, size_t len, std::uint64_t *opId, std::uint64_
     if (!varint(i, &opLen))
         return false;
     bool gotId = false, gotAuthor = false;
+    *opId = 0;
     while (i < len && !(gotId && gotAuthor)) {
         std::uint64_t tag, v;
         if (!varint(i, &tag))
@@ -105,7 +108,7 @@ bool scanOp(const std::uint8_t *p, size_t len, std::uint64_t *opId, std::uint64_
         default: return false;
         }
     }
-    return gotId && gotAuthor;
+    return gotAuthor;
 }
 
 class Fanout
@@ -395,6 +398,13 @@ private:
         }
         if (pub < 0 || pub >= int(m_publishers.size()))
             return;
+        // Each publisher's ops reach every member in the order sent, so one without its id is
+        // the one after the last seen from that publisher.
+        if (c.lastFrom.size() < m_publishers.size())
+            c.lastFrom.resize(m_publishers.size(), 0);
+        if (opId == 0)
+            opId = c.lastFrom[size_t(pub)] + 1;
+        c.lastFrom[size_t(pub)] = opId;
         const std::int64_t sentAt = m_publishers[size_t(pub)]->sentAt[opId & (kRing - 1)];
         if (sentAt >= m_wStart && sentAt < m_wEnd) {
             m_latency.push_back(double(now - sentAt) / 1e6);

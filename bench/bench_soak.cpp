@@ -73,6 +73,39 @@ bool readVarint(const std::uint8_t *p, size_t len, size_t &i, std::uint64_t *v)
     return false;
 }
 
+// The hash of a serialised Op without its client_op_id (field 2): the server sends a stroke's
+// points and end to everyone but their author without it, and stores it with it.
+std::uint64_t hashOp(const std::uint8_t *p, size_t len)
+{
+    thread_local std::string rest;
+    rest.clear();
+    size_t i = 0;
+    while (i < len) {
+        const size_t start = i;
+        std::uint64_t tag, v;
+        if (!readVarint(p, len, i, &tag))
+            break;
+        switch (tag & 7) {
+        case 0:
+            if (!readVarint(p, len, i, &v))
+                i = len;
+            break;
+        case 2:
+            if (!readVarint(p, len, i, &v))
+                i = len;
+            else
+                i = std::min(len, i + size_t(v));
+            break;
+        case 1: i = std::min(len, i + 8); break;
+        case 5: i = std::min(len, i + 4); break;
+        default: i = len; break;
+        }
+        if (tag != ((2 << 3) | 0))
+            rest.append(reinterpret_cast<const char *>(p) + start, i - start);
+    }
+    return hashBytes(rest.data(), rest.size());
+}
+
 // The header fields of a serialised Op (seq 1, client_op_id 2, author 3) without parsing it all.
 struct OpHead
 {
@@ -768,7 +801,7 @@ private:
         OpHead head;
         if (!scanOpHead(op, len, &head))
             die("an op without seq from the server");
-        const std::uint64_t hash = hashBytes(op, len);
+        const std::uint64_t hash = hashOp(op, len);
         ++m_deliveries;
         if (head.seq >= m_hashBySeq.size())
             m_hashBySeq.resize(std::max<size_t>(head.seq + 1, m_hashBySeq.size() * 2), 0);
@@ -1102,7 +1135,8 @@ bool readStorage(const std::string &dataDir, std::vector<StoredOp> *stored, std:
                     StoredOp &s = (*stored)[seq];
                     s.author = q.value(1).toULongLong();
                     s.clientOpId = q.value(2).toULongLong();
-                    s.hash = hashBytes(body.constData(), size_t(body.size()));
+                    s.hash = hashOp(reinterpret_cast<const std::uint8_t *>(body.constData()),
+                                    size_t(body.size()));
                     ++*count;
                     if (!keys.insert({s.author, s.clientOpId}).second)
                         ++*duplicates;

@@ -203,28 +203,52 @@ int runRemote(const pb::WallSnapshot &snap)
     std::printf("viewer joined %d strokes and painted the view in %lld ms\n", snap.strokes_size(),
                 (long long)t.elapsed());
 
-    // Arrival: the viewer applied the op. Pixels: the frame whose sync took that op in is swapped.
+    // Arrival: the viewer applied the op. First pixels: the frame whose sync took that op in is
+    // swapped. Whole: the frame whose sync drew every point the stroke had at arrival (others'
+    // batches flow in over one batch delay) is swapped.
     QElapsedTimer clock;
     clock.start();
     std::mutex lock;
-    std::vector<std::pair<std::uint64_t, qint64>> arrived; // seq, ns
-    std::vector<double> latencies;
-    std::atomic<std::uint64_t> syncedSeq{0};
-    QObject::connect(&viewer, &WallClient::opApplied, &viewer, [&](std::uint64_t seq) {
+    struct Arrival
+    {
+        std::uint64_t seq = 0;
+        std::uint64_t key = 0;
+        size_t points = 0;
+        qint64 ns = 0;
+        bool first = false; // its first pixels are in the frame being rendered
+        bool whole = false; // all its points are
+    };
+    std::vector<Arrival> arrived;
+    std::vector<double> latencies, wholeLatencies;
+    QObject::connect(&viewer, &WallClient::wallChanged, &viewer, [&](const WallModel::Change &change) {
         std::lock_guard g(lock);
-        arrived.emplace_back(seq, clock.nsecsElapsed());
+        for (const std::uint64_t key : change.strokes) {
+            if (const WallModel::Stroke *s = viewer.model().stroke(key))
+                arrived.push_back({viewer.model().seq(), key, s->points.size(), clock.nsecsElapsed()});
+        }
     });
-    QObject::connect(&window, &QQuickWindow::afterSynchronizing, &window,
-                     [&] { syncedSeq = viewer.model().seq(); }, Qt::DirectConnection);
+    // On the render thread while the GUI thread waits for the sync to end.
+    QObject::connect(&window, &QQuickWindow::afterSynchronizing, &window, [&] {
+        const std::uint64_t seq = viewer.model().seq();
+        std::lock_guard g(lock);
+        for (Arrival &a : arrived) {
+            a.first = a.first || a.seq <= seq;
+            a.whole = a.whole || (a.seq <= seq && canvas->shownPoints(a.key) >= a.points);
+        }
+    }, Qt::DirectConnection);
     QObject::connect(&window, &QQuickWindow::frameSwapped, &window, [&] {
         const qint64 now = clock.nsecsElapsed();
-        const std::uint64_t shown = syncedSeq.load();
         std::lock_guard g(lock);
-        auto done = std::partition(arrived.begin(), arrived.end(),
-                                   [&](const auto &a) { return a.first > shown; });
-        for (auto it = done; it != arrived.end(); ++it)
-            latencies.push_back(double(now - it->second) / 1e6);
-        arrived.erase(done, arrived.end());
+        for (Arrival &a : arrived) {
+            if (a.first && a.ns >= 0) {
+                latencies.push_back(double(now - a.ns) / 1e6);
+                a.first = false;
+                a.ns = -a.ns - 1; // counted; keeps the time for `whole`
+            }
+            if (a.whole)
+                wholeLatencies.push_back(double(now - (a.ns < 0 ? -a.ns - 1 : a.ns)) / 1e6);
+        }
+        std::erase_if(arrived, [](const Arrival &a) { return a.whole; });
     }, Qt::DirectConnection);
 
     WallClient drawer;
@@ -267,16 +291,22 @@ int runRemote(const pb::WallSnapshot &snap)
         return arrived.empty() && viewer.model().seq() >= drawer.model().seq();
     }, 10000, "the last op on the viewer's screen");
 
-    std::vector<double> v;
+    std::vector<double> v, w;
     {
         std::lock_guard g(lock);
         v = latencies;
+        w = wholeLatencies;
     }
-    const Stats s = stats(v);
-    std::printf("remote op arrival -> its pixels on screen (%zu ops, wall of %d strokes): mean %.2f ms  "
-                "p50 %.2f  p95 %.2f  max %.2f\n",
+    const Stats s = stats(v), whole = stats(w);
+    std::printf("remote op arrival -> its first pixels on screen (%zu ops, wall of %d strokes): mean "
+                "%.2f ms  p50 %.2f  p95 %.2f  max %.2f\n",
                 v.size(), snap.strokes_size(), s.mean, s.p50, s.p95, s.max);
+    std::printf("remote op arrival -> all its points on screen: mean %.2f ms  p50 %.2f  p95 %.2f  "
+                "max %.2f\n",
+                whole.mean, whole.p50, whole.p95, whole.max);
     printResult(QStringLiteral("remote op arrival to pixels (%1 ops)").arg(v.size()), snap.strokes_size(), s);
+    printResult(QStringLiteral("remote op arrival to all its points (%1 ops)").arg(w.size()),
+                snap.strokes_size(), whole);
     canvas->setClient(nullptr);
     server.terminate();
     server.waitForFinished(10000);

@@ -9,6 +9,7 @@
 #include "app/wallclient.h"
 #include "server/wallserver.h"
 
+#include <QElapsedTimer>
 #include <QFile>
 #include <QImage>
 #include <QQuickWindow>
@@ -17,6 +18,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <memory>
@@ -411,6 +413,58 @@ private slots:
         QVERIFY(!m_client->model().strokes().front().closed); // still being drawn
         other.endStroke(id);
         QTRY_VERIFY(m_client->model().strokes().front().closed);
+    }
+
+    void remoteInkFlowsBetweenBatches()
+    {
+        // Someone else's points come a batch at a time (up to kStrokeBatchDelayMs apart); each
+        // batch is played out over that time instead of appearing at once.
+        WallClient other;
+        other.setDisplayName(QStringLiteral("Remy"));
+        other.connectToWall(QStringLiteral("127.0.0.1:%1").arg(m_server->port()), m_client->wall());
+        QTRY_COMPARE(other.state(), WallClient::Connected);
+        std::uint32_t id = other.beginStroke({-200, 50}, Qt::black, 5);
+        const std::uint64_t key = objectKey(other.userId(), id);
+        QTRY_COMPARE(m_canvas->shownPoints(key), size_t(1)); // the pen landing shows at once
+
+        // Right after the batch is applied (this runs after the canvas's own handler), only its
+        // first point is drawn; the rest flows in over the batch delay, frame by frame.
+        const size_t total = size_t(kStrokeBatchPoints) + 1;
+        QElapsedTimer sinceArrival;
+        size_t shownAtArrival = 0;
+        std::vector<size_t> perFrame;
+        const auto applied = connect(m_client.get(), &WallClient::wallChanged, this, [&] {
+            if (m_client->model().stroke(key)->points.size() == total && !sinceArrival.isValid()) {
+                sinceArrival.start();
+                shownAtArrival = m_canvas->shownPoints(key);
+            }
+        });
+        const auto frames = connect(m_canvas, &CanvasItem::frameSynced, this, [&] {
+            if (sinceArrival.isValid())
+                perFrame.push_back(m_canvas->shownPoints(key));
+        });
+        for (int i = 1; i < int(total); ++i)
+            id = other.extendStroke(id, {-200 + i * 10.0, 50}); // one full batch: sent now
+        QTRY_VERIFY(sinceArrival.isValid());
+        QCOMPARE(shownAtArrival, size_t(2));
+        QTRY_COMPARE(m_canvas->shownPoints(key), total);
+        const qint64 played = sinceArrival.elapsed();
+        QVERIFY2(played >= kStrokeBatchDelayMs * 9 / 10, qPrintable(QString::number(played)));
+        QVERIFY(std::is_sorted(perFrame.begin(), perFrame.end()));
+        QTRY_VERIFY(m_canvas->settled());
+        QVERIFY(inkAt(frame(), m_canvas->mapFromWall({-200 + (total - 1) * 10.0, 50})));
+        disconnect(applied);
+        disconnect(frames);
+
+        // The last points ride in the end; they flow in too, and then the stroke is whole.
+        for (int i = 1; i <= 5; ++i)
+            id = other.extendStroke(id, {-80 + i * 10.0, 50});
+        other.endStroke(id);
+        QTRY_VERIFY(m_client->model().stroke(key)->closed);
+        QCOMPARE(m_client->model().stroke(key)->points.size(), total + 5);
+        QTRY_COMPARE(m_canvas->shownPoints(key), total + 5);
+        QTRY_VERIFY(m_canvas->settled());
+        QVERIFY(inkAt(frame(), m_canvas->mapFromWall({-30, 50})));
     }
 };
 

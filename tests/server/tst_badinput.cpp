@@ -260,7 +260,7 @@ const std::vector<Row> &rows()
              c.greeted().sendEnvelope(env);
          },
          pb::NOT_JOINED, "", kStaysOpen},
-        {"op without client op id", nullptr,
+        {"first op without client op id", nullptr,
          [](Ctx &c) { c.joined().sendEnvelope(opEnvelope(chatOp("no id"), 0)); },
          pb::INVALID_OP, "", kStaysOpen},
         {"op without a body", nullptr,
