@@ -19,7 +19,7 @@ void usage()
 {
     std::printf(
         "usage: scrawl-bench COMMAND [--option value ...]\n"
-        "  strokes   [--strokes 100] [--points 100] [--hz 120,200,240] [--batch-ms 40] [--batch-points 8]\n"
+        "  strokes   [--strokes 100] [--points 100] [--hz 120,200,240] [--batch-ms 60] [--batch-points 12]\n"
         "            bytes on the wire per point for natural pen strokes, through the real server\n"
         "  join      [--points 100000 | --strokes 100000] [--points-per-stroke 100] [--runs 5]\n"
         "            time for a fresh client from connect to a decoded, applied snapshot\n"

@@ -23,6 +23,62 @@ bool parse(const QByteArray &bytes, pb::Envelope *envelope)
         && envelope->msg_case() != pb::Envelope::MSG_NOT_SET;
 }
 
+namespace {
+
+// Reads a varint at p[*i], moving *i past it; false if it runs past len.
+bool readVarint(const char *p, size_t len, size_t *i, std::uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; *i < len && shift < 64; shift += 7) {
+        const auto b = std::uint8_t(p[(*i)++]);
+        *v |= std::uint64_t(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return true;
+    }
+    return false;
+}
+
+void appendVarint(QByteArray *out, std::uint64_t v)
+{
+    for (; v >= 0x80; v >>= 7)
+        out->append(char(std::uint8_t(v) | 0x80));
+    out->append(char(v));
+}
+
+} // namespace
+
+QByteArray withoutClientOpId(const QByteArray &opEnvelope)
+{
+    constexpr char kOpTag = (pb::Envelope::kOpFieldNumber << 3) | 2;
+    constexpr char kSeqTag = (pb::Op::kSeqFieldNumber << 3) | 0;
+    constexpr char kIdTag = (pb::Op::kClientOpIdFieldNumber << 3) | 0;
+    const char *p = opEnvelope.constData();
+    const auto len = size_t(opEnvelope.size());
+    size_t i = 0;
+    std::uint64_t opLen = 0, value = 0;
+    if (len < 2 || p[i++] != kOpTag || !readVarint(p, len, &i, &opLen) || i + opLen != len)
+        return opEnvelope;
+    const size_t opStart = i;
+    if (i < len && p[i] == kSeqTag) {
+        ++i;
+        if (!readVarint(p, len, &i, &value))
+            return opEnvelope;
+    }
+    const size_t idStart = i;
+    if (i >= len || p[i] != kIdTag)
+        return opEnvelope;
+    ++i;
+    if (!readVarint(p, len, &i, &value))
+        return opEnvelope;
+    QByteArray out;
+    out.reserve(qsizetype(len));
+    out.append(kOpTag);
+    appendVarint(&out, opLen - (i - idStart));
+    out.append(p + opStart, qsizetype(idStart - opStart));
+    out.append(p + i, qsizetype(len - i));
+    return out;
+}
+
 pb::Envelope errorEnvelope(const Problem &problem, std::uint64_t clientOpId, bool fatal)
 {
     pb::Envelope env;

@@ -41,6 +41,11 @@ inline std::uint64_t keyAuthor(std::uint64_t key) { return key >> 32; }
 QByteArray serialize(const pb::Envelope &envelope);
 bool parse(const QByteArray &bytes, pb::Envelope *envelope);
 
+// serialize() of an Envelope{op} with the op's client_op_id left out, cut out of the bytes
+// serialize() wrote for it (fields in number order: seq, then client_op_id) instead of
+// serialising again. Bytes without a client op id come back as they are.
+QByteArray withoutClientOpId(const QByteArray &opEnvelope);
+
 pb::Envelope errorEnvelope(const Problem &problem, std::uint64_t clientOpId = 0,
                            bool fatal = false);
 

@@ -72,6 +72,7 @@ private slots:
     void closeCodeFor_data();
     void closeCodeFor();
     void opKindNames();
+    void withoutClientOpIdCutsOnlyTheId();
 };
 
 void TestProtocol::envelopeRoundTrip_data()
@@ -565,3 +566,53 @@ void TestProtocol::opKindNames()
 
 QTEST_GUILESS_MAIN(TestProtocol)
 #include "tst_protocol.moc"
+
+void TestProtocol::withoutClientOpIdCutsOnlyTheId()
+{
+    // Against protobuf's own bytes for the op without the id, across sizes where the op's
+    // length varint shrinks (127/128 bytes, 16383/16384), ids of 1 to 10 varint bytes, with
+    // and without seq and author.
+    int cases = 0;
+    for (const std::uint64_t id : {std::uint64_t(1), std::uint64_t(300), std::uint64_t(1) << 35,
+                                   std::uint64_t(1764500000000000), ~std::uint64_t(0)}) {
+        for (const std::uint64_t seq : {std::uint64_t(0), std::uint64_t(5), std::uint64_t(1) << 40}) {
+            for (int points = 0; points < 140; ++points) {
+                pb::Envelope env;
+                pb::Op *op = env.mutable_op();
+                op->set_seq(seq);
+                op->set_client_op_id(id);
+                op->set_author(seq ? 7 : 0);
+                op->mutable_stroke_points()->set_id(1000);
+                for (int k = 0; k < points; ++k)
+                    op->mutable_stroke_points()->add_path(std::uint64_t(k % 3 == 0 ? 200 : 5));
+                const QByteArray full = scrawl::serialize(env);
+                pb::Envelope expected = env;
+                expected.mutable_op()->clear_client_op_id();
+                const QByteArray cut = scrawl::withoutClientOpId(full);
+                QCOMPARE(cut, scrawl::serialize(expected));
+                ++cases;
+            }
+        }
+    }
+    QCOMPARE(cases, 5 * 3 * 140);
+    // Large ops, whose length varint takes 2 and 3 bytes.
+    for (const int points : {8190, 8191, 8192, 8193, 16380, 16390}) {
+        pb::Envelope env;
+        env.mutable_op()->set_seq(1);
+        env.mutable_op()->set_client_op_id(1764500000000000);
+        for (int k = 0; k < points; ++k)
+            env.mutable_op()->mutable_stroke_end()->add_path(1);
+        pb::Envelope expected = env;
+        expected.mutable_op()->clear_client_op_id();
+        QCOMPARE(scrawl::withoutClientOpId(scrawl::serialize(env)), scrawl::serialize(expected));
+    }
+    // Nothing to cut: the same bytes.
+    pb::Envelope noId;
+    noId.mutable_op()->set_seq(3);
+    noId.mutable_op()->mutable_chat()->set_text("hi");
+    QCOMPARE(scrawl::withoutClientOpId(scrawl::serialize(noId)), scrawl::serialize(noId));
+    pb::Envelope notAnOp;
+    notAnOp.mutable_cursor()->set_x(1);
+    QCOMPARE(scrawl::withoutClientOpId(scrawl::serialize(notAnOp)), scrawl::serialize(notAnOp));
+    QCOMPARE(scrawl::withoutClientOpId(QByteArray("\x32\x05\x08", 3)), QByteArray("\x32\x05\x08", 3));
+}
