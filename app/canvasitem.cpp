@@ -463,6 +463,7 @@ void CanvasItem::reveal(const WallModel::Stroke &s, size_t firstNew)
         r.shown = double(firstNew + 1);
         r.lastMs = now;
         markDirty(segmentBounds(s.points, firstNew - 1, s.width, firstNew + 1));
+        showCursorAtTip(s, firstNew + 1);
     }
     // Whatever waits is drawn within one batch delay, the time the next batch may take.
     r.rate = std::max(0.0, double(s.points.size()) - r.shown) / kStrokeBatchDelayMs;
@@ -489,14 +490,23 @@ void CanvasItem::advanceReveals()
         r.shown = std::min(double(total), r.shown + r.rate * double(now - r.lastMs));
         r.lastMs = now;
         const auto after = size_t(r.shown);
-        if (after > before)
+        if (after > before) {
             markDirty(segmentBounds(s->points, before - 1, s->width, after));
+            showCursorAtTip(*s, after);
+        }
         if (after >= total && s->closed) {
             it = m_reveals.erase(it);
             continue;
         }
         ++it;
     }
+}
+
+void CanvasItem::showCursorAtTip(const WallModel::Stroke &s, size_t shown)
+{
+    // A person drawing sends no cursor (WallClient::sendCursor): their pen is where their ink
+    // has got to on this screen.
+    m_client->members()->setCursor(keyAuthor(s.key), toPixels(s.points[shown - 1]));
 }
 
 bool CanvasItem::revealing() const

@@ -153,6 +153,7 @@ private:
     void reveal(const WallModel::Stroke &s, size_t firstNew);
     void advanceReveals();
     bool revealing() const;
+    void showCursorAtTip(const WallModel::Stroke &s, size_t shown);
     size_t shownPoints(const WallModel::Stroke &s) const;
     void endGesture();
 

@@ -1121,6 +1121,13 @@ void WallClient::deleteNote(const QString &keyText)
 void WallClient::sendCursor(double x, double y)
 {
     m_cursorPos = QPointF(x, y);
+    if (drawing()) {
+        // The stroke's points carry the pen: others show this cursor at the tip of its ink as it
+        // flows in (CanvasItem), not ahead of it, and cursor messages would cost more bytes than
+        // the ink.
+        m_cursorDirty = false;
+        return;
+    }
     if (m_cursorTimer.isActive() || !m_joined) {
         m_cursorDirty = m_joined;
         return;
@@ -1231,6 +1238,12 @@ void WallClient::endStroke(std::uint32_t id)
     op.mutable_stroke_end()->set_id(id);
     takePendingPoints(ls, size_t(limits::kMaxPointsPerBatch), op.mutable_stroke_end());
     ls.endOpId = queue(std::move(op));
+}
+
+bool WallClient::drawing() const
+{
+    return std::any_of(m_local.begin(), m_local.end(),
+                       [](const auto &entry) { return !entry.second.ended; });
 }
 
 bool WallClient::isShadowedByLocal(std::uint64_t key) const

@@ -218,6 +218,8 @@ public:
     // --- what the canvas reads ---
     const WallModel &model() const { return m_model; }
     const std::map<std::uint32_t, LocalStroke> &localStrokes() const { return m_local; }
+    // A stroke of ours is being drawn (begun, not ended).
+    bool drawing() const;
     bool isHiddenLocally(std::uint64_t key) const { return m_hidden.count(key) != 0; }
     // True when the model's stroke is drawn from the local copy instead (not yet acknowledged).
     bool isShadowedByLocal(std::uint64_t key) const;

@@ -453,6 +453,11 @@ private slots:
         QVERIFY(std::is_sorted(perFrame.begin(), perFrame.end()));
         QTRY_VERIFY(m_canvas->settled());
         QVERIFY(inkAt(frame(), m_canvas->mapFromWall({-200 + (total - 1) * 10.0, 50})));
+        // Remy sends no cursor while drawing; here it sits at the tip of the ink shown so far.
+        QTRY_VERIFY(m_client->members()->find(other.userId()));
+        QVERIFY(m_client->members()->find(other.userId())->hasCursor);
+        QCOMPARE(m_client->members()->find(other.userId())->cursor,
+                 QPointF(-200 + (total - 1) * 10.0, 50));
         disconnect(applied);
         disconnect(frames);
 

@@ -575,6 +575,37 @@ private slots:
         QVERIFY2(rate >= 15.0, qPrintable(QStringLiteral("%1 cursor updates/s").arg(rate)));
     }
 
+    void noCursorIsSentWhileDrawing()
+    {
+        auto a = makeClient(QStringLiteral("Ann"));
+        auto b = makeClient(QStringLiteral("Bob"));
+        a->connectToWall(address(), QStringLiteral("w"));
+        b->connectToWall(address(), QStringLiteral("w"));
+        QTRY_COMPARE(a->state(), WallClient::Connected);
+        QTRY_COMPARE(b->state(), WallClient::Connected);
+        QTRY_COMPARE(b->members()->rowCount(), 2);
+        QSignalSpy moved(b.get(), &WallClient::cursorMoved);
+        a->sendCursor(1, 1);
+        QTRY_COMPARE(moved.count(), 1);
+
+        // The pen's moves while drawing travel as the stroke's points, not as cursor messages.
+        std::uint32_t id = a->beginStroke(QPointF(0, 0), Qt::blue, 4);
+        QVERIFY(a->drawing());
+        for (int i = 1; i <= 40; ++i) {
+            a->sendCursor(i * 3, 0);
+            id = a->extendStroke(id, QPointF(i * 3, 0));
+            QTest::qWait(5);
+        }
+        a->endStroke(id);
+        QVERIFY(!a->drawing());
+        QTRY_COMPARE(a->pendingCount(), 0);
+        // After pen up the cursor moves again; nothing from the stroke came before it (messages
+        // on one connection keep their order).
+        a->sendCursor(500, 500);
+        QTRY_COMPARE(moved.count(), 2);
+        QCOMPARE(moved.last().at(1).toPointF(), QPointF(500, 500));
+    }
+
     void messagePostedOverHttpAppearsInChat()
     {
         auto a = makeClient(QStringLiteral("Ann"));
