@@ -1042,7 +1042,8 @@ bool Soak::report(const std::vector<StoredOp> &stored, std::uint64_t storedCount
         std::snprintf(line, sizeof line,
                       "%zu clients on one wall drew and chatted for %.1f min against one `scrawl-server` "
                       "process (%s). Each client is a person: strokes of "
-                      "50–150 points at %.0f Hz sent in %g–%g ms batches (its own batch time), a pause of "
+                      "50–150 points at %.0f Hz sent as the app sends them, a batch at %d points or after "
+                      "%g–%g ms (its own batch time), a pause of "
                       "%.1f–%.1f s between strokes, a chat line in %.0f. Clients reconnect with their "
                       "resume token, join with the last seq they saw and resend every unacknowledged op "
                       "under its client_op_id. Storage is counted in the server's SQLite file after a "
@@ -1052,7 +1053,8 @@ bool Soak::report(const std::vector<StoredOp> &stored, std::uint64_t storedCount
                                   + " s and started again on the same port and data directory, listening again after "
                                   + std::to_string(std::llround(double(m_restartedAt - m_killAt) / 1e6)) + " ms").c_str()
                                : "not restarted",
-                      m_hz, 16.0, 33.0, m_pauseMin / 1000,
+                      m_hz, kStrokeBatchPoints, kStrokeBatchDelayMs / 2.0, double(kStrokeBatchDelayMs),
+                      m_pauseMin / 1000,
                       m_pauseMax / 1000, m_chatEvery);
         md << line;
         md << "| figure | value |\n|---|---|\n";
@@ -1069,7 +1071,7 @@ bool Soak::report(const std::vector<StoredOp> &stored, std::uint64_t storedCount
         md << "| delivered per client | min " << minDistinct << ", max " << maxDistinct << "; " << clientsExact
            << " of " << m_clients.size() << " clients hold exactly the stored sequence (" << viewMissing
            << " missing, " << duplicates << " duplicates, " << (m_contentMismatches + contentVsStore)
-           << " with other bytes) |\n";
+           << " with other bytes, the client op id aside) |\n";
         md << "| deliveries in all | " << m_deliveries << " |\n";
         md << "| connections | " << connects << " (" << snapshotJoins << " rejoins by snapshot, "
            << resumeFailures << " resume failures) |\n";
