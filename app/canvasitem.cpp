@@ -455,6 +455,8 @@ void CanvasItem::onWallChanged(const WallModel::Change &change)
 
 void CanvasItem::reveal(const WallModel::Stroke &s, size_t firstNew)
 {
+    if (firstNew >= s.points.size())
+        return; // nothing new (an empty batch)
     const qint64 now = m_revealClock.elapsed();
     auto [it, fresh] = m_reveals.try_emplace(s.key);
     Reveal &r = it->second;
@@ -505,8 +507,9 @@ void CanvasItem::advanceReveals()
 void CanvasItem::showCursorAtTip(const WallModel::Stroke &s, size_t shown)
 {
     // A person drawing sends no cursor (WallClient::sendCursor): their pen is where their ink
-    // has got to on this screen.
-    m_client->members()->setCursor(keyAuthor(s.key), toPixels(s.points[shown - 1]));
+    // has got to on this screen. Once the stroke has ended their own cursor messages lead again.
+    if (!s.closed && shown > 0 && shown <= s.points.size())
+        m_client->members()->setCursor(keyAuthor(s.key), toPixels(s.points[shown - 1]));
 }
 
 bool CanvasItem::revealing() const

@@ -296,12 +296,13 @@ void WallClient::saveIdentity()
 
 std::uint64_t WallClient::nextClientOpId()
 {
-    // The first id of a run is the time in microseconds, so that ids keep growing across app
-    // restarts even if settings were lost (the resume token keeps the user id, and the server
-    // refuses an id at or below the last stored); after it they count up by one, which lets
-    // pumpOutbox leave them off the wire (protocol 3).
-    if (m_lastClientOpId == 0)
-        m_lastClientOpId = std::uint64_t(QDateTime::currentMSecsSinceEpoch()) * 1000;
+    // Until this connection has sent an op, ids are the time in microseconds (at least), so that
+    // they pass whatever an earlier run stored even if it crashed before saving its last id (the
+    // server refuses an id at or below the last stored, or answers it as a resend); after that
+    // they count up by one, which lets pumpOutbox leave them off the wire (protocol 3).
+    if (m_lastSentOpId == 0)
+        m_lastClientOpId = std::max(m_lastClientOpId,
+                                    std::uint64_t(QDateTime::currentMSecsSinceEpoch()) * 1000);
     return ++m_lastClientOpId;
 }
 

@@ -425,7 +425,8 @@ WallModel::Change WallModel::apply(const pb::Op &op)
         if (!s || s->closed)
             break;
         const size_t before = s->points.size();
-        if (decodePoints(op.stroke_points(), tailOf(s->points), &s->points).ok) {
+        if (decodePoints(op.stroke_points(), tailOf(s->points), &s->points).ok
+            && s->points.size() > before) {
             m_totalPoints += s->points.size() - before;
             change.strokes.push_back(key);
             change.firstNewPoint = before;

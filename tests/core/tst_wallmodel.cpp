@@ -349,6 +349,13 @@ void TestWallModel::strokeEndCarriesTheLastPoints()
 
     // The end's points meet the same limits and checks as any batch.
     ACCEPT(s, 1, strokeBegin(2, first));
+    // An empty batch is accepted and changes nothing (no stroke reported as grown).
+    pb::Op empty = strokePoints(2, {}, scrawl::tailOf(first));
+    empty.set_seq(s.model.seq() + 1);
+    empty.set_author(1);
+    QVERIFY(!s.model.check(empty, 1));
+    QVERIFY(s.model.apply(empty).strokes.empty());
+    s.log.push_back(empty);
     pb::Op tooMany = strokeEnd(2);
     for (int i = 0; i <= limits::kMaxPointsPerBatch; ++i)
         tooMany.mutable_stroke_end()->add_path(0);
