@@ -1208,16 +1208,22 @@ void WallClient::takePendingPoints(LocalStroke &ls, size_t max, Message *message
     ls.sentPoints += n;
 }
 
+void WallClient::queuePointBatches(LocalStroke &ls, size_t keep)
+{
+    while (ls.points.size() - ls.sentPoints > keep) {
+        pb::Op op;
+        op.mutable_stroke_points()->set_id(ls.id);
+        takePendingPoints(ls, size_t(limits::kMaxPointsPerBatch), op.mutable_stroke_points());
+        queue(std::move(op));
+    }
+}
+
 void WallClient::flushStrokePoints()
 {
     m_pointsTimer.stop();
     for (auto &[id, ls] : m_local) {
-        while (!ls.ended && ls.sentPoints < ls.points.size()) {
-            pb::Op op;
-            op.mutable_stroke_points()->set_id(id);
-            takePendingPoints(ls, size_t(limits::kMaxPointsPerBatch), op.mutable_stroke_points());
-            queue(std::move(op));
-        }
+        if (!ls.ended)
+            queuePointBatches(ls, 0);
     }
 }
 
@@ -1228,12 +1234,7 @@ void WallClient::endStroke(std::uint32_t id)
         return;
     LocalStroke &ls = it->second;
     // The last points ride in the end; only a pile larger than one batch sends some before.
-    while (ls.points.size() - ls.sentPoints > size_t(limits::kMaxPointsPerBatch)) {
-        pb::Op op;
-        op.mutable_stroke_points()->set_id(id);
-        takePendingPoints(ls, size_t(limits::kMaxPointsPerBatch), op.mutable_stroke_points());
-        queue(std::move(op));
-    }
+    queuePointBatches(ls, size_t(limits::kMaxPointsPerBatch));
     ls.ended = true;
     pb::Op op;
     op.mutable_stroke_end()->set_id(id);

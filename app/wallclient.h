@@ -293,6 +293,8 @@ private:
     void acknowledge(std::deque<OutItem>::iterator it, const pb::Op *stored);
     void dropRefused(std::deque<OutItem>::iterator it, const QString &message);
     void flushStrokePoints();
+    // Queues StrokePoints ops of the stroke's unsent points until at most `keep` are left.
+    void queuePointBatches(LocalStroke &ls, size_t keep);
     template <typename Message>
     void takePendingPoints(LocalStroke &ls, size_t max, Message *message);
     void pushAction(std::uint64_t clientOpId);

@@ -153,6 +153,21 @@ void WallModel::record(std::uint64_t author, Action action)
         list.pop_front();
 }
 
+std::optional<Problem> WallModel::checkMorePoints(
+    const Stroke &s, int count,
+    const std::function<DecodeResult(StrokeTail, std::vector<FixedPoint> *)> &decode) const
+{
+    if (auto p = checkBatch(count))
+        return p;
+    if (auto p = checkStrokePointTotals(s.points.size(), m_totalPoints, count, m_capacity.maxPoints))
+        return p;
+    std::vector<FixedPoint> decoded;
+    const DecodeResult r = decode(tailOf(s.points), &decoded);
+    if (!r.ok)
+        return decodeProblem(r);
+    return std::nullopt;
+}
+
 std::optional<Problem> WallModel::checkStroke(const pb::Op &op, std::uint64_t author) const
 {
     switch (op.body_case()) {
@@ -200,16 +215,9 @@ std::optional<Problem> WallModel::checkStroke(const pb::Op &op, std::uint64_t au
         if (s->closed)
             return invalid(QStringLiteral("Stroke %1 has already ended; begin a new stroke.")
                                .arg(b.id()));
-        if (auto p = checkBatch(pointCount(b)))
-            return p;
-        if (auto p = checkStrokePointTotals(s->points.size(), m_totalPoints, pointCount(b),
-                                              m_capacity.maxPoints))
-            return p;
-        std::vector<FixedPoint> decoded;
-        const DecodeResult r = decodePoints(b, tailOf(s->points), &decoded);
-        if (!r.ok)
-            return decodeProblem(r);
-        return std::nullopt;
+        return checkMorePoints(*s, pointCount(b), [&](StrokeTail tail, std::vector<FixedPoint> *out) {
+            return decodePoints(b, tail, out);
+        });
     }
     case pb::Op::kStrokeEnd: {
         const Stroke *s = stroke(objectKey(author, op.stroke_end().id()));
@@ -223,16 +231,9 @@ std::optional<Problem> WallModel::checkStroke(const pb::Op &op, std::uint64_t au
         const auto &path = op.stroke_end().path();
         if (path.empty())
             return std::nullopt;
-        if (auto p = checkBatch(path.size()))
-            return p;
-        if (auto p = checkStrokePointTotals(s->points.size(), m_totalPoints, path.size(),
-                                              m_capacity.maxPoints))
-            return p;
-        std::vector<FixedPoint> decoded;
-        const DecodeResult r = decodePath(path, tailOf(s->points), &decoded);
-        if (!r.ok)
-            return decodeProblem(r);
-        return std::nullopt;
+        return checkMorePoints(*s, path.size(), [&](StrokeTail tail, std::vector<FixedPoint> *out) {
+            return decodePath(path, tail, out);
+        });
     }
     case pb::Op::kErase: {
         const auto &e = op.erase();

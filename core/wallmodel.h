@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -118,6 +119,11 @@ private:
     void record(std::uint64_t author, Action action);
     void setUndone(std::uint64_t author, Action &action, bool undone, Change &change);
     std::optional<Problem> checkStroke(const pb::Op &op, std::uint64_t author) const;
+    // More points for stroke s (a StrokePoints or a StrokeEnd's): the batch and total limits,
+    // then whether `decode` reads them.
+    std::optional<Problem> checkMorePoints(
+        const Stroke &s, int count,
+        const std::function<DecodeResult(StrokeTail, std::vector<FixedPoint> *)> &decode) const;
     std::optional<Problem> checkNote(const pb::Op &op, std::uint64_t author) const;
     // Keys that some action in the undo history names: hidden objects among them keep their
     // content in a snapshot (an undo may bring them back), the others travel as tombstones.
