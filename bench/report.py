@@ -1,10 +1,54 @@
 #!/usr/bin/env python3
 """Turns scrawl-bench RESULT lines (JSON, one a line) into bench/RESULTS.md and a gnuplot PNG.
-Usage: report.py results.jsonl RESULTS.md fanout.png  (called by scripts/bench)"""
-import json, os, subprocess, sys, tempfile, datetime
+Usage: report.py results.jsonl RESULTS.md fanout.png   (called by scripts/bench)
+       report.py --check results.jsonl RESULTS.md     (scripts/bench runs it after writing)
 
-src, out_md, out_png = sys.argv[1:4]
+Every figure and verdict in the report comes from the run's results: a figure is either a value
+of a result line or computed from them here (through `d()`, which records it). `--check` finds
+every number in the written text and fails, naming the line, on one that is neither: not from
+the run (a figure carried over in the prose), unless it is one of METHOD below (a target of the
+issue or a setting of the benchmark code the text describes)."""
+import json, os, re, subprocess, sys, tempfile, datetime
+
+check = len(sys.argv) > 1 and sys.argv[1] == "--check"
+if check:
+    src, out_md = sys.argv[2:4]
+    out_png = None
+else:
+    src, out_md, out_png = sys.argv[1:4]
 rows = [json.loads(l) for l in open(src) if l.strip()]
+
+# Figures computed from the results (ratios, percentages, differences): what --check accepts
+# besides the results' own values.
+DERIVED = []
+
+def d(v):
+    DERIVED.append(v)
+    return v
+
+# Numbers the text may state that no run measures: the issue's targets and what the benchmark
+# code does (its settings), each with where it comes from. Anything else must come from the run.
+METHOD = {
+    "5": "issue 5 (the targets' issue) / 5 ms: Qt's update-request timer (bench_canvas)",
+    "2": "target: >= 2x Node ws (issue 5)",
+    "10": "target: p99 <= 10 ms (issue 5); three halvings get within 12 % (1/8 of a doubling)",
+    "3": "target: <= 3 bytes a point (issue 5); three halvings (bench_fanout); +-3 quarter pixels: one path byte (core/points.h)",
+    "500": "target: join < 500 ms (issue 5)",
+    "16": "target: a frame < 16 ms (issue 5); one 16 ms frame a batch (scripts/bench --batch-ms 16)",
+    "50": "P = min(N, 50) publishers (bench_fanout.cpp)",
+    "12": "12 points a batch (core/points.h) / within 12 %: three halvings of a doubling",
+    "60": "60 ms a batch (core/points.h)",
+    "100": "100 pen samples a stroke (strokegen.cpp) / one 100 ms batch (scripts/bench)",
+    "0.15": "pen noise in px (strokegen.cpp)",
+    "1600": "bench_canvas window width", "1000": "bench_canvas window height",
+    "256": "tile size in px (app/canvasitem)",
+    "20": "strokes drawn by the remote client (bench_canvas remote)",
+    "200": "pen Hz of the remote client (bench_canvas remote)",
+    "201": "HTTP status Created",
+    "1": "the 1M-point target wall (issue 5); protocol 1; one byte",
+    "0": "QT_QPA_UPDATE_IDLE_TIME=0",
+}
+
 by = lambda kind: [r for r in rows if r.get("bench") == kind]
 machine = (by("machine") or [{}])[0]
 machine_end = (by("machine_end") or [{}])[0]
@@ -33,7 +77,7 @@ def fan_get(server, n):
 md = []
 md.append("# Scrawl benchmark results\n")
 md.append(f"Written by `scripts/bench{' --quick' if machine.get('quick') else ''}` on "
-          f"{datetime.date.today().isoformat()} at commit `{machine.get('commit','?')}`: "
+          f"{machine.get('date') or datetime.date.today().isoformat()} at commit `{machine.get('commit','?')}`: "
           f"{machine.get('cpus','?')} cores ({machine.get('cpu','?')}), Node {machine.get('node','?')}; "
           f"load average {machine.get('loadavg_start','?')} at the start and "
           f"{machine_end.get('loadavg_end','?')} at the end"
@@ -52,11 +96,11 @@ md.append("|---|---|---|")
 for n in (100, 1000):
     s, w, io = fan_get("scrawl", n), fan_get("node-ws", n), fan_get("socket.io", n)
     if s and w:
-        ratio = s["saturation"] / w["saturation"] if w["saturation"] else 0
+        ratio = d(s["saturation"] / w["saturation"] if w["saturation"] else 0)
         md.append(f"| fan-out delivered/s at N = {n}: ≥ 2× Node `ws` | {fmt(s['saturation'])} vs "
                   f"{fmt(w['saturation'])} = **{ratio:.2f}×** | {verdict(ratio >= 2)} |")
     if s and io:
-        ratio = s["saturation"] / io["saturation"] if io["saturation"] else 0
+        ratio = d(s["saturation"] / io["saturation"] if io["saturation"] else 0)
         md.append(f"| fan-out delivered/s at N = {n}: ≥ 5× Socket.IO | {fmt(s['saturation'])} vs "
                   f"{fmt(io['saturation'])} = **{ratio:.2f}×** | {verdict(ratio >= 5)} |")
 s100 = fan_get("scrawl", 100)
@@ -76,6 +120,12 @@ for r in strokes:
     if r["hz"] == 200 and app_batching(r):
         worst = max(r["up_bytes_per_point"], r["down_bytes_per_point"])
         others = [o for o in strokes if not app_batching(o)]
+        # At which pen rates this run's app batching met the 3-byte target, and at which not.
+        app_rows = sorted((o for o in strokes if app_batching(o)), key=lambda o: o["hz"])
+        met_hz = [o["hz"] for o in app_rows
+                  if max(o["up_bytes_per_point"], o["down_bytes_per_point"]) <= 3]
+        unmet_hz = [o["hz"] for o in app_rows if o["hz"] not in met_hz]
+        hz_list = lambda hs: " and ".join(", ".join(f"{h:.0f}" for h in hs).rsplit(", ", 1))
         md.append(f"| ≤ 3 bytes per stroke point on the wire (200 Hz pen; the app's batches of "
                   f"{r['batch_points']} points or {r['batch_ms']:.0f} ms) | "
                   f"up **{r['up_bytes_per_point']:.2f}**, down **{r['down_bytes_per_point']:.2f}** "
@@ -86,10 +136,9 @@ for r in strokes:
                   + "".join(f"; one {o['batch_ms']:.0f} ms batch a message (200 Hz): up "
                             f"{o['up_bytes_per_point']:.2f}, down {o['down_bytes_per_point']:.2f}"
                             for o in others if o["hz"] == 200)
-                  + f" | {verdict(worst <= 3)} at 200 and 240 Hz"
-                  + (", not at 120" if any(app_batching(o) and o["hz"] < 200 and
-                                           max(o["up_bytes_per_point"], o["down_bytes_per_point"]) > 3
-                                           for o in strokes) else "")
+                  + f" | {verdict(worst <= 3)}"
+                  + (f" (at {hz_list(met_hz)} Hz)" if met_hz else "")
+                  + (f", not at {hz_list(unmet_hz)} Hz" if unmet_hz else "")
                   + " |")
 j1m = [r for r in joins if 900000 <= r["points"] <= 1100000 and r["strokes"] < 20000]
 if j1m:
@@ -100,8 +149,8 @@ else:
     md.append("| join of a 1M-point wall < 500 ms | not run (`--quick`) | — |")
 pans = [r for r in canvas if r["backend"].startswith("default") and r["run"].startswith("pan at 100%")]
 if pans:
-    md.append(f"| panning {fmt(pans[0]['strokes'])} strokes < 16 ms a frame (the app's default renderer; "
-              f"no GPU here: Mesa llvmpipe) | "
+    md.append(f"| panning {fmt(pans[0]['strokes'])} strokes < 16 ms a frame (the app's default "
+              f"renderer, `{pans[0]['backend']}`) | "
               + "; ".join(f"{r['run']}: mean **{r['mean_ms']:.1f} ms** (p50 {r['p50_ms']:.1f}, p95 "
                           f"{r['p95_ms']:.1f})" for r in pans)
               + f" | {verdict(all(r['mean_ms'] < 16 for r in pans))} |")
@@ -126,11 +175,12 @@ if fan:
     md.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in sorted(fan, key=lambda r: (r["clients"], ORDER.index(r["server"]))):
         md.append(f"| {r['server']} | {r['clients']} | {r['publishers']} | {fmt(r['saturation'])} | "
-                  f"{100*r['server_cpu_at_saturation']:.0f} % | {100*r['generator_cpu_at_saturation']:.0f} % | "
+                  f"{d(100*r['server_cpu_at_saturation']):.0f} % | {d(100*r['generator_cpu_at_saturation']):.0f} % | "
                   f"{fmt(r['half_delivered'])} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['p999_ms']:.2f} | "
-                  f"{r['cpu_s_per_million']:.2f} | {r['rss_per_conn_bytes']/1024:.1f} KiB | "
+                  f"{r['cpu_s_per_million']:.2f} | {d(r['rss_per_conn_bytes']/1024):.1f} KiB | "
                   f"{'capped' if r['capped'] else ''}{' errors ' + str(r['errors']) if r['errors'] else ''} |")
     starved = [r for r in fan if r["server_cpu_at_saturation"] < 0.9 and not r["capped"]]
+    d(90)  # the threshold the caution below names
     if starved:
         md.append("\n**Caution:** " + ", ".join(f"{r['server']} N={r['clients']}" for r in starved)
                   + " saturated with the server below 90 % of its core: other jobs on this machine "
@@ -138,17 +188,34 @@ if fan:
                   "scheduler shared core 0 in that minute. Scrawl writes each socket once per "
                   "event-loop pass (many frames per syscall) while Node writes once per message, "
                   "which a crowded core punishes more. Confirm on an idle machine before quoting.")
+    # What the disk cost in this run: p99 on disk against tmpfs, at each N measured both ways.
+    disk = []
+    for n in sorted({r["clients"] for r in fan}):
+        a, b = fan_get("scrawl", n), fan_get("scrawl-tmpfs", n)
+        if a and b:
+            disk.append(f"N = {n}: p99 {a['p99_ms']:.2f} ms on disk, {b['p99_ms']:.2f} ms on tmpfs")
     md.append("\n*scrawl-tmpfs* is the same server with its SQLite database on tmpfs (`/dev/shm`): "
               "every op is still committed before it is broadcast, but no write can wait on the "
-              "disk. The difference between the two rows is what this machine's disk costs "
-              "(fdatasync during checkpoints took 10-500 ms here, and a write that meets an ext4 "
-              "journal commit waits for it).\n")
+              "disk. The difference between the two rows is what this machine's disk costs"
+              + (" (in this run: " + "; ".join(disk) + ")" if disk else "") + ".\n")
     md.append("\n![delivered messages per second at saturation](fanout.png)\n")
 if equal:
     md.append("## Latency at equal offered load\n")
+    # How much more load half of Scrawl's own saturation is than half of the fastest other
+    # server's, at each N (from the fan-out table of this run).
+    loads = []
+    for n in sorted({r["clients"] for r in fan}):
+        s_ = fan_get("scrawl", n)
+        refs = [fan_get(x, n) for x in ("node-ws", "socket.io")]
+        refs = [x for x in refs if x and x["half_delivered"]]
+        if s_ and refs:
+            best = max(x["half_delivered"] for x in refs)
+            loads.append(f"{d(s_['half_delivered'] / best):.1f}× at N = {n}")
     md.append("Every server, freshly started, at the same offered rate: the fastest reference "
-              "server's half load at that N. Half of *each* server's own saturation (the table "
-              "above) puts Scrawl at ten times the load of the others.\n")
+              "server's half load at that N."
+              + (" Half of *each* server's own saturation (the table above) puts Scrawl at "
+                 + ", ".join(loads) + " the load of the fastest other server." if loads else "")
+              + "\n")
     md.append("| server | N | offered deliveries/s | delivered/s | p50 ms | p99 ms | p99.9 ms |")
     md.append("|---|---|---|---|---|---|---|")
     for r in sorted(equal, key=lambda r: (r["clients"], ORDER.index(r["server"]))):
@@ -157,6 +224,24 @@ if equal:
     md.append("")
 
 # ---- strokes
+def overhead_sentence():
+    """What each live message carries besides its points, and what per-frame batches cost, both
+    computed from this run's rows (up bytes minus the points' own bytes, times points a message)."""
+    per_msg = [d((r["up_bytes_per_point"] - r["path_point_bytes_per_point"]) * r["points_per_batch"])
+               for r in strokes if r.get("path_point_bytes_per_point") is not None]
+    out = ""
+    if per_msg:
+        out += (f" Each live message also carried {min(per_msg):.0f}-{max(per_msg):.0f} bytes "
+                "besides its points in this run (up bytes a point minus the points' own, times "
+                "points a message: WebSocket header and the client's mask, stroke id, field tags).")
+    frame = [r for r in strokes if not app_batching(r) and r["batch_ms"] <= 20 and r["hz"] == 200]
+    if frame:
+        r = frame[0]
+        out += (f" A {r['batch_ms']:.0f} ms frame of a {r['hz']:.0f} Hz pen held "
+                f"{r['points_per_batch']:.2f} points, so per-frame batches cost "
+                f"{r['up_bytes_per_point']:.2f} bytes a point up.")
+    return out
+
 if strokes:
     md.append("## Bytes per stroke point (`scrawl-bench strokes`)\n")
     md.append("Natural strokes (smooth turning paths, bell-shaped speed, ±5 % sample timing, 0.15 px "
@@ -174,10 +259,8 @@ if strokes:
               "point predicted to take the step the one before it took; the x and y errors "
               "zig-zagged, bit-interleaved and sent as one varint, so a point within ±3 quarter "
               "pixels of its prediction costs one byte); *protocol 1* is the same points as the "
-              "x,y zig-zag deltas sent before, for comparison. Each live message also carries "
-              "15-18 bytes besides its points (WebSocket header and the client's mask, or seq and "
-              "author; stroke id; field tags): a 16 ms frame of a 200 Hz pen holds 3-4 points, "
-              "so per-frame batches cost 5 bytes a point.\n")
+              "x,y zig-zag deltas sent before, for comparison."
+              + overhead_sentence() + "\n")
     md.append("| pen Hz | batch: points / ms | points | points/message | up B/point | down B/point | one message B/point | path: points B/point | protocol 1: points B/point |")
     md.append("|---|---|---|---|---|---|---|---|---|")
     for r in strokes:
@@ -202,7 +285,7 @@ if joins:
     md.append("|---|---|---|---|---|---|---|---|---|---|")
     for r in joins:
         md.append(f"| {fmt(r['strokes'])} | {fmt(r['points'])} | {fmt(r['snapshot_bytes'])} | "
-                  f"{r['snapshot_bytes']/max(1,r['points']):.2f} | {fmt(r['wire_bytes'])} | {r['ms']:.1f} | "
+                  f"{d(r['snapshot_bytes']/max(1,r['points'])):.2f} | {fmt(r['wire_bytes'])} | {r['ms']:.1f} | "
                   f"{r['ms_unchanged']:.1f} | {r['ms_joined']:.1f} | {r['ms_parse']:.1f} | {r['ms_load']:.1f} |")
     md.append("")
 
@@ -217,7 +300,7 @@ if speed:
     md.append("|---|---|---|---|---|---|---|---|---|")
     for r in speed:
         md.append(f"| {r['mode']} | {r['messages']} | {r['total_ms']:.1f} | "
-                  f"{r['messages']/r['total_ms']*1000:,.0f} | {r['p50_us']:.0f} | {r['p99_us']:.0f} | "
+                  f"{d(r['messages']/r['total_ms']*1000):,.0f} | {r['p50_us']:.0f} | {r['p99_us']:.0f} | "
                   f"{r['up_bytes_per_msg']:.1f} | {r['down_bytes_per_msg']:.1f} | {r['connections']} |")
     md.append("")
 
@@ -229,7 +312,7 @@ if canvas:
               "Qt's 5 ms update-request timer off (`QT_QPA_UPDATE_IDLE_TIME=0`), so a frame interval "
               "is what a frame costs, not a wait for vsync or for that timer. The *empty wall* rows "
               "are the same pans with nothing on the wall: what rendering the window costs by itself "
-              "(here Mesa's llvmpipe, OpenGL in software, for the default renderer). *canvas sync* is "
+              "(on whatever OpenGL the machine has; the run does not record which). *canvas sync* is "
               "the canvas's own share of a frame (painting changed tiles, taking in the tiles the "
               "workers painted, updating the scene graph); tiles coming into view are painted on "
               "worker threads. *tile paint* is one 256 px tile of the wall at 100 % painted on its own.\n")
@@ -264,8 +347,56 @@ if remote:
     md.append("")
 
 md.append("## Commands\n")
-md.append("```\nscripts/bench            # everything, ~10-15 min\nscripts/bench --quick    # a short pass\n"
+md.append("```\nscripts/bench            # everything (this run: "
+          f"{machine_end.get('seconds', '?')} s)\nscripts/bench --quick    # a short pass\n"
           "build-bench/bin/scrawl-bench help\n```\n")
+
+def check_numbers(text):
+    """Numbers in `text` that are neither in the run's results, nor computed from them, nor a
+    METHOD constant: [(line number, number, line)]."""
+    allowed = []
+    def collect(v):
+        if isinstance(v, bool):
+            return
+        if isinstance(v, (int, float)):
+            allowed.append(float(v))
+        elif isinstance(v, str):
+            allowed.extend(float(t) for t in re.findall(r"\d+(?:\.\d+)?", v))
+        elif isinstance(v, dict):
+            for x in v.values():
+                collect(x)
+        elif isinstance(v, list):
+            for x in v:
+                collect(x)
+    collect(rows)
+    allowed += [float(x) for x in DERIVED]
+    today = datetime.date.today()
+    allowed += [today.year, today.month, today.day]
+    bad = []
+    in_soak = False
+    for i, line in enumerate(text.splitlines(), 1):
+        if line.startswith("## Soak"):
+            in_soak = True  # written by `scrawl-bench soak --markdown` from its own run
+        if in_soak:
+            continue
+        for m in re.finditer(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?![\w])", line):
+            tok = m.group(0).rstrip(",")
+            if tok in METHOD:
+                continue
+            value = float(tok.replace(",", ""))
+            places = len(tok.split(".")[1]) if "." in tok else 0
+            if any(abs(round(a, places) - value) < 1e-9 or
+                   (places == 0 and abs(round(a) - value) < 1e-9) for a in allowed):
+                continue
+            bad.append((i, tok, line))
+    return bad
+
+if check:
+    problems = check_numbers(open(out_md).read())
+    for i, tok, line in problems:
+        print(f"{out_md}:{i}: {tok} is not from this run's results: {line[:160]}")
+    sys.exit(1 if problems else 0)
+
 open(out_md, "w").write("\n".join(md))
 
 # ---- plot

@@ -14,6 +14,7 @@
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QWebSocket>
 
 using namespace scrawl;
 
@@ -70,6 +71,14 @@ private:
         QFile f(certFile);
         f.open(QIODevice::ReadOnly);
         return TlsTrust::fingerprint(QSslCertificate::fromData(f.readAll(), QSsl::Pem).front());
+    }
+
+    // Waits until the client has handled the end of its connection: WallClient::onDisconnected
+    // deletes the socket and, in the same call, either gives up (Failed) or schedules the next
+    // attempt (Reconnecting). A client that loops is caught here in Reconnecting or Connecting.
+    static bool settledWithoutSocket(WallClient &c)
+    {
+        return QTest::qWaitFor([&] { return c.findChild<QWebSocket *>() == nullptr; }, 5000);
     }
 
 private slots:
@@ -132,9 +141,13 @@ private slots:
         QVERIFY(c->errorText().contains(QLatin1String("changed")));
         QTRY_COMPARE(a->state(), WallClient::Failed); // the reconnecting one too
         QVERIFY(a->errorText().contains(fp2));
-        QTest::qWait(300);
+        // No reconnect loop: once each has dropped its socket (where it decides between giving
+        // up and trying again) it has given up.
+        QVERIFY(settledWithoutSocket(*c));
+        QVERIFY(settledWithoutSocket(*a));
         QCOMPARE(c->state(), WallClient::Failed);
-        QCOMPARE(m_server->sessionCount(), 0);
+        QCOMPARE(a->state(), WallClient::Failed);
+        QTRY_COMPARE(m_server->sessionCount(), 0);
 
         // Confirmed out of band: forget the pin, and the new certificate is trusted.
         c->forgetPinnedCertificate();
@@ -157,7 +170,9 @@ private slots:
         QTRY_COMPARE(guest->state(), WallClient::Failed);
         QVERIFY(guest->passwordRequired());
         QVERIFY(guest->errorText().contains(QLatin1String("password")));
-        QTest::qWait(300); // no reconnect loop on a refusal only the person can fix
+        // No reconnect loop on a refusal only the person can fix: once the client has dropped
+        // its socket (where it decides between giving up and trying again) it has given up.
+        QVERIFY(settledWithoutSocket(*guest));
         QCOMPARE(guest->state(), WallClient::Failed);
 
         guest->retryWithPassword(QStringLiteral("wrong"));

@@ -3,6 +3,7 @@
 // on grabbed pixels), and a chat message typed in A must appear in B. Also measures the time from
 // a pen move in A to B's next frame showing it. Runs under X (xvfb-run): the default Qt Quick
 // backend draws for real there; the offscreen platform would test the software backend only.
+// Each test gets a window and a wall of its own (init), so each passes alone and in any order.
 
 #include "app/canvasitem.h"
 #include "app/wallclient.h"
@@ -40,6 +41,7 @@ ApplicationWindow {
     height: 800
     visible: true
     required property string address
+    required property string wall
     WallClient { id: ca; displayName: "Ada"; color: "#1c7ed6" }
     WallClient { id: cb; displayName: "Grace"; color: "#e03e3e" }
     Row {
@@ -48,8 +50,8 @@ ApplicationWindow {
         WallView { objectName: "viewB"; width: parent.width / 2; height: parent.height; client: cb }
     }
     Component.onCompleted: {
-        ca.connectToWall(address, "e2e")
-        cb.connectToWall(address, "e2e")
+        ca.connectToWall(address, wall)
+        cb.connectToWall(address, wall)
     }
 }
 )";
@@ -66,6 +68,7 @@ class TestE2eGui : public QObject
     std::unique_ptr<WallServer> m_server;
     std::unique_ptr<QQmlApplicationEngine> m_engine;
     QQuickWindow *m_window = nullptr;
+    int m_wallNumber = 0;
 
     QQuickItem *item(const char *view, const char *name)
     {
@@ -103,11 +106,18 @@ private slots:
         m_server = std::make_unique<WallServer>(o);
         QString error;
         QVERIFY2(m_server->start(&error), qPrintable(error));
+        qInfo() << "scene graph backend:" << QQuickWindow::sceneGraphBackend()
+                << "platform:" << QGuiApplication::platformName();
+    }
 
+    // A new window with two views on a new, empty wall: no test sees what another drew.
+    void init()
+    {
         m_engine = std::make_unique<QQmlApplicationEngine>();
         m_engine->addImportPath(QStringLiteral("qrc:/qt/qml"));
         m_engine->setInitialProperties(
-            {{QStringLiteral("address"), QStringLiteral("127.0.0.1:%1").arg(m_server->port())}});
+            {{QStringLiteral("address"), QStringLiteral("127.0.0.1:%1").arg(m_server->port())},
+             {QStringLiteral("wall"), QStringLiteral("e2e-%1").arg(++m_wallNumber)}});
         m_engine->loadData(kQml, QUrl(QStringLiteral("qrc:/tst_e2e_gui.qml")));
         QVERIFY(!m_engine->rootObjects().isEmpty());
         m_window = qobject_cast<QQuickWindow *>(m_engine->rootObjects().first());
@@ -116,14 +126,40 @@ private slots:
         QTRY_COMPARE(client("viewA")->state(), WallClient::Connected);
         QTRY_COMPARE(client("viewB")->state(), WallClient::Connected);
         QTRY_COMPARE(client("viewA")->members()->rowCount(), 2);
-        qInfo() << "scene graph backend:" << QQuickWindow::sceneGraphBackend()
-                << "platform:" << QGuiApplication::platformName();
+        QCOMPARE(client("viewA")->model().seq(), std::uint64_t(0));
+    }
+
+    void cleanup()
+    {
+        m_window = nullptr;
+        m_engine.reset();
     }
 
     void cleanupTestCase()
     {
         m_engine.reset();
         m_server.reset();
+    }
+
+    // A dark stroke drawn in A with the mouse from `from` to `to` (A's canvas coordinates),
+    // acknowledged and on B's model.
+    void drawInA(QPointF from, QPointF to)
+    {
+        auto *canvasA = qobject_cast<CanvasItem *>(item("viewA", "canvas"));
+        QVERIFY(canvasA);
+        WallClient *b = client("viewB");
+        const size_t before = b->model().strokes().size();
+        canvasA->setTool(CanvasItem::Pen);
+        canvasA->setPenColor(QColor(0x10, 0x10, 0x10));
+        canvasA->setPenWidth(6);
+        auto sceneA = [&](QPointF p) { return canvasA->mapToScene(p).toPoint(); };
+        QTest::mousePress(m_window, Qt::LeftButton, {}, sceneA(from));
+        for (int i = 1; i <= 20; ++i)
+            QTest::mouseMove(m_window, sceneA(from + (to - from) * (i / 20.0)));
+        QTest::mouseRelease(m_window, Qt::LeftButton, {}, sceneA(to));
+        QTRY_COMPARE(client("viewA")->pendingCount(), 0);
+        QTRY_COMPARE(b->model().strokes().size(), before + 1);
+        QTRY_VERIFY(b->model().strokes().back().closed);
     }
 
     void strokeAppearsOnTheOtherCanvas()
@@ -283,21 +319,31 @@ private slots:
         auto *canvasB = qobject_cast<CanvasItem *>(item("viewB", "canvas"));
         WallClient *a = client("viewA");
         WallClient *b = client("viewB");
+        QVERIFY(canvasA && canvasB);
+        // A's stroke to erase, drawn here (this test used to erase the one an earlier test left).
+        const QPointF strokeFrom(canvasA->width() * 0.3, canvasA->height() * 0.4);
+        drawInA(strokeFrom, strokeFrom + QPointF(200, 60));
+        if (QTest::currentTestFailed())
+            return;
+        QCOMPARE(b->model().strokes().size(), size_t(1));
+        QTRY_VERIFY(canvasB->settled());
         // B places a note with the note tool; A sees it.
         canvasB->setTool(CanvasItem::Note);
         const QPoint at = canvasB->mapToScene(QPointF(canvasB->width() * 0.6, canvasB->height() * 0.7)).toPoint();
         QTest::mouseClick(m_window, Qt::LeftButton, {}, at);
         QTRY_COMPARE(a->notes()->rowCount(), 1);
+        QTRY_COMPARE(b->pendingCount(), 0);
+        const QPointF offsetB = canvasB->mapToScene(QPointF(0, 0)) - canvasA->mapToScene(QPointF(0, 0));
+        const QPointF mid(canvasA->width() * 0.3 + 100, canvasA->height() * 0.4 + 30);
+        QTRY_VERIFY(inkNear(m_window->grabWindow(), canvasA->mapToScene(mid) + offsetB));
         // A erases its stroke with the eraser by dragging across it; B's canvas loses the ink.
         canvasA->setTool(CanvasItem::Eraser);
-        const QPointF mid(canvasA->width() * 0.3 + 100, canvasA->height() * 0.4 + 30);
         QTest::mousePress(m_window, Qt::LeftButton, {}, canvasA->mapToScene(mid + QPointF(0, -30)).toPoint());
         for (int i = -29; i <= 30; i += 3)
             QTest::mouseMove(m_window, canvasA->mapToScene(mid + QPointF(0, i)).toPoint());
         QTest::mouseRelease(m_window, Qt::LeftButton, {}, canvasA->mapToScene(mid + QPointF(0, 30)).toPoint());
         QTRY_VERIFY(!b->model().strokes().front().visible());
         QTRY_VERIFY(canvasB->settled());
-        const QPointF offsetB = canvasB->mapToScene(QPointF(0, 0)) - canvasA->mapToScene(QPointF(0, 0));
         QTRY_VERIFY(!inkNear(m_window->grabWindow(), canvasA->mapToScene(mid) + offsetB));
         // Undo brings it back for everyone.
         a->undo();

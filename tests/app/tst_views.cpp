@@ -1,9 +1,12 @@
 // QtQuickTest of the views (qml/tst_views.qml) against a real in-process server. The setup
 // object starts the server on 127.0.0.1, port 0, with a temporary data directory, and hands it
-// to QML as the ScrawlTest.TestServer singleton, which can also stop and restart it.
+// to QML as the ScrawlTest.TestServer singleton, which can also stop and restart it, and reads the
+// clipboard (QML cannot) so that the views' Copy buttons are checked for what they copied.
 
 #include "server/wallserver.h"
 
+#include <QClipboard>
+#include <QGuiApplication>
 #include <QQmlEngine>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -49,6 +52,8 @@ public:
         m_server.reset();
         emit addressChanged();
     }
+    Q_INVOKABLE QString clipboardText() const { return QGuiApplication::clipboard()->text(); }
+    Q_INVOKABLE void clearClipboard() { QGuiApplication::clipboard()->clear(); }
 
 signals:
     void addressChanged();

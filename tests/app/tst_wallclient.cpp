@@ -17,7 +17,9 @@
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QTimer>
 
+#include <functional>
 #include <memory>
 
 using namespace scrawl;
@@ -74,6 +76,23 @@ private:
     {
         return int(std::count_if(m.strokes().begin(), m.strokes().end(),
                                  [](const WallModel::Stroke &s) { return s.visible(); }));
+    }
+
+    // Calls step(0), step(1), ... every `ms` from a timer (a hand moving the mouse) until it
+    // returns false, and waits for that: clients and server run in between, as they would.
+    static bool paced(int ms, const std::function<bool(int)> &step)
+    {
+        QTimer timer;
+        int i = 0;
+        bool done = false;
+        QObject::connect(&timer, &QTimer::timeout, [&] {
+            if (!step(i++)) {
+                timer.stop();
+                done = true;
+            }
+        });
+        timer.start(ms);
+        return QTest::qWaitFor([&] { return done; }, 10000);
     }
 
 private slots:
@@ -559,11 +578,13 @@ private slots:
         QElapsedTimer t;
         t.start();
         int sent = 0;
-        while (t.elapsed() < 1000) {
+        QVERIFY(paced(5, [&](int) {
+            if (t.elapsed() >= 1000)
+                return false;
             a->sendCursor(sent, 2.0 * sent);
             ++sent;
-            QTest::qWait(5);
-        }
+            return true;
+        }));
         const double seconds = t.elapsed() / 1000.0;
         // The last position always arrives (trailing update).
         const double last = sent - 1;
@@ -591,11 +612,14 @@ private slots:
         // The pen's moves while drawing travel as the stroke's points, not as cursor messages.
         std::uint32_t id = a->beginStroke(QPointF(0, 0), Qt::blue, 4);
         QVERIFY(a->drawing());
-        for (int i = 1; i <= 40; ++i) {
-            a->sendCursor(i * 3, 0);
-            id = a->extendStroke(id, QPointF(i * 3, 0));
-            QTest::qWait(5);
-        }
+        // A pen moving every 5 ms: the cursor timer gets its chances to send in between.
+        QVERIFY(paced(5, [&](int i) {
+            if (i >= 40)
+                return false;
+            a->sendCursor((i + 1) * 3, 0);
+            id = a->extendStroke(id, QPointF((i + 1) * 3, 0));
+            return true;
+        }));
         a->endStroke(id);
         QVERIFY(!a->drawing());
         QTRY_COMPARE(a->pendingCount(), 0);

@@ -76,6 +76,13 @@ struct Ctx
             return false;
         });
     }
+    // The honest user's stroke `id` as the server holds it, or null.
+    const WallModel::Stroke *honestStroke(std::uint32_t id) const
+    {
+        Problem p;
+        Room *room = server->room(kWall, false, &p);
+        return room ? room->model.stroke(objectKey(honest->userId, id)) : nullptr;
+    }
     // Opens a plain TCP connection to the server's port (for HTTP rows).
     QTcpSocket &rawTcp()
     {
@@ -267,14 +274,34 @@ const std::vector<Row> &rows()
          [](Ctx &c) { c.joined().sendEnvelope(opEnvelope(pb::Op())); },
          pb::PROTOCOL, "", kStaysOpen},
         // --- other people's work ---
-        {"points for another user's open stroke", nullptr,
-         [](Ctx &c) { c.joined().sendEnvelope(opEnvelope(strokePoints(2, 10))); },
+        // The honest user really has stroke 2 open (init), and the attacker has a stroke of its
+        // own open, so the refusal is about whose stroke it is, not about having none.
+        {"points for another user's open stroke",
+         [](Ctx &c) {
+             c.joined();
+             QVERIFY(c.honestStroke(2) && !c.honestStroke(2)->closed);
+             QVERIFY(c.attackerOp(strokeBegin(3, line(3)), 1));
+         },
+         [](Ctx &c) {
+             const size_t points = c.honestStroke(2)->points.size();
+             c.attacker->sendEnvelope(opEnvelope(strokePoints(2, 10), 2));
+             QVERIFY(RawWsClient::waitFor([&] { return c.attacker->lastError() != nullptr; }));
+             QCOMPARE(c.honestStroke(2)->points.size(), points);
+             QVERIFY(!c.honestStroke(2)->closed);
+         },
          pb::NOT_OWNER, "", kStaysOpen},
-        {"ending another user's stroke", nullptr,
+        {"ending another user's stroke",
+         [](Ctx &c) {
+             c.joined();
+             QVERIFY(c.honestStroke(2) && !c.honestStroke(2)->closed);
+             QVERIFY(c.attackerOp(strokeBegin(3, line(3)), 1));
+         },
          [](Ctx &c) {
              pb::Op op;
              op.mutable_stroke_end()->set_id(2);
-             c.joined().sendEnvelope(opEnvelope(op));
+             c.attacker->sendEnvelope(opEnvelope(op, 2));
+             QVERIFY(RawWsClient::waitFor([&] { return c.attacker->lastError() != nullptr; }));
+             QVERIFY(!c.honestStroke(2)->closed);
          },
          pb::NOT_OWNER, "", kStaysOpen},
         {"points for a closed stroke",
