@@ -9,6 +9,7 @@
 #include "server/wallserver.h"
 
 #include <QElapsedTimer>
+#include <QEventLoop>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QNetworkAccessManager>
@@ -79,20 +80,26 @@ private:
     }
 
     // Calls step(0), step(1), ... every `ms` from a timer (a hand moving the mouse) until it
-    // returns false, and waits for that: clients and server run in between, as they would.
+    // returns false, and waits for that: clients and server run in between, as they would. In a
+    // real event loop: QTest::qWaitFor sleeps 10 ms between polls, longer than these steps.
     static bool paced(int ms, const std::function<bool(int)> &step)
     {
+        QEventLoop loop;
         QTimer timer;
+        timer.setTimerType(Qt::PreciseTimer);
         int i = 0;
         bool done = false;
-        QObject::connect(&timer, &QTimer::timeout, [&] {
+        QObject::connect(&timer, &QTimer::timeout, &loop, [&] {
             if (!step(i++)) {
                 timer.stop();
                 done = true;
+                loop.quit();
             }
         });
+        QTimer::singleShot(10000, &loop, &QEventLoop::quit); // a step that never ends: fail
         timer.start(ms);
-        return QTest::qWaitFor([&] { return done; }, 10000);
+        loop.exec();
+        return done;
     }
 
 private slots:
