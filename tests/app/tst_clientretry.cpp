@@ -17,7 +17,6 @@
 #include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QTest>
-
 #include <map>
 #include <memory>
 #include <vector>
@@ -28,8 +27,7 @@ namespace {
 
 // A TCP relay that can hold the client's bytes (client -> server) and count the binary WebSocket
 // frames held, then release them in one write.
-class HoldingRelay : public QObject
-{
+class HoldingRelay : public QObject {
 public:
     explicit HoldingRelay(quint16 target)
     {
@@ -119,8 +117,7 @@ private:
 
 } // namespace
 
-class TestClientRetry : public QObject
-{
+class TestClientRetry : public QObject {
     Q_OBJECT
 
     std::unique_ptr<QTemporaryDir> m_dir;
