@@ -320,7 +320,7 @@ Item {
             input.text = ""
         }
 
-        // The Copy buttons of the invite popup, one a join address.
+        // The invite popup's Copy buttons that copy a join address (not the API token's).
         function inviteCopyButtons(popup) {
             const found = []
             const visit = (item) => {
