@@ -964,6 +964,15 @@ void WallServer::setPassword(Session *by, Room *r, const std::string &bytes)
         apply({}, {}, 0);
         return;
     }
+    // One derivation at a time per connection, as for joins: PBKDF2 is slow on purpose, and a
+    // client that sent SET_PASSWORD in a loop would otherwise queue them on the thread pool.
+    if (by->joinPending()) {
+        by->refuse({pb::INVALID_OP,
+                    QStringLiteral("A password change or join is already under way on this "
+                                   "connection; wait for its answer."),
+                    {}});
+        return;
+    }
     const QByteArray salt = randomBytes(limits::kPasswordSaltBytes);
     const int iterations = m_options.passwordIterations;
     deriveThen(by, password, salt, iterations,
