@@ -106,6 +106,8 @@ void AppSettings::setPenWidth(double width) { setValue("wall/penWidth", width); 
 
 int AppSettings::hostPort() const { return value("host/port", 7777).toInt(); }
 void AppSettings::setHostPort(int port) { setValue("host/port", port); }
+bool AppSettings::hostSecure() const { return value("host/secure", true).toBool(); }
+void AppSettings::setHostSecure(bool secure) { setValue("host/secure", secure); }
 
 QString AppSettings::lastAddress() const { return value("join/address", QString()).toString(); }
 void AppSettings::setLastAddress(const QString &a) { setValue("join/address", a.trimmed()); }

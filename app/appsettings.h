@@ -29,6 +29,8 @@ class AppSettings : public QObject
     Q_PROPERTY(QColor penColor READ penColor WRITE setPenColor NOTIFY changed)
     Q_PROPERTY(double penWidth READ penWidth WRITE setPenWidth NOTIFY changed)
     Q_PROPERTY(int hostPort READ hostPort WRITE setHostPort NOTIFY changed)
+    // Host over wss:// (true, the default) or plain ws:// (an explicit choice, remembered).
+    Q_PROPERTY(bool hostSecure READ hostSecure WRITE setHostSecure NOTIFY changed)
     Q_PROPERTY(QString lastAddress READ lastAddress WRITE setLastAddress NOTIFY changed)
     Q_PROPERTY(QString lastWall READ lastWall WRITE setLastWall NOTIFY changed)
     Q_PROPERTY(QString profile READ profile CONSTANT)
@@ -51,6 +53,8 @@ public:
     void setPenWidth(double width);
     int hostPort() const;
     void setHostPort(int port);
+    bool hostSecure() const;
+    void setHostSecure(bool secure);
     QString lastAddress() const;
     void setLastAddress(const QString &address);
     QString lastWall() const;

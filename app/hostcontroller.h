@@ -24,6 +24,8 @@ class HostController : public QObject
     Q_PROPERTY(QStringList addresses READ addresses NOTIFY runningChanged)
     Q_PROPERTY(QString dataDir READ dataDir WRITE setDataDir NOTIFY dataDirChanged)
     // Serve wss:// with a self-signed certificate made once (openssl) and kept in dataDir/tls.
+    // On by default: resume tokens carry the owner role and would cross the LAN in clear over
+    // ws://, which stays available as an explicit choice (AppSettings.hostSecure remembers it).
     Q_PROPERTY(bool secure READ secure WRITE setSecure NOTIFY secureChanged)
     // The certificate's SHA-256 fingerprint, for people to compare with what their app shows.
     Q_PROPERTY(QString fingerprint READ fingerprint NOTIFY runningChanged)
@@ -61,7 +63,7 @@ private:
     std::unique_ptr<WallServer> m_server;
     QString m_errorText;
     QString m_dataDir;
-    bool m_secure = false;
+    bool m_secure = true;
     QString m_fingerprint;
 };
 

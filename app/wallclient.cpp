@@ -643,6 +643,12 @@ void WallClient::onBinary(const QByteArray &bytes)
     }
     case pb::Envelope::kHistory: onHistory(env.history()); break;
     case pb::Envelope::kWallState: onWallState(env.wall_state()); break;
+    case pb::Envelope::kApiToken:
+        setApiToken(QString::fromLatin1(QByteArray::fromStdString(env.api_token().token())));
+        setNotice(tr("A new API token is ready under Invite; scripts using the old one must be "
+                     "given the new one."));
+        emit accessChanged();
+        break;
     default:
         qCWarning(lcClient) << "ignoring a message a server should not send:" << env.msg_case();
         break;
@@ -686,7 +692,13 @@ void WallClient::onJoined(const pb::Joined &joined)
         QSettings().setValue(ownerTokenKey(), QByteArray::fromStdString(joined.owner_token()));
     }
     m_role = Role(std::clamp<int>(joined.role(), Member, Owner));
-    m_apiToken = QString::fromLatin1(QByteArray::fromStdString(joined.api_token()));
+    // The server shows the API token once, when the wall is created; the owner's app keeps it.
+    if (!joined.api_token().empty())
+        setApiToken(QString::fromLatin1(QByteArray::fromStdString(joined.api_token())));
+    else if (joined.role() != pb::ROLE_OWNER)
+        m_apiToken.clear();
+    else if (!m_profile.isEmpty() && m_apiToken.isEmpty())
+        m_apiToken = QSettings().value(apiTokenKey()).toString();
     m_locked = joined.locked();
     m_hasPassword = joined.has_password();
     m_passwordRequired = false;
@@ -1361,6 +1373,20 @@ QString WallClient::ownerTokenKey() const
          + QString::fromLatin1(QUrl::toPercentEncoding(m_wall));
 }
 
+QString WallClient::apiTokenKey() const
+{
+    const QString server = m_url.host() + QLatin1Char('_') + QString::number(m_url.port());
+    return settingsPrefix() + QStringLiteral("apiTokens/") + server + QLatin1Char('/')
+         + QString::fromLatin1(QUrl::toPercentEncoding(m_wall));
+}
+
+void WallClient::setApiToken(const QString &token)
+{
+    m_apiToken = token;
+    if (!m_profile.isEmpty())
+        QSettings().setValue(apiTokenKey(), token);
+}
+
 void WallClient::onSslErrors(const QList<QSslError> &errors)
 {
     auto *socket = qobject_cast<QWebSocket *>(sender());
@@ -1462,6 +1488,19 @@ void WallClient::setWallLocked(bool on)
 void WallClient::deleteWall()
 {
     sendModerate(pb::Moderate::DELETE_WALL, 0, true);
+}
+
+void WallClient::newApiToken()
+{
+    sendModerate(pb::Moderate::NEW_API_TOKEN, 0, true);
+}
+
+void WallClient::setWallPassword(const QString &password)
+{
+    pb::Envelope env;
+    env.mutable_moderate()->set_action(pb::Moderate::SET_PASSWORD);
+    env.mutable_moderate()->set_password(toWire(password));
+    sendEnvelope(env);
 }
 
 } // namespace scrawl

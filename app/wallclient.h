@@ -184,6 +184,11 @@ public:
     Q_INVOKABLE void setModerator(const QString &userId, bool on);
     Q_INVOKABLE void setWallLocked(bool on);
     Q_INVOKABLE void deleteWall();
+    // Owner: a new HTTP API token; the old one stops working at once. The new one arrives in
+    // apiToken (kept with the profile: the server keeps only its hash and never shows it again).
+    Q_INVOKABLE void newApiToken();
+    // Owner: the wall's password becomes `password`; empty removes it. People on the wall stay.
+    Q_INVOKABLE void setWallPassword(const QString &password);
     // After a refusal that asked for the password: join again with this one.
     Q_INVOKABLE void retryWithPassword(const QString &password);
     // After a refused certificate change was confirmed out of band: trust the new one.
@@ -282,6 +287,8 @@ private:
     void onSslErrors(const QList<QSslError> &errors);
     void sendModerate(int action, std::uint64_t user, bool on);
     QString ownerTokenKey() const;
+    QString apiTokenKey() const;
+    void setApiToken(const QString &token);
     void scheduleReconnect();
     void pingTick();
     void sendEnvelope(const pb::Envelope &env);

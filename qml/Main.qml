@@ -15,7 +15,10 @@ ApplicationWindow {
 
     property bool inWall: false
 
-    HostController { id: hostController }
+    HostController {
+        id: hostController
+        secure: AppSettings.hostSecure
+    }
 
     WallClient {
         id: wallClient

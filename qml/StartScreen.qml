@@ -124,10 +124,24 @@ Pane {
                             text: qsTr("Encrypt (wss://)")
                             checked: start.host.secure
                             enabled: !start.host.running
-                            onToggled: start.host.secure = checked
+                            onToggled: {
+                                AppSettings.hostSecure = checked
+                                start.host.secure = checked
+                            }
                             ToolTip.visible: hovered
-                            ToolTip.text: qsTr("Serve over TLS with a self-signed certificate kept on this computer; each app checks it on first use.")
+                            ToolTip.text: checked
+                                ? qsTr("Serve over TLS with a self-signed certificate kept on this computer; each app checks it on first use.")
+                                : qsTr("Plain ws://: anyone on your network can read the wall and the identities that carry your owner role. Tick to encrypt.")
                         }
+                    }
+                    Label {
+                        objectName: "hostPlainWarning"
+                        visible: !start.host.secure
+                        text: qsTr("Not encrypted: people on your network can read this wall and take over your owner role. Tick Encrypt unless every network in between is yours.")
+                        color: "#c92a2a"
+                        font.pixelSize: 11
+                        wrapMode: Text.Wrap
+                        Layout.fillWidth: true
                     }
                     Label {
                         visible: start.host.running && start.host.secure

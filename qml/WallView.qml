@@ -340,10 +340,12 @@ Item {
                     }
                 }
             }
-            // What only the owner sees: the HTTP API token and the lock.
+            // What only the owner sees: the HTTP API token, the password and the lock.
             Label {
                 visible: view.client.isOwner
-                text: qsTr("API token for scripts (HTTP \"Authorization: Bearer …\"); keep it secret:")
+                text: view.client.apiToken !== ""
+                      ? qsTr("API token for scripts (HTTP \"Authorization: Bearer …\"); keep it secret:")
+                      : qsTr("The server shows the API token for scripts only once, and not to this app. Make a new one to use the HTTP API.")
                 wrapMode: Text.Wrap
                 Layout.fillWidth: true
             }
@@ -352,14 +354,55 @@ Item {
                 Layout.fillWidth: true
                 TextField {
                     objectName: "apiToken"
+                    visible: view.client.apiToken !== ""
                     Layout.fillWidth: true
                     readOnly: true
                     selectByMouse: true
                     text: view.client.apiToken
                 }
                 Button {
+                    visible: view.client.apiToken !== ""
                     text: qsTr("Copy")
                     onClicked: AppSettings.copyToClipboard(view.client.apiToken)
+                }
+                Button {
+                    objectName: "newApiToken"
+                    text: qsTr("New API token")
+                    onClicked: newTokenDialog.open()
+                }
+            }
+            Label {
+                visible: view.client.isOwner
+                text: view.client.hasPassword
+                      ? qsTr("This wall has a password: newcomers need it to join.")
+                      : qsTr("No password: anyone with the address and the wall name can join.")
+                wrapMode: Text.Wrap
+                Layout.fillWidth: true
+            }
+            RowLayout {
+                visible: view.client.isOwner
+                Layout.fillWidth: true
+                TextField {
+                    id: newPasswordField
+                    objectName: "newPassword"
+                    Layout.fillWidth: true
+                    echoMode: TextInput.Password
+                    placeholderText: view.client.hasPassword ? qsTr("New password") : qsTr("Password")
+                }
+                Button {
+                    objectName: "setPassword"
+                    text: view.client.hasPassword ? qsTr("Change password") : qsTr("Set password")
+                    enabled: newPasswordField.text !== ""
+                    onClicked: {
+                        view.client.setWallPassword(newPasswordField.text)
+                        newPasswordField.text = ""
+                    }
+                }
+                Button {
+                    objectName: "removePassword"
+                    visible: view.client.hasPassword
+                    text: qsTr("Remove password")
+                    onClicked: view.client.setWallPassword("")
                 }
             }
             CheckBox {
@@ -370,5 +413,21 @@ Item {
                 onToggled: view.client.setWallLocked(checked)
             }
         }
+    }
+
+    Dialog {
+        id: newTokenDialog
+        objectName: "newTokenDialog"
+        anchors.centerIn: parent
+        modal: true
+        title: qsTr("Make a new API token?")
+        width: 440
+        standardButtons: Dialog.Cancel | Dialog.Ok
+        Label {
+            text: qsTr("The current API token stops working at once: scripts and bots that use it must be given the new one.")
+            wrapMode: Text.Wrap
+            width: newTokenDialog.availableWidth
+        }
+        onAccepted: view.client.newApiToken()
     }
 }

@@ -238,6 +238,7 @@ void Session::dispatch(const pb::Envelope &env)
         return;
     case pb::Envelope::kWelcome:
     case pb::Envelope::kWallState:
+    case pb::Envelope::kApiToken:
     case pb::Envelope::kError:
     case pb::Envelope::kJoined:
     case pb::Envelope::kPresence:

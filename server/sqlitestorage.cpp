@@ -1,6 +1,7 @@
 #include "server/storage.h"
 
 #include "core/limits.h"
+#include "server/security.h"
 
 #include <QDateTime>
 #include <QDir>
@@ -70,6 +71,13 @@ const char *const kSchema[] = {
     "INTEGER NOT NULL DEFAULT 0, api_token BLOB NOT NULL, locked INTEGER NOT NULL DEFAULT 0)",
     "CREATE TABLE IF NOT EXISTS wall_roles (wall_id INTEGER NOT NULL, user_id INTEGER NOT NULL, "
     "role INTEGER NOT NULL, PRIMARY KEY (wall_id, user_id)) WITHOUT ROWID",
+    // A kick holds the user and the address they were on out of the wall until until_ms, across
+    // restarts (address '' when they were not online).
+    "CREATE TABLE IF NOT EXISTS wall_kicks (wall_id INTEGER NOT NULL, user_id INTEGER NOT NULL, "
+    "address TEXT NOT NULL, until_ms INTEGER NOT NULL, PRIMARY KEY (wall_id, user_id, address)) "
+    "WITHOUT ROWID",
+    // One-time upgrades done on this file (SqliteStorage::migrateClearTokens).
+    "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY)",
 };
 
 // SQLite's automatic checkpoint runs inside the COMMIT that crosses its threshold, and with it
@@ -202,7 +210,7 @@ public:
         m_insertOp = QSqlQuery(m_db);
         m_insertOp.prepare(QStringLiteral(
             "INSERT INTO ops (wall_id, seq, author, client_op_id, kind, body) VALUES (?,?,?,?,?,?)"));
-        if (!migrateClientIndex()) {
+        if (!migrateClientIndex() || !migrateClearTokens()) {
             *error = QStringLiteral("Cannot upgrade the database in %1 (%2); is it writable?")
                          .arg(m_dataDir, m_lastError);
             return false;
@@ -521,7 +529,7 @@ public:
         a.passwordHash = q.value(2).toByteArray();
         a.passwordSalt = q.value(3).toByteArray();
         a.passwordIterations = q.value(4).toInt();
-        a.apiToken = q.value(5).toByteArray();
+        a.apiTokenHash = q.value(5).toByteArray();
         a.locked = q.value(6).toInt() != 0;
         return a;
     }
@@ -538,7 +546,7 @@ public:
         q.addBindValue(a.passwordHash);
         q.addBindValue(a.passwordSalt);
         q.addBindValue(a.passwordIterations);
-        q.addBindValue(a.apiToken);
+        q.addBindValue(a.apiTokenHash);
         q.addBindValue(a.locked ? 1 : 0);
         return exec(q);
     }
@@ -580,7 +588,7 @@ public:
             return false;
         }
         for (const char *table : {"ops", "client_heads", "snapshots", "snapshot_heads",
-                                  "snapshot_parts", "wall_access", "wall_roles"}) {
+                                  "snapshot_parts", "wall_access", "wall_roles", "wall_kicks"}) {
             QSqlQuery q(m_db);
             q.prepare(QStringLiteral("DELETE FROM %1 WHERE wall_id = ?").arg(QLatin1String(table)));
             q.addBindValue(qint64(wallId));
@@ -600,11 +608,42 @@ public:
         return true;
     }
 
+    std::optional<std::vector<StoredKick>> kicks(std::int64_t wallId, qint64 nowMs) override
+    {
+        QSqlQuery q(m_db);
+        q.prepare(QStringLiteral("DELETE FROM wall_kicks WHERE wall_id = ? AND until_ms <= ?"));
+        q.addBindValue(qint64(wallId));
+        q.addBindValue(nowMs);
+        if (!exec(q))
+            return std::nullopt;
+        q.prepare(QStringLiteral("SELECT user_id, address, until_ms FROM wall_kicks WHERE wall_id = ?"));
+        q.addBindValue(qint64(wallId));
+        if (!exec(q))
+            return std::nullopt;
+        std::vector<StoredKick> out;
+        while (q.next())
+            out.push_back({q.value(0).toULongLong(), q.value(1).toString(), q.value(2).toLongLong()});
+        return out;
+    }
+
+    bool saveKick(std::int64_t wallId, const StoredKick &kick) override
+    {
+        QSqlQuery q(m_db);
+        q.prepare(QStringLiteral("INSERT OR REPLACE INTO wall_kicks (wall_id, user_id, address, "
+                                 "until_ms) VALUES (?,?,?,?)"));
+        q.addBindValue(qint64(wallId));
+        q.addBindValue(qulonglong(kick.user));
+        q.addBindValue(kick.address.isEmpty() ? QStringLiteral("") : kick.address); // never NULL
+        q.addBindValue(kick.untilMs);
+        return exec(q);
+    }
+
+    // The users table keeps the SHA-256 of each resume token in its `token` column.
     std::optional<std::uint64_t> findUser(const QByteArray &token) override
     {
         QSqlQuery q(m_db);
         q.prepare(QStringLiteral("SELECT id FROM users WHERE token = ?"));
-        q.addBindValue(token);
+        q.addBindValue(sha256(token));
         if (!exec(q) || !q.next())
             return std::nullopt;
         return q.value(0).toULongLong();
@@ -614,7 +653,7 @@ public:
     {
         QSqlQuery q(m_db);
         q.prepare(QStringLiteral("INSERT INTO users (token, created_ms) VALUES (?, ?)"));
-        q.addBindValue(token);
+        q.addBindValue(sha256(token));
         q.addBindValue(QDateTime::currentMSecsSinceEpoch());
         if (!exec(q))
             return std::nullopt;
@@ -669,6 +708,73 @@ private:
             return false;
         }
         qCInfo(lcStorage) << "moved the exactly-once bookkeeping to client_heads";
+        return true;
+    }
+
+    // Databases from before tokens were hashed kept resume tokens (users.token) and API tokens
+    // (wall_access.api_token) in clear: each is replaced by its SHA-256, so that people keep
+    // their identity and scripts their API token. Once, in one transaction, marked done in
+    // `migrations` (a hash and a clear token cannot be told apart by looking at them).
+    bool migrateClearTokens()
+    {
+        static const QString kName = QStringLiteral("hashed_tokens");
+        QSqlQuery q(m_db);
+        q.prepare(QStringLiteral("SELECT 1 FROM migrations WHERE name = ?"));
+        q.addBindValue(kName);
+        if (!exec(q))
+            return false;
+        if (q.next())
+            return true;
+        q.finish();
+        if (!m_db.transaction()) {
+            fail(m_db.lastError().text());
+            return false;
+        }
+        int users = 0;
+        int walls = 0;
+        const bool ok = hashColumn(QStringLiteral("users"), QStringLiteral("id"),
+                                   QStringLiteral("token"), &users)
+                     && hashColumn(QStringLiteral("wall_access"), QStringLiteral("wall_id"),
+                                   QStringLiteral("api_token"), &walls)
+                     && [&] {
+                            QSqlQuery mark(m_db);
+                            mark.prepare(QStringLiteral("INSERT INTO migrations (name) VALUES (?)"));
+                            mark.addBindValue(kName);
+                            return exec(mark);
+                        }();
+        if (!ok || !m_db.commit()) {
+            if (ok)
+                fail(m_db.lastError().text());
+            m_db.rollback();
+            return false;
+        }
+        if (users || walls)
+            qCInfo(lcStorage) << "replaced" << users << "resume tokens and" << walls
+                              << "API tokens stored in clear by their hashes";
+        return true;
+    }
+
+    bool hashColumn(const QString &table, const QString &key, const QString &column, int *count)
+    {
+        QSqlQuery read(m_db);
+        read.setForwardOnly(true);
+        if (!exec(read, QStringLiteral("SELECT %1, %2 FROM %3").arg(key, column, table)))
+            return false;
+        std::vector<std::pair<qint64, QByteArray>> rows;
+        while (read.next())
+            rows.emplace_back(read.value(0).toLongLong(), read.value(1).toByteArray());
+        read.finish();
+        QSqlQuery write(m_db);
+        write.prepare(QStringLiteral("UPDATE %1 SET %2 = ? WHERE %3 = ?").arg(table, column, key));
+        for (const auto &[id, clear] : rows) {
+            if (clear.isEmpty())
+                continue; // no token: stays none (a hash of nothing would match an empty one)
+            write.bindValue(0, sha256(clear));
+            write.bindValue(1, id);
+            if (!exec(write))
+                return false;
+        }
+        *count = int(rows.size());
         return true;
     }
 

@@ -24,9 +24,10 @@ struct StoredWall
     std::uint64_t headSeq = 0;
 };
 
-// Who owns a wall and how it is protected. Secrets never stored in clear: the owner token and the
-// password are kept as hashes (SHA-256 and PBKDF2); the API token is a bearer credential the
-// owner must be able to read again, so it is stored as issued.
+// Who owns a wall and how it is protected. Secrets are never stored in clear: the owner token
+// and the API token are kept as SHA-256 hashes (random tokens of kOwnerTokenBytes and
+// kApiTokenBytes: too much entropy to guess from a hash), the password as PBKDF2. The API token
+// is shown to the owner once, when it is made (wall creation, Moderate.NEW_API_TOKEN).
 struct WallAccess
 {
     std::uint64_t ownerUser = 0;       // 0: a wall from before owners existed
@@ -34,9 +35,18 @@ struct WallAccess
     QByteArray passwordHash;           // empty: no password
     QByteArray passwordSalt;
     int passwordIterations = 0;
-    QByteArray apiToken;
+    QByteArray apiTokenHash;           // SHA-256 of the API token
     bool locked = false;
     bool hasPassword() const { return !passwordHash.isEmpty(); }
+};
+
+// A kick: the user, and the address they were on (empty when they were not online), held out
+// of the wall until untilMs (ms since the epoch).
+struct StoredKick
+{
+    std::uint64_t user = 0;
+    QString address;
+    qint64 untilMs = 0;
 };
 
 struct WallSummary
@@ -118,10 +128,14 @@ public:
     virtual std::vector<std::pair<std::uint64_t, int>> roles(std::int64_t wallId) = 0;
     // Role 0 (member) removes the row.
     virtual bool setRole(std::int64_t wallId, std::uint64_t user, int role) = 0;
-    // Removes the wall with its ops, snapshots, access record and roles. All or nothing.
+    // Kicks of the wall that last past nowMs; the ones that ended are deleted.
+    virtual std::optional<std::vector<StoredKick>> kicks(std::int64_t wallId, qint64 nowMs) = 0;
+    virtual bool saveKick(std::int64_t wallId, const StoredKick &kick) = 0;
+    // Removes the wall with its ops, snapshots, access record, roles and kicks. All or nothing.
     virtual bool deleteWall(std::int64_t wallId) = 0;
 
-    // Users: a resume token maps to a stable user id across connections and restarts.
+    // Users: a resume token maps to a stable user id across connections and restarts. Only the
+    // token's SHA-256 is stored (it carries the owner role of the walls its user created).
     virtual std::optional<std::uint64_t> findUser(const QByteArray &token) = 0;
     virtual std::optional<std::uint64_t> createUser(const QByteArray &token) = 0;
 };

@@ -260,9 +260,9 @@ bool WallServer::loadAccess(Room *room)
     if (auto access = m_storage->wallAccess(room->wallId)) {
         room->access = std::move(*access);
     } else {
-        // A wall from before owners existed: it gets an API token and stays without an owner.
+        // A wall from before owners existed: it stays without an owner, and so without an API
+        // token anybody could be shown.
         room->access = WallAccess{};
-        room->access.apiToken = newTextToken(limits::kApiTokenBytes);
         if (!m_storage->saveWallAccess(room->wallId, room->access))
             return false;
     }
@@ -271,12 +271,33 @@ bool WallServer::loadAccess(Room *room)
         if (pb::Role_IsValid(role) && role != pb::ROLE_MEMBER)
             room->roles[user] = pb::Role(role);
     }
+    const auto kicks = m_storage->kicks(room->wallId, QDateTime::currentMSecsSinceEpoch());
+    if (!kicks)
+        return false;
+    room->kickedUntil.clear();
+    room->kickedAddresses.clear();
+    for (const StoredKick &k : *kicks) {
+        qint64 &user = room->kickedUntil[k.user];
+        user = std::max(user, k.untilMs);
+        if (!k.address.isEmpty()) {
+            qint64 &address = room->kickedAddresses[k.address];
+            address = std::max(address, k.untilMs);
+        }
+    }
     return true;
 }
 
 bool WallServer::apiTokenMatches(const Room *room, const QByteArray &token) const
 {
-    return !room->access.apiToken.isEmpty() && constantTimeEquals(room->access.apiToken, token);
+    return !token.isEmpty() && !room->access.apiTokenHash.isEmpty()
+        && constantTimeEquals(sha256(token), room->access.apiTokenHash);
+}
+
+QString WallServer::kickAddressKey(const QHostAddress &address)
+{
+    bool v4 = false;
+    const quint32 ipv4 = address.toIPv4Address(&v4);
+    return v4 ? QHostAddress(ipv4).toString() : address.toString();
 }
 
 bool WallServer::reloadRoom(Room *room)
@@ -424,7 +445,8 @@ void WallServer::createAndJoin(Session *session, const QString &name, const QStr
         access.ownerUser = session->userId();
         const QByteArray ownerToken = newTextToken(limits::kOwnerTokenBytes);
         access.ownerTokenHash = sha256(ownerToken);
-        access.apiToken = newTextToken(limits::kApiTokenBytes);
+        const QByteArray apiToken = newTextToken(limits::kApiTokenBytes);
+        access.apiTokenHash = sha256(apiToken);
         if (!hash.isEmpty()) {
             access.passwordHash = hash;
             access.passwordSalt = salt;
@@ -445,7 +467,7 @@ void WallServer::createAndJoin(Session *session, const QString &name, const QStr
         }
         qCInfo(lcServer) << "wall" << name << "created by user" << session->userId()
                          << (hash.isEmpty() ? "" : "with a password");
-        finishJoin(session, r, join, ownerToken);
+        finishJoin(session, r, join, ownerToken, apiToken);
     };
     if (password.isEmpty()) {
         create({}, {});
@@ -472,15 +494,23 @@ void WallServer::continueJoin(Session *session, Room *r, const pb::Join &join,
         }
     }
     const pb::Role role = r->roleOf(user);
+    // A kick holds the user and the address they were on (a new identity from there stays out
+    // too). Never a moderator or the owner: they may share the address (the host and a guest on
+    // one machine, people behind one NAT), and nobody below them can kick them.
     if (role == pb::ROLE_MEMBER) {
-        const auto kicked = r->kickedUntil.find(user);
         const qint64 now = QDateTime::currentMSecsSinceEpoch();
-        if (kicked != r->kickedUntil.end() && kicked->second > now) {
+        qint64 until = 0;
+        if (const auto it = r->kickedUntil.find(user); it != r->kickedUntil.end())
+            until = it->second;
+        if (const auto it = r->kickedAddresses.find(kickAddressKey(session->peerAddress()));
+            it != r->kickedAddresses.end())
+            until = std::max(until, it->second);
+        if (until > now) {
             session->refuse({pb::KICKED,
                              QStringLiteral("A moderator removed you from the wall \"%1\"; you "
                                             "may rejoin in %2 minutes.")
                                  .arg(r->name)
-                                 .arg((kicked->second - now + 59999) / 60000),
+                                 .arg((until - now + 59999) / 60000),
                              {}});
             return;
         }
@@ -536,7 +566,7 @@ void WallServer::continueJoin(Session *session, Room *r, const pb::Join &join,
 }
 
 void WallServer::finishJoin(Session *session, Room *r, const pb::Join &join,
-                            const QByteArray &ownerToken)
+                            const QByteArray &ownerToken, const QByteArray &apiToken)
 {
     const QString name = r->name;
     if (session->room() != r && int(r->members.size()) >= limits::kMaxClientsPerWall) {
@@ -565,8 +595,8 @@ void WallServer::finishJoin(Session *session, Room *r, const pb::Join &join,
         joined.set_owner_token(ownerToken.toStdString());
         joined.set_created(true);
     }
-    if (role == pb::ROLE_OWNER)
-        joined.set_api_token(r->access.apiToken.toStdString());
+    if (!apiToken.isEmpty())
+        joined.set_api_token(apiToken.toStdString());
     if (session->room() != r) {
         r->members.push_back(session);
         session->setRoom(r);
@@ -753,33 +783,9 @@ void WallServer::moderate(Session *session, const pb::Moderate &request)
     const pb::Role myRole = r->roleOf(me);
     const std::uint64_t target = request.user_id();
     switch (request.action()) {
-    case pb::Moderate::KICK: {
-        if (myRole == pb::ROLE_MEMBER) {
-            session->refuse(notPermitted(QStringLiteral("Removing someone from the wall"),
-                                         pb::ROLE_MODERATOR));
-            return;
-        }
-        if (target == me || r->roleOf(target) >= myRole) {
-            session->refuse({pb::NOT_PERMITTED,
-                             QStringLiteral("You can only remove people with a lower role than "
-                                            "yours from this wall."),
-                             {}});
-            return;
-        }
-        r->kickedUntil[target] = QDateTime::currentMSecsSinceEpoch() + m_options.kickBanMs;
-        const std::vector<Session *> members = r->members;
-        for (Session *s : members) {
-            if (s->userId() == target)
-                s->fail({pb::KICKED,
-                         QStringLiteral("A moderator removed you from the wall \"%1\"; you may "
-                                        "rejoin in %2 minutes.")
-                             .arg(r->name)
-                             .arg((m_options.kickBanMs + 59999) / 60000),
-                         {}});
-        }
-        qCInfo(lcServer) << "user" << me << "kicked user" << target << "from" << r->name;
+    case pb::Moderate::KICK:
+        kick(session, r, target);
         return;
-    }
     case pb::Moderate::SET_MODERATOR: {
         if (myRole != pb::ROLE_OWNER) {
             session->refuse(notPermitted(QStringLiteral("Making moderators"), pb::ROLE_OWNER));
@@ -830,6 +836,12 @@ void WallServer::moderate(Session *session, const pb::Moderate &request)
         }
         deleteRoom(r, session);
         return;
+    case pb::Moderate::NEW_API_TOKEN:
+        newApiToken(session, r);
+        return;
+    case pb::Moderate::SET_PASSWORD:
+        setPassword(session, r, request.password());
+        return;
     default:
         session->refuse({pb::INVALID_OP,
                          QStringLiteral("Unknown moderation action %1; update the app.")
@@ -837,6 +849,134 @@ void WallServer::moderate(Session *session, const pb::Moderate &request)
                          {}});
         return;
     }
+}
+
+void WallServer::kick(Session *by, Room *r, std::uint64_t target)
+{
+    const std::uint64_t me = by->userId();
+    const pb::Role myRole = r->roleOf(me);
+    if (myRole == pb::ROLE_MEMBER) {
+        by->refuse(notPermitted(QStringLiteral("Removing someone from the wall"), pb::ROLE_MODERATOR));
+        return;
+    }
+    if (target == me || r->roleOf(target) >= myRole) {
+        by->refuse({pb::NOT_PERMITTED,
+                    QStringLiteral("You can only remove people with a lower role than yours from "
+                                   "this wall."),
+                    {}});
+        return;
+    }
+    const qint64 until = QDateTime::currentMSecsSinceEpoch() + m_options.kickBanMs;
+    std::vector<StoredKick> kicks{{target, {}, until}};
+    for (Session *s : r->members) {
+        if (s->userId() == target)
+            kicks.push_back({target, kickAddressKey(s->peerAddress()), until});
+    }
+    for (const StoredKick &k : kicks) {
+        // Held in memory even if storage fails: the kick works until a restart.
+        if (!m_storage->saveKick(r->wallId, k))
+            qCWarning(lcServer) << "could not store a kick of user" << target << "from" << r->name
+                                << ":" << m_storage->lastError();
+        qint64 &user = r->kickedUntil[target];
+        user = std::max(user, until);
+        if (!k.address.isEmpty())
+            r->kickedAddresses[k.address] = std::max(r->kickedAddresses[k.address], until);
+    }
+    const std::vector<Session *> members = r->members;
+    for (Session *s : members) {
+        if (s->userId() == target)
+            s->fail({pb::KICKED,
+                     QStringLiteral("A moderator removed you from the wall \"%1\"; you may "
+                                    "rejoin in %2 minutes.")
+                         .arg(r->name)
+                         .arg((m_options.kickBanMs + 59999) / 60000),
+                     {}});
+    }
+    qCInfo(lcServer) << "user" << me << "kicked user" << target << "from" << r->name << "and"
+                     << kicks.size() - 1 << "addresses";
+}
+
+void WallServer::newApiToken(Session *by, Room *r)
+{
+    if (r->roleOf(by->userId()) != pb::ROLE_OWNER) {
+        by->refuse(notPermitted(QStringLiteral("Making a new API token"), pb::ROLE_OWNER));
+        return;
+    }
+    const QByteArray token = newTextToken(limits::kApiTokenBytes);
+    WallAccess access = r->access;
+    access.apiTokenHash = sha256(token);
+    if (!m_storage->saveWallAccess(r->wallId, access)) {
+        by->refuse({pb::STORAGE_UNAVAILABLE,
+                    QStringLiteral("The server could not store a new API token; the old one still "
+                                   "works. Try again later."),
+                    {}});
+        return;
+    }
+    // From here the old token opens nothing: HTTP checks r->access on every request.
+    r->access = access;
+    pb::Envelope env;
+    env.mutable_api_token()->set_token(token.toStdString());
+    by->send(serialize(env));
+    qCInfo(lcServer) << "user" << by->userId() << "made a new API token for" << r->name;
+}
+
+void WallServer::setPassword(Session *by, Room *r, const std::string &bytes)
+{
+    if (r->roleOf(by->userId()) != pb::ROLE_OWNER) {
+        by->refuse(notPermitted(QStringLiteral("Changing the wall's password"), pb::ROLE_OWNER));
+        return;
+    }
+    QString password;
+    if (auto p = decodeText(bytes, kPasswordRules, &password)) {
+        by->refuse(*p);
+        return;
+    }
+    // Applied once the hash is ready; the room is looked up again by name, since it may have
+    // been deleted (or unloaded) meanwhile.
+    const QString name = r->name;
+    auto apply = [this, by, name](QByteArray hash, QByteArray salt, int iterations) {
+        Problem problem;
+        Room *room = this->room(name, false, &problem);
+        if (!room || room->roleOf(by->userId()) != pb::ROLE_OWNER)
+            return;
+        WallAccess access = room->access;
+        access.passwordHash = hash;
+        access.passwordSalt = salt;
+        access.passwordIterations = iterations;
+        if (!m_storage->saveWallAccess(room->wallId, access)) {
+            by->refuse({pb::STORAGE_UNAVAILABLE,
+                        QStringLiteral("The server could not store the new password; the wall "
+                                       "keeps the old one. Try again later."),
+                        {}});
+            return;
+        }
+        room->access = access;
+        // Whoever is on the wall now stays and may come back without the new password; anybody
+        // else who was let in with the old one needs the new one.
+        room->admitted.clear();
+        for (Session *m : room->members)
+            room->admitted.insert(m->userId());
+        qCInfo(lcServer) << "user" << by->userId()
+                         << (hash.isEmpty() ? "removed the password of" : "set a password on") << name;
+        broadcastWallState(room);
+    };
+    if (password.isEmpty()) {
+        apply({}, {}, 0);
+        return;
+    }
+    // One derivation at a time per connection, as for joins: PBKDF2 is slow on purpose, and a
+    // client that sent SET_PASSWORD in a loop would otherwise queue them on the thread pool.
+    if (by->joinPending()) {
+        by->refuse({pb::INVALID_OP,
+                    QStringLiteral("A password change or join is already under way on this "
+                                   "connection; wait for its answer."),
+                    {}});
+        return;
+    }
+    const QByteArray salt = randomBytes(limits::kPasswordSaltBytes);
+    const int iterations = m_options.passwordIterations;
+    deriveThen(by, password, salt, iterations,
+               [apply, salt, iterations](QByteArray hash) { apply(std::move(hash), salt, iterations); });
 }
 
 void WallServer::deleteRoom(Room *room, Session *by)

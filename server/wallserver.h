@@ -89,13 +89,14 @@ public:
         qint64 slowestPartNs = 0;
     };
     std::optional<SnapshotWrite> snapshotWrite;
-    // Access: owner, password, lock, API token; roles by user id (absent: member); users who
-    // gave the right password since the wall was loaded; kicked users and until when (ms since
-    // epoch).
+    // Access: owner, password, lock, API token hash; roles by user id (absent: member); users
+    // who gave the right password since the wall was loaded; kicked users and the addresses they
+    // were on, and until when (ms since epoch; stored, so a restart keeps them).
     WallAccess access;
     std::map<std::uint64_t, pb::Role> roles;
     std::set<std::uint64_t> admitted;
     std::map<std::uint64_t, qint64> kickedUntil;
+    std::map<QString, qint64> kickedAddresses; // key: WallServer::kickAddressKey
 
     const QByteArray &snapshotBytes();
     pb::Role roleOf(std::uint64_t user) const;
@@ -147,8 +148,10 @@ public:
     // Commits queued ops now and broadcasts them. Returns false if storage refused them.
     bool flush();
 
-    // Checks the API token of an HTTP request for `room` (constant time).
+    // Checks the API token of an HTTP request for `room` against its stored hash (constant time).
     bool apiTokenMatches(const Room *room, const QByteArray &token) const;
+    // How a kick remembers an address: the address itself (an IPv4-mapped IPv6 one as IPv4).
+    static QString kickAddressKey(const QHostAddress &address);
     AddressGuard &addressGuard() { return *m_guard; }
 
     void adopt(QWebSocket *socket);
@@ -173,13 +176,18 @@ private:
     void createAndJoin(Session *session, const QString &name, const QString &password,
                        const pb::Join &join);
     void continueJoin(Session *session, Room *room, const pb::Join &join, const QString &password);
-    void finishJoin(Session *session, Room *room, const pb::Join &join, const QByteArray &ownerToken);
+    // ownerToken and apiToken: shown to the creator of the wall, once (empty otherwise).
+    void finishJoin(Session *session, Room *room, const pb::Join &join, const QByteArray &ownerToken,
+                    const QByteArray &apiToken = {});
     // Runs PBKDF2 on the thread pool, then `done` on this thread if `session` is still there.
     void deriveThen(Session *session, const QString &password, const QByteArray &salt,
                     int iterations, std::function<void(QByteArray)> done);
     std::optional<Problem> checkPermission(const Room *room, std::uint64_t author,
                                            const pb::Op &op) const;
     void broadcastWallState(Room *room);
+    void kick(Session *by, Room *room, std::uint64_t target);
+    void setPassword(Session *by, Room *room, const std::string &password);
+    void newApiToken(Session *by, Room *room);
     void deleteRoom(Room *room, Session *by);
 
     struct Pending

@@ -2,11 +2,13 @@
 // lists the addresses others join with, refuses a taken port with a sentence a person can act
 // on, and a WallClient joins through the address it shows.
 
+#include "app/appsettings.h"
 #include "app/hostcontroller.h"
 #include "app/wallclient.h"
 
 #include <QHostAddress>
 #include <QRegularExpression>
+#include <QSettings>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTcpServer>
@@ -27,6 +29,7 @@ private slots:
         QTemporaryDir dir;
         HostController host;
         host.setDataDir(dir.path() + QStringLiteral("/hosted"));
+        host.setSecure(false); // plain ws:// chosen: this test is about the addresses
         QSignalSpy running(&host, &HostController::runningChanged);
         QVERIFY(!host.running());
         QVERIFY(host.addresses().isEmpty());
@@ -68,6 +71,37 @@ private slots:
         QVERIFY2(client.errorText().contains(QLatin1String("shutting down")), qPrintable(client.errorText()));
     }
 
+    // Hosting is encrypted unless plain ws:// is chosen: resume tokens carry the owner role.
+    void hostsOverWssByDefault()
+    {
+        QSettings().clear();
+        QTemporaryDir dir;
+        HostController host;
+        QVERIFY(host.secure());
+        AppSettings settings;
+        QVERIFY(settings.hostSecure());
+        host.setDataDir(dir.path() + QStringLiteral("/hosted"));
+        QVERIFY2(host.start(0), qPrintable(host.errorText()));
+        QCOMPARE(host.localAddress(), QStringLiteral("wss://127.0.0.1:%1").arg(host.port()));
+        for (const QString &a : host.addresses())
+            QVERIFY2(a.startsWith(QLatin1String("wss://")), qPrintable(a));
+        QVERIFY(!host.fingerprint().isEmpty());
+
+        // A guest pins the certificate on first use and joins encrypted.
+        WallClient client;
+        client.setDisplayName(QStringLiteral("Guest"));
+        client.connectToWall(host.addresses().last(), QStringLiteral("team"));
+        QTRY_COMPARE(client.state(), WallClient::Connected);
+        QVERIFY(client.encrypted());
+        QCOMPARE(client.tlsFingerprint(), host.fingerprint());
+        host.stop();
+
+        // Plain ws:// is a choice the settings remember.
+        settings.setHostSecure(false);
+        QVERIFY(!AppSettings().hostSecure());
+        QSettings().clear();
+    }
+
     void takenPortIsExplained()
     {
         QTcpServer squatter;
@@ -75,6 +109,7 @@ private slots:
         QTemporaryDir dir;
         HostController host;
         host.setDataDir(dir.path());
+        host.setSecure(false); // about ports, not certificates
         QSignalSpy errors(&host, &HostController::errorTextChanged);
         QVERIFY(!host.start(squatter.serverPort()));
         QVERIFY(!host.running());

@@ -201,6 +201,17 @@ void TestProtocol::envelopeRoundTrip_data()
         member->set_role(pb::ROLE_OWNER);
         row("wall state", env);
     }
+    {
+        pb::Envelope env;
+        env.mutable_moderate()->set_action(pb::Moderate::SET_PASSWORD);
+        env.mutable_moderate()->set_password("new password");
+        row("moderate set password", env);
+    }
+    {
+        pb::Envelope env;
+        env.mutable_api_token()->set_token("abcdefghijklmnopqrstuvwxyz012345");
+        row("api token", env);
+    }
 
     // Every body of an op.
     row("op chat", opEnvelope([](pb::Op *op) { *op = chatOp(op->seq(), "hello\nworld"); }));

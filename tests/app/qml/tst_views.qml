@@ -403,7 +403,9 @@ Item {
         }
     }
 
-    HostController { id: testHost }
+    // Plain ws:// chosen explicitly: this test is about the addresses and the form, not TLS
+    // (tst_hostcontroller covers the wss:// default).
+    HostController { id: testHost; secure: false }
     Component {
         id: startWithHost
         StartScreen {
