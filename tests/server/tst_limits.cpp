@@ -10,6 +10,7 @@
 #include "tests/support/testclient.h"
 
 #include <QElapsedTimer>
+#include <QEventLoop>
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -20,6 +21,9 @@
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QTimer>
+
+#include <functional>
 
 using namespace scrawl;
 using scrawl::test::TestClient;
@@ -54,6 +58,28 @@ int errorsWithCode(const TestClient &c, pb::ErrorCode code)
     for (const auto &env : c.received)
         n += env.has_error() && env.error().code() == code;
     return n;
+}
+
+// Runs the event loop until pred() holds, checking after each message `client` receives.
+// (TestClient::waitFor polls with sleeps in between: 10,000 joins must not wait for them.)
+bool waitOnMessages(TestClient &client, const std::function<bool()> &pred, int timeoutMs)
+{
+    if (pred())
+        return true;
+    QEventLoop loop;
+    QTimer timeout;
+    timeout.setSingleShot(true);
+    QObject::connect(&timeout, &QTimer::timeout, &loop, &QEventLoop::quit);
+    // Connected after TestClient's own handler, so it runs after the message was recorded.
+    const auto connection = QObject::connect(&client.socket(), &QWebSocket::binaryMessageReceived,
+                                             &loop, [&] {
+                                                 if (pred())
+                                                     loop.quit();
+                                             });
+    timeout.start(timeoutMs);
+    loop.exec();
+    QObject::disconnect(connection);
+    return pred();
 }
 
 pb::Envelope joinEnvelope(const QString &wall, const QString &password = {})
@@ -500,7 +526,7 @@ private slots:
                 const size_t joined = walker.count(pb::Envelope::kJoined);
                 for (int i = start; i < end; ++i)
                     walker.sendEnvelope(joinEnvelope(QStringLiteral("m%1").arg(i)));
-                if (!TestClient::waitFor([&] {
+                if (!waitOnMessages(walker, [&] {
                         return walker.count(pb::Envelope::kJoined) == joined + size_t(end - start)
                             || walker.lastError();
                     }, 20000)
