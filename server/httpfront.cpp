@@ -46,6 +46,8 @@ private:
 constexpr const char *kRequestSeen = "scrawlRequestSeen";
 // Counts HTTP requests on a keep-alive socket, so that an idle timer knows if it is stale.
 constexpr const char *kRequestCount = "scrawlRequestCount";
+// The object name of a keep-alive connection's idle timer (HttpFront::closeWhenIdle).
+constexpr const char *kIdleTimer = "scrawlIdleTimer";
 
 // Per-address connection limits are enforced here, before a byte is read. With TLS, a socket is
 // handed to QtHttpServer only once its handshake is done: QtHttpServer 6.4's sslSetup() only
@@ -393,13 +395,23 @@ void HttpFront::closeWhenIdle(QTcpSocket *socket)
     // timeout is closed: idle sockets would otherwise pile up without bound.
     const int count = socket->property(kRequestCount).toInt() + 1;
     socket->setProperty(kRequestCount, count);
-    QTimer::singleShot(m_server->options().peerTimeoutMs, socket, [socket, count] {
-        if (socket->property(kRequestCount).toInt() == count
-            && socket->state() == QAbstractSocket::ConnectedState) {
-            qCDebug(lcHttp) << "closing idle HTTP connection from" << socket->peerAddress();
-            socket->disconnectFromHost();
-        }
-    });
+    // One timer per connection, restarted by each request: a timer per request would keep
+    // every request of a busy keep-alive connection in memory for the whole timeout.
+    auto *timer = socket->findChild<QTimer *>(QLatin1String(kIdleTimer), Qt::FindDirectChildrenOnly);
+    if (!timer) {
+        timer = new QTimer(socket);
+        timer->setObjectName(QLatin1String(kIdleTimer));
+        timer->setSingleShot(true);
+        connect(timer, &QTimer::timeout, socket, [socket, timer] {
+            if (socket->property(kRequestCount).toInt() == timer->property(kRequestCount).toInt()
+                && socket->state() == QAbstractSocket::ConnectedState) {
+                qCDebug(lcHttp) << "closing idle HTTP connection from" << socket->peerAddress();
+                socket->disconnectFromHost();
+            }
+        });
+    }
+    timer->setProperty(kRequestCount, count);
+    timer->start(m_server->options().peerTimeoutMs);
 }
 
 void HttpFront::missingHandler(const QHttpServerRequest &request, QTcpSocket *socket)
