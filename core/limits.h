@@ -137,7 +137,8 @@ inline constexpr const char *kMaxJoinsPerAddressPerMinuteName = "max_joins_per_a
 // New identities (a Hello without a resume token adds a user row) an hour from one address
 // (sliding window). Over it the Hello is refused: rows are never deleted, so without a bound one
 // address could grow the database forever. The app reconnects with its resume token, so people
-// count once, not once per connection.
+// count once, not once per connection. (The row is not made lazily instead: Welcome hands out the
+// user id, which keys the person's strokes and notes, so it must be stored from Hello on.)
 inline constexpr int kMaxNewUsersPerAddressPerHour = 1000;
 inline constexpr const char *kMaxNewUsersPerAddressPerHourName = "max_new_users_per_address_per_hour";
 // Walls created (a Join of a name not yet stored creates the wall) an hour from one address.
