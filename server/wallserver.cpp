@@ -450,8 +450,9 @@ void WallServer::join(Session *session, const pb::Join &join)
             return;
         }
         createAndJoin(session, name, password, join);
-    } else
+    } else {
         continueJoin(session, r, join, password);
+    }
 }
 
 void WallServer::deriveThen(Session *session, const QString &password, const QByteArray &salt,
