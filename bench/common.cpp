@@ -69,7 +69,9 @@ ServerProcess ServerProcess::start(ServerKind kind, int cpu, const std::string &
                                  "--port", "0", "--host", "127.0.0.1",
                                  "--data", server.dataDir, "--max-connections-per-address",
                                  "1000000", "--max-connects-per-address", "1000000",
-                                 "--max-joins-per-address", "1000000"});
+                                 "--max-joins-per-address", "1000000",
+                                 "--max-new-users-per-address", "1000000",
+                                 "--max-walls-created-per-address", "1000000"});
     } else {
         const std::string script = referenceDir()
                                  + (kind == ServerKind::NodeWs ? "/ws-relay.js" : "/socketio-relay.js");

@@ -134,6 +134,47 @@ inline constexpr const char *kMaxConnectsPerAddressPerMinuteName = "max_connects
 inline constexpr int kMaxJoinsPerAddressPerMinute = 120;
 inline constexpr const char *kMaxJoinsPerAddressPerMinuteName = "max_joins_per_address_per_minute";
 
+// New identities (a Hello without a resume token adds a user row) an hour from one address
+// (sliding window). Over it the Hello is refused: rows are never deleted, so without a bound one
+// address could grow the database forever. The app reconnects with its resume token, so people
+// count once, not once per connection. (The row is not made lazily instead: Welcome hands out the
+// user id, which keys the person's strokes and notes, so it must be stored from Hello on.)
+inline constexpr int kMaxNewUsersPerAddressPerHour = 1000;
+inline constexpr const char *kMaxNewUsersPerAddressPerHourName = "max_new_users_per_address_per_hour";
+// Walls created (a Join of a name not yet stored creates the wall) an hour from one address.
+inline constexpr int kMaxWallsCreatedPerAddressPerHour = 60;
+inline constexpr const char *kMaxWallsCreatedPerAddressPerHourName = "max_walls_created_per_address_per_hour";
+// Password checks (PBKDF2 on the thread pool, about a second of CPU each) running at once for one
+// address; one more is refused at once. Checks are also counted against max_password_failures
+// when they start, so queued guesses cannot outrun the lockout.
+inline constexpr int kMaxPasswordChecksPerAddress = 2;
+inline constexpr const char *kMaxPasswordChecksPerAddressName = "max_password_checks_per_address";
+
+// --- Amplification (one message in, many or big messages out) ---
+
+// Cursor positions relayed per client a second: a token bucket refilled at this rate holding
+// kCursorBurst. What a hand needs (the app sends about 30 a second); one cursor in goes out to
+// every member of the wall. Over it the newest position is held and relayed when a token comes
+// (coalesced: the resting place always arrives). A client sending more than
+// kCursorFloodPerSecond in a second gets one LIMIT_EXCEEDED error a second naming the limit, and
+// keeps its connection.
+inline constexpr int kMaxCursorsPerSecond = 60;
+inline constexpr int kCursorBurst = 60;
+inline constexpr int kCursorFloodPerSecond = 4 * kMaxCursorsPerSecond;
+inline constexpr const char *kMaxCursorsPerSecondName = "max_cursors_per_second";
+
+// Chat history pages per client (a request of a few bytes returns up to kMaxHistoryPage
+// messages, megabytes): a token bucket of kHistoryBurst refilled at this rate a minute. Over it
+// the request is refused with LIMIT_EXCEEDED naming the limit.
+inline constexpr int kMaxHistoryRequestsPerMinute = 60;
+inline constexpr int kHistoryBurst = 20;
+inline constexpr const char *kMaxHistoryRequestsPerMinuteName = "max_history_requests_per_minute";
+
+// A wall nobody has been on for this long is unloaded from memory (its snapshot stored first if
+// due; everything else is stored already). The next join or write loads it again. Memory then
+// grows with the walls in use, not with every wall ever touched (tests/server/tst_limits.cpp).
+inline constexpr int kWallIdleUnloadMs = 5 * 60 * 1000;
+
 // Owner and HTTP API tokens: random bytes from the system generator.
 inline constexpr int kOwnerTokenBytes = 24;
 inline constexpr int kApiTokenBytes = 24;

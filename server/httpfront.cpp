@@ -46,6 +46,8 @@ private:
 constexpr const char *kRequestSeen = "scrawlRequestSeen";
 // Counts HTTP requests on a keep-alive socket, so that an idle timer knows if it is stale.
 constexpr const char *kRequestCount = "scrawlRequestCount";
+// The object name of a keep-alive connection's idle timer (HttpFront::closeWhenIdle).
+constexpr const char *kIdleTimer = "scrawlIdleTimer";
 
 // Per-address connection limits are enforced here, before a byte is read. With TLS, a socket is
 // handed to QtHttpServer only once its handshake is done: QtHttpServer 6.4's sslSetup() only
@@ -250,20 +252,27 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
     if (path.startsWith(prefix) && path.endsWith(suffix)
         && path.size() > prefix.size() + suffix.size()) {
         const QString wall = path.mid(prefix.size(), path.size() - prefix.size() - suffix.size());
-        Problem problem;
-        Room *room = m_server->room(wall, false, &problem);
+        // Anyone may send this, so it never creates a wall, and reading does not load one into
+        // memory either: a wall not in use is answered from storage (its access record and
+        // chat rows), and only a POST, once its token is checked, loads it.
+        Room *room = m_server->loadedRoom(wall);
+        std::optional<StoredWall> stored;
+        WallAccess storedAccess;
         if (!room) {
-            replyError(responder, problem.code == pb::STORAGE_UNAVAILABLE ? Status::ServiceUnavailable
-                                                                          : Status::NotFound,
-                       problem.code == pb::STORAGE_UNAVAILABLE
-                           ? problem.message
-                           : QStringLiteral("There is no wall named \"%1\"; join it from the app "
-                                            "first to create it.").arg(wall));
-            return true;
+            stored = m_server->storage().findWall(wall);
+            if (!stored) {
+                replyError(responder, Status::NotFound,
+                           QStringLiteral("There is no wall named \"%1\"; join it from the app "
+                                          "first to create it.").arg(wall));
+                return true;
+            }
+            // A wall from before owners existed has no record: open, and without a token yet.
+            storedAccess = m_server->storage().wallAccess(stored->id).value_or(WallAccess{});
         }
-        const bool tokenOk = m_server->apiTokenMatches(room, requestToken(request));
+        const WallAccess &access = room ? room->access : storedAccess;
+        const bool tokenOk = m_server->apiTokenMatches(access, requestToken(request));
         const bool needsToken = method == QHttpServerRequest::Method::Post
-                             || room->access.hasPassword();
+                             || access.hasPassword();
         if (needsToken && !tokenOk) {
             replyError(responder, Status::Unauthorized,
                        method == QHttpServerRequest::Method::Post
@@ -294,12 +303,13 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
             }
             m_server->flush();
             std::vector<pb::Op> chat;
-            m_server->storage().chatAfter(room->wallId, after, limit, &chat);
+            m_server->storage().chatAfter(room ? room->wallId : stored->id, after, limit, &chat);
             QJsonArray messages;
             for (const pb::Op &op : chat)
                 messages.append(chatJson(op));
             responder.write(QJsonDocument(QJsonObject{{QStringLiteral("wall"), wall},
-                                                      {QStringLiteral("head_seq"), qint64(room->model.seq())},
+                                                      {QStringLiteral("head_seq"),
+                                                       qint64(room ? room->model.seq() : stored->headSeq)},
                                                       {QStringLiteral("messages"), messages}}));
             return true;
         }
@@ -331,6 +341,14 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
             if (!author.isString() || !text.isString()) {
                 replyError(responder, Status::BadRequest,
                            QStringLiteral("Both \"author\" and \"text\" must be strings."));
+                return true;
+            }
+            Problem problem;
+            room = m_server->room(wall, false, &problem);
+            if (!room) {
+                replyError(responder, problem.code == pb::STORAGE_UNAVAILABLE ? Status::ServiceUnavailable
+                                                                              : Status::NotFound,
+                           problem.message);
                 return true;
             }
             QString name;
@@ -377,13 +395,23 @@ void HttpFront::closeWhenIdle(QTcpSocket *socket)
     // timeout is closed: idle sockets would otherwise pile up without bound.
     const int count = socket->property(kRequestCount).toInt() + 1;
     socket->setProperty(kRequestCount, count);
-    QTimer::singleShot(m_server->options().peerTimeoutMs, socket, [socket, count] {
-        if (socket->property(kRequestCount).toInt() == count
-            && socket->state() == QAbstractSocket::ConnectedState) {
-            qCDebug(lcHttp) << "closing idle HTTP connection from" << socket->peerAddress();
-            socket->disconnectFromHost();
-        }
-    });
+    // One timer per connection, restarted by each request: a timer per request would keep
+    // every request of a busy keep-alive connection in memory for the whole timeout.
+    auto *timer = socket->findChild<QTimer *>(QLatin1String(kIdleTimer), Qt::FindDirectChildrenOnly);
+    if (!timer) {
+        timer = new QTimer(socket);
+        timer->setObjectName(QLatin1String(kIdleTimer));
+        timer->setSingleShot(true);
+        connect(timer, &QTimer::timeout, socket, [socket, timer] {
+            if (socket->property(kRequestCount).toInt() == timer->property(kRequestCount).toInt()
+                && socket->state() == QAbstractSocket::ConnectedState) {
+                qCDebug(lcHttp) << "closing idle HTTP connection from" << socket->peerAddress();
+                socket->disconnectFromHost();
+            }
+        });
+    }
+    timer->setProperty(kRequestCount, count);
+    timer->start(m_server->options().peerTimeoutMs);
 }
 
 void HttpFront::missingHandler(const QHttpServerRequest &request, QTcpSocket *socket)

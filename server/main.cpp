@@ -67,6 +67,18 @@ int main(int argc, char *argv[])
                                                   "max_joins_per_address_per_minute). Default %1.")
                                        .arg(scrawl::limits::kMaxJoinsPerAddressPerMinute),
                                    QStringLiteral("N"));
+    QCommandLineOption newUsersOption(QStringLiteral("max-new-users-per-address"),
+                                      QStringLiteral("New identities an hour allowed from one address "
+                                                     "(limit max_new_users_per_address_per_hour). "
+                                                     "Default %1.")
+                                          .arg(scrawl::limits::kMaxNewUsersPerAddressPerHour),
+                                      QStringLiteral("N"));
+    QCommandLineOption newWallsOption(QStringLiteral("max-walls-created-per-address"),
+                                      QStringLiteral("New walls an hour allowed from one address "
+                                                     "(limit max_walls_created_per_address_per_hour). "
+                                                     "Default %1.")
+                                          .arg(scrawl::limits::kMaxWallsCreatedPerAddressPerHour),
+                                      QStringLiteral("N"));
     parser.addOption(portOption);
     parser.addOption(hostOption);
     parser.addOption(dataOption);
@@ -81,6 +93,8 @@ int main(int argc, char *argv[])
     parser.addOption(connOption);
     parser.addOption(connectsOption);
     parser.addOption(joinsOption);
+    parser.addOption(newUsersOption);
+    parser.addOption(newWallsOption);
     parser.process(app);
 
     scrawl::ServerOptions options;
@@ -115,7 +129,9 @@ int main(int argc, char *argv[])
     for (const auto &[option, target] :
          {std::pair{&connOption, &options.addressLimits.maxConnections},
           std::pair{&connectsOption, &options.addressLimits.maxConnectsPerMinute},
-          std::pair{&joinsOption, &options.addressLimits.maxJoinsPerMinute}}) {
+          std::pair{&joinsOption, &options.addressLimits.maxJoinsPerMinute},
+          std::pair{&newUsersOption, &options.addressLimits.maxNewUsersPerHour},
+          std::pair{&newWallsOption, &options.addressLimits.maxWallsCreatedPerHour}}) {
         if (!parser.isSet(*option))
             continue;
         const int n = parser.value(*option).toInt(&ok);

@@ -4,7 +4,14 @@
 #include <QPasswordDigestor>
 #include <QRandomGenerator>
 
+#include <algorithm>
+#include <cmath>
+
 namespace scrawl {
+
+namespace {
+constexpr qint64 kHourMs = 60 * 60 * 1000;
+} // namespace
 
 QByteArray randomBytes(int count)
 {
@@ -52,7 +59,16 @@ QString AddressGuard::key(const QHostAddress &address)
     // An IPv4 client of a dual-stack socket arrives as ::ffff:a.b.c.d: count it as a.b.c.d.
     bool isV4 = false;
     const quint32 v4 = address.toIPv4Address(&isV4);
-    return isV4 ? QHostAddress(v4).toString() : address.toString();
+    if (isV4)
+        return QHostAddress(v4).toString();
+    if (address.protocol() != QAbstractSocket::IPv6Protocol)
+        return address.toString();
+    // One IPv6 subscriber gets a /64 (or more) and picks interface ids at will: counting each
+    // address alone would make every per-address limit 2^64 times wider.
+    Q_IPV6ADDR bytes = address.toIPv6Address();
+    for (int i = 8; i < 16; ++i)
+        bytes[i] = 0;
+    return QHostAddress(bytes).toString() + QStringLiteral("/64");
 }
 
 void AddressGuard::prune(std::deque<qint64> &times, qint64 olderThan)
@@ -71,8 +87,11 @@ AddressGuard::Entry &AddressGuard::entry(const QHostAddress &address)
             prune(e.connects, now - 60000);
             prune(e.joins, now - 60000);
             prune(e.failures, now - m_limits.failureWindowMs);
+            prune(e.newUsers, now - kHourMs);
+            prune(e.wallsCreated, now - kHourMs);
             if (e.open == 0 && e.connects.empty() && e.joins.empty() && e.failures.empty()
-                && e.lockedUntil <= now)
+                && e.lockedUntil <= now && e.newUsers.empty() && e.wallsCreated.empty()
+                && e.checking == 0)
                 it = m_entries.erase(it);
             else
                 ++it;
@@ -137,6 +156,89 @@ bool AddressGuard::passwordFailed(const QHostAddress &address)
         return true;
     }
     return false;
+}
+
+const char *AddressGuard::admitNewUser(const QHostAddress &address)
+{
+    Entry &e = entry(address);
+    const qint64 now = m_clock.elapsed();
+    prune(e.newUsers, now - kHourMs);
+    if (int(e.newUsers.size()) >= m_limits.maxNewUsersPerHour)
+        return limits::kMaxNewUsersPerAddressPerHourName;
+    e.newUsers.push_back(now);
+    return nullptr;
+}
+
+const char *AddressGuard::admitWallCreation(const QHostAddress &address)
+{
+    Entry &e = entry(address);
+    const qint64 now = m_clock.elapsed();
+    prune(e.wallsCreated, now - kHourMs);
+    if (int(e.wallsCreated.size()) >= m_limits.maxWallsCreatedPerHour)
+        return limits::kMaxWallsCreatedPerAddressPerHourName;
+    e.wallsCreated.push_back(now);
+    return nullptr;
+}
+
+const char *AddressGuard::beginPasswordCheck(const QHostAddress &address, bool guess)
+{
+    Entry &e = entry(address);
+    const qint64 now = m_clock.elapsed();
+    if (e.checking >= m_limits.maxPasswordChecks)
+        return limits::kMaxPasswordChecksPerAddressName;
+    if (guess) {
+        // Every guess under way may be wrong: together with the wrong ones already counted they
+        // may not pass the lockout threshold, however many are queued.
+        prune(e.failures, now - m_limits.failureWindowMs);
+        if (e.lockedUntil > now || int(e.failures.size()) + e.guessing >= m_limits.maxPasswordFailures)
+            return limits::kMaxPasswordFailuresName;
+        ++e.guessing;
+    }
+    ++e.checking;
+    return nullptr;
+}
+
+void AddressGuard::endPasswordCheck(const QHostAddress &address, bool guess)
+{
+    Entry &e = entry(address);
+    if (e.checking > 0)
+        --e.checking;
+    if (guess && e.guessing > 0)
+        --e.guessing;
+}
+
+TokenBucket::TokenBucket(double perSecond, double burst)
+    : m_perSecond(perSecond)
+    , m_burst(burst)
+    , m_tokens(burst)
+{
+    m_clock.start();
+}
+
+void TokenBucket::refill()
+{
+    // Nanoseconds since the last refill, not restart()'s whole milliseconds: called more often
+    // than once a millisecond, those would round every refill to nothing.
+    const qint64 now = m_clock.nsecsElapsed();
+    m_tokens = std::min(m_burst, m_tokens + double(now - m_lastNs) / 1e9 * m_perSecond);
+    m_lastNs = now;
+}
+
+bool TokenBucket::take()
+{
+    refill();
+    if (m_tokens < 1.0)
+        return false;
+    m_tokens -= 1.0;
+    return true;
+}
+
+int TokenBucket::msUntilToken()
+{
+    refill();
+    if (m_tokens >= 1.0)
+        return 0;
+    return int(std::ceil((1.0 - m_tokens) * 1000.0 / m_perSecond));
 }
 
 } // namespace scrawl

@@ -38,6 +38,9 @@ struct AddressLimits
     int maxPasswordFailures = limits::kMaxPasswordFailures;
     int failureWindowMs = limits::kPasswordFailureWindowMs;
     int lockoutMs = limits::kAddressLockoutMs;
+    int maxNewUsersPerHour = limits::kMaxNewUsersPerAddressPerHour;
+    int maxWallsCreatedPerHour = limits::kMaxWallsCreatedPerAddressPerHour;
+    int maxPasswordChecks = limits::kMaxPasswordChecksPerAddress;
 };
 
 class AddressGuard
@@ -59,6 +62,18 @@ public:
     bool passwordFailed(const QHostAddress &address);
     int openConnections(const QHostAddress &address) const;
     const Limits &limits() const { return m_limits; }
+    // Limit name when `address` may not get a new identity (user row) now, else nullptr. Counts it.
+    const char *admitNewUser(const QHostAddress &address);
+    // Limit name when `address` may not create a wall now, else nullptr. Counts it.
+    const char *admitWallCreation(const QHostAddress &address);
+    // Limit name when a password check for `address` may not start now, else nullptr; counts it as
+    // running until endPasswordCheck(). A `guess` (a join of a wall with a password, as opposed
+    // to setting one) also counts against max_password_failures from its start.
+    const char *beginPasswordCheck(const QHostAddress &address, bool guess);
+    void endPasswordCheck(const QHostAddress &address, bool guess);
+    // The key an address is counted under: IPv4 (also IPv4-mapped IPv6) as itself, other IPv6 by
+    // its /64 (one subscriber's prefix: a host picks any address in it at will).
+    static QString key(const QHostAddress &address);
 
 private:
     struct Entry
@@ -68,14 +83,37 @@ private:
         std::deque<qint64> joins;
         std::deque<qint64> failures;
         qint64 lockedUntil = 0;
+        std::deque<qint64> newUsers;
+        std::deque<qint64> wallsCreated;
+        int checking = 0; // password checks running
+        int guessing = 0; // of which guesses
     };
-    static QString key(const QHostAddress &address);
     static void prune(std::deque<qint64> &times, qint64 olderThan);
     Entry &entry(const QHostAddress &address);
 
     Limits m_limits;
     QElapsedTimer m_clock;
     QHash<QString, Entry> m_entries;
+};
+
+// A token bucket: `perSecond` tokens a second, at most `burst` held; starts full.
+class TokenBucket
+{
+public:
+    TokenBucket(double perSecond, double burst);
+    // Takes a token; false when none is there.
+    bool take();
+    // Milliseconds until a token is there (0: now).
+    int msUntilToken();
+
+private:
+    void refill();
+
+    double m_perSecond;
+    double m_burst;
+    double m_tokens;
+    QElapsedTimer m_clock;
+    qint64 m_lastNs = 0;
 };
 
 } // namespace scrawl

@@ -83,6 +83,19 @@ Session::Session(QWebSocket *socket, WallServer *server)
               {}});
     });
     m_helloTimeout.start(m_server->options().helloTimeoutMs);
+
+    m_cursorTimer.setSingleShot(true);
+    connect(&m_cursorTimer, &QTimer::timeout, this, [this] {
+        if (!m_heldCursor || !m_room || m_state != State::Ready)
+            return;
+        if (!m_cursorTokens.take()) {
+            m_cursorTimer.start(std::max(1, m_cursorTokens.msUntilToken()));
+            return;
+        }
+        pb::Cursor cursor = std::move(*m_heldCursor);
+        m_heldCursor.reset();
+        m_server->broadcastCursor(this, std::move(cursor));
+    });
 }
 
 Session::~Session() = default;
@@ -149,6 +162,25 @@ void Session::ping()
 {
     if (m_state != State::Closing)
         m_socket->ping();
+}
+
+bool Session::admitCursor(const pb::Cursor &cursor, bool *flooding)
+{
+    if (!m_cursorWindow.isValid() || m_cursorWindow.elapsed() >= 1000) {
+        m_cursorWindow.start();
+        m_cursorsInWindow = 0;
+    }
+    *flooding = ++m_cursorsInWindow == limits::kCursorFloodPerSecond + 1;
+    if (m_cursorTokens.take()) {
+        // Newer than any held one, which is dropped.
+        m_heldCursor.reset();
+        m_cursorTimer.stop();
+        return true;
+    }
+    m_heldCursor = cursor;
+    if (!m_cursorTimer.isActive())
+        m_cursorTimer.start(std::max(1, m_cursorTokens.msUntilToken()));
+    return false;
 }
 
 void Session::onText(const QString &)
@@ -281,6 +313,16 @@ void Session::onHello(const pb::Hello &hello)
         }
     }
     if (!resumed) {
+        // User rows are kept for good: bound how fast one address can add them.
+        if (const char *limit = m_server->addressGuard().admitNewUser(m_peer)) {
+            fail(limitProblem(limit,
+                              QStringLiteral("Too many new identities came from your address this "
+                                             "hour (limit %1: %2); reconnect with your saved "
+                                             "identity, or try again later.")
+                                  .arg(QLatin1String(limit))
+                                  .arg(m_server->addressGuard().limits().maxNewUsersPerHour)));
+            return;
+        }
         token = newToken();
         if (const auto id = storage.createUser(token)) {
             m_userId = *id;

@@ -4,11 +4,14 @@
 // and sending with the slow-reader policy. Bad data from a peer gets an Error; never a crash.
 
 #include "core/protocol.h"
+#include "server/security.h"
 
 #include <QElapsedTimer>
 #include <QHostAddress>
 #include <QObject>
 #include <QTimer>
+
+#include <optional>
 
 QT_BEGIN_NAMESPACE
 class QWebSocket;
@@ -35,7 +38,12 @@ public:
     std::uint32_t color() const { return m_color; }
     QHostAddress peerAddress() const { return m_peer; }
     Room *room() const { return m_room; }
-    void setRoom(Room *room) { m_room = room; }
+    void setRoom(Room *room)
+    {
+        if (room != m_room)
+            m_heldCursor.reset(); // a position on the old wall means nothing on the new one
+        m_room = room;
+    }
     pb::Member member() const;
     // A Join waiting for a password check on the thread pool; further Joins wait for it.
     bool joinPending() const { return m_joinPending; }
@@ -52,6 +60,14 @@ public:
 
     qint64 msSinceHeard() const { return m_heard.elapsed(); }
     void ping();
+
+    // Cursor rate (core/limits.h kMaxCursorsPerSecond): true when `cursor` may be relayed now.
+    // Otherwise it is held, replacing any held before, and relayed through
+    // WallServer::broadcastCursor when a token comes. *flooding turns true once a second for a
+    // client far over the rate (it gets an error).
+    bool admitCursor(const pb::Cursor &cursor, bool *flooding);
+    // History pages (kMaxHistoryRequestsPerMinute): false when this one must be refused.
+    bool takeHistoryToken() { return m_historyTokens.take(); }
 
 private:
     void onBinary(const QByteArray &bytes);
@@ -81,6 +97,13 @@ private:
     std::uint64_t m_lastOpId = 0; // client op id of the previous op on this connection
     bool m_joinPending = false;
     qint64 m_messageBytes = 0; // of the message being received, across its frames
+    // Cursors and history requests: each one in costs the server much more out.
+    TokenBucket m_cursorTokens{limits::kMaxCursorsPerSecond, limits::kCursorBurst};
+    std::optional<pb::Cursor> m_heldCursor; // the newest position over the rate
+    QTimer m_cursorTimer;                   // relays it when a token comes
+    QElapsedTimer m_cursorWindow;           // a second in which m_cursorsInWindow came
+    int m_cursorsInWindow = 0;
+    TokenBucket m_historyTokens{limits::kMaxHistoryRequestsPerMinute / 60.0, limits::kHistoryBurst};
 };
 
 } // namespace scrawl

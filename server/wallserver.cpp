@@ -134,6 +134,7 @@ WallServer::WallServer(ServerOptions options, QObject *parent)
     if (m_options.dataDir.isEmpty())
         m_options.dataDir = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
     connect(&m_liveness, &QTimer::timeout, this, &WallServer::checkLiveness);
+    connect(&m_unloadTimer, &QTimer::timeout, this, &WallServer::unloadIdleRooms);
 }
 
 WallServer::~WallServer()
@@ -165,6 +166,8 @@ bool WallServer::start(QString *error)
         return false;
     }
     m_liveness.start(m_options.pingIntervalMs);
+    // A wall is unloaded between wallIdleUnloadMs and a quarter more after its last use.
+    m_unloadTimer.start(std::clamp(m_options.wallIdleUnloadMs / 4, 10, 30000));
     qCInfo(lcServer) << "serving on port" << m_port << "data in" << m_options.dataDir;
     return true;
 }
@@ -185,6 +188,7 @@ void WallServer::stop()
     delete m_http;
     m_http = nullptr;
     m_liveness.stop();
+    m_unloadTimer.stop();
     m_storage->close();
     m_storage.reset();
 }
@@ -215,10 +219,18 @@ std::vector<Room *> WallServer::loadedRooms() const
     return out;
 }
 
+Room *WallServer::loadedRoom(const QString &name) const
+{
+    const auto it = m_rooms.find(name);
+    return it == m_rooms.end() ? nullptr : it->second.get();
+}
+
 Room *WallServer::room(const QString &name, bool create, Problem *problem)
 {
-    if (auto it = m_rooms.find(name); it != m_rooms.end())
+    if (auto it = m_rooms.find(name); it != m_rooms.end()) {
+        it->second->idle.restart();
         return it->second.get();
+    }
     std::optional<StoredWall> stored = m_storage->findWall(name);
     if (!stored && !create) {
         *problem = {pb::INVALID_OP, QStringLiteral("There is no wall named \"%1\".").arg(name), {}};
@@ -234,6 +246,7 @@ Room *WallServer::room(const QString &name, bool create, Problem *problem)
         return nullptr;
     }
     auto room = std::make_unique<Room>();
+    room->idle.start();
     room->name = name;
     room->wallId = stored->id;
     if (!reloadRoom(room.get())) {
@@ -287,17 +300,53 @@ bool WallServer::loadAccess(Room *room)
     return true;
 }
 
+bool WallServer::apiTokenMatches(const WallAccess &access, const QByteArray &token) const
+{
+    return !token.isEmpty() && !access.apiTokenHash.isEmpty()
+        && constantTimeEquals(sha256(token), access.apiTokenHash);
+}
+
+int WallServer::unloadIdleRooms()
+{
+    if (!m_storage)
+        return 0;
+    // Whatever is queued is stored first: an unloaded wall is exactly what storage holds.
+    flush();
+    int unloaded = 0;
+    for (auto it = m_rooms.begin(); it != m_rooms.end();) {
+        Room *r = it->second.get();
+        // Kicks are stored (Storage::kicks) and come back with the wall.
+        if (!r->members.empty() || r->idle.elapsed() < m_options.wallIdleUnloadMs) {
+            ++it;
+            continue;
+        }
+        // A snapshot that is due is stored first (a part per pass, as always); the wall goes at
+        // a later sweep, once it is written.
+        storeSnapshotIfDue(r, false);
+        if (r->snapshotWrite) {
+            ++it;
+            continue;
+        }
+        qCDebug(lcServer) << "unloading wall" << r->name << "idle for" << r->idle.elapsed() << "ms";
+        it = m_rooms.erase(it);
+        ++unloaded;
+    }
+    if (unloaded)
+        qCInfo(lcServer) << "unloaded" << unloaded << "idle walls;" << m_rooms.size()
+                         << "stay in memory";
+    return unloaded;
+}
+
 bool WallServer::apiTokenMatches(const Room *room, const QByteArray &token) const
 {
-    return !token.isEmpty() && !room->access.apiTokenHash.isEmpty()
-        && constantTimeEquals(sha256(token), room->access.apiTokenHash);
+    return apiTokenMatches(room->access, token);
 }
 
 QString WallServer::kickAddressKey(const QHostAddress &address)
 {
-    bool v4 = false;
-    const quint32 ipv4 = address.toIPv4Address(&v4);
-    return v4 ? QHostAddress(ipv4).toString() : address.toString();
+    // The same key as the per-address limits: a kick that held one IPv6 address alone would let
+    // the person back in from the next address of their /64.
+    return AddressGuard::key(address);
 }
 
 bool WallServer::reloadRoom(Room *room)
@@ -407,21 +456,51 @@ void WallServer::join(Session *session, const pb::Join &join)
         session->refuse(problem);
         return;
     }
-    if (!r)
+    if (!r) {
+        // Walls are created by joining them: bound how many one address can make.
+        if (const char *limit = m_guard->admitWallCreation(peer)) {
+            session->refuse(limitProblem(limit,
+                                         QStringLiteral("Too many new walls from your address (limit "
+                                                        "%1: %2 an hour); join an existing wall or "
+                                                        "try again later.")
+                                             .arg(QLatin1String(limit))
+                                             .arg(m_guard->limits().maxWallsCreatedPerHour)));
+            return;
+        }
         createAndJoin(session, name, password, join);
-    else
+    } else {
         continueJoin(session, r, join, password);
+    }
 }
 
 void WallServer::deriveThen(Session *session, const QString &password, const QByteArray &salt,
-                            int iterations, std::function<void(QByteArray)> done)
+                            int iterations, bool guess, std::function<void(QByteArray)> done)
 {
+    // Counted from the start, so that one address cannot queue a minute of CPU: over its
+    // limits the check is refused now, not after the others ran.
+    const QHostAddress peer = session->peerAddress();
+    if (const char *limit = m_guard->beginPasswordCheck(peer, guess)) {
+        const bool checks = qstrcmp(limit, limits::kMaxPasswordChecksPerAddressName) == 0;
+        session->refuse(limitProblem(
+            limit,
+            checks ? QStringLiteral("Too many passwords from your address are being checked at once "
+                                    "(limit %1: %2); wait for their answers, then try again.")
+                         .arg(QLatin1String(limit))
+                         .arg(m_guard->limits().maxPasswordChecks)
+                   : QStringLiteral("Too many passwords from your address were wrong or are still "
+                                    "being checked (limit %1: %2); wait for their answers, then "
+                                    "try again.")
+                         .arg(QLatin1String(limit))
+                         .arg(m_guard->limits().maxPasswordFailures)));
+        return;
+    }
     session->setJoinPending(true);
     auto *watcher = new QFutureWatcher<QByteArray>(this);
     QPointer<Session> guard(session);
     connect(watcher, &QFutureWatcher<QByteArray>::finished, this,
-            [this, watcher, guard, done = std::move(done)] {
+            [this, watcher, guard, peer, guess, done = std::move(done)] {
                 watcher->deleteLater();
+                m_guard->endPasswordCheck(peer, guess);
                 if (!guard || guard->state() != Session::State::Ready || !m_storage)
                     return;
                 guard->setJoinPending(false);
@@ -474,7 +553,7 @@ void WallServer::createAndJoin(Session *session, const QString &name, const QStr
         return;
     }
     const QByteArray salt = randomBytes(limits::kPasswordSaltBytes);
-    deriveThen(session, password, salt, m_options.passwordIterations,
+    deriveThen(session, password, salt, m_options.passwordIterations, false,
                [create, salt](QByteArray hash) { create(std::move(hash), salt); });
 }
 
@@ -527,7 +606,7 @@ void WallServer::continueJoin(Session *session, Room *r, const pb::Join &join,
     }
     const QString name = r->name;
     const QByteArray salt = r->access.passwordSalt;
-    deriveThen(session, password, salt, r->access.passwordIterations,
+    deriveThen(session, password, salt, r->access.passwordIterations, true,
                [this, session, name, salt, join](QByteArray hash) {
                    Problem problem;
                    Room *room = this->room(name, false, &problem);
@@ -656,6 +735,7 @@ void WallServer::leave(Session *session)
         return;
     session->setRoom(nullptr);
     std::erase(r->members, session);
+    r->idle.restart();
     pb::Envelope presence;
     *presence.mutable_presence()->mutable_member() = session->member();
     presence.mutable_presence()->set_online(false);
@@ -1190,6 +1270,25 @@ void WallServer::relayCursor(Session *session, pb::Cursor cursor)
                          QString::fromLatin1(limits::kMaxCoordinateName)});
         return;
     }
+    bool flooding = false;
+    const bool now = session->admitCursor(cursor, &flooding);
+    if (flooding) {
+        // Once a second at most: the error must not become the flood.
+        session->refuse(limitProblem(limits::kMaxCursorsPerSecondName,
+                                     QStringLiteral("Cursor positions are coming much faster than "
+                                                    "the %1 a second that are passed on (limit %2); "
+                                                    "send fewer.")
+                                         .arg(limits::kMaxCursorsPerSecond)
+                                         .arg(QLatin1String(limits::kMaxCursorsPerSecondName))));
+    }
+    if (now)
+        broadcastCursor(session, std::move(cursor));
+}
+
+void WallServer::broadcastCursor(Session *session, pb::Cursor cursor)
+{
+    if (!session->room())
+        return;
     cursor.set_user_id(session->userId());
     pb::Envelope env;
     *env.mutable_cursor() = cursor;
@@ -1203,6 +1302,15 @@ void WallServer::relayCursor(Session *session, pb::Cursor cursor)
 
 void WallServer::sendHistory(Session *session, const pb::HistoryRequest &request)
 {
+    if (!session->takeHistoryToken()) {
+        session->refuse(limitProblem(limits::kMaxHistoryRequestsPerMinuteName,
+                                     QStringLiteral("Chat history was asked for too often (limit "
+                                                    "%1: %2 pages a minute); wait a few seconds, "
+                                                    "then ask again.")
+                                         .arg(QLatin1String(limits::kMaxHistoryRequestsPerMinuteName))
+                                         .arg(limits::kMaxHistoryRequestsPerMinute)));
+        return;
+    }
     const int limit = std::clamp<int>(int(request.limit()), 1, limits::kMaxHistoryPage);
     std::vector<pb::Op> chat;
     // One more than asked tells whether older messages exist.

@@ -10,6 +10,7 @@
 #include "server/security.h"
 #include "server/storage.h"
 
+#include <QElapsedTimer>
 #include <QHostAddress>
 #include <QObject>
 #include <QSslConfiguration>
@@ -58,6 +59,8 @@ struct ServerOptions
     QList<QHostAddress> trustedProxies;
     // Size limits of every wall (core/limits.h). Only tests change them, to fill a wall fast.
     limits::WallCapacity wallCapacity;
+    // A wall nobody has been on for this long is unloaded from memory (tests shorten it).
+    int wallIdleUnloadMs = limits::kWallIdleUnloadMs;
 };
 
 // One wall in memory: its state, the people on it, and the exactly-once bookkeeping.
@@ -98,6 +101,9 @@ public:
     std::map<std::uint64_t, qint64> kickedUntil;
     std::map<QString, qint64> kickedAddresses; // key: WallServer::kickAddressKey
 
+    // Since the wall was last looked up or left (WallServer::unloadIdleRooms).
+    QElapsedTimer idle;
+
     const QByteArray &snapshotBytes();
     pb::Role roleOf(std::uint64_t user) const;
 };
@@ -136,6 +142,8 @@ public:
     // The wall by name, loaded into memory; created when `create` is true and it does not exist.
     Room *room(const QString &name, bool create, Problem *problem);
     std::vector<Room *> loadedRooms() const;
+    // The wall by name if it is in memory, else nullptr (never loads it).
+    Room *loadedRoom(const QString &name) const;
 
     void join(Session *session, const pb::Join &join);
     void moderate(Session *session, const pb::Moderate &request);
@@ -143,15 +151,23 @@ public:
     // Validates, sequences and queues `op` from `session` (nullptr for the HTTP API with
     // author 0). Returns the problem if refused. The op is broadcast after the next commit.
     std::optional<Problem> submit(Room *room, Session *session, pb::Op op);
+    // Checks a cursor and relays it within the sender's cursor rate (Session::admitCursor).
     void relayCursor(Session *session, pb::Cursor cursor);
+    // Sends it to the sender's wall now, stamped with the sender's id.
+    void broadcastCursor(Session *session, pb::Cursor cursor);
     void sendHistory(Session *session, const pb::HistoryRequest &request);
     // Commits queued ops now and broadcasts them. Returns false if storage refused them.
     bool flush();
 
     // Checks the API token of an HTTP request for `room` against its stored hash (constant time).
     bool apiTokenMatches(const Room *room, const QByteArray &token) const;
-    // How a kick remembers an address: the address itself (an IPv4-mapped IPv6 one as IPv4).
+    bool apiTokenMatches(const WallAccess &access, const QByteArray &token) const;
+    // How a kick remembers an address: as the per-address limits count it (AddressGuard::key:
+    // IPv4, an IPv4-mapped IPv6 address as IPv4, other IPv6 by its /64).
     static QString kickAddressKey(const QHostAddress &address);
+    // Unloads the walls nobody has been on for wallIdleUnloadMs (run by a timer; public for
+    // tests). Returns how many it unloaded.
+    int unloadIdleRooms();
     AddressGuard &addressGuard() { return *m_guard; }
 
     void adopt(QWebSocket *socket);
@@ -180,8 +196,11 @@ private:
     void finishJoin(Session *session, Room *room, const pb::Join &join, const QByteArray &ownerToken,
                     const QByteArray &apiToken = {});
     // Runs PBKDF2 on the thread pool, then `done` on this thread if `session` is still there.
+    // A `guess` (checking a password, not setting one) counts against the address's
+    // wrong-password limit from its start (AddressGuard::beginPasswordCheck); a check over the
+    // address's limits is refused at once and `done` never runs.
     void deriveThen(Session *session, const QString &password, const QByteArray &salt,
-                    int iterations, std::function<void(QByteArray)> done);
+                    int iterations, bool guess, std::function<void(QByteArray)> done);
     std::optional<Problem> checkPermission(const Room *room, std::uint64_t author,
                                            const pb::Op &op) const;
     void broadcastWallState(Room *room);
@@ -212,6 +231,7 @@ private:
     bool m_storageHealthy = true;
     std::uint64_t m_sessionOnlyUsers = 0;
     QTimer m_liveness;
+    QTimer m_unloadTimer;
 };
 
 } // namespace scrawl

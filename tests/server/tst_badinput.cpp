@@ -557,6 +557,7 @@ private slots:
         options.addressLimits.maxConnections = 100000;
         options.addressLimits.maxConnectsPerMinute = 100000;
         options.addressLimits.maxJoinsPerMinute = 100000;
+        options.addressLimits.maxNewUsersPerHour = 100000;
         m_server = std::make_unique<WallServer>(options);
         QString error;
         QVERIFY2(m_server->start(&error), qPrintable(error));
