@@ -134,6 +134,7 @@ WallServer::WallServer(ServerOptions options, QObject *parent)
     if (m_options.dataDir.isEmpty())
         m_options.dataDir = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
     connect(&m_liveness, &QTimer::timeout, this, &WallServer::checkLiveness);
+    connect(&m_storageRetry, &QTimer::timeout, this, &WallServer::retryUnavailable);
 }
 
 WallServer::~WallServer()
@@ -185,6 +186,7 @@ void WallServer::stop()
     delete m_http;
     m_http = nullptr;
     m_liveness.stop();
+    m_storageRetry.stop();
     m_storage->close();
     m_storage.reset();
 }
@@ -217,8 +219,14 @@ std::vector<Room *> WallServer::loadedRooms() const
 
 Room *WallServer::room(const QString &name, bool create, Problem *problem)
 {
-    if (auto it = m_rooms.find(name); it != m_rooms.end())
-        return it->second.get();
+    if (auto it = m_rooms.find(name); it != m_rooms.end()) {
+        Room *r = it->second.get();
+        if (!recover(r, true)) {
+            *problem = unavailableProblem(r);
+            return nullptr;
+        }
+        return r;
+    }
     std::optional<StoredWall> stored = m_storage->findWall(name);
     if (!stored && !create) {
         *problem = {pb::INVALID_OP, QStringLiteral("There is no wall named \"%1\".").arg(name), {}};
@@ -277,6 +285,83 @@ bool WallServer::loadAccess(Room *room)
 bool WallServer::apiTokenMatches(const Room *room, const QByteArray &token) const
 {
     return !room->access.apiToken.isEmpty() && constantTimeEquals(room->access.apiToken, token);
+}
+
+Problem WallServer::unavailableProblem(const Room *room)
+{
+    return {pb::STORAGE_UNAVAILABLE,
+            QStringLiteral("The wall \"%1\" is unavailable: the server cannot read it back from "
+                           "storage (storage error); your changes are not applied, send them "
+                           "again in a minute.")
+                .arg(room->name),
+            {}};
+}
+
+QStringList WallServer::unavailableWalls() const
+{
+    QStringList out;
+    for (const auto &[name, room] : m_rooms) {
+        if (room->unavailable)
+            out.append(name);
+    }
+    return out;
+}
+
+void WallServer::markUnavailable(Room *room)
+{
+    // The in-memory wall may hold ops that storage does not (sequenced, then refused): keep
+    // nothing of it, so that no seq is handed out twice or skipped, no resend is mistaken for
+    // a stored op and no snapshot saves what was never stored. committedSeq stays: it is what
+    // the members have seen.
+    qCWarning(lcServer) << "wall" << room->name << "is unavailable: storage cannot reload it:"
+                        << m_storage->lastError();
+    room->unavailable = true;
+    room->model = WallModel();
+    room->lastClientOp.clear();
+    room->storedSnapshotSeq = 0;
+    room->storedSnapshotBytes = 0;
+    room->opBytesSinceSnapshot = 0;
+    room->snapshotCache.clear();
+    room->snapshotCacheSeq = ~std::uint64_t(0);
+    room->snapshotWrite.reset();
+    room->lastReloadAttempt.start();
+    const Problem problem = unavailableProblem(room);
+    const std::vector<Session *> members = room->members;
+    for (Session *s : members)
+        s->refuse(problem);
+    if (!m_storageRetry.isActive())
+        m_storageRetry.start(m_options.storageRetryMs);
+}
+
+bool WallServer::recover(Room *room, bool onUse)
+{
+    if (!room->unavailable)
+        return true;
+    // A reload reads the whole wall: a flood of refused ops must not turn into a flood of them.
+    if (onUse && room->lastReloadAttempt.isValid()
+        && room->lastReloadAttempt.elapsed() < limits::kStorageRetryOnUseMs)
+        return false;
+    room->lastReloadAttempt.start();
+    const std::uint64_t seen = room->committedSeq;
+    if (!reloadRoom(room)) {
+        qCInfo(lcServer) << "wall" << room->name << "still unavailable:" << m_storage->lastError();
+        return false;
+    }
+    room->unavailable = false;
+    if (room->model.seq() != seen)
+        qCWarning(lcServer) << "wall" << room->name << "came back at seq" << room->model.seq()
+                            << "but its members saw" << seen;
+    qCInfo(lcServer) << "wall" << room->name << "is available again at seq" << room->model.seq();
+    return true;
+}
+
+void WallServer::retryUnavailable()
+{
+    bool left = false;
+    for (auto &[name, room] : m_rooms)
+        left |= !recover(room.get(), false);
+    if (!left)
+        m_storageRetry.stop();
 }
 
 bool WallServer::reloadRoom(Room *room)
@@ -501,6 +586,10 @@ void WallServer::continueJoin(Session *session, Room *r, const pb::Join &join,
                [this, session, name, salt, join](QByteArray hash) {
                    Problem problem;
                    Room *room = this->room(name, false, &problem);
+                   if (!room && problem.code == pb::STORAGE_UNAVAILABLE) {
+                       session->refuse(problem);
+                       return;
+                   }
                    if (!room) {
                        session->refuse({pb::WALL_DELETED,
                                         QStringLiteral("The wall \"%1\" was deleted.").arg(name), {}});
@@ -552,6 +641,11 @@ void WallServer::finishJoin(Session *session, Room *r, const pb::Join &join,
         leave(session);
     // The joiner must see a wall that storage holds: commit what is queued first.
     flush();
+    if (r->unavailable) {
+        // That commit failed and the wall could not be read back.
+        session->refuse(unavailableProblem(r));
+        return;
+    }
 
     pb::Joined joined;
     joined.set_wall(toWire(name));
@@ -634,6 +728,8 @@ void WallServer::leave(Session *session)
 
 std::optional<Problem> WallServer::submit(Room *room, Session *session, pb::Op op)
 {
+    if (!recover(room, true))
+        return unavailableProblem(room);
     const std::uint64_t author = session ? session->userId() : 0;
     if (isSessionOnlyUser(author))
         return Problem{pb::STORAGE_UNAVAILABLE,
@@ -651,6 +747,8 @@ std::optional<Problem> WallServer::submit(Room *room, Session *session, pb::Op o
         if (last != room->lastClientOp.end() && op.client_op_id() <= last->second) {
             // A resend after a reconnect: answer with the stored op, apply nothing.
             flush();
+            if (room->unavailable)
+                return unavailableProblem(room);
             if (auto stored = m_storage->findOp(room->wallId, author, op.client_op_id())) {
                 pb::Envelope env;
                 *env.mutable_op() = std::move(*stored);
@@ -899,8 +997,10 @@ bool WallServer::flush()
                                   {}},
                                  p.op.client_op_id());
         }
-        for (Room *r : touched)
-            reloadRoom(r);
+        for (Room *r : touched) {
+            if (!reloadRoom(r))
+                markUnavailable(r);
+        }
         return false;
     }
     m_storageHealthy = true;
@@ -1063,6 +1163,10 @@ void WallServer::relayCursor(Session *session, pb::Cursor cursor)
 
 void WallServer::sendHistory(Session *session, const pb::HistoryRequest &request)
 {
+    if (!recover(session->room(), true)) {
+        session->refuse(unavailableProblem(session->room()));
+        return;
+    }
     const int limit = std::clamp<int>(int(request.limit()), 1, limits::kMaxHistoryPage);
     std::vector<pb::Op> chat;
     // One more than asked tells whether older messages exist.
