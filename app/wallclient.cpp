@@ -436,6 +436,9 @@ void WallClient::openSocket()
             &WallClient::onSocketError);
     connect(socket, &QWebSocket::binaryMessageReceived, this, &WallClient::onBinary);
     connect(socket, &QWebSocket::pong, this, [this] { m_lastHeard = m_clock.elapsed(); });
+    // A big join answer takes a while on a slow link, and the server's pongs wait behind it:
+    // every frame of it shows the link is alive.
+    connect(socket, &QWebSocket::binaryFrameReceived, this, [this] { m_lastHeard = m_clock.elapsed(); });
     connect(socket, &QWebSocket::sslErrors, this, &WallClient::onSslErrors);
     m_joined = false;
     m_lastSentOpId = 0;

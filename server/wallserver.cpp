@@ -699,7 +699,7 @@ void WallServer::finishJoin(Session *session, Room *r, const pb::Join &join,
             joined.clear_ops();
     }
     if (!useSnapshot) {
-        session->send(serialize([&] {
+        session->sendJoinAnswer(serialize([&] {
             pb::Envelope env;
             *env.mutable_joined() = std::move(joined);
             return env;
@@ -710,7 +710,7 @@ void WallServer::finishJoin(Session *session, Room *r, const pb::Join &join,
     m_storage->chatBefore(r->wallId, 0, limits::kRecentChatOnJoin, &chat);
     for (auto it = chat.rbegin(); it != chat.rend(); ++it)
         *joined.add_recent_chat() = std::move(*it);
-    session->send(joinedWithSnapshot(joined, r->snapshotBytes()));
+    session->sendJoinAnswer(joinedWithSnapshot(joined, r->snapshotBytes()));
 }
 
 void WallServer::leave(Session *session)

@@ -303,6 +303,101 @@ private slots:
         QCOMPARE(e.model.snapshot().SerializeAsString(), expected);
         QCOMPARE(e.model.strokes().size(), size_t(1));
     }
+
+    // Item 5. A 30 MB wall joined over a 1 MB/s link (the fault proxy's throttle, both ways)
+    // while 10 others draw: the join answer alone is above the slow-reader bound
+    // (max_send_buffer_bytes), what is queued behind it is not; the pings queued behind it
+    // are answered only after it, later than the peer timeout. The joiner stays connected,
+    // joins once and ends with the same wall as the others.
+    void bigWallJoinsOverASlowLinkWhileOthersDraw()
+    {
+        ServerOptions options;
+        options.pingIntervalMs = 500;
+        options.peerTimeoutMs = 8000; // well under the ~30 s the join takes
+        startServer(options);
+        const QString wall = QStringLiteral("mural");
+
+        // 30 MB of notes, sequenced and stored by the server as the HTTP API's ops are.
+        const QString text(limits::kMaxNoteChars, QChar(0x20AC)); // 12,000 bytes each
+        const int notes = 30 * 1000 * 1000 / (3 * limits::kMaxNoteChars) + 1;
+        {
+            Problem problem;
+            Room *room = m_server->room(wall, true, &problem);
+            QVERIFY(room);
+            for (int i = 1; i <= notes; ++i) {
+                pb::Op op;
+                op.mutable_note_add()->set_id(std::uint32_t(i));
+                op.mutable_note_add()->set_x(float(i % 100) * 30);
+                op.mutable_note_add()->set_y(float(i / 100) * 30);
+                op.mutable_note_add()->set_text(toWire(text));
+                const auto refused = m_server->submit(room, nullptr, op);
+                QVERIFY2(!refused, refused ? qPrintable(refused->message) : "");
+                if (i % 200 == 0)
+                    QVERIFY(m_server->flush());
+            }
+            QVERIFY(m_server->flush());
+            QVERIFY(room->snapshotBytes().size() > 30 * 1000 * 1000);
+            qInfo("wall of %d notes, snapshot %lld bytes", notes, qlonglong(room->snapshotBytes().size()));
+        }
+
+        // The drawers come back having seen it all (a quick join: no snapshot to take).
+        std::vector<std::unique_ptr<TestClient>> drawers;
+        const std::uint64_t built = m_server->headSeq(wall);
+        for (int i = 0; i < 10; ++i) {
+            drawers.push_back(std::make_unique<TestClient>());
+            QVERIFY(drawers.back()->connectAs(m_server->url(), QStringLiteral("Drawer %1").arg(i)));
+            QVERIFY(drawers.back()->join(wall, built));
+        }
+
+        FaultProxy proxy(m_server->port());
+        QVERIFY(proxy.listen());
+        const qint64 rate = 1000 * 1000;
+        proxy.setThrottle(rate);
+        TestClient joiner;
+        QVERIFY(joiner.connectAs(QUrl(QStringLiteral("ws://127.0.0.1:%1").arg(proxy.port())),
+                                 QStringLiteral("Far")));
+
+        // Everyone draws: a stroke of 3 ops every 20 ms, round robin.
+        std::uint32_t strokes = 0;
+        QTimer pen;
+        pen.setInterval(20);
+        connect(&pen, &QTimer::timeout, this, [&] {
+            TestClient &d = *drawers[strokes % drawers.size()];
+            ++strokes;
+            d.stroke(strokes, wave(24, strokes), 2);
+        });
+        pen.start();
+        QTRY_VERIFY(strokes >= 10);
+
+        QElapsedTimer clock;
+        clock.start();
+        pb::Envelope join;
+        join.mutable_join()->set_wall(toWire(wall));
+        joiner.sendEnvelope(join);
+        QTRY_VERIFY_WITH_TIMEOUT(joiner.count(pb::Envelope::kJoined) == 1 || joiner.disconnects > 0, 60000);
+        const qint64 joinMs = clock.elapsed();
+        pen.stop();
+        qInfo("joined in %lld ms over a %lld B/s link while %u strokes were drawn; %lld bytes "
+              "came down", joinMs, rate, strokes, proxy.bytesDown());
+        QCOMPARE(joiner.disconnects, 0);
+        QVERIFY(joiner.lastJoined()->has_snapshot());
+        // The link was that slow: the answer took about its size over the rate.
+        QVERIFY(joinMs > 25 * 1000);
+
+        // Then it catches up with what was drawn meanwhile, and has the server's wall.
+        const std::uint64_t head = m_server->headSeq(wall);
+        QTRY_COMPARE_WITH_TIMEOUT(joiner.model.seq(), head, 20000);
+        Problem problem;
+        pb::WallSnapshot server;
+        const QByteArray &bytes = m_server->room(wall, false, &problem)->snapshotBytes();
+        QVERIFY(server.ParseFromArray(bytes.constData(), int(bytes.size())));
+        QCOMPARE(joiner.model.snapshot().SerializeAsString(), server.SerializeAsString());
+        QCOMPARE(joiner.count(pb::Envelope::kJoined), size_t(1));
+        QCOMPARE(joiner.disconnects, 0);
+        QCOMPARE(m_server->sessionCount(), 11);
+        for (const auto &d : drawers)
+            QCOMPARE(d->disconnects, 0);
+    }
 };
 
 QTEST_GUILESS_MAIN(TstStorageJoin)
