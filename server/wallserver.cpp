@@ -706,10 +706,19 @@ void WallServer::finishJoin(Session *session, Room *r, const pb::Join &join,
         }()));
         return;
     }
-    std::vector<pb::Op> chat;
-    m_storage->chatBefore(r->wallId, 0, limits::kRecentChatOnJoin, &chat);
+    // The newest chat, and whether chat the joiner has not seen is older than that: a returning
+    // client pages that (Joined.more_chat), so that it ends up with every message it missed.
+    const std::uint64_t chatAfter = lastSeq <= r->model.seq() ? lastSeq : 0;
+    std::vector<pb::Op> chat; // newest first; one more than sent tells whether more exist
+    m_storage->chatBefore(r->wallId, 0, limits::kRecentChatOnJoin + 1, &chat);
+    const bool moreChat = chat.size() > size_t(limits::kRecentChatOnJoin)
+                       && chat[size_t(limits::kRecentChatOnJoin)].seq() > chatAfter;
+    if (chat.size() > size_t(limits::kRecentChatOnJoin))
+        chat.resize(size_t(limits::kRecentChatOnJoin));
     for (auto it = chat.rbegin(); it != chat.rend(); ++it)
         *joined.add_recent_chat() = std::move(*it);
+    joined.set_more_chat(moreChat);
+    joined.set_chat_after_seq(chatAfter);
     session->sendJoinAnswer(joinedWithSnapshot(joined, r->snapshotBytes()));
 }
 
@@ -1169,8 +1178,10 @@ void WallServer::sendHistory(Session *session, const pb::HistoryRequest &request
     }
     const int limit = std::clamp<int>(int(request.limit()), 1, limits::kMaxHistoryPage);
     std::vector<pb::Op> chat;
-    // One more than asked tells whether older messages exist.
+    // One more than asked tells whether older messages exist (after after_seq: a returning
+    // client filling what it missed, Joined.more_chat).
     m_storage->chatBefore(session->room()->wallId, request.before_seq(), limit + 1, &chat);
+    std::erase_if(chat, [&](const pb::Op &op) { return op.seq() <= request.after_seq(); });
     pb::Envelope env;
     pb::History *history = env.mutable_history();
     history->set_more(int(chat.size()) > limit);

@@ -304,6 +304,126 @@ private slots:
         QCOMPARE(e.model.strokes().size(), size_t(1));
     }
 
+    // Item 4. A client away while 60 chat messages (and a stroke) went by comes back with its
+    // last_seq; the ops it missed weigh more than the snapshot (chat is not in a snapshot), so
+    // it gets the snapshot path: the newest 50 chats, more_chat and chat_after_seq; it pages
+    // the other 10 with HistoryRequest.after_seq and ends up with all 60, each once, in order.
+    // Away for 20 only, it gets them all in recent_chat and more_chat is false even though
+    // older chat (which it has) exists.
+    void returningClientGetsEveryChatItMissed()
+    {
+        startServer();
+        const QString wall = QStringLiteral("chatty");
+        TestClient w, r;
+        QVERIFY(w.connectAs(m_server->url(), QStringLiteral("Writer")));
+        QVERIFY(r.connectAs(m_server->url(), QStringLiteral("Returner")));
+        QVERIFY(w.join(wall));
+        QVERIFY(r.join(wall));
+        // Chat the returner has seen.
+        for (int i = 0; i < 5; ++i)
+            w.chat(QStringLiteral("seen %1").arg(i));
+        w.stroke(1, wave(30, 0), 2);
+        QTRY_COMPARE(r.model.seq(), std::uint64_t(5 + 3));
+        const std::uint64_t lastSeq = r.model.seq();
+        r.socket().close();
+        QTRY_COMPARE(r.disconnects, 1);
+
+        const QString padding(200, QLatin1Char('.'));
+        auto chatMany = [&](int n, const QString &prefix) {
+            std::uint64_t id = 0;
+            for (int i = 0; i < n; ++i)
+                id = w.chat(QStringLiteral("%1 %2 %3").arg(prefix).arg(i).arg(padding));
+            return TestClient::waitFor([&] { return w.acked(id); });
+        };
+        QVERIFY(chatMany(60, QStringLiteral("missed")));
+        w.stroke(2, wave(30, 1), 2);
+        const std::uint64_t head = lastSeq + 60 + 3;
+        QTRY_COMPARE(w.model.seq(), head);
+
+        // Everything after lastSeq that is chat, as the writer saw it acknowledged.
+        auto chatAfter = [&](std::uint64_t after) {
+            std::vector<std::string> out;
+            for (const pb::Op &op : w.ops()) {
+                if (op.has_chat() && op.seq() > after)
+                    out.push_back(op.SerializeAsString());
+            }
+            return out;
+        };
+        const std::vector<std::string> missed = chatAfter(lastSeq);
+        QCOMPARE(missed.size(), size_t(60));
+
+        TestClient back;
+        back.model = r.model;
+        QVERIFY(back.connectAs(m_server->url(), QStringLiteral("Returner"), r.resumeToken));
+        QVERIFY(back.join(wall, lastSeq));
+        const pb::Joined joined = *back.lastJoined();
+        QVERIFY(joined.has_snapshot()); // the path that used to lose chat
+        QCOMPARE(joined.head_seq(), head);
+        QCOMPARE(joined.chat_after_seq(), lastSeq);
+        QCOMPARE(joined.recent_chat_size(), limits::kRecentChatOnJoin);
+        QVERIFY(joined.more_chat());
+        std::vector<std::string> got;
+        for (const pb::Op &op : joined.recent_chat())
+            got.push_back(op.SerializeAsString());
+        // Page what is missing, a small page at a time, as a client may.
+        std::uint64_t before = joined.recent_chat(0).seq();
+        bool more = joined.more_chat();
+        int pages = 0;
+        while (more) {
+            QVERIFY(++pages < 10);
+            pb::Envelope env;
+            env.mutable_history_request()->set_before_seq(before);
+            env.mutable_history_request()->set_after_seq(joined.chat_after_seq());
+            env.mutable_history_request()->set_limit(4);
+            const size_t histories = back.count(pb::Envelope::kHistory);
+            back.sendEnvelope(env);
+            QTRY_COMPARE(back.count(pb::Envelope::kHistory), histories + 1);
+            const pb::History &h = back.received.back().history();
+            QVERIFY(h.chat_size() > 0);
+            std::vector<std::string> page;
+            for (const pb::Op &op : h.chat()) {
+                QVERIFY(op.seq() > lastSeq);
+                page.push_back(op.SerializeAsString());
+            }
+            got.insert(got.begin(), page.begin(), page.end());
+            before = h.chat(0).seq();
+            more = h.more();
+        }
+        QCOMPARE(pages, 3); // 10 messages, 4 a page
+        QCOMPARE(got, missed);
+        QCOMPARE(back.model.seq(), head);
+        QCOMPARE(back.model.snapshot().SerializeAsString(), w.model.snapshot().SerializeAsString());
+
+        // Away for 20 messages only: all in recent_chat, nothing more to page.
+        const std::uint64_t lastSeq2 = back.model.seq();
+        back.socket().close();
+        QTRY_COMPARE(back.disconnects, 1);
+        QVERIFY(chatMany(20, QStringLiteral("later")));
+        QTRY_COMPARE(w.model.seq(), lastSeq2 + 20);
+        TestClient again;
+        QVERIFY(again.connectAs(m_server->url(), QStringLiteral("Returner"), r.resumeToken));
+        QVERIFY(again.join(wall, lastSeq2));
+        const pb::Joined &j2 = *again.lastJoined();
+        QVERIFY(j2.has_snapshot());
+        QCOMPARE(j2.chat_after_seq(), lastSeq2);
+        QVERIFY(!j2.more_chat());
+        std::vector<std::string> got2;
+        for (const pb::Op &op : j2.recent_chat()) {
+            if (op.seq() > lastSeq2)
+                got2.push_back(op.SerializeAsString());
+        }
+        QCOMPARE(got2, chatAfter(lastSeq2));
+        QCOMPARE(got2.size(), size_t(20));
+
+        // A new client: the newest 50, and more_chat says older chat exists.
+        TestClient fresh;
+        QVERIFY(fresh.connectAs(m_server->url(), QStringLiteral("New")));
+        QVERIFY(fresh.join(wall));
+        QCOMPARE(fresh.lastJoined()->chat_after_seq(), std::uint64_t(0));
+        QCOMPARE(fresh.lastJoined()->recent_chat_size(), limits::kRecentChatOnJoin);
+        QVERIFY(fresh.lastJoined()->more_chat());
+    }
+
     // Item 5. A 30 MB wall joined over a 1 MB/s link (the fault proxy's throttle, both ways)
     // while 10 others draw: the join answer alone is above the slow-reader bound
     // (max_send_buffer_bytes), what is queued behind it is not; the pings queued behind it
