@@ -126,6 +126,10 @@ void Session::send(const QByteArray &bytes)
 
 void Session::sendJoinAnswer(const QByteArray &bytes)
 {
+    // One answer at a time is let through: an earlier one still queued (a client that joins
+    // again without reading) counts against the bound like anything else.
+    if (joinAnswerUnsent() > 0)
+        m_joinAnswerEnd = 0;
     send(bytes);
     if (m_state != State::Closing)
         m_joinAnswerEnd = m_bytesWritten + m_socket->bytesToWrite();

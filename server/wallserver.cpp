@@ -348,10 +348,31 @@ bool WallServer::recover(Room *room, bool onUse)
         return false;
     }
     room->unavailable = false;
-    if (room->model.seq() != seen)
-        qCWarning(lcServer) << "wall" << room->name << "came back at seq" << room->model.seq()
-                            << "but its members saw" << seen;
-    qCInfo(lcServer) << "wall" << room->name << "is available again at seq" << room->model.seq();
+    qCInfo(lcServer) << "wall" << room->name << "is available again at seq" << room->model.seq()
+                     << "(its members saw" << seen << ")";
+    if (room->model.seq() > seen) {
+        // The failed commit was stored after all: the members get what they have not seen.
+        std::uint64_t after = seen;
+        std::vector<pb::Op> ops;
+        while (m_storage->opsAfter(room->wallId, after, 2000, &ops) && !ops.empty()) {
+            for (pb::Op &op : ops) {
+                after = op.seq();
+                pb::Envelope env;
+                *env.mutable_op() = std::move(op);
+                broadcast(room, serialize(env));
+            }
+            ops.clear();
+        }
+    } else if (room->model.seq() < seen) {
+        // Storage lost what they saw: they rejoin and get the wall as stored.
+        const std::vector<Session *> members = room->members;
+        for (Session *s : members)
+            s->fail({pb::STORAGE_UNAVAILABLE,
+                     QStringLiteral("The wall \"%1\" came back from storage without its latest "
+                                    "changes; reconnect to see it as stored.")
+                         .arg(room->name),
+                     {}});
+    }
     return true;
 }
 
