@@ -505,6 +505,8 @@ private slots:
         QVERIFY(joinMs > 25 * 1000);
 
         // Then it catches up with what was drawn meanwhile, and has the server's wall.
+        for (const auto &d : drawers) // what is in flight is sequenced first
+            QTRY_VERIFY(d->nextClientOpId == 0 || d->acked(d->nextClientOpId));
         const std::uint64_t head = m_server->headSeq(wall);
         QTRY_COMPARE_WITH_TIMEOUT(joiner.model.seq(), head, 20000);
         Problem problem;
