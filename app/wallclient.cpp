@@ -436,6 +436,9 @@ void WallClient::openSocket()
             &WallClient::onSocketError);
     connect(socket, &QWebSocket::binaryMessageReceived, this, &WallClient::onBinary);
     connect(socket, &QWebSocket::pong, this, [this] { m_lastHeard = m_clock.elapsed(); });
+    // A big join answer takes a while on a slow link, and the server's pongs wait behind it:
+    // every frame of it shows the link is alive.
+    connect(socket, &QWebSocket::binaryFrameReceived, this, [this] { m_lastHeard = m_clock.elapsed(); });
     connect(socket, &QWebSocket::sslErrors, this, &WallClient::onSslErrors);
     m_joined = false;
     m_lastSentOpId = 0;
@@ -706,11 +709,26 @@ void WallClient::onJoined(const pb::Joined &joined)
     const bool bulk = joined.has_snapshot() || joined.ops_size() > 500;
     m_lastJoin.snapshot = joined.has_snapshot();
     m_lastJoin.ops = joined.ops_size();
+    if (m_chatGapAfter != 0) {
+        // A gap being paged on the last connection: its answer will not come on this one.
+        m_chatGapAfter = 0;
+        m_chat->setLoadingOlder(false);
+    }
     if (joined.has_snapshot()) {
         if (auto problem = m_model.load(joined.snapshot()))
             qCWarning(lcClient) << "damaged snapshot:" << problem->message;
         std::vector<pb::Op> chat(joined.recent_chat().begin(), joined.recent_chat().end());
-        m_chat->resetStored(chat, chat.size() >= size_t(limits::kRecentChatOnJoin));
+        if (joined.chat_after_seq() != 0) {
+            // Returning: the chat held stays; what came since is added, and what is older than
+            // recent_chat but after our last seq is paged in, so that nothing missed is lacking.
+            for (const pb::Op &op : chat)
+                m_chat->addStored(op);
+            if (joined.more_chat() && !chat.empty())
+                fetchChatGap(chat.front().seq(), joined.chat_after_seq());
+        } else {
+            m_chat->resetStored(chat, joined.more_chat()
+                                          || chat.size() >= size_t(limits::kRecentChatOnJoin));
+        }
     }
     for (const pb::Op &op : joined.ops()) {
         if (bulk) {
@@ -874,8 +892,30 @@ void WallClient::onError(const pb::Error &error)
     pumpOutbox();
 }
 
+void WallClient::fetchChatGap(std::uint64_t before, std::uint64_t after)
+{
+    m_chatGapAfter = after;
+    m_chat->setLoadingOlder(true); // scrolling back waits: History answers carry no request id
+    pb::Envelope env;
+    env.mutable_history_request()->set_before_seq(before);
+    env.mutable_history_request()->set_after_seq(after);
+    env.mutable_history_request()->set_limit(limits::kMaxHistoryPage);
+    sendEnvelope(env);
+}
+
 void WallClient::onHistory(const pb::History &history)
 {
+    if (m_chatGapAfter != 0) {
+        for (const pb::Op &op : history.chat())
+            m_chat->addStored(op);
+        if (history.more() && history.chat_size() > 0) {
+            fetchChatGap(history.chat(0).seq(), m_chatGapAfter);
+            return;
+        }
+        m_chatGapAfter = 0;
+        m_chat->setLoadingOlder(false);
+        return;
+    }
     std::vector<pb::Op> ops(history.chat().begin(), history.chat().end());
     m_chat->prependHistory(ops, history.more());
 }

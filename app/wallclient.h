@@ -283,6 +283,8 @@ private:
     void onOp(const pb::Op &op, bool live);
     void onError(const pb::Error &error);
     void onHistory(const pb::History &history);
+    // Asks for the chat a returning join missed, before `before` and after `after` (Joined.more_chat).
+    void fetchChatGap(std::uint64_t before, std::uint64_t after);
     void onWallState(const pb::WallState &state);
     void onSslErrors(const QList<QSslError> &errors);
     void sendModerate(int action, std::uint64_t user, bool on);
@@ -378,6 +380,8 @@ private:
     std::vector<std::uint64_t> m_undo;
     std::vector<std::uint64_t> m_redo;
     ChatModel *m_chat;
+    // While the chat a returning join missed is being paged: the join's last seq; else 0.
+    std::uint64_t m_chatGapAfter = 0;
     MembersModel *m_members;
     NotesModel *m_notes;
 

@@ -92,6 +92,10 @@ inline constexpr int kPingIntervalMs = 10000;
 inline constexpr int kPeerTimeoutMs = 30000;
 // A connection that has not finished Hello within this time is closed.
 inline constexpr int kHelloTimeoutMs = 10000;
+// A wall that storage could not reload (WallServer: "unavailable") is tried again this often,
+// and on the next use, at most once per kStorageRetryOnUseMs (a reload reads the whole wall).
+inline constexpr int kStorageRetryMs = 2000;
+inline constexpr int kStorageRetryOnUseMs = 250;
 
 // Slow readers: above kSlowReaderDropEphemeralBytes of unsent data a client stops getting
 // cursors; above kSlowReaderDisconnectBytes it is disconnected and resumes later.

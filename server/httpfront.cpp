@@ -221,12 +221,25 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
     QHttpServerResponder responder = makeResponder(request, socket);
 
     if (path == QLatin1String("/health")) {
-        responder.write(QJsonDocument(QJsonObject{
-            {QStringLiteral("status"), m_server->storageHealthy() ? QStringLiteral("ok")
-                                                                  : QStringLiteral("degraded")},
+        // "unavailable": walls that storage could not read back after a failed commit refuse
+        // everything until a reload succeeds; "degraded": the last commit failed.
+        const QStringList unavailable = m_server->unavailableWalls();
+        QJsonObject health{
+            {QStringLiteral("status"), !unavailable.isEmpty()        ? QStringLiteral("unavailable")
+                                       : m_server->storageHealthy() ? QStringLiteral("ok")
+                                                                    : QStringLiteral("degraded")},
             {QStringLiteral("version"), QLatin1String(kAppVersion)},
             {QStringLiteral("protocol"), int(kProtocolVersion)},
-            {QStringLiteral("clients"), m_server->sessionCount()}}));
+            {QStringLiteral("clients"), m_server->sessionCount()}};
+        if (!unavailable.isEmpty()) {
+            health.insert(QStringLiteral("unavailable_walls"), QJsonArray::fromStringList(unavailable));
+            health.insert(QStringLiteral("problem"),
+                          QStringLiteral("Storage cannot read back %1 wall(s) after a failed "
+                                         "commit; check the disk and the database file in the "
+                                         "data directory. The server retries by itself.")
+                              .arg(unavailable.size()));
+        }
+        responder.write(QJsonDocument(health));
         return true;
     }
     if (path == QLatin1String("/api/walls")) {

@@ -69,6 +69,13 @@ Session::Session(QWebSocket *socket, WallServer *server)
     connect(m_socket, &QWebSocket::binaryMessageReceived, this, &Session::onBinary);
     connect(m_socket, &QWebSocket::textMessageReceived, this, &Session::onText);
     connect(m_socket, &QWebSocket::pong, this, [this] { m_heard.restart(); });
+    connect(m_socket, &QWebSocket::bytesWritten, this, [this](qint64 bytes) {
+        // A join answer being taken is a peer that reads: its pong to a ping queued behind
+        // tens of MB comes only once they are through, at the link's speed.
+        if (m_bytesWritten < m_joinAnswerEnd)
+            m_heard.restart();
+        m_bytesWritten += bytes;
+    });
     connect(m_socket, &QWebSocket::disconnected, this, [this] {
         m_state = State::Closing;
         m_server->forget(this);
@@ -114,7 +121,10 @@ void Session::send(const QByteArray &bytes)
 {
     if (m_state == State::Closing)
         return;
-    if (m_socket->bytesToWrite() > limits::kSlowReaderDisconnectBytes) {
+    // What is queued behind the join answer: the answer itself drains at the link's speed and
+    // may alone be above the bound (a big wall's snapshot); a reader falls behind the wall only
+    // by what piles up after it. (With TLS both counts are a record header per 16 KiB apart.)
+    if (m_socket->bytesToWrite() - joinAnswerUnsent() > limits::kSlowReaderDisconnectBytes) {
         fail(limitProblem(limits::kSlowReaderName,
                           QStringLiteral("Your connection fell more than %1 MB behind the wall "
                                          "(limit %2); reconnect to catch up.")
@@ -125,6 +135,17 @@ void Session::send(const QByteArray &bytes)
         return;
     }
     m_socket->sendBinaryMessage(bytes);
+}
+
+void Session::sendJoinAnswer(const QByteArray &bytes)
+{
+    // One answer at a time is let through: an earlier one still queued (a client that joins
+    // again without reading) counts against the bound like anything else.
+    if (joinAnswerUnsent() > 0)
+        m_joinAnswerEnd = 0;
+    send(bytes);
+    if (m_state != State::Closing)
+        m_joinAnswerEnd = m_bytesWritten + m_socket->bytesToWrite();
 }
 
 void Session::sendEphemeral(const QByteArray &bytes)

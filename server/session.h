@@ -12,6 +12,7 @@
 #include <QTimer>
 
 #include <optional>
+#include <algorithm>
 
 QT_BEGIN_NAMESPACE
 class QWebSocket;
@@ -51,6 +52,10 @@ public:
 
     // Durable traffic: always queued; a reader that falls too far behind is disconnected.
     void send(const QByteArray &bytes);
+    // The answer to a Join (a snapshot may weigh tens of MB): queued like send(), but the slow-
+    // reader bound counts only what is queued behind it, and while it drains the peer counts as
+    // heard (its pongs wait behind it).
+    void sendJoinAnswer(const QByteArray &bytes);
     // Ephemeral traffic (cursors): dropped while the reader is behind.
     void sendEphemeral(const QByteArray &bytes);
     // A refusal the client can recover from.
@@ -77,6 +82,8 @@ private:
     void onHello(const pb::Hello &hello);
     void onOp(pb::Op op);
     bool takeOpToken();
+    // Bytes of the last join answer not yet handed to the network.
+    qint64 joinAnswerUnsent() const { return std::max<qint64>(0, m_joinAnswerEnd - m_bytesWritten); }
 
     QWebSocket *m_socket;
     WallServer *m_server;
@@ -104,6 +111,9 @@ private:
     QElapsedTimer m_cursorWindow;           // a second in which m_cursorsInWindow came
     int m_cursorsInWindow = 0;
     TokenBucket m_historyTokens{limits::kMaxHistoryRequestsPerMinute / 60.0, limits::kHistoryBurst};
+    // Bytes handed to the network so far, and where in that count the last join answer ends.
+    qint64 m_bytesWritten = 0;
+    qint64 m_joinAnswerEnd = 0;
 };
 
 } // namespace scrawl

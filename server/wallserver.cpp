@@ -135,6 +135,7 @@ WallServer::WallServer(ServerOptions options, QObject *parent)
         m_options.dataDir = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
     connect(&m_liveness, &QTimer::timeout, this, &WallServer::checkLiveness);
     connect(&m_unloadTimer, &QTimer::timeout, this, &WallServer::unloadIdleRooms);
+    connect(&m_storageRetry, &QTimer::timeout, this, &WallServer::retryUnavailable);
 }
 
 WallServer::~WallServer()
@@ -189,6 +190,7 @@ void WallServer::stop()
     m_http = nullptr;
     m_liveness.stop();
     m_unloadTimer.stop();
+    m_storageRetry.stop();
     m_storage->close();
     m_storage.reset();
 }
@@ -228,8 +230,13 @@ Room *WallServer::loadedRoom(const QString &name) const
 Room *WallServer::room(const QString &name, bool create, Problem *problem)
 {
     if (auto it = m_rooms.find(name); it != m_rooms.end()) {
-        it->second->idle.restart();
-        return it->second.get();
+        Room *r = it->second.get();
+        r->idle.restart();
+        if (!recover(r, true)) {
+            *problem = unavailableProblem(r);
+            return nullptr;
+        }
+        return r;
     }
     std::optional<StoredWall> stored = m_storage->findWall(name);
     if (!stored && !create) {
@@ -347,6 +354,104 @@ QString WallServer::kickAddressKey(const QHostAddress &address)
     // The same key as the per-address limits: a kick that held one IPv6 address alone would let
     // the person back in from the next address of their /64.
     return AddressGuard::key(address);
+}
+
+Problem WallServer::unavailableProblem(const Room *room)
+{
+    return {pb::STORAGE_UNAVAILABLE,
+            QStringLiteral("The wall \"%1\" is unavailable: the server cannot read it back from "
+                           "storage (storage error); your changes are not applied, send them "
+                           "again in a minute.")
+                .arg(room->name),
+            {}};
+}
+
+QStringList WallServer::unavailableWalls() const
+{
+    QStringList out;
+    for (const auto &[name, room] : m_rooms) {
+        if (room->unavailable)
+            out.append(name);
+    }
+    return out;
+}
+
+void WallServer::markUnavailable(Room *room)
+{
+    // The in-memory wall may hold ops that storage does not (sequenced, then refused): keep
+    // nothing of it, so that no seq is handed out twice or skipped, no resend is mistaken for
+    // a stored op and no snapshot saves what was never stored. committedSeq stays: it is what
+    // the members have seen.
+    qCWarning(lcServer) << "wall" << room->name << "is unavailable: storage cannot reload it:"
+                        << m_storage->lastError();
+    room->unavailable = true;
+    room->model = WallModel();
+    room->lastClientOp.clear();
+    room->storedSnapshotSeq = 0;
+    room->storedSnapshotBytes = 0;
+    room->opBytesSinceSnapshot = 0;
+    room->snapshotCache.clear();
+    room->snapshotCacheSeq = ~std::uint64_t(0);
+    room->snapshotWrite.reset();
+    room->lastReloadAttempt.start();
+    const Problem problem = unavailableProblem(room);
+    const std::vector<Session *> members = room->members;
+    for (Session *s : members)
+        s->refuse(problem);
+    if (!m_storageRetry.isActive())
+        m_storageRetry.start(m_options.storageRetryMs);
+}
+
+bool WallServer::recover(Room *room, bool onUse)
+{
+    if (!room->unavailable)
+        return true;
+    // A reload reads the whole wall: a flood of refused ops must not turn into a flood of them.
+    if (onUse && room->lastReloadAttempt.isValid()
+        && room->lastReloadAttempt.elapsed() < limits::kStorageRetryOnUseMs)
+        return false;
+    room->lastReloadAttempt.start();
+    const std::uint64_t seen = room->committedSeq;
+    if (!reloadRoom(room)) {
+        qCInfo(lcServer) << "wall" << room->name << "still unavailable:" << m_storage->lastError();
+        return false;
+    }
+    room->unavailable = false;
+    qCInfo(lcServer) << "wall" << room->name << "is available again at seq" << room->model.seq()
+                     << "(its members saw" << seen << ")";
+    if (room->model.seq() > seen) {
+        // The failed commit was stored after all: the members get what they have not seen.
+        std::uint64_t after = seen;
+        std::vector<pb::Op> ops;
+        while (m_storage->opsAfter(room->wallId, after, 2000, &ops) && !ops.empty()) {
+            for (pb::Op &op : ops) {
+                after = op.seq();
+                pb::Envelope env;
+                *env.mutable_op() = std::move(op);
+                broadcast(room, serialize(env));
+            }
+            ops.clear();
+        }
+    } else if (room->model.seq() < seen) {
+        // Storage lost what they saw: they rejoin and get the wall as stored.
+        const std::vector<Session *> members = room->members;
+        for (Session *s : members)
+            s->fail({pb::STORAGE_UNAVAILABLE,
+                     QStringLiteral("The wall \"%1\" came back from storage without its latest "
+                                    "changes; reconnect to see it as stored.")
+                         .arg(room->name),
+                     {}});
+    }
+    return true;
+}
+
+void WallServer::retryUnavailable()
+{
+    bool left = false;
+    for (auto &[name, room] : m_rooms)
+        left |= !recover(room.get(), false);
+    if (!left)
+        m_storageRetry.stop();
 }
 
 bool WallServer::reloadRoom(Room *room)
@@ -610,6 +715,10 @@ void WallServer::continueJoin(Session *session, Room *r, const pb::Join &join,
                [this, session, name, salt, join](QByteArray hash) {
                    Problem problem;
                    Room *room = this->room(name, false, &problem);
+                   if (!room && problem.code == pb::STORAGE_UNAVAILABLE) {
+                       session->refuse(problem);
+                       return;
+                   }
                    if (!room) {
                        session->refuse({pb::WALL_DELETED,
                                         QStringLiteral("The wall \"%1\" was deleted.").arg(name), {}});
@@ -661,6 +770,11 @@ void WallServer::finishJoin(Session *session, Room *r, const pb::Join &join,
         leave(session);
     // The joiner must see a wall that storage holds: commit what is queued first.
     flush();
+    if (r->unavailable) {
+        // That commit failed and the wall could not be read back.
+        session->refuse(unavailableProblem(r));
+        return;
+    }
 
     pb::Joined joined;
     joined.set_wall(toWire(name));
@@ -714,18 +828,27 @@ void WallServer::finishJoin(Session *session, Room *r, const pb::Join &join,
             joined.clear_ops();
     }
     if (!useSnapshot) {
-        session->send(serialize([&] {
+        session->sendJoinAnswer(serialize([&] {
             pb::Envelope env;
             *env.mutable_joined() = std::move(joined);
             return env;
         }()));
         return;
     }
-    std::vector<pb::Op> chat;
-    m_storage->chatBefore(r->wallId, 0, limits::kRecentChatOnJoin, &chat);
+    // The newest chat, and whether chat the joiner has not seen is older than that: a returning
+    // client pages that (Joined.more_chat), so that it ends up with every message it missed.
+    const std::uint64_t chatAfter = lastSeq <= r->model.seq() ? lastSeq : 0;
+    std::vector<pb::Op> chat; // newest first; one more than sent tells whether more exist
+    m_storage->chatBefore(r->wallId, 0, limits::kRecentChatOnJoin + 1, &chat);
+    const bool moreChat = chat.size() > size_t(limits::kRecentChatOnJoin)
+                       && chat[size_t(limits::kRecentChatOnJoin)].seq() > chatAfter;
+    if (chat.size() > size_t(limits::kRecentChatOnJoin))
+        chat.resize(size_t(limits::kRecentChatOnJoin));
     for (auto it = chat.rbegin(); it != chat.rend(); ++it)
         *joined.add_recent_chat() = std::move(*it);
-    session->send(joinedWithSnapshot(joined, r->snapshotBytes()));
+    joined.set_more_chat(moreChat);
+    joined.set_chat_after_seq(chatAfter);
+    session->sendJoinAnswer(joinedWithSnapshot(joined, r->snapshotBytes()));
 }
 
 void WallServer::leave(Session *session)
@@ -744,6 +867,8 @@ void WallServer::leave(Session *session)
 
 std::optional<Problem> WallServer::submit(Room *room, Session *session, pb::Op op)
 {
+    if (!recover(room, true))
+        return unavailableProblem(room);
     const std::uint64_t author = session ? session->userId() : 0;
     if (isSessionOnlyUser(author))
         return Problem{pb::STORAGE_UNAVAILABLE,
@@ -761,6 +886,8 @@ std::optional<Problem> WallServer::submit(Room *room, Session *session, pb::Op o
         if (last != room->lastClientOp.end() && op.client_op_id() <= last->second) {
             // A resend after a reconnect: answer with the stored op, apply nothing.
             flush();
+            if (room->unavailable)
+                return unavailableProblem(room);
             if (auto stored = m_storage->findOp(room->wallId, author, op.client_op_id())) {
                 pb::Envelope env;
                 *env.mutable_op() = std::move(*stored);
@@ -1119,8 +1246,10 @@ bool WallServer::flush()
                                   {}},
                                  p.op.client_op_id());
         }
-        for (Room *r : touched)
-            reloadRoom(r);
+        for (Room *r : touched) {
+            if (!reloadRoom(r))
+                markUnavailable(r);
+        }
         return false;
     }
     m_storageHealthy = true;
@@ -1311,10 +1440,16 @@ void WallServer::sendHistory(Session *session, const pb::HistoryRequest &request
                                          .arg(limits::kMaxHistoryRequestsPerMinute)));
         return;
     }
+    if (!recover(session->room(), true)) {
+        session->refuse(unavailableProblem(session->room()));
+        return;
+    }
     const int limit = std::clamp<int>(int(request.limit()), 1, limits::kMaxHistoryPage);
     std::vector<pb::Op> chat;
-    // One more than asked tells whether older messages exist.
+    // One more than asked tells whether older messages exist (after after_seq: a returning
+    // client filling what it missed, Joined.more_chat).
     m_storage->chatBefore(session->room()->wallId, request.before_seq(), limit + 1, &chat);
+    std::erase_if(chat, [&](const pb::Op &op) { return op.seq() <= request.after_seq(); });
     pb::Envelope env;
     pb::History *history = env.mutable_history();
     history->set_more(int(chat.size()) > limit);

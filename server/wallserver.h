@@ -14,6 +14,7 @@
 #include <QHostAddress>
 #include <QObject>
 #include <QSslConfiguration>
+#include <QStringList>
 #include <QPointer>
 #include <QTimer>
 #include <QUrl>
@@ -44,6 +45,8 @@ struct ServerOptions
     int pingIntervalMs = limits::kPingIntervalMs;
     int peerTimeoutMs = limits::kPeerTimeoutMs;
     int helloTimeoutMs = limits::kHelloTimeoutMs;
+    // How often an unavailable wall is reloaded from storage (WallServer::markUnavailable).
+    int storageRetryMs = limits::kStorageRetryMs;
     // A snapshot is stored after this many new ops (and as many bytes of them as the last one
     // weighed: WallServer::storeSnapshotIfDue), so that start-up never replays much.
     int snapshotEveryOps = 10000;
@@ -92,6 +95,11 @@ public:
         qint64 slowestPartNs = 0;
     };
     std::optional<SnapshotWrite> snapshotWrite;
+    // Storage refused a commit and then could not be read back: the wall holds nothing in
+    // memory (what it held may include ops that were never stored) and refuses joins, ops and
+    // history until a reload succeeds. Members stay connected and were told.
+    bool unavailable = false;
+    QElapsedTimer lastReloadAttempt;
     // Access: owner, password, lock, API token hash; roles by user id (absent: member); users
     // who gave the right password since the wall was loaded; kicked users and the addresses they
     // were on, and until when (ms since epoch; stored, so a restart keeps them).
@@ -139,6 +147,8 @@ public:
     // --- used by Session and HttpFront ---
     Storage &storage() { return *m_storage; }
     bool storageHealthy() const { return m_storageHealthy; }
+    // Walls that storage could not reload after a failed commit (names, sorted).
+    QStringList unavailableWalls() const;
     // The wall by name, loaded into memory; created when `create` is true and it does not exist.
     Room *room(const QString &name, bool create, Problem *problem);
     std::vector<Room *> loadedRooms() const;
@@ -180,6 +190,13 @@ private:
     void scheduleFlush();
     void checkLiveness();
     bool reloadRoom(Room *room);
+    // After a failed commit whose reload failed too: drop the wall's memory and refuse it.
+    void markUnavailable(Room *room);
+    // Reloads an unavailable wall; `onUse`: at most once per kStorageRetryOnUseMs. True when the
+    // wall is available (again).
+    bool recover(Room *room, bool onUse);
+    void retryUnavailable();
+    static Problem unavailableProblem(const Room *room);
     void storeSnapshotIfDue(Room *room, bool force);
     void scheduleSnapshotParts();
     void storeSnapshotParts();
@@ -232,6 +249,7 @@ private:
     std::uint64_t m_sessionOnlyUsers = 0;
     QTimer m_liveness;
     QTimer m_unloadTimer;
+    QTimer m_storageRetry;
 };
 
 } // namespace scrawl
