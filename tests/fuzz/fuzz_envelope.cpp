@@ -163,7 +163,9 @@ class Script
 public:
     Script();
     ~Script();
-    void toServer(int actor, const QByteArray &bytes);
+    // One message from a client; `settle` runs what the server queued (its group commit) after
+    // it, as the end of an event-loop pass would.
+    void toServer(int actor, const QByteArray &bytes, bool settle = true);
     void toClient(const QByteArray &bytes);
     void finish();
 
@@ -282,7 +284,7 @@ void Script::readInbox(Client &c)
     }
 }
 
-void Script::toServer(int actor, const QByteArray &bytes)
+void Script::toServer(int actor, const QByteArray &bytes, bool settleAfter)
 {
     Client &c = m_clients[actor];
     if (!c.session || c.closed)
@@ -291,7 +293,8 @@ void Script::toServer(int actor, const QByteArray &bytes)
     if (scrawl::parse(bytes, &env) && env.has_join())
         c.lastJoinSeq = env.join().last_seq();
     c.session->receive(bytes);
-    settle();
+    if (settleAfter)
+        settle();
 }
 
 // A hostile or broken server: the client applies what it is given without checks and must
@@ -378,7 +381,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, size_t size)
             continue;
         }
         // The header's high bits repeat an op with the following client op ids, so that short
-        // inputs reach the undo history's depth and the wall's per-stroke limits.
+        // inputs reach the undo history's depth and the wall's per-stroke limits. The repeats
+        // arrive together, as a burst read in one event-loop pass: one group commit.
         const int repeat = 1 + (header >> 2) * 4;
         pb::Envelope env;
         if (repeat == 1 || !scrawl::parse(payload, &env) || !env.has_op()) {
@@ -388,7 +392,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, size_t size)
         const std::uint64_t first = env.op().client_op_id();
         for (int i = 0; i < repeat; ++i) {
             env.mutable_op()->set_client_op_id(first + std::uint64_t(i));
-            script.toServer(actor, scrawl::serialize(env));
+            script.toServer(actor, scrawl::serialize(env), i + 1 == repeat);
         }
     }
     script.finish();
