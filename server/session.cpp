@@ -5,7 +5,6 @@
 
 #include <QAbstractSocket>
 #include <QLoggingCategory>
-#include <QPointer>
 #include <QRandomGenerator>
 #include <QSocketNotifier>
 #include <QWebSocket>
@@ -53,10 +52,10 @@ QHostAddress clientAddress(QWebSocket *socket, const QList<QHostAddress> &truste
 // Why: QWebSocket (Qt 6.4) closes its TCP socket right after writing its close frame, also when
 // it refuses a frame over the size limit while the rest of that frame is still arriving. Closing
 // a socket with unread data makes the kernel answer with a reset, and a peer that is still
-// writing usually fails on the reset before it reads the close frame: it saw 1006 instead of
-// 1009 about two times in three. So at aboutToClose the descriptor is duplicated: when Qt closes
-// its copy the socket lives on, its close frame is delivered, our FIN follows it
-// (shutdown(SHUT_WR)), and the rest of the peer's data is read here until it closes.
+// writing fails on the reset, often before it reads the close frame (it reports 1006, not 1009;
+// tst_inputpath::oversizedFrameAlwaysCloses1009). So at aboutToClose the descriptor is
+// duplicated: when Qt closes its copy the socket lives on, its close frame is delivered, our FIN
+// follows it (shutdown(SHUT_WR)), and the rest of the peer's data is read here until it closes.
 class CloseLinger : public QObject
 {
 public:
