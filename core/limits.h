@@ -96,6 +96,11 @@ inline constexpr int kHelloTimeoutMs = 10000;
 // and on the next use, at most once per kStorageRetryOnUseMs (a reload reads the whole wall).
 inline constexpr int kStorageRetryMs = 2000;
 inline constexpr int kStorageRetryOnUseMs = 250;
+// After the server closes a connection it keeps reading (and dropping) what the peer still
+// sends, for at most this long and this many bytes, so that its close frame is not lost to a
+// TCP reset (server/session.cpp, CloseLinger). Past either, the socket is closed as it is.
+inline constexpr int kCloseLingerMs = 2000;
+inline constexpr std::int64_t kCloseLingerBytes = 16 * 1024 * 1024;
 
 // Slow readers: above kSlowReaderDropEphemeralBytes of unsent data a client stops getting
 // cursors; above kSlowReaderDisconnectBytes it is disconnected and resumes later.

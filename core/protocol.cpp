@@ -23,6 +23,36 @@ bool parse(const QByteArray &bytes, pb::Envelope *envelope)
         && envelope->msg_case() != pb::Envelope::MSG_NOT_SET;
 }
 
+bool parseInput(const QByteArray &bytes, pb::Envelope *envelope)
+{
+    if (!parse(bytes, envelope))
+        return false;
+    discardUnknownFields(envelope);
+    return true;
+}
+
+void discardUnknownFields(pb::Envelope *envelope)
+{
+    // Fast path: an envelope of a stroke's op or a cursor without unknown fields. These leaf
+    // messages hold no message fields (tst_inputpath checks the schema), so looking at the
+    // three levels is the whole tree.
+    const auto clean = [](const google::protobuf::Message &m) {
+        return m.GetReflection()->GetUnknownFields(m).empty();
+    };
+    if (clean(*envelope)) {
+        if (envelope->has_cursor() && clean(envelope->cursor()))
+            return;
+        if (envelope->has_op() && clean(envelope->op())) {
+            const pb::Op &op = envelope->op();
+            if ((op.has_stroke_points() && clean(op.stroke_points()))
+                || (op.has_stroke_end() && clean(op.stroke_end()))
+                || (op.has_stroke_begin() && clean(op.stroke_begin())))
+                return;
+        }
+    }
+    envelope->DiscardUnknownFields();
+}
+
 namespace {
 
 // Reads a varint at p[*i], moving *i past it; false if it runs past len.

@@ -40,6 +40,14 @@ inline std::uint64_t keyAuthor(std::uint64_t key) { return key >> 32; }
 
 QByteArray serialize(const pb::Envelope &envelope);
 bool parse(const QByteArray &bytes, pb::Envelope *envelope);
+// parse() for what a peer sent: fields this schema does not know are dropped at every depth
+// (discardUnknownFields), so that nothing the server does not understand is checked, stored
+// or relayed.
+bool parseInput(const QByteArray &bytes, pb::Envelope *envelope);
+// Message::DiscardUnknownFields() (recursive, through oneofs and repeated messages), with a
+// generated-code fast path for the messages of a stroke and cursors: reflection costs several
+// times the parse itself, and those messages are nearly all of the traffic.
+void discardUnknownFields(pb::Envelope *envelope);
 
 // serialize() of an Envelope{op} with the op's client_op_id left out, cut out of the bytes
 // serialize() wrote for it (fields in number order: seq, then client_op_id) instead of

@@ -3,9 +3,15 @@
 #include "core/limits.h"
 #include "server/wallserver.h"
 
+#include <QAbstractSocket>
 #include <QLoggingCategory>
 #include <QRandomGenerator>
+#include <QSocketNotifier>
 #include <QWebSocket>
+
+#include <cerrno>
+#include <sys/socket.h>
+#include <unistd.h>
 
 Q_LOGGING_CATEGORY(lcSession, "scrawl.server.session", QtInfoMsg)
 
@@ -39,6 +45,70 @@ QHostAddress clientAddress(QWebSocket *socket, const QList<QHostAddress> &truste
     const QHostAddress forwarded(QString::fromLatin1(hops.last().trimmed()));
     return forwarded.isNull() ? peer : forwarded;
 }
+
+// Keeps a closed connection's TCP socket open, reading and dropping what the peer still sends,
+// until the peer closes too (or kCloseLingerMs / kCloseLingerBytes pass).
+//
+// Why: QWebSocket (Qt 6.4) closes its TCP socket right after writing its close frame, also when
+// it refuses a frame over the size limit while the rest of that frame is still arriving. Closing
+// a socket with unread data makes the kernel answer with a reset, and a peer that is still
+// writing fails on the reset, often before it reads the close frame (it reports 1006, not 1009;
+// tst_inputpath::oversizedFrameAlwaysCloses1009). So at aboutToClose the descriptor is
+// duplicated: when Qt closes its copy the socket lives on, its close frame is delivered, our FIN
+// follows it (shutdown(SHUT_WR)), and the rest of the peer's data is read here until it closes.
+class CloseLinger : public QObject
+{
+public:
+    CloseLinger(QAbstractSocket *socket, int fd, QObject *parent)
+        : QObject(parent)
+        , m_fd(fd)
+    {
+        m_deadline.setSingleShot(true);
+        connect(&m_deadline, &QTimer::timeout, this, &QObject::deleteLater);
+        m_deadline.start(limits::kCloseLingerMs);
+        // Only after Qt closed its descriptor: until then Qt may still write, and read.
+        if (socket->state() == QAbstractSocket::UnconnectedState)
+            start();
+        else
+            connect(socket, &QAbstractSocket::disconnected, this, &CloseLinger::start);
+        connect(socket, &QObject::destroyed, this, &CloseLinger::start);
+    }
+    ~CloseLinger() override { ::close(m_fd); }
+
+private:
+    void start()
+    {
+        if (m_notifier)
+            return;
+        ::shutdown(m_fd, SHUT_WR);
+        m_notifier = new QSocketNotifier(qintptr(m_fd), QSocketNotifier::Read, this);
+        connect(m_notifier, &QSocketNotifier::activated, this, &CloseLinger::drain);
+        drain();
+    }
+    void drain()
+    {
+        char buffer[64 * 1024];
+        for (;;) {
+            const ssize_t n = ::recv(m_fd, buffer, sizeof buffer, MSG_DONTWAIT);
+            if (n > 0) {
+                m_drained += n;
+                if (m_drained <= limits::kCloseLingerBytes)
+                    continue;
+            } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+                return;
+            }
+            // The peer closed, the connection failed, or it sent too much: done.
+            m_notifier->setEnabled(false);
+            deleteLater();
+            return;
+        }
+    }
+
+    int m_fd;
+    QSocketNotifier *m_notifier = nullptr;
+    QTimer m_deadline;
+    qint64 m_drained = 0;
+};
 
 } // namespace
 
@@ -76,6 +146,20 @@ Session::Session(QWebSocket *socket, WallServer *server)
             m_heard.restart();
         m_bytesWritten += bytes;
     });
+    // QWebSocket (Qt 6.4) does not give out its TCP socket; on the server that socket is the
+    // one our HttpFront accepted (a child of it, under this server), found by its address pair.
+    connect(m_socket, &QWebSocket::aboutToClose, this, [this] {
+        const auto sockets = m_server->findChildren<QAbstractSocket *>();
+        for (QAbstractSocket *tcp : sockets) {
+            if (tcp->peerPort() != m_socket->peerPort() || tcp->localPort() != m_socket->localPort()
+                || tcp->peerAddress() != m_socket->peerAddress() || tcp->socketDescriptor() < 0)
+                continue;
+            const int fd = ::dup(int(tcp->socketDescriptor()));
+            if (fd >= 0)
+                new CloseLinger(tcp, fd, m_server);
+            return;
+        }
+    });
     connect(m_socket, &QWebSocket::disconnected, this, [this] {
         m_state = State::Closing;
         m_server->forget(this);
@@ -105,7 +189,33 @@ Session::Session(QWebSocket *socket, WallServer *server)
     });
 }
 
-Session::~Session() = default;
+Session::Session(WallServer *server, const QHostAddress &peer, Output out, Closed closed)
+    : QObject(nullptr)
+    , m_socket(nullptr)
+    , m_out(std::move(out))
+    , m_closed(std::move(closed))
+    , m_server(server)
+    , m_peer(peer)
+    , m_tokens(limits::kOpsBurst)
+{
+    m_heard.start();
+    m_tokenClock.start();
+}
+
+Session::~Session()
+{
+    // A socket-free session leaves when its owner deletes it; a socket's leaves on disconnect.
+    if (!m_socket && m_state != State::Closing)
+        m_server->forget(this);
+}
+
+void Session::write(const QByteArray &bytes)
+{
+    if (m_socket)
+        m_socket->sendBinaryMessage(bytes);
+    else
+        m_out(bytes);
+}
 
 pb::Member Session::member() const
 {
@@ -124,7 +234,7 @@ void Session::send(const QByteArray &bytes)
     // What is queued behind the join answer: the answer itself drains at the link's speed and
     // may alone be above the bound (a big wall's snapshot); a reader falls behind the wall only
     // by what piles up after it. (With TLS both counts are a record header per 16 KiB apart.)
-    if (m_socket->bytesToWrite() - joinAnswerUnsent() > limits::kSlowReaderDisconnectBytes) {
+    if (m_socket && m_socket->bytesToWrite() - joinAnswerUnsent() > limits::kSlowReaderDisconnectBytes) {
         fail(limitProblem(limits::kSlowReaderName,
                           QStringLiteral("Your connection fell more than %1 MB behind the wall "
                                          "(limit %2); reconnect to catch up.")
@@ -134,7 +244,7 @@ void Session::send(const QByteArray &bytes)
         m_socket->abort();
         return;
     }
-    m_socket->sendBinaryMessage(bytes);
+    write(bytes);
 }
 
 void Session::sendJoinAnswer(const QByteArray &bytes)
@@ -145,14 +255,15 @@ void Session::sendJoinAnswer(const QByteArray &bytes)
         m_joinAnswerEnd = 0;
     send(bytes);
     if (m_state != State::Closing)
-        m_joinAnswerEnd = m_bytesWritten + m_socket->bytesToWrite();
+        m_joinAnswerEnd = m_bytesWritten + (m_socket ? m_socket->bytesToWrite() : 0);
 }
 
 void Session::sendEphemeral(const QByteArray &bytes)
 {
-    if (m_state == State::Closing || m_socket->bytesToWrite() > limits::kSlowReaderDropEphemeralBytes)
+    if (m_state == State::Closing
+        || (m_socket && m_socket->bytesToWrite() > limits::kSlowReaderDropEphemeralBytes))
         return;
-    m_socket->sendBinaryMessage(bytes);
+    write(bytes);
 }
 
 void Session::refuse(const Problem &problem, std::uint64_t clientOpId)
@@ -166,9 +277,15 @@ void Session::fail(const Problem &problem)
     if (m_state == State::Closing)
         return;
     qCInfo(lcSession) << "closing" << m_peer << "user" << m_userId << ":" << problem.message;
-    m_socket->sendBinaryMessage(serialize(errorEnvelope(problem, 0, true)));
+    write(serialize(errorEnvelope(problem, 0, true)));
     m_state = State::Closing;
     m_helloTimeout.stop();
+    if (!m_socket) {
+        m_server->forget(this);
+        if (m_closed)
+            m_closed(closeCodeFor(problem.code));
+        return;
+    }
     // A close reason is at most 123 bytes (RFC 6455 5.5): cut on a character boundary.
     QString reason = problem.message;
     while (reason.toUtf8().size() > 123)
@@ -181,7 +298,7 @@ void Session::fail(const Problem &problem)
 
 void Session::ping()
 {
-    if (m_state != State::Closing)
+    if (m_state != State::Closing && m_socket)
         m_socket->ping();
 }
 
@@ -222,8 +339,10 @@ void Session::onBinary(const QByteArray &bytes)
         failTooBig(bytes.size());
         return;
     }
+    // Unknown fields go before anything looks at the envelope: nothing the schema does not
+    // know is checked, stored or relayed (a chat padded with them got around the limits).
     pb::Envelope env;
-    if (!parse(bytes, &env)) {
+    if (!parseInput(bytes, &env)) {
         fail({pb::PROTOCOL,
               QStringLiteral("A message of %1 bytes is not a Scrawl envelope; check that client "
                              "and server speak the same protocol.")
@@ -389,6 +508,17 @@ void Session::onOp(pb::Op op)
     const std::uint64_t clientOpId = op.client_op_id();
     if (!m_room) {
         refuse({pb::NOT_JOINED, QStringLiteral("Join a wall before sending changes to it."), {}},
+               clientOpId);
+        return;
+    }
+    // Protocol 1's `points` are read only from walls stored before (the proto); a live client
+    // sends `path`. Refused rather than dropped, so that a stroke is never stored half empty.
+    if ((op.has_stroke_begin() && op.stroke_begin().points_size() > 0)
+        || (op.has_stroke_points() && op.stroke_points().points_size() > 0)) {
+        refuse({pb::INVALID_OP,
+                QStringLiteral("The stroke's points came in the protocol 1 `points` field, which "
+                               "the server reads only from old walls; send them in `path`."),
+                {}},
                clientOpId);
         return;
     }

@@ -13,6 +13,7 @@
 
 #include <optional>
 #include <algorithm>
+#include <functional>
 
 QT_BEGIN_NAMESPACE
 class QWebSocket;
@@ -31,7 +32,18 @@ public:
     enum class State { AwaitingHello, Ready, Closing };
 
     Session(QWebSocket *socket, WallServer *server);
+    // A connection without a socket, for tests and tests/fuzz: receive() takes what a client
+    // sends and runs the same dispatch -> WallServer path as a WebSocket message; whatever the
+    // session would write goes to `out`, and a close (fatal error) to `closed` with its code.
+    // Not counted among the server's sessions (no pings, no liveness) and without a parent: the
+    // caller owns it and deletes it (which leaves the wall) before the server.
+    using Output = std::function<void(const QByteArray &message)>;
+    using Closed = std::function<void(int closeCode)>;
+    Session(WallServer *server, const QHostAddress &peer, Output out, Closed closed);
     ~Session() override;
+
+    // One complete binary message from the client.
+    void receive(const QByteArray &bytes) { onBinary(bytes); }
 
     State state() const { return m_state; }
     std::uint64_t userId() const { return m_userId; }
@@ -84,8 +96,12 @@ private:
     bool takeOpToken();
     // Bytes of the last join answer not yet handed to the network.
     qint64 joinAnswerUnsent() const { return std::max<qint64>(0, m_joinAnswerEnd - m_bytesWritten); }
+    // To the socket, or to m_out without one.
+    void write(const QByteArray &bytes);
 
     QWebSocket *m_socket;
+    Output m_out;
+    Closed m_closed;
     WallServer *m_server;
     State m_state = State::AwaitingHello;
     QHostAddress m_peer;

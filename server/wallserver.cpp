@@ -915,12 +915,16 @@ std::optional<Problem> WallServer::submit(Room *room, Session *session, pb::Op o
             return problem;
     }
 
+    // Every field the proto calls stamped is set (or cleared) here on every op kind, whatever
+    // the client put in it: others and storage see only the server's word.
     op.set_seq(room->model.seq() + 1);
     op.set_author(author);
     // A stroke's time is its begin's; its batches and its end go without one (7 bytes each, a
     // quarter of a small batch on the wire).
     if (!op.has_stroke_points() && !op.has_stroke_end())
         op.set_time_ms(QDateTime::currentMSecsSinceEpoch());
+    else
+        op.clear_time_ms();
     if (op.has_chat() && session) {
         op.mutable_chat()->set_author_name(toWire(session->name()));
         op.mutable_chat()->set_author_color(session->color());
@@ -1182,7 +1186,7 @@ void WallServer::setPassword(Session *by, Room *r, const std::string &bytes)
     }
     const QByteArray salt = randomBytes(limits::kPasswordSaltBytes);
     const int iterations = m_options.passwordIterations;
-    deriveThen(by, password, salt, iterations,
+    deriveThen(by, password, salt, iterations, false,
                [apply, salt, iterations](QByteArray hash) { apply(std::move(hash), salt, iterations); });
 }
 

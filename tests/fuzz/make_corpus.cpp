@@ -6,6 +6,8 @@
 #include "core/points.h"
 #include "core/protocol.h"
 
+#include <google/protobuf/unknown_field_set.h>
+
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -185,6 +187,26 @@ int main(int argc, char **argv)
     constexpr float kInf = std::numeric_limits<float>::infinity();
 
     write(envDir, "chat", Script().enter(0).op(0, chat("hello, wall")).op(0, chat("line\nbreak")).bytes());
+    {
+        // Fields the schema does not know (at the Envelope, the Op and the body) and forged
+        // stamps: the server drops the ones and overwrites the others.
+        const auto padded = [](pb::Op op) {
+            for (google::protobuf::Message *m : std::initializer_list<google::protobuf::Message *>{
+                     &op, op.has_chat() ? static_cast<google::protobuf::Message *>(op.mutable_chat())
+                                        : op.mutable_stroke_points()})
+                m->GetReflection()->MutableUnknownFields(m)->AddLengthDelimited(900, std::string(64, 'u'));
+            op.set_seq(999);
+            op.set_author(77);
+            op.set_time_ms(123);
+            return op;
+        };
+        const std::vector<FixedPoint> w = wave(8);
+        pb::Op forgedChat = padded(chat("x"));
+        forgedChat.mutable_chat()->set_author_name("Mallory");
+        write(envDir, "unknown_and_forged",
+              Script().enter(0).enter(1).op(0, forgedChat).op(0, begin(1, {w.begin(), w.begin() + 4}))
+                  .op(0, padded(more(1, {w.begin() + 4, w.end()}, w[3]))).bytes());
+    }
     const auto w = wave(40);
     write(envDir, "stroke", Script().enter(0).op(0, begin(1, {w.begin(), w.begin() + 10}))
                                 .op(0, more(1, {w.begin() + 10, w.end()}, w[9]))

@@ -122,14 +122,14 @@ pb::Op strokeBegin(std::uint32_t id, const std::vector<FixedPoint> &points, floa
     return op;
 }
 
-pb::Op strokePoints(std::uint32_t id, int count, std::int32_t delta = 1)
+pb::Op strokePoints(std::uint32_t id, int count)
 {
     pb::Op op;
     op.mutable_stroke_points()->set_id(id);
-    for (int i = 0; i < count; ++i) {
-        op.mutable_stroke_points()->add_points(delta);
-        op.mutable_stroke_points()->add_points(delta);
-    }
+    // Path code 0: each point where the stroke's last step leads (protocol 1's deltas are refused
+    // from live clients).
+    for (int i = 0; i < count; ++i)
+        op.mutable_stroke_points()->add_path(0);
     return op;
 }
 
@@ -201,8 +201,8 @@ const std::vector<Row> &rows()
         {"huge repeated field: 100,000 points in one batch", nullptr,
          [](Ctx &c) {
              pb::Op op = strokeBegin(50, {});
-             for (int i = 0; i < 200000; ++i)
-                 op.mutable_stroke_begin()->add_points(1);
+             for (int i = 0; i < 100000; ++i)
+                 op.mutable_stroke_begin()->add_path(0);
              c.joined().sendEnvelope(opEnvelope(op));
          },
          pb::LIMIT_EXCEEDED, limits::kMaxPointsPerBatchName, kStaysOpen},
@@ -351,18 +351,15 @@ const std::vector<Row> &rows()
         {"stroke point outside the wall", nullptr,
          [](Ctx &c) {
              pb::Op op = strokeBegin(80, {});
-             op.mutable_stroke_begin()->add_points(std::numeric_limits<std::int32_t>::max());
-             op.mutable_stroke_begin()->add_points(0);
+             op.mutable_stroke_begin()->add_path(std::numeric_limits<std::uint64_t>::max());
              c.joined().sendEnvelope(opEnvelope(op));
          },
          pb::LIMIT_EXCEEDED, limits::kMaxCoordinateName, kStaysOpen},
         {"stroke deltas that overflow", nullptr,
          [](Ctx &c) {
              pb::Op op = strokeBegin(81, {});
-             for (int i = 0; i < 8; ++i) {
-                 op.mutable_stroke_begin()->add_points(std::numeric_limits<std::int32_t>::max());
-                 op.mutable_stroke_begin()->add_points(std::numeric_limits<std::int32_t>::min());
-             }
+             for (int i = 0; i < 8; ++i)
+                 op.mutable_stroke_begin()->add_path(std::numeric_limits<std::uint64_t>::max());
              c.joined().sendEnvelope(opEnvelope(op));
          },
          pb::LIMIT_EXCEEDED, limits::kMaxCoordinateName, kStaysOpen},
@@ -570,8 +567,7 @@ private slots:
         pb::Op begin;
         begin.mutable_stroke_begin()->set_id(2);
         begin.mutable_stroke_begin()->set_width(2);
-        begin.mutable_stroke_begin()->add_points(40);
-        begin.mutable_stroke_begin()->add_points(40);
+        encodePoints(std::vector<FixedPoint>{{40, 40}}, {}, begin.mutable_stroke_begin());
         m_honest->sendOp(begin);
         pb::Op note;
         note.mutable_note_add()->set_id(1);

@@ -583,8 +583,8 @@ private slots:
         pb::Op stroke;
         stroke.mutable_stroke_begin()->set_id(1);
         stroke.mutable_stroke_begin()->set_width(2);
-        for (int i = 0; i < 2000; ++i)
-            stroke.mutable_stroke_begin()->add_points(i % 2 ? 3 : -2);
+        for (int i = 0; i < 1000; ++i)
+            stroke.mutable_stroke_begin()->add_path(i % 2 ? 3 : 12);
         stroke.set_client_op_id(++a.nextClientOpId);
         a.sendOp(stroke);
         QTRY_VERIFY(a.lastError() && a.lastError()->client_op_id() == stroke.client_op_id());

@@ -156,10 +156,8 @@ private slots:
         QTRY_VERIFY(a.acked(beginId));
         pb::Op more;
         more.mutable_stroke_points()->set_id(1);
-        for (int i = 0; i < 50; ++i) {
-            more.mutable_stroke_points()->add_points(4);
-            more.mutable_stroke_points()->add_points(0);
-        }
+        for (int i = 0; i < 50; ++i)
+            more.mutable_stroke_points()->add_path(0); // on along the stroke's last step
         const auto moreId = a.sendOp(more);
         QTRY_VERIFY(a.lastError() && a.lastError()->client_op_id() == moreId);
         QCOMPARE(a.lastError()->code(), pb::WALL_FULL);
