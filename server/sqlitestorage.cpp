@@ -546,7 +546,9 @@ public:
         q.addBindValue(a.passwordHash);
         q.addBindValue(a.passwordSalt);
         q.addBindValue(a.passwordIterations);
-        q.addBindValue(a.apiTokenHash);
+        // A wall without an owner has no API token: an empty value, not NULL (the column is
+        // NOT NULL, and QtSql binds a null QByteArray as NULL).
+        q.addBindValue(a.apiTokenHash.isNull() ? QByteArray("") : a.apiTokenHash);
         q.addBindValue(a.locked ? 1 : 0);
         return exec(q);
     }
