@@ -19,13 +19,14 @@ AbstractButton {
     // The error is the server's text (it names walls): a ToolTip of its own with a plain-text
     // label, since the attached ToolTip's label would read markup in it.
     ToolTip {
+        id: badgeTip
         objectName: "badgeToolTip"
         visible: badge.hovered && (badge.client.errorText !== "" || badge.client.state === WallClient.Reconnecting)
         delay: 300
         text: (badge.client.errorText !== "" ? badge.client.errorText + "\n" : "")
               + (badge.client.state === WallClient.Reconnecting ? qsTr("Click to try now.") : "")
         contentItem: Label {
-            text: parent ? parent.text : ""
+            text: badgeTip.text
             textFormat: Text.PlainText
             wrapMode: Text.Wrap
         }
