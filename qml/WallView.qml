@@ -341,7 +341,7 @@ Item {
         id: exportResult
         property alias text: exportLabel.text
         anchors.centerIn: parent
-        Label { id: exportLabel }
+        Label { id: exportLabel; textFormat: Text.PlainText }
         Timer { running: exportResult.opened; interval: 4000; onTriggered: exportResult.close() }
     }
 
