@@ -277,6 +277,9 @@ WallClient::JoinRefusal WallClient::joinRefusal(int code, const QString &limit, 
         if (rateOrCrowd)
             return {true, tr("Too many connections or joins from your address (limit %1); "
                              "Scrawl tries again in a moment.").arg(limit)};
+        if (limit.isEmpty())
+            return {false, tr("The server refused to open \"%1\": a limit was exceeded; go back "
+                              "and change what you entered.").arg(wall)};
         return {false, tr("The server refused to open \"%1\": a limit was exceeded (%2); go back "
                           "and change what you entered.").arg(wall, limit)};
     case pb::STORAGE_UNAVAILABLE:
