@@ -5,6 +5,8 @@
 // copy of the app on the same machine gets its own profile (and so its own user on a server),
 // because two windows sharing one user id would refuse each other's op ids.
 
+#include "core/limits.h"
+
 #include <QColor>
 #include <QLockFile>
 #include <QObject>
@@ -35,6 +37,9 @@ class AppSettings : public QObject
     Q_PROPERTY(QString lastWall READ lastWall WRITE setLastWall NOTIFY changed)
     Q_PROPERTY(QString profile READ profile CONSTANT)
     Q_PROPERTY(QString appVersion READ appVersion CONSTANT)
+    // The server's limits (core/limits.h) for what the start screen lets a person type.
+    Q_PROPERTY(int maxNameChars READ maxNameChars CONSTANT)
+    Q_PROPERTY(int maxWallNameChars READ maxWallNameChars CONSTANT)
 
 public:
     explicit AppSettings(QObject *parent = nullptr);
@@ -61,6 +66,8 @@ public:
     void setLastWall(const QString &wall);
     QString profile() const { return m_profile; }
     QString appVersion() const;
+    static int maxNameChars() { return limits::kMaxNameChars; }
+    static int maxWallNameChars() { return limits::kMaxWallNameChars; }
 
     // Remembers a wall at the top of the recent list (at most 8, no duplicates).
     Q_INVOKABLE void addRecent(const QString &address, const QString &wall, bool hosted);

@@ -38,15 +38,6 @@ bool fatalCode(int code)
         || code == pb::WALL_DELETED;
 }
 
-// Refusals of a Join that trying again cannot fix: the person has to act (type the password,
-// wait out a lockout or a kick, pick another wall).
-bool joinRefusal(int code)
-{
-    return code == pb::PASSWORD_REQUIRED || code == pb::WRONG_PASSWORD
-        || code == pb::ADDRESS_BLOCKED || code == pb::KICKED || code == pb::WALL_DELETED
-        || code == pb::NOT_PERMITTED;
-}
-
 // The key an op of ours touches, for note bookkeeping.
 std::optional<std::uint64_t> noteKeyOf(const pb::Op &op, std::uint64_t self)
 {
@@ -83,12 +74,22 @@ QRectF WallClient::LocalStroke::bounds() const
 
 WallClient::WallClient(QObject *parent)
     : QObject(parent)
+    , m_store(new OutboxStore(this))
     , m_tokens(kClientOpsBurst)
     , m_chat(new ChatModel(this))
     , m_members(new MembersModel(this))
     , m_notes(new NotesModel(this))
 {
     m_clock.start();
+    m_store->setSource([this] {
+        std::vector<pb::Op> ops;
+        ops.reserve(m_outbox.size());
+        for (const OutItem &item : m_outbox)
+            ops.push_back(item.op);
+        return ops;
+    });
+    // Every change of the outbox (queued, acknowledged, refused) changes the count.
+    connect(this, &WallClient::pendingCountChanged, m_store, &OutboxStore::markChanged);
     m_reconnectTimer.setSingleShot(true);
     connect(&m_reconnectTimer, &QTimer::timeout, this, &WallClient::openSocket);
     m_countdown.setInterval(250);
@@ -121,6 +122,10 @@ WallClient::WallClient(QObject *parent)
 
 WallClient::~WallClient()
 {
+    // Points drawn in the last batch interval go into the outbox too, then to disk.
+    flushStrokePoints();
+    m_store->markChanged();
+    m_store->flush();
     saveIdentity();
     if (m_socket)
         m_socket->abort();
@@ -236,6 +241,86 @@ void WallClient::setNotice(const QString &text)
 }
 
 void WallClient::clearNotice() { setNotice({}); }
+
+WallClient::JoinRefusal WallClient::joinRefusal(int code, const QString &limit, const QString &wall)
+{
+    // Retry: a later attempt can succeed without the person doing anything (the server is
+    // busy, stopping or short of storage, the address or the wall is over a rate or head
+    // count). Anything else needs the person: a password, a shorter name, another wall.
+    const bool rateOrCrowd = limit == QLatin1String(limits::kMaxJoinsPerAddressPerMinuteName)
+                          || limit == QLatin1String(limits::kMaxConnectsPerAddressPerMinuteName)
+                          || limit == QLatin1String(limits::kMaxConnectionsPerAddressName)
+                          || limit == QLatin1String(limits::kMaxClientsPerWallName)
+                          || limit == QLatin1String(limits::kMaxOpsPerSecondName);
+    switch (code) {
+    case pb::ERROR_UNSPECIFIED:
+        return {false, tr("The server refused to open \"%1\" without saying why; go back and try "
+                          "again, or ask the wall's host.").arg(wall)};
+    case pb::PROTOCOL:
+    case pb::HELLO_REQUIRED:
+    case pb::HELLO_REPEATED:
+    case pb::NOT_JOINED:
+    case pb::INVALID_OP:
+    case pb::NOT_OWNER:
+        return {false, tr("The server did not understand this app's request to open \"%1\"; "
+                          "update Scrawl or ask the wall's host.").arg(wall)};
+    case pb::VERSION_MISMATCH:
+        return {false, tr("This app and the server speak different versions of Scrawl; update the "
+                          "older one.")};
+    case pb::LIMIT_EXCEEDED:
+        if (limit == QLatin1String(limits::kMaxWallNameCharsName))
+            return {false, tr("The wall name is too long (limit %1: %2 characters); go back and "
+                              "pick a shorter one.").arg(limit).arg(limits::kMaxWallNameChars)};
+        if (limit == QLatin1String(limits::kMaxClientsPerWallName))
+            return {true, tr("\"%1\" is full of people (limit %2); Scrawl tries again in a "
+                             "moment.").arg(wall, limit)};
+        if (rateOrCrowd)
+            return {true, tr("Too many connections or joins from your address (limit %1); "
+                             "Scrawl tries again in a moment.").arg(limit)};
+        if (limit.isEmpty())
+            return {false, tr("The server refused to open \"%1\": a limit was exceeded; go back "
+                              "and change what you entered.").arg(wall)};
+        return {false, tr("The server refused to open \"%1\": a limit was exceeded (%2); go back "
+                          "and change what you entered.").arg(wall, limit)};
+    case pb::STORAGE_UNAVAILABLE:
+        return {true, tr("The server cannot read or store \"%1\" right now; Scrawl tries again in "
+                         "a moment.").arg(wall)};
+    case pb::TIMEOUT:
+        return {true, tr("The server timed out while opening \"%1\"; Scrawl tries again.").arg(wall)};
+    case pb::SHUTTING_DOWN:
+        return {true, tr("The server is shutting down; Scrawl tries again in a moment.")};
+    case pb::INVALID_TEXT:
+        return {false, tr("The server cannot accept the wall name \"%1\" (empty or unusual "
+                          "characters); go back and pick another name.").arg(wall)};
+    case pb::BAD_RESUME:
+        return {true, tr("The server did not recognise this app's identity; Scrawl tries again "
+                         "with a new one.")};
+    case pb::SLOW_READER:
+        return {true, tr("The link to the server is too slow to open \"%1\"; Scrawl tries again.")
+                          .arg(wall)};
+    case pb::WALL_FULL:
+        return {false, tr("\"%1\" is full; go back and pick another wall.").arg(wall)};
+    case pb::PASSWORD_REQUIRED:
+        return {false, tr("\"%1\" has a password; enter it to join.").arg(wall)};
+    case pb::WRONG_PASSWORD:
+        return {false, tr("That is not the password of \"%1\"; enter it again.").arg(wall)};
+    case pb::ADDRESS_BLOCKED:
+        return {false, tr("The server blocks your address for a while (too many wrong passwords or "
+                          "connections); try again later.")};
+    case pb::NOT_PERMITTED:
+        return {false, tr("You may not open \"%1\"; ask its owner.").arg(wall)};
+    case pb::WALL_LOCKED:
+        return {false, tr("\"%1\" is locked by its owner; ask them to unlock it.").arg(wall)};
+    case pb::KICKED:
+        return {false, tr("A moderator removed you from \"%1\" for a while; try again later.")
+                           .arg(wall)};
+    case pb::WALL_DELETED:
+        return {false, tr("The wall \"%1\" was deleted.").arg(wall)};
+    default:
+        // A code newer than this app: stop and show what the server said (onError).
+        return {false, {}};
+    }
+}
 
 QUrl WallClient::normalizeAddress(const QString &address, QString *error)
 {
@@ -354,6 +439,8 @@ void WallClient::connectToWall(const QString &address, const QString &wall,
             m_userId = 0;
             emit userIdChanged();
         }
+        // The old wall's outbox stays on disk for its next join; this wall's comes back.
+        m_store->setKey(m_profile, url.host(), url.port(), wallName);
         m_url = url;
         m_wall = wallName;
         m_address = url.port() == 7777 ? url.host() : url.host() + QLatin1Char(':')
@@ -382,6 +469,7 @@ void WallClient::connectToWall(const QString &address, const QString &wall,
         emit undoStateChanged();
         emit seqChanged();
         loadIdentity();
+        restoreOutbox();
     }
     m_wantConnected = true;
     m_fatal = false;
@@ -403,6 +491,7 @@ void WallClient::disconnectFromWall()
         s->close();
         s->deleteLater();
     }
+    m_store->flush();
     saveIdentity();
     setState(Idle);
 }
@@ -827,17 +916,8 @@ void WallClient::onError(const pb::Error &error)
         setErrorText(message);
         return;
     }
-    if (error.client_op_id() == 0 && !m_joined && joinRefusal(error.code())) {
-        // The Join was refused: stop here and say why; reconnecting would only repeat it.
-        m_fatal = true;
-        m_passwordRequired = error.code() == pb::PASSWORD_REQUIRED
-                          || error.code() == pb::WRONG_PASSWORD;
-        emit accessChanged();
-        setErrorText(message);
-        if (QWebSocket *s = m_socket) {
-            s->close();
-        }
-        setState(Failed);
+    if (error.client_op_id() == 0 && !m_joined) {
+        onJoinRefused(error, message);
         return;
     }
     if (error.client_op_id() == 0) {
@@ -888,6 +968,7 @@ void WallClient::onError(const pb::Error &error)
         remap(ls.beginOpId);
         remap(ls.endOpId);
     }
+    m_store->markChanged(); // the ids changed
     setNotice(message);
     pumpOutbox();
 }
@@ -901,6 +982,39 @@ void WallClient::fetchChatGap(std::uint64_t before, std::uint64_t after)
     env.mutable_history_request()->set_after_seq(after);
     env.mutable_history_request()->set_limit(limits::kMaxHistoryPage);
     sendEnvelope(env);
+}
+
+void WallClient::onJoinRefused(const pb::Error &error, const QString &message)
+{
+    // Before Joined the only requests without an op id are Hello and Join, and a refused Hello is
+    // fatal: this is the Join's answer. The server keeps the connection open after it, so the
+    // client must end the attempt itself, or it would wait on "Connecting…" forever.
+    const JoinRefusal what = joinRefusal(error.code(), QString::fromStdString(error.limit()), m_wall);
+    QString text = message.trimmed();
+    if (text.isEmpty())
+        text = what.text;
+    if (text.isEmpty())
+        text = tr("The server refused to open \"%1\" (code %2); go back and try again later.")
+                   .arg(m_wall)
+                   .arg(error.code());
+    m_passwordRequired = error.code() == pb::PASSWORD_REQUIRED || error.code() == pb::WRONG_PASSWORD;
+    emit accessChanged();
+    if (QWebSocket *s = m_socket) {
+        m_socket = nullptr;
+        s->disconnect(this);
+        s->close();
+        s->deleteLater();
+    }
+    m_pingTimer.stop();
+    for (OutItem &item : m_outbox)
+        item.sent = false;
+    setErrorText(text);
+    if (what.retry && m_wantConnected) {
+        scheduleReconnect();
+        return;
+    }
+    m_fatal = true;
+    setState(Failed);
 }
 
 void WallClient::onHistory(const pb::History &history)
@@ -931,6 +1045,77 @@ std::uint64_t WallClient::queue(pb::Op op)
     emit pendingCountChanged();
     pumpOutbox();
     return id;
+}
+
+void WallClient::restoreOutbox()
+{
+    std::vector<pb::Op> ops = m_store->load();
+    if (ops.empty())
+        return;
+    qCInfo(lcClient) << "restoring" << ops.size() << "unacknowledged ops for" << m_wall;
+    std::vector<std::uint64_t> hidden;
+    for (pb::Op &op : ops) {
+        // New ids must pass these (and the time-based start of nextClientOpId does too).
+        m_lastClientOpId = std::max(m_lastClientOpId, op.client_op_id());
+        // The local state these ops stand for, as when they were made: strokes drawn from the
+        // outbox, erased strokes hidden, chat shown as "sending…".
+        switch (op.body_case()) {
+        case pb::Op::kStrokeBegin: {
+            const pb::StrokeBegin &b = op.stroke_begin();
+            LocalStroke ls;
+            ls.id = b.id();
+            ls.color = b.color();
+            ls.width = b.width();
+            decodePoints(b, {}, &ls.points);
+            ls.sentPoints = ls.points.size();
+            ls.beginOpId = op.client_op_id();
+            m_local[ls.id] = std::move(ls);
+            break;
+        }
+        case pb::Op::kStrokePoints:
+            if (const auto it = m_local.find(op.stroke_points().id()); it != m_local.end()) {
+                decodePoints(op.stroke_points(), tailOf(it->second.points), &it->second.points);
+                it->second.sentPoints = it->second.points.size();
+            }
+            break;
+        case pb::Op::kStrokeEnd:
+            if (const auto it = m_local.find(op.stroke_end().id()); it != m_local.end()) {
+                decodePath(op.stroke_end().path(), tailOf(it->second.points), &it->second.points);
+                it->second.sentPoints = it->second.points.size();
+                it->second.ended = true;
+                it->second.endOpId = op.client_op_id();
+            }
+            break;
+        case pb::Op::kErase:
+            for (const auto key : op.erase().strokes()) {
+                if (m_hidden.insert(key).second)
+                    hidden.push_back(key);
+            }
+            break;
+        case pb::Op::kChat:
+            m_chat->addPending(op.client_op_id(), m_displayName, m_color, fromWire(op.chat().text()));
+            break;
+        default: break;
+        }
+        m_outbox.push_back({std::move(op), false, 0, m_clock.elapsed()});
+    }
+    // A stroke the app quit (or crashed) in the middle of is ended where its kept points end.
+    for (auto &[id, ls] : m_local) {
+        if (ls.ended)
+            continue;
+        pb::Op end;
+        end.mutable_stroke_end()->set_id(id);
+        end.set_client_op_id(nextClientOpId());
+        ls.ended = true;
+        ls.endOpId = end.client_op_id();
+        m_outbox.push_back({std::move(end), false, 0, m_clock.elapsed()});
+    }
+    for (const auto &[id, ls] : m_local)
+        emit localStrokeChanged(id, 0);
+    if (!hidden.empty())
+        emit hiddenChanged(hidden);
+    refreshAllNotes();
+    emit pendingCountChanged();
 }
 
 void WallClient::pumpOutbox()

@@ -15,6 +15,7 @@
 #include "app/chatmodel.h"
 #include "app/membersmodel.h"
 #include "app/notesmodel.h"
+#include "app/outboxstore.h"
 #include "core/limits.h"
 #include "core/wallmodel.h"
 
@@ -170,6 +171,20 @@ public:
         std::uint64_t lastSeqSent = 0;
     };
     JoinInfo lastJoin() const { return m_lastJoin; }
+    // The file this wall's outbox is kept in (empty without a profile).
+    QString outboxPath() const { return m_store->path(); }
+    // Writes the outbox file now (it is written on its own within OutboxStore::kSaveDelayMs).
+    void saveOutbox() { m_store->flush(); }
+
+    // A refused Join: whether to try again on its own (with backoff) or stop (Failed) until the
+    // person acts, and the sentence shown when the server sent none. Every pb::ErrorCode has an
+    // entry (tst_joinerrors fails for a code added to the proto without one: empty text).
+    struct JoinRefusal
+    {
+        bool retry = false;
+        QString text;
+    };
+    static JoinRefusal joinRefusal(int code, const QString &limit, const QString &wall);
 
     // "host", "host:port" or "ws://host:port/": the server's WebSocket URL, or an empty URL.
     static QUrl normalizeAddress(const QString &address, QString *error);
@@ -282,6 +297,7 @@ private:
     void onJoined(const pb::Joined &joined);
     void onOp(const pb::Op &op, bool live);
     void onError(const pb::Error &error);
+    void onJoinRefused(const pb::Error &error, const QString &message);
     void onHistory(const pb::History &history);
     // Asks for the chat a returning join missed, before `before` and after `after` (Joined.more_chat).
     void fetchChatGap(std::uint64_t before, std::uint64_t after);
@@ -312,6 +328,7 @@ private:
     void refreshAllNotes();
     bool effectiveNote(std::uint64_t key, NotesModel::Note *out) const;
     QString settingsPrefix() const;
+    void restoreOutbox();
     void loadIdentity();
     void saveIdentity();
 
@@ -367,6 +384,7 @@ private:
 
     // outbox, paced under the server's token bucket
     std::deque<OutItem> m_outbox;
+    OutboxStore *m_store; // its copy on disk
     QTimer m_pumpTimer;
     double m_tokens;
     qint64 m_tokensAt = 0;

@@ -67,6 +67,7 @@ ColumnLayout {
                 }
                 Label {
                     text: model.author
+                    textFormat: Text.PlainText
                     color: Qt.darker(model.authorColor, 1.2)
                     font.bold: true
                 }

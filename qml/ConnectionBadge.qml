@@ -16,10 +16,21 @@ AbstractButton {
     implicitWidth: row.implicitWidth + 20
     hoverEnabled: true
     onClicked: client.reconnectNow()
-    ToolTip.visible: hovered && (client.errorText !== "" || client.state === WallClient.Reconnecting)
-    ToolTip.text: (client.errorText !== "" ? client.errorText + "\n" : "")
-                  + (client.state === WallClient.Reconnecting ? qsTr("Click to try now.") : "")
-    ToolTip.delay: 300
+    // The error is the server's text (it names walls): a ToolTip of its own with a plain-text
+    // label, since the attached ToolTip's label would read markup in it.
+    ToolTip {
+        id: badgeTip
+        objectName: "badgeToolTip"
+        visible: badge.hovered && (badge.client.errorText !== "" || badge.client.state === WallClient.Reconnecting)
+        delay: 300
+        text: (badge.client.errorText !== "" ? badge.client.errorText + "\n" : "")
+              + (badge.client.state === WallClient.Reconnecting ? qsTr("Click to try now.") : "")
+        contentItem: Label {
+            text: badgeTip.text
+            textFormat: Text.PlainText
+            wrapMode: Text.Wrap
+        }
+    }
 
     background: Rectangle {
         radius: height / 2
@@ -40,6 +51,7 @@ AbstractButton {
             Label {
                 objectName: "connectionStatus"
                 text: badge.client.statusText
+                textFormat: Text.PlainText
                 font.pixelSize: 13
             }
         }

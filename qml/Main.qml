@@ -32,6 +32,7 @@ ApplicationWindow {
         if (!hosted)
             AppSettings.lastAddress = address
         AppSettings.addRecent(address, wall, hosted)
+        startScreen.lastError = ""
         wallClient.connectToWall(hosted ? hostController.localAddress : address, wall,
                                  hosted ? startScreen.hostPassword : startScreen.joinPassword)
         inWall = true
@@ -55,6 +56,7 @@ ApplicationWindow {
             client: wallClient
             host: hostController
             onLeave: {
+                startScreen.lastError = wallClient.state === WallClient.Failed ? wallClient.errorText : ""
                 wallClient.disconnectFromWall()
                 window.inWall = false
             }

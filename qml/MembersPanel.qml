@@ -38,6 +38,7 @@ ColumnLayout {
             Label {
                 Layout.fillWidth: true
                 text: model.isSelf ? qsTr("%1 (you)").arg(model.name) : model.name
+                textFormat: Text.PlainText
                 elide: Text.ElideRight
             }
             // Moderation; the server checks every role, this only offers what may work.

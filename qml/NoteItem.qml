@@ -73,6 +73,7 @@ Rectangle {
         id: editor
         anchors { left: parent.left; right: parent.right; top: grip.bottom; margins: 8; topMargin: 2 }
         text: note.noteText
+        textFormat: TextEdit.PlainText
         wrapMode: TextEdit.Wrap
         font.pixelSize: 14
         color: "#202020"

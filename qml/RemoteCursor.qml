@@ -38,6 +38,7 @@ Item {
             id: label
             anchors.centerIn: parent
             text: cursor.name
+            textFormat: Text.PlainText
             color: "white"
             font.pixelSize: 12
             font.bold: true

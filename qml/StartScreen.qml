@@ -11,6 +11,8 @@ Pane {
     // Optional wall passwords: a new hosted wall gets hostPassword; joining sends joinPassword.
     readonly property string hostPassword: hostPasswordField.text
     readonly property string joinPassword: joinPasswordField.text
+    // Why the last wall could not be opened, when the person came back from it.
+    property string lastError: ""
     padding: 0
 
     function host_(wall) {
@@ -50,6 +52,16 @@ Pane {
                 }
             }
 
+            Label {
+                objectName: "lastError"
+                visible: start.lastError !== ""
+                text: start.lastError
+                textFormat: Text.PlainText
+                color: "#c92a2a"
+                wrapMode: Text.Wrap
+                Layout.fillWidth: true
+            }
+
             GroupBox {
                 title: qsTr("You")
                 Layout.fillWidth: true
@@ -61,7 +73,7 @@ Pane {
                         Layout.fillWidth: true
                         placeholderText: qsTr("Your name, as others see it")
                         text: AppSettings.displayName
-                        maximumLength: 64
+                        maximumLength: AppSettings.maxNameChars
                         onTextEdited: AppSettings.displayName = text
                     }
                     RowLayout {
@@ -87,6 +99,7 @@ Pane {
                         Label { text: qsTr("Wall") }
                         TextField {
                             id: hostWall
+                            maximumLength: AppSettings.maxWallNameChars
                             objectName: "hostWall"
                             Layout.fillWidth: true
                             text: AppSettings.lastWall
@@ -153,6 +166,7 @@ Pane {
                     Label {
                         visible: start.host.errorText !== ""
                         text: start.host.errorText
+                        textFormat: Text.PlainText
                         color: "#c92a2a"
                         wrapMode: Text.Wrap
                         Layout.fillWidth: true
@@ -199,6 +213,7 @@ Pane {
                     }
                     Label {
                         text: qsTr("Walls are kept in %1").arg(start.host.dataDir)
+                        textFormat: Text.PlainText
                         color: "#888"
                         font.pixelSize: 11
                         elide: Text.ElideMiddle
@@ -223,6 +238,7 @@ Pane {
                     }
                     TextField {
                         id: joinWall
+                        maximumLength: AppSettings.maxWallNameChars
                         objectName: "joinWall"
                         Layout.fillWidth: true
                         Layout.preferredWidth: 2
@@ -263,6 +279,14 @@ Pane {
                             Layout.fillWidth: true
                             text: modelData.hosted ? qsTr("%1 — hosted here").arg(modelData.wall)
                                                    : qsTr("%1 — %2").arg(modelData.wall).arg(modelData.address)
+                            // Wall names are typed by people: never read as markup.
+                            contentItem: Label {
+                                text: parent.text
+                                textFormat: Text.PlainText
+                                elide: Text.ElideRight
+                                rightPadding: 32
+                                verticalAlignment: Text.AlignVCenter
+                            }
                             onClicked: modelData.hosted ? start.host_(modelData.wall)
                                                         : start.joinRequested(modelData.address, modelData.wall, false)
                             ToolButton {

@@ -36,6 +36,7 @@ ToolBar {
         }
         Label {
             text: bar.client.wall
+            textFormat: Text.PlainText
             font.bold: true
             elide: Text.ElideRight
             width: Math.min(implicitWidth, 160)

@@ -22,6 +22,16 @@ Item {
         wallCanvas.forceActiveFocus()
     }
 
+    // Leaving with changes the server has not acknowledged asks first. They are not lost either
+    // way (the outbox is kept on disk and sent on the next join of this wall), but they do not
+    // reach the others until then.
+    function requestLeave() {
+        if (client.pendingCount > 0)
+            leaveDialog.open()
+        else
+            view.leave()
+    }
+
     function inviteAddresses() {
         if (host && host.running)
             return host.addresses
@@ -37,7 +47,7 @@ Item {
             Layout.fillWidth: true
             canvas: wallCanvas
             client: view.client
-            onLeaveRequested: view.leave()
+            onLeaveRequested: view.requestLeave()
             onClearRequested: clearDialog.open()
             onExportRequested: (format, visibleOnly) => {
                 exportDialog.format = format
@@ -61,6 +71,7 @@ Item {
                     objectName: "errorText"
                     Layout.fillWidth: true
                     text: view.client.errorText
+                    textFormat: Text.PlainText
                     wrapMode: Text.Wrap
                 }
                 TextField {
@@ -83,7 +94,7 @@ Item {
                 }
                 Button {
                     text: qsTr("Back to start")
-                    onClicked: view.leave()
+                    onClicked: view.requestLeave()
                 }
             }
         }
@@ -153,8 +164,9 @@ Item {
                 Label {
                     anchors.centerIn: parent
                     visible: !view.client.everJoined
-                    text: view.client.state === WallClient.Failed ? qsTr("Not connected")
-                                                                  : qsTr("Connecting to %1…").arg(view.client.address)
+                    text: view.client.state === WallClient.Connecting ? qsTr("Connecting to %1…").arg(view.client.address)
+                                                                      : qsTr("Not connected")
+                    textFormat: Text.PlainText
                     color: "#888"
                     font.pixelSize: 18
                 }
@@ -173,6 +185,7 @@ Item {
                         id: noticeLabel
                         anchors { left: parent.left; right: closeNotice.left; verticalCenter: parent.verticalCenter; leftMargin: 12 }
                         text: view.client.notice
+                        textFormat: Text.PlainText
                         color: "white"
                         wrapMode: Text.Wrap
                     }
@@ -223,7 +236,7 @@ Item {
     Shortcut { sequence: "Ctrl+-"; onActivated: wallCanvas.zoomBy(0.8, Qt.point(wallCanvas.width / 2, wallCanvas.height / 2)) }
     Shortcut { sequence: "Ctrl+E"; onActivated: { exportDialog.format = "png"; exportDialog.visibleOnly = false; exportDialog.open() } }
     Shortcut { sequence: "Ctrl+I"; onActivated: invitePopup.open() }
-    Shortcut { sequence: "Ctrl+W"; onActivated: view.leave() }
+    Shortcut { sequence: "Ctrl+W"; onActivated: view.requestLeave() }
     Shortcut { sequence: "Ctrl+Shift+Del"; enabled: view.client.ready; onActivated: clearDialog.open() }
     // 1..8 pick a pen colour of the palette; [ and ] step through the pen widths.
     Repeater {
@@ -268,10 +281,43 @@ Item {
         standardButtons: Dialog.Cancel | Dialog.Ok
         Label {
             text: qsTr("Every stroke and note goes, for everyone on \"%1\". This cannot be undone.").arg(view.client.wall)
+            textFormat: Text.PlainText
             wrapMode: Text.Wrap
             width: clearDialog.availableWidth
         }
         onAccepted: view.client.clearWall()
+    }
+
+    Dialog {
+        id: leaveDialog
+        objectName: "leaveDialog"
+        anchors.centerIn: parent
+        modal: true
+        title: qsTr("Leave with changes waiting?")
+        width: 460
+        Label {
+            objectName: "leaveText"
+            text: (view.client.pendingCount === 1
+                   ? qsTr("1 change has not reached the server yet.")
+                   : qsTr("%1 changes have not reached the server yet.").arg(view.client.pendingCount))
+                  + " " + qsTr("They stay on this computer and are sent when you open \"%1\" again; until then nobody else sees them.").arg(view.client.wall)
+            textFormat: Text.PlainText
+            wrapMode: Text.Wrap
+            width: leaveDialog.availableWidth
+        }
+        footer: DialogButtonBox {
+            Button {
+                objectName: "stayButton"
+                text: qsTr("Stay")
+                DialogButtonBox.buttonRole: DialogButtonBox.RejectRole
+            }
+            Button {
+                objectName: "leaveAnywayButton"
+                text: qsTr("Leave anyway")
+                DialogButtonBox.buttonRole: DialogButtonBox.AcceptRole
+            }
+        }
+        onAccepted: view.leave()
     }
 
     FileDialog {
@@ -295,7 +341,7 @@ Item {
         id: exportResult
         property alias text: exportLabel.text
         anchors.centerIn: parent
-        Label { id: exportLabel }
+        Label { id: exportLabel; textFormat: Text.PlainText }
         Timer { running: exportResult.opened; interval: 4000; onTriggered: exportResult.close() }
     }
 
@@ -311,6 +357,7 @@ Item {
             spacing: 8
             Label {
                 text: qsTr("Others join with one of these addresses and the wall name \"%1\".").arg(view.client.wall)
+                textFormat: Text.PlainText
                 wrapMode: Text.Wrap
                 Layout.fillWidth: true
             }
