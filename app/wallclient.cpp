@@ -921,6 +921,8 @@ void WallClient::onError(const pb::Error &error)
         return;
     }
     if (error.client_op_id() == 0) {
+        if (error.limit() == limits::kMaxHistoryRequestsPerMinuteName)
+            onHistoryRefused();
         setNotice(message);
         return;
     }
@@ -976,6 +978,7 @@ void WallClient::onError(const pb::Error &error)
 void WallClient::fetchChatGap(std::uint64_t before, std::uint64_t after)
 {
     m_chatGapAfter = after;
+    m_chatGapBefore = before;
     m_chat->setLoadingOlder(true); // scrolling back waits: History answers carry no request id
     pb::Envelope env;
     env.mutable_history_request()->set_before_seq(before);
@@ -1015,6 +1018,24 @@ void WallClient::onJoinRefused(const pb::Error &error, const QString &message)
     }
     m_fatal = true;
     setState(Failed);
+}
+
+void WallClient::onHistoryRefused()
+{
+    if (m_chatGapAfter == 0) {
+        // A scroll-back page refused: scrolling back may ask again.
+        m_chat->setLoadingOlder(false);
+        return;
+    }
+    // Chat missed while away is not optional: ask for the same page again once the server's
+    // history bucket has a token (max_history_requests_per_minute refills one a second).
+    const std::uint64_t before = m_chatGapBefore;
+    const std::uint64_t after = m_chatGapAfter;
+    const QPointer<QWebSocket> socket = m_socket;
+    QTimer::singleShot(1500, this, [this, socket, before, after] {
+        if (socket && socket == m_socket && m_chatGapAfter == after && m_chatGapBefore == before)
+            fetchChatGap(before, after);
+    });
 }
 
 void WallClient::onHistory(const pb::History &history)

@@ -299,6 +299,8 @@ private:
     void onError(const pb::Error &error);
     void onJoinRefused(const pb::Error &error, const QString &message);
     void onHistory(const pb::History &history);
+    // The server refused a history page over max_history_requests_per_minute.
+    void onHistoryRefused();
     // Asks for the chat a returning join missed, before `before` and after `after` (Joined.more_chat).
     void fetchChatGap(std::uint64_t before, std::uint64_t after);
     void onWallState(const pb::WallState &state);
@@ -400,6 +402,7 @@ private:
     ChatModel *m_chat;
     // While the chat a returning join missed is being paged: the join's last seq; else 0.
     std::uint64_t m_chatGapAfter = 0;
+    std::uint64_t m_chatGapBefore = 0; // the page being asked for ends below this seq
     MembersModel *m_members;
     NotesModel *m_notes;
 
