@@ -6,6 +6,7 @@
 #include "server/wallserver.h"
 #include "tests/support/faultproxy.h"
 #include "tests/support/rawwsclient.h"
+#include "tests/support/storedwall.h"
 #include "tests/support/testclient.h"
 
 #include <QElapsedTimer>
@@ -87,41 +88,11 @@ private:
     quint16 m_port = 0;
 };
 
-// Reads the op log of one wall straight from the SQLite file: seq -> serialised op.
 std::map<std::uint64_t, QByteArray> storedOps(const QString &dataDir, const QString &wall)
 {
-    std::map<std::uint64_t, QByteArray> out;
-    const QString name = QStringLiteral("reader-%1").arg(QDateTime::currentMSecsSinceEpoch());
-    {
-        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), name);
-        db.setDatabaseName(dataDir + QStringLiteral("/scrawl.sqlite"));
-        // Read-write on purpose: after a kill -9 the first opener recovers the WAL.
-        if (db.open()) {
-            QSqlQuery q(db);
-            q.prepare(QStringLiteral("SELECT ops.seq, ops.body FROM ops JOIN walls ON walls.id = "
-                                     "ops.wall_id WHERE walls.name = ? ORDER BY ops.seq"));
-            q.addBindValue(wall);
-            if (q.exec()) {
-                while (q.next())
-                    out.emplace(q.value(0).toULongLong(), q.value(1).toByteArray());
-            } else {
-                qWarning() << "reading the op log failed:" << q.lastError().text();
-            }
-        }
-    }
-    QSqlDatabase::removeDatabase(name);
-    return out;
+    return scrawl::test::storedOpRows(dataDir, wall);
 }
-
-// The server's own SQLite connection (same process, same thread): used to make storage full.
-QSqlDatabase serverDatabase()
-{
-    for (const QString &name : QSqlDatabase::connectionNames()) {
-        if (name.startsWith(QLatin1String("scrawl-")))
-            return QSqlDatabase::database(name, false);
-    }
-    return {};
-}
+using scrawl::test::serverDatabase;
 
 pb::Op chatOp(const QString &text)
 {

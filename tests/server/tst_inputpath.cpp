@@ -6,6 +6,7 @@
 
 #include "server/session.h"
 #include "server/wallserver.h"
+#include "tests/support/storedwall.h"
 #include "tests/support/testclient.h"
 
 #include <QDateTime>
@@ -207,22 +208,8 @@ private:
     QList<std::pair<std::uint64_t, QByteArray>> storedOps(const QString &wall)
     {
         QList<std::pair<std::uint64_t, QByteArray>> rows;
-        const QString name = QStringLiteral("inputpath-read");
-        {
-            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), name);
-            db.setDatabaseName(QDir(m_dir->path()).filePath(QStringLiteral("scrawl.sqlite")));
-            if (!db.open())
-                qWarning() << "cannot open the database:" << db.lastError().text();
-            QSqlQuery q(db);
-            q.prepare(QStringLiteral("SELECT ops.seq, ops.body FROM ops JOIN walls ON walls.id = "
-                                     "ops.wall_id WHERE walls.name = ? ORDER BY ops.seq"));
-            q.addBindValue(wall);
-            if (!q.exec())
-                qWarning() << "reading ops failed:" << q.lastError().text();
-            while (q.next())
-                rows.append({q.value(0).toULongLong(), q.value(1).toByteArray()});
-        }
-        QSqlDatabase::removeDatabase(name);
+        for (const auto &row : scrawl::test::storedOpRows(m_dir->path(), wall))
+            rows.append(row);
         return rows;
     }
 

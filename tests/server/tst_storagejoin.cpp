@@ -4,6 +4,7 @@
 
 #include "server/wallserver.h"
 #include "tests/support/faultproxy.h"
+#include "tests/support/storedwall.h"
 #include "tests/support/testclient.h"
 
 #include <QElapsedTimer>
@@ -29,42 +30,14 @@ using scrawl::test::TestClient;
 
 namespace {
 
-// The server's own SQLite connection (same process, same thread), as tst_faults uses it.
-QSqlDatabase serverDatabase()
-{
-    for (const QString &name : QSqlDatabase::connectionNames()) {
-        if (name.startsWith(QLatin1String("scrawl-")))
-            return QSqlDatabase::database(name, false);
-    }
-    return {};
-}
+using scrawl::test::serverDatabase;
 
 // The op log of one wall straight from the SQLite file: seq -> op.
 std::map<std::uint64_t, pb::Op> storedOps(const QString &dataDir, const QString &wall)
 {
     std::map<std::uint64_t, pb::Op> out;
-    const QString name = QStringLiteral("reader-%1").arg(QDateTime::currentMSecsSinceEpoch());
-    {
-        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), name);
-        db.setDatabaseName(dataDir + QStringLiteral("/scrawl.sqlite"));
-        if (db.open()) {
-            QSqlQuery q(db);
-            q.prepare(QStringLiteral("SELECT ops.seq, ops.body FROM ops JOIN walls ON walls.id = "
-                                     "ops.wall_id WHERE walls.name = ? ORDER BY ops.seq"));
-            q.addBindValue(wall);
-            if (q.exec()) {
-                while (q.next()) {
-                    pb::Op op;
-                    const QByteArray body = q.value(1).toByteArray();
-                    op.ParseFromArray(body.constData(), int(body.size()));
-                    out.emplace(q.value(0).toULongLong(), op);
-                }
-            } else {
-                qWarning() << "reading the op log failed:" << q.lastError().text();
-            }
-        }
-    }
-    QSqlDatabase::removeDatabase(name);
+    for (const auto &[seq, body] : scrawl::test::storedOpRows(dataDir, wall))
+        out[seq].ParseFromArray(body.constData(), int(body.size()));
     return out;
 }
 
