@@ -583,9 +583,16 @@ private slots:
               "RSS %lld KiB after warm-up, %lld KiB after 5,000, %lld KiB after 10,000 (grew %lld KiB, "
               "bound %lld KiB)",
               warmupMs, touchMs, peakLoaded, baseline, middle, after, after - baseline, boundKiB);
+        QVERIFY(peakLoaded < 10000);
+#if defined(__SANITIZE_ADDRESS__)
+        // AddressSanitizer keeps freed memory in quarantine (up to 256 MiB) and pads every
+        // allocation, so RSS there says nothing about what the server holds; the walls loaded
+        // (above) still must come back down.
+        qInfo("RSS bound not checked under AddressSanitizer");
+#else
         QVERIFY2(after - baseline < boundKiB,
                  qPrintable(QStringLiteral("RSS grew %1 KiB").arg(after - baseline)));
-        QVERIFY(peakLoaded < 10000);
+#endif
         QLoggingCategory::setFilterRules(QString());
     }
 };
