@@ -350,7 +350,8 @@ Item {
         objectName: "invitePopup"
         x: parent.width - width - 12
         y: toolbar.height + 4
-        width: 380
+        // Wide enough for the owner's rows of buttons; never wider than the window.
+        width: Math.min(parent.width - 24, 500)
         padding: 14
         ColumnLayout {
             width: parent.width
@@ -374,6 +375,8 @@ Item {
                     Layout.fillWidth: true
                     TextField {
                         Layout.fillWidth: true
+                        Layout.minimumWidth: 80
+                        Layout.preferredWidth: 160
                         readOnly: true
                         text: modelData
                         selectByMouse: true
@@ -403,6 +406,8 @@ Item {
                     objectName: "apiToken"
                     visible: view.client.apiToken !== ""
                     Layout.fillWidth: true
+                    Layout.minimumWidth: 80
+                    Layout.preferredWidth: 160
                     readOnly: true
                     selectByMouse: true
                     text: view.client.apiToken
@@ -433,6 +438,8 @@ Item {
                     id: newPasswordField
                     objectName: "newPassword"
                     Layout.fillWidth: true
+                    Layout.minimumWidth: 80
+                    Layout.preferredWidth: 160
                     echoMode: TextInput.Password
                     placeholderText: view.client.hasPassword ? qsTr("New password") : qsTr("Password")
                 }
