@@ -244,6 +244,36 @@ int main(int argc, char **argv)
         write(envDir, "cursor_history", Script().send(0, cursor).enter(0).send(0, cursor)
                                             .send(0, badCursor).send(0, history).bytes());
     }
+    {
+        // Moderation and the returning client's chat paging: the owner (actor 0, who created the
+        // wall) sets a password, renews the API token, makes a moderator, locks the wall and
+        // kicks; a member tries the same (refused) and pages chat after a seq.
+        const auto moderate = [](pb::Moderate::Action action, std::uint64_t user, bool on,
+                                 const std::string &password = {}) {
+            pb::Envelope env;
+            env.mutable_moderate()->set_action(action);
+            env.mutable_moderate()->set_user_id(user);
+            env.mutable_moderate()->set_on(on);
+            env.mutable_moderate()->set_password(password);
+            return env;
+        };
+        pb::Envelope page;
+        page.mutable_history_request()->set_after_seq(1);
+        page.mutable_history_request()->set_limit(5);
+        write(envDir, "moderate_and_history",
+              Script().enter(0).enter(1).op(0, chat("one")).op(1, chat("two"))
+                  .send(1, moderate(pb::Moderate::SET_PASSWORD, 0, false, "guess"))
+                  .send(1, moderate(pb::Moderate::NEW_API_TOKEN, 0, false))
+                  .send(0, moderate(pb::Moderate::SET_PASSWORD, 0, false, "pw"))
+                  .send(0, moderate(pb::Moderate::NEW_API_TOKEN, 0, false))
+                  .send(0, moderate(pb::Moderate::SET_MODERATOR, user2, true))
+                  .send(0, moderate(pb::Moderate::LOCK, 0, true))
+                  .send(1, page)
+                  .send(0, moderate(pb::Moderate::SET_PASSWORD, 0, false, ""))
+                  .send(0, moderate(pb::Moderate::SET_MODERATOR, user2, false))
+                  .send(0, moderate(pb::Moderate::KICK, user2, true))
+                  .bytes());
+    }
     write(envDir, "two_users",
           Script().enter(0).enter(1).op(0, begin(1, w)).op(1, more(1, w, {}))
               .op(1, erase({scrawl::objectKey(user1, 1)})).op(0, more(1, wave(3), w.back()))
