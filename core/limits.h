@@ -98,7 +98,8 @@ inline constexpr int kStorageRetryMs = 2000;
 inline constexpr int kStorageRetryOnUseMs = 250;
 // After the server closes a connection it keeps reading (and dropping) what the peer still
 // sends, for at most this long and this many bytes, so that its close frame is not lost to a
-// TCP reset (server/session.cpp, CloseLinger). Past either, the socket is closed as it is.
+// TCP reset (server/wsconnection.cpp, WsConnection::close). Past either, the socket is closed
+// as it is.
 inline constexpr int kCloseLingerMs = 2000;
 inline constexpr std::int64_t kCloseLingerBytes = 16 * 1024 * 1024;
 
@@ -107,6 +108,20 @@ inline constexpr std::int64_t kCloseLingerBytes = 16 * 1024 * 1024;
 inline constexpr std::int64_t kSlowReaderDropEphemeralBytes = 1 * 1024 * 1024;
 inline constexpr std::int64_t kSlowReaderDisconnectBytes = 16 * 1024 * 1024;
 inline constexpr const char *kSlowReaderName = "max_send_buffer_bytes";
+
+// Backpressure (server/wsconnection.h, WsHub): the server stops reading every connection while
+// its output backlog (what it has sequenced or queued and the kernel has not taken, except for
+// peers that stopped reading) is over kOutputBacklogPauseBytes, and reads again below
+// kOutputBacklogResumeBytes. An overload then waits in the senders' kernel buffers, not in the
+// server's memory. Output that waited kOutputStallMs without the peer taking any of it is that
+// peer's (the slow-reader bound above), and does not hold everyone's reading up. A frame counts
+// once per connection it waits for (it is stored once).
+inline constexpr std::int64_t kOutputBacklogPauseBytes = 8 * 1024 * 1024;
+inline constexpr std::int64_t kOutputBacklogResumeBytes = 2 * 1024 * 1024;
+inline constexpr int kOutputStallMs = 500;
+
+// A WebSocket upgrade request (request line and headers) must fit in this many bytes.
+inline constexpr int kMaxUpgradeRequestBytes = 16 * 1024;
 
 // HTTP API request bodies.
 inline constexpr int kMaxHttpBodyBytes = 64 * 1024;

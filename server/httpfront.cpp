@@ -3,6 +3,7 @@
 #include "core/limits.h"
 #include "server/security.h"
 #include "server/wallserver.h"
+#include "server/wsconnection.h"
 
 #include <QHttpServerRequest>
 #include <QHttpServerResponder>
@@ -14,8 +15,11 @@
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTimer>
+#include <QCryptographicHash>
 #include <QUrlQuery>
-#include <QWebSocket>
+
+#include <sys/socket.h>
+#include <unistd.h>
 
 Q_LOGGING_CATEGORY(lcHttp, "scrawl.server.http", QtInfoMsg)
 
@@ -48,6 +52,56 @@ constexpr const char *kRequestSeen = "scrawlRequestSeen";
 constexpr const char *kRequestCount = "scrawlRequestCount";
 // The object name of a keep-alive connection's idle timer (HttpFront::closeWhenIdle).
 constexpr const char *kIdleTimer = "scrawlIdleTimer";
+
+} // namespace
+
+// The head of an HTTP request (request line and headers), enough to tell and answer a
+// WebSocket upgrade (RFC 6455 4.2).
+struct RequestHead
+{
+    QByteArray method;
+    QByteArray target;
+    QByteArray version;
+    std::map<QByteArray, QByteArray> headers; // names in lower case; repeated ones joined by ','
+    qsizetype size = 0;                        // bytes, the blank line included
+
+    static RequestHead parse(const QByteArray &bytes)
+    {
+        RequestHead head;
+        head.size = bytes.size();
+        const QList<QByteArray> lines = bytes.split('\n');
+        const QList<QByteArray> first = lines.value(0).trimmed().split(' ');
+        head.method = first.value(0);
+        head.target = first.value(1);
+        head.version = first.value(2);
+        for (qsizetype i = 1; i < lines.size(); ++i) {
+            const qsizetype colon = lines[i].indexOf(':');
+            if (colon <= 0)
+                continue;
+            const QByteArray name = lines[i].left(colon).trimmed().toLower();
+            const QByteArray value = lines[i].mid(colon + 1).trimmed();
+            QByteArray &slot = head.headers[name];
+            slot = slot.isEmpty() ? value : slot + ',' + value;
+        }
+        return head;
+    }
+    QByteArray value(const char *name) const
+    {
+        const auto it = headers.find(QByteArray(name));
+        return it == headers.end() ? QByteArray() : it->second;
+    }
+    // A header's comma-separated tokens include `token` (case-insensitive).
+    bool hasToken(const char *name, const char *token) const
+    {
+        for (const QByteArray &t : value(name).split(','))
+            if (t.trimmed().compare(token, Qt::CaseInsensitive) == 0)
+                return true;
+        return false;
+    }
+    bool isWebSocketUpgrade() const { return hasToken("upgrade", "websocket"); }
+};
+
+namespace {
 
 // Per-address connection limits are enforced here, before a byte is read. With TLS, a socket is
 // handed to QtHttpServer only once its handshake is done: QtHttpServer 6.4's sslSetup() only
@@ -95,15 +149,12 @@ protected:
             }
         });
         if (!m_tls) {
-            addPendingConnection(socket);
+            sniff(socket);
             return;
         }
         auto *ssl = static_cast<QSslSocket *>(socket);
         ssl->setSslConfiguration(*m_tls);
-        connect(ssl, &QSslSocket::encrypted, this, [this, ssl] {
-            addPendingConnection(ssl);
-            emit newConnection();
-        });
+        connect(ssl, &QSslSocket::encrypted, this, [this, ssl] { sniff(ssl); });
         connect(ssl, &QSslSocket::sslErrors, ssl, [ssl](const QList<QSslError> &errors) {
             qCInfo(lcHttp) << "TLS handshake with" << ssl->peerAddress() << "failed:" << errors;
         });
@@ -131,10 +182,78 @@ protected:
     }
 
 private:
+    // Looks at the request's head without taking it: a WebSocket upgrade goes to `upgrade` (the
+    // server's own WebSocket, server/wsconnection.h), anything else to QtHttpServer.
+    void sniff(QTcpSocket *socket)
+    {
+        auto *watch = new QObject(socket); // deleted once decided: ends the connection below
+        auto decide = [this, socket, watch] {
+            const QByteArray peeked = socket->peek(limits::kMaxUpgradeRequestBytes);
+            const qsizetype end = peeked.indexOf("\r\n\r\n");
+            if (end < 0 && peeked.size() < limits::kMaxUpgradeRequestBytes)
+                return; // the head is still arriving
+            delete watch;
+            if (end >= 0) {
+                RequestHead head = RequestHead::parse(peeked.left(end + 4));
+                if (head.isWebSocketUpgrade()) {
+                    socket->setProperty(kRequestSeen, true);
+                    upgrade(socket, head);
+                    return;
+                }
+            }
+            addPendingConnection(socket);
+            emit newConnection();
+            // What arrived before QtHttpServer listened: it reads on readyRead.
+            QMetaObject::invokeMethod(
+                socket,
+                [socket] {
+                    if (socket->bytesAvailable() > 0)
+                        emit socket->readyRead();
+                },
+                Qt::QueuedConnection);
+        };
+        connect(socket, &QIODevice::readyRead, watch, decide);
+        if (socket->bytesAvailable() > 0)
+            decide();
+    }
+
+public:
+    std::function<void(QTcpSocket *, const RequestHead &)> upgrade;
+
+private:
     int m_requestTimeoutMs;
     std::optional<QSslConfiguration> m_tls;
     std::shared_ptr<AddressGuard> m_guard;
 };
+
+// The address a connection is counted under. Behind a trusted reverse proxy that is the last
+// X-Forwarded-For entry (the address the proxy itself saw); earlier entries are the client's own
+// claims and are ignored. Anyone else's X-Forwarded-For is ignored too: it would be a free way
+// around the per-address limits.
+QHostAddress clientAddress(const QHostAddress &peer, const RequestHead &head,
+                           const QList<QHostAddress> &trustedProxies)
+{
+    bool trusted = false;
+    for (const QHostAddress &proxy : trustedProxies)
+        trusted |= peer.isEqual(proxy, QHostAddress::TolerantConversion);
+    if (!trusted)
+        return peer;
+    const QList<QByteArray> hops = head.value("x-forwarded-for").split(',');
+    const QHostAddress forwarded(QString::fromLatin1(hops.last().trimmed()));
+    return forwarded.isNull() ? peer : forwarded;
+}
+
+// A refused upgrade: the status line, a JSON body that says why, and the end of the connection.
+void refuseUpgrade(QTcpSocket *socket, const char *status, const QString &message,
+                   const QByteArray &extraHeaders = {})
+{
+    const QByteArray body = QJsonDocument(QJsonObject{{QStringLiteral("error"), message}})
+                                .toJson(QJsonDocument::Compact);
+    socket->write(QByteArray("HTTP/1.1 ") + status + "\r\nContent-Type: application/json\r\n"
+                  + "Content-Length: " + QByteArray::number(body.size()) + "\r\n" + extraHeaders
+                  + "Connection: close\r\n\r\n" + body);
+    socket->disconnectFromHost();
+}
 
 // The API token: "Authorization: Bearer TOKEN", or ?token=TOKEN for quick scripts.
 QByteArray requestToken(const QHttpServerRequest &request)
@@ -171,10 +290,69 @@ HttpFront::HttpFront(WallServer *server)
     : QAbstractHttpServer(server)
     , m_server(server)
 {
-    connect(this, &QAbstractHttpServer::newWebSocketConnection, this, [this] {
-        while (hasPendingWebSocketConnections())
-            m_server->adopt(nextPendingWebSocketConnection().release());
-    });
+}
+
+// RFC 6455 4.2: checks the upgrade, answers 101, and hands the connection to the WallServer on
+// the server's own WebSocket (server/wsconnection.h). A plain TCP connection leaves its
+// QTcpSocket here: the descriptor is taken over (duplicated, then Qt's copy closed).
+void HttpFront::upgrade(QTcpSocket *socket, const RequestHead &head)
+{
+    if (head.method != "GET") {
+        refuseUpgrade(socket, "405 Method Not Allowed",
+                      QStringLiteral("A WebSocket upgrade must be a GET request."));
+        return;
+    }
+    if (head.value("sec-websocket-version").trimmed() != "13") {
+        refuseUpgrade(socket, "426 Upgrade Required",
+                      QStringLiteral("This server speaks WebSocket version 13 only (RFC 6455); "
+                                     "the client asked for version \"%1\".")
+                          .arg(QString::fromLatin1(head.value("sec-websocket-version"))),
+                      "Sec-WebSocket-Version: 13\r\n");
+        return;
+    }
+    const QByteArray key = head.value("sec-websocket-key").trimmed();
+    if (QByteArray::fromBase64(key).size() != 16 || !head.hasToken("connection", "upgrade")) {
+        refuseUpgrade(socket, "400 Bad Request",
+                      QStringLiteral("This WebSocket upgrade lacks a valid Sec-WebSocket-Key or "
+                                     "\"Connection: Upgrade\" (RFC 6455 4.1)."));
+        return;
+    }
+    const QByteArray accept = QCryptographicHash::hash(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11",
+                                                       QCryptographicHash::Sha1)
+                                  .toBase64();
+    const QByteArray answer = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                              "Connection: Upgrade\r\nSec-WebSocket-Accept: "
+                              + accept + "\r\n\r\n";
+    const QHostAddress peer = clientAddress(socket->peerAddress(), head,
+                                            m_server->options().trustedProxies);
+    socket->read(head.size);
+    QByteArray early = socket->readAll();
+    WsConnection *connection = nullptr;
+    if (auto *ssl = qobject_cast<QSslSocket *>(socket)) {
+        ssl->write(answer);
+        ssl->disconnect(this);
+        connection = new WsConnection(ssl, m_server->wsHub(), std::move(early));
+    } else {
+        const int fd = ::dup(int(socket->socketDescriptor()));
+        if (fd < 0 || ::send(fd, answer.constData(), size_t(answer.size()), MSG_NOSIGNAL) != answer.size()) {
+            qCWarning(lcHttp) << "could not take over a WebSocket from" << peer << ":"
+                              << strerror(errno);
+            if (fd >= 0)
+                ::close(fd);
+            socket->abort();
+            socket->deleteLater();
+            return;
+        }
+        connection = new WsConnection(fd, m_server->wsHub(), std::move(early));
+        // The per-address count goes with the connection, not with Qt's socket object.
+        for (QObject *child : socket->children()) {
+            if (dynamic_cast<ConnectionCount *>(child))
+                child->setParent(connection);
+        }
+        socket->abort(); // closes Qt's descriptor; the connection lives on in `fd`
+        socket->deleteLater();
+    }
+    m_server->adopt(connection, peer);
 }
 
 quint16 HttpFront::listenOn(const QHostAddress &host, quint16 port, const QSslConfiguration *tls,
@@ -188,6 +366,7 @@ quint16 HttpFront::listenOn(const QHostAddress &host, quint16 port, const QSslCo
         delete tcp;
         return 0;
     }
+    tcp->upgrade = [this](QTcpSocket *socket, const RequestHead &head) { upgrade(socket, head); };
     bind(tcp);
     return tcp->serverPort();
 }
@@ -195,15 +374,17 @@ quint16 HttpFront::listenOn(const QHostAddress &host, quint16 port, const QSslCo
 bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *socket)
 {
     socket->setProperty(kRequestSeen, true);
-    // QtHttpServer 6.4 hands a WebSocket upgrade over only when this returns true *and* writes
-    // nothing (a responder made here would answer it as HTTP first): claim it silently.
+    closeWhenIdle(socket);
+    // A WebSocket upgrade is taken before QtHttpServer sees the connection (GuardedTcpServer::
+    // sniff); one here came after an HTTP request on the same connection. Answering it also
+    // keeps QtHttpServer from handing it to its own QWebSocketServer.
     if (request.value("upgrade").compare("websocket", Qt::CaseInsensitive) == 0) {
-        // Make any idle timer of an earlier HTTP request on this socket stale: it is a
-        // WebSocket now, watched by the session's ping/pong.
-        socket->setProperty(kRequestCount, socket->property(kRequestCount).toInt() + 1);
+        QHttpServerResponder responder = makeResponder(request, socket);
+        replyError(responder, Status::BadRequest,
+                   QStringLiteral("A WebSocket upgrade must be the first request on its "
+                                  "connection; open a new connection for it."));
         return true;
     }
-    closeWhenIdle(socket);
     const QString path = request.url().path(QUrl::FullyDecoded);
     const auto method = request.method();
     qCDebug(lcHttp) << method << path;

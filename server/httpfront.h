@@ -1,7 +1,7 @@
 #pragma once
 
-// HTTP on the WebSocket port: health, wall list, read and post chat as JSON. WebSocket upgrade
-// requests are handed to the WallServer (QtHttpServer 6.4: newWebSocketConnection).
+// HTTP on the WebSocket port: health, wall list, read and post chat as JSON. A WebSocket upgrade
+// is answered here and the connection handed to the WallServer (server/wsconnection.h).
 
 #include <QAbstractHttpServer>
 #include <QHostAddress>
@@ -13,6 +13,7 @@ namespace scrawl {
 
 class AddressGuard;
 class WallServer;
+struct RequestHead;
 
 class HttpFront : public QAbstractHttpServer
 {
@@ -33,6 +34,7 @@ protected:
 
 private:
     void closeWhenIdle(QTcpSocket *socket);
+    void upgrade(QTcpSocket *socket, const RequestHead &head);
 
     WallServer *m_server;
     QString m_listenError;

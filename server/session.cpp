@@ -3,15 +3,10 @@
 #include "core/limits.h"
 #include "server/wallserver.h"
 
-#include <QAbstractSocket>
+#include "server/wsconnection.h"
+
 #include <QLoggingCategory>
 #include <QRandomGenerator>
-#include <QSocketNotifier>
-#include <QWebSocket>
-
-#include <cerrno>
-#include <sys/socket.h>
-#include <unistd.h>
 
 Q_LOGGING_CATEGORY(lcSession, "scrawl.server.session", QtInfoMsg)
 
@@ -29,142 +24,31 @@ QByteArray newToken()
     return token;
 }
 
-// The address a connection is counted under. Behind a trusted reverse proxy that is the last
-// X-Forwarded-For entry (the address the proxy itself saw); earlier entries are the client's own
-// claims and are ignored. Anyone else's X-Forwarded-For is ignored too: it would be a free way
-// around the per-address limits.
-QHostAddress clientAddress(QWebSocket *socket, const QList<QHostAddress> &trustedProxies)
-{
-    const QHostAddress peer = socket->peerAddress();
-    bool trusted = false;
-    for (const QHostAddress &proxy : trustedProxies)
-        trusted |= peer.isEqual(proxy, QHostAddress::TolerantConversion);
-    if (!trusted)
-        return peer;
-    const QList<QByteArray> hops = socket->request().rawHeader("X-Forwarded-For").split(',');
-    const QHostAddress forwarded(QString::fromLatin1(hops.last().trimmed()));
-    return forwarded.isNull() ? peer : forwarded;
-}
-
-// Keeps a closed connection's TCP socket open, reading and dropping what the peer still sends,
-// until the peer closes too (or kCloseLingerMs / kCloseLingerBytes pass).
-//
-// Why: QWebSocket (Qt 6.4) closes its TCP socket right after writing its close frame, also when
-// it refuses a frame over the size limit while the rest of that frame is still arriving. Closing
-// a socket with unread data makes the kernel answer with a reset, and a peer that is still
-// writing fails on the reset, often before it reads the close frame (it reports 1006, not 1009;
-// tst_inputpath::oversizedFrameAlwaysCloses1009). So at aboutToClose the descriptor is
-// duplicated: when Qt closes its copy the socket lives on, its close frame is delivered, our FIN
-// follows it (shutdown(SHUT_WR)), and the rest of the peer's data is read here until it closes.
-class CloseLinger : public QObject
-{
-public:
-    CloseLinger(QAbstractSocket *socket, int fd, QObject *parent)
-        : QObject(parent)
-        , m_fd(fd)
-    {
-        m_deadline.setSingleShot(true);
-        connect(&m_deadline, &QTimer::timeout, this, &QObject::deleteLater);
-        m_deadline.start(limits::kCloseLingerMs);
-        // Only after Qt closed its descriptor: until then Qt may still write, and read.
-        if (socket->state() == QAbstractSocket::UnconnectedState)
-            start();
-        else
-            connect(socket, &QAbstractSocket::disconnected, this, &CloseLinger::start);
-        connect(socket, &QObject::destroyed, this, &CloseLinger::start);
-    }
-    ~CloseLinger() override { ::close(m_fd); }
-
-private:
-    void start()
-    {
-        if (m_notifier)
-            return;
-        ::shutdown(m_fd, SHUT_WR);
-        m_notifier = new QSocketNotifier(qintptr(m_fd), QSocketNotifier::Read, this);
-        connect(m_notifier, &QSocketNotifier::activated, this, &CloseLinger::drain);
-        drain();
-    }
-    void drain()
-    {
-        char buffer[64 * 1024];
-        for (;;) {
-            const ssize_t n = ::recv(m_fd, buffer, sizeof buffer, MSG_DONTWAIT);
-            if (n > 0) {
-                m_drained += n;
-                if (m_drained <= limits::kCloseLingerBytes)
-                    continue;
-            } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-                return;
-            }
-            // The peer closed, the connection failed, or it sent too much: done.
-            m_notifier->setEnabled(false);
-            deleteLater();
-            return;
-        }
-    }
-
-    int m_fd;
-    QSocketNotifier *m_notifier = nullptr;
-    QTimer m_deadline;
-    qint64 m_drained = 0;
-};
-
 } // namespace
 
-Session::Session(QWebSocket *socket, WallServer *server)
+Session::Session(WsConnection *connection, WallServer *server, const QHostAddress &peer)
     : QObject(server)
-    , m_socket(socket)
+    , m_conn(connection)
     , m_server(server)
-    , m_peer(clientAddress(socket, server->options().trustedProxies))
+    , m_peer(peer)
     , m_tokens(limits::kOpsBurst)
 {
-    m_socket->setParent(this);
-    m_socket->setMaxAllowedIncomingFrameSize(limits::kTransportMaxBytes);
-    m_socket->setMaxAllowedIncomingMessageSize(limits::kTransportMaxBytes);
+    m_conn->setParent(this);
     m_heard.start();
     m_tokenClock.start();
-
-    // Count a message's bytes frame by frame: a client that streams a huge message in frames
-    // (QWebSocket sends 512 KiB frames) gets the named limit as soon as it passes it, instead
-    // of the transport's anonymous 1009 close once kTransportMaxBytes are buffered.
-    connect(m_socket, &QWebSocket::binaryFrameReceived, this,
-            [this](const QByteArray &frame, bool isLastFrame) {
-                m_messageBytes += frame.size();
-                if (m_messageBytes > limits::kMaxMessageBytes)
-                    failTooBig(m_messageBytes);
-                if (isLastFrame)
-                    m_messageBytes = 0;
-            });
-    connect(m_socket, &QWebSocket::binaryMessageReceived, this, &Session::onBinary);
-    connect(m_socket, &QWebSocket::textMessageReceived, this, &Session::onText);
-    connect(m_socket, &QWebSocket::pong, this, [this] { m_heard.restart(); });
-    connect(m_socket, &QWebSocket::bytesWritten, this, [this](qint64 bytes) {
-        // A join answer being taken is a peer that reads: its pong to a ping queued behind
-        // tens of MB comes only once they are through, at the link's speed.
-        if (m_bytesWritten < m_joinAnswerEnd)
-            m_heard.restart();
-        m_bytesWritten += bytes;
-    });
-    // QWebSocket (Qt 6.4) does not give out its TCP socket; on the server that socket is the
-    // one our HttpFront accepted (a child of it, under this server), found by its address pair.
-    connect(m_socket, &QWebSocket::aboutToClose, this, [this] {
-        const auto sockets = m_server->findChildren<QAbstractSocket *>();
-        for (QAbstractSocket *tcp : sockets) {
-            if (tcp->peerPort() != m_socket->peerPort() || tcp->localPort() != m_socket->localPort()
-                || tcp->peerAddress() != m_socket->peerAddress() || tcp->socketDescriptor() < 0)
-                continue;
-            const int fd = ::dup(int(tcp->socketDescriptor()));
-            if (fd >= 0)
-                new CloseLinger(tcp, fd, m_server);
-            return;
-        }
-    });
-    connect(m_socket, &QWebSocket::disconnected, this, [this] {
+    WsConnection::Handlers handlers;
+    handlers.binary = [this](const QByteArray &message) { onBinary(message); };
+    handlers.text = [this] { onText(); };
+    handlers.tooBig = [this](qint64 bytes) { failTooBig(bytes); };
+    handlers.heard = [this] { m_heard.restart(); };
+    handlers.closed = [this] {
         m_state = State::Closing;
         m_server->forget(this);
         deleteLater();
-    });
+    };
+    // A message over the named limit is refused as soon as its frame headers say so; a single
+    // frame over the transport ceiling ends the connection with 1009.
+    m_conn->start(std::move(handlers), limits::kMaxMessageBytes, limits::kTransportMaxBytes);
 
     m_helloTimeout.setSingleShot(true);
     connect(&m_helloTimeout, &QTimer::timeout, this, [this] {
@@ -191,7 +75,6 @@ Session::Session(QWebSocket *socket, WallServer *server)
 
 Session::Session(WallServer *server, const QHostAddress &peer, Output out, Closed closed)
     : QObject(nullptr)
-    , m_socket(nullptr)
     , m_out(std::move(out))
     , m_closed(std::move(closed))
     , m_server(server)
@@ -205,16 +88,30 @@ Session::Session(WallServer *server, const QHostAddress &peer, Output out, Close
 Session::~Session()
 {
     // A socket-free session leaves when its owner deletes it; a socket's leaves on disconnect.
-    if (!m_socket && m_state != State::Closing)
+    if (!m_conn && m_state != State::Closing)
         m_server->forget(this);
 }
 
 void Session::write(const QByteArray &bytes)
 {
-    if (m_socket)
-        m_socket->sendBinaryMessage(bytes);
+    if (m_conn)
+        m_conn->send(WsConnection::frame(bytes));
     else
         m_out(bytes);
+}
+
+qint64 Session::joinAnswerUnsent() const
+{
+    return m_conn ? std::max<qint64>(0, m_joinAnswerEnd - m_conn->writtenBytes()) : 0;
+}
+
+qint64 Session::msSinceHeard() const
+{
+    // A join answer being taken is a peer that reads: its pong to a ping queued behind tens of
+    // MB comes only once they are through, at the link's speed.
+    if (joinAnswerUnsent() > 0 && !m_conn->stalled())
+        return 0;
+    return m_heard.elapsed();
 }
 
 pb::Member Session::member() const
@@ -227,24 +124,44 @@ pb::Member Session::member() const
     return m;
 }
 
-void Session::send(const QByteArray &bytes)
+bool Session::keepsUp()
 {
     if (m_state == State::Closing)
-        return;
+        return false;
+    if (!m_conn)
+        return true;
     // What is queued behind the join answer: the answer itself drains at the link's speed and
     // may alone be above the bound (a big wall's snapshot); a reader falls behind the wall only
-    // by what piles up after it. (With TLS both counts are a record header per 16 KiB apart.)
-    if (m_socket && m_socket->bytesToWrite() - joinAnswerUnsent() > limits::kSlowReaderDisconnectBytes) {
-        fail(limitProblem(limits::kSlowReaderName,
-                          QStringLiteral("Your connection fell more than %1 MB behind the wall "
-                                         "(limit %2); reconnect to catch up.")
-                              .arg(limits::kSlowReaderDisconnectBytes / (1024 * 1024))
-                              .arg(QLatin1String(limits::kSlowReaderName))));
-        // Do not wait for a reader that does not read to take the close frame.
-        m_socket->abort();
+    // by what piles up after it. And only what the peer failed to read counts: output the server
+    // has not written yet (an overloaded server, or one pass's broadcast) waits in a socket the
+    // kernel would take it from.
+    if (m_conn->queuedBytes() - joinAnswerUnsent() <= limits::kSlowReaderDisconnectBytes
+        || m_conn->peerReading())
+        return true;
+    fail(limitProblem(limits::kSlowReaderName,
+                      QStringLiteral("Your connection fell more than %1 MB behind the wall "
+                                     "(limit %2); reconnect to catch up.")
+                          .arg(limits::kSlowReaderDisconnectBytes / (1024 * 1024))
+                          .arg(QLatin1String(limits::kSlowReaderName))));
+    // Do not wait for a reader that does not read to take the close frame.
+    m_conn->abort();
+    return false;
+}
+
+void Session::send(const QByteArray &bytes)
+{
+    if (keepsUp())
+        write(bytes);
+}
+
+void Session::sendFrame(const QByteArray &frame, const QByteArray &payload)
+{
+    if (!keepsUp())
         return;
-    }
-    write(bytes);
+    if (m_conn)
+        m_conn->send(frame);
+    else
+        m_out(payload);
 }
 
 void Session::sendJoinAnswer(const QByteArray &bytes)
@@ -254,16 +171,26 @@ void Session::sendJoinAnswer(const QByteArray &bytes)
     if (joinAnswerUnsent() > 0)
         m_joinAnswerEnd = 0;
     send(bytes);
-    if (m_state != State::Closing)
-        m_joinAnswerEnd = m_bytesWritten + (m_socket ? m_socket->bytesToWrite() : 0);
+    if (m_state != State::Closing && m_conn)
+        m_joinAnswerEnd = m_conn->writtenBytes() + m_conn->queuedBytes();
 }
 
 void Session::sendEphemeral(const QByteArray &bytes)
 {
     if (m_state == State::Closing
-        || (m_socket && m_socket->bytesToWrite() > limits::kSlowReaderDropEphemeralBytes))
+        || (m_conn && m_conn->queuedBytes() > limits::kSlowReaderDropEphemeralBytes))
         return;
     write(bytes);
+}
+
+void Session::sendEphemeralFrame(const QByteArray &frame, const QByteArray &payload)
+{
+    if (m_state == State::Closing)
+        return;
+    if (!m_conn)
+        m_out(payload);
+    else if (m_conn->queuedBytes() <= limits::kSlowReaderDropEphemeralBytes)
+        m_conn->send(frame);
 }
 
 void Session::refuse(const Problem &problem, std::uint64_t clientOpId)
@@ -280,26 +207,21 @@ void Session::fail(const Problem &problem)
     write(serialize(errorEnvelope(problem, 0, true)));
     m_state = State::Closing;
     m_helloTimeout.stop();
-    if (!m_socket) {
+    if (!m_conn) {
         m_server->forget(this);
         if (m_closed)
             m_closed(closeCodeFor(problem.code));
         return;
     }
-    // A close reason is at most 123 bytes (RFC 6455 5.5): cut on a character boundary.
-    QString reason = problem.message;
-    while (reason.toUtf8().size() > 123)
-        reason.chop(1);
-    m_socket->close(QWebSocketProtocol::CloseCode(closeCodeFor(problem.code)), reason);
+    // The connection is gone once the peer closes too, or after limits::kCloseLingerMs.
+    m_conn->close(closeCodeFor(problem.code), problem.message);
     m_server->forget(this);
-    // A peer that never answers the close handshake is cut off.
-    QTimer::singleShot(2000, m_socket, [socket = m_socket] { socket->abort(); });
 }
 
 void Session::ping()
 {
-    if (m_state != State::Closing && m_socket)
-        m_socket->ping();
+    if (m_state != State::Closing && m_conn)
+        m_conn->ping();
 }
 
 bool Session::admitCursor(const pb::Cursor &cursor, bool *flooding)
@@ -321,7 +243,7 @@ bool Session::admitCursor(const pb::Cursor &cursor, bool *flooding)
     return false;
 }
 
-void Session::onText(const QString &)
+void Session::onText()
 {
     m_heard.restart();
     fail({pb::PROTOCOL,

@@ -15,14 +15,11 @@
 #include <algorithm>
 #include <functional>
 
-QT_BEGIN_NAMESPACE
-class QWebSocket;
-QT_END_NAMESPACE
-
 namespace scrawl {
 
 class Room;
 class WallServer;
+class WsConnection;
 
 class Session : public QObject
 {
@@ -31,7 +28,9 @@ class Session : public QObject
 public:
     enum class State { AwaitingHello, Ready, Closing };
 
-    Session(QWebSocket *socket, WallServer *server);
+    // A WebSocket connection (taken over: a child of this session) from `peer` (the address it
+    // is counted under: behind a trusted proxy, the one the proxy saw).
+    Session(WsConnection *connection, WallServer *server, const QHostAddress &peer);
     // A connection without a socket, for tests and tests/fuzz: receive() takes what a client
     // sends and runs the same dispatch -> WallServer path as a WebSocket message; whatever the
     // session would write goes to `out`, and a close (fatal error) to `closed` with its code.
@@ -64,18 +63,22 @@ public:
 
     // Durable traffic: always queued; a reader that falls too far behind is disconnected.
     void send(const QByteArray &bytes);
+    // The same, with the WebSocket frame of `payload` already built (WsConnection::frame): a
+    // broadcast builds it once for every member.
+    void sendFrame(const QByteArray &frame, const QByteArray &payload);
     // The answer to a Join (a snapshot may weigh tens of MB): queued like send(), but the slow-
     // reader bound counts only what is queued behind it, and while it drains the peer counts as
     // heard (its pongs wait behind it).
     void sendJoinAnswer(const QByteArray &bytes);
     // Ephemeral traffic (cursors): dropped while the reader is behind.
     void sendEphemeral(const QByteArray &bytes);
+    void sendEphemeralFrame(const QByteArray &frame, const QByteArray &payload);
     // A refusal the client can recover from.
     void refuse(const Problem &problem, std::uint64_t clientOpId = 0);
     // A fatal error: sent, then the connection is closed with 4000 + code.
     void fail(const Problem &problem);
 
-    qint64 msSinceHeard() const { return m_heard.elapsed(); }
+    qint64 msSinceHeard() const;
     void ping();
 
     // Cursor rate (core/limits.h kMaxCursorsPerSecond): true when `cursor` may be relayed now.
@@ -88,18 +91,21 @@ public:
 
 private:
     void onBinary(const QByteArray &bytes);
-    void onText(const QString &text);
+    void onText();
     void failTooBig(qint64 bytes);
     void dispatch(const pb::Envelope &env);
     void onHello(const pb::Hello &hello);
     void onOp(pb::Op op);
     bool takeOpToken();
     // Bytes of the last join answer not yet handed to the network.
-    qint64 joinAnswerUnsent() const { return std::max<qint64>(0, m_joinAnswerEnd - m_bytesWritten); }
-    // To the socket, or to m_out without one.
+    qint64 joinAnswerUnsent() const;
+    // False (and the connection is cut) when the peer failed to read more than the slow-reader
+    // bound; false too while closing.
+    bool keepsUp();
+    // To the connection, or to m_out without one.
     void write(const QByteArray &bytes);
 
-    QWebSocket *m_socket;
+    WsConnection *m_conn = nullptr;
     Output m_out;
     Closed m_closed;
     WallServer *m_server;
@@ -119,7 +125,6 @@ private:
     int m_refusedInWindow = 0;
     std::uint64_t m_lastOpId = 0; // client op id of the previous op on this connection
     bool m_joinPending = false;
-    qint64 m_messageBytes = 0; // of the message being received, across its frames
     // Cursors and history requests: each one in costs the server much more out.
     TokenBucket m_cursorTokens{limits::kMaxCursorsPerSecond, limits::kCursorBurst};
     std::optional<pb::Cursor> m_heldCursor; // the newest position over the rate
@@ -127,8 +132,7 @@ private:
     QElapsedTimer m_cursorWindow;           // a second in which m_cursorsInWindow came
     int m_cursorsInWindow = 0;
     TokenBucket m_historyTokens{limits::kMaxHistoryRequestsPerMinute / 60.0, limits::kHistoryBurst};
-    // Bytes handed to the network so far, and where in that count the last join answer ends.
-    qint64 m_bytesWritten = 0;
+    // Where in the connection's count of bytes written the last join answer ends.
     qint64 m_joinAnswerEnd = 0;
 };
 

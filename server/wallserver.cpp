@@ -2,6 +2,7 @@
 
 #include "server/httpfront.h"
 #include "server/session.h"
+#include "server/wsconnection.h"
 
 #include <QElapsedTimer>
 #include <QDateTime>
@@ -133,6 +134,9 @@ WallServer::WallServer(ServerOptions options, QObject *parent)
 {
     if (m_options.dataDir.isEmpty())
         m_options.dataDir = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
+    m_hub = new WsHub({limits::kOutputBacklogPauseBytes, limits::kOutputBacklogResumeBytes,
+                       limits::kOutputStallMs},
+                      this);
     connect(&m_liveness, &QTimer::timeout, this, &WallServer::checkLiveness);
     connect(&m_unloadTimer, &QTimer::timeout, this, &WallServer::unloadIdleRooms);
     connect(&m_storageRetry, &QTimer::timeout, this, &WallServer::retryUnavailable);
@@ -141,6 +145,10 @@ WallServer::WallServer(ServerOptions options, QObject *parent)
 WallServer::~WallServer()
 {
     stop();
+    // Sessions (and their connections) go before the hub they are counted in: children are
+    // deleted in the order they came, and the hub came first.
+    qDeleteAll(findChildren<Session *>(Qt::FindDirectChildrenOnly));
+    delete m_hub;
 }
 
 bool WallServer::start(QString *error)
@@ -184,6 +192,7 @@ void WallServer::stop()
     for (Session *s : sessions)
         s->fail({pb::SHUTTING_DOWN, QStringLiteral("The server is shutting down; reconnect in a "
                                                    "moment."), {}});
+    m_hub->flush(); // the close frames, as far as the sockets take them now
     m_sessions.clear();
     m_rooms.clear();
     delete m_http;
@@ -504,9 +513,9 @@ bool WallServer::reloadRoom(Room *room)
     return true;
 }
 
-void WallServer::adopt(QWebSocket *socket)
+void WallServer::adopt(WsConnection *connection, const QHostAddress &peer)
 {
-    auto *session = new Session(socket, this);
+    auto *session = new Session(connection, this, peer);
     m_sessions.push_back(session);
 }
 
@@ -932,6 +941,9 @@ std::optional<Problem> WallServer::submit(Room *room, Session *session, pb::Op o
     room->model.apply(op);
     if (session)
         room->lastClientOp[author] = op.client_op_id();
+    // Reading stops before this broadcast would take the backlog past its bound (WsHub).
+    m_pendingFanoutBytes += qint64(op.ByteSizeLong() + 8) * qint64(room->members.size());
+    m_hub->setPendingBytes(m_pendingFanoutBytes);
     m_pending.push_back({room, std::move(op), session});
     scheduleFlush();
     return std::nullopt;
@@ -1228,6 +1240,8 @@ bool WallServer::flush()
         return true;
     std::vector<Pending> batch;
     batch.swap(m_pending);
+    m_pendingFanoutBytes = 0;
+    m_hub->setPendingBytes(0);
     std::vector<PendingOp> rows;
     rows.reserve(batch.size());
     for (const Pending &p : batch)
@@ -1276,6 +1290,8 @@ bool WallServer::flush()
         }
         emit opCommitted(p.room->name, p.room->committedSeq);
     }
+    // Corked: each member's share of this batch leaves in one write, now.
+    m_hub->flush();
     for (auto &[name, room] : m_rooms)
         storeSnapshotIfDue(room.get(), false);
     return true;
@@ -1377,20 +1393,28 @@ void WallServer::storedSnapshot(Room *room)
 
 void WallServer::broadcast(Room *room, const QByteArray &bytes, Session *except)
 {
-    // Copy: a send may disconnect a slow reader, which edits the member list.
+    // One frame for everyone: server frames are not masked, so every member gets the same
+    // bytes, queued by reference. Copy the list: a send may cut a slow reader, which leaves.
+    const QByteArray frame = WsConnection::frame(bytes);
     const std::vector<Session *> members = room->members;
     for (Session *s : members) {
         if (s != except)
-            s->send(bytes);
+            s->sendFrame(frame, bytes);
     }
 }
 
 void WallServer::broadcastByAuthor(Room *room, std::uint64_t author, const QByteArray &authorBytes,
                                    const QByteArray &othersBytes)
 {
+    const QByteArray authorFrame = WsConnection::frame(authorBytes);
+    const QByteArray othersFrame = WsConnection::frame(othersBytes);
     const std::vector<Session *> members = room->members;
-    for (Session *s : members)
-        s->send(s->userId() == author ? authorBytes : othersBytes);
+    for (Session *s : members) {
+        if (s->userId() == author)
+            s->sendFrame(authorFrame, authorBytes);
+        else
+            s->sendFrame(othersFrame, othersBytes);
+    }
 }
 
 void WallServer::relayCursor(Session *session, pb::Cursor cursor)
@@ -1426,10 +1450,11 @@ void WallServer::broadcastCursor(Session *session, pb::Cursor cursor)
     pb::Envelope env;
     *env.mutable_cursor() = cursor;
     const QByteArray bytes = serialize(env);
+    const QByteArray frame = WsConnection::frame(bytes);
     const std::vector<Session *> members = session->room()->members;
     for (Session *s : members) {
         if (s != session)
-            s->sendEphemeral(bytes);
+            s->sendEphemeralFrame(frame, bytes);
     }
 }
 

@@ -27,15 +27,13 @@
 #include <unordered_map>
 #include <vector>
 
-QT_BEGIN_NAMESPACE
-class QWebSocket;
-QT_END_NAMESPACE
-
 namespace scrawl {
 
 class HttpFront;
 class Session;
 class WallServer;
+class WsConnection;
+class WsHub;
 
 struct ServerOptions
 {
@@ -180,8 +178,11 @@ public:
     int unloadIdleRooms();
     AddressGuard &addressGuard() { return *m_guard; }
 
-    void adopt(QWebSocket *socket);
+    // A WebSocket connection from `peer` (HttpFront answered its upgrade).
+    void adopt(WsConnection *connection, const QHostAddress &peer);
     void forget(Session *session);
+    // What every WebSocket connection of this server shares: corked writes, backpressure.
+    WsHub *wsHub() const { return m_hub; }
 
 signals:
     void opCommitted(const QString &wall, std::uint64_t seq);
@@ -243,6 +244,9 @@ private:
     std::map<QString, std::unique_ptr<Room>> m_rooms;
     std::vector<Session *> m_sessions;
     std::vector<Pending> m_pending;
+    // Bytes the pending ops will put in members' queues when broadcast (WsHub's backlog).
+    qint64 m_pendingFanoutBytes = 0;
+    WsHub *m_hub = nullptr;
     bool m_flushScheduled = false;
     bool m_snapshotPartsScheduled = false;
     bool m_storageHealthy = true;

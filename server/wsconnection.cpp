@@ -1,0 +1,649 @@
+#include "server/wsconnection.h"
+
+#include "core/limits.h"
+
+#include <QLoggingCategory>
+#include <QSocketNotifier>
+#include <QSslSocket>
+#include <QtEndian>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <malloc.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+Q_LOGGING_CATEGORY(lcWs, "scrawl.server.ws", QtInfoMsg)
+
+namespace scrawl {
+
+namespace {
+
+qint64 nowMs()
+{
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+// One recv() per readable notification at most this big: a pass reads a bounded amount from
+// each peer, so that one fast sender cannot fill a pass alone.
+constexpr qsizetype kReadChunk = 64 * 1024;
+// iovecs handed to one sendmsg().
+constexpr int kMaxIov = 64;
+
+// Client frames are masked (RFC 6455 5.3): out = in XOR key, the key repeating every 4 bytes.
+void unmask(char *out, const char *in, qsizetype n, const quint8 key[4])
+{
+    quint64 key8;
+    quint8 *k = reinterpret_cast<quint8 *>(&key8);
+    for (int i = 0; i < 8; ++i)
+        k[i] = key[i % 4];
+    qsizetype i = 0;
+    for (; i + 8 <= n; i += 8) {
+        quint64 word;
+        std::memcpy(&word, in + i, 8);
+        word ^= key8;
+        std::memcpy(out + i, &word, 8);
+    }
+    for (; i < n; ++i)
+        out[i] = char(quint8(in[i]) ^ key[i % 4]);
+}
+
+} // namespace
+
+// --- WsHub ---
+
+WsHub::WsHub(Limits limits, QObject *parent)
+    : QObject(parent)
+    , m_limits(limits)
+{
+    m_recheck.setInterval(std::max(10, limits.stallMs / 4));
+    connect(&m_recheck, &QTimer::timeout, this, &WsHub::checkBacklog);
+}
+
+void WsHub::attach(WsConnection *c)
+{
+    c->m_hubIndex = int(m_connections.size());
+    m_connections.push_back(c);
+}
+
+void WsHub::detach(WsConnection *c)
+{
+    if (c->m_hubIndex < 0)
+        return;
+    WsConnection *last = m_connections.back();
+    m_connections[size_t(c->m_hubIndex)] = last;
+    last->m_hubIndex = c->m_hubIndex;
+    m_connections.pop_back();
+    c->m_hubIndex = -1;
+    if (c->m_dirty)
+        std::erase(m_dirty, c);
+    queued(-c->m_queuedBytes);
+}
+
+void WsHub::queued(qint64 delta)
+{
+    m_queued += delta;
+    if (m_paused && delta < 0 && m_queued + m_pending < m_limits.resumeBelowBytes)
+        resume();
+}
+
+void WsHub::setPendingBytes(qint64 bytes)
+{
+    m_pending = bytes;
+    if (!m_paused && m_queued + m_pending > m_limits.pauseAboveBytes)
+        checkBacklog();
+}
+
+void WsHub::markDirty(WsConnection *c)
+{
+    if (c->m_dirty)
+        return;
+    c->m_dirty = true;
+    m_dirty.push_back(c);
+    scheduleFlush();
+}
+
+void WsHub::scheduleFlush()
+{
+    if (m_flushScheduled)
+        return;
+    m_flushScheduled = true;
+    // After what this pass still has to do: everything it queued leaves together.
+    QMetaObject::invokeMethod(this, [this] { flush(); }, Qt::QueuedConnection);
+}
+
+void WsHub::flush()
+{
+    m_flushScheduled = false;
+    // writeOut may finish a connection, which detaches it (and edits m_dirty): take the list.
+    std::vector<WsConnection *> dirty;
+    dirty.swap(m_dirty);
+    for (WsConnection *c : dirty)
+        c->m_dirty = false;
+    for (WsConnection *c : dirty) {
+        if (c->m_hubIndex >= 0)
+            c->writeOut();
+    }
+    if (!m_paused && m_queued + m_pending > m_limits.pauseAboveBytes)
+        checkBacklog();
+}
+
+qint64 WsHub::backlogBytes()
+{
+    // Output that waits for a peer that is not reading is that peer's (the slow-reader bound
+    // deals with it), not the server's: it must not stop everyone's reading.
+    const qint64 now = nowMs();
+    qint64 stalled = 0;
+    for (const WsConnection *c : m_connections) {
+        if (c->m_queuedBytes > 0 && c->stalled(now))
+            stalled += c->m_queuedBytes;
+    }
+    return m_queued - stalled + m_pending;
+}
+
+void WsHub::checkBacklog()
+{
+    const qint64 backlog = backlogBytes();
+    if (!m_paused && backlog > m_limits.pauseAboveBytes)
+        pause();
+    else if (m_paused && backlog < m_limits.resumeBelowBytes)
+        resume();
+}
+
+void WsHub::pause()
+{
+    m_paused = true;
+    ++m_pauseCount;
+    m_pausedSince.start();
+    m_recheck.start();
+    qCDebug(lcWs) << "reading paused: output backlog" << m_queued << "bytes queued," << m_pending
+                  << "pending";
+}
+
+void WsHub::resume()
+{
+    m_paused = false;
+    m_pausedMsBefore += m_pausedSince.elapsed();
+    m_recheck.stop();
+    // Reading resumes from the event loop: resume() may run inside a connection's write.
+    QMetaObject::invokeMethod(
+        this,
+        [this] {
+            if (m_paused)
+                return;
+            const std::vector<WsConnection *> all = m_connections;
+            for (WsConnection *c : all) {
+                if (c->m_readPaused && c->m_hubIndex >= 0)
+                    c->resumedByHub();
+            }
+            // The backlog's buffers go back to the system: after an overload the server's
+            // memory returns to what it was.
+            if (m_queued == 0)
+                malloc_trim(0);
+        },
+        Qt::QueuedConnection);
+}
+
+qint64 WsHub::pausedMs() const
+{
+    return m_pausedMsBefore + (m_paused ? m_pausedSince.elapsed() : 0);
+}
+
+// --- WsConnection ---
+
+WsConnection::WsConnection(int fd, WsHub *hub, QByteArray early, QObject *parent)
+    : QObject(parent)
+    , m_hub(hub)
+    , m_fd(fd)
+{
+    m_readNotifier = new QSocketNotifier(qintptr(fd), QSocketNotifier::Read, this);
+    m_writeNotifier = new QSocketNotifier(qintptr(fd), QSocketNotifier::Write, this);
+    m_writeNotifier->setEnabled(false);
+    connect(m_readNotifier, &QSocketNotifier::activated, this, &WsConnection::onReadable);
+    connect(m_writeNotifier, &QSocketNotifier::activated, this, &WsConnection::onWritable);
+    init(std::move(early));
+}
+
+WsConnection::WsConnection(QSslSocket *socket, WsHub *hub, QByteArray early, QObject *parent)
+    : QObject(parent)
+    , m_hub(hub)
+    , m_ssl(socket)
+{
+    socket->setParent(this);
+    // Qt stops reading from the kernel once this much waits unread: a pause is real.
+    socket->setReadBufferSize(kReadChunk);
+    connect(socket, &QIODevice::readyRead, this, &WsConnection::onReadable);
+    connect(socket, &QIODevice::bytesWritten, this, [this](qint64 bytes) {
+        m_progressMs = nowMs();
+        m_writtenBytes += bytes;
+        setQueued(m_ssl->bytesToWrite() + m_ssl->encryptedBytesToWrite());
+        if (m_state == State::Closing && m_queuedBytes == 0 && !m_shutWrite) {
+            m_shutWrite = true;
+            m_ssl->disconnectFromHost();
+        }
+    });
+    connect(socket, &QAbstractSocket::disconnected, this, &WsConnection::finish);
+    connect(socket, &QAbstractSocket::errorOccurred, this, [this] {
+        if (m_ssl->state() != QAbstractSocket::ConnectedState)
+            finish();
+    });
+    init(std::move(early));
+}
+
+void WsConnection::init(QByteArray early)
+{
+    m_hub->attach(this);
+    m_in = std::move(early);
+    m_linger.setSingleShot(true);
+    connect(&m_linger, &QTimer::timeout, this, &WsConnection::finish);
+}
+
+WsConnection::~WsConnection()
+{
+    m_hub->detach(this);
+    if (m_fd >= 0)
+        ::close(m_fd);
+}
+
+void WsConnection::start(Handlers handlers, qint64 maxMessageBytes, qint64 maxFrameBytes)
+{
+    m_handlers = std::move(handlers);
+    m_maxMessageBytes = maxMessageBytes;
+    m_maxFrameBytes = maxFrameBytes;
+    // Whatever came with the upgrade request, and whatever is waiting.
+    QMetaObject::invokeMethod(this, &WsConnection::onReadable, Qt::QueuedConnection);
+}
+
+QByteArray WsConnection::frame(QByteArrayView payload, Opcode opcode)
+{
+    const qsizetype n = payload.size();
+    const int header = n < 126 ? 2 : n <= 0xFFFF ? 4 : 10;
+    QByteArray out(header + n, Qt::Uninitialized);
+    auto *p = reinterpret_cast<uchar *>(out.data());
+    p[0] = 0x80 | opcode;
+    if (n < 126) {
+        p[1] = uchar(n);
+    } else if (n <= 0xFFFF) {
+        p[1] = 126;
+        qToBigEndian(quint16(n), p + 2);
+    } else {
+        p[1] = 127;
+        qToBigEndian(quint64(n), p + 2);
+    }
+    if (n > 0)
+        std::memcpy(p + header, payload.data(), size_t(n));
+    return out;
+}
+
+void WsConnection::send(const QByteArray &frame)
+{
+    if (m_state != State::Open)
+        return;
+    enqueue(frame);
+}
+
+void WsConnection::enqueue(const QByteArray &frame)
+{
+    if (m_ssl) {
+        m_ssl->write(frame);
+        if (m_queuedBytes == 0)
+            m_progressMs = nowMs();
+        setQueued(m_queuedBytes + frame.size());
+        return;
+    }
+    if (m_queuedBytes == 0)
+        m_progressMs = nowMs();
+    m_out.push_back(frame); // shared with every other member's queue, not copied
+    setQueued(m_queuedBytes + frame.size());
+    m_hub->markDirty(this);
+}
+
+void WsConnection::setQueued(qint64 bytes)
+{
+    const qint64 delta = bytes - m_queuedBytes;
+    m_queuedBytes = bytes;
+    if (m_hubIndex >= 0)
+        m_hub->queued(delta);
+}
+
+void WsConnection::ping()
+{
+    if (m_state == State::Open)
+        enqueue(frame({}, Ping));
+}
+
+void WsConnection::close(int code, const QString &reason)
+{
+    if (m_state != State::Open)
+        return;
+    // A close reason is at most 123 bytes (RFC 6455 5.5): cut on a character boundary.
+    QString text = reason;
+    QByteArray utf8 = text.toUtf8();
+    while (utf8.size() > 123) {
+        text.chop(1);
+        utf8 = text.toUtf8();
+    }
+    QByteArray payload(2, Qt::Uninitialized);
+    qToBigEndian(quint16(code), payload.data());
+    payload += utf8;
+    enqueue(frame(payload, Close));
+    m_state = State::Closing;
+    m_inMessage = false;
+    m_message.clear();
+    m_linger.start(limits::kCloseLingerMs);
+    // Reading goes on (to drop what still comes) whatever the hub says.
+    setReading(true);
+    if (m_ssl && m_ssl->bytesToWrite() == 0 && !m_shutWrite) {
+        m_shutWrite = true;
+        m_ssl->disconnectFromHost();
+    }
+}
+
+void WsConnection::abort()
+{
+    if (m_ssl && m_state != State::Gone)
+        m_ssl->abort();
+    finish();
+}
+
+void WsConnection::finish()
+{
+    if (m_state == State::Gone)
+        return;
+    m_state = State::Gone;
+    m_linger.stop();
+    if (m_readNotifier) {
+        m_readNotifier->setEnabled(false);
+        m_writeNotifier->setEnabled(false);
+    }
+    if (m_fd >= 0) {
+        ::close(m_fd);
+        m_fd = -1;
+    }
+    m_out.clear();
+    m_outPos = 0;
+    setQueued(0);
+    m_hub->detach(this);
+    m_in.clear();
+    m_message.clear();
+    QMetaObject::invokeMethod(
+        this,
+        [this] {
+            if (m_handlers.closed)
+                m_handlers.closed();
+        },
+        Qt::QueuedConnection);
+}
+
+bool WsConnection::peerReading() const
+{
+    if (m_state == State::Gone)
+        return false;
+    if (m_ssl)
+        return m_queuedBytes == 0 || !stalled(nowMs());
+    pollfd p{m_fd, POLLOUT, 0};
+    return ::poll(&p, 1, 0) == 1 && (p.revents & POLLOUT);
+}
+
+bool WsConnection::stalled() const
+{
+    return stalled(nowMs());
+}
+
+bool WsConnection::stalled(qint64 now) const
+{
+    return m_queuedBytes > 0 && now - m_progressMs > m_hub->limits().stallMs;
+}
+
+void WsConnection::setReading(bool on)
+{
+    m_readPaused = !on;
+    if (m_readNotifier)
+        m_readNotifier->setEnabled(on && m_state != State::Gone);
+}
+
+void WsConnection::pausedByHub()
+{
+    setReading(false);
+}
+
+void WsConnection::resumedByHub()
+{
+    if (m_state == State::Gone)
+        return;
+    setReading(true);
+    // Its pongs waited unread like everything else: it was heard from.
+    if (m_handlers.heard)
+        m_handlers.heard();
+    onReadable();
+}
+
+void WsConnection::onReadable()
+{
+    if (m_state == State::Gone)
+        return;
+    if (m_state == State::Open && m_hub->readingPaused()) {
+        pausedByHub();
+        return;
+    }
+    if (m_ssl) {
+        const QByteArray data = m_ssl->readAll();
+        if (m_state == State::Closing) {
+            m_lingerBytes += data.size();
+        } else {
+            m_in += data;
+        }
+    } else {
+        // Into a scratch buffer first: an idle connection keeps no read buffer.
+        static thread_local char scratch[kReadChunk];
+        const ssize_t n = ::recv(m_fd, scratch, sizeof scratch, MSG_DONTWAIT);
+        if (n > 0 && m_state == State::Open)
+            m_in.append(scratch, qsizetype(n));
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            finish(); // the peer closed, or the connection failed
+            return;
+        }
+        if (m_state == State::Closing) {
+            // Dropped: only the peer's close (its end of the stream) is waited for.
+            m_lingerBytes += std::max<ssize_t>(n, 0);
+        }
+    }
+    if (m_state == State::Closing) {
+        if (m_lingerBytes > limits::kCloseLingerBytes)
+            finish();
+        return;
+    }
+    parse();
+}
+
+bool WsConnection::parse()
+{
+    while (m_state == State::Open) {
+        if (m_hub->readingPaused()) {
+            pausedByHub();
+            break;
+        }
+        const qsizetype avail = m_in.size() - m_inPos;
+        if (avail < 2)
+            break;
+        const auto *p = reinterpret_cast<const quint8 *>(m_in.constData() + m_inPos);
+        const bool fin = p[0] & 0x80;
+        const quint8 opcode = p[0] & 0x0F;
+        if (p[0] & 0x70) {
+            protocolError(1002, "reserved bits set (no extension was agreed)");
+            return false;
+        }
+        if (!(p[1] & 0x80)) {
+            protocolError(1002, "client frames must be masked");
+            return false;
+        }
+        quint64 len = p[1] & 0x7F;
+        qsizetype header = 2;
+        if (len == 126) {
+            if (avail < 4)
+                break;
+            len = qFromBigEndian<quint16>(p + 2);
+            header = 4;
+        } else if (len == 127) {
+            if (avail < 10)
+                break;
+            len = qFromBigEndian<quint64>(p + 2);
+            header = 10;
+        }
+        header += 4; // the mask key
+        const bool control = opcode & 0x8;
+        if (control && (!fin || len > 125)) {
+            protocolError(1002, "a control frame must be whole and at most 125 bytes");
+            return false;
+        }
+        if (len > quint64(m_maxFrameBytes)) {
+            protocolError(1009, "frame too big");
+            return false;
+        }
+        if (!control) {
+            const bool continuation = opcode == Continuation;
+            if (continuation != m_inMessage
+                || (!continuation && opcode != Text && opcode != Binary)) {
+                protocolError(1002, continuation ? "a continuation frame without a message"
+                                                 : "a new message inside a fragmented one, or an unknown opcode");
+                return false;
+            }
+            // The named limit, as soon as the headers say it is passed.
+            const qint64 total = (continuation ? m_message.size() : 0) + qint64(len);
+            if (total > m_maxMessageBytes && m_handlers.tooBig) {
+                m_handlers.tooBig(total);
+                return false;
+            }
+        } else if (opcode != Close && opcode != Ping && opcode != Pong) {
+            protocolError(1002, "unknown control opcode");
+            return false;
+        }
+        if (quint64(avail) < header + len)
+            break;
+        quint8 key[4];
+        std::memcpy(key, p + header - 4, 4);
+        QByteArray payload(qsizetype(len), Qt::Uninitialized);
+        unmask(payload.data(), m_in.constData() + m_inPos + header, qsizetype(len), key);
+        m_inPos += header + qsizetype(len);
+        if (!handleFrame(opcode, fin, std::move(payload)))
+            return false;
+    }
+    if (m_state == State::Gone)
+        return false;
+    // Keep only what is not parsed yet.
+    if (m_inPos == m_in.size()) {
+        m_in.clear();
+        m_inPos = 0;
+    } else if (m_inPos > 0) {
+        m_in.remove(0, m_inPos);
+        m_inPos = 0;
+    }
+    return !m_readPaused;
+}
+
+bool WsConnection::handleFrame(quint8 opcode, bool fin, QByteArray payload)
+{
+    switch (opcode) {
+    case Ping:
+        enqueue(frame(payload, Pong));
+        return true;
+    case Pong:
+        if (m_handlers.heard)
+            m_handlers.heard();
+        return true;
+    case Close: {
+        // Answered with the peer's code; then the peer closes the stream (or we do, later).
+        const quint16 code = payload.size() >= 2 ? qFromBigEndian<quint16>(payload.constData()) : 1000;
+        close(code == 1005 || code == 1006 || code == 1015 ? 1000 : code, {});
+        return false;
+    }
+    default:
+        break;
+    }
+    if (opcode != Continuation)
+        m_messageOpcode = opcode;
+    if (!fin) {
+        m_inMessage = true;
+        m_message += payload;
+        return true;
+    }
+    QByteArray message = m_inMessage ? m_message + payload : std::move(payload);
+    m_inMessage = false;
+    m_message.clear();
+    if (m_messageOpcode == Text) {
+        if (m_handlers.text)
+            m_handlers.text();
+    } else if (m_handlers.binary) {
+        m_handlers.binary(message);
+    }
+    return m_state == State::Open;
+}
+
+void WsConnection::protocolError(int code, const char *reason)
+{
+    qCDebug(lcWs) << "closing a connection with" << code << ":" << reason;
+    close(code, QString::fromLatin1(reason));
+}
+
+void WsConnection::onWritable()
+{
+    writeOut();
+}
+
+void WsConnection::writeOut()
+{
+    if (m_ssl || m_state == State::Gone)
+        return;
+    while (!m_out.empty()) {
+        iovec iov[kMaxIov];
+        int count = 0;
+        for (auto it = m_out.begin(); it != m_out.end() && count < kMaxIov; ++it, ++count) {
+            const qsizetype skip = count == 0 ? m_outPos : 0;
+            iov[count].iov_base = const_cast<char *>(it->constData()) + skip;
+            iov[count].iov_len = size_t(it->size() - skip);
+        }
+        msghdr msg{};
+        msg.msg_iov = iov;
+        msg.msg_iovlen = size_t(count);
+        const ssize_t n = ::sendmsg(m_fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            finish(); // reset by the peer, or the connection failed
+            return;
+        }
+        m_progressMs = nowMs();
+        qsizetype left = qsizetype(n);
+        while (left > 0) {
+            const qsizetype rest = m_out.front().size() - m_outPos;
+            if (left >= rest) {
+                left -= rest;
+                m_out.pop_front();
+                m_outPos = 0;
+            } else {
+                m_outPos += left;
+                left = 0;
+            }
+        }
+        m_writtenBytes += n;
+        setQueued(m_queuedBytes - qint64(n));
+        if (m_state == State::Gone)
+            return;
+    }
+    m_writeNotifier->setEnabled(!m_out.empty());
+    if (m_out.empty() && m_state == State::Closing && !m_shutWrite) {
+        // Our close frame is out: the end of our stream follows it. The peer's close (or end of
+        // stream) ends the connection.
+        m_shutWrite = true;
+        ::shutdown(m_fd, SHUT_WR);
+    }
+}
+
+} // namespace scrawl
