@@ -154,6 +154,7 @@ public:
     int disconnects = 0;
     int unparsable = 0;
     int textFrames = 0;
+    int pongs = 0;
     qint64 bytesRead = 0;
 
 private:
@@ -243,8 +244,10 @@ private:
                     sendFrame(0xA, payload);
                 continue;
             }
-            if (opcode == 0xA)
+            if (opcode == 0xA) {
+                ++pongs;
                 continue;
+            }
             if (opcode == 0x1)
                 ++textFrames;
             m_message += payload;
