@@ -412,6 +412,14 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
             {QStringLiteral("version"), QLatin1String(kAppVersion)},
             {QStringLiteral("protocol"), int(kProtocolVersion)},
             {QStringLiteral("clients"), m_server->sessionCount()}};
+        // Backpressure (WsHub): whether reading is paused now, how often and how long it was,
+        // and the output waiting in the server (a frame counted once per connection).
+        WsHub *hub = m_server->wsHub();
+        health.insert(QStringLiteral("output"),
+                      QJsonObject{{QStringLiteral("reading_paused"), hub->readingPaused()},
+                                  {QStringLiteral("pauses"), qint64(hub->pauseCount())},
+                                  {QStringLiteral("paused_ms"), hub->pausedMs()},
+                                  {QStringLiteral("queued_bytes"), hub->queuedBytes()}});
         if (!unavailable.isEmpty()) {
             health.insert(QStringLiteral("unavailable_walls"), QJsonArray::fromStringList(unavailable));
             health.insert(QStringLiteral("problem"),

@@ -32,8 +32,9 @@ qint64 nowMs()
 // One recv() per readable notification at most this big: a pass reads a bounded amount from
 // each peer, so that one fast sender cannot fill a pass alone.
 constexpr qsizetype kReadChunk = 64 * 1024;
-// iovecs handed to one sendmsg().
-constexpr int kMaxIov = 64;
+// Frames handed to one sendmsg() (the kernel takes up to IOV_MAX, 1024): a busy pass queues
+// many small frames for each member.
+constexpr int kMaxIov = 256;
 
 // Client frames are masked (RFC 6455 5.3): out = in XOR key, the key repeating every 4 bytes.
 void unmask(char *out, const char *in, qsizetype n, const quint8 key[4])

@@ -115,6 +115,10 @@ private slots:
         QCOMPARE(o.value(QStringLiteral("version")).toString(), QLatin1String(kAppVersion));
         QCOMPARE(o.value(QStringLiteral("protocol")).toInt(), int(kProtocolVersion));
         QCOMPARE(o.value(QStringLiteral("clients")).toInt(), 1);
+        const QJsonObject output = o.value(QStringLiteral("output")).toObject();
+        QCOMPARE(output.value(QStringLiteral("reading_paused")).toBool(true), false);
+        QCOMPARE(output.value(QStringLiteral("pauses")).toInt(-1), 0);
+        QCOMPARE(output.value(QStringLiteral("queued_bytes")).toInt(-1), 0);
     }
 
     void wallListShowsMembersAndOpCount()
