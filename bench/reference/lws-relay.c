@@ -191,17 +191,28 @@ static int writeSome(struct member *m)
 {
     struct room *r = m->room;
     int written = 0;
+    // Several frames waiting: cork the socket so that they leave in as few segments as the
+    // kernel can make of them, as uWebSockets corks its writes per socket per loop pass; each
+    // lws_write() is then a copy into the socket buffer instead of a trip through loopback TCP.
+    const int fd = lws_get_socket_fd(m->wsi);
+    const int cork = r->head - m->next >= 4;
+    if (cork)
+        setsockopt(fd, IPPROTO_TCP, TCP_CORK, &cork, sizeof cork);
     while (m->next < r->head && written < WRITES_PER_CALLBACK) {
         struct message *msg = &r->ring[m->next & (ROOM_SLOTS - 1)];
         // Every member writes its frame header into the same LWS_PRE bytes: the server does not
         // mask, so the header is the same for everyone, and this is single-threaded.
         if (lws_write(m->wsi, msg->buf + LWS_PRE, msg->len, LWS_WRITE_BINARY) < (int)msg->len)
-            return -1;
+            return -1; // lws closes it
         --msg->refs;
         ++m->next;
         ++written;
         if (lws_partial_buffered(m->wsi))
             break; // lws holds the rest of this one: wait for the socket
+    }
+    if (cork) {
+        const int off = 0;
+        setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
     }
     if (written)
         m->progress = lws_now_usecs();
