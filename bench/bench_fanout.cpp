@@ -108,8 +108,10 @@ void runOverload(Fanout &fan, const ServerProcess &server, const std::string &na
              << ",\"per_publisher_ops\":" << o.offeredOps / p
              << ",\"client_cap_ops\":" << limits::kMaxOpsPerSecond
              << ",\"sent_ops\":" << o.sentOps << ",\"refused_ops\":" << o.refusedOps
+             << ",\"server_refused_ops\":" << o.serverRefusedOps
              << ",\"delivered\":" << o.delivered << ",\"goodput_pct\":" << pct
-             << ",\"p50_ms\":" << o.p50 << ",\"p99_ms\":" << o.p99 << ",\"p999_ms\":" << o.p999
+             << ",\"latency_samples\":" << o.latencySamples << ",\"p50_ms\":" << o.p50
+             << ",\"p99_ms\":" << o.p99 << ",\"p999_ms\":" << o.p999
              << ",\"max_ms\":" << o.max << ",\"rss_before_bytes\":" << o.rssBefore
              << ",\"rss_peak_bytes\":" << o.rssPeak << ",\"rss_after_bytes\":" << rssAfter
              << ",\"rss_settled\":" << (settled ? "true" : "false") << ",\"closed\":" << o.closed

@@ -95,6 +95,7 @@ struct Fanout::Conn
     std::uint32_t strokeId = 0;
     size_t strokeStep = 0;
     std::uint64_t sent = 0;
+    std::uint64_t refusedByServer = 0; // of those sent: an Error named it (nobody gets it)
     std::vector<std::int64_t> sentAt;
     std::vector<std::uint64_t> lastFrom;  // by publisher: the client op id last received from it
     std::vector<std::uint64_t> countFrom; // by publisher: ops received from it
@@ -215,7 +216,8 @@ void Fanout::tally(std::uint64_t *missing, std::uint64_t *extra) const
         if (c->closed)
             continue;
         for (size_t p = 0; p < m_publishers.size(); ++p) {
-            const std::uint64_t sent = m_publishers[p]->sent, got = c->countFrom[p];
+            const std::uint64_t sent = m_publishers[p]->sent - m_publishers[p]->refusedByServer;
+            const std::uint64_t got = c->countFrom[p];
             (got < sent ? *missing : *extra) += got < sent ? sent - got : got - sent;
         }
     }
@@ -253,9 +255,11 @@ StepResult Fanout::step(double rate, double warmup, double window, const ServerP
     const std::uint64_t outOfOrder0 = m_outOfOrder;
     std::uint64_t missing0, extra0;
     tally(&missing0, &extra0);
-    std::uint64_t sent0 = 0;
-    for (const Conn *c : m_publishers)
+    std::uint64_t sent0 = 0, serverRefused0 = 0;
+    for (const Conn *c : m_publishers) {
         sent0 += c->sent;
+        serverRefused0 += c->refusedByServer;
+    }
     std::uint64_t attempted = 0;
     bool inWindow = false;
     double srv0 = 0, gen0 = 0;
@@ -304,15 +308,19 @@ StepResult Fanout::step(double rate, double warmup, double window, const ServerP
     r.outOfOrder = m_outOfOrder - outOfOrder0;
     r.closed = m_closed - closed0;
     r.rssEnd = server.rssBytes();
-    for (const Conn *c : m_publishers)
+    for (const Conn *c : m_publishers) {
         r.sentOps += c->sent;
+        r.serverRefusedOps += c->refusedByServer;
+    }
     r.sentOps -= sent0;
+    r.serverRefusedOps -= serverRefused0;
     r.refusedOps = 0;
     if (attempted > r.sentOps)
         r.refusedOps = attempted - r.sentOps; // by backpressure, or a publisher the server closed
     r.offeredOps = double(attempted) / (warmup + window);
     r.offeredDeliveries = r.offeredOps * m_n;
     r.errors = m_errors;
+    r.latencySamples = m_latency.count();
     r.p50 = m_latency.percentile(50);
     r.p99 = m_latency.percentile(99);
     r.p999 = m_latency.percentile(99.9);
@@ -489,8 +497,12 @@ void Fanout::onMessage(Conn &c, int opcode, const std::uint8_t *data, size_t len
         if (len > 0 && data[0] == ((3 << 3) | 2)) {
             ++m_errors;
             pb::Envelope e;
-            if (e.ParseFromArray(data, int(len)))
+            if (e.ParseFromArray(data, int(len))) {
                 ++m_errorMessages[e.error().message()];
+                // A refused op reaches nobody: not owed to the members.
+                if (e.error().client_op_id() != 0 && c.publisher >= 0)
+                    ++c.refusedByServer;
+            }
         }
         return;
     }

@@ -52,10 +52,14 @@ struct StepResult
     std::uint64_t deliveries = 0;
     std::uint64_t errors = 0;     // Scrawl's Error messages (e.g. a rate refused)
     double p50 = 0, p99 = 0, p999 = 0, max = 0; // ms, of what was delivered
+    std::uint64_t latencySamples = 0; // deliveries of ops sent in the window (0: no percentiles)
     bool drained = true;          // everything sent arrived before the step ended
     std::uint64_t sentOps = 0;
     std::uint64_t refusedOps = 0; // not sent: the publisher's socket was full (backpressure)
-    std::uint64_t lost = 0;       // deliveries owed to members still connected, never received
+    std::uint64_t serverRefusedOps = 0; // sent, and refused by the server with an Error naming it
+    // Deliveries owed to members still connected that had not arrived when the drain gave up
+    // (2 s without any arriving, 30 s at most): lost, or still queued in the server.
+    std::uint64_t lost = 0;
     std::uint64_t duplicated = 0;
     std::uint64_t outOfOrder = 0; // arrived with an op id not above the last from its publisher
     int closed = 0;               // clients whose connection the server closed during the step

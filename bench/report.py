@@ -37,6 +37,7 @@ METHOD = [
     (r"N up to N = 100, 50 beyond", "bench_fanout.cpp: publishers"),
     (r"every 100 ms|up to 10 s|within 1 % over a second", "fanoutgen.cpp: RSS sampling and settling"),
     (r"1 MiB|16 MiB|10 s without", "lws-relay.c: its limits"),
+    (r"2 s without any arriving, 30 s at most", "fanoutgen.cpp: the drain after a step"),
     (r"within 12 %", "three halvings of a doubling (bench_fanout.cpp)"),
     (r"below 100 %|below 90 %", "thresholds the text explains"),
     (r"±5 %|0\.15 px|100 pen samples", "strokegen.cpp: the generated strokes"),
@@ -175,6 +176,10 @@ def overload_get(server, n, factor):
 def mb(v):
     return d(v / 1e6)
 
+def timed_ms(r, key):
+    """A latency of an overload step, or — when nothing sent in it was delivered in time."""
+    return f"{r[key]:.1f}" if r.get("latency_samples", 1) > 0 else "—"
+
 issue15 = []
 s1000, w1000 = fan_get("scrawl", 1000), fan_get("node-ws", 1000)
 if s1000 and w1000 and w1000["saturation"]:
@@ -196,7 +201,8 @@ for r in sorted((r for r in overload if r["server"] == "scrawl"), key=lambda r: 
     issue15.append(f"| no collapse at N = {r['clients']}, {r['factor']:g}× saturation for {r['seconds']:g} s: "
                    f"≥ 90 % of the peak delivered, nobody reading cut, memory back within 10 % | "
                    f"**{r['goodput_pct']:.0f} %** ({fmt(r['delivered'])} of {fmt(r['saturation'])}/s), "
-                   f"p99 {r['p99_ms']:.1f} ms, {r['closed']} clients closed, {fmt(r['lost'])} lost, RSS "
+                   f"p99 {timed_ms(r, 'p99_ms')} ms, "
+                   f"{r['closed']} clients closed, {fmt(r['lost'])} lost, RSS "
                    f"{mb(r['rss_before_bytes']):.0f} → peak {mb(r['rss_peak_bytes']):.0f} → "
                    f"{mb(r['rss_after_bytes']):.0f} MB ({back:.0f} % of before)"
                    f"{'; saturation was capped, so this is no overload' if r['saturation_capped'] else ''} | "
@@ -302,8 +308,11 @@ if overload:
               "(waiting up to 10 s for it to settle within 1 % over a second). *closed*: clients "
               "the server disconnected (they were all reading). *refused*: ops the generator did not "
               "send because the publisher's socket was full, that is the server had stopped reading "
-              "it; they are neither offered-and-lost nor queued in the generator. *lost*: ops a member "
-              "still connected never received; *dup*, *order*: received twice, or out of order.\n")
+              "it; they are neither offered-and-lost nor queued in the generator (*by the server*: sent "
+              "and refused with an error naming them, owed to nobody). *lost*: deliveries "
+              "owed to members still connected that had not arrived when the drain after the step "
+              "gave up (2 s without any arriving, 30 s at most), so lost or still queued in the "
+              "server; *dup*, *order*: received twice, or out of order.\n")
     md.append("| server | N | load | offered deliveries/s | delivered/s | % of saturation | p50 ms | p99 ms | RSS MB before / peak / after | closed | refused ops | lost / dup / order | note |")
     md.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in sorted(overload, key=lambda r: (r["clients"], order(r["server"]), r["factor"])):
@@ -318,19 +327,25 @@ if overload:
             notes.append("closed: " + r["close_reasons"])
         if r["errors"]:
             notes.append(f"{fmt(r['errors'])} errors: " + r["error_messages"])
+        timed = r.get("latency_samples", 1) > 0
+        if not timed:
+            notes.append("nothing sent in the step arrived in time to be timed")
         md.append(f"| {r['server']} | {r['clients']} | {r['factor']:g}× | {fmt(r['offered'])} | "
-                  f"{fmt(r['delivered'])} | {r['goodput_pct']:.0f} % | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
+                  f"{fmt(r['delivered'])} | {r['goodput_pct']:.0f} % | "
+                  f"{timed_ms(r, 'p50_ms')} | {timed_ms(r, 'p99_ms')} | "
                   f"{mb(r['rss_before_bytes']):.0f} / {mb(r['rss_peak_bytes']):.0f} / {mb(r['rss_after_bytes']):.0f} | "
-                  f"{r['closed']} | {fmt(r['refused_ops'])} of {fmt(d(r['refused_ops'] + r['sent_ops']))} | "
+                  f"{r['closed']} | {fmt(r['refused_ops'])} of {fmt(d(r['refused_ops'] + r['sent_ops']))}"
+                  f"{'; ' + fmt(r['server_refused_ops']) + ' by the server' if r.get('server_refused_ops') else ''} | "
                   f"{fmt(r['lost'])} / {fmt(r['duplicated'])} / {fmt(r['out_of_order'])} | {'; '.join(notes)} |")
     over_cap = [r for r in overload if r["per_publisher_ops"] > r["client_cap_ops"]]
     if over_cap:
         md.append("\nIn " + ", ".join(f"{r['server']} N = {r['clients']} at {r['factor']:g}×"
                                        for r in over_cap)
                   + " each publisher offered more than Scrawl's max_ops_per_second ("
-                  + f"{over_cap[0]['client_cap_ops']} a second): Scrawl refuses the excess with a "
-                  "named error, which a relay does not, so there the rows compare that refusal "
-                  "with relaying.")
+                  + f"{over_cap[0]['client_cap_ops']} a second), which Scrawl may refuse with a "
+                  "named error once its burst allowance is spent, and a relay does not (ops "
+                  "Scrawl refused there: "
+                  + ", ".join(fmt(r.get("server_refused_ops", 0)) for r in over_cap) + ").")
     md.append("")
 
 # ---- strokes

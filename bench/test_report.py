@@ -24,13 +24,14 @@ def equal(server, n, p50, p99, offered=159664, basis="node-ws"):
             "p50_ms": p50, "p99_ms": p99, "p999_ms": 3.33, "errors": 0, "lost": 0, "closed": 0}
 
 
-def overload(server, n, factor, sat, delivered, rss, closed=0, lost=0, capped=False):
+def overload(server, n, factor, sat, delivered, rss, closed=0, lost=0, capped=False, server_refused=0):
     before, peak, after = rss
     return {"bench": "fanout_overload", "server": server, "clients": n, "publishers": min(n, 100),
             "factor": factor, "seconds": 30, "saturation": sat, "saturation_capped": capped,
             "offered": sat * factor, "offered_ops": sat * factor / n,
             "per_publisher_ops": sat * factor / n / min(n, 100), "client_cap_ops": 500,
-            "sent_ops": 700000, "refused_ops": 1234, "delivered": delivered,
+            "sent_ops": 700000, "refused_ops": 1234, "server_refused_ops": server_refused,
+            "latency_samples": 5000, "delivered": delivered,
             "goodput_pct": 100 * delivered / sat, "p50_ms": 3400.5, "p99_ms": 4210.25,
             "p999_ms": 4300.0, "max_ms": 4400.0, "rss_before_bytes": before,
             "rss_peak_bytes": peak, "rss_after_bytes": after, "rss_settled": True,
@@ -63,7 +64,8 @@ def run(hz120_up=3.34, hz120_down=3.62, scrawl_half=1120680, scrawl_3x=150000):
         equal("node-ws", 100, 0.34, 3.21),
         equal("lws", 100, 0.30, 0.81),
         overload("scrawl", 100, 1.5, 2241500, 2200000, (50e6, 61e6, 52e6)),
-        overload("scrawl", 100, 3, 2241500, scrawl_3x, (52e6, 1450e6, 1400e6), closed=100, lost=77),
+        overload("scrawl", 100, 3, 2241500, scrawl_3x, (52e6, 1450e6, 1400e6), closed=100, lost=77,
+                 server_refused=4321),
         overload("lws", 100, 3, 1250000, 1220000, (5e6, 9e6, 5.2e6)),
         strokes(120, hz120_up, hz120_down, ppb=7.61),
         strokes(200, 2.65, 2.91),
@@ -113,9 +115,10 @@ with tempfile.TemporaryDirectory() as tmp:
     expect("(at 200 and 240 Hz), not at 120 Hz" in text, "met at the rates that met: " + text)
     expect("7.0× node-ws's at N = 100" in text, "the load ratio is computed: 1120680 / 159672")
     expect("| scrawl | 100 | 3× | 6,724,500 | 150,000 | 7 % | 3400.5 | 4210.2 | 52 / 1450 / 1400 | 100 | "
-           "1,234 of 701,234 | 77 / 0 / 0 | closed: close 1008: fell more than 16 MB behind the wall (100) |"
+           "1,234 of 701,234; 4,321 by the server | 77 / 0 / 0 | closed: close 1008: fell more than 16 MB behind the wall (100) |"
            in text, "the overload row is the run's: " + text)
     expect("| lws | 100 | 3× |" in text, "every server has its overload rows")
+    expect("(ops Scrawl refused there: 4,321)" in text, "over the per-client cap, the refusals are named")
     expect("**7 %** (150,000 of 2,241,500/s)" in text and "(2692 % of before) | **not met** |" in text,
            "the collapse fails the overload target")
     expect("(104 % of before) | **met** |" in text, "1.5x without loss meets it")
