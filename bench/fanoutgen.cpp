@@ -441,7 +441,9 @@ void Fanout::markClosed(Conn &c, const std::string &why)
     ++m_closed;
     ++m_closeReasons[why];
     epoll_ctl(m_epoll, EPOLL_CTL_DEL, c.ws.fd(), nullptr);
-    std::fprintf(stderr, "  the server closed client %d: %s\n", c.index, why.c_str());
+    if (m_closed <= 5) // the counts and reasons go into the step's result
+        std::fprintf(stderr, "  the server closed client %d: %s%s\n", c.index, why.c_str(),
+                     m_closed == 5 ? " (further closes are counted, not listed)" : "");
 }
 
 void Fanout::poll(std::int64_t timeoutNs)
