@@ -24,10 +24,10 @@ def equal(server, n, p50, p99, offered=159664, basis="node-ws"):
             "p50_ms": p50, "p99_ms": p99, "p999_ms": 3.33, "errors": 0, "lost": 0, "closed": 0}
 
 
-def overload(server, n, factor, sat, delivered, rss, closed=0, lost=0, capped=False, server_refused=0):
+def overload(server, n, factor, sat, delivered, rss, closed=0, lost=0, server_refused=0):
     before, peak, after = rss
     return {"bench": "fanout_overload", "server": server, "clients": n, "publishers": min(n, 100),
-            "factor": factor, "seconds": 30, "saturation": sat, "saturation_capped": capped,
+            "factor": factor, "seconds": 30, "saturation": sat,
             "offered": sat * factor, "offered_ops": sat * factor / n,
             "per_publisher_ops": sat * factor / n / min(n, 100), "client_cap_ops": 500,
             "sent_ops": 700000, "refused_ops": 1234, "server_refused_ops": server_refused,
@@ -56,6 +56,7 @@ def run(hz120_up=3.34, hz120_down=3.62, scrawl_half=1120680, scrawl_3x=150000):
         fan("scrawl-tmpfs", 100, 2255800, 1128170, 3.20),
         fan("node-ws", 100, 319329, 159672, 0.69),
         fan("socket.io", 100, 119991, 60000, 10.28, cpu=0.72),
+        fan("scrawl", 10, 45005, 22502, 1.27, capped=True),
         fan("lws", 100, 1250000, 625000, 1.10),
         fan("scrawl", 1000, 1673410, 834514, 30.84),
         fan("node-ws", 1000, 245102, 122565, 5.87),
@@ -119,6 +120,7 @@ with tempfile.TemporaryDirectory() as tmp:
            in text, "the overload row is the run's: " + text)
     expect("| lws | 100 | 3× |" in text, "every server has its overload rows")
     expect("(ops Scrawl refused there: 4,321)" in text, "over the per-client cap, the refusals are named")
+    expect("No overload steps for scrawl N = 10: the publishers" in text, "a capped run says why it has no steps")
     expect("**7 %** (150,000 of 2,241,500/s)" in text and "(2692 % of before) | **not met** |" in text,
            "the collapse fails the overload target")
     expect("(104 % of before) | **met** |" in text, "1.5x without loss meets it")
