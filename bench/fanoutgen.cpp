@@ -223,7 +223,8 @@ void Fanout::tally(std::uint64_t *missing, std::uint64_t *extra) const
     }
 }
 
-StepResult Fanout::step(double rate, double warmup, double window, const ServerProcess &server)
+StepResult Fanout::step(double rate, double warmup, double window, const ServerProcess &server,
+                        double drainSeconds)
 {
     StepResult r;
     r.offeredOps = rate;
@@ -287,12 +288,12 @@ StepResult Fanout::step(double rate, double warmup, double window, const ServerP
     r.deliveries = m_windowDeliveries;
     r.delivered = double(m_windowDeliveries) / window;
     // Drain: everything sent must arrive before the next step starts; give up after 2 s without
-    // progress (or 30 s in all) and count the rest as lost.
+    // progress (or drainSeconds in all) and count the rest as lost.
     std::uint64_t missing = 0, extra = 0;
     tally(&missing, &extra);
     std::uint64_t lastMissing = missing;
     std::int64_t lastProgress = nowNs();
-    const std::int64_t cap = nowNs() + 30'000'000'000LL;
+    const std::int64_t cap = nowNs() + std::int64_t(drainSeconds * 1e9);
     while (missing > missing0 && nowNs() < cap && nowNs() - lastProgress < 2'000'000'000LL) {
         poll(std::min<std::int64_t>(100'000'000, std::max<std::int64_t>(0, m_nextRss - nowNs())));
         sampleRss(server, nowNs(), &r.rssPeak);
