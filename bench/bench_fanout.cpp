@@ -87,13 +87,14 @@ void runOverload(Fanout &fan, const ServerProcess &server, const std::string &na
         std::fprintf(stderr, "  %s N=%d overload %.1fx: offered %.0f deliveries/s (%.0f ops/s, %.0f per "
                              "publisher), delivered %.0f/s = %.0f%% of saturation, p50 %.1f p99 %.1f ms, "
                              "refused %llu of %llu ops, RSS %.0f -> peak %.0f -> %.0f MB%s, closed %d, "
-                             "lost %llu, duplicated %llu, out of order %llu, errors %llu\n",
+                             "lost %llu, duplicated %llu, out of order %llu, errors %llu, server CPU %.0f%%\n",
                      name.c_str(), n, factor, o.offeredDeliveries, o.offeredOps, o.offeredOps / p,
                      o.delivered, pct, o.p50, o.p99, (unsigned long long)o.refusedOps,
                      (unsigned long long)(o.refusedOps + o.sentOps), o.rssBefore / 1e6, o.rssPeak / 1e6,
                      rssAfter / 1e6, settled ? "" : " (still moving)", o.closed,
                      (unsigned long long)o.lost, (unsigned long long)o.duplicated,
-                     (unsigned long long)o.outOfOrder, (unsigned long long)o.errors);
+                     (unsigned long long)o.outOfOrder, (unsigned long long)o.errors,
+                     100 * o.serverCpu / o.window);
         std::printf("%-10s %5d %4d  overload %.1fx: offered %.0f/s, delivered %.0f/s (%.0f%% of saturation), "
                     "p50 %.1f p99 %.1f ms, RSS %.0f/%.0f/%.0f MB, closed %d, lost %llu\n",
                     name.c_str(), n, p, factor, o.offeredDeliveries, o.delivered, pct, o.p50, o.p99,
@@ -112,7 +113,8 @@ void runOverload(Fanout &fan, const ServerProcess &server, const std::string &na
              << ",\"delivered\":" << o.delivered << ",\"goodput_pct\":" << pct
              << ",\"latency_samples\":" << o.latencySamples << ",\"p50_ms\":" << o.p50
              << ",\"p99_ms\":" << o.p99 << ",\"p999_ms\":" << o.p999
-             << ",\"max_ms\":" << o.max << ",\"rss_before_bytes\":" << o.rssBefore
+             << ",\"max_ms\":" << o.max << ",\"server_cpu\":" << o.serverCpu / o.window
+             << ",\"rss_before_bytes\":" << o.rssBefore
              << ",\"rss_peak_bytes\":" << o.rssPeak << ",\"rss_after_bytes\":" << rssAfter
              << ",\"rss_settled\":" << (settled ? "true" : "false") << ",\"closed\":" << o.closed
              << ",\"close_reasons\":" << jsonString(summarize(fan.closeReasons()))

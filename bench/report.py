@@ -301,7 +301,8 @@ if overload:
               + " the most it delivered, for "
               + " or ".join(f"{x:g} s" for x in secs)
               + " each, open loop. *delivered* is the goodput in the step and its share of the "
-              "saturation peak; latency is that of what was delivered. Server RSS: before the step, "
+              "saturation peak; *server CPU* its share of its core (well below 100 %: other jobs "
+              "took the rest); latency is that of what was delivered. Server RSS: before the step, "
               "its peak (sampled every 100 ms) and after the load ended and the server drained "
               "(waiting up to 10 s for it to settle within 1 % over a second). *closed*: clients "
               "the server disconnected (they were all reading). *refused*: ops the generator did not "
@@ -311,8 +312,8 @@ if overload:
               "owed to members still connected that had not arrived when the drain after the step "
               "gave up (2 s without any arriving, or four times the step's length), so lost or "
               "still queued in the server; *dup*, *order*: received twice, or out of order.\n")
-    md.append("| server | N | load | offered deliveries/s | delivered/s | % of saturation | p50 ms | p99 ms | RSS MB before / peak / after | closed | refused ops | lost / dup / order | note |")
-    md.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    md.append("| server | N | load | offered deliveries/s | delivered/s | % of saturation | server CPU | p50 ms | p99 ms | RSS MB before / peak / after | closed | refused ops | lost / dup / order | note |")
+    md.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in sorted(overload, key=lambda r: (r["clients"], order(r["server"]), r["factor"])):
         notes = []
         if not r["rss_settled"]:
@@ -328,6 +329,7 @@ if overload:
             notes.append("nothing sent in the step arrived in time to be timed")
         md.append(f"| {r['server']} | {r['clients']} | {r['factor']:g}× | {fmt(r['offered'])} | "
                   f"{fmt(r['delivered'])} | {r['goodput_pct']:.0f} % | "
+                  f"{fmt(d(100 * r['server_cpu']) if 'server_cpu' in r else None)} % | "
                   f"{timed_ms(r, 'p50_ms')} | {timed_ms(r, 'p99_ms')} | "
                   f"{mb(r['rss_before_bytes']):.0f} / {mb(r['rss_peak_bytes']):.0f} / {mb(r['rss_after_bytes']):.0f} | "
                   f"{r['closed']} | {fmt(r['refused_ops'])} of {fmt(d(r['refused_ops'] + r['sent_ops']))}"

@@ -33,7 +33,7 @@ def overload(server, n, factor, sat, delivered, rss, closed=0, lost=0, server_re
             "sent_ops": 700000, "refused_ops": 1234, "server_refused_ops": server_refused,
             "latency_samples": 5000, "delivered": delivered,
             "goodput_pct": 100 * delivered / sat, "p50_ms": 3400.5, "p99_ms": 4210.25,
-            "p999_ms": 4300.0, "max_ms": 4400.0, "rss_before_bytes": before,
+            "p999_ms": 4300.0, "max_ms": 4400.0, "server_cpu": 0.97, "rss_before_bytes": before,
             "rss_peak_bytes": peak, "rss_after_bytes": after, "rss_settled": True,
             "closed": closed,
             "close_reasons": "close 1008: fell more than 16 MB behind the wall (%d)" % closed if closed else "",
@@ -115,7 +115,7 @@ with tempfile.TemporaryDirectory() as tmp:
            "no sentence of figures the run did not measure")
     expect("(at 200 and 240 Hz), not at 120 Hz" in text, "met at the rates that met: " + text)
     expect("7.0× node-ws's at N = 100" in text, "the load ratio is computed: 1120680 / 159672")
-    expect("| scrawl | 100 | 3× | 6,724,500 | 150,000 | 7 % | 3400.5 | 4210.2 | 52 / 1450 / 1400 | 100 | "
+    expect("| scrawl | 100 | 3× | 6,724,500 | 150,000 | 7 % | 97 % | 3400.5 | 4210.2 | 52 / 1450 / 1400 | 100 | "
            "1,234 of 701,234; 4,321 by the server | 77 / 0 / 0 | closed: close 1008: fell more than 16 MB behind the wall (100) |"
            in text, "the overload row is the run's: " + text)
     expect("| lws | 100 | 3× |" in text, "every server has its overload rows")
