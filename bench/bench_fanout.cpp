@@ -87,12 +87,14 @@ void runOverload(Fanout &fan, const ServerProcess &server, const std::string &na
         std::fprintf(stderr, "  %s N=%d overload %.1fx: offered %.0f deliveries/s (%.0f ops/s, %.0f per "
                              "publisher), delivered %.0f/s = %.0f%% of saturation, p50 %.1f p99 %.1f ms, "
                              "refused %llu of %llu ops, RSS %.0f -> peak %.0f -> %.0f MB%s, closed %d, "
-                             "lost %llu, duplicated %llu, out of order %llu, errors %llu, server CPU %.0f%%\n",
+                             "lost %llu, not arrived %llu, duplicated %llu, out of order %llu, errors %llu, "
+                             "server CPU %.0f%%\n",
                      name.c_str(), n, factor, o.offeredDeliveries, o.offeredOps, o.offeredOps / p,
                      o.delivered, pct, o.p50, o.p99, (unsigned long long)o.refusedOps,
                      (unsigned long long)(o.refusedOps + o.sentOps), o.rssBefore / 1e6, o.rssPeak / 1e6,
                      rssAfter / 1e6, settled ? "" : " (still moving)", o.closed,
-                     (unsigned long long)o.lost, (unsigned long long)o.duplicated,
+                     (unsigned long long)o.lost, (unsigned long long)o.undelivered,
+                     (unsigned long long)o.duplicated,
                      (unsigned long long)o.outOfOrder, (unsigned long long)o.errors,
                      100 * o.serverCpu / o.window);
         std::printf("%-10s %5d %4d  overload %.1fx: offered %.0f/s, delivered %.0f/s (%.0f%% of saturation), "
@@ -120,7 +122,8 @@ void runOverload(Fanout &fan, const ServerProcess &server, const std::string &na
              << ",\"close_reasons\":" << jsonString(summarize(fan.closeReasons()))
              << ",\"errors\":" << o.errors
              << ",\"error_messages\":" << jsonString(summarize(fan.errorMessages()))
-             << ",\"lost\":" << o.lost << ",\"duplicated\":" << o.duplicated
+             << ",\"lost\":" << o.lost << ",\"undelivered\":" << o.undelivered
+             << ",\"duplicated\":" << o.duplicated
              << ",\"out_of_order\":" << o.outOfOrder << ",\"drained\":" << (o.drained ? "true" : "false")
              << "}";
         result(json.str());
@@ -196,10 +199,11 @@ int runFanout(const Args &args)
             auto kept = [&](double at) {
                 const StepResult r = fan.step(at, warmup, window, server);
                 std::fprintf(stderr, "  %s N=%d: offered %.0f ops/s = %.0f deliveries/s -> delivered %.0f/s, "
-                                     "p99 %.1f ms, server CPU %.0f%%, generator CPU %.0f%%, errors %llu%s\n",
+                                     "p99 %.1f ms, server CPU %.0f%%, generator CPU %.0f%%, errors %llu, lost %llu%s\n",
                              name.c_str(), n, r.offeredOps, r.offeredDeliveries, r.delivered, r.p99,
                              100 * r.serverCpu / r.window, 100 * r.generatorCpu / r.window,
-                             (unsigned long long)r.errors, r.drained ? "" : " (not drained)");
+                             (unsigned long long)r.errors, (unsigned long long)r.lost,
+                             r.drained ? "" : " (not drained)");
                 if (r.delivered > best.delivered) {
                     best = r;
                     genAtSat = r.generatorCpu / r.window;
@@ -320,6 +324,7 @@ int runFanout(const Args &args)
              << ",\"offered\":" << run.rateOps * n << ",\"delivered\":" << h.delivered
              << ",\"p50_ms\":" << h.p50 << ",\"p99_ms\":" << h.p99 << ",\"p999_ms\":" << h.p999
              << ",\"errors\":" << h.errors << ",\"lost\":" << h.lost
+             << ",\"undelivered\":" << h.undelivered
              << ",\"closed\":" << h.closed << "}";
         result(json.str());
         fan.closeAll();

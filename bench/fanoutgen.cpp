@@ -20,9 +20,11 @@ constexpr double kBucketRatio = 1.01;
 constexpr size_t kBuckets = 2600; // 1 us x 1.01^2600: beyond any step
 const char kSioHeader[] = "451-[\"m\",{\"_placeholder\":true,\"num\":0}]";
 
-// Reads (client_op_id, author) from an Envelope{op{...}} without parsing it all. Scrawl sends a
-// stroke's points and end to everyone but their author without the client op id: *opId is 0.
-bool scanOp(const std::uint8_t *p, size_t len, std::uint64_t *opId, std::uint64_t *author)
+// Reads (seq, client_op_id, author) from an Envelope{op{...}} without parsing it all. Scrawl
+// sends a stroke's points and end to everyone but their author without the client op id: *opId
+// is 0. Fields come in field-number order, so seq (1) is read before the other two.
+bool scanOp(const std::uint8_t *p, size_t len, std::uint64_t *seq, std::uint64_t *opId,
+            std::uint64_t *author)
 {
     auto varint = [&](size_t &i, std::uint64_t *v) {
         *v = 0;
@@ -43,6 +45,7 @@ bool scanOp(const std::uint8_t *p, size_t len, std::uint64_t *opId, std::uint64_
         return false;
     bool gotId = false, gotAuthor = false;
     *opId = 0;
+    *seq = 0;
     while (i < len && !(gotId && gotAuthor)) {
         std::uint64_t tag, v;
         if (!varint(i, &tag))
@@ -51,7 +54,9 @@ bool scanOp(const std::uint8_t *p, size_t len, std::uint64_t *opId, std::uint64_
         case 0:
             if (!varint(i, &v))
                 return false;
-            if ((tag >> 3) == 2) {
+            if ((tag >> 3) == 1) {
+                *seq = v;
+            } else if ((tag >> 3) == 2) {
                 *opId = v;
                 gotId = true;
             } else if ((tag >> 3) == 3) {
@@ -99,6 +104,7 @@ struct Fanout::Conn
     std::vector<std::int64_t> sentAt;
     std::vector<std::uint64_t> lastFrom;  // by publisher: the client op id last received from it
     std::vector<std::uint64_t> countFrom; // by publisher: ops received from it
+    std::uint64_t lastSeq = 0;            // Scrawl: the wall's sequence number last received
 };
 
 LatencyHistogram::LatencyHistogram() : m_buckets(kBuckets, 0) {}
@@ -253,7 +259,7 @@ StepResult Fanout::step(double rate, double warmup, double window, const ServerP
     m_wStart = wStart;
     m_wEnd = end;
     const int closed0 = m_closed;
-    const std::uint64_t outOfOrder0 = m_outOfOrder;
+    const std::uint64_t outOfOrder0 = m_outOfOrder, skipped0 = m_skipped;
     std::uint64_t missing0, extra0;
     tally(&missing0, &extra0);
     std::uint64_t sent0 = 0, serverRefused0 = 0;
@@ -304,7 +310,8 @@ StepResult Fanout::step(double rate, double warmup, double window, const ServerP
         }
     }
     r.drained = missing <= missing0;
-    r.lost = missing > missing0 ? missing - missing0 : 0;
+    r.undelivered = missing > missing0 ? missing - missing0 : 0;
+    r.lost = m_skipped - skipped0;
     r.duplicated = extra > extra0 ? extra - extra0 : 0;
     r.outOfOrder = m_outOfOrder - outOfOrder0;
     r.closed = m_closed - closed0;
@@ -495,8 +502,8 @@ void Fanout::onMessage(Conn &c, int opcode, const std::uint8_t *data, size_t len
     }
     if (opcode != kBinary)
         return;
-    std::uint64_t opId = 0, author = 0;
-    if (!scanOp(data, len, &opId, &author)) {
+    std::uint64_t seq = 0, opId = 0, author = 0;
+    if (!scanOp(data, len, &seq, &opId, &author)) {
         if (len > 0 && data[0] == ((3 << 3) | 2)) {
             ++m_errors;
             pb::Envelope e;
@@ -529,6 +536,15 @@ void Fanout::onMessage(Conn &c, int opcode, const std::uint8_t *data, size_t len
         opId = last + 1;
     else if (opId <= last)
         ++m_outOfOrder;
+    else if (m_kind != ServerKind::Scrawl && opId > last + 1)
+        m_skipped += opId - last - 1; // a relay passes every op on with its id
+    if (m_kind == ServerKind::Scrawl) {
+        // Scrawl numbers the wall's ops 1, 2, 3... and sends every member all of them in order
+        // (it refuses an op before numbering it), so a gap is a loss, whoever's ops they were.
+        if (c.lastSeq != 0 && seq > c.lastSeq + 1)
+            m_skipped += seq - c.lastSeq - 1;
+        c.lastSeq = std::max(c.lastSeq, seq);
+    }
     last = std::max(last, opId);
     const std::int64_t sentAt = m_publishers[size_t(pub)]->sentAt[opId & (kRing - 1)];
     if (sentAt >= m_wStart && sentAt < m_wEnd) {

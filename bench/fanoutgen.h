@@ -57,9 +57,12 @@ struct StepResult
     std::uint64_t sentOps = 0;
     std::uint64_t refusedOps = 0; // not sent: the publisher's socket was full (backpressure)
     std::uint64_t serverRefusedOps = 0; // sent, and refused by the server with an Error naming it
+    // Lost for sure: ops a member never got although a later one (by the publisher's op id, or
+    // by Scrawl's sequence number) reached it.
+    std::uint64_t lost = 0;
     // Deliveries owed to members still connected that had not arrived when the drain gave up
     // (2 s without any arriving, or its time up): lost, or still queued in the server.
-    std::uint64_t lost = 0;
+    std::uint64_t undelivered = 0;
     std::uint64_t duplicated = 0;
     std::uint64_t outOfOrder = 0; // arrived with an op id not above the last from its publisher
     int closed = 0;               // clients whose connection the server closed during the step
@@ -117,7 +120,7 @@ private:
     std::vector<std::vector<pb::Op>> m_strokes; // the app's ops for each stroke
     LatencyHistogram m_latency;
     std::vector<std::pair<std::int64_t, double>> *m_series = nullptr;
-    std::uint64_t m_windowDeliveries = 0, m_errors = 0, m_bytes = 0, m_outOfOrder = 0;
+    std::uint64_t m_windowDeliveries = 0, m_errors = 0, m_bytes = 0, m_outOfOrder = 0, m_skipped = 0;
     std::uint64_t m_relaySeq = 1;
     std::int64_t m_wStart = 0, m_wEnd = 0, m_nextRss = 0;
     int m_closed = 0;

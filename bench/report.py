@@ -196,12 +196,15 @@ for n in sorted({r["clients"] for r in fan}):
                        f"{verdict(ratio >= 1.5)} |")
 for r in sorted((r for r in overload if r["server"] == "scrawl"), key=lambda r: (r["clients"], r["factor"])):
     back = d(100 * r["rss_after_bytes"] / r["rss_before_bytes"]) if r["rss_before_bytes"] else 0
-    ok = r["goodput_pct"] >= 90 and r["closed"] == 0 and back <= 110 and r["lost"] == 0
+    late = r.get("undelivered", 0)
+    ok = r["goodput_pct"] >= 90 and r["closed"] == 0 and back <= 110 and r["lost"] == 0 and late == 0
     issue15.append(f"| no collapse at N = {r['clients']}, {r['factor']:g}× saturation for {r['seconds']:g} s: "
-                   f"≥ 90 % of the peak delivered, nobody reading cut, memory back within 10 % | "
+                   f"≥ 90 % of the peak delivered, nobody reading cut, nothing lost or left undelivered, "
+                   f"memory back within 10 % | "
                    f"**{r['goodput_pct']:.0f} %** ({fmt(r['delivered'])} of {fmt(r['saturation'])}/s), "
                    f"p99 {timed_ms(r, 'p99_ms')} ms, "
-                   f"{r['closed']} clients closed, {fmt(r['lost'])} lost, RSS "
+                   f"{r['closed']} clients closed, {fmt(r['lost'])} lost, {fmt(late)} not arrived "
+                   f"when the drain ended, RSS "
                    f"{mb(r['rss_before_bytes']):.0f} → peak {mb(r['rss_peak_bytes']):.0f} → "
                    f"{mb(r['rss_after_bytes']):.0f} MB ({back:.0f} % of before) | "
                    f"{verdict(ok)} |")
@@ -285,12 +288,12 @@ if equal:
               + (" Scrawl's half of its own saturation, in the table above, is "
                  + "; ".join(loads) + "." if loads else "")
               + "\n")
-    md.append("| server | N | offered deliveries/s | delivered/s | p50 ms | p99 ms | p99.9 ms | lost | clients closed |")
+    md.append("| server | N | offered deliveries/s | delivered/s | p50 ms | p99 ms | p99.9 ms | lost / not arrived | clients closed |")
     md.append("|---|---|---|---|---|---|---|---|---|")
     for r in sorted(equal, key=lambda r: (r["clients"], order(r["server"]))):
         md.append(f"| {r['server']} | {r['clients']} | {fmt(r['offered'])} | {fmt(r['delivered'])} | "
                   f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['p999_ms']:.2f} | "
-                  f"{fmt(r.get('lost'))} | {fmt(r.get('closed'))} |")
+                  f"{fmt(r.get('lost'))} / {fmt(r.get('undelivered'))} | {fmt(r.get('closed'))} |")
     md.append("")
 
 if overload:
@@ -308,11 +311,13 @@ if overload:
               "the server disconnected (they were all reading). *refused*: ops the generator did not "
               "send because the publisher's socket was full, that is the server had stopped reading "
               "it; they are neither offered-and-lost nor queued in the generator (*by the server*: sent "
-              "and refused with an error naming them, owed to nobody). *lost*: deliveries "
-              "owed to members still connected that had not arrived when the drain after the step "
-              "gave up (2 s without any arriving, or four times the step's length), so lost or "
-              "still queued in the server; *dup*, *order*: received twice, or out of order.\n")
-    md.append("| server | N | load | offered deliveries/s | delivered/s | % of saturation | server CPU | p50 ms | p99 ms | RSS MB before / peak / after | closed | refused ops | lost / dup / order | note |")
+              "and refused with an error naming them, owed to nobody). *lost*: ops a member never "
+              "got although a later one reached it (by the publisher's op id, or by Scrawl's "
+              "sequence number); *not arrived*: deliveries owed to members still connected that "
+              "had not arrived when the drain after the step gave up (2 s without any arriving, or "
+              "four times the step's length), so lost or still queued in the server; *dup*, "
+              "*order*: received twice, or out of order.\n")
+    md.append("| server | N | load | offered deliveries/s | delivered/s | % of saturation | server CPU | p50 ms | p99 ms | RSS MB before / peak / after | closed | refused ops | lost / not arrived / dup / order | note |")
     md.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in sorted(overload, key=lambda r: (r["clients"], order(r["server"]), r["factor"])):
         notes = []
@@ -334,7 +339,8 @@ if overload:
                   f"{mb(r['rss_before_bytes']):.0f} / {mb(r['rss_peak_bytes']):.0f} / {mb(r['rss_after_bytes']):.0f} | "
                   f"{r['closed']} | {fmt(r['refused_ops'])} of {fmt(d(r['refused_ops'] + r['sent_ops']))}"
                   f"{'; ' + fmt(r['server_refused_ops']) + ' by the server' if r.get('server_refused_ops') else ''} | "
-                  f"{fmt(r['lost'])} / {fmt(r['duplicated'])} / {fmt(r['out_of_order'])} | {'; '.join(notes)} |")
+                  f"{fmt(r['lost'])} / {fmt(r.get('undelivered'))} / {fmt(r['duplicated'])} / "
+                  f"{fmt(r['out_of_order'])} | {'; '.join(notes)} |")
     no_steps = [r for r in fan if r["capped"]
                 and not any(o["server"] == r["server"] and o["clients"] == r["clients"] for o in overload)]
     if no_steps:

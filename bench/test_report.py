@@ -21,10 +21,12 @@ def fan(server, n, sat, half, p99, cpu=1.0, capped=False):
 def equal(server, n, p50, p99, offered=159664, basis="node-ws"):
     return {"bench": "fanout_equal", "server": server, "data": "/tmp", "clients": n,
             "publishers": min(n, 100), "basis": basis, "offered": offered, "delivered": offered + 8,
-            "p50_ms": p50, "p99_ms": p99, "p999_ms": 3.33, "errors": 0, "lost": 0, "closed": 0}
+            "p50_ms": p50, "p99_ms": p99, "p999_ms": 3.33, "errors": 0, "lost": 0,
+            "undelivered": 0, "closed": 0}
 
 
-def overload(server, n, factor, sat, delivered, rss, closed=0, lost=0, server_refused=0):
+def overload(server, n, factor, sat, delivered, rss, closed=0, lost=0, server_refused=0,
+             undelivered=0):
     before, peak, after = rss
     return {"bench": "fanout_overload", "server": server, "clients": n, "publishers": min(n, 100),
             "factor": factor, "seconds": 30, "saturation": sat,
@@ -37,7 +39,8 @@ def overload(server, n, factor, sat, delivered, rss, closed=0, lost=0, server_re
             "rss_peak_bytes": peak, "rss_after_bytes": after, "rss_settled": True,
             "closed": closed,
             "close_reasons": "close 1008: fell more than 16 MB behind the wall (%d)" % closed if closed else "",
-            "errors": 0, "error_messages": "", "lost": lost, "duplicated": 0, "out_of_order": 0,
+            "errors": 0, "error_messages": "", "lost": lost, "undelivered": undelivered,
+            "duplicated": 0, "out_of_order": 0,
             "drained": True}
 
 
@@ -65,7 +68,7 @@ def run(hz120_up=3.34, hz120_down=3.62, scrawl_half=1120680, scrawl_3x=150000):
         equal("node-ws", 100, 0.34, 3.21),
         equal("lws", 100, 0.30, 0.81),
         overload("scrawl", 100, 1.5, 2241500, 2200000, (50e6, 61e6, 52e6)),
-        overload("scrawl", 100, 3, 2241500, scrawl_3x, (52e6, 1450e6, 1400e6), closed=100, lost=77,
+        overload("scrawl", 100, 3, 2241500, scrawl_3x, (52e6, 1450e6, 1400e6), closed=100, lost=77, undelivered=5551,
                  server_refused=4321),
         overload("lws", 100, 3, 1250000, 1220000, (5e6, 9e6, 5.2e6)),
         strokes(120, hz120_up, hz120_down, ppb=7.61),
@@ -116,7 +119,7 @@ with tempfile.TemporaryDirectory() as tmp:
     expect("(at 200 and 240 Hz), not at 120 Hz" in text, "met at the rates that met: " + text)
     expect("7.0× node-ws's at N = 100" in text, "the load ratio is computed: 1120680 / 159672")
     expect("| scrawl | 100 | 3× | 6,724,500 | 150,000 | 7 % | 97 % | 3400.5 | 4210.2 | 52 / 1450 / 1400 | 100 | "
-           "1,234 of 701,234; 4,321 by the server | 77 / 0 / 0 | closed: close 1008: fell more than 16 MB behind the wall (100) |"
+           "1,234 of 701,234; 4,321 by the server | 77 / 5,551 / 0 / 0 | closed: close 1008: fell more than 16 MB behind the wall (100) |"
            in text, "the overload row is the run's: " + text)
     expect("| lws | 100 | 3× |" in text, "every server has its overload rows")
     expect("(ops Scrawl refused there: 4,321)" in text, "over the per-client cap, the refusals are named")
@@ -124,6 +127,8 @@ with tempfile.TemporaryDirectory() as tmp:
     expect("**7 %** (150,000 of 2,241,500/s)" in text and "(2692 % of before) | **not met** |" in text,
            "the collapse fails the overload target")
     expect("(104 % of before) | **met** |" in text, "1.5x without loss meets it")
+    expect("100 clients closed, 77 lost, 5,551 not arrived when the drain ended" in text,
+           "lost and not arrived are told apart")
     expect("Scrawl p50 **0.45** / p99 **0.99 ms**; node-ws 0.34 / 3.21; lws 0.30 / 0.81 (at 159,664 "
            "deliveries/s) | **not met** |" in text, "equal load against ws and lws")
     expect("= **6.83×** | **not met** |" in text, "15x ws at N = 1000")
