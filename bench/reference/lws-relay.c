@@ -18,7 +18,7 @@
 // slow member thus slows the room's publishers to its pace; nobody's messages are dropped.
 // A member that stopped reading altogether would hold the room forever, so a member that has had
 // messages waiting and took none for STALL_SECONDS is closed, and its share of the ring is
-// released. The ring never grows: ROOM_SLOTS messages and ROOM_HIGH_BYTES bytes, plus at most one
+// released (bench/reference/stalled-reader.py shows it). The ring never grows: ROOM_SLOTS messages and ROOM_HIGH_BYTES bytes, plus at most one
 // message per member that arrived after its reading was paused (see insert()).
 
 #include <libwebsockets.h>
