@@ -1,432 +1,28 @@
-// scrawl-bench fanout: one wall (room), N connected clients, P of them publishing stroke-point
-// batches and chat at a fixed open-loop rate. For each server (Scrawl, Node ws, Socket.IO) and N:
-// delivered messages/s at saturation, latency percentiles at half of it, server CPU-seconds per
-// million deliveries, server memory per connection, and the generator's own CPU use (to show it
-// is not the bottleneck).
+// scrawl-bench fanout: one wall (room), N connected clients, P of them publishing the app's stroke
+// batches and chat at a fixed open-loop rate (the generator: bench/fanoutgen.h). For each server
+// (Scrawl, Node ws, Socket.IO, libwebsockets) and N: delivered messages/s at saturation, latency
+// percentiles at half of it, server CPU-seconds per million deliveries, server memory per
+// connection, the generator's own CPU use (to show it is not the bottleneck); then overload steps
+// at 1.5x and 3x saturation (goodput, latency, server memory, clients cut, ops lost); then every
+// server at one equal offered load.
 //
-// The generator is one thread on epoll with RawWs connections (no QWebSocket), pinned to its own
-// core; the server is started under `taskset -c` on another. Latency runs from the *intended*
-// send time of the open-loop schedule, so a late generator or a backed-up server both count.
+// The server is started under `taskset -c` on one core, the generator pinned to another.
 
 #include "bench/common.h"
-#include "bench/strokegen.h"
+#include "bench/fanoutgen.h"
 
 #include "core/limits.h"
-
-#include <sys/epoll.h>
 
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <map>
-#include <memory>
 #include <sstream>
-#include <unordered_map>
 
 namespace scrawl::bench {
 
 namespace {
-
-constexpr size_t kRing = 1 << 16; // send times kept per publisher, by op id
-const char kSioHeader[] = "451-[\"m\",{\"_placeholder\":true,\"num\":0}]";
-
-struct Conn
-{
-    RawWs ws;
-    int index = 0;
-    int publisher = -1; // index among publishers, -1 for a pure reader
-    bool wantOut = false;
-    std::uint64_t nextOpId = 0;
-    std::uint32_t strokeId = 0;
-    int strokeStep = 0;
-    std::uint64_t sent = 0;
-    std::vector<std::int64_t> sentAt;
-    std::vector<std::uint64_t> lastFrom; // by publisher: the client op id last received from it
-};
-
-struct StepResult
-{
-    double offeredOps = 0;        // ops/s the publishers sent
-    double offeredDeliveries = 0; // ops/s x N
-    double delivered = 0;         // deliveries/s received in the window
-    double serverCpu = 0;         // s in the window
-    double generatorCpu = 0;      // s in the window
-    double window = 0;            // s
-    std::uint64_t deliveries = 0;
-    std::uint64_t errors = 0;
-    double p50 = 0, p99 = 0, p999 = 0, max = 0; // ms
-    bool drained = true;
-};
-
-// Reads (client_op_id, author) from an Envelope{op{...}} without parsing it all. Scrawl sends a
-// stroke's points and end to everyone but their author without the client op id: *opId is 0.
-bool scanOp(const std::uint8_t *p, size_t len, std::uint64_t *opId, std::uint64_t *author)
-{
-    auto varint = [&](size_t &i, std::uint64_t *v) {
-        *v = 0;
-        for (int shift = 0; i < len && shift < 64; shift += 7) {
-            const std::uint8_t b = p[i++];
-            *v |= std::uint64_t(b & 0x7f) << shift;
-            if (!(b & 0x80))
-                return true;
-        }
-        return false;
-    };
-    size_t i = 0;
-    if (len < 2 || p[0] != ((6 << 3) | 2))
-        return false;
-    ++i;
-    std::uint64_t opLen;
-    if (!varint(i, &opLen))
-        return false;
-    bool gotId = false, gotAuthor = false;
-    *opId = 0;
-    while (i < len && !(gotId && gotAuthor)) {
-        std::uint64_t tag, v;
-        if (!varint(i, &tag))
-            return false;
-        switch (tag & 7) {
-        case 0:
-            if (!varint(i, &v))
-                return false;
-            if ((tag >> 3) == 2) {
-                *opId = v;
-                gotId = true;
-            } else if ((tag >> 3) == 3) {
-                *author = v;
-                gotAuthor = true;
-            }
-            break;
-        case 2:
-            if (!varint(i, &v))
-                return false;
-            i += size_t(v);
-            break;
-        case 1: i += 8; break;
-        case 5: i += 4; break;
-        default: return false;
-        }
-    }
-    return gotAuthor;
-}
-
-class Fanout
-{
-public:
-    Fanout(ServerKind kind, std::uint16_t port, int clients, int publishers)
-        : m_kind(kind), m_port(port), m_n(clients), m_p(publishers)
-    {
-        StrokeGen gen(11);
-        for (int i = 0; i < 64; ++i)
-            m_strokes.push_back(toGrid(gen.next(93, 200)));
-    }
-
-    void connectAll()
-    {
-        m_epoll = epoll_create1(EPOLL_CLOEXEC);
-        std::string error;
-        const std::string path = m_kind == ServerKind::Scrawl ? "/"
-                               : m_kind == ServerKind::NodeWs ? "/?room=bench"
-                                                              : "/socket.io/?EIO=4&transport=websocket&room=bench";
-        for (int i = 0; i < m_n; ++i) {
-            auto c = std::make_unique<Conn>();
-            c->index = i;
-            if (!c->ws.connect(m_port, path, &error))
-                die("client " + std::to_string(i) + ": " + error);
-            if (m_kind == ServerKind::Scrawl) {
-                const std::uint64_t user = scrawlHello(c->ws, "client" + std::to_string(i));
-                if (!user || !scrawlJoin(c->ws, "fanout"))
-                    die("client " + std::to_string(i) + " could not join");
-                m_byAuthor[user] = i;
-            } else if (m_kind == ServerKind::SocketIo) {
-                int op;
-                std::string payload;
-                if (!c->ws.readMessage(&op, &payload, 10000) || payload.empty() || payload[0] != '0')
-                    die("no Engine.IO open packet");
-                c->ws.queueFrame(kText, "40", 2);
-                c->ws.flushBlocking();
-                do {
-                    if (!c->ws.readMessage(&op, &payload, 10000))
-                        die("no Socket.IO connect answer");
-                } while (payload.rfind("40", 0) != 0);
-            }
-            if (i < m_p) {
-                c->publisher = i;
-                c->sentAt.assign(kRing, 0);
-                m_publishers.push_back(c.get());
-            }
-            c->ws.setNonBlocking();
-            epoll_event ev{};
-            ev.events = EPOLLIN;
-            ev.data.ptr = c.get();
-            epoll_ctl(m_epoll, EPOLL_CTL_ADD, c->ws.fd(), &ev);
-            m_conns.push_back(std::move(c));
-            // Keep the ones already connected served (presence, pings): setting up 1000 clients
-            // can outlast the server's peer timeout.
-            poll(0);
-        }
-        // Let presence traffic and Socket.IO acks settle.
-        settle(500, 60000);
-    }
-
-    // Open-loop run at `rate` ops/s for warmup + window seconds, then drain.
-    StepResult step(double rate, double warmup, double window, const ServerProcess &server)
-    {
-        StepResult r;
-        r.offeredOps = rate;
-        r.offeredDeliveries = rate * m_n;
-        // Room for every latency sample of the window, allocated and touched before it starts:
-        // growing a vector of millions of samples inside the window (a copy of tens of MB and
-        // its page faults) stalled this generator for 20-230 ms at each doubling, which read as
-        // the server's latency.
-        const size_t room = size_t(rate * m_n * window * 1.25) + 1024;
-        reserveTouched(m_latency, room);
-        if (m_series)
-            reserveTouched(*m_series, room);
-        const std::int64_t interval = std::int64_t(1e9 / rate);
-        const std::int64_t start = nowNs();
-        const std::int64_t wStart = start + std::int64_t(warmup * 1e9);
-        const std::int64_t end = wStart + std::int64_t(window * 1e9);
-        std::int64_t next = start;
-        size_t pub = 0;
-        m_windowDeliveries = 0;
-        m_errors = 0;
-        m_wStart = wStart;
-        m_wEnd = end;
-        std::uint64_t sentOps = 0;
-        const std::uint64_t received0 = m_received;
-        bool inWindow = false;
-        double srv0 = 0, gen0 = 0;
-        for (;;) {
-            std::int64_t now = nowNs();
-            if (!inWindow && now >= wStart) {
-                inWindow = true;
-                srv0 = server.cpuSeconds();
-                gen0 = selfCpuSeconds();
-            }
-            if (now >= end)
-                break;
-            while (next <= now && next < end) {
-                publish(*m_publishers[pub], next);
-                ++sentOps;
-                pub = (pub + 1) % m_publishers.size();
-                next += interval;
-            }
-            poll(std::min(next, end) - nowNs());
-        }
-        r.serverCpu = server.cpuSeconds() - srv0;
-        r.generatorCpu = selfCpuSeconds() - gen0;
-        r.window = window;
-        r.deliveries = m_windowDeliveries;
-        r.delivered = double(m_windowDeliveries) / window;
-        // Drain: everything sent must arrive before the next step starts.
-        const std::uint64_t expected = received0 + sentOps * std::uint64_t(m_n);
-        std::int64_t lastProgress = nowNs();
-        std::uint64_t lastCount = m_received;
-        const std::int64_t cap = nowNs() + 30'000'000'000LL;
-        while (m_received < expected && nowNs() < cap && nowNs() - lastProgress < 2'000'000'000LL) {
-            poll(100'000'000);
-            if (m_received != lastCount) {
-                lastCount = m_received;
-                lastProgress = nowNs();
-            }
-        }
-        r.drained = m_received >= expected;
-        m_received = std::max(m_received, expected); // lost messages do not spill into the next step
-        r.errors = m_errors;
-        std::vector<double> &lat = m_latency;
-        if (!lat.empty()) {
-            r.p50 = percentile(lat, 50);
-            r.p99 = percentile(lat, 99);
-            r.p999 = percentile(lat, 99.9);
-            r.max = lat.back();
-        }
-        return r;
-    }
-
-    template <typename T> static void reserveTouched(std::vector<T> &v, size_t n)
-    {
-        if (v.capacity() < n) {
-            std::vector<T>().swap(v);
-            v.resize(n); // writes every page now
-        }
-        v.clear();
-    }
-
-    // While set (not null): (send time from the window's start in ns, latency in ms) of every
-    // delivery in the window.
-    void recordSeries(std::vector<std::pair<std::int64_t, double>> *series) { m_series = series; }
-
-    void settle(int quietMs, int capMs)
-    {
-        const std::int64_t cap = nowNs() + std::int64_t(capMs) * 1000000;
-        std::uint64_t before = m_bytes;
-        std::int64_t quietSince = nowNs();
-        while (nowNs() < cap && nowNs() - quietSince < std::int64_t(quietMs) * 1000000) {
-            poll(50'000'000);
-            if (m_bytes != before) {
-                before = m_bytes;
-                quietSince = nowNs();
-            }
-        }
-    }
-
-    void closeAll()
-    {
-        m_conns.clear();
-        if (m_epoll >= 0)
-            ::close(m_epoll);
-        m_epoll = -1;
-    }
-
-private:
-    void publish(Conn &c, std::int64_t intended)
-    {
-        pb::Envelope env;
-        pb::Op *op = env.mutable_op();
-        const std::uint64_t id = ++c.nextOpId;
-        op->set_client_op_id(id);
-        if (m_kind != ServerKind::Scrawl) {
-            // What Scrawl's broadcast carries, stamped by the client since a relay stamps nothing.
-            op->set_seq(m_relaySeq++);
-            op->set_author(std::uint64_t(c.publisher + 1));
-            op->set_time_ms(1700000000000LL + intended / 1000000);
-        }
-        if (id % 10 == 0) {
-            op->mutable_chat()->set_text("chat line " + std::to_string(id) + " from the fan-out bench");
-        } else {
-            const auto &stroke = m_strokes[c.strokeId % m_strokes.size()];
-            const int step = c.strokeStep++;
-            if (step == 0) {
-                auto *b = op->mutable_stroke_begin();
-                b->set_id(c.strokeId + 1);
-                b->set_color(0x1e88e5);
-                b->set_width(3);
-                encodePoints({stroke.begin(), stroke.begin() + 4}, {}, b);
-            } else if (4 * (step + 1) <= int(stroke.size())) {
-                auto *b = op->mutable_stroke_points();
-                b->set_id(c.strokeId + 1);
-                encodePoints({stroke.begin() + 4 * step, stroke.begin() + 4 * (step + 1)},
-                             tailOf(stroke, size_t(4 * step)), b);
-            } else {
-                op->mutable_stroke_end()->set_id(c.strokeId + 1);
-                ++c.strokeId;
-                c.strokeStep = 0;
-            }
-        }
-        thread_local std::string bytes;
-        bytes.clear();
-        env.AppendToString(&bytes);
-        if (m_kind == ServerKind::SocketIo)
-            c.ws.queueFrame(kText, kSioHeader, sizeof kSioHeader - 1);
-        c.ws.queueFrame(kBinary, bytes.data(), bytes.size());
-        c.sentAt[id & (kRing - 1)] = intended;
-        ++c.sent;
-        flush(c);
-    }
-
-    void flush(Conn &c)
-    {
-        if (!c.ws.flush())
-            die("a publisher's connection failed");
-        const bool want = c.ws.pendingWrite() > 0;
-        if (want != c.wantOut) {
-            c.wantOut = want;
-            epoll_event ev{};
-            ev.events = EPOLLIN | (want ? EPOLLOUT : 0u);
-            ev.data.ptr = &c;
-            epoll_ctl(m_epoll, EPOLL_CTL_MOD, c.ws.fd(), &ev);
-        }
-    }
-
-    void poll(std::int64_t timeoutNs)
-    {
-        timeoutNs = std::max<std::int64_t>(0, timeoutNs);
-        timespec ts{time_t(timeoutNs / 1000000000), long(timeoutNs % 1000000000)};
-        epoll_event events[256];
-        const int n = epoll_pwait2(m_epoll, events, 256, &ts, nullptr);
-        if (n <= 0)
-            return;
-        const std::int64_t now = nowNs();
-        for (int i = 0; i < n; ++i) {
-            auto *c = static_cast<Conn *>(events[i].data.ptr);
-            if (events[i].events & EPOLLOUT)
-                flush(*c);
-            if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-                const std::uint64_t before = c->ws.bytesIn;
-                const bool ok = c->ws.readAvailable([&](int opcode, const std::uint8_t *data, size_t len) {
-                    onMessage(*c, opcode, data, len, now);
-                });
-                m_bytes += c->ws.bytesIn - before;
-                if (!ok)
-                    die("the server closed client " + std::to_string(c->index)
-                        + "'s connection (see /tmp/scrawl-bench-*.log)");
-                if (c->ws.pendingWrite() > 0) // pongs
-                    flush(*c);
-            }
-        }
-    }
-
-    void onMessage(Conn &c, int opcode, const std::uint8_t *data, size_t len, std::int64_t now)
-    {
-        if (opcode == kText) {
-            if (m_kind == ServerKind::SocketIo && len == 1 && data[0] == '2') { // Engine.IO ping
-                c.ws.queueFrame(kText, "3", 1);
-                flush(c);
-            }
-            return;
-        }
-        if (opcode != kBinary)
-            return;
-        std::uint64_t opId = 0, author = 0;
-        if (!scanOp(data, len, &opId, &author)) {
-            if (len > 0 && data[0] == ((3 << 3) | 2))
-                ++m_errors;
-            return;
-        }
-        ++m_received;
-        if (now >= m_wStart && now < m_wEnd)
-            ++m_windowDeliveries;
-        int pub = -1;
-        if (m_kind == ServerKind::Scrawl) {
-            const auto it = m_byAuthor.find(author);
-            if (it != m_byAuthor.end())
-                pub = m_conns[size_t(it->second)]->publisher;
-        } else {
-            pub = int(author) - 1;
-        }
-        if (pub < 0 || pub >= int(m_publishers.size()))
-            return;
-        // Each publisher's ops reach every member in the order sent, so one without its id is
-        // the one after the last seen from that publisher.
-        if (c.lastFrom.size() < m_publishers.size())
-            c.lastFrom.resize(m_publishers.size(), 0);
-        if (opId == 0)
-            opId = c.lastFrom[size_t(pub)] + 1;
-        c.lastFrom[size_t(pub)] = opId;
-        const std::int64_t sentAt = m_publishers[size_t(pub)]->sentAt[opId & (kRing - 1)];
-        if (sentAt >= m_wStart && sentAt < m_wEnd) {
-            m_latency.push_back(double(now - sentAt) / 1e6);
-            if (m_series)
-                m_series->emplace_back(sentAt - m_wStart, double(now - sentAt) / 1e6);
-        }
-    }
-
-    ServerKind m_kind;
-    std::uint16_t m_port;
-    int m_n, m_p;
-    int m_epoll = -1;
-    std::vector<std::unique_ptr<Conn>> m_conns;
-    std::vector<Conn *> m_publishers;
-    std::unordered_map<std::uint64_t, int> m_byAuthor;
-    std::vector<std::vector<FixedPoint>> m_strokes;
-    std::vector<double> m_latency;
-    std::vector<std::pair<std::int64_t, double>> *m_series = nullptr;
-    std::uint64_t m_received = 0, m_windowDeliveries = 0, m_errors = 0, m_bytes = 0;
-    std::uint64_t m_relaySeq = 1;
-    std::int64_t m_wStart = 0, m_wEnd = 0;
-};
 
 ServerKind kindOf(const std::string &name)
 {
@@ -434,9 +30,11 @@ ServerKind kindOf(const std::string &name)
         return ServerKind::NodeWs;
     if (name == "socket.io")
         return ServerKind::SocketIo;
+    if (name == "lws")
+        return ServerKind::Lws;
     if (name == "scrawl" || name == "scrawl-tmpfs" || name == "baseline")
         return ServerKind::Scrawl;
-    die("unknown server " + name + " (scrawl, scrawl-tmpfs, baseline, node-ws, socket.io)");
+    die("unknown server " + name + " (scrawl, scrawl-tmpfs, baseline, node-ws, socket.io, lws)");
 }
 
 // baseline: another build's scrawl-server (SCRAWL_BENCH_BASELINE=PATH), on the disk like
@@ -468,6 +66,70 @@ std::vector<std::string> split(const std::string &text)
     return out;
 }
 
+// Past saturation: offer 1.5x and 3x what the server delivered at most, for `seconds` each. A
+// server that copes serves about its peak and refuses the rest early (stops reading, so the
+// publishers' sockets fill and their further ops are refused by backpressure, or a named error);
+// one that does not queues it, and its memory, latency and the clients it cuts show it.
+void runOverload(Fanout &fan, const ServerProcess &server, const std::string &name, int n, int p,
+                 double saturation, double seconds)
+{
+    for (const double factor : {1.5, 3.0}) {
+        fan.settle(500, 10000);
+        const double rate = factor * saturation / n;
+        // A server that reads only what it can send leaves the excess in the publishers' socket
+        // buffers, to be delivered after the step: up to (factor - 1) x seconds of its peak.
+        // Time for that, so that late is not counted as lost; one that stalls ends it sooner.
+        const StepResult o = fan.step(rate, 0, seconds, server, std::max(30.0, 4 * seconds));
+        // After the load and the drain: memory should come back to what it was before.
+        bool settled = false;
+        const std::int64_t rssAfter = fan.settleRss(server, 10000, &settled);
+        const double pct = 100 * o.delivered / saturation;
+        std::fprintf(stderr, "  %s N=%d overload %.1fx: offered %.0f deliveries/s (%.0f ops/s, %.0f per "
+                             "publisher), delivered %.0f/s = %.0f%% of saturation, p50 %.1f p99 %.1f ms, "
+                             "refused %llu of %llu ops, RSS %.0f -> peak %.0f -> %.0f MB%s, closed %d, "
+                             "lost %llu, not arrived %llu, duplicated %llu, out of order %llu, errors %llu, "
+                             "server CPU %.0f%%\n",
+                     name.c_str(), n, factor, o.offeredDeliveries, o.offeredOps, o.offeredOps / p,
+                     o.delivered, pct, o.p50, o.p99, (unsigned long long)o.refusedOps,
+                     (unsigned long long)(o.refusedOps + o.sentOps), o.rssBefore / 1e6, o.rssPeak / 1e6,
+                     rssAfter / 1e6, settled ? "" : " (still moving)", o.closed,
+                     (unsigned long long)o.lost, (unsigned long long)o.undelivered,
+                     (unsigned long long)o.duplicated,
+                     (unsigned long long)o.outOfOrder, (unsigned long long)o.errors,
+                     100 * o.serverCpu / o.window);
+        std::printf("%-10s %5d %4d  overload %.1fx: offered %.0f/s, delivered %.0f/s (%.0f%% of saturation), "
+                    "p50 %.1f p99 %.1f ms, RSS %.0f/%.0f/%.0f MB, closed %d, lost %llu\n",
+                    name.c_str(), n, p, factor, o.offeredDeliveries, o.delivered, pct, o.p50, o.p99,
+                    o.rssBefore / 1e6, o.rssPeak / 1e6, rssAfter / 1e6, o.closed,
+                    (unsigned long long)o.lost);
+        std::fflush(stdout);
+        std::ostringstream json;
+        json << "{\"bench\":\"fanout_overload\",\"server\":" << jsonString(name)
+             << ",\"clients\":" << n << ",\"publishers\":" << p << ",\"factor\":" << factor
+             << ",\"seconds\":" << seconds << ",\"saturation\":" << saturation
+             << ",\"offered\":" << o.offeredDeliveries << ",\"offered_ops\":" << o.offeredOps
+             << ",\"per_publisher_ops\":" << o.offeredOps / p
+             << ",\"client_cap_ops\":" << limits::kMaxOpsPerSecond
+             << ",\"sent_ops\":" << o.sentOps << ",\"refused_ops\":" << o.refusedOps
+             << ",\"server_refused_ops\":" << o.serverRefusedOps
+             << ",\"delivered\":" << o.delivered << ",\"goodput_pct\":" << pct
+             << ",\"latency_samples\":" << o.latencySamples << ",\"p50_ms\":" << o.p50
+             << ",\"p99_ms\":" << o.p99 << ",\"p999_ms\":" << o.p999
+             << ",\"max_ms\":" << o.max << ",\"server_cpu\":" << o.serverCpu / o.window
+             << ",\"rss_before_bytes\":" << o.rssBefore
+             << ",\"rss_peak_bytes\":" << o.rssPeak << ",\"rss_after_bytes\":" << rssAfter
+             << ",\"rss_settled\":" << (settled ? "true" : "false") << ",\"closed\":" << o.closed
+             << ",\"close_reasons\":" << jsonString(summarize(fan.closeReasons()))
+             << ",\"errors\":" << o.errors
+             << ",\"error_messages\":" << jsonString(summarize(fan.errorMessages()))
+             << ",\"lost\":" << o.lost << ",\"undelivered\":" << o.undelivered
+             << ",\"duplicated\":" << o.duplicated
+             << ",\"out_of_order\":" << o.outOfOrder << ",\"drained\":" << (o.drained ? "true" : "false")
+             << "}";
+        result(json.str());
+    }
+}
+
 } // namespace
 
 int runFanout(const Args &args)
@@ -478,10 +140,21 @@ int runFanout(const Args &args)
     const double warmup = args.number("warmup", quick ? 0.3 : 0.5);
     const double window = args.number("window", quick ? 1.0 : 2.0);
     const double halfWindow = args.number("half-window", quick ? 2.0 : 4.0);
-    const int maxPublishers = int(args.integer("publishers", 50));
+    // Every client publishes up to N = 100 (3x Scrawl's saturation there is more than 50
+    // publishers may send under Scrawl's per-client cap), 50 of them beyond.
+    const auto publishersFor = [&](int n) {
+        return args.has("publishers") ? std::min(n, int(args.integer("publishers", 50))) : n <= 100 ? n : 50;
+    };
     // Scrawl refuses more than max_ops_per_second from one client; every server gets the same cap.
     const double perPublisherCap = args.number("publisher-rate-cap", 0.9 * limits::kMaxOpsPerSecond);
-    std::vector<std::string> serverNames = split(args.text("servers", "scrawl,scrawl-tmpfs,node-ws,socket.io"));
+    const double overloadSeconds = args.number("overload-seconds", quick ? 8 : 30);
+    // lws is in the default set when its relay was built (libwebsockets-dev installed).
+    const bool haveLws = std::filesystem::exists(binDir() + "/lws-relay");
+    if (!haveLws)
+        std::fprintf(stderr, "scrawl-bench: %s/lws-relay was not built (libwebsockets-dev missing): "
+                             "no lws rows\n", binDir().c_str());
+    std::vector<std::string> serverNames = split(args.text(
+        "servers", haveLws ? "scrawl,scrawl-tmpfs,node-ws,socket.io,lws" : "scrawl,scrawl-tmpfs,node-ws,socket.io"));
     std::vector<std::string> clientCounts = split(args.text("clients", quick ? "10,100" : "10,100,1000"));
 
     std::printf("%-10s %5s %4s %12s %10s %8s %8s %8s %10s %9s %9s %s\n", "server", "N", "P",
@@ -492,13 +165,17 @@ int runFanout(const Args &args)
         int n;
         std::string server;
         double rateOps;
+        std::string basis; // whose half load it is
     };
     std::vector<EqualLoadRun> equalRuns;
     for (const std::string &countText : clientCounts) {
         const int n = std::atoi(countText.c_str());
-        const int p = std::min(n, maxPublishers);
+        const int p = publishersFor(n);
         const double capOps = p * perPublisherCap;
-        double fastestReferenceHalf = 0;
+        // The equal load: half of the slowest WebSocket reference server's saturation (Socket.IO
+        // aside, which is several times slower than all of them), a load every server carries.
+        double equalHalf = 0, socketIoHalf = 0;
+        std::string equalBasis;
         for (const std::string &name : serverNames) {
             const ServerKind kind = kindOf(name);
             ServerProcess server = ServerProcess::start(kind, serverCpu, dataParentOf(name), name, serverBinOf(name));
@@ -522,10 +199,11 @@ int runFanout(const Args &args)
             auto kept = [&](double at) {
                 const StepResult r = fan.step(at, warmup, window, server);
                 std::fprintf(stderr, "  %s N=%d: offered %.0f ops/s = %.0f deliveries/s -> delivered %.0f/s, "
-                                     "p99 %.1f ms, server CPU %.0f%%, generator CPU %.0f%%, errors %llu%s\n",
+                                     "p99 %.1f ms, server CPU %.0f%%, generator CPU %.0f%%, errors %llu, lost %llu%s\n",
                              name.c_str(), n, r.offeredOps, r.offeredDeliveries, r.delivered, r.p99,
                              100 * r.serverCpu / r.window, 100 * r.generatorCpu / r.window,
-                             (unsigned long long)r.errors, r.drained ? "" : " (not drained)");
+                             (unsigned long long)r.errors, (unsigned long long)r.lost,
+                             r.drained ? "" : " (not drained)");
                 if (r.delivered > best.delivered) {
                     best = r;
                     genAtSat = r.generatorCpu / r.window;
@@ -576,8 +254,12 @@ int runFanout(const Args &args)
                     std::fclose(f);
                 }
             }
-            if (kind != ServerKind::Scrawl)
-                fastestReferenceHalf = std::max(fastestReferenceHalf, halfRate);
+            if (kind == ServerKind::SocketIo) {
+                socketIoHalf = halfRate;
+            } else if (kind != ServerKind::Scrawl && (equalHalf == 0 || halfRate < equalHalf)) {
+                equalHalf = halfRate;
+                equalBasis = name;
+            }
             const double cpuPerM = h.deliveries ? h.serverCpu / double(h.deliveries) * 1e6 : 0;
             std::fprintf(stderr, "  %s N=%d: half load %.0f ops/s -> %.0f deliveries/s, p50 %.2f p99 %.2f "
                                  "p99.9 %.2f max %.1f ms, errors %llu\n",
@@ -601,34 +283,49 @@ int runFanout(const Args &args)
                  << ",\"setup_ms\":" << setupMs << ",\"errors\":" << (best.errors + h.errors)
                  << ",\"capped\":" << (note.empty() ? "false" : "true") << "}";
             result(json.str());
+            // Capped: the server was never saturated, so 1.5x and 3x of it are no overload (and
+            // would only run the publishers into Scrawl's per-client cap).
+            if (!args.has("no-overload") && best.delivered > 0 && note.empty())
+                runOverload(fan, server, name, n, p, best.delivered, overloadSeconds);
+            else if (!args.has("no-overload"))
+                std::fprintf(stderr, "  %s N=%d: no overload steps, saturation was not reached\n",
+                             name.c_str(), n);
             fan.closeAll();
             server.stop();
         }
-        // Latency at equal offered load: every server at the fastest reference server's half load.
-        if (!args.has("no-equal-load") && fastestReferenceHalf > 0) {
+        if (equalHalf == 0 && socketIoHalf > 0) {
+            equalHalf = socketIoHalf;
+            equalBasis = "socket.io";
+        }
+        // Latency at equal offered load: every server at the same rate, one a reference carries.
+        if (!args.has("no-equal-load") && equalHalf > 0) {
             for (const std::string &name : serverNames)
-                equalRuns.push_back({n, name, fastestReferenceHalf});
+                equalRuns.push_back({n, name, equalHalf, equalBasis});
         }
     }
     for (const EqualLoadRun &run : equalRuns) {
         const int n = run.n;
-        const int p = std::min(n, maxPublishers);
+        const int p = publishersFor(n);
         const ServerKind kind = kindOf(run.server);
         ServerProcess server = ServerProcess::start(kind, serverCpu, dataParentOf(run.server), run.server,
                                                     serverBinOf(run.server));
         Fanout fan(kind, server.port, n, p);
         fan.connectAll();
         const StepResult h = fan.step(run.rateOps, warmup, halfWindow, server);
-        std::printf("%-10s %5d %4d  at %.0f deliveries/s offered (the fastest reference's half load): "
+        std::printf("%-10s %5d %4d  at %.0f deliveries/s offered (%s's half load): "
                     "delivered %.0f/s, p50 %.2f, p99 %.2f, p99.9 %.2f ms\n",
-                    run.server.c_str(), n, p, run.rateOps * n, h.delivered, h.p50, h.p99, h.p999);
+                    run.server.c_str(), n, p, run.rateOps * n, run.basis.c_str(), h.delivered, h.p50,
+                    h.p99, h.p999);
         std::fflush(stdout);
         std::ostringstream json;
         json << "{\"bench\":\"fanout_equal\",\"server\":\"" << run.server << "\",\"data\":\""
              << dataParentOf(run.server) << "\",\"clients\":" << n
+             << ",\"publishers\":" << p << ",\"basis\":" << jsonString(run.basis)
              << ",\"offered\":" << run.rateOps * n << ",\"delivered\":" << h.delivered
              << ",\"p50_ms\":" << h.p50 << ",\"p99_ms\":" << h.p99 << ",\"p999_ms\":" << h.p999
-             << ",\"errors\":" << h.errors << "}";
+             << ",\"errors\":" << h.errors << ",\"lost\":" << h.lost
+             << ",\"undelivered\":" << h.undelivered
+             << ",\"closed\":" << h.closed << "}";
         result(json.str());
         fan.closeAll();
         server.stop();

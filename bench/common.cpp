@@ -26,6 +26,7 @@ const char *kindName(ServerKind kind)
     case ServerKind::Scrawl: return "scrawl";
     case ServerKind::NodeWs: return "node-ws";
     case ServerKind::SocketIo: return "socket.io";
+    case ServerKind::Lws: return "lws";
     }
     return "?";
 }
@@ -72,6 +73,12 @@ ServerProcess ServerProcess::start(ServerKind kind, int cpu, const std::string &
                                  "--max-joins-per-address", "1000000",
                                  "--max-new-users-per-address", "1000000",
                                  "--max-walls-created-per-address", "1000000"});
+    } else if (kind == ServerKind::Lws) {
+        const std::string relay = binDir() + "/lws-relay";
+        if (!std::filesystem::exists(relay))
+            die("the lws reference server was not built: install libwebsockets-dev and build the "
+                "lws-relay target (scripts/bench does)");
+        argv.insert(argv.end(), {relay, "--port", "0"});
     } else {
         const std::string script = referenceDir()
                                  + (kind == ServerKind::NodeWs ? "/ws-relay.js" : "/socketio-relay.js");

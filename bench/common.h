@@ -12,8 +12,10 @@
 
 namespace scrawl::bench {
 
-// Servers under test. Scrawl is build/bin/scrawl-server; the others are bench/reference/*.js.
-enum class ServerKind { Scrawl, NodeWs, SocketIo };
+// Servers under test. Scrawl is build/bin/scrawl-server; Lws is build/bin/lws-relay (built from
+// bench/reference/lws-relay.c when libwebsockets-dev is installed); the others are
+// bench/reference/*.js on Node.
+enum class ServerKind { Scrawl, NodeWs, SocketIo, Lws };
 const char *kindName(ServerKind kind);
 
 struct ServerProcess

@@ -18,6 +18,32 @@ def fan(server, n, sat, half, p99, cpu=1.0, capped=False):
             "rss_per_conn_bytes": 21709, "capped": capped, "errors": 0}
 
 
+def equal(server, n, p50, p99, offered=159664, basis="node-ws"):
+    return {"bench": "fanout_equal", "server": server, "data": "/tmp", "clients": n,
+            "publishers": min(n, 100), "basis": basis, "offered": offered, "delivered": offered + 8,
+            "p50_ms": p50, "p99_ms": p99, "p999_ms": 3.33, "errors": 0, "lost": 0,
+            "undelivered": 0, "closed": 0}
+
+
+def overload(server, n, factor, sat, delivered, rss, closed=0, lost=0, server_refused=0,
+             undelivered=0):
+    before, peak, after = rss
+    return {"bench": "fanout_overload", "server": server, "clients": n, "publishers": min(n, 100),
+            "factor": factor, "seconds": 30, "saturation": sat,
+            "offered": sat * factor, "offered_ops": sat * factor / n,
+            "per_publisher_ops": sat * factor / n / min(n, 100), "client_cap_ops": 500,
+            "sent_ops": 700000, "refused_ops": 1234, "server_refused_ops": server_refused,
+            "latency_samples": 5000, "delivered": delivered,
+            "goodput_pct": 100 * delivered / sat, "p50_ms": 3400.5, "p99_ms": 4210.25,
+            "p999_ms": 4300.0, "max_ms": 4400.0, "server_cpu": 0.97, "rss_before_bytes": before,
+            "rss_peak_bytes": peak, "rss_after_bytes": after, "rss_settled": True,
+            "closed": closed,
+            "close_reasons": "close 1008: fell more than 16 MB behind the wall (%d)" % closed if closed else "",
+            "errors": 0, "error_messages": "", "lost": lost, "undelivered": undelivered,
+            "duplicated": 0, "out_of_order": 0,
+            "drained": True}
+
+
 def strokes(hz, up, down, batch_points=12, batch_ms=60, ppb=10.99):
     return {"bench": "strokes", "hz": hz, "batch_points": batch_points, "batch_ms": batch_ms,
             "points": 9990, "points_per_batch": ppb, "up_bytes_per_point": up,
@@ -25,7 +51,7 @@ def strokes(hz, up, down, batch_points=12, batch_ms=60, ppb=10.99):
             "path_point_bytes_per_point": 1.06, "protocol1_point_bytes_per_point": 2.02}
 
 
-def run(hz120_up=3.34, hz120_down=3.62, scrawl_half=1120680):
+def run(hz120_up=3.34, hz120_down=3.62, scrawl_half=1120680, scrawl_3x=150000):
     return [
         {"bench": "machine", "date": "2026-11-30", "cpus": 2, "loadavg_start": "0.61 1.05 1.25",
          "cpu": "Test CPU", "quick": 0, "commit": "037a0e5", "nice": "", "node": "v20.20.2"},
@@ -33,8 +59,18 @@ def run(hz120_up=3.34, hz120_down=3.62, scrawl_half=1120680):
         fan("scrawl-tmpfs", 100, 2255800, 1128170, 3.20),
         fan("node-ws", 100, 319329, 159672, 0.69),
         fan("socket.io", 100, 119991, 60000, 10.28, cpu=0.72),
-        {"bench": "fanout_equal", "server": "scrawl", "clients": 100, "offered": 159664,
-         "delivered": 159672, "p50_ms": 0.45, "p99_ms": 0.99, "p999_ms": 3.33},
+        fan("scrawl", 10, 45005, 22502, 1.27, capped=True),
+        fan("lws", 100, 1250000, 625000, 1.10),
+        fan("scrawl", 1000, 1673410, 834514, 30.84),
+        fan("node-ws", 1000, 245102, 122565, 5.87),
+        fan("lws", 1000, 2900000, 1450000, 9.10),
+        equal("scrawl", 100, 0.45, 0.99),
+        equal("node-ws", 100, 0.34, 3.21),
+        equal("lws", 100, 0.30, 0.81),
+        overload("scrawl", 100, 1.5, 2241500, 2200000, (50e6, 61e6, 52e6)),
+        overload("scrawl", 100, 3, 2241500, scrawl_3x, (52e6, 1450e6, 1400e6), closed=100, lost=77, undelivered=5551,
+                 server_refused=4321),
+        overload("lws", 100, 3, 1250000, 1220000, (5e6, 9e6, 5.2e6)),
         strokes(120, hz120_up, hz120_down, ppb=7.61),
         strokes(200, 2.65, 2.91),
         strokes(240, 2.65, 2.91, ppb=10.98),
@@ -81,23 +117,42 @@ with tempfile.TemporaryDirectory() as tmp:
     expect("ten times" not in text and "llvmpipe" not in text and "10-500 ms" not in text,
            "no sentence of figures the run did not measure")
     expect("(at 200 and 240 Hz), not at 120 Hz" in text, "met at the rates that met: " + text)
-    expect("7.0× the fastest other server's at N = 100" in text, "the load ratio is computed: 1120680 / 159672")
+    expect("7.0× node-ws's at N = 100" in text, "the load ratio is computed: 1120680 / 159672")
+    expect("| scrawl | 100 | 3× | 6,724,500 | 150,000 | 7 % | 97 % | 3400.5 | 4210.2 | 52 / 1450 / 1400 | 100 | "
+           "1,234 of 701,234; 4,321 by the server | 77 / 5,551 / 0 / 0 | closed: close 1008: fell more than 16 MB behind the wall (100) |"
+           in text, "the overload row is the run's: " + text)
+    expect("| lws | 100 | 3× |" in text, "every server has its overload rows")
+    expect("(ops Scrawl refused there: 4,321)" in text, "over the per-client cap, the refusals are named")
+    expect("No overload steps for scrawl N = 10: the publishers" in text, "a capped run says why it has no steps")
+    expect("**7 %** (150,000 of 2,241,500/s)" in text and "(2692 % of before) | **not met** |" in text,
+           "the collapse fails the overload target")
+    expect("(104 % of before) | **met** |" in text, "1.5x without loss meets it")
+    expect("100 clients closed, 77 lost, 5,551 not arrived when the drain ended" in text,
+           "lost and not arrived are told apart")
+    expect("Scrawl p50 **0.45** / p99 **0.99 ms**; node-ws 0.34 / 3.21; lws 0.30 / 0.81 (at 159,664 "
+           "deliveries/s) | **not met** |" in text, "equal load against ws and lws")
+    expect("= **6.83×** | **not met** |" in text, "15x ws at N = 1000")
+    expect("= **1.79×** | **met** |" in text and "= **0.58×** | **not met** |" in text,
+           "1.5x libwebsockets at N = 100 and 1000")
+    expect("| lws | 100 | 50 | 1,250,000 |" in text, "lws in the fan-out table")
     expect("N = 100: p99 5.08 ms on disk, 3.20 ms on tmpfs" in text, "the disk's cost is this run's")
     expect("(this run: 441 s)" in text, "the run's duration")
 
     # Other results, other sentences: 120 Hz meets the target too, Scrawl at 3.5x.
-    _, _, text2, chk2 = report(tmp, run(hz120_up=2.9, hz120_down=2.95, scrawl_half=558852), "b")
+    _, _, text2, chk2 = report(tmp, run(hz120_up=2.9, hz120_down=2.95, scrawl_half=558852,
+                                        scrawl_3x=2100000), "b")
     expect(chk2.returncode == 0, "the second report passes --check: " + chk2.stdout)
     expect("(at 120, 200 and 240 Hz)" in text2 and "not at" not in text2.split("≤ 3 bytes")[1].split("\n")[0],
            "the verdict follows the results")
-    expect("3.5× the fastest other server's at N = 100" in text2, "the ratio follows the results")
+    expect("3.5× node-ws's at N = 100" in text2, "the ratio follows the results")
+    expect("**94 %** (2,100,000 of 2,241,500/s)" in text2, "the goodput follows the results")
 
     # A figure that is not from the run is flagged, with its line.
     with open(md, "a") as f:
-        f.write("\nfdatasync during checkpoints took 10-500 ms here; ten times 37.5 % faster.\n")
+        f.write("\nfdatasync during checkpoints took 10-900 ms here; ten times 37.5 % faster.\n")
     bad = subprocess.run([sys.executable, REPORT, "--check", src, md], capture_output=True, text=True)
     expect(bad.returncode == 1, "--check fails on a figure not from the run")
-    for tok in ("500", "37.5"):
+    for tok in ("900", "37.5"):
         expect(f" {tok} is not from this run" in bad.stdout, f"--check names {tok}: " + bad.stdout)
 
 print("ok" if not failures else f"{len(failures)} failed")
