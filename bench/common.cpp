@@ -73,6 +73,10 @@ ServerProcess ServerProcess::start(ServerKind kind, int cpu, const std::string &
                                  "--max-joins-per-address", "1000000",
                                  "--max-new-users-per-address", "1000000",
                                  "--max-walls-created-per-address", "1000000"});
+        // The per-client op rate too: the bench measures what the server carries, and a relay
+        // has no such cap. (A baseline build from before the option keeps the default.)
+        if (serverBin.empty())
+            argv.insert(argv.end(), {"--max-ops-per-second", std::to_string(kBenchOpsPerSecond)});
     } else if (kind == ServerKind::Lws) {
         const std::string relay = binDir() + "/lws-relay";
         if (!std::filesystem::exists(relay))

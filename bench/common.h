@@ -12,6 +12,9 @@
 
 namespace scrawl::bench {
 
+// Scrawl's max_ops_per_second as the bench runs it (scrawl-server --max-ops-per-second).
+inline constexpr int kBenchOpsPerSecond = 100000;
+
 // Servers under test. Scrawl is build/bin/scrawl-server; Lws is build/bin/lws-relay (built from
 // bench/reference/lws-relay.c when libwebsockets-dev is installed); the others are
 // bench/reference/*.js on Node.

@@ -109,15 +109,19 @@ inline constexpr std::int64_t kSlowReaderDropEphemeralBytes = 1 * 1024 * 1024;
 inline constexpr std::int64_t kSlowReaderDisconnectBytes = 16 * 1024 * 1024;
 inline constexpr const char *kSlowReaderName = "max_send_buffer_bytes";
 
-// Backpressure (server/wsconnection.h, WsHub): the server stops reading every connection while
-// its output backlog (what it has sequenced or queued and the kernel has not taken, except for
-// peers that stopped reading) is over kOutputBacklogPauseBytes, and reads again below
-// kOutputBacklogResumeBytes. An overload then waits in the senders' kernel buffers, not in the
-// server's memory. Output that waited kOutputStallMs without the peer taking any of it is that
-// peer's (the slow-reader bound above), and does not hold everyone's reading up. A frame counts
-// once per connection it waits for (it is stored once).
+// Backpressure (server/wsconnection.h, WsHub). Output is written at the end of every
+// event-loop pass, so what stays queued is what peers' sockets did not take. When most of the
+// room falls behind (the peers that read are together more than
+// max(kOutputBacklogPauseBytes, kOutputBacklogPerConnectionBytes x connections) behind, each
+// counted up to kOutputPeerShareBytes, plus what is sequenced and not yet sent), the server stops
+// reading every connection until that is under a quarter: an overload then waits in the senders'
+// kernel buffers, not in the server's memory, and nobody who reads is cut. A few slow peers never
+// stop the room (their bound is kSlowReaderDisconnectBytes). Output that waited kOutputStallMs
+// without the peer taking any of it is that peer's and counts for nothing here. A frame is stored
+// once however many connections it waits for.
 inline constexpr std::int64_t kOutputBacklogPauseBytes = 8 * 1024 * 1024;
-inline constexpr std::int64_t kOutputBacklogResumeBytes = 2 * 1024 * 1024;
+inline constexpr std::int64_t kOutputBacklogPerConnectionBytes = 64 * 1024;
+inline constexpr std::int64_t kOutputPeerShareBytes = 256 * 1024;
 inline constexpr int kOutputStallMs = 500;
 
 // A WebSocket upgrade request (request line and headers) must fit in this many bytes.

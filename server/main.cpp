@@ -6,6 +6,7 @@
 #include <QCommandLineParser>
 #include <QCoreApplication>
 
+#include <algorithm>
 #include <cstdio>
 
 #include <malloc.h>
@@ -79,6 +80,14 @@ int main(int argc, char *argv[])
                                                      "Default %1.")
                                           .arg(scrawl::limits::kMaxWallsCreatedPerAddressPerHour),
                                       QStringLiteral("N"));
+    QCommandLineOption opsOption(QStringLiteral("max-ops-per-second"),
+                                 QStringLiteral("Changes a second allowed from one client, in "
+                                                "bursts of 10 seconds' worth (limit "
+                                                "max_ops_per_second). Default %1, bursts of %2.")
+                                     .arg(scrawl::limits::kMaxOpsPerSecond)
+                                     .arg(scrawl::limits::kOpsBurst),
+                                 QStringLiteral("N"));
+    parser.addOption(opsOption);
     parser.addOption(portOption);
     parser.addOption(hostOption);
     parser.addOption(dataOption);
@@ -131,7 +140,8 @@ int main(int argc, char *argv[])
           std::pair{&connectsOption, &options.addressLimits.maxConnectsPerMinute},
           std::pair{&joinsOption, &options.addressLimits.maxJoinsPerMinute},
           std::pair{&newUsersOption, &options.addressLimits.maxNewUsersPerHour},
-          std::pair{&newWallsOption, &options.addressLimits.maxWallsCreatedPerHour}}) {
+          std::pair{&newWallsOption, &options.addressLimits.maxWallsCreatedPerHour},
+          std::pair{&opsOption, &options.maxOpsPerSecond}}) {
         if (!parser.isSet(*option))
             continue;
         const int n = parser.value(*option).toInt(&ok);
@@ -142,6 +152,7 @@ int main(int argc, char *argv[])
         }
         *target = n;
     }
+    options.opsBurst = std::max(scrawl::limits::kOpsBurst, 10 * options.maxOpsPerSecond);
 
     scrawl::WallServer server(options);
     QString error;

@@ -31,7 +31,7 @@ Session::Session(WsConnection *connection, WallServer *server, const QHostAddres
     , m_conn(connection)
     , m_server(server)
     , m_peer(peer)
-    , m_tokens(limits::kOpsBurst)
+    , m_tokens(server->options().opsBurst)
 {
     m_conn->setParent(this);
     m_heard.start();
@@ -40,7 +40,11 @@ Session::Session(WsConnection *connection, WallServer *server, const QHostAddres
     handlers.binary = [this](const QByteArray &message) { onBinary(message); };
     handlers.text = [this] { onText(); };
     handlers.tooBig = [this](qint64 bytes) { failTooBig(bytes); };
-    handlers.heard = [this] { m_heard.restart(); };
+    handlers.heard = [this] {
+        m_heard.restart();
+        if (joinAnswerUnsent() == 0)
+            m_joinAnswerEnd = 0; // its pongs come through again
+    };
     handlers.closed = [this] {
         m_state = State::Closing;
         m_server->forget(this);
@@ -79,7 +83,7 @@ Session::Session(WallServer *server, const QHostAddress &peer, Output out, Close
     , m_closed(std::move(closed))
     , m_server(server)
     , m_peer(peer)
-    , m_tokens(limits::kOpsBurst)
+    , m_tokens(server->options().opsBurst)
 {
     m_heard.start();
     m_tokenClock.start();
@@ -108,9 +112,10 @@ qint64 Session::joinAnswerUnsent() const
 qint64 Session::msSinceHeard() const
 {
     // A join answer being taken is a peer that reads: its pong to a ping queued behind tens of
-    // MB comes only once they are through, at the link's speed.
-    if (joinAnswerUnsent() > 0 && !m_conn->stalled())
-        return 0;
+    // MB comes only once they are through, at the link's speed. Until that first pong, the
+    // peer taking output counts as hearing from it.
+    if (m_conn && m_joinAnswerEnd > 0)
+        return std::min(m_heard.elapsed(), m_conn->msSinceProgress());
     return m_heard.elapsed();
 }
 
@@ -413,7 +418,8 @@ void Session::onHello(const pb::Hello &hello)
 bool Session::takeOpToken()
 {
     const double elapsed = m_tokenClock.restart() / 1000.0;
-    m_tokens = std::min<double>(limits::kOpsBurst, m_tokens + elapsed * limits::kMaxOpsPerSecond);
+    const ServerOptions &options = m_server->options();
+    m_tokens = std::min<double>(options.opsBurst, m_tokens + elapsed * options.maxOpsPerSecond);
     if (m_tokens < 1.0)
         return false;
     m_tokens -= 1.0;
@@ -453,19 +459,19 @@ void Session::onOp(pb::Op op)
             m_refusalWindow.start();
             m_refusedInWindow = 0;
         }
-        if (++m_refusedInWindow > limits::kMaxOpsPerSecond) {
+        if (++m_refusedInWindow > m_server->options().maxOpsPerSecond) {
             fail(limitProblem(limits::kMaxOpsPerSecondName,
                               QStringLiteral("Too many changes too fast (limit %1: %2 a second); "
                                              "the connection is closed.")
                                   .arg(QLatin1String(limits::kMaxOpsPerSecondName))
-                                  .arg(limits::kMaxOpsPerSecond)));
+                                  .arg(m_server->options().maxOpsPerSecond)));
             return;
         }
         refuse(limitProblem(limits::kMaxOpsPerSecondName,
                             QStringLiteral("Too many changes too fast (limit %1: %2 a second); "
                                            "slow down and send this one again.")
                                 .arg(QLatin1String(limits::kMaxOpsPerSecondName))
-                                .arg(limits::kMaxOpsPerSecond)),
+                                .arg(m_server->options().maxOpsPerSecond)),
                clientOpId);
         return;
     }

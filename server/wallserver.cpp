@@ -134,8 +134,8 @@ WallServer::WallServer(ServerOptions options, QObject *parent)
 {
     if (m_options.dataDir.isEmpty())
         m_options.dataDir = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
-    m_hub = new WsHub({limits::kOutputBacklogPauseBytes, limits::kOutputBacklogResumeBytes,
-                       limits::kOutputStallMs},
+    m_hub = new WsHub({limits::kOutputBacklogPauseBytes, limits::kOutputBacklogPerConnectionBytes,
+                       limits::kOutputPeerShareBytes, limits::kOutputStallMs},
                       this);
     connect(&m_liveness, &QTimer::timeout, this, &WallServer::checkLiveness);
     connect(&m_unloadTimer, &QTimer::timeout, this, &WallServer::unloadIdleRooms);

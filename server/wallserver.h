@@ -54,6 +54,9 @@ struct ServerOptions
     // PBKDF2 iterations for new wall passwords (tests lower it to stay fast).
     int passwordIterations = limits::kPasswordIterations;
     AddressGuard::Limits addressLimits;
+    // Ops per second per client and the burst of them let through (limit max_ops_per_second).
+    int maxOpsPerSecond = limits::kMaxOpsPerSecond;
+    int opsBurst = limits::kOpsBurst;
     int kickBanMs = limits::kKickBanMs;
     // Reverse proxies whose X-Forwarded-For is believed: a WebSocket from one of these counts
     // as coming from the last address in that header (joins, password lockout). Empty: none.

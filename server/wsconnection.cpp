@@ -83,20 +83,27 @@ void WsHub::detach(WsConnection *c)
     c->m_hubIndex = -1;
     if (c->m_dirty)
         std::erase(m_dirty, c);
-    queued(-c->m_queuedBytes);
+    queued(-c->m_queuedBytes, -std::min(c->m_queuedBytes, m_limits.peerShareBytes));
 }
 
-void WsHub::queued(qint64 delta)
+qint64 WsHub::pauseAboveBytes() const
+{
+    return std::max(m_limits.pauseAboveBytes,
+                    m_limits.pausePerConnectionBytes * qint64(m_connections.size()));
+}
+
+void WsHub::queued(qint64 delta, qint64 shareDelta)
 {
     m_queued += delta;
-    if (m_paused && delta < 0 && m_queued + m_pending < m_limits.resumeBelowBytes)
+    m_shares += shareDelta;
+    if (m_paused && shareDelta < 0 && m_shares + m_pending < pauseAboveBytes() / 4)
         resume();
 }
 
 void WsHub::setPendingBytes(qint64 bytes)
 {
     m_pending = bytes;
-    if (!m_paused && m_queued + m_pending > m_limits.pauseAboveBytes)
+    if (!m_paused && m_shares + m_pending > pauseAboveBytes())
         checkBacklog();
 }
 
@@ -130,7 +137,7 @@ void WsHub::flush()
         if (c->m_hubIndex >= 0)
             c->writeOut();
     }
-    if (!m_paused && m_queued + m_pending > m_limits.pauseAboveBytes)
+    if (!m_paused && m_shares + m_pending > pauseAboveBytes())
         checkBacklog();
 }
 
@@ -142,17 +149,17 @@ qint64 WsHub::backlogBytes()
     qint64 stalled = 0;
     for (const WsConnection *c : m_connections) {
         if (c->m_queuedBytes > 0 && c->stalled(now))
-            stalled += c->m_queuedBytes;
+            stalled += std::min(c->m_queuedBytes, m_limits.peerShareBytes);
     }
-    return m_queued - stalled + m_pending;
+    return m_shares - stalled + m_pending;
 }
 
 void WsHub::checkBacklog()
 {
     const qint64 backlog = backlogBytes();
-    if (!m_paused && backlog > m_limits.pauseAboveBytes)
+    if (!m_paused && backlog > pauseAboveBytes())
         pause();
-    else if (m_paused && backlog < m_limits.resumeBelowBytes)
+    else if (m_paused && backlog < pauseAboveBytes() / 4)
         resume();
 }
 
@@ -162,8 +169,8 @@ void WsHub::pause()
     ++m_pauseCount;
     m_pausedSince.start();
     m_recheck.start();
-    qCDebug(lcWs) << "reading paused: output backlog" << m_queued << "bytes queued," << m_pending
-                  << "pending";
+    qCDebug(lcWs) << "reading paused: output backlog" << m_shares << "bytes (" << m_queued
+                  << "queued in all)," << m_pending << "pending";
 }
 
 void WsHub::resume()
@@ -307,9 +314,11 @@ void WsConnection::enqueue(const QByteArray &frame)
 void WsConnection::setQueued(qint64 bytes)
 {
     const qint64 delta = bytes - m_queuedBytes;
+    const qint64 share = m_hub->limits().peerShareBytes;
+    const qint64 shareDelta = std::min(bytes, share) - std::min(m_queuedBytes, share);
     m_queuedBytes = bytes;
     if (m_hubIndex >= 0)
-        m_hub->queued(delta);
+        m_hub->queued(delta, shareDelta);
 }
 
 void WsConnection::ping()
@@ -389,6 +398,11 @@ bool WsConnection::peerReading() const
         return m_queuedBytes == 0 || !stalled(nowMs());
     pollfd p{m_fd, POLLOUT, 0};
     return ::poll(&p, 1, 0) == 1 && (p.revents & POLLOUT);
+}
+
+qint64 WsConnection::msSinceProgress() const
+{
+    return nowMs() - m_progressMs;
 }
 
 bool WsConnection::stalled() const

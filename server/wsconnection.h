@@ -38,11 +38,16 @@ class WsConnection;
 class WsHub : public QObject
 {
 public:
+    // Reading stops when the peers that read are, together, more than
+    // max(pauseAboveBytes, pausePerConnectionBytes x connections) behind, each counted for at most
+    // peerShareBytes: a few slow peers never stop the room (their own bound is the slow-reader
+    // cut), most of the room falling behind does. It starts again below a quarter of that.
     struct Limits
     {
-        qint64 pauseAboveBytes;  // reading stops when the backlog passes this...
-        qint64 resumeBelowBytes; // ...and starts again below this
-        int stallMs;             // output waiting this long without progress: a peer not reading
+        qint64 pauseAboveBytes;
+        qint64 pausePerConnectionBytes;
+        qint64 peerShareBytes;
+        int stallMs; // output waiting this long without progress: a peer that is not reading
     };
     explicit WsHub(Limits limits, QObject *parent = nullptr);
 
@@ -56,8 +61,10 @@ public:
     bool readingPaused() const { return m_paused; }
     // Output queued on every connection (a frame counts once per connection it waits for).
     qint64 queuedBytes() const { return m_queued; }
-    // The backlog that pauses reading: queued output of peers that are reading, plus pending.
+    // The backlog that pauses reading: each reading peer's queue up to peerShareBytes, plus
+    // what is pending.
     qint64 backlogBytes();
+    qint64 pauseAboveBytes() const;
     // How often reading was paused, and for how long in all (for /health and the bench).
     quint64 pauseCount() const { return m_pauseCount; }
     qint64 pausedMs() const;
@@ -67,7 +74,7 @@ private:
     friend class WsConnection;
     void attach(WsConnection *c);
     void detach(WsConnection *c);
-    void queued(qint64 delta);
+    void queued(qint64 delta, qint64 shareDelta);
     void markDirty(WsConnection *c);
     void scheduleFlush();
     void checkBacklog();
@@ -79,6 +86,7 @@ private:
     std::vector<WsConnection *> m_dirty;
     bool m_flushScheduled = false;
     qint64 m_queued = 0;
+    qint64 m_shares = 0; // every connection's queue, each up to peerShareBytes
     qint64 m_pending = 0;
     bool m_paused = false;
     quint64 m_pauseCount = 0;
@@ -133,6 +141,8 @@ public:
     // Output has waited WsHub::Limits::stallMs without the peer taking any of it.
     bool stalled(qint64 nowMs) const;
     bool stalled() const;
+    // Since the peer last took output (or output started waiting).
+    qint64 msSinceProgress() const;
 
 private:
     friend class WsHub;

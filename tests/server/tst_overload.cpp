@@ -129,7 +129,6 @@ private slots:
         }
 
         WsHub *hub = m_server->wsHub();
-        const quint64 pausesBefore = hub->pauseCount();
         qint64 maxQueued = 0;
         QTimer sample;
         connect(&sample, &QTimer::timeout, this, [&] { maxQueued = std::max(maxQueued, hub->queuedBytes()); });
@@ -157,25 +156,90 @@ private slots:
         // The sleeper: cut (its session left the wall), for what it did not read.
         QTRY_COMPARE_WITH_TIMEOUT(m_server->loadedRoom(kWall)->members.size(), size_t(4), 10000);
         QCOMPARE(m_server->sessionCount(), 4);
-
-        // Backpressure acted, and kept the server's queue bounded: the reading members' share
-        // under the pause bound, plus what waited for the sleeper until it was cut.
-        QVERIFY(hub->pauseCount() > pausesBefore);
-        const qint64 bound = limits::kOutputBacklogPauseBytes + limits::kSlowReaderDisconnectBytes
-                           + 4 * 1024 * 1024;
+        // What the server queued: what waited for the sleeper until it was cut, and little more.
+        const qint64 bound = limits::kSlowReaderDisconnectBytes + 4 * 1024 * 1024;
         QVERIFY2(maxQueued <= bound, qPrintable(QStringLiteral("the server queued up to %1 MB "
                                                                "(bound %2 MB)")
                                                     .arg(maxQueued / 1e6)
                                                     .arg(bound / 1e6)));
-        qInfo("queued at most %.1f MB; reading paused %llu times, %lld ms in all",
-              maxQueued / 1e6, qulonglong(hub->pauseCount() - pausesBefore), qlonglong(hub->pausedMs()));
-        // Once it is over, nothing stays queued.
+        qInfo("queued at most %.1f MB", maxQueued / 1e6);
+        QTRY_COMPARE(hub->queuedBytes(), qint64(0));
+    }
+
+    // Most of the room reads slower than the flood comes (40 members reading 32 KiB every 5 ms,
+    // 6.5 MB/s each; 2 publishers write 32 MB for each at once). The server stops reading while
+    // they are behind, so that the flood waits in the publishers' buffers: nobody is cut (each
+    // would be 16 MB behind without it), every op reaches every member once and in order, and
+    // the server's queue stays bounded.
+    void aRoomThatFallsBehindSlowsThePublishers()
+    {
+        std::vector<std::unique_ptr<RawWsClient>> readers;
+        for (int i = 0; i < 40; ++i) {
+            readers.push_back(member(QStringLiteral("Slow %1").arg(i)));
+            QVERIFY(readers.back());
+            readers.back()->socket().setSocketOption(QAbstractSocket::ReceiveBufferSizeSocketOption, 64 * 1024);
+            readers.back()->throttleReading(32 * 1024, 5);
+        }
+        std::vector<std::unique_ptr<RawWsClient>> publishers;
+        for (int i = 0; i < 2; ++i) {
+            publishers.push_back(member(QStringLiteral("Pub %1").arg(i)));
+            QVERIFY(publishers.back());
+        }
+        const int perPublisher = 4000;
+        const QString text(limits::kMaxChatChars, QLatin1Char('z'));
+        const std::uint64_t head = m_server->headSeq(kWall);
+        for (auto &p : publishers) {
+            QByteArray all;
+            for (int i = 1; i <= perPublisher; ++i)
+                all += wsFrame(0x2, serialize(chatEnvelope(std::uint64_t(i), text)));
+            p->sendRaw(all);
+        }
+        WsHub *hub = m_server->wsHub();
+        const quint64 pausesBefore = hub->pauseCount();
+        qint64 maxQueued = 0;
+        QTimer sample;
+        connect(&sample, &QTimer::timeout, this, [&] { maxQueued = std::max(maxQueued, hub->queuedBytes()); });
+        sample.start(1);
+        const size_t total = size_t(perPublisher) * publishers.size();
+        auto done = [&] {
+            for (auto &r : readers) {
+                if (r->count(pb::Envelope::kOp) < total && !r->closed())
+                    return false;
+            }
+            return true;
+        };
+        QVERIFY(RawWsClient::waitFor(done, 180000));
+        sample.stop();
+        for (auto &r : readers) {
+            QVERIFY2(!r->closed(), qPrintable(QStringLiteral("a reader was cut: %1 %2")
+                                                  .arg(r->closeCode)
+                                                  .arg(r->closeReason)));
+            std::uint64_t expect = head + 1;
+            for (const pb::Envelope &env : r->received) {
+                if (env.has_op())
+                    QCOMPARE(env.op().seq(), expect++);
+            }
+            QCOMPARE(expect, head + 1 + total);
+        }
+        QVERIFY(hub->pauseCount() > pausesBefore);
+        // Reading pauses once the readers are together pauseAboveBytes() behind (counting up to
+        // peerShareBytes each); what a pass adds before it stops, and what each reader had taken
+        // into its socket's buffers, come on top.
+        const qint64 bound = 40 * 2 * 1024 * 1024;
+        QVERIFY2(maxQueued <= bound, qPrintable(QStringLiteral("the server queued up to %1 MB "
+                                                               "(bound %2 MB)")
+                                                    .arg(maxQueued / 1e6)
+                                                    .arg(bound / 1e6)));
+        qInfo("queued at most %.1f MB for 40 readers (%.0f KB each); reading paused %llu times, "
+              "%lld ms in all", maxQueued / 1e6, maxQueued / 40 / 1e3,
+              qulonglong(hub->pauseCount() - pausesBefore), qlonglong(hub->pausedMs()));
         QTRY_COMPARE(hub->queuedBytes(), qint64(0));
         QVERIFY(!hub->readingPaused());
     }
 
-    // A member that stopped reading holds up nobody: once its output has waited
-    // kOutputStallMs it no longer counts in the backlog that pauses reading.
+    // A member that stopped reading holds up nobody: it counts for at most kOutputPeerShareBytes
+    // in the backlog that pauses reading, and for nothing once its output has waited
+    // kOutputStallMs.
     void aStalledPeerDoesNotPauseTheServer()
     {
         auto reader = member(QStringLiteral("Reader"));
@@ -195,6 +259,7 @@ private slots:
         QVERIFY(RawWsClient::waitFor([&] { return reader->count(pb::Envelope::kOp) >= size_t(n); }, 60000));
         WsHub *hub = m_server->wsHub();
         QTRY_VERIFY_WITH_TIMEOUT(hub->queuedBytes() > limits::kOutputBacklogPauseBytes, 5000);
+        QVERIFY(hub->backlogBytes() <= limits::kOutputPeerShareBytes);
         // The sleeper's backlog is its own: reading goes on, and a new op goes through at once.
         QTRY_VERIFY_WITH_TIMEOUT(!hub->readingPaused(), limits::kOutputStallMs * 4);
         publisher->sendEnvelope(chatEnvelope(n + 1, QStringLiteral("still here")));

@@ -25,9 +25,10 @@ public:
         : QObject(parent)
     {
         connect(&m_socket, &QTcpSocket::readyRead, this, [this] {
-            if (m_reading)
+            if (m_reading && m_readLimit == 0)
                 readFrames();
         });
+        connect(&m_readTimer, &QTimer::timeout, this, [this] { readFrames(); });
         connect(&m_socket, &QTcpSocket::disconnected, this, [this] { ++disconnects; });
         connect(&m_feedTimer, &QTimer::timeout, this, [this] { feed(); });
     }
@@ -106,6 +107,13 @@ public:
     {
         m_reading = false;
         m_socket.setReadBufferSize(1);
+    }
+    // Reads at most `bytes` every `everyMs`: a peer that reads all the time, slowly.
+    void throttleReading(qint64 bytes, int everyMs)
+    {
+        m_readLimit = bytes;
+        m_socket.setReadBufferSize(bytes);
+        m_readTimer.start(everyMs);
     }
     void resumeReading()
     {
@@ -202,7 +210,7 @@ private:
     {
         if (!m_reading || !m_upgraded)
             return;
-        const QByteArray in = m_socket.readAll();
+        const QByteArray in = m_readLimit > 0 ? m_socket.read(m_readLimit) : m_socket.readAll();
         bytesRead += in.size();
         m_buffer += in;
         for (;;) {
@@ -266,6 +274,8 @@ private:
     QByteArray m_buffer;
     QByteArray m_message;
     bool m_reading = true;
+    qint64 m_readLimit = 0;
+    QTimer m_readTimer;
     bool m_upgraded = false;
     bool m_answerPings = true;
     QTimer m_feedTimer;
