@@ -96,6 +96,11 @@ inline constexpr int kHelloTimeoutMs = 10000;
 // and on the next use, at most once per kStorageRetryOnUseMs (a reload reads the whole wall).
 inline constexpr int kStorageRetryMs = 2000;
 inline constexpr int kStorageRetryOnUseMs = 250;
+// Ops are committed on their own thread and connection (Storage::appendOpsAsync); a write on
+// the event loop's connection (a user, access, a kick, a snapshot part) that finds the commit
+// thread holding SQLite's write lock waits for it this long at most, then fails as a storage
+// error. It waits for one commit in progress: milliseconds, unless the disk stalls.
+inline constexpr int kStorageBusyTimeoutMs = 5000;
 // After the server closes a connection it keeps reading (and dropping) what the peer still
 // sends, for at most this long and this many bytes, so that its close frame is not lost to a
 // TCP reset (server/session.cpp, CloseLinger). Past either, the socket is closed as it is.

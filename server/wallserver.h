@@ -1,8 +1,9 @@
 #pragma once
 
 // The wall server: accepts WebSocket and HTTP connections on one port, keeps the walls that are
-// in use in memory, sequences ops, commits them to storage once per event-loop pass and only
-// then broadcasts them.
+// in use in memory, sequences ops, commits them to storage on the storage's commit thread (a
+// batch at a time, the next one gathering while one commits) and broadcasts each batch as its
+// commit lands.
 
 #include "core/limits.h"
 #include "core/protocol.h"
@@ -19,7 +20,9 @@
 #include <QTimer>
 #include <QUrl>
 
+#include <deque>
 #include <functional>
+#include <mutex>
 #include <map>
 #include <memory>
 #include <optional>
@@ -79,7 +82,15 @@ public:
     std::uint64_t storedSnapshotSeq = 0;
     qsizetype storedSnapshotBytes = 0;
     std::uint64_t opBytesSinceSnapshot = 0; // serialised ops sequenced after storedSnapshotSeq
+    // The newest seq committed and broadcast (model.seq() runs ahead of it while commits are
+    // in flight).
     std::uint64_t committedSeq = 0;
+    // Ops sequenced on this wall whose commit has not landed yet (queued or in flight).
+    std::uint64_t uncommittedOps = 0;
+    // Which in-memory state ops were sequenced on: a new number at every reload (and when the
+    // wall is marked unavailable), so that ops sequenced on a state storage refused are
+    // refused with it (Storage::appendOpsAsync).
+    std::uint64_t epoch = 0;
     // The serialised snapshot at snapshotCacheSeq; rebuilt on demand when the wall moved on.
     QByteArray snapshotCache;
     std::uint64_t snapshotCacheSeq = ~std::uint64_t(0);
@@ -166,7 +177,9 @@ public:
     // Sends it to the sender's wall now, stamped with the sender's id.
     void broadcastCursor(Session *session, pb::Cursor cursor);
     void sendHistory(Session *session, const pb::HistoryRequest &request);
-    // Commits queued ops now and broadcasts them. Returns false if storage refused them.
+    // Commits queued ops now and waits (blocking this thread) until every commit in flight has
+    // landed and been broadcast. Returns false if storage refused any of them. For shutdown,
+    // deleting a wall, the HTTP API and tests; joins and resends wait without blocking.
     bool flush();
 
     // Checks the API token of an HTTP request for `room` against its stored hash (constant time).
@@ -188,6 +201,22 @@ signals:
 
 private:
     void scheduleFlush();
+    // Hands what is queued to the commit thread as one batch, unless a batch is in flight (it
+    // goes when that one lands).
+    void sendBatch();
+    // Broadcasts (or refuses) the batches whose commits landed, in order. False if any was refused.
+    bool processLanded();
+    struct Pending;
+    bool landBatch(std::vector<Pending> &batch, bool ok, const QString &error);
+    // Runs `run` once every op sequenced on `room` so far has landed (at once if none is in
+    // flight), on this thread, between two landed batches: `sameState` is false when the
+    // wall was reloaded or marked unavailable meanwhile.
+    void afterCommits(Room *room, std::function<void(bool sameState)> run);
+    void runCommitWaiters();
+    std::optional<Problem> answerResend(Room *room, Session *session, const pb::Op &op);
+    // The join answer at `head`, which is committed: snapshot is the wall's at head.
+    void answerJoin(Session *session, Room *room, const pb::Join &join, const QByteArray &ownerToken,
+                    const QByteArray &apiToken, std::uint64_t head, const QByteArray &snapshot);
     void checkLiveness();
     bool reloadRoom(Room *room);
     // After a failed commit whose reload failed too: drop the wall's memory and refuse it.
@@ -231,6 +260,19 @@ private:
         Room *room;
         pb::Op op;
         QPointer<Session> origin;
+        std::uint64_t epoch = 0; // room->epoch when it was sequenced
+    };
+    struct CommitWaiter
+    {
+        Room *room;
+        std::uint64_t epoch;
+        std::uint64_t seq;
+        std::function<void(bool)> run;
+    };
+    struct Landed
+    {
+        bool ok;
+        QString error;
     };
 
     ServerOptions m_options;
@@ -243,6 +285,15 @@ private:
     std::map<QString, std::unique_ptr<Room>> m_rooms;
     std::vector<Session *> m_sessions;
     std::vector<Pending> m_pending;
+    // The batch being committed (at most one; a deque so that its ops never move).
+    std::deque<std::vector<Pending>> m_inFlight;
+    // Results from the commit thread, taken by processLanded on this thread.
+    std::mutex m_landedMutex;
+    std::deque<Landed> m_landed;
+    bool m_landedPosted = false;
+    bool m_processingLanded = false;
+    std::vector<CommitWaiter> m_waiters;
+    std::uint64_t m_epochs = 0;
     bool m_flushScheduled = false;
     bool m_snapshotPartsScheduled = false;
     bool m_storageHealthy = true;
