@@ -96,6 +96,7 @@ public:
     // Test hooks (tests/server/tst_commitpipeline.cpp, tst_faults). The commit thread commits
     // `commits` more batches, then waits before the next one until the gate changes; -1 (the
     // default) never waits. Like a write that stalls in the kernel, without the kernel.
+    // waitForCommits (so WallServer::flush and stop) waits for the gate to open.
     virtual void setCommitGate(int commits) = 0;
     // Batches given and not yet committed or refused (one waiting at the gate included).
     virtual int commitsQueued() = 0;
