@@ -939,22 +939,26 @@ std::optional<Problem> WallServer::submit(Room *room, Session *session, pb::Op o
             afterCommits(room, [this, guard, room, op](bool sameState) {
                 if (!guard || guard->state() != Session::State::Ready || !m_storage)
                     return;
-                std::optional<Problem> problem;
-                if (!sameState)
-                    problem = room->unavailable ? unavailableProblem(room)
-                                                : Problem{pb::STORAGE_UNAVAILABLE,
-                                                          QStringLiteral("The server could not store "
-                                                                         "recent changes (storage "
-                                                                         "error); send this again."),
-                                                          {}};
-                else
-                    problem = answerResend(room, guard, op);
+                // Refused and reloaded meanwhile: from the start, on the wall as storage holds
+                // it (stored: answered with the stored op; not: taken as a new op).
+                const std::optional<Problem> problem = sameState ? answerResend(room, guard, op)
+                                                                 : submit(room, guard, op);
                 if (problem)
                     guard->refuse(*problem, op.client_op_id());
             });
             return std::nullopt;
         }
     }
+    // A new op (a resend above is answered whatever the backlog: refusing it would make the
+    // app send it again as a new one).
+    if (m_uncommittedBytes >= m_options.maxUncommittedBytes)
+        return Problem{pb::STORAGE_UNAVAILABLE,
+                       QStringLiteral("The server is waiting for its disk: %1 MiB of changes wait to "
+                                      "be stored (limit %2); this one was not applied, send it again "
+                                      "in a moment.")
+                           .arg(double(m_uncommittedBytes) / (1024 * 1024), 0, 'f', 1)
+                           .arg(QLatin1String(limits::kMaxUncommittedBytesName)),
+                       QString::fromLatin1(limits::kMaxUncommittedBytesName)};
     // Shape and limits first (so a malformed op is named as such), then the sender's role.
     if (auto problem = room->model.check(op, author))
         return problem;
@@ -981,7 +985,9 @@ std::optional<Problem> WallServer::submit(Room *room, Session *session, pb::Op o
     if (session)
         room->lastClientOp[author] = op.client_op_id();
     ++room->uncommittedOps;
-    m_pending.push_back({room, std::move(op), session, room->epoch});
+    const std::uint64_t bytes = op.ByteSizeLong();
+    m_uncommittedBytes += bytes;
+    m_pending.push_back({room, std::move(op), session, room->epoch, bytes});
     scheduleFlush();
     return std::nullopt;
 }
@@ -1377,8 +1383,10 @@ bool WallServer::processLanded()
 
 bool WallServer::landBatch(std::vector<Pending> &batch, bool ok, const QString &error)
 {
-    for (const Pending &p : batch)
+    for (const Pending &p : batch) {
         --p.room->uncommittedOps;
+        m_uncommittedBytes -= p.bytes;
+    }
     if (!ok) {
         // Nothing of this batch is stored, so nothing of it may be acknowledged: put every
         // touched wall back to what storage holds and tell the authors.
@@ -1405,10 +1413,11 @@ bool WallServer::landBatch(std::vector<Pending> &batch, bool ok, const QString &
         }
         // Ops sequenced on those walls while this batch committed were built on it: refused
         // with it.
-        std::erase_if(m_pending, [](const Pending &p) {
+        std::erase_if(m_pending, [this](const Pending &p) {
             if (p.epoch == p.room->epoch)
                 return false;
             --p.room->uncommittedOps;
+            m_uncommittedBytes -= p.bytes;
             if (p.origin)
                 p.origin->refuse({pb::STORAGE_UNAVAILABLE,
                                   QStringLiteral("The server could not store your change "

@@ -67,6 +67,9 @@ struct ServerOptions
     limits::WallCapacity wallCapacity;
     // A wall nobody has been on for this long is unloaded from memory (tests shorten it).
     int wallIdleUnloadMs = limits::kWallIdleUnloadMs;
+    // Bytes of sequenced ops waiting for their commit above which new ops are refused
+    // (limits::kMaxUncommittedBytes; tests lower it).
+    std::uint64_t maxUncommittedBytes = limits::kMaxUncommittedBytes;
 };
 
 // One wall in memory: its state, the people on it, and the exactly-once bookkeeping.
@@ -261,6 +264,7 @@ private:
         pb::Op op;
         QPointer<Session> origin;
         std::uint64_t epoch = 0; // room->epoch when it was sequenced
+        std::uint64_t bytes = 0; // its serialised size, counted in m_uncommittedBytes
     };
     struct CommitWaiter
     {
@@ -294,6 +298,8 @@ private:
     bool m_processingLanded = false;
     std::vector<CommitWaiter> m_waiters;
     std::uint64_t m_epochs = 0;
+    // Serialised bytes of the ops in m_pending and m_inFlight (ServerOptions::maxUncommittedBytes).
+    std::uint64_t m_uncommittedBytes = 0;
     bool m_flushScheduled = false;
     bool m_snapshotPartsScheduled = false;
     bool m_storageHealthy = true;

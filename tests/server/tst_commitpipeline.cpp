@@ -77,9 +77,8 @@ private:
     std::unique_ptr<WallServer> m_server;
     bool m_stopped = false;
 
-    void startServer()
+    void startServer(ServerOptions options = {})
     {
-        ServerOptions options;
         options.host = QHostAddress::LocalHost;
         options.port = 0;
         options.dataDir = m_dir->path();
@@ -317,6 +316,57 @@ private slots:
             QCOMPARE(got.seq(), std::uint64_t(1));
         QTRY_COMPARE(b.ops().size(), size_t(1));
         QCOMPARE(storedChat(wall).size(), size_t(1));
+    }
+
+    // While the disk stalls, ops gather in memory for the next commit, up to a bound: past it a
+    // new op is refused with a named limit (non-fatal STORAGE_UNAVAILABLE, which the app sends
+    // again); what was taken arrives in order once the stall ends, and the refused op goes
+    // through when sent again.
+    void backlogIsBoundedWhileTheDiskStalls()
+    {
+        ServerOptions options;
+        options.maxUncommittedBytes = 4096;
+        startServer(options);
+        Storage &storage = m_server->storage();
+        const QString wall = QStringLiteral("backlog");
+        TestClient a, b;
+        QVERIFY(a.connectAs(m_server->url(), QStringLiteral("Ada")));
+        QVERIFY(b.connectAs(m_server->url(), QStringLiteral("Bob")));
+        QVERIFY(a.join(wall));
+        QVERIFY(b.join(wall));
+        storage.setCommitGate(0);
+        const QString text(1000, QLatin1Char('x'));
+        std::vector<std::uint64_t> ids;
+        for (int i = 0; i < 10; ++i)
+            ids.push_back(a.chat(QStringLiteral("%1 %2").arg(i).arg(text)));
+        auto refusedOverTheBound = [&](std::uint64_t id) {
+            for (const auto &env : a.received) {
+                if (env.has_error() && env.error().client_op_id() == id)
+                    return env.error().code() == pb::STORAGE_UNAVAILABLE && !env.error().fatal()
+                        && env.error().limit() == limits::kMaxUncommittedBytesName;
+            }
+            return false;
+        };
+        QTRY_VERIFY(refusedOverTheBound(ids.back()));
+        const std::uint64_t taken = m_server->headSeq(wall);
+        QVERIFY2(taken >= 4 && taken <= 5, qPrintable(QString::number(taken))); // 4 KiB of 1 KiB ops
+        for (size_t i = taken; i < ids.size(); ++i)
+            QVERIFY(refusedOverTheBound(ids[i]));
+        QVERIFY(!a.acked(ids[0]));
+
+        storage.setCommitGate(-1);
+        QTRY_COMPARE(b.ops().size(), size_t(taken));
+        for (size_t i = 0; i < taken; ++i) {
+            QVERIFY(a.acked(ids[i]));
+            QCOMPARE(b.ops()[i].seq(), std::uint64_t(i + 1));
+            QVERIFY(fromWire(b.ops()[i].chat().text()).startsWith(QStringLiteral("%1 ").arg(i)));
+        }
+        // Sent again (with a new id, as the app does): taken.
+        const auto again = a.chat(QStringLiteral("%1 %2").arg(taken).arg(text));
+        QTRY_VERIFY(a.acked(again));
+        QTRY_COMPARE(b.ops().size(), size_t(taken + 1));
+        QCOMPARE(storedChat(wall).size(), size_t(taken + 1));
+        QCOMPARE(a.disconnects + b.disconnects, 0);
     }
 
     // Shutdown commits and broadcasts everything sequenced before anybody is told to go.
