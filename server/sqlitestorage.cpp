@@ -427,9 +427,7 @@ private:
                     error = QStringLiteral("an earlier commit of the same wall failed");
                 } else {
                     ok = writer.write(job.ops, &error);
-                    if (ok)
-                        wroteFrames(db);
-                    else
+                    if (!ok)
                         qCWarning(lcStorage) << "database error:" << error;
                 }
                 if (!ok) {
@@ -438,7 +436,12 @@ private:
                         epoch = std::max(epoch, p.epoch);
                     }
                 }
+                // The batch is broadcast as soon as its COMMIT returned; a checkpoint it calls
+                // for (with its fsyncs) delays only the next commit. (The ops may be gone once
+                // `done` ran.)
                 job.done(ok, error);
+                if (ok)
+                    wroteFrames(db);
             }
             lock.lock();
             m_busy = false;
