@@ -96,6 +96,17 @@ inline constexpr int kHelloTimeoutMs = 10000;
 // and on the next use, at most once per kStorageRetryOnUseMs (a reload reads the whole wall).
 inline constexpr int kStorageRetryMs = 2000;
 inline constexpr int kStorageRetryOnUseMs = 250;
+// Ops are committed on their own thread and connection (Storage::appendOpsAsync); a write on
+// the event loop's connection (a user, access, a kick, a snapshot part) that finds the commit
+// thread holding SQLite's write lock waits for it this long at most, then fails as a storage
+// error. It waits for one commit in progress: milliseconds, unless the disk stalls.
+inline constexpr int kStorageBusyTimeoutMs = 5000;
+// Ops sequenced while a commit is in flight wait in memory for the next one; while the disk
+// stalls they would pile up at the rate people send them. Above this many bytes of ops waiting
+// to be stored, a new op is refused (STORAGE_UNAVAILABLE, non-fatal; the app sends it again a
+// second later): a few seconds of a wall at saturation, a bounded amount of memory.
+inline constexpr std::uint64_t kMaxUncommittedBytes = 64 * 1024 * 1024;
+inline constexpr const char *kMaxUncommittedBytesName = "max_uncommitted_bytes";
 // After the server closes a connection it keeps reading (and dropping) what the peer still
 // sends, for at most this long and this many bytes, so that its close frame is not lost to a
 // TCP reset (server/wsconnection.cpp, WsConnection::close). Past either, the socket is closed

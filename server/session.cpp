@@ -40,11 +40,7 @@ Session::Session(WsConnection *connection, WallServer *server, const QHostAddres
     handlers.binary = [this](const QByteArray &message) { onBinary(message); };
     handlers.text = [this] { onText(); };
     handlers.tooBig = [this](qint64 bytes) { failTooBig(bytes); };
-    handlers.heard = [this] {
-        m_heard.restart();
-        if (joinAnswerUnsent() == 0)
-            m_joinAnswerEnd = 0; // its pongs come through again
-    };
+    handlers.heard = [this] { m_heard.restart(); };
     handlers.closed = [this] {
         m_state = State::Closing;
         m_server->forget(this);
@@ -109,13 +105,19 @@ qint64 Session::joinAnswerUnsent() const
     return m_conn ? std::max<qint64>(0, m_joinAnswerEnd - m_conn->writtenBytes()) : 0;
 }
 
-qint64 Session::msSinceHeard() const
+qint64 Session::msSinceHeard()
 {
     // A join answer being taken is a peer that reads: its pong to a ping queued behind tens of
-    // MB comes only once they are through, at the link's speed. Until that first pong, the
-    // peer taking output counts as hearing from it.
-    if (m_conn && m_joinAnswerEnd > 0)
-        return std::min(m_heard.elapsed(), m_conn->msSinceProgress());
+    // MB comes only once they are through, at the link's speed. While the answer drains, the
+    // peer taking it counts as hearing from it; once it is taken, silence counts from then.
+    if (m_conn && m_joinAnswerEnd > 0) {
+        const qint64 silent = std::min(m_heard.elapsed(), m_conn->msSinceProgress());
+        if (joinAnswerUnsent() == 0) {
+            m_joinAnswerEnd = 0;
+            m_heard.restart();
+        }
+        return silent;
+    }
     return m_heard.elapsed();
 }
 

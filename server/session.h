@@ -78,7 +78,8 @@ public:
     // A fatal error: sent, then the connection is closed with 4000 + code.
     void fail(const Problem &problem);
 
-    qint64 msSinceHeard() const;
+    // Since the peer was last heard from (pongs, messages; a join answer it is taking).
+    qint64 msSinceHeard();
     void ping();
 
     // Cursor rate (core/limits.h kMaxCursorsPerSecond): true when `cursor` may be relayed now.

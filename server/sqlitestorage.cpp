@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -174,6 +175,305 @@ private:
     std::thread m_thread; // last: started once everything above exists
 };
 
+
+// The statements that write a batch of ops, prepared on one connection.
+class OpWriter
+{
+public:
+    bool prepare(const QSqlDatabase &db)
+    {
+        m_db = db;
+        m_insertOp = QSqlQuery(m_db);
+        m_updateHead = QSqlQuery(m_db);
+        m_updateClientHead = QSqlQuery(m_db);
+        return m_insertOp.prepare(QStringLiteral(
+                   "INSERT INTO ops (wall_id, seq, author, client_op_id, kind, body) VALUES (?,?,?,?,?,?)"))
+            && m_updateHead.prepare(QStringLiteral("UPDATE walls SET head_seq = ? WHERE id = ?"))
+            && m_updateClientHead.prepare(QStringLiteral(
+                   "INSERT OR REPLACE INTO client_heads (wall_id, author, client_op_id, seq) VALUES (?,?,?,?)"));
+    }
+    void clear()
+    {
+        m_insertOp = QSqlQuery();
+        m_updateHead = QSqlQuery();
+        m_updateClientHead = QSqlQuery();
+        m_db = QSqlDatabase();
+    }
+
+    // One transaction, all or nothing.
+    bool write(const std::vector<PendingOp> &ops, QString *error)
+    {
+        if (ops.empty())
+            return true;
+        if (!m_db.transaction()) {
+            *error = m_db.lastError().text();
+            return false;
+        }
+        auto failed = [&](const QSqlQuery &q) {
+            *error = q.lastError().text();
+            m_db.rollback();
+            return false;
+        };
+        std::vector<std::pair<std::int64_t, std::uint64_t>> heads;
+        // (wall, author) -> index in `ops` of the author's newest op in this batch
+        std::map<std::pair<std::int64_t, std::uint64_t>, size_t> clientHeads;
+        for (const PendingOp &p : ops) {
+            if (p.op->client_op_id())
+                clientHeads[{p.wallId, p.op->author()}] = size_t(&p - ops.data());
+            m_insertOp.bindValue(0, qint64(p.wallId));
+            m_insertOp.bindValue(1, qulonglong(p.op->seq()));
+            m_insertOp.bindValue(2, qulonglong(p.op->author()));
+            m_insertOp.bindValue(3, qulonglong(p.op->client_op_id()));
+            m_insertOp.bindValue(4, int(p.op->body_case()));
+            m_insertOp.bindValue(5, opBytes(*p.op));
+            if (!m_insertOp.exec())
+                return failed(m_insertOp);
+            if (heads.empty() || heads.back().first != p.wallId)
+                heads.emplace_back(p.wallId, p.op->seq());
+            else
+                heads.back().second = p.op->seq();
+        }
+        for (const auto &[wallId, seq] : heads) {
+            m_updateHead.bindValue(0, qulonglong(seq));
+            m_updateHead.bindValue(1, qint64(wallId));
+            if (!m_updateHead.exec())
+                return failed(m_updateHead);
+        }
+        for (const auto &[key, index] : clientHeads) {
+            const pb::Op &op = *ops[index].op;
+            m_updateClientHead.bindValue(0, qint64(key.first));
+            m_updateClientHead.bindValue(1, qulonglong(key.second));
+            m_updateClientHead.bindValue(2, qulonglong(op.client_op_id()));
+            m_updateClientHead.bindValue(3, qulonglong(op.seq()));
+            if (!m_updateClientHead.exec())
+                return failed(m_updateClientHead);
+        }
+        if (!m_db.commit()) {
+            *error = m_db.lastError().text();
+            m_db.rollback();
+            return false;
+        }
+        return true;
+    }
+
+private:
+    QSqlDatabase m_db;
+    QSqlQuery m_insertOp;
+    QSqlQuery m_updateHead;
+    QSqlQuery m_updateClientHead;
+};
+
+// The thread that writes the op log (Storage::appendOpsAsync), on its own connection, batches
+// first in, first out. The event loop hands it a batch and goes on sequencing the next one; a
+// COMMIT that stalls in write() (dirty-page writeback) or a checkpoint it runs holds up only
+// this thread. Both connections wait for the other's write lock (QSQLITE's busy timeout, 5 s):
+// the event loop's own writes (users, access, kicks, snapshot parts, all short) wait at most
+// for the commit in progress.
+class Committer
+{
+public:
+    Committer(QString path, Checkpointer *checkpointer)
+        : m_path(std::move(path))
+        , m_checkpointer(checkpointer)
+        , m_thread([this] { run(); })
+    {
+        std::unique_lock lock(m_mutex);
+        m_wake.wait(lock, [this] { return m_started; });
+    }
+    ~Committer()
+    {
+        {
+            std::lock_guard lock(m_mutex);
+            m_stop = true;
+            m_gate = -1; // what is queued is committed before the thread ends
+        }
+        m_wake.notify_all();
+        m_thread.join();
+    }
+
+    // Empty once the connection is open and ready.
+    QString openError() const { return m_openError; }
+
+    void enqueue(std::vector<PendingOp> ops, Storage::CommitDone done)
+    {
+        {
+            std::lock_guard lock(m_mutex);
+            m_jobs.push_back({std::move(ops), std::move(done), {}, nullptr});
+        }
+        m_wake.notify_all();
+    }
+
+    bool exec(const QString &sql, QString *error)
+    {
+        bool ok = false;
+        bool finished = false;
+        {
+            std::lock_guard lock(m_mutex);
+            m_jobs.push_back({{}, [&](bool result, const QString &e) {
+                                  ok = result;
+                                  if (error)
+                                      *error = e;
+                              }, sql, &finished});
+        }
+        m_wake.notify_all();
+        std::unique_lock lock(m_mutex);
+        m_wake.wait(lock, [&] { return finished; });
+        return ok;
+    }
+
+    void waitIdle()
+    {
+        std::unique_lock lock(m_mutex);
+        m_wake.wait(lock, [this] { return m_jobs.empty() && !m_busy; });
+    }
+
+    void setGate(int commits)
+    {
+        {
+            std::lock_guard lock(m_mutex);
+            m_gate = commits;
+        }
+        m_wake.notify_all();
+    }
+
+    int queued()
+    {
+        std::lock_guard lock(m_mutex);
+        int n = m_busy ? 1 : 0;
+        for (const Job &job : m_jobs)
+            n += job.sql.isEmpty() ? 1 : 0;
+        return n;
+    }
+
+private:
+    struct Job
+    {
+        std::vector<PendingOp> ops;
+        Storage::CommitDone done;
+        QString sql; // not empty: a statement to run (exec), not a batch
+        bool *finished = nullptr;
+    };
+
+    void run()
+    {
+        const QString name = QStringLiteral("committer-%1").arg(QUuid::createUuid().toString(QUuid::Id128));
+        {
+            QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), name);
+            db.setDatabaseName(m_path);
+            OpWriter writer;
+            if (!db.open()) {
+                m_openError = db.lastError().text();
+            } else {
+                // Connection settings, as on the event loop's connection (kSchema).
+                const QString pragmas[] = {
+                    QStringLiteral("PRAGMA busy_timeout = %1").arg(limits::kStorageBusyTimeoutMs),
+                    QStringLiteral("PRAGMA synchronous=NORMAL"), QStringLiteral("PRAGMA wal_autocheckpoint=0"),
+                    QStringLiteral("PRAGMA foreign_keys=ON")};
+                for (const QString &pragma : pragmas) {
+                    QSqlQuery q(db);
+                    if (!q.exec(pragma) && m_openError.isEmpty())
+                        m_openError = q.lastError().text();
+                }
+                if (m_openError.isEmpty() && !writer.prepare(db))
+                    m_openError = db.lastError().text();
+            }
+            {
+                std::lock_guard lock(m_mutex);
+                m_started = true;
+            }
+            m_wake.notify_all();
+            if (m_openError.isEmpty())
+                loop(db, writer);
+            writer.clear();
+            db.close();
+        }
+        QSqlDatabase::removeDatabase(name);
+    }
+
+    void loop(QSqlDatabase &db, OpWriter &writer)
+    {
+        // The newest generation refused per wall: ops of it or older are refused unwritten.
+        std::map<std::int64_t, std::uint64_t> poisoned;
+        std::unique_lock lock(m_mutex);
+        for (;;) {
+            m_wake.wait(lock, [this] {
+                return (m_stop && m_jobs.empty())
+                    || (!m_jobs.empty() && (m_gate != 0 || !m_jobs.front().sql.isEmpty()));
+            });
+            if (m_jobs.empty())
+                return;
+            Job job = std::move(m_jobs.front());
+            m_jobs.pop_front();
+            m_busy = true;
+            if (job.sql.isEmpty() && m_gate > 0)
+                --m_gate;
+            lock.unlock();
+            if (!job.sql.isEmpty()) {
+                QSqlQuery q(db);
+                const bool ok = q.exec(job.sql);
+                job.done(ok, q.lastError().text());
+            } else {
+                bool refuse = false;
+                for (const PendingOp &p : job.ops) {
+                    const auto it = poisoned.find(p.wallId);
+                    if (it != poisoned.end() && p.epoch <= it->second) {
+                        refuse = true;
+                        break;
+                    }
+                }
+                QString error;
+                bool ok = false;
+                if (refuse) {
+                    error = QStringLiteral("an earlier commit of the same wall failed");
+                } else {
+                    ok = writer.write(job.ops, &error);
+                    if (!ok)
+                        qCWarning(lcStorage) << "database error:" << error;
+                }
+                if (!ok) {
+                    for (const PendingOp &p : job.ops) {
+                        std::uint64_t &epoch = poisoned[p.wallId];
+                        epoch = std::max(epoch, p.epoch);
+                    }
+                }
+                // The batch is broadcast as soon as its COMMIT returned; a checkpoint it calls
+                // for (with its fsyncs) delays only the next commit. (The ops may be gone once
+                // `done` ran.)
+                job.done(ok, error);
+                if (ok)
+                    wroteFrames(db);
+            }
+            lock.lock();
+            m_busy = false;
+            if (job.finished)
+                *job.finished = true;
+            m_wake.notify_all();
+        }
+    }
+
+    void wroteFrames(QSqlDatabase &db)
+    {
+        if (m_checkpointer->writerShouldCheckpoint()) {
+            QSqlQuery q(db);
+            if (!q.exec(QStringLiteral("PRAGMA wal_checkpoint(PASSIVE)")))
+                qCWarning(lcStorage) << "checkpoint failed:" << q.lastError().text();
+        }
+        m_checkpointer->wroteFrames();
+    }
+
+    const QString m_path;
+    Checkpointer *const m_checkpointer;
+    QString m_openError; // written before m_started, read after
+    std::mutex m_mutex;
+    std::condition_variable m_wake;
+    std::deque<Job> m_jobs;
+    bool m_started = false;
+    bool m_busy = false;
+    bool m_stop = false;
+    int m_gate = -1;
+    std::thread m_thread; // last: started once everything above exists
+};
+
 class SqliteStorage final : public Storage
 {
 public:
@@ -199,6 +499,14 @@ public:
                          .arg(m_dataDir, m_db.lastError().text());
             return false;
         }
+        {
+            QSqlQuery q(m_db);
+            if (!q.exec(QStringLiteral("PRAGMA busy_timeout = %1").arg(limits::kStorageBusyTimeoutMs))) {
+                *error = QStringLiteral("Cannot prepare the database in %1 (%2).")
+                             .arg(m_dataDir, q.lastError().text());
+                return false;
+            }
+        }
         for (const char *statement : kSchema) {
             QSqlQuery q(m_db);
             if (!q.exec(QString::fromLatin1(statement))) {
@@ -207,20 +515,19 @@ public:
                 return false;
             }
         }
-        m_insertOp = QSqlQuery(m_db);
-        m_insertOp.prepare(QStringLiteral(
-            "INSERT INTO ops (wall_id, seq, author, client_op_id, kind, body) VALUES (?,?,?,?,?,?)"));
         if (!migrateClientIndex() || !migrateClearTokens()) {
             *error = QStringLiteral("Cannot upgrade the database in %1 (%2); is it writable?")
                          .arg(m_dataDir, m_lastError);
             return false;
         }
-        m_updateHead = QSqlQuery(m_db);
-        m_updateHead.prepare(QStringLiteral("UPDATE walls SET head_seq = ? WHERE id = ?"));
-        m_updateClientHead = QSqlQuery(m_db);
-        m_updateClientHead.prepare(QStringLiteral(
-            "INSERT OR REPLACE INTO client_heads (wall_id, author, client_op_id, seq) VALUES (?,?,?,?)"));
         m_checkpointer = std::make_unique<Checkpointer>(m_db.databaseName());
+        m_committer = std::make_unique<Committer>(m_db.databaseName(), m_checkpointer.get());
+        if (!m_committer->openError().isEmpty()) {
+            *error = QStringLiteral("Cannot open the database in %1 for writing ops: %2")
+                         .arg(m_dataDir, m_committer->openError());
+            m_committer.reset();
+            return false;
+        }
         qCInfo(lcStorage) << "opened" << m_db.databaseName();
         return true;
     }
@@ -229,10 +536,9 @@ public:
     {
         if (!m_db.isValid())
             return;
+        // What is queued is committed first (and its `done` run), then the thread ends.
+        m_committer.reset();
         m_checkpointer.reset();
-        m_insertOp = QSqlQuery();
-        m_updateHead = QSqlQuery();
-        m_updateClientHead = QSqlQuery();
         m_db.close();
         m_db = QSqlDatabase();
         QSqlDatabase::removeDatabase(m_connection);
@@ -272,72 +578,27 @@ public:
         return out;
     }
 
-    bool appendOps(const std::vector<PendingOp> &ops) override
+    void appendOpsAsync(std::vector<PendingOp> ops, CommitDone done) override
     {
-        if (ops.empty())
-            return true;
-        if (!m_db.transaction()) {
-            fail(m_db.lastError().text());
-            return false;
-        }
-        std::vector<std::pair<std::int64_t, std::uint64_t>> heads;
-        // (wall, author) -> index in `ops` of the author's newest op in this batch
-        std::map<std::pair<std::int64_t, std::uint64_t>, size_t> clientHeads;
-        for (const PendingOp &p : ops) {
-            if (p.op->client_op_id())
-                clientHeads[{p.wallId, p.op->author()}] = size_t(&p - ops.data());
-            m_insertOp.bindValue(0, qint64(p.wallId));
-            m_insertOp.bindValue(1, qulonglong(p.op->seq()));
-            m_insertOp.bindValue(2, qulonglong(p.op->author()));
-            m_insertOp.bindValue(3, qulonglong(p.op->client_op_id()));
-            m_insertOp.bindValue(4, int(p.op->body_case()));
-            m_insertOp.bindValue(5, opBytes(*p.op));
-            if (!exec(m_insertOp)) {
-                m_db.rollback();
-                return false;
-            }
-            if (heads.empty() || heads.back().first != p.wallId)
-                heads.emplace_back(p.wallId, p.op->seq());
-            else
-                heads.back().second = p.op->seq();
-        }
-        for (const auto &[wallId, seq] : heads) {
-            m_updateHead.bindValue(0, qulonglong(seq));
-            m_updateHead.bindValue(1, qint64(wallId));
-            if (!exec(m_updateHead)) {
-                m_db.rollback();
-                return false;
-            }
-        }
-        for (const auto &[key, index] : clientHeads) {
-            const pb::Op &op = *ops[index].op;
-            m_updateClientHead.bindValue(0, qint64(key.first));
-            m_updateClientHead.bindValue(1, qulonglong(key.second));
-            m_updateClientHead.bindValue(2, qulonglong(op.client_op_id()));
-            m_updateClientHead.bindValue(3, qulonglong(op.seq()));
-            if (!exec(m_updateClientHead)) {
-                m_db.rollback();
-                return false;
-            }
-        }
-        if (!m_db.commit()) {
-            fail(m_db.lastError().text());
-            m_db.rollback();
-            return false;
-        }
-        wroteFrames();
-        return true;
+        m_committer->enqueue(std::move(ops), std::move(done));
     }
 
-    void wroteFrames()
+    void waitForCommits() override
     {
-        if (m_checkpointer->writerShouldCheckpoint()) {
-            QSqlQuery q(m_db);
-            if (!q.exec(QStringLiteral("PRAGMA wal_checkpoint(PASSIVE)")))
-                qCWarning(lcStorage) << "checkpoint failed:" << q.lastError().text();
-        }
-        m_checkpointer->wroteFrames();
+        if (m_committer)
+            m_committer->waitIdle();
     }
+
+    void setCommitGate(int commits) override { m_committer->setGate(commits); }
+    int commitsQueued() override { return m_committer->queued(); }
+    bool execOnCommitConnection(const QString &sql, QString *error) override
+    {
+        return m_committer->exec(sql, error);
+    }
+
+    // After a write on this connection (snapshot parts). The writer's own checkpoint
+    // (Checkpointer::writerShouldCheckpoint) is the commit thread's to run.
+    void wroteFrames() { m_checkpointer->wroteFrames(); }
 
     bool saveSnapshotPart(std::int64_t wallId, int part, QByteArrayView bytes) override
     {
@@ -798,11 +1059,9 @@ private:
     QString m_dataDir;
     QString m_connection;
     QSqlDatabase m_db;
-    QSqlQuery m_insertOp;
-    QSqlQuery m_updateHead;
-    QSqlQuery m_updateClientHead;
     QString m_lastError;
     std::unique_ptr<Checkpointer> m_checkpointer;
+    std::unique_ptr<Committer> m_committer;
 };
 
 } // namespace

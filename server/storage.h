@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -55,11 +56,14 @@ struct WallSummary
     std::uint64_t ops = 0;
 };
 
-// One sequenced op ready to be written: the wall it belongs to and its serialised Op.
+// One sequenced op ready to be written: the wall it belongs to, the op, and the generation of
+// the wall's in-memory state it was sequenced on (WallServer::reloadRoom starts a new one; a
+// failed commit refuses every later op of the same generation, see appendOpsAsync).
 struct PendingOp
 {
     std::int64_t wallId = 0;
     const pb::Op *op = nullptr;
+    std::uint64_t epoch = 0;
 };
 
 class Storage
@@ -75,8 +79,30 @@ public:
     virtual std::optional<StoredWall> createWall(const QString &name) = 0;
     virtual std::vector<WallSummary> walls() = 0;
 
-    // Writes a batch of ops, possibly of several walls, in one transaction. All or nothing.
-    virtual bool appendOps(const std::vector<PendingOp> &ops) = 0;
+    // The op log is written on a commit thread with its own connection, so that a write that
+    // stalls (dirty-page writeback, a checkpoint's fsync) never holds up the thread that
+    // sequences and broadcasts. Batches are committed in the order given, each in one
+    // transaction, all or nothing; `done(ok, error)` runs on the commit thread once the COMMIT
+    // returned (or failed). The ops must stay alive and unchanged until then.
+    // A batch that fails poisons the generations of the walls it touched: every later batch
+    // with an op of such a wall at that generation (or older) is refused without being written,
+    // since its seqs were built on the refused ones, and the walls of a refused batch are
+    // poisoned in turn. Ops of a newer generation (the wall was reloaded) are written again.
+    using CommitDone = std::function<void(bool ok, const QString &error)>;
+    virtual void appendOpsAsync(std::vector<PendingOp> ops, CommitDone done) = 0;
+    // Blocks until every batch given so far is committed or refused and its `done` has run.
+    virtual void waitForCommits() = 0;
+
+    // Test hooks (tests/server/tst_commitpipeline.cpp, tst_faults). The commit thread commits
+    // `commits` more batches, then waits before the next one until the gate changes; -1 (the
+    // default) never waits. Like a write that stalls in the kernel, without the kernel.
+    // waitForCommits (so WallServer::flush and stop) waits for the gate to open.
+    virtual void setCommitGate(int commits) = 0;
+    // Batches given and not yet committed or refused (one waiting at the gate included).
+    virtual int commitsQueued() = 0;
+    // Runs `sql` on the commit thread's connection, after what is queued (a connection-level
+    // PRAGMA that makes writes fail, and back).
+    virtual bool execOnCommitConnection(const QString &sql, QString *error) = 0;
 
     // A wall's snapshot is stored in parts of at most kSnapshotPartBytes, each its own short
     // write, into the wall's spare slot while the snapshot in use stays whole; committing makes

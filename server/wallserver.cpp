@@ -185,7 +185,10 @@ void WallServer::stop()
 {
     if (!m_storage)
         return;
+    // Everything sequenced is committed and broadcast (and joins waiting for it answered)
+    // before anybody is told to go.
     flush();
+    m_waiters.clear();
     for (auto &[name, room] : m_rooms)
         storeSnapshotIfDue(room.get(), true);
     const auto sessions = m_sessions;
@@ -200,7 +203,7 @@ void WallServer::stop()
     m_liveness.stop();
     m_unloadTimer.stop();
     m_storageRetry.stop();
-    m_storage->close();
+    m_storage->close(); // ends the commit thread (nothing is queued: flushed above)
     m_storage.reset();
 }
 
@@ -326,13 +329,16 @@ int WallServer::unloadIdleRooms()
 {
     if (!m_storage)
         return 0;
-    // Whatever is queued is stored first: an unloaded wall is exactly what storage holds.
-    flush();
     int unloaded = 0;
     for (auto it = m_rooms.begin(); it != m_rooms.end();) {
         Room *r = it->second.get();
-        // Kicks are stored (Storage::kicks) and come back with the wall.
-        if (!r->members.empty() || r->idle.elapsed() < m_options.wallIdleUnloadMs) {
+        // Kicks are stored (Storage::kicks) and come back with the wall. A wall with ops or a
+        // join waiting for a commit stays until it landed: an unloaded wall is exactly what
+        // storage holds.
+        const bool waitedFor = std::any_of(m_waiters.begin(), m_waiters.end(),
+                                           [r](const CommitWaiter &w) { return w.room == r; });
+        if (!r->members.empty() || r->idle.elapsed() < m_options.wallIdleUnloadMs
+            || r->uncommittedOps > 0 || waitedFor) {
             ++it;
             continue;
         }
@@ -394,6 +400,7 @@ void WallServer::markUnavailable(Room *room)
     qCWarning(lcServer) << "wall" << room->name << "is unavailable: storage cannot reload it:"
                         << m_storage->lastError();
     room->unavailable = true;
+    room->epoch = ++m_epochs;
     room->model = WallModel();
     room->lastClientOp.clear();
     room->storedSnapshotSeq = 0;
@@ -499,6 +506,7 @@ bool WallServer::reloadRoom(Room *room)
         after = ops.back().seq();
     }
     room->model = std::move(model);
+    room->epoch = ++m_epochs;
     room->committedSeq = room->model.seq();
     room->storedSnapshotSeq = snapshotSeq;
     room->storedSnapshotBytes = snapshotBytes;
@@ -777,17 +785,52 @@ void WallServer::finishJoin(Session *session, Room *r, const pb::Join &join,
     }
     if (session->room() && session->room() != r)
         leave(session);
-    // The joiner must see a wall that storage holds: commit what is queued first.
-    flush();
     if (r->unavailable) {
-        // That commit failed and the wall could not be read back.
+        // A commit failed and the wall could not be read back.
         session->refuse(unavailableProblem(r));
         return;
     }
+    // The joiner must see a wall that storage holds: the answer is the wall as sequenced now,
+    // sent once its commits landed, between that batch's broadcast and the next one's, so that
+    // the joiner gets every later op as a member and none twice. Nothing blocks meanwhile.
+    const std::uint64_t head = r->model.seq();
+    const QByteArray snapshot = r->snapshotBytes();
+    if (r->committedSeq >= head) {
+        answerJoin(session, r, join, ownerToken, apiToken, head, snapshot);
+        return;
+    }
+    session->setJoinPending(true);
+    QPointer<Session> guard(session);
+    afterCommits(r, [this, guard, r, join, ownerToken, apiToken, head, snapshot](bool sameState) {
+        if (!guard || guard->state() != Session::State::Ready || !m_storage)
+            return;
+        guard->setJoinPending(false);
+        if (sameState)
+            answerJoin(guard, r, join, ownerToken, apiToken, head, snapshot);
+        else // refused and reloaded meanwhile: from the start, on the wall as storage holds it
+            finishJoin(guard, r, join, ownerToken, apiToken);
+    });
+}
 
+void WallServer::answerJoin(Session *session, Room *r, const pb::Join &join,
+                            const QByteArray &ownerToken, const QByteArray &apiToken,
+                            std::uint64_t head, const QByteArray &snapshot)
+{
+    const QString name = r->name;
+    if (session->room() != r && int(r->members.size()) >= limits::kMaxClientsPerWall) {
+        session->refuse(limitProblem(limits::kMaxClientsPerWallName,
+                                     QStringLiteral("The wall \"%1\" already has %2 people (limit "
+                                                    "%3); try again later.")
+                                         .arg(name)
+                                         .arg(r->members.size())
+                                         .arg(QLatin1String(limits::kMaxClientsPerWallName))));
+        return;
+    }
+    if (session->room() && session->room() != r)
+        leave(session);
     pb::Joined joined;
     joined.set_wall(toWire(name));
-    joined.set_head_seq(r->model.seq());
+    joined.set_head_seq(head);
     joined.set_wall_full(r->model.isFull());
     const pb::Role role = r->roleOf(session->userId());
     joined.set_role(role);
@@ -811,19 +854,23 @@ void WallServer::finishJoin(Session *session, Room *r, const pb::Join &join,
         *joined.add_members() = m->member();
 
     // Ops since last_seq, unless they would weigh more than the snapshot.
+    // (Storage may hold ops past head already, committed but not yet broadcast: they come to
+    // the joiner as a member.)
     const std::uint64_t lastSeq = join.last_seq();
-    bool useSnapshot = lastSeq == 0 || lastSeq > r->model.seq();
-    if (!useSnapshot && lastSeq < r->model.seq()) {
-        const qsizetype budget = r->snapshotBytes().size();
+    bool useSnapshot = lastSeq == 0 || lastSeq > head;
+    if (!useSnapshot && lastSeq < head) {
+        const qsizetype budget = snapshot.size();
         qsizetype used = 0;
         std::uint64_t after = lastSeq;
-        while (!useSnapshot && after < r->model.seq()) {
+        while (!useSnapshot && after < head) {
             std::vector<pb::Op> ops;
             if (!m_storage->opsAfter(r->wallId, after, 2000, &ops) || ops.empty()) {
                 useSnapshot = true;
                 break;
             }
             for (pb::Op &op : ops) {
+                if (op.seq() > head)
+                    break;
                 used += qsizetype(op.ByteSizeLong());
                 if (used > budget) {
                     useSnapshot = true;
@@ -846,9 +893,9 @@ void WallServer::finishJoin(Session *session, Room *r, const pb::Join &join,
     }
     // The newest chat, and whether chat the joiner has not seen is older than that: a returning
     // client pages that (Joined.more_chat), so that it ends up with every message it missed.
-    const std::uint64_t chatAfter = lastSeq <= r->model.seq() ? lastSeq : 0;
+    const std::uint64_t chatAfter = lastSeq <= head ? lastSeq : 0;
     std::vector<pb::Op> chat; // newest first; one more than sent tells whether more exist
-    m_storage->chatBefore(r->wallId, 0, limits::kRecentChatOnJoin + 1, &chat);
+    m_storage->chatBefore(r->wallId, head + 1, limits::kRecentChatOnJoin + 1, &chat);
     const bool moreChat = chat.size() > size_t(limits::kRecentChatOnJoin)
                        && chat[size_t(limits::kRecentChatOnJoin)].seq() > chatAfter;
     if (chat.size() > size_t(limits::kRecentChatOnJoin))
@@ -857,7 +904,7 @@ void WallServer::finishJoin(Session *session, Room *r, const pb::Join &join,
         *joined.add_recent_chat() = std::move(*it);
     joined.set_more_chat(moreChat);
     joined.set_chat_after_seq(chatAfter);
-    session->sendJoinAnswer(joinedWithSnapshot(joined, r->snapshotBytes()));
+    session->sendJoinAnswer(joinedWithSnapshot(joined, snapshot));
 }
 
 void WallServer::leave(Session *session)
@@ -893,29 +940,34 @@ std::optional<Problem> WallServer::submit(Room *room, Session *session, pb::Op o
     if (session) {
         const auto last = room->lastClientOp.find(author);
         if (last != room->lastClientOp.end() && op.client_op_id() <= last->second) {
-            // A resend after a reconnect: answer with the stored op, apply nothing.
-            flush();
-            if (room->unavailable)
-                return unavailableProblem(room);
-            if (auto stored = m_storage->findOp(room->wallId, author, op.client_op_id())) {
-                pb::Envelope env;
-                *env.mutable_op() = std::move(*stored);
-                session->send(serialize(env));
-                return std::nullopt;
-            }
-            // Never sent (a client that skipped ids), or stored longer ago than a resend can
-            // be: either way it is not applied again.
-            return Problem{pb::INVALID_OP,
-                           QStringLiteral("Op %1 is not above your newest stored op (%2) and is "
-                                          "not among the wall's last %3 changes (%4); it is "
-                                          "not applied again.")
-                               .arg(op.client_op_id())
-                               .arg(last->second)
-                               .arg(limits::kResendLookbackOps)
-                               .arg(QLatin1String(limits::kResendLookbackOpsName)),
-                           QString::fromLatin1(limits::kResendLookbackOpsName)};
+            // A resend after a reconnect: answer with the stored op, apply nothing. The op
+            // may still be on its way to storage: the answer waits for it to land.
+            if (room->committedSeq >= room->model.seq())
+                return answerResend(room, session, op);
+            QPointer<Session> guard(session);
+            afterCommits(room, [this, guard, room, op](bool sameState) {
+                if (!guard || guard->state() != Session::State::Ready || !m_storage)
+                    return;
+                // Refused and reloaded meanwhile: from the start, on the wall as storage holds
+                // it (stored: answered with the stored op; not: taken as a new op).
+                const std::optional<Problem> problem = sameState ? answerResend(room, guard, op)
+                                                                 : submit(room, guard, op);
+                if (problem)
+                    guard->refuse(*problem, op.client_op_id());
+            });
+            return std::nullopt;
         }
     }
+    // A new op (a resend above is answered whatever the backlog: refusing it would make the
+    // app send it again as a new one).
+    if (m_uncommittedBytes >= m_options.maxUncommittedBytes)
+        return Problem{pb::STORAGE_UNAVAILABLE,
+                       QStringLiteral("The server is waiting for its disk: %1 MiB of changes wait to "
+                                      "be stored (limit %2); this one was not applied, send it again "
+                                      "in a moment.")
+                           .arg(double(m_uncommittedBytes) / (1024 * 1024), 0, 'f', 1)
+                           .arg(QLatin1String(limits::kMaxUncommittedBytesName)),
+                       QString::fromLatin1(limits::kMaxUncommittedBytesName)};
     // Shape and limits first (so a malformed op is named as such), then the sender's role.
     if (auto problem = room->model.check(op, author))
         return problem;
@@ -941,12 +993,41 @@ std::optional<Problem> WallServer::submit(Room *room, Session *session, pb::Op o
     room->model.apply(op);
     if (session)
         room->lastClientOp[author] = op.client_op_id();
-    // Reading stops before this broadcast would take the backlog past its bound (WsHub).
-    m_pendingFanoutBytes += qint64(op.ByteSizeLong() + 8) * qint64(room->members.size());
+    ++room->uncommittedOps;
+    const std::uint64_t bytes = op.ByteSizeLong();
+    m_uncommittedBytes += bytes;
+    // Reading stops before this op's broadcast would take the backlog past its bound (WsHub):
+    // what it will queue counts from now until it is broadcast.
+    const qint64 fanout = qint64(bytes + 8) * qint64(room->members.size());
+    m_pendingFanoutBytes += fanout;
     m_hub->setPendingBytes(m_pendingFanoutBytes);
-    m_pending.push_back({room, std::move(op), session});
+    m_pending.push_back({room, std::move(op), session, room->epoch, bytes, fanout});
     scheduleFlush();
     return std::nullopt;
+}
+
+std::optional<Problem> WallServer::answerResend(Room *room, Session *session, const pb::Op &op)
+{
+    if (room->unavailable)
+        return unavailableProblem(room);
+    const std::uint64_t author = session->userId();
+    if (auto stored = m_storage->findOp(room->wallId, author, op.client_op_id())) {
+        pb::Envelope env;
+        *env.mutable_op() = std::move(*stored);
+        session->send(serialize(env));
+        return std::nullopt;
+    }
+    // Never sent (a client that skipped ids), or stored longer ago than a resend can be:
+    // either way it is not applied again.
+    const auto last = room->lastClientOp.find(author);
+    return Problem{pb::INVALID_OP,
+                   QStringLiteral("Op %1 is not above your newest stored op (%2) and is not among "
+                                  "the wall's last %3 changes (%4); it is not applied again.")
+                       .arg(op.client_op_id())
+                       .arg(last == room->lastClientOp.end() ? 0 : last->second)
+                       .arg(limits::kResendLookbackOps)
+                       .arg(QLatin1String(limits::kResendLookbackOpsName)),
+                   QString::fromLatin1(limits::kResendLookbackOpsName)};
 }
 
 std::optional<Problem> WallServer::checkPermission(const Room *room, std::uint64_t author,
@@ -1226,36 +1307,114 @@ void WallServer::deleteRoom(Room *room, Session *by)
 
 void WallServer::scheduleFlush()
 {
-    if (m_flushScheduled)
-        return;
+    if (m_flushScheduled || !m_inFlight.empty())
+        return; // a batch in flight: the next one goes when it lands
     m_flushScheduled = true;
     // Group commit: everything sequenced in this event-loop pass goes in one transaction.
-    QMetaObject::invokeMethod(this, [this] { flush(); }, Qt::QueuedConnection);
+    QMetaObject::invokeMethod(this, [this] { sendBatch(); }, Qt::QueuedConnection);
+}
+
+void WallServer::sendBatch()
+{
+    m_flushScheduled = false;
+    if (m_pending.empty() || !m_inFlight.empty() || !m_storage)
+        return;
+    std::vector<Pending> &batch = m_inFlight.emplace_back();
+    batch.swap(m_pending);
+    std::vector<PendingOp> rows;
+    rows.reserve(batch.size());
+    for (const Pending &p : batch)
+        rows.push_back({p.room->wallId, &p.op, p.epoch});
+    // On the commit thread: hand the result over to this one.
+    m_storage->appendOpsAsync(std::move(rows), [this](bool ok, const QString &error) {
+        bool post = false;
+        {
+            std::lock_guard lock(m_landedMutex);
+            m_landed.push_back({ok, error});
+            post = !std::exchange(m_landedPosted, true);
+        }
+        if (post)
+            QMetaObject::invokeMethod(this, [this] { processLanded(); }, Qt::QueuedConnection);
+    });
 }
 
 bool WallServer::flush()
 {
-    m_flushScheduled = false;
-    if (m_pending.empty())
+    if (!m_storage)
         return true;
-    std::vector<Pending> batch;
-    batch.swap(m_pending);
-    m_pendingFanoutBytes = 0;
-    m_hub->setPendingBytes(0);
-    std::vector<PendingOp> rows;
-    rows.reserve(batch.size());
-    for (const Pending &p : batch)
-        rows.push_back({p.room->wallId, &p.op});
+    if (m_processingLanded) {
+        qCWarning(lcServer) << "flush() while broadcasting a landed batch: not waiting";
+        return true;
+    }
+    m_flushScheduled = false;
+    bool ok = true;
+    while (!m_pending.empty() || !m_inFlight.empty()) {
+        sendBatch();
+        m_storage->waitForCommits();
+        ok &= processLanded(); // sends the next batch, if any
+    }
+    return ok;
+}
 
-    if (!m_storage->appendOps(rows)) {
+bool WallServer::processLanded()
+{
+    if (m_processingLanded)
+        return true;
+    m_processingLanded = true;
+    bool ok = true;
+    for (;;) {
+        Landed result;
+        {
+            std::lock_guard lock(m_landedMutex);
+            if (m_landed.empty()) {
+                m_landedPosted = false;
+                break;
+            }
+            result = std::move(m_landed.front());
+            m_landed.pop_front();
+        }
+        if (m_inFlight.empty()) {
+            qCCritical(lcServer) << "a commit landed that was not in flight";
+            continue;
+        }
+        std::vector<Pending> batch = std::move(m_inFlight.front());
+        m_inFlight.pop_front();
+        ok &= landBatch(batch, result.ok, result.error);
+        runCommitWaiters();
+        // What gathered while this batch committed goes now.
+        sendBatch();
+    }
+    m_processingLanded = false;
+    bool snapshots = false;
+    for (auto &[name, room] : m_rooms) {
+        storeSnapshotIfDue(room.get(), false);
+        snapshots |= room->snapshotWrite.has_value();
+    }
+    if (snapshots)
+        scheduleSnapshotParts();
+    return ok;
+}
+
+bool WallServer::landBatch(std::vector<Pending> &batch, bool ok, const QString &error)
+{
+    for (const Pending &p : batch) {
+        --p.room->uncommittedOps;
+        m_uncommittedBytes -= p.bytes;
+        m_pendingFanoutBytes -= p.fanout;
+    }
+    m_hub->setPendingBytes(m_pendingFanoutBytes);
+    if (!ok) {
         // Nothing of this batch is stored, so nothing of it may be acknowledged: put every
         // touched wall back to what storage holds and tell the authors.
         m_storageHealthy = false;
-        qCWarning(lcServer) << "storage refused" << batch.size() << "ops:" << m_storage->lastError();
-        std::vector<Room *> touched;
+        qCWarning(lcServer) << "storage refused" << batch.size() << "ops:" << error;
+        std::vector<Room *> reload;
         for (const Pending &p : batch) {
-            if (std::find(touched.begin(), touched.end(), p.room) == touched.end())
-                touched.push_back(p.room);
+            // A wall reloaded since (after an earlier refused batch) already holds what
+            // storage holds.
+            if (p.epoch == p.room->epoch
+                && std::find(reload.begin(), reload.end(), p.room) == reload.end())
+                reload.push_back(p.room);
             if (p.origin)
                 p.origin->refuse({pb::STORAGE_UNAVAILABLE,
                                   QStringLiteral("The server could not store your change "
@@ -1264,10 +1423,27 @@ bool WallServer::flush()
                                   {}},
                                  p.op.client_op_id());
         }
-        for (Room *r : touched) {
+        for (Room *r : reload) {
             if (!reloadRoom(r))
                 markUnavailable(r);
         }
+        // Ops sequenced on those walls while this batch committed were built on it: refused
+        // with it.
+        std::erase_if(m_pending, [this](const Pending &p) {
+            if (p.epoch == p.room->epoch)
+                return false;
+            --p.room->uncommittedOps;
+            m_uncommittedBytes -= p.bytes;
+            m_pendingFanoutBytes -= p.fanout;
+            if (p.origin)
+                p.origin->refuse({pb::STORAGE_UNAVAILABLE,
+                                  QStringLiteral("The server could not store your change "
+                                                 "(storage error); it was not applied. Try "
+                                                 "again later."),
+                                  {}},
+                                 p.op.client_op_id());
+            return true;
+        });
         return false;
     }
     m_storageHealthy = true;
@@ -1292,9 +1468,32 @@ bool WallServer::flush()
     }
     // Corked: each member's share of this batch leaves in one write, now.
     m_hub->flush();
-    for (auto &[name, room] : m_rooms)
-        storeSnapshotIfDue(room.get(), false);
     return true;
+}
+
+void WallServer::afterCommits(Room *room, std::function<void(bool)> run)
+{
+    const std::uint64_t seq = room->model.seq();
+    if (room->committedSeq >= seq) {
+        run(true);
+        return;
+    }
+    m_waiters.push_back({room, room->epoch, seq, std::move(run)});
+}
+
+void WallServer::runCommitWaiters()
+{
+    std::vector<CommitWaiter> ready;
+    for (auto it = m_waiters.begin(); it != m_waiters.end();) {
+        if (it->room->epoch != it->epoch || it->room->committedSeq >= it->seq) {
+            ready.push_back(std::move(*it));
+            it = m_waiters.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (CommitWaiter &w : ready)
+        w.run(w.room->epoch == w.epoch);
 }
 
 // A stored snapshot bounds what a restart replays. It waits for snapshotEveryOps ops *and* for
@@ -1352,6 +1551,11 @@ void WallServer::storeSnapshotParts()
             continue;
         Room::SnapshotWrite &write = *room->snapshotWrite;
         const int parts = Storage::snapshotParts(write.bytes.size());
+        // The snapshot may be of ops still being committed: it becomes the wall's only once
+        // they landed (processLanded schedules this again then). A refused commit reloads the
+        // wall, which drops the write.
+        if (write.partsWritten == parts && room->committedSeq < write.seq)
+            continue;
         QElapsedTimer timer;
         timer.start();
         const bool ok = write.partsWritten < parts

@@ -1,8 +1,9 @@
 #pragma once
 
 // The wall server: accepts WebSocket and HTTP connections on one port, keeps the walls that are
-// in use in memory, sequences ops, commits them to storage once per event-loop pass and only
-// then broadcasts them.
+// in use in memory, sequences ops, commits them to storage on the storage's commit thread (a
+// batch at a time, the next one gathering while one commits) and broadcasts each batch as its
+// commit lands.
 
 #include "core/limits.h"
 #include "core/protocol.h"
@@ -19,7 +20,9 @@
 #include <QTimer>
 #include <QUrl>
 
+#include <deque>
 #include <functional>
+#include <mutex>
 #include <map>
 #include <memory>
 #include <optional>
@@ -65,6 +68,9 @@ struct ServerOptions
     limits::WallCapacity wallCapacity;
     // A wall nobody has been on for this long is unloaded from memory (tests shorten it).
     int wallIdleUnloadMs = limits::kWallIdleUnloadMs;
+    // Bytes of sequenced ops waiting for their commit above which new ops are refused
+    // (limits::kMaxUncommittedBytes; tests lower it).
+    std::uint64_t maxUncommittedBytes = limits::kMaxUncommittedBytes;
 };
 
 // One wall in memory: its state, the people on it, and the exactly-once bookkeeping.
@@ -80,7 +86,15 @@ public:
     std::uint64_t storedSnapshotSeq = 0;
     qsizetype storedSnapshotBytes = 0;
     std::uint64_t opBytesSinceSnapshot = 0; // serialised ops sequenced after storedSnapshotSeq
+    // The newest seq committed and broadcast (model.seq() runs ahead of it while commits are
+    // in flight).
     std::uint64_t committedSeq = 0;
+    // Ops sequenced on this wall whose commit has not landed yet (queued or in flight).
+    std::uint64_t uncommittedOps = 0;
+    // Which in-memory state ops were sequenced on: a new number at every reload (and when the
+    // wall is marked unavailable), so that ops sequenced on a state storage refused are
+    // refused with it (Storage::appendOpsAsync).
+    std::uint64_t epoch = 0;
     // The serialised snapshot at snapshotCacheSeq; rebuilt on demand when the wall moved on.
     QByteArray snapshotCache;
     std::uint64_t snapshotCacheSeq = ~std::uint64_t(0);
@@ -167,7 +181,9 @@ public:
     // Sends it to the sender's wall now, stamped with the sender's id.
     void broadcastCursor(Session *session, pb::Cursor cursor);
     void sendHistory(Session *session, const pb::HistoryRequest &request);
-    // Commits queued ops now and broadcasts them. Returns false if storage refused them.
+    // Commits queued ops now and waits (blocking this thread) until every commit in flight has
+    // landed and been broadcast. Returns false if storage refused any of them. For shutdown,
+    // deleting a wall, the HTTP API and tests; joins and resends wait without blocking.
     bool flush();
 
     // Checks the API token of an HTTP request for `room` against its stored hash (constant time).
@@ -192,6 +208,22 @@ signals:
 
 private:
     void scheduleFlush();
+    // Hands what is queued to the commit thread as one batch, unless a batch is in flight (it
+    // goes when that one lands).
+    void sendBatch();
+    // Broadcasts (or refuses) the batches whose commits landed, in order. False if any was refused.
+    bool processLanded();
+    struct Pending;
+    bool landBatch(std::vector<Pending> &batch, bool ok, const QString &error);
+    // Runs `run` once every op sequenced on `room` so far has landed (at once if none is in
+    // flight), on this thread, between two landed batches: `sameState` is false when the
+    // wall was reloaded or marked unavailable meanwhile.
+    void afterCommits(Room *room, std::function<void(bool sameState)> run);
+    void runCommitWaiters();
+    std::optional<Problem> answerResend(Room *room, Session *session, const pb::Op &op);
+    // The join answer at `head`, which is committed: snapshot is the wall's at head.
+    void answerJoin(Session *session, Room *room, const pb::Join &join, const QByteArray &ownerToken,
+                    const QByteArray &apiToken, std::uint64_t head, const QByteArray &snapshot);
     void checkLiveness();
     bool reloadRoom(Room *room);
     // After a failed commit whose reload failed too: drop the wall's memory and refuse it.
@@ -235,6 +267,21 @@ private:
         Room *room;
         pb::Op op;
         QPointer<Session> origin;
+        std::uint64_t epoch = 0; // room->epoch when it was sequenced
+        std::uint64_t bytes = 0; // its serialised size, counted in m_uncommittedBytes
+        qint64 fanout = 0;       // what its broadcast will queue, counted in m_pendingFanoutBytes
+    };
+    struct CommitWaiter
+    {
+        Room *room;
+        std::uint64_t epoch;
+        std::uint64_t seq;
+        std::function<void(bool)> run;
+    };
+    struct Landed
+    {
+        bool ok;
+        QString error;
     };
 
     ServerOptions m_options;
@@ -247,9 +294,21 @@ private:
     std::map<QString, std::unique_ptr<Room>> m_rooms;
     std::vector<Session *> m_sessions;
     std::vector<Pending> m_pending;
-    // Bytes the pending ops will put in members' queues when broadcast (WsHub's backlog).
+    // Bytes the ops not yet broadcast (pending and in flight) will put in members' queues
+    // (WsHub's backlog).
     qint64 m_pendingFanoutBytes = 0;
     WsHub *m_hub = nullptr;
+    // The batch being committed (at most one; a deque so that its ops never move).
+    std::deque<std::vector<Pending>> m_inFlight;
+    // Results from the commit thread, taken by processLanded on this thread.
+    std::mutex m_landedMutex;
+    std::deque<Landed> m_landed;
+    bool m_landedPosted = false;
+    bool m_processingLanded = false;
+    std::vector<CommitWaiter> m_waiters;
+    std::uint64_t m_epochs = 0;
+    // Serialised bytes of the ops in m_pending and m_inFlight (ServerOptions::maxUncommittedBytes).
+    std::uint64_t m_uncommittedBytes = 0;
     bool m_flushScheduled = false;
     bool m_snapshotPartsScheduled = false;
     bool m_storageHealthy = true;

@@ -544,7 +544,12 @@ private slots:
         QSqlQuery q(db);
         QVERIFY(q.exec(QStringLiteral("PRAGMA page_count")) && q.next());
         const int pages = q.value(0).toInt();
-        QVERIFY(q.exec(fault.contains(QLatin1String("%1")) ? fault.arg(pages) : fault));
+        const QString faultSql = fault.contains(QLatin1String("%1")) ? fault.arg(pages) : fault;
+        QVERIFY(q.exec(faultSql));
+        // Ops are written on the commit thread's own connection (Storage::appendOpsAsync): the
+        // connection-level fault goes there too.
+        QString commitError;
+        QVERIFY2(m_server->storage().execOnCommitConnection(faultSql, &commitError), qPrintable(commitError));
 
         // Big enough to need new pages.
         const QString big(limits::kMaxChatChars, QChar(0x20AC));
@@ -591,6 +596,7 @@ private slots:
 
         // Storage returns: the client resends the refused ops (same ids) and they land once.
         QVERIFY(q.exec(restore));
+        QVERIFY2(m_server->storage().execOnCommitConnection(restore, &commitError), qPrintable(commitError));
         a.sendOp(lost);
         a.sendOp(stroke);
         QTRY_VERIFY(a.acked(lost.client_op_id()) && a.acked(stroke.client_op_id()));
