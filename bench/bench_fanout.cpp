@@ -172,7 +172,7 @@ int runFanout(const Args &args)
     for (const std::string &countText : clientCounts) {
         const int n = std::atoi(countText.c_str());
         const int p = publishersFor(n);
-        const double capOps = p * perPublisherCap;
+        const double benchCapOps = p * perPublisherCap;
         // The equal load: half of the slowest WebSocket reference server's saturation (Socket.IO
         // aside, which is several times slower than all of them), a load every server carries.
         double equalHalf = 0, socketIoHalf = 0;
@@ -191,6 +191,10 @@ int runFanout(const Args &args)
             // Saturation: double the offered rate until the server delivers clearly less than
             // offered (or the publishers' cap is reached), then narrow the last doubling down;
             // the most delivered in a window is the saturation throughput.
+            // A baseline build keeps Scrawl's own max_ops_per_second (it has no option to lift it).
+            const double capOps = name == "baseline" && !args.has("publisher-rate-cap")
+                                      ? p * 0.9 * limits::kMaxOpsPerSecond
+                                      : benchCapOps;
             double rate = std::min(capOps, std::max(20.0, 20000.0 / n));
             StepResult best;
             std::string note;
