@@ -134,7 +134,9 @@ void WsHub::flush()
     for (WsConnection *c : dirty)
         c->m_dirty = false;
     for (WsConnection *c : dirty) {
-        if (c->m_hubIndex >= 0)
+        // One whose socket took no more last time waits for it to be writable (onWritable):
+        // trying again now would mostly be a wasted syscall.
+        if (c->m_hubIndex >= 0 && !(c->m_writeNotifier && c->m_writeNotifier->isEnabled()))
             c->writeOut();
     }
     if (!m_paused && m_shares + m_pending > pauseAboveBytes())
@@ -156,6 +158,12 @@ qint64 WsHub::backlogBytes()
 
 void WsHub::checkBacklog()
 {
+    // backlogBytes() looks at every connection: at most once a millisecond (while the shares
+    // stay over the bound because of stalled peers, every op would ask again).
+    const qint64 now = nowMs();
+    if (now == m_lastCheckMs)
+        return;
+    m_lastCheckMs = now;
     const qint64 backlog = backlogBytes();
     if (!m_paused && backlog > pauseAboveBytes())
         pause();

@@ -92,6 +92,7 @@ private:
     quint64 m_pauseCount = 0;
     qint64 m_pausedMsBefore = 0;
     QElapsedTimer m_pausedSince;
+    qint64 m_lastCheckMs = 0;
     QTimer m_recheck; // while paused: peers that stopped reading must not hold everyone up
 };
 
