@@ -241,7 +241,7 @@ if fan:
               "to receipt) and CPU cost are measured at half of it. *gen CPU* is the load "
               "generator's share of its core at saturation: below 100 % it was not the bottleneck. "
               "The bench runs Scrawl with its per-client max_ops_per_second lifted (as it lifts "
-              "the per-address limits: every client comes from 127.0.0.1), so that the load, not "
+              "the per-address limits: every client comes from the loopback address), so that the load, not "
               "the anti-flood cap, decides; each publisher stays under that, and a row marked "
               "*capped* ran out of offered load before the server saturated.\n")
     md.append("| server | N | P | delivered/s at saturation | server CPU | gen CPU | half load/s | p50 ms | p99 ms | p99.9 ms | CPU-s per M deliveries | RSS per conn | note |")
