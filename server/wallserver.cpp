@@ -770,21 +770,27 @@ void WallServer::continueJoin(Session *session, Room *r, const pb::Join &join,
                });
 }
 
-void WallServer::finishJoin(Session *session, Room *r, const pb::Join &join,
-                            const QByteArray &ownerToken, const QByteArray &apiToken)
+bool WallServer::makeRoomFor(Session *session, Room *r)
 {
-    const QString name = r->name;
     if (session->room() != r && int(r->members.size()) >= limits::kMaxClientsPerWall) {
         session->refuse(limitProblem(limits::kMaxClientsPerWallName,
                                      QStringLiteral("The wall \"%1\" already has %2 people (limit "
                                                     "%3); try again later.")
-                                         .arg(name)
+                                         .arg(r->name)
                                          .arg(r->members.size())
                                          .arg(QLatin1String(limits::kMaxClientsPerWallName))));
-        return;
+        return false;
     }
     if (session->room() && session->room() != r)
         leave(session);
+    return true;
+}
+
+void WallServer::finishJoin(Session *session, Room *r, const pb::Join &join,
+                            const QByteArray &ownerToken, const QByteArray &apiToken)
+{
+    if (!makeRoomFor(session, r))
+        return;
     if (r->unavailable) {
         // A commit failed and the wall could not be read back.
         session->refuse(unavailableProblem(r));
@@ -817,17 +823,9 @@ void WallServer::answerJoin(Session *session, Room *r, const pb::Join &join,
                             std::uint64_t head, const QByteArray &snapshot)
 {
     const QString name = r->name;
-    if (session->room() != r && int(r->members.size()) >= limits::kMaxClientsPerWall) {
-        session->refuse(limitProblem(limits::kMaxClientsPerWallName,
-                                     QStringLiteral("The wall \"%1\" already has %2 people (limit "
-                                                    "%3); try again later.")
-                                         .arg(name)
-                                         .arg(r->members.size())
-                                         .arg(QLatin1String(limits::kMaxClientsPerWallName))));
+    // Checked again: others may have joined while the answer waited for its commits.
+    if (!makeRoomFor(session, r))
         return;
-    }
-    if (session->room() && session->room() != r)
-        leave(session);
     pb::Joined joined;
     joined.set_wall(toWire(name));
     joined.set_head_seq(head);

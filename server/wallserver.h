@@ -244,6 +244,9 @@ private:
     bool loadAccess(Room *room);
     void createAndJoin(Session *session, const QString &name, const QString &password,
                        const pb::Join &join);
+    // False (and the joiner refused) when the wall is full; otherwise leaves the joiner's
+    // other wall.
+    bool makeRoomFor(Session *session, Room *room);
     void continueJoin(Session *session, Room *room, const pb::Join &join, const QString &password);
     // ownerToken and apiToken: shown to the creator of the wall, once (empty otherwise).
     void finishJoin(Session *session, Room *room, const pb::Join &join, const QByteArray &ownerToken,
