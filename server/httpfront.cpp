@@ -275,13 +275,24 @@ QJsonObject chatJson(const pb::Op &op)
             {QStringLiteral("time_ms"), qint64(op.time_ms())}};
 }
 
+// Seconds a client is told to wait (Retry-After) when the server cannot take its request now.
+constexpr int kRetryAfterSeconds = 1;
+
 void replyError(QHttpServerResponder &responder, Status status, const QString &message,
                 const QString &limit = {})
 {
     QJsonObject body{{QStringLiteral("error"), message}};
     if (!limit.isEmpty())
         body.insert(QStringLiteral("limit"), limit);
-    responder.write(QJsonDocument(body), status);
+    // 503 is "not now": say when to try again (RFC 9110 10.2.3), so a bot backs off instead of
+    // hammering a server that waits for its disk.
+    if (status == Status::ServiceUnavailable)
+        responder.write(QJsonDocument(body),
+                        {{"Content-Type", "application/json"},
+                         {"Retry-After", QByteArray::number(kRetryAfterSeconds)}},
+                        status);
+    else
+        responder.write(QJsonDocument(body), status);
 }
 
 } // namespace
@@ -503,15 +514,20 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
                            QStringLiteral("'limit' must be 1 to %1.").arg(limits::kMaxHistoryPage));
                 return true;
             }
-            m_server->flush();
+            // What storage holds is committed: the answer never shows an op that a crash could
+            // still take back, and it does not wait for the ops being committed now (a GET on a
+            // busy wall must not stall the server behind its disk). head_seq is as far as this
+            // answer saw: the wall's committed head, or a newer committed message.
             std::vector<pb::Op> chat;
             m_server->storage().chatAfter(room ? room->wallId : stored->id, after, limit, &chat);
             QJsonArray messages;
-            for (const pb::Op &op : chat)
+            std::uint64_t head = room ? room->committedSeq : stored->headSeq;
+            for (const pb::Op &op : chat) {
                 messages.append(chatJson(op));
+                head = std::max<std::uint64_t>(head, op.seq());
+            }
             responder.write(QJsonDocument(QJsonObject{{QStringLiteral("wall"), wall},
-                                                      {QStringLiteral("head_seq"),
-                                                       qint64(room ? room->model.seq() : stored->headSeq)},
+                                                      {QStringLiteral("head_seq"), qint64(head)},
                                                       {QStringLiteral("messages"), messages}}));
             return true;
         }
@@ -565,8 +581,11 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
             op.mutable_chat()->set_author_name(toWire(name.trimmed()));
             op.mutable_chat()->set_author_color(0x607d8b);
             if (auto p = m_server->submit(room, nullptr, std::move(op))) {
-                replyError(responder, p->code == pb::LIMIT_EXCEEDED ? Status::PayloadTooLarge
-                                                                    : Status::BadRequest,
+                // Refused for the server's state (its disk is behind: max_uncommitted_bytes, or
+                // the wall is unavailable) is 503, try again; refused for the message is 4xx.
+                replyError(responder, p->code == pb::STORAGE_UNAVAILABLE ? Status::ServiceUnavailable
+                                      : p->code == pb::LIMIT_EXCEEDED   ? Status::PayloadTooLarge
+                                                                        : Status::BadRequest,
                            p->message, p->limit);
                 return true;
             }

@@ -150,6 +150,8 @@ public:
     QString dataDir() const { return m_options.dataDir; }
     const ServerOptions &options() const { return m_options; }
     int sessionCount() const { return int(m_sessions.size()); }
+    // The wall's last sequenced op (loading the wall): it may still be on its way to storage;
+    // what is committed is Room::committedSeq.
     std::uint64_t headSeq(const QString &wall);
 
     // When storage cannot keep a new identity (disk full, read-only database) a person still gets

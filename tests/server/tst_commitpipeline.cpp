@@ -9,6 +9,12 @@
 #include "tests/support/testclient.h"
 
 #include <QDir>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QSignalSpy>
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
@@ -367,6 +373,82 @@ private slots:
         QTRY_COMPARE(b.ops().size(), size_t(taken + 1));
         QCOMPARE(storedChat(wall).size(), size_t(taken + 1));
         QCOMPARE(a.disconnects + b.disconnects, 0);
+    }
+
+    // The HTTP API while the disk stalls: a GET answers at once from what is committed (it used
+    // to wait for every commit in flight, holding up the whole server behind its disk), with
+    // head_seq at the committed head; a POST refused because the disk is behind is 503 with
+    // Retry-After and the limit's name (it was 400, which tells a bot its message was wrong).
+    void httpDoesNotWaitForTheDisk()
+    {
+        ServerOptions options;
+        options.maxUncommittedBytes = 4096;
+        startServer(options);
+        Storage &storage = m_server->storage();
+        const QString wall = QStringLiteral("api");
+        TestClient a;
+        QVERIFY(a.connectAs(m_server->url(), QStringLiteral("Ada")));
+        QVERIFY(a.join(wall));
+        const QByteArray token = QByteArray::fromStdString(a.lastJoined()->api_token());
+        QVERIFY(!token.isEmpty());
+        const std::uint64_t first = a.chat(QStringLiteral("stored"));
+        QTRY_VERIFY(a.acked(first));
+        QTRY_COMPARE(storedChat(wall).size(), size_t(1));
+
+        storage.setCommitGate(0);
+        const QString text(1000, QLatin1Char('x'));
+        std::uint64_t last = 0;
+        for (int i = 0; i < 10; ++i)
+            last = a.chat(QStringLiteral("held %1 %2").arg(i).arg(text));
+        QTRY_VERIFY(refusedWith(a, last, pb::STORAGE_UNAVAILABLE));
+        QVERIFY(m_server->headSeq(wall) > 1);
+
+        QNetworkAccessManager net;
+        struct Reply
+        {
+            bool finished = false;
+            int status = 0;
+            QByteArray retryAfter;
+            QJsonObject json;
+        };
+        auto request = [&](const QByteArray &verb, const QByteArray &body) {
+            QNetworkRequest req(QUrl(QStringLiteral("http://127.0.0.1:%1/api/walls/%2/messages")
+                                         .arg(m_server->port()).arg(wall)));
+            req.setHeader(QNetworkRequest::ContentTypeHeader, "application/json");
+            req.setRawHeader("Authorization", "Bearer " + token);
+            std::unique_ptr<QNetworkReply> reply(net.sendCustomRequest(req, verb, body));
+            QSignalSpy finished(reply.get(), &QNetworkReply::finished);
+            Reply out;
+            out.finished = reply->isFinished() || finished.wait(10000);
+            out.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+            out.retryAfter = reply->rawHeader("Retry-After");
+            out.json = QJsonDocument::fromJson(reply->readAll()).object();
+            return out;
+        };
+        const Reply got = request("GET", {});
+        QVERIFY(got.finished);
+        QCOMPARE(got.status, 200);
+        QCOMPARE(got.json.value(QStringLiteral("head_seq")).toInteger(), 1);
+        const QJsonArray messages = got.json.value(QStringLiteral("messages")).toArray();
+        QCOMPARE(messages.size(), 1);
+        QCOMPARE(messages.at(0).toObject().value(QStringLiteral("text")).toString(), QStringLiteral("stored"));
+        QCOMPARE(storage.commitsQueued(), 1); // answered while the commit is still held
+
+        const Reply posted = request("POST", R"({"author": "bot", "text": "hello"})");
+        QVERIFY(posted.finished);
+        QCOMPARE(posted.status, 503);
+        QCOMPARE(posted.retryAfter, QByteArray("1"));
+        QCOMPARE(posted.json.value(QStringLiteral("limit")).toString(),
+                 QLatin1String(limits::kMaxUncommittedBytesName));
+        QVERIFY(!posted.json.value(QStringLiteral("error")).toString().isEmpty());
+
+        // Once the disk catches up, a GET shows what was held, and a POST goes through.
+        storage.setCommitGate(-1);
+        const std::uint64_t head = m_server->headSeq(wall);
+        QTRY_COMPARE(storedChat(wall).size(), size_t(head));
+        QTRY_COMPARE(a.ops().size(), size_t(head));
+        QCOMPARE(request("GET", {}).json.value(QStringLiteral("head_seq")).toInteger(), qint64(head));
+        QCOMPARE(request("POST", R"({"author": "bot", "text": "hello"})").status, 201);
     }
 
     // Shutdown commits and broadcasts everything sequenced before anybody is told to go.
