@@ -158,6 +158,38 @@ int runFanout(const Args &args)
         "servers", haveLws ? "scrawl,scrawl-tmpfs,node-ws,socket.io,lws" : "scrawl,scrawl-tmpfs,node-ws,socket.io"));
     std::vector<std::string> clientCounts = split(args.text("clients", quick ? "10,100" : "10,100,1000"));
 
+    // --fixed-rate D: only one step per server and N at D deliveries/s (no saturation search),
+    // for comparing two builds side by side, or one under `perf stat` (a `baseline` wrapper).
+    if (args.has("fixed-rate")) {
+        const double deliveries = args.number("fixed-rate", 50000);
+        for (const std::string &countText : clientCounts) {
+            const int n = std::atoi(countText.c_str());
+            const int p = publishersFor(n);
+            for (const std::string &name : serverNames) {
+                const ServerKind kind = kindOf(name);
+                ServerProcess server = ServerProcess::start(kind, serverCpu, dataParentOf(name), name,
+                                                            serverBinOf(name));
+                Fanout fan(kind, server.port, n, p);
+                fan.connectAll();
+                const StepResult h = fan.step(deliveries / n, warmup, halfWindow, server);
+                const double cpuPerM = h.deliveries ? h.serverCpu / double(h.deliveries) * 1e6 : 0;
+                std::printf("%-10s %5d %4d  at %.0f deliveries/s: delivered %.0f/s, p50 %.2f, p99 %.2f, "
+                            "p99.9 %.2f ms, server CPU %.2f s per million deliveries\n",
+                            name.c_str(), n, p, deliveries, h.delivered, h.p50, h.p99, h.p999, cpuPerM);
+                std::fflush(stdout);
+                std::ostringstream json;
+                json << "{\"bench\":\"fanout_fixed\",\"server\":\"" << name << "\",\"clients\":" << n
+                     << ",\"offered\":" << deliveries << ",\"delivered\":" << h.delivered
+                     << ",\"p50_ms\":" << h.p50 << ",\"p99_ms\":" << h.p99 << ",\"p999_ms\":" << h.p999
+                     << ",\"cpu_s_per_million\":" << cpuPerM << "}";
+                result(json.str());
+                fan.closeAll();
+                server.stop();
+            }
+        }
+        return 0;
+    }
+
     std::printf("%-10s %5s %4s %12s %10s %8s %8s %8s %10s %9s %9s %s\n", "server", "N", "P",
                 "sat deliv/s", "half at/s", "p50 ms", "p99 ms", "p99.9 ms", "CPUs/Mdel", "RSS/conn",
                 "gen CPU", "note");

@@ -64,6 +64,71 @@ WsHub::WsHub(Limits limits, QObject *parent)
 {
     m_recheck.setInterval(std::max(10, limits.stallMs / 4));
     connect(&m_recheck, &QTimer::timeout, this, &WsHub::checkBacklog);
+    m_epoll = ::epoll_create1(EPOLL_CLOEXEC);
+    if (m_epoll < 0)
+        qFatal("epoll_create1 failed: %s", std::strerror(errno));
+    // Level-triggered: the epoll descriptor stays readable while any connection is ready, so a
+    // connection with more than one pass's read waiting is served again on the next pass.
+    m_epollNotifier = new QSocketNotifier(qintptr(m_epoll), QSocketNotifier::Read, this);
+    connect(m_epollNotifier, &QSocketNotifier::activated, this, &WsHub::dispatchReady);
+}
+
+WsHub::~WsHub()
+{
+    delete m_epollNotifier;
+    ::close(m_epoll);
+}
+
+void WsHub::watch(WsConnection *c, bool read, bool write)
+{
+    if (c->m_fd < 0 || (c->m_watched && c->m_watchRead == read && c->m_watchWrite == write))
+        return;
+    epoll_event ev{};
+    ev.events = (read ? EPOLLIN : 0u) | (write ? EPOLLOUT : 0u);
+    ev.data.ptr = c;
+    if (::epoll_ctl(m_epoll, c->m_watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->m_fd, &ev) != 0) {
+        qCWarning(lcWs) << "epoll_ctl failed:" << std::strerror(errno);
+        return;
+    }
+    c->m_watched = true;
+    c->m_watchRead = read;
+    c->m_watchWrite = write;
+}
+
+void WsHub::unwatch(WsConnection *c)
+{
+    if (c->m_watched && c->m_fd >= 0)
+        ::epoll_ctl(m_epoll, EPOLL_CTL_DEL, c->m_fd, nullptr);
+    c->m_watched = c->m_watchRead = c->m_watchWrite = false;
+    for (int i = 0; i < m_readyCount; ++i) {
+        if (m_ready[i].data.ptr == c)
+            m_ready[i].data.ptr = nullptr;
+    }
+}
+
+void WsHub::dispatchReady()
+{
+    const int n = ::epoll_wait(m_epoll, m_ready, kEpollBatch, 0);
+    m_readyCount = std::max(n, 0);
+    for (int i = 0; i < m_readyCount; ++i) {
+        // Writes first: they free the queue a read's handling may add to.
+        const std::uint32_t events = m_ready[i].events;
+        if (auto *c = static_cast<WsConnection *>(m_ready[i].data.ptr);
+            c && c->m_watchWrite && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+            c->onWritable();
+        if (auto *c = static_cast<WsConnection *>(m_ready[i].data.ptr);
+            c && c->m_watchRead && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+            c->onReadable();
+        // epoll reports a reset or hang-up whatever was asked for: one whose reading is paused
+        // would keep the set ready, and every pass busy, until reading resumes. Out of the set
+        // until then (watch() puts it back, and the reset is found then).
+        if (auto *c = static_cast<WsConnection *>(m_ready[i].data.ptr);
+            c && c->m_watched && !c->m_watchRead && !c->m_watchWrite && (events & (EPOLLERR | EPOLLHUP))) {
+            ::epoll_ctl(m_epoll, EPOLL_CTL_DEL, c->m_fd, nullptr);
+            c->m_watched = false;
+        }
+    }
+    m_readyCount = 0;
 }
 
 void WsHub::attach(WsConnection *c)
@@ -136,7 +201,7 @@ void WsHub::flush()
     for (WsConnection *c : dirty) {
         // One whose socket took no more last time waits for it to be writable (onWritable):
         // trying again now would mostly be a wasted syscall.
-        if (c->m_hubIndex >= 0 && !(c->m_writeNotifier && c->m_writeNotifier->isEnabled()))
+        if (c->m_hubIndex >= 0 && !c->m_watchWrite)
             c->writeOut();
     }
     if (!m_paused && m_shares + m_pending > pauseAboveBytes())
@@ -217,12 +282,8 @@ WsConnection::WsConnection(int fd, WsHub *hub, QByteArray early, QObject *parent
     , m_hub(hub)
     , m_fd(fd)
 {
-    m_readNotifier = new QSocketNotifier(qintptr(fd), QSocketNotifier::Read, this);
-    m_writeNotifier = new QSocketNotifier(qintptr(fd), QSocketNotifier::Write, this);
-    m_writeNotifier->setEnabled(false);
-    connect(m_readNotifier, &QSocketNotifier::activated, this, &WsConnection::onReadable);
-    connect(m_writeNotifier, &QSocketNotifier::activated, this, &WsConnection::onWritable);
     init(std::move(early));
+    m_hub->watch(this, true, false);
 }
 
 WsConnection::WsConnection(QSslSocket *socket, WsHub *hub, QByteArray early, QObject *parent)
@@ -261,6 +322,7 @@ void WsConnection::init(QByteArray early)
 
 WsConnection::~WsConnection()
 {
+    m_hub->unwatch(this);
     m_hub->detach(this);
     if (m_fd >= 0)
         ::close(m_fd);
@@ -375,10 +437,7 @@ void WsConnection::finish()
         return;
     m_state = State::Gone;
     m_linger.stop();
-    if (m_readNotifier) {
-        m_readNotifier->setEnabled(false);
-        m_writeNotifier->setEnabled(false);
-    }
+    m_hub->unwatch(this);
     if (m_fd >= 0) {
         ::close(m_fd);
         m_fd = -1;
@@ -426,8 +485,8 @@ bool WsConnection::stalled(qint64 now) const
 void WsConnection::setReading(bool on)
 {
     m_readPaused = !on;
-    if (m_readNotifier)
-        m_readNotifier->setEnabled(on && m_state != State::Gone);
+    if (m_state != State::Gone)
+        m_hub->watch(this, on, m_watchWrite);
 }
 
 void WsConnection::pausedByHub()
@@ -660,7 +719,7 @@ void WsConnection::writeOut()
         if (m_state == State::Gone)
             return;
     }
-    m_writeNotifier->setEnabled(!m_out.empty());
+    m_hub->watch(this, m_watchRead, !m_out.empty());
     if (m_out.empty() && m_state == State::Closing && !m_shutWrite) {
         // Our close frame is out: the end of our stream follows it. The peer's close (or end of
         // stream) ends the connection.
