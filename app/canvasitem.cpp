@@ -947,8 +947,11 @@ void CanvasItem::mousePressEvent(QMouseEvent *event)
     const QPointF wall = mapToWall(pos);
     m_lastItemPos = pos;
     m_lastWallPos = wall;
+    // On a wall this person may not change (locked by its owner: the toolbar says so), every
+    // tool pans instead of drawing something the server would refuse.
+    const bool readOnly = m_client && m_client->ready() && !m_client->mayChangeWall();
     if (event->button() == Qt::MiddleButton
-        || (event->button() == Qt::LeftButton && (m_tool == Pan || m_spaceDown))) {
+        || (event->button() == Qt::LeftButton && (m_tool == Pan || m_spaceDown || readOnly))) {
         m_gesture = Gesture::Pan;
         m_panning = true;
         updateCursorShape();
@@ -1047,7 +1050,7 @@ void CanvasItem::endGesture()
 
 void CanvasItem::eraseAt(QPointF wall)
 {
-    if (!m_client)
+    if (!m_client || !m_client->mayChangeWall())
         return;
     indexNewStrokes();
     const double r = 6.0 / m_zoom;
@@ -1061,6 +1064,9 @@ void CanvasItem::eraseAt(QPointF wall)
         const auto &s = strokes[i];
         if (!s.visible() || m_client->isHiddenLocally(s.key) || m_client->isShadowedByLocal(s.key)
             || !m_bounds[i].intersects(probe))
+            continue;
+        // Only what the role may erase (someone else's stroke on a protected wall is left).
+        if (!m_client->mayChange(s.key))
             continue;
         if (strokeTouches(s.points, s.width, wall, r))
             hits.push_back(s.key);

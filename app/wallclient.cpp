@@ -460,7 +460,7 @@ void WallClient::connectToWall(const QString &address, const QString &wall,
         m_everJoined = false;
         m_role = Member;
         m_apiToken.clear();
-        m_locked = m_hasPassword = false;
+        m_locked = m_hasPassword = m_protectedWork = false;
         m_tlsFingerprint.clear();
         emit accessChanged();
         emit addressChanged();
@@ -792,6 +792,7 @@ void WallClient::onJoined(const pb::Joined &joined)
     else if (!m_profile.isEmpty() && m_apiToken.isEmpty())
         m_apiToken = QSettings().value(apiTokenKey()).toString();
     m_locked = joined.locked();
+    m_protectedWork = joined.protected_work();
     m_hasPassword = joined.has_password();
     m_passwordRequired = false;
     emit accessChanged();
@@ -1699,6 +1700,7 @@ void WallClient::forgetPinnedCertificate()
 void WallClient::onWallState(const pb::WallState &state)
 {
     m_locked = state.locked();
+    m_protectedWork = state.protected_work();
     m_hasPassword = state.has_password();
     for (const pb::Member &m : state.members()) {
         if (m.user_id() == m_userId)
@@ -1729,6 +1731,11 @@ void WallClient::setModerator(const QString &userId, bool on)
 void WallClient::setWallLocked(bool on)
 {
     sendModerate(pb::Moderate::LOCK, 0, on);
+}
+
+void WallClient::setWallProtected(bool on)
+{
+    sendModerate(pb::Moderate::PROTECT, 0, on);
 }
 
 void WallClient::deleteWall()

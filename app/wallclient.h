@@ -73,6 +73,12 @@ class WallClient : public QObject
     Q_PROPERTY(bool isModerator READ isModerator NOTIFY accessChanged)
     Q_PROPERTY(QString apiToken READ apiToken NOTIFY accessChanged)
     Q_PROPERTY(bool locked READ locked NOTIFY accessChanged)
+    // The owner protected people's work: members change only their own.
+    Q_PROPERTY(bool protectedWork READ protectedWork NOTIFY accessChanged)
+    // What this person's role allows now, so that the app offers only that: drawing and changing
+    // their own work (not on a locked wall, unless moderator), and changing someone else's.
+    Q_PROPERTY(bool mayChangeWall READ mayChangeWall NOTIFY accessChanged)
+    Q_PROPERTY(bool mayChangeOthersWork READ mayChangeOthersWork NOTIFY accessChanged)
     Q_PROPERTY(bool hasPassword READ hasPassword NOTIFY accessChanged)
     Q_PROPERTY(bool passwordRequired READ passwordRequired NOTIFY accessChanged)
     Q_PROPERTY(bool encrypted READ encrypted NOTIFY accessChanged)
@@ -144,6 +150,14 @@ public:
     bool isModerator() const { return m_role != Member; }
     QString apiToken() const { return m_apiToken; }
     bool locked() const { return m_locked; }
+    bool protectedWork() const { return m_protectedWork; }
+    bool mayChangeWall() const { return !m_locked || isModerator(); }
+    bool mayChangeOthersWork() const { return mayChangeWall() && (!m_protectedWork || isModerator()); }
+    // May this person change (erase, move, edit, delete) the object with this key?
+    bool mayChange(std::uint64_t key) const
+    {
+        return keyAuthor(key) == m_userId ? mayChangeWall() : mayChangeOthersWork();
+    }
     bool hasPassword() const { return m_hasPassword; }
     bool passwordRequired() const { return m_passwordRequired; }
     bool encrypted() const { return m_url.scheme() == QLatin1String("wss"); }
@@ -198,6 +212,8 @@ public:
     Q_INVOKABLE void kick(const QString &userId);
     Q_INVOKABLE void setModerator(const QString &userId, bool on);
     Q_INVOKABLE void setWallLocked(bool on);
+    // Owner: on, only authors and moderators change someone's work; off, everyone may.
+    Q_INVOKABLE void setWallProtected(bool on);
     Q_INVOKABLE void deleteWall();
     // Owner: a new HTTP API token; the old one stops working at once. The new one arrives in
     // apiToken (kept with the profile: the server keeps only its hash and never shows it again).
@@ -353,6 +369,7 @@ private:
     Role m_role = Member;
     QString m_apiToken;
     bool m_locked = false;
+    bool m_protectedWork = false;
     bool m_hasPassword = false;
     bool m_passwordRequired = false;
     QString m_tlsFingerprint;

@@ -16,6 +16,10 @@ Rectangle {
     required property string noteText
     required property color noteColor
     required property bool pending
+    required property bool mine
+    // What this person may do with it: their own note unless the wall is locked, someone else's
+    // unless the owner protected people's work (WallClient's access properties).
+    readonly property bool editable: mine ? client.mayChangeWall : client.mayChangeOthersWork
     property point dragOffset: Qt.point(0, 0)
     property alias editor: editor
 
@@ -42,6 +46,7 @@ Rectangle {
         objectName: "noteGrip"
         anchors { left: parent.left; right: parent.right; top: parent.top }
         height: 14
+        enabled: note.editable
         cursorShape: pressed ? Qt.ClosedHandCursor : Qt.OpenHandCursor
         hoverEnabled: true
         property point start
@@ -78,10 +83,11 @@ Rectangle {
         font.pixelSize: 14
         color: "#202020"
         selectByMouse: true
+        readOnly: !note.editable
         persistentSelection: false
         Keys.onEscapePressed: note.canvas.forceActiveFocus()
         Keys.onPressed: event => {
-            if (event.key === Qt.Key_Delete && (event.modifiers & Qt.ControlModifier)) {
+            if (event.key === Qt.Key_Delete && (event.modifiers & Qt.ControlModifier) && note.editable) {
                 event.accepted = true
                 note.client.deleteNote(note.noteKey)
                 note.canvas.forceActiveFocus()
@@ -109,11 +115,17 @@ Rectangle {
         width: 22
         height: 22
         text: "×"
-        visible: hover.hovered || editor.activeFocus
+        visible: note.editable && (hover.hovered || editor.activeFocus)
         ToolTip.visible: hovered
         ToolTip.text: qsTr("Delete note (Ctrl+Delete while editing)")
         ToolTip.delay: 500
         onClicked: note.client.deleteNote(note.noteKey)
     }
     HoverHandler { id: hover }
+    // Why a note cannot be changed, on the note itself.
+    ToolTip.visible: hover.hovered && !note.editable
+    ToolTip.delay: 500
+    ToolTip.text: !note.client.mayChangeWall
+        ? qsTr("The owner locked this wall: notes can be read, not changed.")
+        : qsTr("The owner protected people's work: only this note's author or a moderator may change it.")
 }

@@ -60,12 +60,33 @@ ToolBar {
                 tip: modelData.tip
                 checkable: true
                 checked: bar.canvas.tool === modelData.tool
+                // On a locked wall only moderators draw; the access note beside says why.
+                enabled: modelData.tool === CanvasItem.Pan || bar.client.mayChangeWall
                 ButtonGroup.group: tools
                 onClicked: {
                     bar.canvas.tool = modelData.tool
                     AppSettings.lastTool = modelData.tool
                 }
             }
+        }
+        // What this person's role allows, when it is less than everything: shown instead of
+        // refusing after the fact (the tools it rules out are disabled).
+        Label {
+            objectName: "accessNote"
+            visible: bar.client.ready && !bar.client.mayChangeOthersWork
+            text: bar.client.mayChangeWall ? qsTr("Protected: your own work only")
+                                           : qsTr("Locked: read and chat only")
+            height: 40
+            verticalAlignment: Text.AlignVCenter
+            leftPadding: 6
+            rightPadding: 6
+            color: "#8a5a00"
+            HoverHandler { id: accessHover }
+            ToolTip.visible: accessHover.hovered
+            ToolTip.delay: 300
+            ToolTip.text: bar.client.mayChangeWall
+                ? qsTr("The owner protected people's work on this wall: you draw, move and erase your own strokes and notes; someone else's only its author or a moderator may change.")
+                : qsTr("The owner locked this wall: you can read it and chat, but not draw or change it. Ask the owner or a moderator to unlock it.")
         }
         ToolSeparator {}
 
@@ -118,14 +139,14 @@ ToolBar {
             objectName: "undoButton"
             text: qsTr("Undo")
             tip: qsTr("Undo your last change (Ctrl+Z)")
-            enabled: bar.client.canUndo
+            enabled: bar.client.canUndo && bar.client.mayChangeWall
             onClicked: bar.client.undo()
         }
         TipButton {
             objectName: "redoButton"
             text: qsTr("Redo")
             tip: qsTr("Redo (Ctrl+Shift+Z)")
-            enabled: bar.client.canRedo
+            enabled: bar.client.canRedo && bar.client.mayChangeWall
             onClicked: bar.client.redo()
         }
         ToolSeparator {}
@@ -152,6 +173,8 @@ ToolBar {
             objectName: "clearButton"
             text: qsTr("Clear…")
             tip: qsTr("Clear the wall for everyone; asks first (Ctrl+Shift+Delete)")
+            // A moderator's or the owner's: a member is never offered it.
+            visible: bar.client.isModerator
             enabled: bar.client.ready
             onClicked: bar.clearRequested()
         }

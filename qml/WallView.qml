@@ -466,6 +466,13 @@ Item {
                 checked: view.client.locked
                 onToggled: view.client.setWallLocked(checked)
             }
+            CheckBox {
+                objectName: "protectWork"
+                visible: view.client.isOwner
+                text: qsTr("Protect people's work (only its author or a moderator changes it)")
+                checked: view.client.protectedWork
+                onToggled: view.client.setWallProtected(checked)
+            }
         }
     }
 

@@ -515,7 +515,7 @@ public:
                 return false;
             }
         }
-        if (!migrateClientIndex() || !migrateClearTokens()) {
+        if (!migrateClientIndex() || !migrateClearTokens() || !migrateProtectedWork()) {
             *error = QStringLiteral("Cannot upgrade the database in %1 (%2); is it writable?")
                          .arg(m_dataDir, m_lastError);
             return false;
@@ -779,7 +779,7 @@ public:
     {
         QSqlQuery q(m_db);
         q.prepare(QStringLiteral("SELECT owner_user, owner_token_hash, password_hash, password_salt, "
-                                 "password_iterations, api_token, locked FROM wall_access WHERE "
+                                 "password_iterations, api_token, locked, protected_work FROM wall_access WHERE "
                                  "wall_id = ?"));
         q.addBindValue(qint64(wallId));
         if (!exec(q) || !q.next())
@@ -792,6 +792,7 @@ public:
         a.passwordIterations = q.value(4).toInt();
         a.apiTokenHash = q.value(5).toByteArray();
         a.locked = q.value(6).toInt() != 0;
+        a.protectedWork = q.value(7).toInt() != 0;
         return a;
     }
 
@@ -800,7 +801,7 @@ public:
         QSqlQuery q(m_db);
         q.prepare(QStringLiteral("INSERT OR REPLACE INTO wall_access (wall_id, owner_user, "
                                  "owner_token_hash, password_hash, password_salt, "
-                                 "password_iterations, api_token, locked) VALUES (?,?,?,?,?,?,?,?)"));
+                                 "password_iterations, api_token, locked, protected_work) VALUES (?,?,?,?,?,?,?,?,?)"));
         q.addBindValue(qint64(wallId));
         q.addBindValue(qulonglong(a.ownerUser));
         q.addBindValue(a.ownerTokenHash);
@@ -811,6 +812,7 @@ public:
         // NOT NULL, and QtSql binds a null QByteArray as NULL).
         q.addBindValue(a.apiTokenHash.isNull() ? QByteArray("") : a.apiTokenHash);
         q.addBindValue(a.locked ? 1 : 0);
+        q.addBindValue(a.protectedWork ? 1 : 0);
         return exec(q);
     }
 
@@ -978,6 +980,22 @@ private:
     // (wall_access.api_token) in clear: each is replaced by its SHA-256, so that people keep
     // their identity and scripts their API token. Once, in one transaction, marked done in
     // `migrations` (a hash and a clear token cannot be told apart by looking at them).
+    // wall_access gains protected_work. Walls stored before it keep what members could do then
+    // (only their own work), so 1 for them; every new record says what it is.
+    bool migrateProtectedWork()
+    {
+        QSqlQuery q(m_db);
+        if (!exec(q, QStringLiteral("PRAGMA table_info(wall_access)")))
+            return false;
+        while (q.next()) {
+            if (q.value(1).toString() == QLatin1String("protected_work"))
+                return true;
+        }
+        q.finish();
+        return exec(q, QStringLiteral("ALTER TABLE wall_access ADD COLUMN protected_work INTEGER NOT "
+                                      "NULL DEFAULT 1"));
+    }
+
     bool migrateClearTokens()
     {
         static const QString kName = QStringLiteral("hashed_tokens");

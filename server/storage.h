@@ -38,6 +38,9 @@ struct WallAccess
     int passwordIterations = 0;
     QByteArray apiTokenHash;           // SHA-256 of the API token
     bool locked = false;
+    // Only authors and moderators change someone's work. A new wall is open (everyone may, as in
+    // the whiteboards people know); walls stored before this existed stay protected, as they were.
+    bool protectedWork = false;
     bool hasPassword() const { return !passwordHash.isEmpty(); }
 };
 

@@ -833,6 +833,7 @@ void WallServer::answerJoin(Session *session, Room *r, const pb::Join &join,
     const pb::Role role = r->roleOf(session->userId());
     joined.set_role(role);
     joined.set_locked(r->access.locked);
+    joined.set_protected_work(r->access.protectedWork);
     joined.set_has_password(r->access.hasPassword());
     if (!ownerToken.isEmpty()) {
         joined.set_owner_token(ownerToken.toStdString());
@@ -1039,25 +1040,35 @@ std::optional<Problem> WallServer::checkPermission(const Room *room, std::uint64
                        QStringLiteral("The owner locked this wall: you can read it and chat, but "
                                       "not change it."),
                        {}};
-    // Ownership of strokes and notes is in their key (author << 32 | id).
+    // On an open wall (the default) members change anyone's work; undo stays each author's own
+    // (the model checks that). On a protected one, only their own: ownership of strokes and
+    // notes is in their key (author << 32 | id).
+    if (!room->access.protectedWork && !op.has_clear())
+        return std::nullopt;
+    const auto othersWork = [](const QString &what) {
+        return Problem{pb::NOT_PERMITTED,
+                       QStringLiteral("%1: the owner protected people's work on this wall, so only "
+                                      "its author or a moderator may change it.").arg(what),
+                       {}};
+    };
     switch (op.body_case()) {
     case pb::Op::kErase:
         for (const std::uint64_t key : op.erase().strokes()) {
             if (keyAuthor(key) != author)
-                return notPermitted(QStringLiteral("Erasing someone else's stroke"), pb::ROLE_MODERATOR);
+                return othersWork(QStringLiteral("You cannot erase someone else's stroke"));
         }
         break;
     case pb::Op::kNoteEdit:
         if (keyAuthor(op.note_edit().note()) != author)
-            return notPermitted(QStringLiteral("Editing someone else's note"), pb::ROLE_MODERATOR);
+            return othersWork(QStringLiteral("You cannot edit someone else's note"));
         break;
     case pb::Op::kNoteMove:
         if (keyAuthor(op.note_move().note()) != author)
-            return notPermitted(QStringLiteral("Moving someone else's note"), pb::ROLE_MODERATOR);
+            return othersWork(QStringLiteral("You cannot move someone else's note"));
         break;
     case pb::Op::kNoteDelete:
         if (keyAuthor(op.note_delete().note()) != author)
-            return notPermitted(QStringLiteral("Deleting someone else's note"), pb::ROLE_MODERATOR);
+            return othersWork(QStringLiteral("You cannot delete someone else's note"));
         break;
     case pb::Op::kClear:
         return notPermitted(QStringLiteral("Clearing the wall"), pb::ROLE_MODERATOR);
@@ -1073,6 +1084,7 @@ void WallServer::broadcastWallState(Room *room)
     pb::WallState *state = env.mutable_wall_state();
     state->set_locked(room->access.locked);
     state->set_has_password(room->access.hasPassword());
+    state->set_protected_work(room->access.protectedWork);
     for (Session *m : room->members)
         *state->add_members() = m->member();
     broadcast(room, serialize(env));
@@ -1114,16 +1126,21 @@ void WallServer::moderate(Session *session, const pb::Moderate &request)
         broadcastWallState(r);
         return;
     }
-    case pb::Moderate::LOCK: {
+    case pb::Moderate::LOCK:
+    case pb::Moderate::PROTECT: {
+        const bool lock = request.action() == pb::Moderate::LOCK;
         if (myRole != pb::ROLE_OWNER) {
-            session->refuse(notPermitted(QStringLiteral("Locking the wall"), pb::ROLE_OWNER));
+            session->refuse(notPermitted(lock ? QStringLiteral("Locking the wall")
+                                              : QStringLiteral("Protecting people's work"),
+                                         pb::ROLE_OWNER));
             return;
         }
         WallAccess access = r->access;
-        access.locked = request.on();
+        (lock ? access.locked : access.protectedWork) = request.on();
         if (!m_storage->saveWallAccess(r->wallId, access)) {
             session->refuse({pb::STORAGE_UNAVAILABLE,
-                             QStringLiteral("The server could not store the lock; try again later."),
+                             lock ? QStringLiteral("The server could not store the lock; try again later.")
+                                  : QStringLiteral("The server could not store the protection; try again later."),
                              {}});
             return;
         }

@@ -1,6 +1,8 @@
 // The owner's controls in the Invite popup of a real WallView, against a real in-process server:
-// the API token the app was shown, "New API token" (asks first, then replaces it), and the
-// password buttons (set, remove), each clicked with synthesized mouse events.
+// the API token the app was shown, "New API token" (asks first, then replaces it), the password
+// buttons (set, remove), and protecting people's work and locking, as a member's own WallView
+// shows them (what the role rules out is disabled or hidden, and says why); each clicked with
+// synthesized mouse events.
 
 #include "app/wallclient.h"
 #include "server/wallserver.h"
@@ -15,6 +17,7 @@
 #include <QTest>
 #include <QtQml/qqmlextensionplugin.h>
 
+#include <functional>
 #include <memory>
 
 Q_IMPORT_QML_PLUGIN(ScrawlPlugin)
@@ -36,6 +39,34 @@ ApplicationWindow {
     WallClient { id: owner; objectName: "owner"; displayName: "Ada"; profile: "invitegui" }
     WallView { objectName: "view"; anchors.fill: parent; client: owner }
     Component.onCompleted: owner.connectToWall(address, "invited")
+}
+)";
+
+// The first item named `name` under `root`, in the item tree (Repeater delegates are not QObject
+// children of the window).
+QQuickItem *findItem(QQuickItem *root, QLatin1String name)
+{
+    if (root->objectName() == name)
+        return root;
+    for (QQuickItem *child : root->childItems()) {
+        if (QQuickItem *found = findItem(child, name))
+            return found;
+    }
+    return nullptr;
+}
+
+// A member's window on the same wall.
+const char *kMemberQml = R"(
+import QtQuick
+import QtQuick.Controls
+import Scrawl
+
+ApplicationWindow {
+    width: 1000
+    height: 700
+    visible: true
+    WallClient { id: member; objectName: "member"; displayName: "Bob"; profile: "invitegui-member" }
+    WallView { anchors.fill: parent; client: member }
 }
 )";
 
@@ -133,6 +164,74 @@ private slots:
         QTRY_VERIFY(!owner()->hasPassword());
         guest.retryWithPassword(QString());
         QTRY_COMPARE(guest.state(), WallClient::Connected);
+    }
+
+    // A new wall is open: a member may move and edit the owner's note. Protected by the owner
+    // (the Invite popup's checkbox), the member's app no longer offers it and says why; locked,
+    // the member's drawing tools and undo are off too, and clearing is never a member's.
+    void ownerProtectsAndLocksAsTheMemberSees()
+    {
+        const QString noteKey = owner()->addNote(200, 150, QStringLiteral("Ada's note"));
+        QVERIFY(!noteKey.isEmpty());
+        QQmlApplicationEngine memberEngine;
+        memberEngine.addImportPath(QStringLiteral("qrc:/qt/qml"));
+        memberEngine.loadData(kMemberQml, QUrl(QStringLiteral("qrc:/tst_invitegui_member.qml")));
+        QVERIFY(!memberEngine.rootObjects().isEmpty());
+        auto *window = qobject_cast<QQuickWindow *>(memberEngine.rootObjects().first());
+        QVERIFY(window && QTest::qWaitForWindowExposed(window));
+        auto *member = window->findChild<WallClient *>(QStringLiteral("member"));
+        QVERIFY(member);
+        member->connectToWall(QStringLiteral("127.0.0.1:%1").arg(m_server->port()), QStringLiteral("invited"));
+        QTRY_COMPARE(member->state(), WallClient::Connected);
+        auto memberItem = [&](const char *name) {
+            QQuickItem *i = findItem(window->contentItem(), QLatin1String(name));
+            if (!i)
+                qWarning() << "no item" << name << "in the member's window";
+            return i;
+        };
+        // Delegates are in the item tree, not QObject children of the window.
+        std::function<QQuickItem *(QQuickItem *)> findNote = [&](QQuickItem *root) -> QQuickItem * {
+            if (root->objectName() == QLatin1String("note") && root->property("noteKey").toString() == noteKey)
+                return root;
+            for (QQuickItem *child : root->childItems()) {
+                if (QQuickItem *found = findNote(child))
+                    return found;
+            }
+            return nullptr;
+        };
+        auto adasNote = [&] { return findNote(window->contentItem()); };
+        QTRY_VERIFY(adasNote());
+        QVERIFY(!member->protectedWork());
+        QVERIFY(adasNote()->property("editable").toBool());
+        QVERIFY(!memberItem("accessNote")->isVisible());
+        QVERIFY(!memberItem("clearButton")->isVisible()); // a moderator's
+        QVERIFY(item("clearButton")->isVisible());        // the owner's window offers it
+
+        QVERIFY(click("protectWork"));
+        QTRY_VERIFY(member->protectedWork());
+        QVERIFY(!member->mayChange(std::stoull(noteKey.toStdString())));
+        QTRY_VERIFY(!adasNote()->property("editable").toBool());
+        QVERIFY(memberItem("accessNote")->isVisible());
+        QVERIFY(memberItem("accessNote")->property("text").toString().contains(QLatin1String("own work")));
+        QVERIFY(memberItem("toolPen")->isEnabled()); // her own work she still draws
+        QVERIFY(owner()->mayChange(std::stoull(noteKey.toStdString())));
+
+        QVERIFY(click("lockWall"));
+        QTRY_VERIFY(member->locked());
+        QVERIFY(!member->mayChangeWall());
+        QTRY_VERIFY(!memberItem("toolPen")->isEnabled());
+        QVERIFY(!memberItem("toolEraser")->isEnabled());
+        QVERIFY(!memberItem("toolNote")->isEnabled());
+        QVERIFY(memberItem("toolPan")->isEnabled());
+        QVERIFY(memberItem("accessNote")->property("text").toString().contains(QLatin1String("Locked")));
+        QVERIFY(findItem(m_window->contentItem(), QLatin1String("toolPen"))->isEnabled()); // the owner draws on
+
+        // Both back off: the wall is open again.
+        QVERIFY(click("lockWall"));
+        QVERIFY(click("protectWork"));
+        QTRY_VERIFY(!member->locked() && !member->protectedWork());
+        QTRY_VERIFY(adasNote()->property("editable").toBool());
+        QVERIFY(!memberItem("accessNote")->isVisible());
     }
 
     void newApiTokenAsksFirst()

@@ -245,9 +245,13 @@ private slots:
         a->redo();
         QTRY_COMPARE(visibleStrokes(b->model()), 1);
 
-        // Bob may not erase Ann's stroke (a member touches only their own work): it hides at
-        // once, the server refuses, it comes back.
+        // On a protected wall Bob may not erase Ann's stroke (a member touches only their own
+        // work there): asked anyway (the canvas would not offer it), it hides at once, the
+        // server refuses, it comes back.
+        a->setWallProtected(true);
+        QTRY_VERIFY(b->protectedWork());
         const std::uint64_t key = b->model().strokes().front().key;
+        QVERIFY(!b->mayChange(key));
         b->erase({key});
         QVERIFY(b->isHiddenLocally(key)); // at once, before the server answers
         QTRY_COMPARE(b->pendingCount(), 0);

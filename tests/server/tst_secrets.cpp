@@ -264,6 +264,9 @@ private slots:
         QVERIFY(a.received.front().welcome().resumed());
         QVERIFY(joinWith(a, QStringLiteral("old")));
         QCOMPARE(a.lastJoined()->role(), pb::ROLE_OWNER);
+        // A wall from before protection existed keeps what members could do then: only their
+        // own work (a new wall is open).
+        QVERIFY(a.lastJoined()->protected_work());
         QCOMPARE(post(QStringLiteral("old"), api), 201);
         QCOMPARE(post(QStringLiteral("old"), api + "x"), 401);
 
@@ -274,6 +277,14 @@ private slots:
         QVERIFY(again.connectAs(url(), QStringLiteral("Ada"), resume.toStdString()));
         QCOMPARE(again.userId, std::uint64_t(7));
         QCOMPARE(post(QStringLiteral("old"), api), 201);
+        // The owner opens it; that is stored like any other access change.
+        QVERIFY(joinWith(again, QStringLiteral("old")));
+        moderate(again, pb::Moderate::PROTECT, 0, false);
+        QVERIFY(TestClient::waitFor([&] {
+            const pb::WallState *state = lastWallState(again);
+            return state && !state->protected_work();
+        }));
+        QCOMPARE(onFile({QStringLiteral("SELECT protected_work FROM wall_access")})[0][0].toInt(), 0);
     }
 
     // The API token is shown once; the owner makes a new one, the old one stops at once.

@@ -267,7 +267,7 @@ private slots:
         QVERIFY(!a2.lastJoined()->created());
     }
 
-    void membersCannotTouchOthersWork_data()
+    void protectedWallKeepsOthersWorkTheirs_data()
     {
         QTest::addColumn<QString>("what");
         QTest::newRow("erase") << "erase";
@@ -277,7 +277,9 @@ private slots:
         QTest::newRow("clear") << "clear";
         QTest::newRow("undo") << "undo";
     }
-    void membersCannotTouchOthersWork()
+    // The owner protects people's work: members change only their own (clear and others' undo
+    // are never a member's, protected or not).
+    void protectedWallKeepsOthersWorkTheirs()
     {
         QFETCH(QString, what);
         startServer();
@@ -286,6 +288,12 @@ private slots:
         QVERIFY(b.connectAs(url(), QStringLiteral("Bob")));
         QVERIFY(a.join(QStringLiteral("w")));
         QVERIFY(b.join(QStringLiteral("w")));
+        QVERIFY(!b.lastJoined()->protected_work());
+        moderate(a, pb::Moderate::PROTECT, 0, true);
+        QVERIFY(TestClient::waitFor([&] {
+            return b.count(pb::Envelope::kWallState) > 0 && b.received.back().has_wall_state()
+                && b.received.back().wall_state().protected_work();
+        }));
         const auto strokeIds = a.stroke(1, {{0, 0}, {30, 30}});
         const auto noteId = a.sendOp(noteAdd(1));
         QVERIFY(TestClient::waitFor([&] { return b.model.seq() == 3; }));
@@ -317,6 +325,8 @@ private slots:
             QCOMPARE(e->code(), pb::NOT_PERMITTED);
             QVERIFY2(fromWire(e->message()).contains(QLatin1String("moderator")),
                      e->message().c_str());
+            if (what != QLatin1String("clear"))
+                QVERIFY2(fromWire(e->message()).contains(QLatin1String("protected")), e->message().c_str());
         }
         // Nothing changed, and Ada's own change of her own work still goes through.
         QCOMPARE(a.model.snapshot().SerializeAsString(), before.SerializeAsString());
@@ -326,6 +336,78 @@ private slots:
         const auto ownId = a.sendOp(own);
         QVERIFY(TestClient::waitFor([&] { return a.acked(ownId); }));
         Q_UNUSED(strokeIds);
+    }
+
+    // A new wall is open, as in the whiteboards people know: a member moves, edits, erases and
+    // deletes someone else's work, and undoes that change of theirs; only the owner switches
+    // protection, it is stored, and a joiner is told.
+    void openWallLetsMembersChangeOthersWork()
+    {
+        startServer();
+        TestClient a, b;
+        QVERIFY(a.connectAs(url(), QStringLiteral("Ada")));
+        QVERIFY(b.connectAs(url(), QStringLiteral("Bob")));
+        QVERIFY(a.join(QStringLiteral("w")));
+        QVERIFY(b.join(QStringLiteral("w")));
+        QVERIFY(!a.lastJoined()->protected_work());
+        a.stroke(1, {{0, 0}, {30, 30}});
+        a.sendOp(noteAdd(1));
+        QVERIFY(TestClient::waitFor([&] { return b.model.seq() == 3; }));
+        const std::uint64_t stroke = objectKey(a.userId, 1);
+        const std::uint64_t note = objectKey(a.userId, 1);
+
+        pb::Op move;
+        move.mutable_note_move()->set_note(note);
+        move.mutable_note_move()->set_x(140);
+        move.mutable_note_move()->set_y(60);
+        const auto moveId = b.sendOp(move);
+        pb::Op edit;
+        edit.mutable_note_edit()->set_note(note);
+        edit.mutable_note_edit()->set_text("edited by Bob");
+        b.sendOp(edit);
+        pb::Op erase;
+        erase.mutable_erase()->add_strokes(stroke);
+        const auto eraseId = b.sendOp(erase);
+        QVERIFY(TestClient::waitFor([&] { return a.model.seq() == 6; }));
+        QCOMPARE(a.model.note(note)->x, 140.f);
+        QCOMPARE(a.model.note(note)->text, QStringLiteral("edited by Bob"));
+        QVERIFY(!a.model.stroke(stroke)->visible());
+        QVERIFY(b.acked(eraseId));
+
+        // Undo stays each person's own (names the sender's own ops): Bob undoes his erase and
+        // his move of Ada's work.
+        pb::Op undo;
+        undo.mutable_undo()->set_target_client_op_id(eraseId);
+        b.sendOp(undo);
+        pb::Op undoMove;
+        undoMove.mutable_undo()->set_target_client_op_id(moveId);
+        b.sendOp(undoMove);
+        QVERIFY(TestClient::waitFor([&] { return a.model.seq() == 8; }));
+        QVERIFY(a.model.stroke(stroke)->visible());
+        QCOMPARE(a.model.note(note)->x, 10.f);
+
+        // Clear is still a moderator's; protection is the owner's.
+        pb::Op clear;
+        clear.mutable_clear();
+        size_t errors = b.count(pb::Envelope::kError);
+        b.sendOp(clear);
+        QVERIFY(waitError(b, errors, pb::NOT_PERMITTED));
+        errors = b.count(pb::Envelope::kError);
+        moderate(b, pb::Moderate::PROTECT, 0, true);
+        QVERIFY(waitError(b, errors, pb::NOT_PERMITTED));
+        QVERIFY(fromWire(b.lastError()->message()).contains(QLatin1String("owner")));
+
+        // The owner protects the wall: stored, so a joiner after a restart is told.
+        moderate(a, pb::Moderate::PROTECT, 0, true);
+        QVERIFY(TestClient::waitFor([&] {
+            return b.received.back().has_wall_state() && b.received.back().wall_state().protected_work();
+        }));
+        m_server.reset();
+        startServer();
+        TestClient c;
+        QVERIFY(c.connectAs(url(), QStringLiteral("Cy")));
+        QVERIFY(c.join(QStringLiteral("w")));
+        QVERIFY(c.lastJoined()->protected_work());
     }
 
     void moderatorsAndOwnersModerate()
