@@ -1,5 +1,6 @@
 // A text note on the wall. Drawn at its wall position and scaled with the zoom; drag its top
-// strip to move it, click the text to edit (saved when focus leaves), × deletes.
+// strip to move it, click the text to edit (others see it as it is typed: a pause of
+// `typingPauseMs`, or every `typingMaxMs` while typing on, and when focus leaves), × deletes.
 import QtQuick
 import QtQuick.Controls
 import Scrawl
@@ -22,6 +23,19 @@ Rectangle {
     readonly property bool editable: mine ? client.mayChangeWall : client.mayChangeOthersWork
     property point dragOffset: Qt.point(0, 0)
     property alias editor: editor
+    // Live typing: what is typed goes out after a short pause, and at least this often while
+    // typing goes on, so that others read along (each is an op: a few a second at most).
+    readonly property int typingPauseMs: 300
+    readonly property int typingMaxMs: 1000
+
+    function sendTyped() {
+        typingPause.stop()
+        typingMax.stop()
+        if (editor.text !== note.noteText)
+            note.client.editNote(note.noteKey, editor.text)
+    }
+    Timer { id: typingPause; interval: note.typingPauseMs; onTriggered: note.sendTyped() }
+    Timer { id: typingMax; interval: note.typingMaxMs; onTriggered: note.sendTyped() }
 
     x: canvas.panX + noteX * canvas.zoom + dragOffset.x
     y: canvas.panY + noteY * canvas.zoom + dragOffset.y
@@ -93,9 +107,16 @@ Rectangle {
                 note.canvas.forceActiveFocus()
             }
         }
+        onTextChanged: {
+            if (!activeFocus || text === note.noteText)
+                return
+            typingPause.restart()
+            if (!typingMax.running)
+                typingMax.start()
+        }
         onActiveFocusChanged: {
-            if (!activeFocus && text !== note.noteText)
-                note.client.editNote(note.noteKey, text)
+            if (!activeFocus)
+                note.sendTyped()
         }
         Text {
             anchors.fill: parent

@@ -350,6 +350,30 @@ private slots:
         QTRY_VERIFY(b->model().strokes().front().visible());
         QTRY_VERIFY(inkNear(m_window->grabWindow(), canvasA->mapToScene(mid) + offsetB));
     }
+
+    // What B types into a note reaches A while B is still typing (it used to wait until the
+    // note lost focus), and the rest when B carries on.
+    void noteTypingIsSeenAsItIsTyped()
+    {
+        auto *canvasB = qobject_cast<CanvasItem *>(item("viewB", "canvas"));
+        WallClient *a = client("viewA");
+        QVERIFY(canvasB);
+        canvasB->setTool(CanvasItem::Note);
+        QTest::mouseClick(m_window, Qt::LeftButton, {},
+                          canvasB->mapToScene(QPointF(canvasB->width() * 0.5, canvasB->height() * 0.5)).toPoint());
+        QTRY_COMPARE(a->notes()->rowCount(), 1);
+        QQuickItem *focus = nullptr;
+        QTRY_VERIFY((focus = m_window->activeFocusItem()) && focus->inherits("QQuickTextEdit"));
+        auto textOnA = [&] { return a->notes()->data(a->notes()->index(0), NotesModel::TextRole).toString(); };
+        for (const QChar c : QStringLiteral("plan"))
+            QTest::keyClick(m_window, c.toLatin1());
+        QTRY_COMPARE(textOnA(), QStringLiteral("plan"));
+        QVERIFY(focus->hasActiveFocus()); // still typing
+        for (const QChar c : QStringLiteral(" b"))
+            QTest::keyClick(m_window, c.toLatin1());
+        QTRY_COMPARE(textOnA(), QStringLiteral("plan b"));
+        QVERIFY(focus->hasActiveFocus());
+    }
 };
 
 QTEST_MAIN(TestE2eGui)
