@@ -316,7 +316,7 @@ QRectF CanvasItem::contentBounds() const
     for (const auto &[id, ls] : m_client->localStrokes())
         out = out.united(ls.bounds());
     for (const auto &n : m_client->notes()->notes())
-        out = out.united(QRectF(n.x, n.y, kNoteWidth, 80));
+        out = out.united(QRectF(n.x, n.y, n.width > 0 ? n.width : kNoteWidth, std::max(80.0, n.height)));
     return out;
 }
 
@@ -626,10 +626,10 @@ void CanvasItem::paintWall(QPainter &painter, const QRectF &area, double scale, 
         font.setPixelSize(int(kNoteFontPx));
         painter.setFont(font);
         for (const auto &n : m_client->notes()->notes()) {
-            const QRectF textArea(n.x + kNotePadding, n.y + kNotePadding,
-                                  kNoteWidth - 2 * kNotePadding, 100000);
+            const double w = n.width > 0 ? n.width : kNoteWidth;
+            const QRectF textArea(n.x + kNotePadding, n.y + kNotePadding, w - 2 * kNotePadding, 100000);
             const QRectF text = painter.boundingRect(textArea, Qt::TextWordWrap, n.text);
-            const QRectF box(n.x, n.y, kNoteWidth, std::max(48.0, text.height() + 2 * kNotePadding));
+            const QRectF box(n.x, n.y, w, std::max({48.0, n.height, text.height() + 2 * kNotePadding}));
             if (!box.intersects(area))
                 continue;
             QColor fill = n.color;

@@ -26,6 +26,8 @@ QVariant NotesModel::data(const QModelIndex &index, int role) const
     case ColorRole: return n.color;
     case MineRole: return n.mine;
     case PendingRole: return n.pending;
+    case WidthRole: return n.width;
+    case HeightRole: return n.height;
     default: return {};
     }
 }
@@ -33,7 +35,8 @@ QVariant NotesModel::data(const QModelIndex &index, int role) const
 QHash<int, QByteArray> NotesModel::roleNames() const
 {
     return {{KeyRole, "noteKey"},     {XRole, "noteX"}, {YRole, "noteY"}, {TextRole, "noteText"},
-            {ColorRole, "noteColor"}, {MineRole, "mine"}, {PendingRole, "pending"}};
+            {ColorRole, "noteColor"}, {MineRole, "mine"}, {PendingRole, "pending"},
+            {WidthRole, "noteWidth"}, {HeightRole, "noteHeight"}};
 }
 
 int NotesModel::rowOf(std::uint64_t key) const

@@ -25,9 +25,11 @@ public:
         XRole,                      // "noteX": wall x of the top-left corner (double)
         YRole,                      // "noteY": wall y of the top-left corner (double)
         TextRole,                   // "noteText": the text (QString)
-        ColorRole,                  // "noteColor": the author's colour (QColor)
-        MineRole,                   // "mine": this user's note: movable, editable (bool)
+        ColorRole,                  // "noteColor": its colour (QColor; the author's at first)
+        MineRole,                   // "mine": this user's note (bool)
         PendingRole,                // "pending": a change to it is not stored yet (bool)
+        WidthRole,                  // "noteWidth": wall px, 0 for the default (double)
+        HeightRole,                 // "noteHeight": least height in wall px, 0: its text's (double)
     };
     Q_ENUM(Role)
 
@@ -37,6 +39,7 @@ public:
         double x = 0, y = 0;
         QString text;
         QColor color;
+        double width = 0, height = 0;
         bool mine = false;
         bool pending = false;
         friend bool operator==(const Note &, const Note &) = default;

@@ -46,6 +46,7 @@ std::optional<std::uint64_t> noteKeyOf(const pb::Op &op, std::uint64_t self)
     case pb::Op::kNoteEdit: return op.note_edit().note();
     case pb::Op::kNoteMove: return op.note_move().note();
     case pb::Op::kNoteDelete: return op.note_delete().note();
+    case pb::Op::kNoteStyle: return op.note_style().note();
     default: return std::nullopt;
     }
 }
@@ -1366,6 +1367,31 @@ void WallClient::moveNote(const QString &keyText, double x, double y)
     refreshNote(key);
 }
 
+void WallClient::styleNote(const QString &keyText, const QColor &color, double width, double height)
+{
+    const std::uint64_t key = keyText.toULongLong();
+    NotesModel::Note current;
+    if (!ready() || !effectiveNote(key, &current) || !color.isValid())
+        return;
+    // A size is kept within the limits (0 stays the default); the colour is opaque.
+    auto side = [](double v) {
+        return v <= 0 || !std::isfinite(v)
+                   ? 0.f
+                   : std::clamp(float(v), limits::kMinNoteSide, limits::kMaxNoteSide);
+    };
+    const float w = side(width), h = side(height);
+    if (current.color.rgb() == color.rgb() && float(current.width) == w && float(current.height) == h)
+        return;
+    pb::Op op;
+    auto *st = op.mutable_note_style();
+    st->set_note(key);
+    st->set_color(toRgb(color));
+    st->set_width(w);
+    st->set_height(h);
+    pushAction(queue(std::move(op)));
+    refreshNote(key);
+}
+
 void WallClient::deleteNote(const QString &keyText)
 {
     const std::uint64_t key = keyText.toULongLong();
@@ -1548,6 +1574,8 @@ bool WallClient::effectiveNote(std::uint64_t key, NotesModel::Note *out) const
         out->y = n->y;
         out->text = n->text;
         out->color = fromRgb(n->color);
+        out->width = n->width;
+        out->height = n->height;
     }
     out->key = key;
     out->pending = false;
@@ -1565,6 +1593,13 @@ bool WallClient::effectiveNote(std::uint64_t key, NotesModel::Note *out) const
             out->y = op.note_add().y();
             out->text = fromWire(op.note_add().text());
             out->color = fromRgb(op.note_add().color());
+            out->width = op.note_add().width();
+            out->height = op.note_add().height();
+            break;
+        case pb::Op::kNoteStyle:
+            out->color = fromRgb(op.note_style().color());
+            out->width = op.note_style().width();
+            out->height = op.note_style().height();
             break;
         case pb::Op::kNoteEdit: out->text = fromWire(op.note_edit().text()); break;
         case pb::Op::kNoteMove:

@@ -238,6 +238,8 @@ public:
     Q_INVOKABLE void editNote(const QString &key, const QString &text);
     Q_INVOKABLE void moveNote(const QString &key, double x, double y);
     Q_INVOKABLE void deleteNote(const QString &key);
+    // Colour and size (wall px; 0 for the default) in one undoable op.
+    Q_INVOKABLE void styleNote(const QString &key, const QColor &color, double width, double height);
     Q_INVOKABLE void clearNotice();
     // Sent at most ~30 times a second, the latest position wins.
     Q_INVOKABLE void sendCursor(double x, double y);

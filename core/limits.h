@@ -31,6 +31,11 @@ inline constexpr const char *kMaxChatCharsName = "max_chat_chars";
 
 inline constexpr int kMaxNoteChars = 4000;
 inline constexpr const char *kMaxNoteCharsName = "max_note_chars";
+// A note's width and height when set (0 is the default: 200 wide, as tall as its text), in wall
+// pixels.
+inline constexpr float kMinNoteSide = 60;
+inline constexpr float kMaxNoteSide = 2000;
+inline constexpr const char *kNoteSideName = "note_side";
 
 inline constexpr int kMaxNameChars = 64;
 inline constexpr const char *kMaxNameCharsName = "max_name_chars";

@@ -179,6 +179,7 @@ const char *opKindName(const pb::Op &op)
     case pb::Op::kNoteEdit: return "note_edit";
     case pb::Op::kNoteMove: return "note_move";
     case pb::Op::kNoteDelete: return "note_delete";
+    case pb::Op::kNoteStyle: return "note_style";
     case pb::Op::kUndo: return "undo";
     case pb::Op::kRedo: return "redo";
     case pb::Op::kClear: return "clear";

@@ -43,6 +43,25 @@ std::optional<Problem> checkPosition(double x, double y, const char *what)
     return std::nullopt;
 }
 
+// A note's width and height: 0 (the default) or within limits::kMinNoteSide..kMaxNoteSide.
+std::optional<Problem> checkNoteSize(float width, float height)
+{
+    for (const float side : {width, height}) {
+        if (side == 0)
+            continue;
+        if (!std::isfinite(side) || side < limits::kMinNoteSide || side > limits::kMaxNoteSide)
+            return limitProblem(limits::kNoteSideName,
+                                QStringLiteral("A note's width and height are 0 (its default) or "
+                                               "%1 to %2 px (limit %3); got %4 x %5.")
+                                    .arg(double(limits::kMinNoteSide))
+                                    .arg(double(limits::kMaxNoteSide))
+                                    .arg(QLatin1String(limits::kNoteSideName))
+                                    .arg(double(width))
+                                    .arg(double(height)));
+    }
+    return std::nullopt;
+}
+
 std::optional<Problem> checkBatch(int points)
 {
     if (points > limits::kMaxPointsPerBatch)
@@ -282,6 +301,8 @@ std::optional<Problem> WallModel::checkNote(const pb::Op &op, std::uint64_t auth
                            QString::fromLatin1(limits::kMaxWallObjectsName)};
         if (auto p = checkPosition(n.x(), n.y(), "note"))
             return p;
+        if (auto p = checkNoteSize(n.width(), n.height()))
+            return p;
         return decodeText(n.text(), kNoteRules, nullptr);
     }
     case pb::Op::kNoteEdit:
@@ -294,6 +315,10 @@ std::optional<Problem> WallModel::checkNote(const pb::Op &op, std::uint64_t auth
         return checkPosition(op.note_move().x(), op.note_move().y(), "note");
     case pb::Op::kNoteDelete:
         return existing(op.note_delete().note());
+    case pb::Op::kNoteStyle:
+        if (auto p = existing(op.note_style().note()))
+            return p;
+        return checkNoteSize(op.note_style().width(), op.note_style().height());
     default:
         return std::nullopt;
     }
@@ -315,6 +340,7 @@ std::optional<Problem> WallModel::check(const pb::Op &op, std::uint64_t author) 
     case pb::Op::kNoteEdit:
     case pb::Op::kNoteMove:
     case pb::Op::kNoteDelete:
+    case pb::Op::kNoteStyle:
         return checkNote(op, author);
     case pb::Op::kUndo: {
         const Action *a = action(author, op.undo().target_client_op_id());
@@ -366,6 +392,7 @@ void WallModel::setUndone(std::uint64_t author, Action &a, bool undone, Change &
     case pb::ACTION_NOTE_DELETE:
     case pb::ACTION_NOTE_EDIT:
     case pb::ACTION_NOTE_MOVE:
+    case pb::ACTION_NOTE_STYLE:
         for (const auto key : a.keys) {
             Note *n = mutableNote(key);
             if (!n)
@@ -376,7 +403,11 @@ void WallModel::setUndone(std::uint64_t author, Action &a, bool undone, Change &
                 n->deleted = !undone;
             else if (a.kind == pb::ACTION_NOTE_EDIT)
                 n->text = undone ? a.textBefore : a.textAfter;
-            else {
+            else if (a.kind == pb::ACTION_NOTE_STYLE) {
+                n->color = undone ? a.colorBefore : a.colorAfter;
+                n->width = undone ? a.widthBefore : a.widthAfter;
+                n->height = undone ? a.heightBefore : a.heightAfter;
+            } else {
                 n->x = undone ? a.xBefore : a.xAfter;
                 n->y = undone ? a.yBefore : a.yAfter;
             }
@@ -475,6 +506,8 @@ WallModel::Change WallModel::apply(const pb::Op &op)
         note.y = n.y();
         note.text = fromWire(n.text());
         note.color = n.color();
+        note.width = n.width();
+        note.height = n.height();
         m_noteIndex.emplace(key, m_notes.size());
         m_notes.push_back(std::move(note));
         Action a;
@@ -512,6 +545,25 @@ WallModel::Change WallModel::apply(const pb::Op &op)
         a.yBefore = n->y;
         a.xAfter = n->x = op.note_move().x();
         a.yAfter = n->y = op.note_move().y();
+        record(author, std::move(a));
+        change.notes.push_back(n->key);
+        break;
+    }
+    case pb::Op::kNoteStyle: {
+        const auto &st = op.note_style();
+        Note *n = mutableNote(st.note());
+        if (!n)
+            break;
+        Action a;
+        a.clientOpId = op.client_op_id();
+        a.kind = pb::ACTION_NOTE_STYLE;
+        a.keys.push_back(n->key);
+        a.colorBefore = n->color;
+        a.widthBefore = n->width;
+        a.heightBefore = n->height;
+        a.colorAfter = n->color = st.color();
+        a.widthAfter = n->width = st.width();
+        a.heightAfter = n->height = st.height();
         record(author, std::move(a));
         change.notes.push_back(n->key);
         break;
@@ -620,6 +672,8 @@ void WallModel::fillSnapNote(const Note &n, bool tombstone, pb::SnapNote *out)
         out->set_y(n.y);
         out->set_text(toWire(n.text));
         out->set_color(n.color);
+        out->set_width(n.width);
+        out->set_height(n.height);
     }
     out->set_deleted(n.deleted);
     out->set_undone(n.undone);
@@ -641,6 +695,13 @@ void WallModel::fillSnapAction(std::uint64_t author, const Action &a, pb::SnapAc
         out->set_y_before(a.yBefore);
         out->set_x_after(a.xAfter);
         out->set_y_after(a.yAfter);
+    } else if (a.kind == pb::ACTION_NOTE_STYLE) {
+        out->set_color_before(a.colorBefore);
+        out->set_color_after(a.colorAfter);
+        out->set_width_before(a.widthBefore);
+        out->set_height_before(a.heightBefore);
+        out->set_width_after(a.widthAfter);
+        out->set_height_after(a.heightAfter);
     }
 }
 
@@ -805,6 +866,8 @@ std::optional<Problem> WallModel::load(const pb::WallSnapshot &snap)
         n.y = in.y();
         n.text = fromWire(in.text());
         n.color = in.color();
+        n.width = in.width();
+        n.height = in.height();
         n.deleted = in.deleted();
         n.undone = in.undone();
         fresh.m_noteIndex.emplace(n.key, fresh.m_notes.size());
@@ -822,6 +885,12 @@ std::optional<Problem> WallModel::load(const pb::WallSnapshot &snap)
         a.yBefore = in.y_before();
         a.xAfter = in.x_after();
         a.yAfter = in.y_after();
+        a.colorBefore = in.color_before();
+        a.colorAfter = in.color_after();
+        a.widthBefore = in.width_before();
+        a.heightBefore = in.height_before();
+        a.widthAfter = in.width_after();
+        a.heightAfter = in.height_after();
         fresh.record(in.author(), std::move(a));
     }
     // Tombstones carry no points, yet their points still count against the wall's limit.

@@ -50,6 +50,8 @@ public:
         float y = 0;
         QString text;
         std::uint32_t color = 0;
+        float width = 0;  // 0: the default width
+        float height = 0; // 0: as tall as its text; else its least height
         bool deleted = false;
         bool undone = false;
         bool visible() const { return !deleted && !undone; }
@@ -64,6 +66,9 @@ public:
         bool undone = false;
         QString textBefore, textAfter;
         float xBefore = 0, yBefore = 0, xAfter = 0, yAfter = 0;
+        // ACTION_NOTE_STYLE
+        std::uint32_t colorBefore = 0, colorAfter = 0;
+        float widthBefore = 0, heightBefore = 0, widthAfter = 0, heightAfter = 0;
     };
 
     // What applying an op changed, so that a view can redraw just that.

@@ -1,6 +1,7 @@
 // A text note on the wall. Drawn at its wall position and scaled with the zoom; drag its top
 // strip to move it, click the text to edit (others see it as it is typed: a pause of
-// `typingPauseMs`, or every `typingMaxMs` while typing on, and when focus leaves), × deletes.
+// `typingPauseMs`, or every `typingMaxMs` while typing on, and when focus leaves), × deletes,
+// the swatches above it recolour it and the corner grip resizes it.
 import QtQuick
 import QtQuick.Controls
 import Scrawl
@@ -18,6 +19,13 @@ Rectangle {
     required property color noteColor
     required property bool pending
     required property bool mine
+    required property real noteWidth
+    required property real noteHeight
+    // While the corner grip is dragged: the size it would get (wall px), else 0.
+    property size resizing: Qt.size(0, 0)
+    readonly property real defaultWidth: 200
+    // Note colours offered on hover (any colour is allowed on the wire).
+    readonly property var noteColors: ["#f2c94c", "#f2994a", "#eb5757", "#6fcf97", "#2d9cdb", "#9b51e0"]
     // What this person may do with it: their own note unless the wall is locked, someone else's
     // unless the owner protected people's work (WallClient's access properties).
     readonly property bool editable: mine ? client.mayChangeWall : client.mayChangeOthersWork
@@ -39,8 +47,8 @@ Rectangle {
 
     x: canvas.panX + noteX * canvas.zoom + dragOffset.x
     y: canvas.panY + noteY * canvas.zoom + dragOffset.y
-    width: 200
-    height: Math.max(48, editor.implicitHeight + 24)
+    width: resizing.width > 0 ? resizing.width : noteWidth > 0 ? noteWidth : defaultWidth
+    height: Math.max(48, resizing.height > 0 ? resizing.height : noteHeight, editor.implicitHeight + 24)
     scale: canvas.zoom
     transformOrigin: Item.TopLeft
     radius: 4
@@ -142,6 +150,78 @@ Rectangle {
         ToolTip.delay: 500
         onClicked: note.client.deleteNote(note.noteKey)
     }
+    // Colours, above the note while the pointer is on it.
+    Row {
+        objectName: "noteColors"
+        anchors { left: parent.left; bottom: parent.top; bottomMargin: 2 }
+        spacing: 3
+        visible: note.editable && (hover.hovered || colorsHover.hovered)
+        HoverHandler { id: colorsHover }
+        Repeater {
+            model: note.noteColors
+            delegate: Rectangle {
+                objectName: "noteColor" + index
+                width: 14
+                height: 14
+                radius: 7
+                color: modelData
+                border.width: Qt.colorEqual(note.noteColor, modelData) ? 2 : 1
+                border.color: Qt.darker(modelData, 1.4)
+                TapHandler {
+                    onTapped: note.client.styleNote(note.noteKey, modelData, note.noteWidth, note.noteHeight)
+                }
+                HoverHandler { cursorShape: Qt.PointingHandCursor }
+            }
+        }
+    }
+
+    // The corner grip: drag to resize (its text wraps to the new width and never clips).
+    MouseArea {
+        id: sizeGrip
+        objectName: "noteResize"
+        anchors { right: parent.right; bottom: parent.bottom }
+        width: 14
+        height: 14
+        enabled: note.editable
+        visible: note.editable && (hover.hovered || pressed)
+        cursorShape: Qt.SizeFDiagCursor
+        property point start
+        property size startSize
+        onPressed: mouse => {
+            start = mapToItem(note.parent, mouse.x, mouse.y)
+            startSize = Qt.size(note.width, note.height)
+        }
+        onPositionChanged: mouse => {
+            if (!pressed)
+                return
+            const p = mapToItem(note.parent, mouse.x, mouse.y)
+            const z = note.canvas.zoom
+            note.resizing = Qt.size(Math.min(2000, Math.max(60, startSize.width + (p.x - start.x) / z)),
+                                    Math.min(2000, Math.max(60, startSize.height + (p.y - start.y) / z)))
+        }
+        onReleased: {
+            // Numbers, not the size: a value-type variable would follow the property's reset.
+            const w = note.resizing.width, h = note.resizing.height
+            note.resizing = Qt.size(0, 0)
+            if (w > 0)
+                note.client.styleNote(note.noteKey, note.noteColor, w, h)
+        }
+        Canvas {
+            anchors.fill: parent
+            onPaint: {
+                const ctx = getContext("2d")
+                ctx.strokeStyle = Qt.darker(note.noteColor, 1.3)
+                ctx.lineWidth = 1.5
+                for (let i = 4; i <= 12; i += 4) {
+                    ctx.beginPath()
+                    ctx.moveTo(width - i, height - 2)
+                    ctx.lineTo(width - 2, height - i)
+                    ctx.stroke()
+                }
+            }
+        }
+    }
+
     HoverHandler { id: hover }
     // Why a note cannot be changed, on the note itself.
     ToolTip.visible: hover.hovered && !note.editable

@@ -1066,6 +1066,10 @@ std::optional<Problem> WallServer::checkPermission(const Room *room, std::uint64
         if (keyAuthor(op.note_move().note()) != author)
             return othersWork(QStringLiteral("You cannot move someone else's note"));
         break;
+    case pb::Op::kNoteStyle:
+        if (keyAuthor(op.note_style().note()) != author)
+            return othersWork(QStringLiteral("You cannot restyle someone else's note"));
+        break;
     case pb::Op::kNoteDelete:
         if (keyAuthor(op.note_delete().note()) != author)
             return othersWork(QStringLiteral("You cannot delete someone else's note"));

@@ -19,6 +19,8 @@
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
+
+#include <functional>
 #include <QtQml/qqmlextensionplugin.h>
 
 #include <algorithm>
@@ -373,6 +375,62 @@ private slots:
             QTest::keyClick(m_window, c.toLatin1());
         QTRY_COMPARE(textOnA(), QStringLiteral("plan b"));
         QVERIFY(focus->hasActiveFocus());
+    }
+
+    // B recolours a note with the swatches over it and resizes it by its corner grip: A sees
+    // both, and B's undo takes the size back for everyone.
+    void noteRecolouredAndResized()
+    {
+        auto *canvasB = qobject_cast<CanvasItem *>(item("viewB", "canvas"));
+        WallClient *a = client("viewA");
+        WallClient *b = client("viewB");
+        QVERIFY(canvasB);
+        canvasB->setTool(CanvasItem::Note);
+        QTest::mouseClick(m_window, Qt::LeftButton, {},
+                          canvasB->mapToScene(QPointF(canvasB->width() * 0.3, canvasB->height() * 0.4)).toPoint());
+        QTRY_COMPARE(a->notes()->rowCount(), 1);
+        QTRY_COMPARE(b->pendingCount(), 0);
+        canvasB->forceActiveFocus();
+        std::function<QQuickItem *(QQuickItem *, QLatin1String)> find = [&](QQuickItem *root, QLatin1String name) -> QQuickItem * {
+            if (root->objectName() == name)
+                return root;
+            for (QQuickItem *child : root->childItems()) {
+                if (QQuickItem *found = find(child, name))
+                    return found;
+            }
+            return nullptr;
+        };
+        QQuickItem *note = find(m_window->findChild<QQuickItem *>(QStringLiteral("viewB")), QLatin1String("note"));
+        QVERIFY(note);
+        auto centre = [](QQuickItem *i) { return i->mapToScene(QPointF(i->width() / 2, i->height() / 2)).toPoint(); };
+        auto noteOnA = [&](NotesModel::Role role) { return a->notes()->data(a->notes()->index(0), role); };
+
+        QTest::mouseMove(m_window, centre(note));
+        QQuickItem *blue = find(note, QLatin1String("noteColor4"));
+        QVERIFY(blue);
+        QTRY_VERIFY(blue->isVisible());
+        QTest::mouseMove(m_window, centre(blue));
+        QTest::mouseClick(m_window, Qt::LeftButton, {}, centre(blue));
+        QTRY_COMPARE(noteOnA(NotesModel::ColorRole).value<QColor>(), QColor(QStringLiteral("#2d9cdb")));
+
+        QTest::mouseMove(m_window, centre(note));
+        QQuickItem *grip = find(note, QLatin1String("noteResize"));
+        QVERIFY(grip);
+        QTRY_VERIFY(grip->isVisible());
+        const double widthBefore = note->width();
+        const QPoint from = centre(grip);
+        QTest::mousePress(m_window, Qt::LeftButton, {}, from);
+        for (int i = 1; i <= 10; ++i)
+            QTest::mouseMove(m_window, from + QPoint(12 * i, 8 * i));
+        QTest::mouseRelease(m_window, Qt::LeftButton, {}, from + QPoint(120, 80));
+        const double zoom = canvasB->zoom();
+        QTRY_VERIFY2(std::abs(noteOnA(NotesModel::WidthRole).toDouble() - (widthBefore + 120 / zoom)) < 2,
+                     qPrintable(QStringLiteral("width on A %1, expected %2").arg(noteOnA(NotesModel::WidthRole).toDouble()).arg(widthBefore + 120 / zoom)));
+        QVERIFY(noteOnA(NotesModel::HeightRole).toDouble() > 48);
+
+        b->undo();
+        QTRY_COMPARE(noteOnA(NotesModel::WidthRole).toDouble(), 0.0);
+        QCOMPARE(noteOnA(NotesModel::ColorRole).value<QColor>(), QColor(QStringLiteral("#2d9cdb")));
     }
 };
 

@@ -124,6 +124,16 @@ pb::Op noteMove(std::uint64_t key, float x, float y)
     return op;
 }
 
+pb::Op noteStyle(std::uint64_t key, std::uint32_t color, float width, float height)
+{
+    pb::Op op;
+    op.mutable_note_style()->set_note(key);
+    op.mutable_note_style()->set_color(color);
+    op.mutable_note_style()->set_width(width);
+    op.mutable_note_style()->set_height(height);
+    return op;
+}
+
 pb::Op noteDelete(std::uint64_t key)
 {
     pb::Op op;
@@ -201,7 +211,13 @@ QString visibleState(const WallModel &model)
     }
     for (const auto &n : model.notes()) {
         if (n.visible())
-            out += u"note %1 (%2, %3) \"%4\"\n"_s.arg(n.key).arg(double(n.x)).arg(double(n.y)).arg(n.text);
+            out += u"note %1 (%2, %3) %4x%5 c%6 \"%7\"\n"_s.arg(n.key)
+                       .arg(double(n.x))
+                       .arg(double(n.y))
+                       .arg(double(n.width))
+                       .arg(double(n.height))
+                       .arg(n.color)
+                       .arg(n.text);
     }
     return out;
 }
@@ -478,6 +494,7 @@ void TestWallModel::undoRedoEveryKind_data()
     QTest::newRow("note edit") << pb::ACTION_NOTE_EDIT;
     QTest::newRow("note move") << pb::ACTION_NOTE_MOVE;
     QTest::newRow("note delete") << pb::ACTION_NOTE_DELETE;
+    QTest::newRow("note style") << pb::ACTION_NOTE_STYLE;
 }
 
 void TestWallModel::undoRedoEveryKind()
@@ -501,6 +518,7 @@ void TestWallModel::undoRedoEveryKind()
     case pb::ACTION_NOTE_EDIT: action = noteEdit(note, "edited"); break;
     case pb::ACTION_NOTE_MOVE: action = noteMove(note, 50, -60); break;
     case pb::ACTION_NOTE_DELETE: action = noteDelete(note); break;
+    case pb::ACTION_NOTE_STYLE: action = noteStyle(note, 0x2d9cdb, 320, 240); break;
     default: QFAIL("no such kind");
     }
 
@@ -797,6 +815,27 @@ void TestWallModel::check_data()
         << noteAdd(3, 0, 0, std::string(limits::kMaxNoteChars + 1, 'n')) << ana << limit
         << noteChars;
     QTest::newRow("note add, invalid UTF-8") << noteAdd(3, 0, 0, "\xff") << ana << text << none;
+    {
+        const QString side = QString::fromLatin1(limits::kNoteSideName);
+        const std::uint64_t note1 = objectKey(ana, 1);
+        pb::Op sized = noteAdd(3, 0, 0, "x");
+        sized.mutable_note_add()->set_width(limits::kMinNoteSide);
+        sized.mutable_note_add()->set_height(limits::kMaxNoteSide);
+        QTest::newRow("note add, size at the limits") << sized << ana << ok << none;
+        sized.mutable_note_add()->set_width(limits::kMinNoteSide - 1);
+        QTest::newRow("note add, too narrow") << sized << ana << limit << side;
+        QTest::newRow("note style") << noteStyle(note1, 0xeb5757, 300, 0) << ana << ok << none;
+        QTest::newRow("note style, others' note (the server checks roles)")
+            << noteStyle(note1, 0xeb5757, 0, 0) << bo << ok << none;
+        QTest::newRow("note style, too tall")
+            << noteStyle(note1, 0, 0, limits::kMaxNoteSide + 1) << ana << limit << side;
+        QTest::newRow("note style, NaN width") << noteStyle(note1, 0, kNaN, 0) << ana << limit << side;
+        QTest::newRow("note style, negative") << noteStyle(note1, 0, -100, 0) << ana << limit << side;
+        QTest::newRow("note style, deleted note")
+            << noteStyle(objectKey(ana, 2), 0, 0, 0) << ana << invalid << none;
+        QTest::newRow("note style, no such note")
+            << noteStyle(objectKey(ana, 99), 0, 0, 0) << ana << invalid << none;
+    }
     QTest::newRow("note add, control character") << noteAdd(3, 0, 0, "a\x1b") << ana << text
                                                  << none;
 
@@ -1064,6 +1103,9 @@ void TestWallModel::snapshotRoundTrip()
         ACCEPT(s, ana, noteMove(objectKey(bo, 1), 2, 3));
         ACCEPT(s, bo, noteAdd(2, 1, 1, "gone"));
         ACCEPT(s, bo, noteDelete(objectKey(bo, 2)));
+        ACCEPT(s, ana, noteStyle(objectKey(bo, 1), 0x6fcf97, 300, 0));
+        ACCEPT(s, bo, noteStyle(objectKey(bo, 1), 0xeb5757, 0, 150));
+        ACCEPT(s, bo, undo(s.lastOpId[bo]));
         break;
     case 3:
         // Ana's stroke, erased by Ana, then 200 more actions push both out of her history.

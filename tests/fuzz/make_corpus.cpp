@@ -216,16 +216,21 @@ int main(int argc, char **argv)
               .op(0, end(2)).op(0, erase({scrawl::objectKey(user1, 1)})).op(0, undo(5))
               .op(0, redo(5)).op(0, undo(1)).bytes());
     {
-        pb::Op edit, move, del;
+        pb::Op edit, move, del, style;
         edit.mutable_note_edit()->set_note(scrawl::objectKey(user1, 7));
         edit.mutable_note_edit()->set_text("edited\ttext");
         move.mutable_note_move()->set_note(scrawl::objectKey(user1, 7));
         move.mutable_note_move()->set_x(-250.5f);
         move.mutable_note_move()->set_y(99.25f);
         del.mutable_note_delete()->set_note(scrawl::objectKey(user1, 7));
+        style.mutable_note_style()->set_note(scrawl::objectKey(user1, 7));
+        style.mutable_note_style()->set_color(0x2d9cdb);
+        style.mutable_note_style()->set_width(320);
+        style.mutable_note_style()->set_height(180);
         write(envDir, "notes", Script().enter(0).op(0, noteAdd(7, 10, 20, "a note"))
-                                   .op(0, edit).op(0, move).op(0, undo(3)).op(0, del)
-                                   .op(0, undo(4)).op(0, redo(4)).bytes());
+                                   .op(0, edit).op(0, move).op(0, undo(3)).op(0, style)
+                                   .op(0, undo(5)).op(0, redo(5)).op(0, del)
+                                   .op(0, undo(8)).op(0, redo(8)).bytes());
     }
     {
         pb::Op clear;

@@ -348,6 +348,31 @@ const std::vector<Row> &rows()
              c.joined().sendEnvelope(opEnvelope(op));
          },
          pb::LIMIT_EXCEEDED, limits::kMaxCoordinateName, kStaysOpen},
+        {"note too narrow (10 px)", nullptr,
+         [](Ctx &c) {
+             pb::Op op;
+             op.mutable_note_add()->set_id(9);
+             op.mutable_note_add()->set_width(10);
+             op.mutable_note_add()->set_text("thin");
+             c.joined().sendEnvelope(opEnvelope(op));
+         },
+         pb::LIMIT_EXCEEDED, limits::kNoteSideName, kStaysOpen},
+        {"note restyled to NaN height", nullptr,
+         [](Ctx &c) {
+             pb::Op op;
+             op.mutable_note_style()->set_note(objectKey(c.honest->userId, 1)); // the honest note
+             op.mutable_note_style()->set_height(std::numeric_limits<float>::quiet_NaN());
+             c.joined().sendEnvelope(opEnvelope(op));
+         },
+         pb::LIMIT_EXCEEDED, limits::kNoteSideName, kStaysOpen},
+        {"restyling a note that is not there", nullptr,
+         [](Ctx &c) {
+             pb::Op op;
+             op.mutable_note_style()->set_note(objectKey(c.honest->userId, 4242));
+             op.mutable_note_style()->set_color(0xff0000);
+             c.joined().sendEnvelope(opEnvelope(op));
+         },
+         pb::INVALID_OP, "", kStaysOpen},
         {"stroke point outside the wall", nullptr,
          [](Ctx &c) {
              pb::Op op = strokeBegin(80, {});

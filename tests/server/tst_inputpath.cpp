@@ -427,8 +427,8 @@ private slots:
     {
         QTest::addColumn<QString>("kind");
         for (const char *kind : {"chat", "stroke_begin", "stroke_points", "stroke_end", "erase",
-                                 "note_add", "note_edit", "note_move", "note_delete", "undo", "redo",
-                                 "clear"})
+                                 "note_add", "note_edit", "note_move", "note_delete", "note_style", "undo",
+                                 "redo", "clear"})
             QTest::newRow(kind) << QString::fromLatin1(kind);
     }
     void forgedStampsAreOverwritten()
@@ -492,6 +492,11 @@ private slots:
         } else if (kind == "note_delete") {
             before = {noteAdd};
             op.mutable_note_delete()->set_note(objectKey(me, 9));
+        } else if (kind == "note_style") {
+            before = {noteAdd};
+            op.mutable_note_style()->set_note(objectKey(me, 9));
+            op.mutable_note_style()->set_color(0x2d9cdb);
+            op.mutable_note_style()->set_width(320);
         } else if (kind == "undo") {
             before = {noteAdd};
             op.mutable_undo()->set_target_client_op_id(1);
