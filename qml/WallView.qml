@@ -225,11 +225,12 @@ Item {
         }
     }
 
-    Shortcut { sequences: [StandardKey.Undo]; onActivated: view.client.undo() }
-    Shortcut { sequences: ["Ctrl+Shift+Z", "Ctrl+Y"]; onActivated: view.client.redo() }
-    Shortcut { sequence: "P"; onActivated: { wallCanvas.tool = CanvasItem.Pen; AppSettings.lastTool = wallCanvas.tool } }
-    Shortcut { sequence: "E"; onActivated: { wallCanvas.tool = CanvasItem.Eraser; AppSettings.lastTool = wallCanvas.tool } }
-    Shortcut { sequence: "N"; onActivated: { wallCanvas.tool = CanvasItem.Note; AppSettings.lastTool = wallCanvas.tool } }
+    // Shortcuts follow the role as the toolbar does: what it would refuse is not offered.
+    Shortcut { sequences: [StandardKey.Undo]; enabled: view.client.mayChangeWall; onActivated: view.client.undo() }
+    Shortcut { sequences: ["Ctrl+Shift+Z", "Ctrl+Y"]; enabled: view.client.mayChangeWall; onActivated: view.client.redo() }
+    Shortcut { sequence: "P"; enabled: view.client.mayChangeWall; onActivated: { wallCanvas.tool = CanvasItem.Pen; AppSettings.lastTool = wallCanvas.tool } }
+    Shortcut { sequence: "E"; enabled: view.client.mayChangeWall; onActivated: { wallCanvas.tool = CanvasItem.Eraser; AppSettings.lastTool = wallCanvas.tool } }
+    Shortcut { sequence: "N"; enabled: view.client.mayChangeWall; onActivated: { wallCanvas.tool = CanvasItem.Note; AppSettings.lastTool = wallCanvas.tool } }
     Shortcut { sequence: "H"; onActivated: { wallCanvas.tool = CanvasItem.Pan; AppSettings.lastTool = wallCanvas.tool } }
     Shortcut { sequence: "Ctrl+0"; onActivated: wallCanvas.zoomToFit() }
     Shortcut { sequences: ["Ctrl+=", "Ctrl++"]; onActivated: wallCanvas.zoomBy(1.25, Qt.point(wallCanvas.width / 2, wallCanvas.height / 2)) }
@@ -237,7 +238,7 @@ Item {
     Shortcut { sequence: "Ctrl+E"; onActivated: { exportDialog.format = "png"; exportDialog.visibleOnly = false; exportDialog.open() } }
     Shortcut { sequence: "Ctrl+I"; onActivated: invitePopup.open() }
     Shortcut { sequence: "Ctrl+W"; onActivated: view.requestLeave() }
-    Shortcut { sequence: "Ctrl+Shift+Del"; enabled: view.client.ready; onActivated: clearDialog.open() }
+    Shortcut { sequence: "Ctrl+Shift+Del"; enabled: view.client.ready && view.client.isModerator; onActivated: clearDialog.open() }
     // 1..8 pick a pen colour of the palette; [ and ] step through the pen widths.
     Repeater {
         model: AppSettings.palette()
