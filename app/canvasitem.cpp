@@ -467,8 +467,8 @@ void CanvasItem::reveal(const WallModel::Stroke &s, size_t firstNew)
         markDirty(segmentBounds(s.points, firstNew - 1, s.width, firstNew + 1));
         showCursorAtTip(s, firstNew + 1);
     }
-    // Whatever waits is drawn within one batch delay, the time the next batch may take.
-    r.rate = std::max(0.0, double(s.points.size()) - r.shown) / kStrokeBatchDelayMs;
+    // Whatever waits is drawn within one frame of the sender (one message a frame on a fast link).
+    r.rate = std::max(0.0, double(s.points.size()) - r.shown) / kStrokeFrameMs;
     setSettled(false);
     update();
     if (!m_revealTimer.isActive())

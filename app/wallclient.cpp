@@ -100,8 +100,8 @@ WallClient::WallClient(QObject *parent)
     m_pumpTimer.setSingleShot(true);
     connect(&m_pumpTimer, &QTimer::timeout, this, &WallClient::pumpOutbox);
     m_pointsTimer.setSingleShot(true);
-    m_pointsTimer.setInterval(kStrokeBatchDelayMs);
-    connect(&m_pointsTimer, &QTimer::timeout, this, &WallClient::flushStrokePoints);
+    m_pointsTimer.setTimerType(Qt::PreciseTimer); // a frame's points, not 5 % of it later
+    connect(&m_pointsTimer, &QTimer::timeout, this, [this] { sendDueStrokePoints(); });
     m_cursorTimer.setSingleShot(true);
     m_cursorTimer.setInterval(kCursorIntervalMs);
     connect(&m_cursorTimer, &QTimer::timeout, this, [this] {
@@ -123,8 +123,8 @@ WallClient::WallClient(QObject *parent)
 
 WallClient::~WallClient()
 {
-    // Points drawn in the last batch interval go into the outbox too, then to disk.
-    flushStrokePoints();
+    // Points waiting to be sent go into the outbox too, then to disk.
+    sendDueStrokePoints(true);
     m_store->markChanged();
     m_store->flush();
     saveIdentity();
@@ -1177,7 +1177,14 @@ void WallClient::acknowledge(std::deque<OutItem>::iterator it, const pb::Op *sto
     Q_UNUSED(stored);
     const pb::Op op = std::move(it->op);
     m_outbox.erase(it);
-    if (op.has_stroke_end()) {
+    if (op.has_stroke_begin() || op.has_stroke_points()) {
+        // The stroke's batch came back: what was drawn meanwhile may go now (StrokePacer).
+        const auto local = m_local.find(*strokeIdOf(op));
+        if (local != m_local.end()) {
+            local->second.pacer.acknowledged(op.client_op_id());
+            sendDueStrokePoints();
+        }
+    } else if (op.has_stroke_end()) {
         const auto local = m_local.find(op.stroke_end().id());
         if (local != m_local.end() && local->second.endOpId == op.client_op_id()) {
             // The model now holds every point: draw it from there.
@@ -1447,6 +1454,7 @@ std::uint32_t WallClient::beginStroke(QPointF wallPos, QColor color, float width
     b->set_width(ls.width);
     encodePoints(ls.points, {}, b);
     ls.beginOpId = queue(std::move(op));
+    ls.pacer.sent(ls.beginOpId, m_clock.elapsed());
     pushAction(ls.beginOpId);
     const std::uint32_t id = ls.id;
     m_local.emplace(id, std::move(ls));
@@ -1473,12 +1481,11 @@ std::uint32_t WallClient::extendStroke(std::uint32_t id, QPointF wallPos)
         const std::uint32_t next = beginStroke(last, color, width);
         return extendStroke(next, wallPos);
     }
+    if (ls.sentPoints == ls.points.size())
+        ls.waitingSinceMs = m_clock.elapsed();
     ls.points.push_back(p);
     emit localStrokeChanged(id, ls.points.size() - 1);
-    if (ls.points.size() - ls.sentPoints >= size_t(kStrokeBatchPoints))
-        flushStrokePoints();
-    else if (!m_pointsTimer.isActive())
-        m_pointsTimer.start();
+    sendDueStrokePoints();
     return id;
 }
 
@@ -1493,23 +1500,37 @@ void WallClient::takePendingPoints(LocalStroke &ls, size_t max, Message *message
     ls.sentPoints += n;
 }
 
-void WallClient::queuePointBatches(LocalStroke &ls, size_t keep)
+std::uint64_t WallClient::queuePointBatches(LocalStroke &ls, size_t keep)
 {
+    std::uint64_t last = 0;
     while (ls.points.size() - ls.sentPoints > keep) {
         pb::Op op;
         op.mutable_stroke_points()->set_id(ls.id);
         takePendingPoints(ls, size_t(limits::kMaxPointsPerBatch), op.mutable_stroke_points());
-        queue(std::move(op));
+        last = queue(std::move(op));
     }
+    return last;
 }
 
-void WallClient::flushStrokePoints()
+void WallClient::sendDueStrokePoints(bool all)
 {
-    m_pointsTimer.stop();
+    const std::int64_t now = m_clock.elapsed();
+    std::int64_t next = -1; // when the next waiting points are due; < 0: none wait
     for (auto &[id, ls] : m_local) {
-        if (!ls.ended)
-            queuePointBatches(ls, 0);
+        if (ls.ended || ls.sentPoints == ls.points.size())
+            continue;
+        const std::int64_t due = ls.pacer.dueMs(ls.waitingSinceMs);
+        if (all || due <= now) {
+            if (const std::uint64_t opId = queuePointBatches(ls, 0))
+                ls.pacer.sent(opId, now);
+        } else if (next < 0 || due < next) {
+            next = due;
+        }
     }
+    if (next < 0)
+        m_pointsTimer.stop();
+    else
+        m_pointsTimer.start(int(std::max<std::int64_t>(1, next - now)));
 }
 
 void WallClient::endStroke(std::uint32_t id)

@@ -108,6 +108,8 @@ public:
         float width = 1;
         std::vector<FixedPoint> points;
         size_t sentPoints = 0; // points already put into ops
+        std::int64_t waitingSinceMs = 0; // when the oldest point not yet put into an op was drawn
+        StrokePacer pacer;               // when the waiting points go (core/points.h)
         bool ended = false;
         std::uint64_t beginOpId = 0;
         std::uint64_t endOpId = 0;
@@ -337,9 +339,12 @@ private:
     void pumpOutbox();
     void acknowledge(std::deque<OutItem>::iterator it, const pb::Op *stored);
     void dropRefused(std::deque<OutItem>::iterator it, const QString &message);
-    void flushStrokePoints();
-    // Queues StrokePoints ops of the stroke's unsent points until at most `keep` are left.
-    void queuePointBatches(LocalStroke &ls, size_t keep);
+    // Queues the waiting points of every stroke being drawn whose pacer says they are due (all
+    // of them when `all`), and sets m_pointsTimer for the next that will be.
+    void sendDueStrokePoints(bool all = false);
+    // Queues StrokePoints ops of the stroke's unsent points until at most `keep` are left;
+    // returns the client op id of the last one queued (0: none).
+    std::uint64_t queuePointBatches(LocalStroke &ls, size_t keep);
     template <typename Message>
     void takePendingPoints(LocalStroke &ls, size_t max, Message *message);
     void pushAction(std::uint64_t clientOpId);

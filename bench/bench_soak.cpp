@@ -356,7 +356,7 @@ public:
             c->index = i;
             c->rng.seed(std::uint64_t(1000 + i));
             c->gen = std::make_unique<StrokeGen>(std::uint64_t(77 + i));
-            c->batching.delayMs = kStrokeBatchDelayMs * (0.5 + 0.5 * uniform(*c));
+            c->batching.delayMs = kFixedBatchDelayMs * (0.5 + 0.5 * uniform(*c));
             c->color = std::uint32_t(c->rng() & 0xffffff);
             m_clients.push_back(std::move(c));
         }
@@ -1042,7 +1042,7 @@ bool Soak::report(const std::vector<StoredOp> &stored, std::uint64_t storedCount
         std::snprintf(line, sizeof line,
                       "%zu clients on one wall drew and chatted for %.1f min against one `scrawl-server` "
                       "process (%s). Each client is a person: strokes of "
-                      "50–150 points at %.0f Hz sent as the app sends them, a batch at %d points or after "
+                      "50–150 points at %.0f Hz sent in fixed batches (the app's batching before its ack-clocked pacer), a batch at %d points or after "
                       "%g–%g ms (its own batch time), a pause of "
                       "%.1f–%.1f s between strokes, a chat line in %.0f. Clients reconnect with their "
                       "resume token, join with the last seq they saw and resend every unacknowledged op "
@@ -1053,7 +1053,7 @@ bool Soak::report(const std::vector<StoredOp> &stored, std::uint64_t storedCount
                                   + " s and started again on the same port and data directory, listening again after "
                                   + std::to_string(std::llround(double(m_restartedAt - m_killAt) / 1e6)) + " ms").c_str()
                                : "not restarted",
-                      m_hz, kStrokeBatchPoints, kStrokeBatchDelayMs / 2.0, double(kStrokeBatchDelayMs),
+                      m_hz, kFixedBatchPoints, kFixedBatchDelayMs / 2.0, double(kFixedBatchDelayMs),
                       m_pauseMin / 1000,
                       m_pauseMax / 1000, m_chatEvery);
         md << line;

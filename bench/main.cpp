@@ -11,6 +11,7 @@
 
 namespace scrawl::bench {
 int runSoak(const Args &args); // bench_soak.cpp
+int runInk(const Args &args);  // bench_ink.cpp
 }
 
 namespace {
@@ -21,6 +22,9 @@ void usage()
         "usage: scrawl-bench COMMAND [--option value ...]\n"
         "  strokes   [--strokes 100] [--points 100] [--hz 120,200,240] [--batch-ms 60] [--batch-points 12]\n"
         "            bytes on the wire per point for natural pen strokes, through the real server\n"
+        "  ink       [--strokes 20] [--points 200] [--hz 200] [--rtt 0,100]\n"
+        "            bytes per point of strokes drawn live and sent as the app sends them (batches\n"
+        "            paced by acknowledgements), direct and through a delay proxy at each RTT\n"
         "  join      [--points 100000 | --strokes 100000] [--points-per-stroke 100] [--runs 5]\n"
         "            time for a fresh client from connect to a decoded, applied snapshot\n"
         "  speedtest [--messages 1000]\n"
@@ -54,6 +58,8 @@ int main(int argc, char *argv[])
     const scrawl::bench::Args args = scrawl::bench::parseArgs(argc, argv, 2);
     if (command == "strokes")
         return scrawl::bench::runStrokes(args);
+    if (command == "ink")
+        return scrawl::bench::runInk(args);
     if (command == "join")
         return scrawl::bench::runJoin(args);
     if (command == "speedtest")

@@ -34,11 +34,16 @@ private:
 // The grid points of a stroke as the app keeps them (repeats of one grid point dropped).
 std::vector<FixedPoint> toGrid(const std::vector<PenSample> &samples);
 
-// How the app batches a stroke's points (core/points.h); other values to measure the trade.
+// The fixed batching the app used before StrokePacer (core/points.h): a batch at 12 points or
+// after 60 ms. `scrawl-bench strokes` and the soak still send this way (offline, without waiting
+// for acknowledgements); `scrawl-bench ink` sends as the app does now.
+inline constexpr int kFixedBatchPoints = 12;
+inline constexpr int kFixedBatchDelayMs = 60;
+
 struct Batching
 {
-    double delayMs = kStrokeBatchDelayMs;
-    int points = kStrokeBatchPoints;
+    double delayMs = kFixedBatchDelayMs;
+    int points = kFixedBatchPoints;
 };
 
 struct TimedOp

@@ -22,6 +22,13 @@ inline constexpr std::int64_t kClientMaxIncomingBytes = 512LL * 1024 * 1024;
 inline constexpr int kMaxPointsPerBatch = 1024;
 inline constexpr const char *kMaxPointsPerBatchName = "max_points_per_batch";
 
+// A stroke being drawn waits for the acknowledgement of its previous batch before it sends the
+// next (core/points.h, StrokePacer): the link sets the pace. Points that have waited this long go
+// anyway, so a link that holds acknowledgements back (a long round trip, a stall that is not yet
+// seen as one) still shows others the ink a few times a second. Not enforced by the server.
+inline constexpr int kStrokeAckWaitCapMs = 250;
+inline constexpr const char *kStrokeAckWaitCapMsName = "stroke_ack_wait_cap_ms";
+
 inline constexpr int kMaxPointsPerStroke = 20000;
 inline constexpr const char *kMaxPointsPerStrokeName = "max_points_per_stroke";
 

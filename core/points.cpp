@@ -5,9 +5,18 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/repeated_field.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace scrawl {
+
+std::int64_t StrokePacer::dueMs(std::int64_t oldestWaitingMs) const
+{
+    const std::int64_t cap = oldestWaitingMs + limits::kStrokeAckWaitCapMs;
+    if (inFlight())
+        return cap;
+    return std::min(cap, std::max(oldestWaitingMs, m_lastSentMs + kStrokeFrameMs));
+}
 
 namespace {
 constexpr std::int64_t kMaxFixed = static_cast<std::int64_t>(limits::kMaxCoordinate) * kCoordScale;

@@ -27,15 +27,43 @@ namespace scrawl {
 
 inline constexpr int kCoordScale = 4; // quarter-pixel grid
 
-// How a client sends a stroke while it is being drawn (WallClient; `scrawl-bench strokes` sends
-// the same way). The first point goes at once, in StrokeBegin, so that others see the pen land.
-// After it, points wait until kStrokeBatchPoints of them are pending or the oldest has waited
-// kStrokeBatchDelayMs, and at pen up the rest travel in the StrokeEnd. Every message costs 15-18
-// bytes besides its points (WebSocket header, the client's mask or the sequence number and author,
-// stroke id, field tags) and a point about one: batches of one 16 ms frame (3-4 points from a
-// 200 Hz pen) spent 5 bytes a point on the wire, batches of 12 under 3 (bench/RESULTS.md).
-inline constexpr int kStrokeBatchPoints = 12;
-inline constexpr int kStrokeBatchDelayMs = 60;
+// How a client sends a stroke while it is being drawn (WallClient; `scrawl-bench ink` sends the
+// same way, through this class). The first point goes at once, in StrokeBegin, so that others see
+// the pen land. After it the link sets the pace: when nothing of the stroke is waiting for its
+// acknowledgement, the points drawn go at once, at most one message a frame (kStrokeFrameMs);
+// while a batch is in flight, new points wait and go together when it is acknowledged. On
+// loopback or a LAN that is one message a frame (live ink); over a slow link the batches grow by
+// themselves (fewer bytes a point, since every message costs 15-18 bytes besides its points:
+// WebSocket header, mask or sequence number and author, stroke id, field tags). Points never wait
+// longer than limits::kStrokeAckWaitCapMs for an acknowledgement that does not come. At pen up
+// the rest travel in the StrokeEnd. Measured by `scrawl-bench ink` (bench/RESULTS.md).
+inline constexpr int kStrokeFrameMs = 16;
+
+class StrokePacer
+{
+public:
+    // A batch of the stroke (its StrokeBegin included) left at `nowMs` as op `opId`.
+    void sent(std::uint64_t opId, std::int64_t nowMs)
+    {
+        m_inFlight = opId;
+        m_lastSentMs = nowMs;
+    }
+    // Op `opId` came back acknowledged. Only the newest batch sent counts: ops are acknowledged
+    // in order, so the stroke has nothing in flight once it is.
+    void acknowledged(std::uint64_t opId)
+    {
+        if (opId == m_inFlight)
+            m_inFlight = 0;
+    }
+    bool inFlight() const { return m_inFlight != 0; }
+    // When points that have waited since `oldestWaitingMs` should go (a time at or before now:
+    // at once).
+    std::int64_t dueMs(std::int64_t oldestWaitingMs) const;
+
+private:
+    std::uint64_t m_inFlight = 0; // op id of the batch awaiting its acknowledgement; 0: none
+    std::int64_t m_lastSentMs = INT64_MIN / 2;
+};
 
 struct FixedPoint
 {

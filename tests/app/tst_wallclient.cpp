@@ -176,7 +176,7 @@ private slots:
         QCOMPARE(a->chat()->rowCount(), 1);
     }
 
-    void strokePointsTravelInBatches()
+    void strokePointsFollowTheirAcknowledgements()
     {
         auto a = makeClient(QStringLiteral("Ann"));
         auto b = makeClient(QStringLiteral("Bob"));
@@ -192,22 +192,28 @@ private slots:
             for (const std::uint64_t key : change.strokes)
                 seen.push_back(b->model().stroke(key)->points.size());
         });
-        // Two full batches go as soon as they are full; the rest waits for the batch delay.
-        const int extra = kStrokeBatchPoints / 2;
-        QElapsedTimer drawing;
-        drawing.start();
+        // The begin goes at once; what is drawn while it is in flight waits for its
+        // acknowledgement and then goes together, however many points that is.
         std::uint32_t id = a->beginStroke(QPointF(0, 0), Qt::blue, 4);
-        for (int i = 1; i <= 2 * kStrokeBatchPoints + extra; ++i)
+        for (int i = 1; i <= 25; ++i)
             id = a->extendStroke(id, QPointF(i * 3, i % 5));
         const std::uint64_t key = objectKey(a->userId(), id);
+        QTRY_COMPARE(seen.size(), size_t(2));
+        QCOMPARE(seen, (std::vector<size_t>{1, 26}));
+        QCOMPARE(committed.count(), 2);
+
+        // Acknowledged, and a frame after the last batch: the next point goes at once, and
+        // those drawn behind it wait for its acknowledgement.
+        QTRY_COMPARE(a->model().stroke(key)->points.size(), size_t(26));
+        QElapsedTimer sinceAck;
+        sinceAck.start();
+        QTRY_VERIFY(sinceAck.elapsed() > kStrokeFrameMs);
+        id = a->extendStroke(id, QPointF(100, 0));
+        for (int i = 1; i <= 5; ++i)
+            id = a->extendStroke(id, QPointF(100 + i * 3, 0));
         QTRY_COMPARE(seen.size(), size_t(4));
-        QVERIFY(drawing.elapsed() >= kStrokeBatchDelayMs * 9 / 10); // a coarse timer may be 5 % early
-        const std::vector<size_t> grew{1, size_t(kStrokeBatchPoints + 1),
-                                       size_t(2 * kStrokeBatchPoints + 1),
-                                       size_t(2 * kStrokeBatchPoints + extra + 1)};
-        QCOMPARE(seen, grew);
+        QCOMPARE(seen, (std::vector<size_t>{1, 26, 27, 32}));
         QVERIFY(!b->model().stroke(key)->closed);
-        QCOMPARE(committed.count(), 4); // begin, two full batches, the one the timer sent
         a->endStroke(id);
         QTRY_VERIFY(b->model().stroke(key)->closed);
         QCOMPARE(committed.count(), 5);
@@ -215,6 +221,7 @@ private slots:
         // A short stroke is two messages: its points ride in the end.
         committed.clear();
         id = a->beginStroke(QPointF(0, 50), Qt::blue, 4);
+        const int extra = 6;
         for (int i = 1; i <= extra; ++i)
             id = a->extendStroke(id, QPointF(i * 3, 50));
         a->endStroke(id);
@@ -224,6 +231,34 @@ private slots:
         QTRY_COMPARE(a->pendingCount(), 0);
         QCOMPARE(committed.count(), 2);
         QCOMPARE(a->model().stroke(shortKey)->points, b->model().stroke(shortKey)->points);
+    }
+
+    void strokePointsGoAtTheCapWhenNoAcknowledgementComes()
+    {
+        test::LinkProxy proxy(m_port);
+        QVERIFY(proxy.listen());
+        auto a = makeClient(QStringLiteral("Ann"));
+        auto b = makeClient(QStringLiteral("Bob"));
+        a->connectToWall(address(proxy.port()), QStringLiteral("w"));
+        b->connectToWall(address(), QStringLiteral("w"));
+        QTRY_COMPARE(a->state(), WallClient::Connected);
+        QTRY_COMPARE(b->state(), WallClient::Connected);
+
+        // Ann's acknowledgements never reach her: her points wait for the begin's, then go
+        // anyway after limits::kStrokeAckWaitCapMs, so that Bob still sees the ink.
+        proxy.setSwallowDownstream(true);
+        std::uint32_t id = a->beginStroke(QPointF(0, 0), Qt::blue, 4);
+        QElapsedTimer waited;
+        waited.start();
+        for (int i = 1; i <= 3; ++i)
+            id = a->extendStroke(id, QPointF(i * 3, 0));
+        const std::uint64_t key = objectKey(a->userId(), id);
+        QTRY_VERIFY(b->model().stroke(key) && b->model().stroke(key)->points.size() == 4);
+        QVERIFY2(waited.elapsed() >= limits::kStrokeAckWaitCapMs * 9 / 10,
+                 qPrintable(QString::number(waited.elapsed())));
+        a->endStroke(id);
+        QTRY_VERIFY(b->model().stroke(key)->closed);
+        proxy.setSwallowDownstream(false);
     }
 
     void undoRedoNotesErase()

@@ -90,6 +90,8 @@ private slots:
     void pathRejectsPointsOffTheWall_data();
     void pathRejectsPointsOffTheWall();
     void decodePointsReadsEitherCodeButNotBoth();
+    void pacerWaitsForTheAcknowledgement_data();
+    void pacerWaitsForTheAcknowledgement();
 };
 
 void TestPoints::toFixedRounds_data()
@@ -516,6 +518,40 @@ void TestPoints::decodePointsReadsEitherCodeButNotBoth()
     QVERIFY(!r.outOfRange);
     QVERIFY2(r.error.contains(QLatin1String("one or the other")), qPrintable(r.error));
     QVERIFY(none.empty());
+}
+
+void TestPoints::pacerWaitsForTheAcknowledgement_data()
+{
+    QTest::addColumn<bool>("acknowledged");
+    QTest::addColumn<qint64>("waitingSince"); // the batch left at 1000
+    QTest::addColumn<qint64>("due");
+    using namespace scrawl;
+    const qint64 cap = limits::kStrokeAckWaitCapMs;
+    // Nothing in flight: at once, but not twice within a frame.
+    QTest::newRow("acked, a frame later") << true << qint64(1000 + kStrokeFrameMs + 5)
+                                          << qint64(1000 + kStrokeFrameMs + 5);
+    QTest::newRow("acked, within the frame") << true << qint64(1003) << qint64(1000 + kStrokeFrameMs);
+    // In flight: until the acknowledgement, or the cap.
+    QTest::newRow("in flight") << false << qint64(1003) << qint64(1003 + cap);
+    QTest::newRow("in flight long") << false << qint64(5000) << qint64(5000 + cap);
+}
+
+void TestPoints::pacerWaitsForTheAcknowledgement()
+{
+    QFETCH(bool, acknowledged);
+    QFETCH(qint64, waitingSince);
+    QFETCH(qint64, due);
+    scrawl::StrokePacer pacer;
+    QVERIFY(!pacer.inFlight());
+    QCOMPARE(pacer.dueMs(waitingSince), waitingSince); // nothing sent yet: at once
+    pacer.sent(7, 1000);
+    QVERIFY(pacer.inFlight());
+    pacer.acknowledged(6); // an older batch's acknowledgement leaves the newest in flight
+    QVERIFY(pacer.inFlight());
+    if (acknowledged)
+        pacer.acknowledged(7);
+    QCOMPARE(pacer.inFlight(), !acknowledged);
+    QCOMPARE(pacer.dueMs(waitingSince), due);
 }
 
 QTEST_GUILESS_MAIN(TestPoints)
