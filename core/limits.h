@@ -154,6 +154,23 @@ inline constexpr int kMaxUpgradeRequestBytes = 16 * 1024;
 inline constexpr int kMaxHttpBodyBytes = 64 * 1024;
 inline constexpr const char *kMaxHttpBodyBytesName = "max_http_body_bytes";
 
+// --- Images (server/imagestore.h, HTTP /api/walls/NAME/images) ---
+
+// An uploaded image's bytes. Above it the upload is refused with 413 naming the limit.
+inline constexpr std::int64_t kMaxImageBytes = 10 * 1024 * 1024;
+inline constexpr const char *kMaxImageBytesName = "max_image_bytes";
+// Pixels (width x height) of an image, read from its header before anything is decoded: a small
+// file that would decode to gigabytes (a decompression bomb) is refused by this.
+inline constexpr std::int64_t kMaxImagePixels = 50LL * 1000 * 1000;
+inline constexpr const char *kMaxImagePixelsName = "max_image_pixels";
+// Bytes of distinct images one wall holds (an image used twice counts once).
+inline constexpr std::int64_t kMaxWallImageBytes = 512LL * 1024 * 1024;
+inline constexpr const char *kMaxWallImageBytesName = "max_wall_image_bytes";
+// Images placed on one wall (ImageAdd ops, deleted and undone ones included until a clear); they
+// count toward max_wall_objects too.
+inline constexpr int kMaxWallImages = 1000;
+inline constexpr const char *kMaxWallImagesName = "max_wall_images";
+
 // --- Security (README "Security", docs/security.md) ---
 
 // Wall passwords: PBKDF2-HMAC-SHA256 with a random salt per wall. The iteration count is stored

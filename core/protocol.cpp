@@ -183,6 +183,8 @@ const char *opKindName(const pb::Op &op)
     case pb::Op::kUndo: return "undo";
     case pb::Op::kRedo: return "redo";
     case pb::Op::kClear: return "clear";
+    case pb::Op::kImageAdd: return "image_add";
+    case pb::Op::kImageDelete: return "image_delete";
     case pb::Op::BODY_NOT_SET: break;
     }
     return "empty";

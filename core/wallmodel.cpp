@@ -115,7 +115,7 @@ QRectF WallModel::Stroke::bounds() const
 
 bool WallModel::isFull() const
 {
-    return m_strokes.size() + m_notes.size() >= size_t(m_capacity.maxObjects)
+    return objectCount() >= size_t(m_capacity.maxObjects)
         || m_totalPoints >= std::uint64_t(m_capacity.maxPoints);
 }
 
@@ -139,6 +139,17 @@ const WallModel::Note *WallModel::note(std::uint64_t key) const
 WallModel::Note *WallModel::mutableNote(std::uint64_t key)
 {
     return const_cast<Note *>(std::as_const(*this).note(key));
+}
+
+const WallModel::Image *WallModel::image(std::uint64_t key) const
+{
+    const auto it = m_imageIndex.find(key);
+    return it == m_imageIndex.end() ? nullptr : &m_images[it->second];
+}
+
+WallModel::Image *WallModel::mutableImage(std::uint64_t key)
+{
+    return const_cast<Image *>(std::as_const(*this).image(key));
 }
 
 const std::deque<WallModel::Action> *WallModel::actions(std::uint64_t author) const
@@ -204,7 +215,7 @@ std::optional<Problem> WallModel::checkStroke(const pb::Op &op, std::uint64_t au
                                     .arg(QLatin1String(limits::kStrokeWidthName))
                                     .arg(double(limits::kMinStrokeWidth))
                                     .arg(double(limits::kMaxStrokeWidth)));
-        if (m_strokes.size() + m_notes.size() >= size_t(m_capacity.maxObjects))
+        if (objectCount() >= size_t(m_capacity.maxObjects))
             return Problem{pb::WALL_FULL,
                            QStringLiteral("This wall is full (limit %1: %2 strokes and notes). "
                                           "You can still read it and chat; start a new wall to "
@@ -292,7 +303,7 @@ std::optional<Problem> WallModel::checkNote(const pb::Op &op, std::uint64_t auth
         if (note(objectKey(author, n.id())))
             return invalid(QStringLiteral("You already have a note with id %1; use a new id.")
                                .arg(n.id()));
-        if (m_strokes.size() + m_notes.size() >= size_t(m_capacity.maxObjects))
+        if (objectCount() >= size_t(m_capacity.maxObjects))
             return Problem{pb::WALL_FULL,
                            QStringLiteral("This wall is full (limit %1: %2 strokes and notes). "
                                           "You can still read it and chat.")
@@ -324,6 +335,45 @@ std::optional<Problem> WallModel::checkNote(const pb::Op &op, std::uint64_t auth
     }
 }
 
+std::optional<Problem> WallModel::checkImage(const pb::Op &op, std::uint64_t author) const
+{
+    if (op.body_case() == pb::Op::kImageDelete) {
+        const Image *i = image(op.image_delete().image());
+        if (!i || !i->visible())
+            return invalid(QStringLiteral("Image %1 is not on this wall (deleted or never placed).")
+                               .arg(op.image_delete().image()));
+        return std::nullopt;
+    }
+    const auto &a = op.image_add();
+    if (image(objectKey(author, a.id())))
+        return invalid(QStringLiteral("You already have an image with id %1; use a new id.").arg(a.id()));
+    if (a.hash().size() != 32)
+        return invalid(QStringLiteral("An image is named by the 32 bytes of its SHA-256; this one "
+                                      "has %1 bytes.")
+                           .arg(a.hash().size()));
+    if (objectCount() >= size_t(m_capacity.maxObjects))
+        return Problem{pb::WALL_FULL,
+                       QStringLiteral("This wall is full (limit %1: %2 strokes, notes and images). "
+                                      "You can still read it and chat.")
+                           .arg(QLatin1String(limits::kMaxWallObjectsName))
+                           .arg(m_capacity.maxObjects),
+                       QString::fromLatin1(limits::kMaxWallObjectsName)};
+    if (m_images.size() >= size_t(limits::kMaxWallImages))
+        return limitProblem(limits::kMaxWallImagesName,
+                            QStringLiteral("This wall has %1 images, the most it may hold (limit "
+                                           "%2); clear it or use another wall.")
+                                .arg(m_images.size())
+                                .arg(QLatin1String(limits::kMaxWallImagesName)));
+    if (auto p = checkPosition(a.x(), a.y(), "image"))
+        return p;
+    if (!std::isfinite(a.width()) || !std::isfinite(a.height()) || a.width() <= 0 || a.height() <= 0)
+        return invalid(QStringLiteral("An image's width and height must be finite and above 0 px; "
+                                      "got %1 x %2.")
+                           .arg(a.width())
+                           .arg(a.height()));
+    return checkPosition(double(a.x()) + a.width(), double(a.y()) + a.height(), "image's far corner");
+}
+
 std::optional<Problem> WallModel::check(const pb::Op &op, std::uint64_t author) const
 {
     switch (op.body_case()) {
@@ -342,6 +392,9 @@ std::optional<Problem> WallModel::check(const pb::Op &op, std::uint64_t author) 
     case pb::Op::kNoteDelete:
     case pb::Op::kNoteStyle:
         return checkNote(op, author);
+    case pb::Op::kImageAdd:
+    case pb::Op::kImageDelete:
+        return checkImage(op, author);
     case pb::Op::kUndo: {
         const Action *a = action(author, op.undo().target_client_op_id());
         if (!a)
@@ -412,6 +465,19 @@ void WallModel::setUndone(std::uint64_t author, Action &a, bool undone, Change &
                 n->y = undone ? a.yBefore : a.yAfter;
             }
             change.notes.push_back(key);
+        }
+        break;
+    case pb::ACTION_IMAGE_ADD:
+    case pb::ACTION_IMAGE_DELETE:
+        for (const auto key : a.keys) {
+            Image *i = mutableImage(key);
+            if (!i)
+                continue;
+            if (a.kind == pb::ACTION_IMAGE_ADD)
+                i->undone = undone;
+            else
+                i->deleted = !undone;
+            change.images.push_back(key);
         }
         break;
     default:
@@ -581,6 +647,41 @@ WallModel::Change WallModel::apply(const pb::Op &op)
         change.notes.push_back(n->key);
         break;
     }
+    case pb::Op::kImageAdd: {
+        const auto &in = op.image_add();
+        const std::uint64_t key = objectKey(author, in.id());
+        if (image(key))
+            break;
+        Image i;
+        i.key = key;
+        i.hash = QByteArray::fromStdString(in.hash());
+        i.x = in.x();
+        i.y = in.y();
+        i.width = in.width();
+        i.height = in.height();
+        m_imageIndex.emplace(key, m_images.size());
+        m_images.push_back(std::move(i));
+        Action a;
+        a.clientOpId = op.client_op_id();
+        a.kind = pb::ACTION_IMAGE_ADD;
+        a.keys.push_back(key);
+        record(author, std::move(a));
+        change.images.push_back(key);
+        break;
+    }
+    case pb::Op::kImageDelete: {
+        Image *i = mutableImage(op.image_delete().image());
+        if (!i || i->deleted)
+            break;
+        i->deleted = true;
+        Action a;
+        a.clientOpId = op.client_op_id();
+        a.kind = pb::ACTION_IMAGE_DELETE;
+        a.keys.push_back(i->key);
+        record(author, std::move(a));
+        change.images.push_back(i->key);
+        break;
+    }
     case pb::Op::kUndo:
         if (Action *a = mutableAction(author, op.undo().target_client_op_id()); a && !a->undone)
             setUndone(author, *a, true, change);
@@ -594,6 +695,8 @@ WallModel::Change WallModel::apply(const pb::Op &op)
         m_strokeIndex.clear();
         m_notes.clear();
         m_noteIndex.clear();
+        m_images.clear();
+        m_imageIndex.clear();
         m_actions.clear();
         m_totalPoints = 0;
         change.cleared = true;
@@ -652,6 +755,11 @@ bool WallModel::isTombstone(const Note &n, ReachableKeys &reachable)
     return !n.visible() && !reachable.contains(n.key);
 }
 
+bool WallModel::isTombstone(const Image &i, ReachableKeys &reachable)
+{
+    return !i.visible() && !reachable.contains(i.key);
+}
+
 bool WallModel::ReachableKeys::contains(std::uint64_t key)
 {
     if (!m_keys) {
@@ -677,6 +785,20 @@ void WallModel::fillSnapNote(const Note &n, bool tombstone, pb::SnapNote *out)
     }
     out->set_deleted(n.deleted);
     out->set_undone(n.undone);
+}
+
+void WallModel::fillSnapImage(const Image &i, bool tombstone, pb::SnapImage *out)
+{
+    out->set_key(i.key);
+    if (!tombstone) {
+        out->set_hash(i.hash.toStdString());
+        out->set_x(i.x);
+        out->set_y(i.y);
+        out->set_width(i.width);
+        out->set_height(i.height);
+    }
+    out->set_deleted(i.deleted);
+    out->set_undone(i.undone);
 }
 
 void WallModel::fillSnapAction(std::uint64_t author, const Action &a, pb::SnapAction *out)
@@ -734,6 +856,8 @@ pb::WallSnapshot WallModel::snapshot() const
         for (const Action &a : list)
             fillSnapAction(author, a, snap.add_actions());
     }
+    for (const Image &i : m_images)
+        fillSnapImage(i, isTombstone(i, reachable), snap.add_images());
     return snap;
 }
 
@@ -829,6 +953,12 @@ void WallModel::serializeSnapshot(QByteArray *into) const
         out.append(char(tagByte(5, Varint)));
         putVarint(out, m_totalPoints);
     }
+    pb::SnapImage image;
+    for (const Image &i : m_images) {
+        image.Clear();
+        fillSnapImage(i, isTombstone(i, reachable), &image);
+        putMessage(out, 6, image);
+    }
 }
 
 std::optional<Problem> WallModel::load(const pb::WallSnapshot &snap)
@@ -872,6 +1002,21 @@ std::optional<Problem> WallModel::load(const pb::WallSnapshot &snap)
         n.undone = in.undone();
         fresh.m_noteIndex.emplace(n.key, fresh.m_notes.size());
         fresh.m_notes.push_back(std::move(n));
+    }
+    for (const auto &in : snap.images()) {
+        if (fresh.m_imageIndex.count(in.key()))
+            return invalid(QStringLiteral("The snapshot lists image %1 twice.").arg(in.key()));
+        Image i;
+        i.key = in.key();
+        i.hash = QByteArray::fromStdString(in.hash());
+        i.x = in.x();
+        i.y = in.y();
+        i.width = in.width();
+        i.height = in.height();
+        i.deleted = in.deleted();
+        i.undone = in.undone();
+        fresh.m_imageIndex.emplace(i.key, fresh.m_images.size());
+        fresh.m_images.push_back(std::move(i));
     }
     for (const auto &in : snap.actions()) {
         Action a;

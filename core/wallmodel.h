@@ -57,6 +57,20 @@ public:
         bool visible() const { return !deleted && !undone; }
     };
 
+    // An image placed on the wall: its bytes live on the server under `hash` (server/imagestore.h).
+    struct Image
+    {
+        std::uint64_t key = 0;
+        QByteArray hash; // SHA-256, 32 bytes
+        float x = 0;
+        float y = 0;
+        float width = 0;
+        float height = 0;
+        bool deleted = false;
+        bool undone = false;
+        bool visible() const { return !deleted && !undone; }
+    };
+
     // One undoable action of one author, named by the op that made it.
     struct Action
     {
@@ -77,6 +91,7 @@ public:
         bool cleared = false;
         std::vector<std::uint64_t> strokes;
         std::vector<std::uint64_t> notes;
+        std::vector<std::uint64_t> images;
         size_t firstNewPoint = 0; // for a stroke that grew: index of its first new point
     };
 
@@ -111,6 +126,8 @@ public:
 
     const std::vector<Stroke> &strokes() const { return m_strokes; }
     const std::vector<Note> &notes() const { return m_notes; }
+    const std::vector<Image> &images() const { return m_images; }
+    const Image *image(std::uint64_t key) const;
     const Stroke *stroke(std::uint64_t key) const;
     const Note *note(std::uint64_t key) const;
     // The author's undo history, oldest first.
@@ -120,6 +137,9 @@ public:
 private:
     Stroke *mutableStroke(std::uint64_t key);
     Note *mutableNote(std::uint64_t key);
+    Image *mutableImage(std::uint64_t key);
+    // Strokes, notes and images: what max_wall_objects counts.
+    size_t objectCount() const { return m_strokes.size() + m_notes.size() + m_images.size(); }
     Action *mutableAction(std::uint64_t author, std::uint64_t clientOpId);
     void record(std::uint64_t author, Action action);
     void setUndone(std::uint64_t author, Action &action, bool undone, Change &change);
@@ -130,6 +150,7 @@ private:
         const Stroke &s, int count,
         const std::function<DecodeResult(StrokeTail, std::vector<FixedPoint> *)> &decode) const;
     std::optional<Problem> checkNote(const pb::Op &op, std::uint64_t author) const;
+    std::optional<Problem> checkImage(const pb::Op &op, std::uint64_t author) const;
     // Keys that some action in the undo history names: hidden objects among them keep their
     // content in a snapshot (an undo may bring them back), the others travel as tombstones.
     // Worked out on the first question, so that a wall with nothing hidden never pays for it
@@ -146,7 +167,9 @@ private:
     };
     static bool isTombstone(const Stroke &s, ReachableKeys &reachable);
     static bool isTombstone(const Note &n, ReachableKeys &reachable);
+    static bool isTombstone(const Image &i, ReachableKeys &reachable);
     static void fillSnapNote(const Note &n, bool tombstone, pb::SnapNote *out);
+    static void fillSnapImage(const Image &i, bool tombstone, pb::SnapImage *out);
     static void fillSnapAction(std::uint64_t author, const Action &a, pb::SnapAction *out);
 
     static void keepSnapshotPath(const Stroke &s);
@@ -160,6 +183,8 @@ private:
     std::unordered_map<std::uint64_t, size_t> m_strokeIndex;
     std::vector<Note> m_notes;
     std::unordered_map<std::uint64_t, size_t> m_noteIndex;
+    std::vector<Image> m_images;
+    std::unordered_map<std::uint64_t, size_t> m_imageIndex;
     // std::map so that snapshots list authors in one order on every machine.
     std::map<std::uint64_t, std::deque<Action>> m_actions;
 };

@@ -1,6 +1,7 @@
 #include "server/httpfront.h"
 
 #include "core/limits.h"
+#include "server/imagestore.h"
 #include "server/security.h"
 #include "server/wallserver.h"
 #include "server/wsconnection.h"
@@ -460,6 +461,8 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
         responder.write(QJsonDocument(QJsonObject{{QStringLiteral("walls"), walls}}));
         return true;
     }
+    if (handleImages(request, socket, path))
+        return true;
     static const QString prefix = QStringLiteral("/api/walls/");
     static const QString suffix = QStringLiteral("/messages");
     if (path.startsWith(prefix) && path.endsWith(suffix)
@@ -608,6 +611,128 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
         return true;
     }
     return false;
+}
+
+// /api/walls/NAME/images (POST: upload) and /api/walls/NAME/images/HASH (GET: download). Only a
+// member on the wall now may do either, proven by the image token of their Joined (README,
+// Security). Storing and reading the bytes run on the image store's thread; the answer goes out
+// when they are done, on this connection if it is still open.
+bool HttpFront::handleImages(const QHttpServerRequest &request, QTcpSocket *socket,
+                             const QString &path)
+{
+    static const QString prefix = QStringLiteral("/api/walls/");
+    static const QString images = QStringLiteral("/images");
+    if (!path.startsWith(prefix))
+        return false;
+    QString wall;
+    QByteArray hash;
+    QString hashText;
+    if (path.endsWith(images)) {
+        wall = path.mid(prefix.size(), path.size() - prefix.size() - images.size());
+    } else {
+        const qsizetype slash = path.lastIndexOf(QLatin1Char('/'));
+        if (slash < prefix.size() || !QStringView(path).left(slash).endsWith(images))
+            return false;
+        wall = path.mid(prefix.size(), slash - prefix.size() - images.size());
+        hashText = path.mid(slash + 1);
+        hash = ImageStore::hexToHash(hashText.toLatin1());
+    }
+    if (wall.isEmpty())
+        return false;
+    QHttpServerResponder responder = makeResponder(request, socket);
+    const auto method = request.method();
+    const bool upload = hashText.isNull();
+    if (upload && method != QHttpServerRequest::Method::Post) {
+        replyError(responder, Status::MethodNotAllowed,
+                   QStringLiteral("Upload an image with POST on %1 (the body is the image).").arg(path));
+        return true;
+    }
+    if (!upload && method != QHttpServerRequest::Method::Get) {
+        replyError(responder, Status::MethodNotAllowed,
+                   QStringLiteral("Download an image with GET on %1.").arg(path));
+        return true;
+    }
+    if (!upload && hash.isEmpty()) {
+        replyError(responder, Status::BadRequest,
+                   QStringLiteral("\"%1\" is not an image hash: images are named by the 64 hex "
+                                  "digits of their SHA-256.").arg(hashText));
+        return true;
+    }
+    // Membership: the wall is loaded while anybody is on it, and the token names a user on it.
+    Room *room = m_server->loadedRoom(wall);
+    const std::optional<std::uint64_t> user =
+        room ? m_server->images().tokenUser(room->wallId, requestToken(request)) : std::nullopt;
+    if (!room || room->unavailable || !user || !m_server->isOnWall(room, *user)) {
+        replyError(responder, Status::Forbidden,
+                   QStringLiteral("Only members on the wall \"%1\" can %2 its images: join it in "
+                                  "the app and send the image token of that join as "
+                                  "\"Authorization: Bearer TOKEN\".")
+                       .arg(wall, upload ? QStringLiteral("upload") : QStringLiteral("download")));
+        return true;
+    }
+    const std::int64_t wallId = room->wallId;
+    auto shared = std::make_shared<QHttpServerResponder>(std::move(responder));
+    if (upload) {
+        const QByteArray body = request.body();
+        if (body.size() > limits::kMaxImageBytes) {
+            replyError(*shared, Status::PayloadTooLarge,
+                       QStringLiteral("The image has %1 bytes; the limit %2 is %3. Scale it down "
+                                      "or save it as JPEG or WebP first.")
+                           .arg(body.size())
+                           .arg(QLatin1String(limits::kMaxImageBytesName))
+                           .arg(limits::kMaxImageBytes),
+                       QString::fromLatin1(limits::kMaxImageBytesName));
+            return true;
+        }
+        if (!ImageStore::sniff(body)) {
+            replyError(*shared, Status::UnsupportedMediaType,
+                       QStringLiteral("This is not a PNG, JPEG, GIF or WebP image; only those can "
+                                      "be put on a wall."));
+            return true;
+        }
+        m_server->images().store(
+            wallId, body, socket,
+            [shared, wall, user = *user](const std::optional<ImageInfo> &info, const ImageProblem &p) {
+                if (!info) {
+                    replyError(*shared, Status(p.status), p.message, p.limit);
+                    return;
+                }
+                qCInfo(lcHttp) << "image" << ImageStore::hashToHex(info->hash) << info->mime
+                               << info->bytes << "bytes" << (info->added ? "stored" : "already stored")
+                               << "for wall" << wall << "by user" << user;
+                shared->write(QJsonDocument(QJsonObject{
+                                  {QStringLiteral("hash"), QString::fromLatin1(ImageStore::hashToHex(info->hash))},
+                                  {QStringLiteral("type"), QString::fromLatin1(info->mime)},
+                                  {QStringLiteral("width"), info->width},
+                                  {QStringLiteral("height"), info->height},
+                                  {QStringLiteral("bytes"), info->bytes},
+                                  {QStringLiteral("added"), info->added}}),
+                              info->added ? Status::Created : Status::Ok);
+            });
+        return true;
+    }
+    // Images never change under their hash: the ETag is the hash, and a cached copy is good
+    // for ever (private: it is for this member, not for shared caches).
+    const QByteArray etag = '"' + ImageStore::hashToHex(hash) + '"';
+    if (request.value("if-none-match").trimmed() == etag) {
+        shared->write({{"ETag", etag}}, Status::NotModified);
+        return true;
+    }
+    m_server->images().fetch(wallId, hash, socket, [shared, etag, wall](const std::optional<ImageBlob> &blob) {
+        if (!blob) {
+            replyError(*shared, Status::NotFound,
+                       QStringLiteral("The wall \"%1\" has no image with this hash; upload it "
+                                      "first.").arg(wall));
+            return;
+        }
+        shared->write(blob->bytes,
+                      {{"Content-Type", blob->mime},
+                       {"ETag", etag},
+                       {"Cache-Control", "private, max-age=31536000, immutable"},
+                       {"X-Content-Type-Options", "nosniff"}},
+                      Status::Ok);
+    });
+    return true;
 }
 
 void HttpFront::closeWhenIdle(QTcpSocket *socket)

@@ -34,6 +34,8 @@ protected:
 
 private:
     void closeWhenIdle(QTcpSocket *socket);
+    // The image routes; false when `path` is not one of them.
+    bool handleImages(const QHttpServerRequest &request, QTcpSocket *socket, const QString &path);
     void upgrade(QTcpSocket *socket, const RequestHead &head);
 
     WallServer *m_server;

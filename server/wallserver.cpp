@@ -1,11 +1,13 @@
 #include "server/wallserver.h"
 
 #include "server/httpfront.h"
+#include "server/imagestore.h"
 #include "server/session.h"
 #include "server/wsconnection.h"
 
 #include <QElapsedTimer>
 #include <QDateTime>
+#include <QDir>
 #include <QFile>
 #include <QFutureWatcher>
 #include <QLoggingCategory>
@@ -165,6 +167,10 @@ bool WallServer::start(QString *error)
     }
     if (!m_storage->open(error))
         return false;
+    m_images = std::make_unique<ImageStore>(
+        QDir(m_options.dataDir).filePath(QStringLiteral("scrawl.sqlite")));
+    if (!m_images->open(error))
+        return false;
     m_http = new HttpFront(this);
     m_port = m_http->listenOn(m_options.host, m_options.port, m_tls ? &*m_tls : nullptr, m_guard);
     if (m_port == 0) {
@@ -203,8 +209,15 @@ void WallServer::stop()
     m_liveness.stop();
     m_unloadTimer.stop();
     m_storageRetry.stop();
+    m_images.reset(); // waits for uploads being stored
     m_storage->close(); // ends the commit thread (nothing is queued: flushed above)
     m_storage.reset();
+}
+
+bool WallServer::isOnWall(const Room *room, std::uint64_t user) const
+{
+    return std::any_of(room->members.begin(), room->members.end(),
+                       [user](const Session *s) { return s->userId() == user; });
 }
 
 QUrl WallServer::url() const
@@ -841,6 +854,7 @@ void WallServer::answerJoin(Session *session, Room *r, const pb::Join &join,
     }
     if (!apiToken.isEmpty())
         joined.set_api_token(apiToken.toStdString());
+    joined.set_image_token(m_images->imageToken(r->wallId, session->userId()).toStdString());
     if (session->room() != r) {
         r->members.push_back(session);
         session->setRoom(r);
@@ -970,6 +984,16 @@ std::optional<Problem> WallServer::submit(Room *room, Session *session, pb::Op o
     // Shape and limits first (so a malformed op is named as such), then the sender's role.
     if (auto problem = room->model.check(op, author))
         return problem;
+    // An image op names bytes uploaded over HTTP before it (answered once stored): so an
+    // acknowledged image is always on disk, and a hash alone gives nobody another wall's image.
+    if (op.has_image_add()
+        && !m_images->has(room->wallId, QByteArray::fromStdString(op.image_add().hash())))
+        return Problem{pb::INVALID_OP,
+                       QStringLiteral("The image %1 was never uploaded to this wall; upload it "
+                                      "(POST /api/walls/NAME/images) before placing it.")
+                           .arg(QString::fromLatin1(
+                               QByteArray::fromStdString(op.image_add().hash()).toHex())),
+                       {}};
     if (session) {
         if (auto problem = checkPermission(room, author, op))
             return problem;
@@ -1073,6 +1097,10 @@ std::optional<Problem> WallServer::checkPermission(const Room *room, std::uint64
     case pb::Op::kNoteDelete:
         if (keyAuthor(op.note_delete().note()) != author)
             return othersWork(QStringLiteral("You cannot delete someone else's note"));
+        break;
+    case pb::Op::kImageDelete:
+        if (keyAuthor(op.image_delete().image()) != author)
+            return othersWork(QStringLiteral("You cannot delete someone else's image"));
         break;
     case pb::Op::kClear:
         return notPermitted(QStringLiteral("Clearing the wall"), pb::ROLE_MODERATOR);

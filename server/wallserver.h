@@ -33,6 +33,7 @@
 namespace scrawl {
 
 class HttpFront;
+class ImageStore;
 class Session;
 class WallServer;
 class WsConnection;
@@ -163,6 +164,10 @@ public:
 
     // --- used by Session and HttpFront ---
     Storage &storage() { return *m_storage; }
+    // Image bytes and the tokens that let members reach them over HTTP (server/imagestore.h).
+    ImageStore &images() { return *m_images; }
+    // Whether `user` is on the wall now (a session of theirs is among its members).
+    bool isOnWall(const Room *room, std::uint64_t user) const;
     bool storageHealthy() const { return m_storageHealthy; }
     // Walls that storage could not reload after a failed commit (names, sorted).
     QStringList unavailableWalls() const;
@@ -294,6 +299,7 @@ private:
     // Shared with accepted sockets, which may outlive the server by a deleteLater.
     std::shared_ptr<AddressGuard> m_guard;
     std::unique_ptr<Storage> m_storage;
+    std::unique_ptr<ImageStore> m_images;
     HttpFront *m_http = nullptr;
     quint16 m_port = 0;
     std::map<QString, std::unique_ptr<Room>> m_rooms;

@@ -250,12 +250,29 @@ void TestProtocol::envelopeRoundTrip_data()
             op->mutable_note_move()->set_x(3.25f);
             op->mutable_note_move()->set_y(-3.25f);
         }));
+    row("op note style", opEnvelope([](pb::Op *op) {
+            auto *n = op->mutable_note_style();
+            n->set_note(kU64Max);
+            n->set_color(0xffffffu);
+            n->set_width(2000.0f);
+            n->set_height(60.0f);
+        }));
     row("op note delete",
         opEnvelope([](pb::Op *op) { op->mutable_note_delete()->set_note(kU64Max); }));
     row("op undo",
         opEnvelope([](pb::Op *op) { op->mutable_undo()->set_target_client_op_id(kU64Max); }));
     row("op redo", opEnvelope([](pb::Op *op) { op->mutable_redo()->set_target_client_op_id(1); }));
     row("op clear", opEnvelope([](pb::Op *op) { op->mutable_clear(); }));
+    row("op image_add", opEnvelope([](pb::Op *op) {
+            auto *i = op->mutable_image_add();
+            i->set_id(kU32Max);
+            i->set_hash(std::string(32, '\xff'));
+            i->set_x(-1e7f);
+            i->set_y(1e7f);
+            i->set_width(4096.5f);
+            i->set_height(0.25f);
+        }));
+    row("op image_delete", opEnvelope([](pb::Op *op) { op->mutable_image_delete()->set_image(kU64Max); }));
 
     // A message type or op body added to the proto needs a row here.
     QCOMPARE(envelopeCases.size(), pb::Envelope::descriptor()->oneof_decl(0)->field_count());

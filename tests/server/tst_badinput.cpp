@@ -373,6 +373,54 @@ const std::vector<Row> &rows()
              c.joined().sendEnvelope(opEnvelope(op));
          },
          pb::INVALID_OP, "", kStaysOpen},
+        // --- images (protocol 4): the bytes are uploaded over HTTP first (tst_images) ---
+        {"image never uploaded to the wall", nullptr,
+         [](Ctx &c) {
+             pb::Op op;
+             op.mutable_image_add()->set_id(9);
+             op.mutable_image_add()->set_hash(std::string(32, '\x5a'));
+             op.mutable_image_add()->set_width(100);
+             op.mutable_image_add()->set_height(80);
+             c.joined().sendEnvelope(opEnvelope(op));
+         },
+         pb::INVALID_OP, "", kStaysOpen},
+        {"image hash not 32 bytes", nullptr,
+         [](Ctx &c) {
+             pb::Op op;
+             op.mutable_image_add()->set_id(9);
+             op.mutable_image_add()->set_hash("abc");
+             op.mutable_image_add()->set_width(100);
+             op.mutable_image_add()->set_height(80);
+             c.joined().sendEnvelope(opEnvelope(op));
+         },
+         pb::INVALID_OP, "", kStaysOpen},
+        {"image of zero width", nullptr,
+         [](Ctx &c) {
+             pb::Op op;
+             op.mutable_image_add()->set_id(9);
+             op.mutable_image_add()->set_hash(std::string(32, '\x5a'));
+             op.mutable_image_add()->set_height(80);
+             c.joined().sendEnvelope(opEnvelope(op));
+         },
+         pb::INVALID_OP, "", kStaysOpen},
+        {"image reaching outside the wall", nullptr,
+         [](Ctx &c) {
+             pb::Op op;
+             op.mutable_image_add()->set_id(9);
+             op.mutable_image_add()->set_hash(std::string(32, '\x5a'));
+             op.mutable_image_add()->set_x(9.9e6f);
+             op.mutable_image_add()->set_width(1e6f);
+             op.mutable_image_add()->set_height(80);
+             c.joined().sendEnvelope(opEnvelope(op));
+         },
+         pb::LIMIT_EXCEEDED, limits::kMaxCoordinateName, kStaysOpen},
+        {"deleting an image that is not there", nullptr,
+         [](Ctx &c) {
+             pb::Op op;
+             op.mutable_image_delete()->set_image(objectKey(1, 1));
+             c.joined().sendEnvelope(opEnvelope(op));
+         },
+         pb::INVALID_OP, "", kStaysOpen},
         {"stroke point outside the wall", nullptr,
          [](Ctx &c) {
              pb::Op op = strokeBegin(80, {});
