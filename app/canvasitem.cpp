@@ -208,8 +208,10 @@ void CanvasItem::setClient(WallClient *client)
 {
     if (m_client == client)
         return;
-    if (m_client)
+    if (m_client) {
         m_client->disconnect(this);
+        m_client->imageCache()->disconnect(this);
+    }
     m_client = client;
     if (client) {
         connect(client, &WallClient::wallReset, this, &CanvasItem::onWallReset);
@@ -217,6 +219,15 @@ void CanvasItem::setClient(WallClient *client)
         connect(client, &WallClient::localStrokeChanged, this, &CanvasItem::onLocalStrokeChanged);
         connect(client, &WallClient::localStrokeRemoved, this, &CanvasItem::onLocalStrokeRemoved);
         connect(client, &WallClient::hiddenChanged, this, &CanvasItem::onHiddenChanged);
+        // An image arrived (or failed, or was let go): repaint where it is drawn.
+        connect(client->imageCache(), &ImageCache::changed, this, [this](const QByteArray &hash) {
+            if (!m_client)
+                return;
+            for (const WallModel::Image &image : m_client->model().images()) {
+                if (image.hash == hash && image.visible())
+                    markDirty(QRectF(image.x, image.y, image.width, image.height));
+            }
+        });
     }
     onWallReset();
     emit clientChanged();
@@ -317,6 +328,8 @@ QRectF CanvasItem::contentBounds() const
         out = out.united(ls.bounds());
     for (const auto &n : m_client->notes()->notes())
         out = out.united(QRectF(n.x, n.y, n.width > 0 ? n.width : kNoteWidth, std::max(80.0, n.height)));
+    for (const auto &i : m_client->images()->images())
+        out = out.united(QRectF(i.x, i.y, i.width, i.height));
     return out;
 }
 
@@ -431,6 +444,10 @@ void CanvasItem::onWallChanged(const WallModel::Change &change)
         return;
     }
     indexNewStrokes();
+    for (const std::uint64_t key : change.images) {
+        if (const WallModel::Image *image = m_client->model().image(key))
+            markDirty(QRectF(image->x, image->y, image->width, image->height));
+    }
     for (const std::uint64_t key : change.strokes) {
         const WallModel::Stroke *s = m_client->model().stroke(key);
         if (!s)
@@ -589,6 +606,17 @@ void CanvasItem::collectStrokes(const QRectF &area, double scale, StrokeBatch *b
     if (!m_client)
         return;
     indexNewStrokes();
+    // Images first, under the ink. A wall holds at most max_wall_images of them: a scan is cheap.
+    for (const WallModel::Image &image : m_client->model().images()) {
+        const QRectF rect(image.x, image.y, image.width, image.height);
+        if (!image.visible() || !rect.intersects(area) || !m_client->isImageShown(image.key))
+            continue;
+        ImageCache *cache = m_client->imageCache();
+        QImage picture = cache->image(image.hash, rect.width() * scale);
+        if (picture.isNull() && cache->status(image.hash).state == ImageCache::State::Missing)
+            cache->wantLater(image.hash); // this may run on the render thread
+        batch->pictures.push_back({rect, std::move(picture)});
+    }
     const auto &strokes = m_client->model().strokes();
     m_index.query(area, &m_scratch);
     for (const std::uint32_t i : m_scratch) {

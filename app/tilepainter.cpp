@@ -91,6 +91,21 @@ void StrokeBatch::add(std::span<const FixedPoint> in, std::uint32_t color, float
 
 void paintStrokes(QPainter &painter, const StrokeBatch &batch, double scale)
 {
+    if (!batch.pictures.empty()) {
+        painter.save();
+        painter.setRenderHint(QPainter::SmoothPixmapTransform);
+        for (const StrokeBatch::Picture &p : batch.pictures) {
+            if (!p.image.isNull()) {
+                painter.drawImage(p.rect, p.image);
+                continue;
+            }
+            // Not here yet (or it could not be shown): a quiet box where it will be.
+            painter.setPen(QPen(QColor(0xc8, 0xc8, 0xc8), 1.0 / scale));
+            painter.setBrush(QColor(0xf0, 0xf0, 0xf0));
+            painter.drawRect(p.rect);
+        }
+        painter.restore();
+    }
     for (const StrokeBatch::Stroke &s : batch.strokes) {
         // Never thinner than about a device pixel, or far-out strokes vanish.
         const double penWidth = std::max(double(s.width), 0.8 / scale);

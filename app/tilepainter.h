@@ -38,18 +38,27 @@ struct StrokeBatch
         std::uint32_t color = 0; // 0xRRGGBB
         float width = 0;         // wall pixels
     };
+    // An image on the wall, under the ink: its picture at about the size it is drawn at, or a
+    // null one while it is not here (a placeholder box is drawn).
+    struct Picture
+    {
+        QRectF rect; // wall pixels
+        QImage image;
+    };
     std::vector<QPointF> points; // wall pixels
     std::vector<Stroke> strokes; // in draw order
+    std::vector<Picture> pictures; // in draw order, all under the strokes
 
     // Appends a stroke, skipping points closer than half a device pixel (at `scale` device
     // pixels per wall pixel) to the last kept one: a zoomed-out wall costs what it shows, not
     // what it holds. The last point is always kept.
     void add(std::span<const FixedPoint> points, std::uint32_t color, float width, double scale);
-    bool empty() const { return strokes.empty(); }
+    bool empty() const { return strokes.empty() && pictures.empty(); }
 };
 
 // Draws `batch` into `painter`, whose transform already maps wall pixels to device pixels at
-// `scale`. Antialiased, round caps, round-looking joins (see the .cpp).
+// `scale`: its pictures, then its strokes. Antialiased, round caps, round-looking joins (see the
+// .cpp).
 void paintStrokes(QPainter &painter, const StrokeBatch &batch, double scale);
 
 // Paints a tile image: `area` of the wall at `scale`, over `background`.

@@ -3,12 +3,19 @@
 #include "app/tlstrust.h"
 #include "core/limits.h"
 
+#include <QClipboard>
 #include <QDateTime>
+#include <QFile>
+#include <QFileInfo>
+#include <QFutureWatcher>
+#include <QGuiApplication>
+#include <QMimeData>
 #include <QLoggingCategory>
 #include <QRandomGenerator>
 #include <QSettings>
 #include <QSslError>
 #include <QWebSocket>
+#include <QtConcurrent/QtConcurrentRun>
 
 #include <algorithm>
 #include <cmath>
@@ -27,6 +34,10 @@ constexpr int kConnectTimeoutMs = 10000;
 constexpr int kCursorIntervalMs = 33; // ~30 cursor updates a second at most
 constexpr int kSlowSendMs = 1000;     // an unacknowledged change older than this is shown
 constexpr quint32 kObjectIdBlock = 1000;
+// A placed image's longer side at most, in wall px (it is resized on the wall afterwards), and
+// how far each further image of one drop is set off from the one before.
+constexpr double kPlacedImageSide = 800;
+constexpr double kImageCascade = 32;
 
 std::uint32_t toRgb(const QColor &c) { return std::uint32_t(c.rgb()) & 0xffffffu; }
 QColor fromRgb(std::uint32_t c) { return QColor::fromRgb(QRgb(0xff000000u | (c & 0xffffffu))); }
@@ -80,7 +91,11 @@ WallClient::WallClient(QObject *parent)
     , m_chat(new ChatModel(this))
     , m_members(new MembersModel(this))
     , m_notes(new NotesModel(this))
+    , m_images(new ImagesModel(this))
+    , m_imageCache(new ImageCache(this))
 {
+    connect(m_imageCache, &ImageCache::changed, this, &WallClient::refreshImagesOf);
+    connect(m_imageCache, &ImageCache::uploadChanged, this, &WallClient::uploadChanged);
     m_clock.start();
     m_store->setSource([this] {
         std::vector<pb::Op> ops;
@@ -458,6 +473,8 @@ void WallClient::connectToWall(const QString &address, const QString &wall,
         m_chat->clear();
         m_members->clear();
         m_notes->reset({});
+        m_images->reset({});
+        m_imageToken.clear();
         m_everJoined = false;
         m_role = Member;
         m_apiToken.clear();
@@ -792,6 +809,8 @@ void WallClient::onJoined(const pb::Joined &joined)
         m_apiToken.clear();
     else if (!m_profile.isEmpty() && m_apiToken.isEmpty())
         m_apiToken = QSettings().value(apiTokenKey()).toString();
+    m_imageToken = QByteArray::fromStdString(joined.image_token());
+    updateImageSource();
     m_locked = joined.locked();
     m_protectedWork = joined.protected_work();
     m_hasPassword = joined.has_password();
@@ -854,6 +873,7 @@ void WallClient::onJoined(const pb::Joined &joined)
     if (bulk) {
         emit wallReset();
         refreshAllNotes();
+        refreshAllImages();
     }
     rebuildUndoFromModel();
     m_joined = true;
@@ -870,7 +890,6 @@ void WallClient::onJoined(const pb::Joined &joined)
 
 void WallClient::onOp(const pb::Op &op, bool live)
 {
-    Q_UNUSED(live);
     bool applied = false;
     WallModel::Change change;
     if (op.seq() > m_model.seq()) {
@@ -893,11 +912,19 @@ void WallClient::onOp(const pb::Op &op, bool live)
             emit undoStateChanged();
             emit wallReset();
             refreshAllNotes();
+            refreshAllImages();
         } else {
-            if (!change.strokes.empty())
+            if (!change.strokes.empty() || !change.images.empty())
                 emit wallChanged(change);
             for (const std::uint64_t key : change.notes)
                 refreshNote(key);
+            for (const std::uint64_t key : change.images) {
+                // Placed now, most likely where people look: fetch it at once.
+                if (live && op.has_image_add())
+                    if (const WallModel::Image *image = m_model.image(key))
+                        m_imageCache->want(image->hash);
+                refreshImage(key);
+            }
         }
         if (m_model.isFull() != m_wallFull) {
             m_wallFull = m_model.isFull();
@@ -1200,6 +1227,8 @@ void WallClient::acknowledge(std::deque<OutItem>::iterator it, const pb::Op *sto
         emit hiddenChanged(keys);
     } else if (const auto key = noteKeyOf(op, m_userId)) {
         refreshNote(*key);
+    } else if (op.has_image_delete()) {
+        refreshImage(op.image_delete().image());
     }
     emit pendingCountChanged();
 }
@@ -1229,6 +1258,8 @@ void WallClient::dropRefused(std::deque<OutItem>::iterator it, const QString &me
         emit hiddenChanged(keys);
     } else if (const auto key = noteKeyOf(op, m_userId)) {
         refreshNote(*key);
+    } else if (op.has_image_delete()) {
+        refreshImage(op.image_delete().image());
     } else if (op.has_chat()) {
         m_chat->removePending(op.client_op_id());
     }
@@ -1659,12 +1690,210 @@ void WallClient::refreshAllNotes()
     m_notes->reset(std::move(notes));
 }
 
+// --- images --------------------------------------------------------------------------------------
+
+void WallClient::updateImageSource()
+{
+    m_imageCache->setSource(m_url, m_wall, m_imageToken, m_tlsFingerprint);
+}
+
+bool WallClient::isImageShown(std::uint64_t key) const
+{
+    const WallModel::Image *image = m_model.image(key);
+    if (!image || !image->visible())
+        return false;
+    return std::none_of(m_outbox.begin(), m_outbox.end(), [key](const OutItem &item) {
+        return item.op.has_image_delete() && item.op.image_delete().image() == key;
+    });
+}
+
+void WallClient::refreshImage(std::uint64_t key)
+{
+    const WallModel::Image *image = m_model.image(key);
+    if (!image || !isImageShown(key)) {
+        m_images->update(key, nullptr);
+        return;
+    }
+    const ImageCache::Status status = m_imageCache->status(image->hash);
+    ImagesModel::Image row;
+    row.key = key;
+    row.hash = image->hash;
+    row.x = image->x;
+    row.y = image->y;
+    row.width = image->width;
+    row.height = image->height;
+    row.mine = keyAuthor(key) == m_userId;
+    row.loaded = status.state == ImageCache::State::Ready;
+    row.progress = status.progress;
+    row.error = status.error;
+    m_images->update(key, &row);
+}
+
+void WallClient::refreshAllImages()
+{
+    std::vector<ImagesModel::Image> rows;
+    for (const WallModel::Image &image : m_model.images()) {
+        if (!isImageShown(image.key))
+            continue;
+        const ImageCache::Status status = m_imageCache->status(image.hash);
+        rows.push_back({image.key, image.hash, image.x, image.y, image.width, image.height,
+                        keyAuthor(image.key) == m_userId, status.state == ImageCache::State::Ready,
+                        status.progress, status.error});
+    }
+    m_images->reset(std::move(rows));
+}
+
+void WallClient::refreshImagesOf(const QByteArray &hash)
+{
+    for (const ImagesModel::Image &row : std::vector<ImagesModel::Image>(m_images->images())) {
+        if (row.hash == hash)
+            refreshImage(row.key);
+    }
+}
+
+QString WallClient::uploadName() const
+{
+    if (m_preparing > 0 && !m_imageCache->uploading())
+        return tr("Preparing the image…");
+    return m_imageCache->uploadName();
+}
+
+int WallClient::placeImageFiles(const QList<QUrl> &files, double x, double y)
+{
+    int placed = 0;
+    for (const QUrl &url : files) {
+        if (!url.isLocalFile())
+            continue;
+        const QString path = url.toLocalFile();
+        const QString name = QFileInfo(path).fileName();
+        const QPointF center(x + placed * kImageCascade, y + placed * kImageCascade);
+        ++m_preparing;
+        emit uploadChanged();
+        auto *watcher = new QFutureWatcher<ImageCache::Prepared>(this);
+        connect(watcher, &QFutureWatcher<ImageCache::Prepared>::finished, this,
+                [this, watcher, center, wall = m_wall] {
+                    watcher->deleteLater();
+                    --m_preparing;
+                    placePrepared(watcher->result(), center, wall);
+                    emit uploadChanged();
+                });
+        watcher->setFuture(QtConcurrent::run([path, name] {
+            QFile file(path);
+            if (!file.open(QIODevice::ReadOnly)) {
+                ImageCache::Prepared failed;
+                failed.name = name;
+                failed.error = tr("it could not be read (%1)").arg(file.errorString());
+                return failed;
+            }
+            // A file far over the limit is not read whole just to be refused or shrunk: a
+            // picture of up to max_image_pixels is never this big.
+            if (file.size() > 16 * limits::kMaxImageBytes) {
+                ImageCache::Prepared failed;
+                failed.name = name;
+                failed.error = tr("it has %1 MB; the limit %2 is %3 MB")
+                                   .arg(file.size() / (1024 * 1024))
+                                   .arg(QLatin1String(limits::kMaxImageBytesName))
+                                   .arg(limits::kMaxImageBytes / (1024 * 1024));
+                return failed;
+            }
+            return ImageCache::prepare(file.readAll(), name);
+        }));
+        ++placed;
+    }
+    return placed;
+}
+
+void WallClient::placeImage(const QImage &image, const QString &name, QPointF center)
+{
+    ++m_preparing;
+    emit uploadChanged();
+    auto *watcher = new QFutureWatcher<ImageCache::Prepared>(this);
+    connect(watcher, &QFutureWatcher<ImageCache::Prepared>::finished, this,
+            [this, watcher, center, wall = m_wall] {
+                watcher->deleteLater();
+                --m_preparing;
+                placePrepared(watcher->result(), center, wall);
+                emit uploadChanged();
+            });
+    watcher->setFuture(QtConcurrent::run([image, name] { return ImageCache::prepare(image, name); }));
+}
+
+bool WallClient::pasteFromClipboard(double x, double y)
+{
+    const QMimeData *mime = QGuiApplication::clipboard()->mimeData();
+    if (!mime)
+        return false;
+    if (mime->hasUrls()) {
+        if (placeImageFiles(mime->urls(), x, y) > 0)
+            return true;
+    }
+    if (mime->hasImage()) {
+        placeImage(qvariant_cast<QImage>(mime->imageData()), tr("Pasted image"), QPointF(x, y));
+        return true;
+    }
+    if (mime->hasText() && !mime->text().trimmed().isEmpty())
+        return !addNote(x, y, mime->text()).isEmpty();
+    return false;
+}
+
+void WallClient::placePrepared(ImageCache::Prepared prepared, QPointF center, const QString &wall)
+{
+    if (!prepared.error.isEmpty()) {
+        setNotice(tr("%1 was not placed: %2").arg(prepared.name, prepared.error));
+        return;
+    }
+    if (wall != m_wall || !ready())
+        return; // the person left that wall meanwhile
+    QSizeF size = prepared.decoded.levels.front().size();
+    const double longer = std::max(size.width(), size.height());
+    if (longer > kPlacedImageSide)
+        size *= kPlacedImageSide / longer;
+    const QRectF rect(center - QPointF(size.width(), size.height()) / 2, size);
+    if (!isValidCoordinate(rect.left()) || !isValidCoordinate(rect.top())
+        || !isValidCoordinate(rect.right()) || !isValidCoordinate(rect.bottom()))
+        return;
+    const QByteArray hash = prepared.hash;
+    const QString name = prepared.name;
+    m_imageCache->upload(std::move(prepared), [this, hash, rect, wall, name](const QString &error) {
+        if (!error.isEmpty()) {
+            setNotice(tr("%1 was not placed: %2").arg(name, error));
+            return;
+        }
+        if (wall != m_wall || !ready())
+            return;
+        pb::Op op;
+        auto *add = op.mutable_image_add();
+        add->set_id(nextObjectId());
+        add->set_hash(hash.toStdString());
+        add->set_x(float(rect.x()));
+        add->set_y(float(rect.y()));
+        add->set_width(float(rect.width()));
+        add->set_height(float(rect.height()));
+        pushAction(queue(std::move(op)));
+    });
+}
+
+void WallClient::deleteImage(const QString &keyText)
+{
+    const std::uint64_t key = keyText.toULongLong();
+    if (!ready() || !isImageShown(key) || !mayChange(key))
+        return;
+    pb::Op op;
+    op.mutable_image_delete()->set_image(key);
+    pushAction(queue(std::move(op)));
+    refreshImage(key);
+    WallModel::Change change;
+    change.images.push_back(key);
+    emit wallChanged(change);
+}
+
 void WallClient::loadLocal(const pb::WallSnapshot &snapshot)
 {
     m_model.load(snapshot);
     emit wallReset();
     emit seqChanged();
     refreshAllNotes();
+    refreshAllImages();
 }
 
 // --- security ------------------------------------------------------------------------------------

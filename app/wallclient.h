@@ -13,6 +13,8 @@
 //   changes are drawn on top from the outbox ("local" state) until their acknowledgement arrives.
 
 #include "app/chatmodel.h"
+#include "app/imagecache.h"
+#include "app/imagesmodel.h"
 #include "app/membersmodel.h"
 #include "app/notesmodel.h"
 #include "app/outboxstore.h"
@@ -86,6 +88,11 @@ class WallClient : public QObject
     Q_PROPERTY(scrawl::ChatModel *chat READ chat CONSTANT)
     Q_PROPERTY(scrawl::MembersModel *members READ members CONSTANT)
     Q_PROPERTY(scrawl::NotesModel *notes READ notes CONSTANT)
+    Q_PROPERTY(scrawl::ImagesModel *images READ images CONSTANT)
+    // Images going up: whether any is, how far (0..1 of their bytes) and what ("photo.jpg").
+    Q_PROPERTY(bool uploading READ uploading NOTIFY uploadChanged)
+    Q_PROPERTY(double uploadProgress READ uploadProgress NOTIFY uploadChanged)
+    Q_PROPERTY(QString uploadName READ uploadName NOTIFY uploadChanged)
 
 public:
     enum State {
@@ -167,6 +174,11 @@ public:
     ChatModel *chat() const { return m_chat; }
     MembersModel *members() const { return m_members; }
     NotesModel *notes() const { return m_notes; }
+    ImagesModel *images() const { return m_images; }
+    ImageCache *imageCache() const { return m_imageCache; }
+    bool uploading() const { return m_preparing > 0 || m_imageCache->uploading(); }
+    double uploadProgress() const { return m_imageCache->uploadProgress(); }
+    QString uploadName() const;
 
     // Timings, adjustable so tests need not wait for the real ones.
     void setPingInterval(int ms);
@@ -243,6 +255,18 @@ public:
     // Colour and size (wall px; 0 for the default) in one undoable op.
     Q_INVOKABLE void styleNote(const QString &key, const QColor &color, double width, double height);
     Q_INVOKABLE void clearNotice();
+    Q_INVOKABLE void showNotice(const QString &text) { setNotice(text); }
+    // Images: placed centred on (x, y) in wall px, at their own size up to kPlacedImageSide on
+    // the longer side, once uploaded. Files: local files dropped or pasted (several cascade);
+    // returns how many are being placed. Paste: the clipboard's picture or image files; its text,
+    // when it holds only text, becomes a note. Returns false when it holds nothing to place.
+    Q_INVOKABLE int placeImageFiles(const QList<QUrl> &files, double x, double y);
+    Q_INVOKABLE bool pasteFromClipboard(double x, double y);
+    void placeImage(const QImage &image, const QString &name, QPointF center);
+    Q_INVOKABLE void deleteImage(const QString &key);
+    // The image is on the wall as this person sees it: placed and not deleted by a change of
+    // theirs waiting in the outbox.
+    bool isImageShown(std::uint64_t key) const;
     // Sent at most ~30 times a second, the latest position wins.
     Q_INVOKABLE void sendCursor(double x, double y);
 
@@ -281,6 +305,7 @@ signals:
     void wallFullChanged();
     void accessChanged();
     void seqChanged();
+    void uploadChanged();
     void joined();
     // The whole wall changed (snapshot, clear, reset): redraw all.
     void wallReset();
@@ -350,6 +375,12 @@ private:
     void pushAction(std::uint64_t clientOpId);
     void rebuildUndoFromModel();
     void refreshNote(std::uint64_t key);
+    void refreshImage(std::uint64_t key);
+    void refreshAllImages();
+    void refreshImagesOf(const QByteArray &hash);
+    // Uploads what was prepared and places it; `wall` is the wall it was meant for.
+    void placePrepared(ImageCache::Prepared prepared, QPointF center, const QString &wall);
+    void updateImageSource();
     void refreshAllNotes();
     bool effectiveNote(std::uint64_t key, NotesModel::Note *out) const;
     QString settingsPrefix() const;
@@ -429,6 +460,10 @@ private:
     std::uint64_t m_chatGapBefore = 0; // the page being asked for ends below this seq
     MembersModel *m_members;
     NotesModel *m_notes;
+    ImagesModel *m_images;
+    ImageCache *m_imageCache;
+    QByteArray m_imageToken;
+    int m_preparing = 0; // images being read and checked before their upload
 
     // cursor coalescing
     QTimer m_cursorTimer;

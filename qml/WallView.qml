@@ -112,6 +112,7 @@ Item {
                     objectName: "canvas"
                     anchors.fill: parent
                     client: view.client
+                    HoverHandler { id: wallHover }
                     onNoteCreated: key => {
                         for (let i = 0; i < notesRepeater.count; ++i) {
                             const item = notesRepeater.itemAt(i)
@@ -131,6 +132,31 @@ Item {
                     onActiveScaleChanged: {
                         wallCanvas.zoomBy(activeScale / lastScale, centroid.position)
                         lastScale = activeScale
+                    }
+                }
+
+                Item {
+                    id: imagesLayer
+                    anchors.fill: parent
+                    Repeater {
+                        model: view.client.images
+                        delegate: ImageFrame {
+                            canvas: wallCanvas
+                            client: view.client
+                        }
+                    }
+                }
+
+                // Image files dropped on the wall are placed where they are dropped.
+                DropArea {
+                    objectName: "imageDrop"
+                    anchors.fill: parent
+                    enabled: view.client.ready && view.client.mayChangeWall
+                    keys: ["text/uri-list"]
+                    onDropped: drop => {
+                        const at = wallCanvas.mapToWall(Qt.point(drop.x, drop.y))
+                        if (view.client.placeImageFiles(drop.urls, at.x, at.y) > 0)
+                            drop.accept(Qt.CopyAction)
                     }
                 }
 
@@ -169,6 +195,36 @@ Item {
                     textFormat: Text.PlainText
                     color: "#888"
                     font.pixelSize: 18
+                }
+
+                // Images going up: what, and how far.
+                Rectangle {
+                    objectName: "uploadBar"
+                    anchors { horizontalCenter: parent.horizontalCenter; top: parent.top; topMargin: 12 }
+                    width: Math.min(parent.width - 40, 320)
+                    height: uploadColumn.implicitHeight + 16
+                    radius: 6
+                    color: "#f5f5f5"
+                    border.color: "#ccc"
+                    visible: view.client.uploading
+                    Column {
+                        id: uploadColumn
+                        anchors { left: parent.left; right: parent.right; verticalCenter: parent.verticalCenter; margins: 10 }
+                        spacing: 4
+                        Label {
+                            width: parent.width
+                            elide: Text.ElideMiddle
+                            textFormat: Text.PlainText
+                            text: qsTr("Uploading %1…").arg(view.client.uploadName)
+                        }
+                        ProgressBar {
+                            width: parent.width
+                            from: 0
+                            to: 1
+                            value: view.client.uploadProgress
+                            indeterminate: view.client.uploadProgress <= 0
+                        }
+                    }
                 }
 
                 // Refusals and other notes from the server, for a few seconds.
@@ -232,6 +288,18 @@ Item {
     Shortcut { sequence: "E"; enabled: view.client.mayChangeWall; onActivated: { wallCanvas.tool = CanvasItem.Eraser; AppSettings.lastTool = wallCanvas.tool } }
     Shortcut { sequence: "N"; enabled: view.client.mayChangeWall; onActivated: { wallCanvas.tool = CanvasItem.Note; AppSettings.lastTool = wallCanvas.tool } }
     Shortcut { sequence: "H"; onActivated: { wallCanvas.tool = CanvasItem.Pan; AppSettings.lastTool = wallCanvas.tool } }
+    // Paste: a picture or image files become images, text a note, in the middle of the view
+    // (or where the pointer is over the wall). A text field with focus takes its own paste first.
+    Shortcut {
+        sequences: [StandardKey.Paste]
+        enabled: view.client.ready && view.client.mayChangeWall
+        onActivated: {
+            const at = wallCanvas.mapToWall(wallHover.hovered ? wallHover.point.position
+                                                              : Qt.point(wallCanvas.width / 2, wallCanvas.height / 2))
+            if (!view.client.pasteFromClipboard(at.x, at.y))
+                view.client.showNotice(qsTr("Nothing to paste: copy a picture, an image file or some text first."))
+        }
+    }
     Shortcut { sequence: "Ctrl+0"; onActivated: wallCanvas.zoomToFit() }
     Shortcut { sequences: ["Ctrl+=", "Ctrl++"]; onActivated: wallCanvas.zoomBy(1.25, Qt.point(wallCanvas.width / 2, wallCanvas.height / 2)) }
     Shortcut { sequence: "Ctrl+-"; onActivated: wallCanvas.zoomBy(0.8, Qt.point(wallCanvas.width / 2, wallCanvas.height / 2)) }

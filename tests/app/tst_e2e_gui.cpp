@@ -9,7 +9,11 @@
 #include "app/wallclient.h"
 #include "server/wallserver.h"
 
+#include <QClipboard>
 #include <QElapsedTimer>
+#include <QFile>
+#include <QGuiApplication>
+#include <QMimeData>
 #include <QEventLoop>
 #include <QTimer>
 #include <QQmlApplicationEngine>
@@ -431,6 +435,78 @@ private slots:
         b->undo();
         QTRY_COMPARE(noteOnA(NotesModel::WidthRole).toDouble(), 0.0);
         QCOMPARE(noteOnA(NotesModel::ColorRole).value<QColor>(), QColor(QStringLiteral("#2d9cdb")));
+    }
+
+    // A picture pasted in A is uploaded, placed, downloaded by B into a disk cache of its own and
+    // painted under the ink on B's canvas; B deletes it with the × over it (an open wall lets
+    // anyone) and it leaves A's canvas; B's undo brings it back.
+    void pastedImageAppearsOnTheOther()
+    {
+        auto *canvasA = qobject_cast<CanvasItem *>(item("viewA", "canvas"));
+        auto *canvasB = qobject_cast<CanvasItem *>(item("viewB", "canvas"));
+        WallClient *a = client("viewA");
+        WallClient *b = client("viewB");
+        QVERIFY(canvasA && canvasB);
+        QTemporaryDir cacheB;
+        b->imageCache()->setDiskDirectory(cacheB.path());
+
+        // Left half red, right half blue: where each lands shows it is drawn the right way round.
+        QImage picture(240, 160, QImage::Format_RGB32);
+        picture.fill(QColor(0xd0, 0x20, 0x20));
+        for (int y = 0; y < picture.height(); ++y) {
+            for (int x = picture.width() / 2; x < picture.width(); ++x)
+                picture.setPixel(x, y, qRgb(0x20, 0x40, 0xd0));
+        }
+        QGuiApplication::clipboard()->setImage(picture);
+        QTRY_VERIFY(QGuiApplication::clipboard()->mimeData()->hasImage());
+        const QPointF centreWall = canvasA->mapToWall(QPointF(canvasA->width() * 0.4, canvasA->height() * 0.5));
+        QVERIFY(a->pasteFromClipboard(centreWall.x(), centreWall.y()));
+        QVERIFY(a->uploading());
+        QTRY_VERIFY(!a->uploading());
+        QTRY_COMPARE(b->images()->rowCount(), 1);
+        QTRY_VERIFY(b->images()->images().front().loaded);
+        const QByteArray hash = b->images()->images().front().hash;
+        QVERIFY(QFile::exists(cacheB.path() + QLatin1Char('/') + QString::fromLatin1(hash.toHex())));
+        const ImagesModel::Image placed = b->images()->images().front();
+        QCOMPARE(placed.width, 240.0);
+        QCOMPARE(placed.height, 160.0);
+        QVERIFY(std::abs(placed.x + placed.width / 2 - centreWall.x()) < 0.01);
+        QVERIFY(std::abs(placed.y + placed.height / 2 - centreWall.y()) < 0.01);
+
+        auto colourOnB = [&](double fx) {
+            const QPointF wall(placed.x + placed.width * fx, placed.y + placed.height / 2);
+            const QImage shot = m_window->grabWindow();
+            const QPointF p = canvasB->mapToScene(canvasB->mapFromWall(wall)) * shot.devicePixelRatio();
+            return QColor(shot.pixel(p.toPoint()));
+        };
+        auto reddish = [](QColor c) { return c.red() > 160 && c.green() < 80 && c.blue() < 80; };
+        auto bluish = [](QColor c) { return c.blue() > 160 && c.red() < 80; };
+        QTRY_VERIFY2(reddish(colourOnB(0.25)), qPrintable(colourOnB(0.25).name()));
+        QTRY_VERIFY2(bluish(colourOnB(0.75)), qPrintable(colourOnB(0.75).name()));
+
+        // B deletes it with the × that hovering shows.
+        std::function<QQuickItem *(QQuickItem *, QLatin1String)> find = [&](QQuickItem *root, QLatin1String name) -> QQuickItem * {
+            if (root->objectName() == name && root->isVisible())
+                return root;
+            for (QQuickItem *child : root->childItems()) {
+                if (QQuickItem *found = find(child, name))
+                    return found;
+            }
+            return nullptr;
+        };
+        QQuickItem *frame = find(m_window->findChild<QQuickItem *>(QStringLiteral("viewB")), QLatin1String("image"));
+        QVERIFY(frame);
+        auto centre = [](QQuickItem *i) { return i->mapToScene(QPointF(i->width() / 2, i->height() / 2)).toPoint(); };
+        QTest::mouseMove(m_window, centre(frame));
+        QQuickItem *cross = nullptr;
+        QTRY_VERIFY((cross = find(frame, QLatin1String("deleteImage"))));
+        QTest::mouseMove(m_window, centre(cross));
+        QTest::mouseClick(m_window, Qt::LeftButton, {}, centre(cross));
+        QTRY_COMPARE(a->images()->rowCount(), 0);
+        QTRY_VERIFY(!reddish(colourOnB(0.25)));
+        b->undo();
+        QTRY_COMPARE(a->images()->rowCount(), 1);
+        QTRY_VERIFY(reddish(colourOnB(0.25)));
     }
 };
 

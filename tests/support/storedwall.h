@@ -48,7 +48,8 @@ inline std::map<std::uint64_t, QByteArray> storedOpRows(const QString &dataDir, 
 inline QSqlDatabase serverDatabase()
 {
     for (const QString &name : QSqlDatabase::connectionNames()) {
-        if (name.startsWith(QLatin1String("scrawl-")))
+        // The main storage's connection; the image store keeps its own, on its own thread.
+        if (name.startsWith(QLatin1String("scrawl-")) && !name.startsWith(QLatin1String("scrawl-images")))
             return QSqlDatabase::database(name, false);
     }
     return {};
