@@ -59,8 +59,8 @@ QString tooManyPixels(QSize size)
 {
     return QCoreApplication::translate(
                "ImageCache",
-               "The image is %1 × %2 pixels; the limit %3 is %4 million pixels. Scale it down and "
-               "try again.")
+               "it is %1 × %2 pixels; the limit %3 is %4 million pixels. Scale it down and try "
+               "again.")
         .arg(size.width())
         .arg(size.height())
         .arg(QLatin1String(limits::kMaxImagePixelsName))
@@ -88,7 +88,7 @@ ImageCache::Decoded ImageCache::decode(const QByteArray &bytes)
     const QSize size = reader.size();
     if (!size.isValid()) {
         out.error = QCoreApplication::translate(
-            "ImageCache", "This is not an image Scrawl can show: PNG, JPEG, GIF and WebP are.");
+            "ImageCache", "it is not an image Scrawl can show (PNG, JPEG, GIF or WebP).");
         return out;
     }
     if (qint64(size.width()) * size.height() > limits::kMaxImagePixels) {
@@ -100,7 +100,7 @@ ImageCache::Decoded ImageCache::decode(const QByteArray &bytes)
         reader.setScaledSize(size * (double(kMaxDecodedSide) / longer));
     QImage image = reader.read();
     if (image.isNull()) {
-        out.error = QCoreApplication::translate("ImageCache", "The image could not be read: %1.")
+        out.error = QCoreApplication::translate("ImageCache", "it could not be read: %1.")
                         .arg(reader.errorString());
         return out;
     }
@@ -125,9 +125,7 @@ ImageCache::Prepared ImageCache::prepare(const QByteArray &bytes, const QString 
     const QSize size = reader.size();
     if (!size.isValid()) {
         out.error = QCoreApplication::translate(
-                        "ImageCache",
-                        "%1 is not an image Scrawl can place: PNG, JPEG, GIF and WebP are.")
-                        .arg(name);
+            "ImageCache", "it is not an image Scrawl can place (PNG, JPEG, GIF or WebP).");
         return out;
     }
     if (qint64(size.width()) * size.height() > limits::kMaxImagePixels) {
@@ -159,7 +157,7 @@ ImageCache::Prepared ImageCache::prepare(const QImage &image, const QString &nam
     Prepared out;
     out.name = name;
     if (image.isNull()) {
-        out.error = QCoreApplication::translate("ImageCache", "There is no picture to place.");
+        out.error = QCoreApplication::translate("ImageCache", "there is no picture in it.");
         return out;
     }
     if (qint64(image.width()) * image.height() > limits::kMaxImagePixels) {
@@ -201,9 +199,8 @@ ImageCache::Prepared ImageCache::prepare(const QImage &image, const QString &nam
                                  Qt::SmoothTransformation);
     }
     out.error = QCoreApplication::translate(
-                    "ImageCache", "%1 stays over the limit %2 (%3 MB) even scaled down.")
-                    .arg(name, QLatin1String(limits::kMaxImageBytesName),
-                         megabytes(limits::kMaxImageBytes));
+                    "ImageCache", "it stays over the limit %1 (%2 MB) even scaled down.")
+                    .arg(QLatin1String(limits::kMaxImageBytesName), megabytes(limits::kMaxImageBytes));
     return out;
 }
 
@@ -363,7 +360,7 @@ void ImageCache::trustPinned(QNetworkReply *reply)
 void ImageCache::fetch(const QByteArray &hash)
 {
     if (!m_server.isValid() || m_token.isEmpty()) {
-        fail(hash, tr("Not connected to the wall's server; the image comes when it is back."));
+        fail(hash, tr("not connected to the wall's server; it comes when the server is back."));
         return;
     }
     QUrl url = imagesUrl();
@@ -396,7 +393,7 @@ void ImageCache::fetch(const QByteArray &hash)
             return;
         }
         if (sha256(body) != hash) {
-            fail(hash, tr("The server sent an image that does not match its name; it is not shown."));
+            fail(hash, tr("the server sent bytes that do not match the image's name."));
             return;
         }
         QDir().mkpath(m_diskDir);
@@ -471,15 +468,15 @@ QString ImageCache::replyError(QNetworkReply *reply, const QByteArray &body)
     if (!serverSays.isEmpty())
         return serverSays;
     if (reply->error() != QNetworkReply::NoError)
-        return tr("The server could not be reached over HTTP: %1.").arg(reply->errorString());
-    return tr("The server answered HTTP %1.")
+        return tr("the server could not be reached over HTTP: %1.").arg(reply->errorString());
+    return tr("the server answered HTTP %1.")
         .arg(reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt());
 }
 
 void ImageCache::upload(Prepared prepared, UploadDone done)
 {
     if (!m_server.isValid() || m_token.isEmpty()) {
-        done(tr("Not connected: images are placed while the wall's server is reachable."));
+        done(tr("not connected: images are placed while the wall's server is reachable."));
         return;
     }
     // Ours already: no need to fetch it back.

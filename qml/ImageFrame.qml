@@ -41,7 +41,7 @@ Item {
             wrapMode: Text.Wrap
             textFormat: Text.PlainText
             color: frame.error !== "" ? "#a33" : "#666"
-            text: frame.error !== "" ? qsTr("Image not shown: %1").arg(frame.error) : qsTr("Loading image…")
+            text: frame.error !== "" ? qsTr("This image is not shown: %1").arg(frame.error) : qsTr("Loading image…")
         }
         ProgressBar {
             objectName: "imageProgress"
