@@ -507,6 +507,22 @@ private slots:
         b->undo();
         QTRY_COMPARE(a->images()->rowCount(), 1);
         QTRY_VERIFY(reddish(colourOnB(0.25)));
+
+        // Both exports carry it: the PNG's pixels and an <image> in the SVG.
+        QTemporaryDir out;
+        const QString png = out.filePath(QStringLiteral("wall.png"));
+        const QString svg = out.filePath(QStringLiteral("wall.svg"));
+        QVERIFY2(canvasB->exportTo(QUrl::fromLocalFile(png), false), qPrintable(canvasB->exportError()));
+        QVERIFY2(canvasB->exportTo(QUrl::fromLocalFile(svg), false), qPrintable(canvasB->exportError()));
+        const QImage exported(png);
+        QVERIFY(!exported.isNull());
+        QVERIFY2(reddish(exported.pixelColor(exported.width() / 4, exported.height() / 2)),
+                 qPrintable(exported.pixelColor(exported.width() / 4, exported.height() / 2).name()));
+        QVERIFY2(bluish(exported.pixelColor(exported.width() * 3 / 4, exported.height() / 2)),
+                 qPrintable(exported.pixelColor(exported.width() * 3 / 4, exported.height() / 2).name()));
+        QFile svgFile(svg);
+        QVERIFY(svgFile.open(QIODevice::ReadOnly));
+        QVERIFY(svgFile.readAll().contains("<image"));
     }
 };
 
