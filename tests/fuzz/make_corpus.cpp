@@ -233,6 +233,27 @@ int main(int argc, char **argv)
                                    .op(0, undo(8)).op(0, redo(8)).bytes());
     }
     {
+        // Images: a hash never uploaded (refused), a hash of the wrong length, a size out of
+        // range, deleting a missing image, and undo of the refused ones.
+        const auto imageAdd = [](std::uint32_t id, const std::string &hash, float w, float h) {
+            pb::Op op;
+            auto *i = op.mutable_image_add();
+            i->set_id(id);
+            i->set_hash(hash);
+            i->set_x(-40);
+            i->set_y(12.5f);
+            i->set_width(w);
+            i->set_height(h);
+            return op;
+        };
+        pb::Op del;
+        del.mutable_image_delete()->set_image(scrawl::objectKey(user1, 3));
+        write(envDir, "images", Script().enter(0).op(0, imageAdd(3, std::string(32, '\x5a'), 320, 200))
+                                    .op(0, imageAdd(4, "short", 10, 10))
+                                    .op(0, imageAdd(5, std::string(32, '\x01'), -1, 1e9f))
+                                    .op(0, del).op(0, undo(1)).op(0, undo(4)).bytes());
+    }
+    {
         pb::Op clear;
         clear.mutable_clear();
         write(envDir, "clear", Script().enter(0).op(0, begin(1, w)).op(0, noteAdd(1, 0, 0, "n"))
