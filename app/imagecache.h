@@ -103,6 +103,10 @@ public:
     // From any thread: want() on the GUI thread, later.
     void wantLater(const QByteArray &hash);
 
+    // Puts a decoded picture in memory under `hash`, as if it had been fetched (a benchmark's
+    // wall, an upload's own picture).
+    void insert(const QByteArray &hash, Decoded decoded) { store(hash, std::move(decoded)); }
+
     // Uploads prepared bytes; `done` gets an empty error on success (HTTP 200 or 201). The
     // decoded picture goes into the cache at once.
     using UploadDone = std::function<void(const QString &error)>;

@@ -14,7 +14,10 @@
 #include "app/wallclient.h"
 #include "server/storage.h"
 
+#include <QBuffer>
+#include <QCryptographicHash>
 #include <QElapsedTimer>
+#include <QLinearGradient>
 #include <QProcess>
 #include <QTcpServer>
 #include <QTemporaryDir>
@@ -321,6 +324,8 @@ int main(int argc, char *argv[])
     // frame callback): with frames driven back to back that timer, not the app, would set the
     // pace. Without it a frame interval is what the frame costs.
     const bool remote = argc > 2 && qstrcmp(argv[2], "remote") == 0;
+    // `bench_canvas [strokes] images`: the same wall with 100 photos of 1600 x 1200 under the ink.
+    const bool withImages = argc > 2 && qstrcmp(argv[2], "images") == 0;
     if (!remote && !qEnvironmentVariableIsSet("QT_QPA_UPDATE_IDLE_TIME"))
         qputenv("QT_QPA_UPDATE_IDLE_TIME", "0");
     QGuiApplication app(argc, argv);
@@ -333,7 +338,35 @@ int main(int argc, char *argv[])
 
     QElapsedTimer t;
     t.start();
-    const pb::WallSnapshot snap = makeWall(strokes, rng);
+    pb::WallSnapshot snap = makeWall(strokes, rng);
+    std::vector<std::pair<QByteArray, QImage>> photos;
+    if (withImages) {
+        // 100 images of 1600 x 1200 (20 distinct pictures, as a wall of screenshots repeats
+        // some), placed 640 x 480 in a 10 x 10 grid around the starting view.
+        for (int k = 0; k < 20; ++k) {
+            QImage photo(1600, 1200, QImage::Format_RGB32);
+            QPainter p(&photo);
+            QLinearGradient g(0, 0, 1600, 1200);
+            g.setColorAt(0, QColor::fromHsv(k * 18, 160, 230));
+            g.setColorAt(1, QColor::fromHsv((k * 18 + 120) % 360, 200, 120));
+            p.fillRect(photo.rect(), g);
+            for (int c = 0; c < 200; ++c) {
+                p.setBrush(QColor::fromHsv(int(rng.bounded(360)), 180, 220));
+                p.drawEllipse(QPointF(rng.bounded(1600.0), rng.bounded(1200.0)), 40, 40);
+            }
+            p.end();
+            photos.emplace_back(QCryptographicHash::hash(QByteArray::number(k), QCryptographicHash::Sha256), photo);
+        }
+        for (int k = 0; k < 100; ++k) {
+            auto *i = snap.add_images();
+            i->set_key(objectKey(900001, std::uint32_t(strokes + k + 1)));
+            i->set_hash(photos[size_t(k % 20)].first.toStdString());
+            i->set_x(float(-3200 + (k % 10) * 700));
+            i->set_y(float(-2400 + (k / 10) * 520));
+            i->set_width(640);
+            i->set_height(480);
+        }
+    }
     std::printf("built %d strokes (%llu points) in %lld ms\n", strokes,
                 (unsigned long long)snap.total_points(), (long long)t.elapsed());
 
@@ -354,6 +387,16 @@ int main(int argc, char *argv[])
     run(window, canvas, "empty wall: pan fast (60 px/frame)", 200,
         [&](int) { canvas->panBy(60, 25); });
 
+    t.restart();
+    for (const auto &[hash, photo] : photos) {
+        QBuffer buffer;
+        buffer.open(QIODevice::WriteOnly);
+        photo.save(&buffer, "PNG");
+        client.imageCache()->insert(hash, ImageCache::decode(buffer.data()));
+    }
+    if (withImages)
+        std::printf("decoded %zu distinct pictures for 100 images in %lld ms\n", photos.size(),
+                    (long long)t.elapsed());
     t.restart();
     client.loadLocal(snap); // WallModel::load + the canvas' grid index
     std::printf("loaded and indexed in %lld ms\n", (long long)t.elapsed());
