@@ -863,6 +863,23 @@ public:
             }
         }
         QSqlQuery q(m_db);
+        // The wall's images go with it (a later wall may get the same id, and must not inherit
+        // them), and so do the bytes no other wall uses. The tables are the image store's
+        // (server/imagestore.cpp), in this same file when the server runs one.
+        q.prepare(QStringLiteral("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'wall_images'"));
+        if (!exec(q)) {
+            m_db.rollback();
+            return false;
+        }
+        if (q.next()) {
+            q.prepare(QStringLiteral("DELETE FROM wall_images WHERE wall_id = ?"));
+            q.addBindValue(qint64(wallId));
+            if (!exec(q) || !exec(q, QStringLiteral("DELETE FROM image_blobs WHERE hash NOT IN "
+                                                    "(SELECT hash FROM wall_images)"))) {
+                m_db.rollback();
+                return false;
+            }
+        }
         q.prepare(QStringLiteral("DELETE FROM walls WHERE id = ?"));
         q.addBindValue(qint64(wallId));
         if (!exec(q) || !m_db.commit()) {

@@ -279,6 +279,36 @@ private slots:
         QCOMPARE(countRows(QStringLiteral("SELECT COUNT(*) FROM image_blobs")), 2);
     }
 
+    // Deleting a wall deletes its images: a new wall of the same name (and perhaps the same id)
+    // does not inherit them, and bytes no other wall uses are gone; bytes another wall uses stay.
+    void deletedWallTakesItsImages()
+    {
+        const QByteArray shared = testImage("PNG", 30, 30);
+        const QByteArray own = testImage("PNG", 31, 30);
+        TestClient a, c;
+        const QByteArray tokenA = joinAs(a, QStringLiteral("Ada"), QStringLiteral("doomed"));
+        const QByteArray tokenC = joinAs(c, QStringLiteral("Cy"), QStringLiteral("keeper"));
+        QCOMPARE(upload(QStringLiteral("doomed"), tokenA, shared).status, 201);
+        QCOMPARE(upload(QStringLiteral("doomed"), tokenA, own).status, 201);
+        QCOMPARE(upload(QStringLiteral("keeper"), tokenC, shared).status, 201);
+        QCOMPARE(countRows(QStringLiteral("SELECT COUNT(*) FROM image_blobs")), 2);
+        const std::int64_t doomedId = m_server->loadedRoom(QStringLiteral("doomed"))->wallId;
+
+        pb::Envelope del;
+        del.mutable_moderate()->set_action(pb::Moderate::DELETE_WALL);
+        a.sendEnvelope(del);
+        QTRY_VERIFY(!m_server->loadedRoom(QStringLiteral("doomed")));
+        QTRY_COMPARE(countRows(QStringLiteral("SELECT COUNT(*) FROM wall_images WHERE wall_id = %1").arg(doomedId)), 0);
+        QCOMPARE(countRows(QStringLiteral("SELECT COUNT(*) FROM image_blobs")), 1);
+        QCOMPARE(download(QStringLiteral("keeper"), tokenC, hexHash(shared)).status, 200);
+
+        TestClient d;
+        const QByteArray tokenD = joinAs(d, QStringLiteral("Di"), QStringLiteral("doomed"));
+        QVERIFY(!tokenD.isEmpty());
+        verifyError(download(QStringLiteral("doomed"), tokenD, hexHash(shared)), 404);
+        verifyError(download(QStringLiteral("doomed"), tokenD, hexHash(own)), 404);
+    }
+
     void refusals_data()
     {
         QTest::addColumn<QByteArray>("body");
