@@ -21,6 +21,7 @@
 #include <QSaveFile>
 #include <QSslError>
 #include <QStandardPaths>
+#include <QTimer>
 #include <QtConcurrent/QtConcurrentRun>
 
 #include <algorithm>
@@ -252,6 +253,7 @@ void ImageCache::setSource(const QUrl &server, const QString &wall, const QByteA
     for (auto it = m_entries.begin(); it != m_entries.end(); ++it) {
         if (it->status.state == State::Failed) {
             it->status = {};
+            it->attempts = 0;
             retry.push_back(it.key());
         }
     }
@@ -389,6 +391,17 @@ void ImageCache::fetch(const QByteArray &hash)
         if (!m_entries.contains(hash) || reply->error() == QNetworkReply::OperationCanceledError)
             return;
         if (status != 200) {
+            auto it = m_entries.find(hash);
+            const bool mayPass = status == 0 || status >= 500;
+            if (mayPass && ++it->attempts < kDownloadAttempts) {
+                const int delayMs = 1000 << (it->attempts - 1);
+                QTimer::singleShot(delayMs, this, [this, hash] {
+                    auto again = m_entries.find(hash);
+                    if (again != m_entries.end() && again->status.state == State::Loading && !again->reply)
+                        fetch(hash);
+                });
+                return;
+            }
             fail(hash, replyError(reply, body));
             return;
         }

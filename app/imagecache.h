@@ -43,6 +43,9 @@ public:
     static constexpr int kMaxDecodedSide = 4096;
     // The smallest halving kept.
     static constexpr int kMinLevelSide = 48;
+    // A download that failed for a reason that may pass (no answer, 5xx) is tried again this
+    // many times, 1, 2, 4 s apart, with the placeholder still loading; then it says why.
+    static constexpr int kDownloadAttempts = 4;
 
     enum class State { Missing, Loading, Ready, Failed };
     struct Status
@@ -130,6 +133,8 @@ private:
         qint64 bytes = 0;
         mutable quint64 lastUse = 0;
         QPointer<QNetworkReply> reply;
+        int attempts = 0; // downloads tried
+
     };
     struct Upload
     {

@@ -11,6 +11,7 @@
 
 #include <QBuffer>
 #include <QCryptographicHash>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QRandomGenerator>
 #include <QSignalSpy>
@@ -240,6 +241,34 @@ private slots:
         QFile fixed(kept);
         QVERIFY(fixed.open(QIODevice::ReadOnly));
         QCOMPARE(fixed.readAll(), png);
+    }
+
+    // A server that does not answer: the image stays "loading" while it is tried again (1, 2,
+    // 4 s apart), then says why. Nothing listens on the port of a server that was stopped.
+    void unansweredDownloadIsTriedAgainThenExplained()
+    {
+        const quint16 port = m_server->port();
+        m_server.reset();
+        ImageCache cache;
+        QTemporaryDir disk;
+        cache.setDiskDirectory(disk.path());
+        cache.setSource(QUrl(QStringLiteral("ws://127.0.0.1:%1").arg(port)), QStringLiteral("w"),
+                        "1.token", {});
+        const QByteArray hash = QCryptographicHash::hash("never stored", QCryptographicHash::Sha256);
+        std::vector<ImageCache::State> seen;
+        connect(&cache, &ImageCache::changed, this, [&](const QByteArray &h) {
+            if (h == hash)
+                seen.push_back(cache.status(h).state);
+        });
+        QElapsedTimer timer;
+        timer.start();
+        cache.want(hash);
+        QTRY_VERIFY_WITH_TIMEOUT(cache.status(hash).state == ImageCache::State::Failed, 20000);
+        QVERIFY2(timer.elapsed() >= 7000 - 200, qPrintable(QString::number(timer.elapsed())));
+        QCOMPARE(seen.front(), ImageCache::State::Loading);
+        QCOMPARE(std::count(seen.begin(), seen.end(), ImageCache::State::Failed), 1);
+        QVERIFY2(cache.status(hash).error.contains(QStringLiteral("could not be reached")),
+                 qPrintable(cache.status(hash).error));
     }
 };
 
