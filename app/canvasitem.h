@@ -171,11 +171,10 @@ private:
     size_t m_indexed = 0;
     std::vector<std::uint32_t> m_scratch;
 
-    // Someone else's stroke being drawn arrives a batch at a time, up to kStrokeBatchDelayMs
-    // apart (core/points.h). Drawn as it came it would grow in jumps, a few times a second; so
-    // each batch is played out over one batch delay instead, a little every frame, and the ink
-    // flows at about the pen's pace: its first new point at once, the last at most one batch
-    // delay after it arrived.
+    // Someone else's stroke being drawn arrives a batch at a time, about a frame apart on a fast
+    // link (core/points.h, StrokePacer). Each batch is played out over one frame
+    // (kStrokeFrameMs), a little every frame, so the ink flows at about the pen's pace: its first
+    // new point at once, the last a frame after it arrived.
     struct Reveal
     {
         double shown = 0;  // points drawn (a fraction between frames)
