@@ -107,6 +107,60 @@ namespace {
 // Per-address connection limits are enforced here, before a byte is read. With TLS, a socket is
 // handed to QtHttpServer only once its handshake is done: QtHttpServer 6.4's sslSetup() only
 // applies to its own listen(), not to a QTcpServer given to bind(), so TLS is done here.
+void refuseUpgrade(QTcpSocket *socket, const char *status, const QString &message,
+                   const QByteArray &extraHeaders = {});
+
+// A request whose head announces a body over what its route takes is answered 413 from the head
+// alone, before QtHttpServer reads (and holds) the body: image uploads take max_image_bytes,
+// everything else max_http_body_bytes. Returns true when it refused.
+bool refuseOversizedBody(QTcpSocket *socket, const RequestHead &head)
+{
+    const auto length = head.headers.find("content-length");
+    if (length == head.headers.end())
+        return false;
+    bool ok = false;
+    const qint64 bytes = length->second.trimmed().toLongLong(&ok);
+    if (!ok)
+        return false; // QtHttpServer's parser answers a malformed length itself
+    const qsizetype query = head.target.indexOf('?');
+    const QByteArray path = query < 0 ? head.target : head.target.left(query);
+    const bool image = path.startsWith("/api/walls/") && path.endsWith("/images");
+    const qint64 max = image ? limits::kMaxImageBytes : limits::kMaxHttpBodyBytes;
+    const char *name = image ? limits::kMaxImageBytesName : limits::kMaxHttpBodyBytesName;
+    if (bytes <= max)
+        return false;
+    const QByteArray body =
+        QJsonDocument(
+            QJsonObject{
+                {QStringLiteral("error"),
+                 QStringLiteral("The request announces %1 bytes; the limit %2 is %3 bytes. %4")
+                     .arg(bytes)
+                     .arg(QLatin1String(name))
+                     .arg(max)
+                     .arg(image ? QStringLiteral("Scale the image down and upload it again.")
+                                : QStringLiteral("Send less."))},
+                {QStringLiteral("limit"), QLatin1String(name)}})
+            .toJson(QJsonDocument::Compact);
+    socket->write("HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\nContent-Length: "
+                  + QByteArray::number(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+    // A client that is still sending reads the answer only once its send stops failing: what it
+    // sends is read and dropped (never held) until it has sent what it announced, at most
+    // kDrainBytes or kDrainMs, and then the connection ends.
+    constexpr qint64 kDrainBytes = 2 * limits::kMaxImageBytes;
+    constexpr int kDrainMs = 5000;
+    const qint64 until = std::min(bytes, kDrainBytes);
+    auto drained = std::make_shared<qint64>(0);
+    auto drain = [socket, drained, until] {
+        *drained += socket->skip(socket->bytesAvailable());
+        if (*drained >= until)
+            socket->disconnectFromHost();
+    };
+    QObject::connect(socket, &QIODevice::readyRead, socket, drain);
+    drain();
+    QTimer::singleShot(kDrainMs, socket, [socket] { socket->disconnectFromHost(); });
+    return true;
+}
+
 class GuardedTcpServer : public QTcpServer
 {
 public:
@@ -201,6 +255,8 @@ private:
                     upgrade(socket, head);
                     return;
                 }
+                if (refuseOversizedBody(socket, head))
+                    return;
             }
             addPendingConnection(socket);
             emit newConnection();
@@ -246,7 +302,7 @@ QHostAddress clientAddress(const QHostAddress &peer, const RequestHead &head,
 
 // A refused upgrade: the status line, a JSON body that says why, and the end of the connection.
 void refuseUpgrade(QTcpSocket *socket, const char *status, const QString &message,
-                   const QByteArray &extraHeaders = {})
+                   const QByteArray &extraHeaders)
 {
     const QByteArray body = QJsonDocument(QJsonObject{{QStringLiteral("error"), message}})
                                 .toJson(QJsonDocument::Compact);

@@ -19,6 +19,7 @@
 #include <QRegularExpression>
 #include <QSignalSpy>
 #include <QSqlDatabase>
+#include <QTcpSocket>
 #include <QSqlQuery>
 #include <QTemporaryDir>
 #include <QTest>
@@ -307,6 +308,40 @@ private slots:
         QVERIFY(!tokenD.isEmpty());
         verifyError(download(QStringLiteral("doomed"), tokenD, hexHash(shared)), 404);
         verifyError(download(QStringLiteral("doomed"), tokenD, hexHash(own)), 404);
+    }
+
+    // A head that announces more than the route takes is refused from the head alone: the body
+    // is never sent, let alone read and held.
+    void oversizedBodyIsRefusedFromItsHead_data()
+    {
+        QTest::addColumn<QByteArray>("target");
+        QTest::addColumn<qint64>("length");
+        QTest::addColumn<QString>("limit");
+        QTest::newRow("image of 1 GB") << QByteArray("/api/walls/pics/images") << qint64(1LL << 30)
+                                       << QString::fromLatin1(limits::kMaxImageBytesName);
+        QTest::newRow("image one byte over") << QByteArray("/api/walls/pics/images?token=x")
+                                             << qint64(limits::kMaxImageBytes + 1)
+                                             << QString::fromLatin1(limits::kMaxImageBytesName);
+        QTest::newRow("chat message of 1 MB") << QByteArray("/api/walls/pics/messages") << qint64(1LL << 20)
+                                              << QString::fromLatin1(limits::kMaxHttpBodyBytesName);
+    }
+
+    void oversizedBodyIsRefusedFromItsHead()
+    {
+        QFETCH(QByteArray, target);
+        QFETCH(qint64, length);
+        QFETCH(QString, limit);
+        QTcpSocket socket;
+        socket.connectToHost(QHostAddress::LocalHost, m_server->port());
+        QVERIFY(socket.waitForConnected(5000));
+        socket.write("POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n"
+                     "Content-Length: " + QByteArray::number(length) + "\r\n\r\n");
+        QByteArray answer;
+        QTRY_VERIFY((answer += socket.readAll()).endsWith("}"));
+        QVERIFY2(answer.startsWith("HTTP/1.1 413"), answer.constData());
+        QVERIFY2(answer.contains(limit.toLatin1()), answer.constData());
+        // The server does not wait for ever for a body it will not take.
+        QTRY_COMPARE_WITH_TIMEOUT(socket.state(), QAbstractSocket::UnconnectedState, 15000);
     }
 
     void refusals_data()
