@@ -1767,17 +1767,7 @@ int WallClient::placeImageFiles(const QList<QUrl> &files, double x, double y)
         const QString path = url.toLocalFile();
         const QString name = QFileInfo(path).fileName();
         const QPointF center(x + placed * kImageCascade, y + placed * kImageCascade);
-        ++m_preparing;
-        emit uploadChanged();
-        auto *watcher = new QFutureWatcher<ImageCache::Prepared>(this);
-        connect(watcher, &QFutureWatcher<ImageCache::Prepared>::finished, this,
-                [this, watcher, center, wall = m_wall] {
-                    watcher->deleteLater();
-                    --m_preparing;
-                    placePrepared(watcher->result(), center, wall);
-                    emit uploadChanged();
-                });
-        watcher->setFuture(QtConcurrent::run([path, name] {
+        placeWhenPrepared(center, QtConcurrent::run([path, name] {
             QFile file(path);
             if (!file.open(QIODevice::ReadOnly)) {
                 ImageCache::Prepared failed;
@@ -1805,6 +1795,11 @@ int WallClient::placeImageFiles(const QList<QUrl> &files, double x, double y)
 
 void WallClient::placeImage(const QImage &image, const QString &name, QPointF center)
 {
+    placeWhenPrepared(center, QtConcurrent::run([image, name] { return ImageCache::prepare(image, name); }));
+}
+
+void WallClient::placeWhenPrepared(QPointF center, QFuture<ImageCache::Prepared> preparing)
+{
     ++m_preparing;
     emit uploadChanged();
     auto *watcher = new QFutureWatcher<ImageCache::Prepared>(this);
@@ -1815,7 +1810,7 @@ void WallClient::placeImage(const QImage &image, const QString &name, QPointF ce
                 placePrepared(watcher->result(), center, wall);
                 emit uploadChanged();
             });
-    watcher->setFuture(QtConcurrent::run([image, name] { return ImageCache::prepare(image, name); }));
+    watcher->setFuture(std::move(preparing));
 }
 
 bool WallClient::pasteFromClipboard(double x, double y)

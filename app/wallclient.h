@@ -23,6 +23,7 @@
 
 #include <QColor>
 #include <QElapsedTimer>
+#include <QFuture>
 #include <QObject>
 #include <QPointer>
 #include <QAbstractSocket>
@@ -380,6 +381,8 @@ private:
     void refreshImagesOf(const QByteArray &hash);
     // Uploads what was prepared and places it; `wall` is the wall it was meant for.
     void placePrepared(ImageCache::Prepared prepared, QPointF center, const QString &wall);
+    // Counts `preparing` as under way (uploading) and places its result when it is ready.
+    void placeWhenPrepared(QPointF center, QFuture<ImageCache::Prepared> preparing);
     void updateImageSource();
     void refreshAllNotes();
     bool effectiveNote(std::uint64_t key, NotesModel::Note *out) const;
