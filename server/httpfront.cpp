@@ -156,6 +156,8 @@ bool refuseOversizedBody(QTcpSocket *socket, const RequestHead &head)
             socket->disconnectFromHost();
     };
     QObject::connect(socket, &QIODevice::readyRead, socket, drain);
+    // Nobody else owns it (QtHttpServer never saw it): its end releases its address's count.
+    QObject::connect(socket, &QAbstractSocket::disconnected, socket, &QObject::deleteLater);
     drain();
     QTimer::singleShot(kDrainMs, socket, [socket] { socket->disconnectFromHost(); });
     return true;
