@@ -38,6 +38,12 @@ inline constexpr const char *kMaxChatCharsName = "max_chat_chars";
 
 inline constexpr int kMaxNoteChars = 4000;
 inline constexpr const char *kMaxNoteCharsName = "max_note_chars";
+// Free text on the wall (a text shape): its characters and its font size in wall pixels.
+inline constexpr int kMaxTextChars = 4000;
+inline constexpr const char *kMaxTextCharsName = "max_text_chars";
+inline constexpr float kMinFontSize = 6;
+inline constexpr float kMaxFontSize = 400;
+inline constexpr const char *kFontSizeName = "font_size";
 // A note's width and height when set (0 is the default: 200 wide, as tall as its text), in wall
 // pixels.
 inline constexpr float kMinNoteSide = 60;
@@ -68,8 +74,8 @@ inline constexpr const char *kResendLookbackOpsName = "resend_lookback_ops";
 inline constexpr int kMaxClientsPerWall = 2000;
 inline constexpr const char *kMaxClientsPerWallName = "max_clients_per_wall";
 
-// A wall holds at most this many strokes + notes, and this many points. A full wall says so
-// and stays readable, and chat keeps working.
+// A wall holds at most this many strokes, notes, images and shapes, and this many points. A full
+// wall says so and stays readable, and chat keeps working.
 inline constexpr int kMaxWallObjects = 500000;
 inline constexpr const char *kMaxWallObjectsName = "max_wall_objects";
 inline constexpr std::int64_t kMaxWallPoints = 50000000;

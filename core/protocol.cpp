@@ -185,6 +185,9 @@ const char *opKindName(const pb::Op &op)
     case pb::Op::kClear: return "clear";
     case pb::Op::kImageAdd: return "image_add";
     case pb::Op::kImageDelete: return "image_delete";
+    case pb::Op::kShapeAdd: return "shape_add";
+    case pb::Op::kShapeEdit: return "shape_edit";
+    case pb::Op::kShapeDelete: return "shape_delete";
     case pb::Op::BODY_NOT_SET: break;
     }
     return "empty";

@@ -15,7 +15,8 @@ namespace scrawl {
 // Bump when a change is not wire compatible. Hello carries it; the server refuses others.
 inline constexpr std::uint32_t kProtocolVersion = 4; // 2: stroke points in `path` fields
                                                      // 3: StrokeEnd carries the last points
-                                                     // 4: images (ImageAdd, ImageDelete)
+                                                     // 4: images (ImageAdd, ImageDelete), note styles,
+                                                     //    shapes and text (ShapeAdd/Edit/Delete)
 inline constexpr const char *kAppVersion = "0.1.0";
 
 // Fatal errors close the WebSocket with 4000 + ErrorCode; the reason is the error's message.

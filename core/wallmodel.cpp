@@ -152,6 +152,53 @@ WallModel::Image *WallModel::mutableImage(std::uint64_t key)
     return const_cast<Image *>(std::as_const(*this).image(key));
 }
 
+const WallModel::Shape *WallModel::shape(std::uint64_t key) const
+{
+    const auto it = m_shapeIndex.find(key);
+    return it == m_shapeIndex.end() ? nullptr : &m_shapes[it->second];
+}
+
+WallModel::Shape *WallModel::mutableShape(std::uint64_t key)
+{
+    return const_cast<Shape *>(std::as_const(*this).shape(key));
+}
+
+WallModel::ShapeData WallModel::ShapeData::fromWire(const pb::Shape &in)
+{
+    ShapeData d;
+    d.kind = in.kind();
+    d.x = in.x();
+    d.y = in.y();
+    d.width = in.width();
+    d.height = in.height();
+    d.color = in.color();
+    d.strokeWidth = in.stroke_width();
+    d.fill = in.fill();
+    d.text = scrawl::fromWire(in.text());
+    d.fontSize = in.font_size();
+    return d;
+}
+
+void WallModel::ShapeData::toWire(pb::Shape *out) const
+{
+    out->set_kind(kind);
+    out->set_x(x);
+    out->set_y(y);
+    out->set_width(width);
+    out->set_height(height);
+    out->set_color(color);
+    out->set_stroke_width(strokeWidth);
+    out->set_fill(fill);
+    if (!text.isEmpty())
+        out->set_text(scrawl::toWire(text));
+    out->set_font_size(fontSize);
+}
+
+QRectF WallModel::ShapeData::box() const
+{
+    return QRectF(x, y, width, height).normalized();
+}
+
 const std::deque<WallModel::Action> *WallModel::actions(std::uint64_t author) const
 {
     const auto it = m_actions.find(author);
@@ -215,14 +262,8 @@ std::optional<Problem> WallModel::checkStroke(const pb::Op &op, std::uint64_t au
                                     .arg(QLatin1String(limits::kStrokeWidthName))
                                     .arg(double(limits::kMinStrokeWidth))
                                     .arg(double(limits::kMaxStrokeWidth)));
-        if (objectCount() >= size_t(m_capacity.maxObjects))
-            return Problem{pb::WALL_FULL,
-                           QStringLiteral("This wall is full (limit %1: %2 strokes and notes). "
-                                          "You can still read it and chat; start a new wall to "
-                                          "keep drawing.")
-                               .arg(QLatin1String(limits::kMaxWallObjectsName))
-                               .arg(m_capacity.maxObjects),
-                           QString::fromLatin1(limits::kMaxWallObjectsName)};
+        if (auto p = wallFull())
+            return p;
         if (auto p = checkBatch(pointCount(b)))
             return p;
         if (auto p = checkStrokePointTotals(0, m_totalPoints, pointCount(b), m_capacity.maxPoints))
@@ -303,13 +344,8 @@ std::optional<Problem> WallModel::checkNote(const pb::Op &op, std::uint64_t auth
         if (note(objectKey(author, n.id())))
             return invalid(QStringLiteral("You already have a note with id %1; use a new id.")
                                .arg(n.id()));
-        if (objectCount() >= size_t(m_capacity.maxObjects))
-            return Problem{pb::WALL_FULL,
-                           QStringLiteral("This wall is full (limit %1: %2 strokes and notes). "
-                                          "You can still read it and chat.")
-                               .arg(QLatin1String(limits::kMaxWallObjectsName))
-                               .arg(m_capacity.maxObjects),
-                           QString::fromLatin1(limits::kMaxWallObjectsName)};
+        if (auto p = wallFull())
+            return p;
         if (auto p = checkPosition(n.x(), n.y(), "note"))
             return p;
         if (auto p = checkNoteSize(n.width(), n.height()))
@@ -351,13 +387,8 @@ std::optional<Problem> WallModel::checkImage(const pb::Op &op, std::uint64_t aut
         return invalid(QStringLiteral("An image is named by the 32 bytes of its SHA-256; this one "
                                       "has %1 bytes.")
                            .arg(a.hash().size()));
-    if (objectCount() >= size_t(m_capacity.maxObjects))
-        return Problem{pb::WALL_FULL,
-                       QStringLiteral("This wall is full (limit %1: %2 strokes, notes and images). "
-                                      "You can still read it and chat.")
-                           .arg(QLatin1String(limits::kMaxWallObjectsName))
-                           .arg(m_capacity.maxObjects),
-                       QString::fromLatin1(limits::kMaxWallObjectsName)};
+    if (auto p = wallFull())
+        return p;
     if (m_images.size() >= size_t(limits::kMaxWallImages))
         return limitProblem(limits::kMaxWallImagesName,
                             QStringLiteral("This wall has %1 images, the most it may hold (limit "
@@ -372,6 +403,100 @@ std::optional<Problem> WallModel::checkImage(const pb::Op &op, std::uint64_t aut
                            .arg(a.width())
                            .arg(a.height()));
     return checkPosition(double(a.x()) + a.width(), double(a.y()) + a.height(), "image's far corner");
+}
+
+std::optional<Problem> WallModel::wallFull() const
+{
+    if (objectCount() < size_t(m_capacity.maxObjects))
+        return std::nullopt;
+    return Problem{pb::WALL_FULL,
+                   QStringLiteral("This wall is full (limit %1: %2 strokes, notes, images and "
+                                  "shapes). You can still read it and chat; start a new wall to keep drawing.")
+                       .arg(QLatin1String(limits::kMaxWallObjectsName))
+                       .arg(m_capacity.maxObjects),
+                   QString::fromLatin1(limits::kMaxWallObjectsName)};
+}
+
+namespace {
+
+constexpr TextRules kTextRules{"text", limits::kMaxTextChars, limits::kMaxTextCharsName, true, true};
+
+std::optional<Problem> checkShapeData(const pb::Shape &in)
+{
+    if (in.kind() == pb::SHAPE_NONE || !pb::ShapeKind_IsValid(in.kind()))
+        return invalid(QStringLiteral("Shape kind %1 is not one this server knows (line, arrow, "
+                                      "rectangle, ellipse, diamond, text).")
+                           .arg(int(in.kind())));
+    if (auto p = checkPosition(in.x(), in.y(), "shape"))
+        return p;
+    if (!std::isfinite(in.width()) || !std::isfinite(in.height()))
+        return invalid(QStringLiteral("A shape's width and height must be finite numbers."));
+    const bool line = in.kind() == pb::SHAPE_LINE || in.kind() == pb::SHAPE_ARROW;
+    if (!line && (in.width() < 0 || in.height() < 0))
+        return invalid(QStringLiteral("A box's width and height are 0 or more (from its top-left "
+                                      "corner); got %1 x %2.")
+                           .arg(double(in.width()))
+                           .arg(double(in.height())));
+    if (auto p = checkPosition(double(in.x()) + in.width(), double(in.y()) + in.height(),
+                               "shape's far corner"))
+        return p;
+    if (in.kind() == pb::SHAPE_TEXT) {
+        if (!std::isfinite(in.font_size()) || in.font_size() < limits::kMinFontSize
+            || in.font_size() > limits::kMaxFontSize)
+            return limitProblem(limits::kFontSizeName,
+                                QStringLiteral("A text's font size is %1 to %2 px (limit %3); "
+                                               "got %4.")
+                                    .arg(double(limits::kMinFontSize))
+                                    .arg(double(limits::kMaxFontSize))
+                                    .arg(QLatin1String(limits::kFontSizeName))
+                                    .arg(double(in.font_size())));
+        return decodeText(in.text(), kTextRules, nullptr);
+    }
+    if (!in.text().empty())
+        return invalid(QStringLiteral("Only a text shape carries text; put it in a text or a note."));
+    const float w = in.stroke_width();
+    const bool filled = !line && (in.fill() >> 24) != 0;
+    if (!std::isfinite(w) || w > limits::kMaxStrokeWidth || (w < limits::kMinStrokeWidth && !(w == 0 && filled)))
+        return invalid(QStringLiteral("A shape's line is %1 to %2 px wide (0 only for a filled "
+                                      "shape without an outline); got %3.")
+                           .arg(double(limits::kMinStrokeWidth))
+                           .arg(double(limits::kMaxStrokeWidth))
+                           .arg(double(w)));
+    return std::nullopt;
+}
+
+} // namespace
+
+std::optional<Problem> WallModel::checkShape(const pb::Op &op, std::uint64_t author) const
+{
+    auto existing = [this](std::uint64_t key) -> std::optional<Problem> {
+        const Shape *s = shape(key);
+        if (!s || !s->visible())
+            return invalid(QStringLiteral("Shape %1 is not on this wall (deleted or never drawn).")
+                               .arg(key));
+        return std::nullopt;
+    };
+    switch (op.body_case()) {
+    case pb::Op::kShapeAdd:
+        if (shape(objectKey(author, op.shape_add().id())))
+            return invalid(QStringLiteral("You already have a shape with id %1; use a new id.")
+                               .arg(op.shape_add().id()));
+        if (auto p = wallFull())
+            return p;
+        if (!op.shape_add().has_shape())
+            return invalid(QStringLiteral("A shape_add carries no shape."));
+        return checkShapeData(op.shape_add().shape());
+    case pb::Op::kShapeEdit:
+        if (auto p = existing(op.shape_edit().key()))
+            return p;
+        if (!op.shape_edit().has_shape())
+            return invalid(QStringLiteral("A shape_edit carries no shape."));
+        return checkShapeData(op.shape_edit().shape());
+    case pb::Op::kShapeDelete:
+        return existing(op.shape_delete().key());
+    default:
+        return std::nullopt;
+    }
 }
 
 std::optional<Problem> WallModel::check(const pb::Op &op, std::uint64_t author) const
@@ -395,6 +520,10 @@ std::optional<Problem> WallModel::check(const pb::Op &op, std::uint64_t author) 
     case pb::Op::kImageAdd:
     case pb::Op::kImageDelete:
         return checkImage(op, author);
+    case pb::Op::kShapeAdd:
+    case pb::Op::kShapeEdit:
+    case pb::Op::kShapeDelete:
+        return checkShape(op, author);
     case pb::Op::kUndo: {
         const Action *a = action(author, op.undo().target_client_op_id());
         if (!a)
@@ -478,6 +607,22 @@ void WallModel::setUndone(std::uint64_t author, Action &a, bool undone, Change &
             else
                 i->deleted = !undone;
             change.images.push_back(key);
+        }
+        break;
+    case pb::ACTION_SHAPE_ADD:
+    case pb::ACTION_SHAPE_EDIT:
+    case pb::ACTION_SHAPE_DELETE:
+        for (const auto key : a.keys) {
+            Shape *s = mutableShape(key);
+            if (!s)
+                continue;
+            if (a.kind == pb::ACTION_SHAPE_ADD)
+                s->undone = undone;
+            else if (a.kind == pb::ACTION_SHAPE_DELETE)
+                s->deleted = !undone;
+            else
+                s->data = undone ? a.shapeBefore : a.shapeAfter;
+            change.shapes.push_back(key);
         }
         break;
     default:
@@ -682,6 +827,50 @@ WallModel::Change WallModel::apply(const pb::Op &op)
         change.images.push_back(i->key);
         break;
     }
+    case pb::Op::kShapeAdd: {
+        const std::uint64_t key = objectKey(author, op.shape_add().id());
+        if (shape(key))
+            break;
+        Shape sh;
+        sh.key = key;
+        sh.data = ShapeData::fromWire(op.shape_add().shape());
+        m_shapeIndex.emplace(key, m_shapes.size());
+        m_shapes.push_back(std::move(sh));
+        Action a;
+        a.clientOpId = op.client_op_id();
+        a.kind = pb::ACTION_SHAPE_ADD;
+        a.keys.push_back(key);
+        record(author, std::move(a));
+        change.shapes.push_back(key);
+        break;
+    }
+    case pb::Op::kShapeEdit: {
+        Shape *sh = mutableShape(op.shape_edit().key());
+        if (!sh)
+            break;
+        Action a;
+        a.clientOpId = op.client_op_id();
+        a.kind = pb::ACTION_SHAPE_EDIT;
+        a.keys.push_back(sh->key);
+        a.shapeBefore = sh->data;
+        a.shapeAfter = sh->data = ShapeData::fromWire(op.shape_edit().shape());
+        record(author, std::move(a));
+        change.shapes.push_back(sh->key);
+        break;
+    }
+    case pb::Op::kShapeDelete: {
+        Shape *sh = mutableShape(op.shape_delete().key());
+        if (!sh || sh->deleted)
+            break;
+        sh->deleted = true;
+        Action a;
+        a.clientOpId = op.client_op_id();
+        a.kind = pb::ACTION_SHAPE_DELETE;
+        a.keys.push_back(sh->key);
+        record(author, std::move(a));
+        change.shapes.push_back(sh->key);
+        break;
+    }
     case pb::Op::kUndo:
         if (Action *a = mutableAction(author, op.undo().target_client_op_id()); a && !a->undone)
             setUndone(author, *a, true, change);
@@ -697,6 +886,8 @@ WallModel::Change WallModel::apply(const pb::Op &op)
         m_noteIndex.clear();
         m_images.clear();
         m_imageIndex.clear();
+        m_shapes.clear();
+        m_shapeIndex.clear();
         m_actions.clear();
         m_totalPoints = 0;
         change.cleared = true;
@@ -760,6 +951,11 @@ bool WallModel::isTombstone(const Image &i, ReachableKeys &reachable)
     return !i.visible() && !reachable.contains(i.key);
 }
 
+bool WallModel::isTombstone(const Shape &s, ReachableKeys &reachable)
+{
+    return !s.visible() && !reachable.contains(s.key);
+}
+
 bool WallModel::ReachableKeys::contains(std::uint64_t key)
 {
     if (!m_keys) {
@@ -801,6 +997,15 @@ void WallModel::fillSnapImage(const Image &i, bool tombstone, pb::SnapImage *out
     out->set_undone(i.undone);
 }
 
+void WallModel::fillSnapShape(const Shape &s, bool tombstone, pb::SnapShape *out)
+{
+    out->set_key(s.key);
+    if (!tombstone)
+        s.data.toWire(out->mutable_shape());
+    out->set_deleted(s.deleted);
+    out->set_undone(s.undone);
+}
+
 void WallModel::fillSnapAction(std::uint64_t author, const Action &a, pb::SnapAction *out)
 {
     out->set_author(author);
@@ -824,6 +1029,9 @@ void WallModel::fillSnapAction(std::uint64_t author, const Action &a, pb::SnapAc
         out->set_height_before(a.heightBefore);
         out->set_width_after(a.widthAfter);
         out->set_height_after(a.heightAfter);
+    } else if (a.kind == pb::ACTION_SHAPE_EDIT) {
+        a.shapeBefore.toWire(out->mutable_shape_before());
+        a.shapeAfter.toWire(out->mutable_shape_after());
     }
 }
 
@@ -858,6 +1066,8 @@ pb::WallSnapshot WallModel::snapshot() const
     }
     for (const Image &i : m_images)
         fillSnapImage(i, isTombstone(i, reachable), snap.add_images());
+    for (const Shape &sh : m_shapes)
+        fillSnapShape(sh, isTombstone(sh, reachable), snap.add_shapes());
     return snap;
 }
 
@@ -959,6 +1169,12 @@ void WallModel::serializeSnapshot(QByteArray *into) const
         fillSnapImage(i, isTombstone(i, reachable), &image);
         putMessage(out, 6, image);
     }
+    pb::SnapShape shape;
+    for (const Shape &sh : m_shapes) {
+        shape.Clear();
+        fillSnapShape(sh, isTombstone(sh, reachable), &shape);
+        putMessage(out, 7, shape);
+    }
 }
 
 std::optional<Problem> WallModel::load(const pb::WallSnapshot &snap)
@@ -1018,6 +1234,17 @@ std::optional<Problem> WallModel::load(const pb::WallSnapshot &snap)
         fresh.m_imageIndex.emplace(i.key, fresh.m_images.size());
         fresh.m_images.push_back(std::move(i));
     }
+    for (const auto &in : snap.shapes()) {
+        if (fresh.m_shapeIndex.count(in.key()))
+            return invalid(QStringLiteral("The snapshot lists shape %1 twice.").arg(in.key()));
+        Shape sh;
+        sh.key = in.key();
+        sh.data = ShapeData::fromWire(in.shape());
+        sh.deleted = in.deleted();
+        sh.undone = in.undone();
+        fresh.m_shapeIndex.emplace(sh.key, fresh.m_shapes.size());
+        fresh.m_shapes.push_back(std::move(sh));
+    }
     for (const auto &in : snap.actions()) {
         Action a;
         a.clientOpId = in.client_op_id();
@@ -1036,6 +1263,10 @@ std::optional<Problem> WallModel::load(const pb::WallSnapshot &snap)
         a.heightBefore = in.height_before();
         a.widthAfter = in.width_after();
         a.heightAfter = in.height_after();
+        if (a.kind == pb::ACTION_SHAPE_EDIT) {
+            a.shapeBefore = ShapeData::fromWire(in.shape_before());
+            a.shapeAfter = ShapeData::fromWire(in.shape_after());
+        }
         fresh.record(in.author(), std::move(a));
     }
     // Tombstones carry no points, yet their points still count against the wall's limit.

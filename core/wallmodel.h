@@ -1,6 +1,6 @@
 #pragma once
 
-// The wall as state: strokes, notes and the undo history, built by applying sequenced ops in
+// The wall as state: strokes, notes, images, shapes and the undo history, built by applying sequenced ops in
 // order. Server and client run this same code, so every client that has applied ops 1..n shows
 // the same wall. It knows nothing of sockets, storage or drawing.
 
@@ -71,6 +71,33 @@ public:
         bool visible() const { return !deleted && !undone; }
     };
 
+    // A shape or free text (pb::Shape says what each field means).
+    struct ShapeData
+    {
+        pb::ShapeKind kind = pb::SHAPE_NONE;
+        float x = 0, y = 0, width = 0, height = 0;
+        std::uint32_t color = 0;
+        float strokeWidth = 0;
+        std::uint32_t fill = 0; // 0xAARRGGBB; alpha 0: not filled
+        QString text;
+        float fontSize = 0;
+        bool operator==(const ShapeData &) const = default;
+        static ShapeData fromWire(const pb::Shape &in);
+        void toWire(pb::Shape *out) const;
+        bool isLine() const { return kind == pb::SHAPE_LINE || kind == pb::SHAPE_ARROW; }
+        // The box it is drawn in, normalized (a line's from its two ends), without the outline's
+        // width. A text's box when it is 0 x 0 comes from its lines: the app measures those.
+        QRectF box() const;
+    };
+    struct Shape
+    {
+        std::uint64_t key = 0;
+        ShapeData data;
+        bool deleted = false;
+        bool undone = false;
+        bool visible() const { return !deleted && !undone; }
+    };
+
     // One undoable action of one author, named by the op that made it.
     struct Action
     {
@@ -83,6 +110,8 @@ public:
         // ACTION_NOTE_STYLE
         std::uint32_t colorBefore = 0, colorAfter = 0;
         float widthBefore = 0, heightBefore = 0, widthAfter = 0, heightAfter = 0;
+        // ACTION_SHAPE_EDIT
+        ShapeData shapeBefore, shapeAfter;
     };
 
     // What applying an op changed, so that a view can redraw just that.
@@ -92,6 +121,7 @@ public:
         std::vector<std::uint64_t> strokes;
         std::vector<std::uint64_t> notes;
         std::vector<std::uint64_t> images;
+        std::vector<std::uint64_t> shapes;
         size_t firstNewPoint = 0; // for a stroke that grew: index of its first new point
     };
 
@@ -127,6 +157,8 @@ public:
     const std::vector<Stroke> &strokes() const { return m_strokes; }
     const std::vector<Note> &notes() const { return m_notes; }
     const std::vector<Image> &images() const { return m_images; }
+    const std::vector<Shape> &shapes() const { return m_shapes; }
+    const Shape *shape(std::uint64_t key) const;
     const Image *image(std::uint64_t key) const;
     const Stroke *stroke(std::uint64_t key) const;
     const Note *note(std::uint64_t key) const;
@@ -138,8 +170,13 @@ private:
     Stroke *mutableStroke(std::uint64_t key);
     Note *mutableNote(std::uint64_t key);
     Image *mutableImage(std::uint64_t key);
-    // Strokes, notes and images: what max_wall_objects counts.
-    size_t objectCount() const { return m_strokes.size() + m_notes.size() + m_images.size(); }
+    Shape *mutableShape(std::uint64_t key);
+    // Strokes, notes, images and shapes: what max_wall_objects counts.
+    size_t objectCount() const
+    {
+        return m_strokes.size() + m_notes.size() + m_images.size() + m_shapes.size();
+    }
+    std::optional<Problem> wallFull() const;
     Action *mutableAction(std::uint64_t author, std::uint64_t clientOpId);
     void record(std::uint64_t author, Action action);
     void setUndone(std::uint64_t author, Action &action, bool undone, Change &change);
@@ -151,6 +188,7 @@ private:
         const std::function<DecodeResult(StrokeTail, std::vector<FixedPoint> *)> &decode) const;
     std::optional<Problem> checkNote(const pb::Op &op, std::uint64_t author) const;
     std::optional<Problem> checkImage(const pb::Op &op, std::uint64_t author) const;
+    std::optional<Problem> checkShape(const pb::Op &op, std::uint64_t author) const;
     // Keys that some action in the undo history names: hidden objects among them keep their
     // content in a snapshot (an undo may bring them back), the others travel as tombstones.
     // Worked out on the first question, so that a wall with nothing hidden never pays for it
@@ -168,6 +206,8 @@ private:
     static bool isTombstone(const Stroke &s, ReachableKeys &reachable);
     static bool isTombstone(const Note &n, ReachableKeys &reachable);
     static bool isTombstone(const Image &i, ReachableKeys &reachable);
+    static bool isTombstone(const Shape &s, ReachableKeys &reachable);
+    static void fillSnapShape(const Shape &s, bool tombstone, pb::SnapShape *out);
     static void fillSnapNote(const Note &n, bool tombstone, pb::SnapNote *out);
     static void fillSnapImage(const Image &i, bool tombstone, pb::SnapImage *out);
     static void fillSnapAction(std::uint64_t author, const Action &a, pb::SnapAction *out);
@@ -185,6 +225,8 @@ private:
     std::unordered_map<std::uint64_t, size_t> m_noteIndex;
     std::vector<Image> m_images;
     std::unordered_map<std::uint64_t, size_t> m_imageIndex;
+    std::vector<Shape> m_shapes;
+    std::unordered_map<std::uint64_t, size_t> m_shapeIndex;
     // std::map so that snapshots list authors in one order on every machine.
     std::map<std::uint64_t, std::deque<Action>> m_actions;
 };

@@ -1102,6 +1102,14 @@ std::optional<Problem> WallServer::checkPermission(const Room *room, std::uint64
         if (keyAuthor(op.image_delete().image()) != author)
             return othersWork(QStringLiteral("You cannot delete someone else's image"));
         break;
+    case pb::Op::kShapeEdit:
+        if (keyAuthor(op.shape_edit().key()) != author)
+            return othersWork(QStringLiteral("You cannot change someone else's shape"));
+        break;
+    case pb::Op::kShapeDelete:
+        if (keyAuthor(op.shape_delete().key()) != author)
+            return othersWork(QStringLiteral("You cannot delete someone else's shape"));
+        break;
     case pb::Op::kClear:
         return notPermitted(QStringLiteral("Clearing the wall"), pb::ROLE_MODERATOR);
     default:

@@ -273,6 +273,27 @@ void TestProtocol::envelopeRoundTrip_data()
             i->set_height(0.25f);
         }));
     row("op image_delete", opEnvelope([](pb::Op *op) { op->mutable_image_delete()->set_image(kU64Max); }));
+    row("op shape_add", opEnvelope([](pb::Op *op) {
+            auto *a = op->mutable_shape_add();
+            a->set_id(kU32Max);
+            auto *sh = a->mutable_shape();
+            sh->set_kind(pb::SHAPE_TEXT);
+            sh->set_x(-1e7f);
+            sh->set_y(1e7f);
+            sh->set_width(-0.5f);
+            sh->set_height(12345.25f);
+            sh->set_color(0xffffff);
+            sh->set_stroke_width(500);
+            sh->set_fill(0xffffffffu);
+            sh->set_text("wörds 🎨\nline");
+            sh->set_font_size(400);
+        }));
+    row("op shape_edit", opEnvelope([](pb::Op *op) {
+            op->mutable_shape_edit()->set_key(kU64Max);
+            op->mutable_shape_edit()->mutable_shape()->set_kind(pb::SHAPE_DIAMOND);
+            op->mutable_shape_edit()->mutable_shape()->set_fill(0x80123456u);
+        }));
+    row("op shape_delete", opEnvelope([](pb::Op *op) { op->mutable_shape_delete()->set_key(kU64Max); }));
 
     // A message type or op body added to the proto needs a row here.
     QCOMPARE(envelopeCases.size(), pb::Envelope::descriptor()->oneof_decl(0)->field_count());

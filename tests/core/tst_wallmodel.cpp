@@ -141,6 +141,56 @@ pb::Op noteDelete(std::uint64_t key)
     return op;
 }
 
+pb::Shape shapeData(pb::ShapeKind kind, float x, float y, float w, float h,
+                    std::uint32_t color = 0x333333, float strokeWidth = 3, std::uint32_t fill = 0)
+{
+    pb::Shape sh;
+    sh.set_kind(kind);
+    sh.set_x(x);
+    sh.set_y(y);
+    sh.set_width(w);
+    sh.set_height(h);
+    sh.set_color(color);
+    if (kind == pb::SHAPE_TEXT) {
+        sh.set_font_size(24);
+    } else {
+        sh.set_stroke_width(strokeWidth);
+        sh.set_fill(fill);
+    }
+    return sh;
+}
+
+pb::Shape textData(float x, float y, const std::string &text, float size = 24)
+{
+    pb::Shape sh = shapeData(pb::SHAPE_TEXT, x, y, 0, 0, 0x222222);
+    sh.set_text(text);
+    sh.set_font_size(size);
+    return sh;
+}
+
+pb::Op shapeAdd(std::uint32_t id, const pb::Shape &shape)
+{
+    pb::Op op;
+    op.mutable_shape_add()->set_id(id);
+    *op.mutable_shape_add()->mutable_shape() = shape;
+    return op;
+}
+
+pb::Op shapeEdit(std::uint64_t key, const pb::Shape &shape)
+{
+    pb::Op op;
+    op.mutable_shape_edit()->set_key(key);
+    *op.mutable_shape_edit()->mutable_shape() = shape;
+    return op;
+}
+
+pb::Op shapeDelete(std::uint64_t key)
+{
+    pb::Op op;
+    op.mutable_shape_delete()->set_key(key);
+    return op;
+}
+
 pb::Op undo(std::uint64_t target)
 {
     pb::Op op;
@@ -219,6 +269,13 @@ QString visibleState(const WallModel &model)
                        .arg(n.color)
                        .arg(n.text);
     }
+    for (const auto &sh : model.shapes()) {
+        if (!sh.visible())
+            continue;
+        pb::Shape wire;
+        sh.data.toWire(&wire);
+        out += u"shape %1 %2\n"_s.arg(sh.key).arg(QString::fromStdString(wire.ShortDebugString()));
+    }
     return out;
 }
 
@@ -254,6 +311,7 @@ private slots:
     void strokeBounds();
     void eraseAndUndoRestores();
     void notesLifecycle();
+    void shapesLifecycle();
     void undoRedoEveryKind_data();
     void undoRedoEveryKind();
     void clearEmptiesTheWall();
@@ -483,6 +541,49 @@ void TestWallModel::notesLifecycle()
     QCOMPARE(s.model.notes().size(), size_t(1));
 }
 
+void TestWallModel::shapesLifecycle()
+{
+    Server s;
+    const std::uint64_t ana = 1, bo = 2;
+    ACCEPT(s, ana, shapeAdd(3, shapeData(pb::SHAPE_DIAMOND, -10, 20, 60, 40, 0x2d9cdb, 2, 0xff6fcf97)));
+    const std::uint64_t key = objectKey(ana, 3);
+    const WallModel::Shape *shape = s.model.shape(key);
+    QVERIFY(shape);
+    QCOMPARE(shape->data.kind, pb::SHAPE_DIAMOND);
+    QCOMPARE(shape->data.box(), QRectF(-10, 20, 60, 40));
+    QCOMPARE(shape->data.fill, 0xff6fcf97u);
+    QCOMPARE(s.model.action(ana, s.lastOpId[ana])->kind, pb::ACTION_SHAPE_ADD);
+
+    // A line's box comes from its two ends, whichever way it was drawn.
+    ACCEPT(s, ana, shapeAdd(4, shapeData(pb::SHAPE_LINE, 50, 50, -20, -30)));
+    QCOMPARE(s.model.shape(objectKey(ana, 4))->data.box(), QRectF(30, 20, 20, 30));
+
+    // Bo restyles and moves Ana's shape in one op; undo gives back all of it.
+    const pb::Shape moved = shapeData(pb::SHAPE_DIAMOND, 100, 200, 90, 40, 0xeb5757, 8, 0);
+    ACCEPT(s, bo, shapeEdit(key, moved));
+    QCOMPARE(s.model.shape(key)->data, WallModel::ShapeData::fromWire(moved));
+    const WallModel::Action *edit = s.model.action(bo, s.lastOpId[bo]);
+    QCOMPARE(edit->kind, pb::ACTION_SHAPE_EDIT);
+    QCOMPARE(edit->shapeBefore.x, -10.0f);
+    QCOMPARE(edit->shapeAfter.x, 100.0f);
+    ACCEPT(s, bo, undo(s.lastOpId[bo]));
+    QCOMPARE(s.model.shape(key)->data.color, 0x2d9cdbu);
+    QCOMPARE(s.model.shape(key)->data.box(), QRectF(-10, 20, 60, 40));
+
+    // Text: typed, edited as it is typed, emptied and kept while being edited.
+    ACCEPT(s, bo, shapeAdd(1, textData(0, 0, "H")));
+    ACCEPT(s, bo, shapeEdit(objectKey(bo, 1), textData(0, 0, "Hello, wall 🎨")));
+    QCOMPARE(s.model.shape(objectKey(bo, 1))->data.text, u"Hello, wall 🎨"_s);
+    ACCEPT(s, bo, shapeEdit(objectKey(bo, 1), textData(0, 0, "")));
+
+    ACCEPT(s, ana, shapeDelete(key));
+    QVERIFY(!s.model.shape(key)->visible());
+    QCOMPARE(s.model.shapes().size(), size_t(3));
+    CHECK_SERIALIZED_SNAPSHOT(s.model);
+    ACCEPT(s, ana, clear());
+    QVERIFY(s.model.shapes().empty());
+}
+
 // One row per undoable kind: the wall after undo is the wall before the action, after redo the
 // wall after it.
 void TestWallModel::undoRedoEveryKind_data()
@@ -495,6 +596,9 @@ void TestWallModel::undoRedoEveryKind_data()
     QTest::newRow("note move") << pb::ACTION_NOTE_MOVE;
     QTest::newRow("note delete") << pb::ACTION_NOTE_DELETE;
     QTest::newRow("note style") << pb::ACTION_NOTE_STYLE;
+    QTest::newRow("shape add") << pb::ACTION_SHAPE_ADD;
+    QTest::newRow("shape edit") << pb::ACTION_SHAPE_EDIT;
+    QTest::newRow("shape delete") << pb::ACTION_SHAPE_DELETE;
 }
 
 void TestWallModel::undoRedoEveryKind()
@@ -507,8 +611,9 @@ void TestWallModel::undoRedoEveryKind()
     ACCEPT(s, ana, strokeEnd(1));
     ACCEPT(s, bo, strokeBegin(1, line(3, {-40, 40})));
     ACCEPT(s, bo, noteAdd(1, 1, 2, "note"));
+    ACCEPT(s, bo, shapeAdd(1, shapeData(pb::SHAPE_RECT, 10, 10, 100, 50)));
     const std::uint64_t anaStroke = objectKey(ana, 1), boStroke = objectKey(bo, 1);
-    const std::uint64_t note = objectKey(bo, 1);
+    const std::uint64_t note = objectKey(bo, 1), shape = objectKey(bo, 1);
 
     pb::Op action;
     switch (kind) {
@@ -519,6 +624,11 @@ void TestWallModel::undoRedoEveryKind()
     case pb::ACTION_NOTE_MOVE: action = noteMove(note, 50, -60); break;
     case pb::ACTION_NOTE_DELETE: action = noteDelete(note); break;
     case pb::ACTION_NOTE_STYLE: action = noteStyle(note, 0x2d9cdb, 320, 240); break;
+    case pb::ACTION_SHAPE_ADD: action = shapeAdd(2, shapeData(pb::SHAPE_ARROW, 0, 0, -30, 40)); break;
+    case pb::ACTION_SHAPE_EDIT:
+        action = shapeEdit(shape, shapeData(pb::SHAPE_ELLIPSE, 20, 30, 80, 80, 0xeb5757, 6, 0x802d9cdb));
+        break;
+    case pb::ACTION_SHAPE_DELETE: action = shapeDelete(shape); break;
     default: QFAIL("no such kind");
     }
 
@@ -876,6 +986,55 @@ void TestWallModel::check_data()
     QTest::newRow("redo, unknown op id") << redo(999) << ana << invalid << none;
     QTest::newRow("redo, someone else's undone op") << redo(5) << bo << invalid << none;
 
+    // Shapes and text.
+    const QString fontSize = QString::fromLatin1(limits::kFontSizeName);
+    const QString textChars = QString::fromLatin1(limits::kMaxTextCharsName);
+    QTest::newRow("shape add") << shapeAdd(1, shapeData(pb::SHAPE_RECT, 0, 0, 10, 10)) << ana << ok << none;
+    QTest::newRow("shape add, filled without outline")
+        << shapeAdd(1, shapeData(pb::SHAPE_ELLIPSE, 0, 0, 10, 10, 0, 0, 0xff00ff00)) << ana << ok << none;
+    QTest::newRow("shape add, no outline and no fill")
+        << shapeAdd(1, shapeData(pb::SHAPE_RECT, 0, 0, 10, 10, 0, 0, 0)) << ana << invalid << none;
+    QTest::newRow("shape add, no shape") << [] { pb::Op op; op.mutable_shape_add()->set_id(1); return op; }()
+                                         << ana << invalid << none;
+    QTest::newRow("shape add, kind none") << shapeAdd(1, shapeData(pb::SHAPE_NONE, 0, 0, 1, 1)) << ana
+                                          << invalid << none;
+    QTest::newRow("shape add, unknown kind")
+        << shapeAdd(1, shapeData(pb::ShapeKind(99), 0, 0, 1, 1)) << ana << invalid << none;
+    QTest::newRow("shape add, negative box")
+        << shapeAdd(1, shapeData(pb::SHAPE_RECT, 0, 0, -10, 10)) << ana << invalid << none;
+    QTest::newRow("shape add, line drawn backwards")
+        << shapeAdd(1, shapeData(pb::SHAPE_LINE, 0, 0, -10, -10)) << ana << ok << none;
+    QTest::newRow("shape add, NaN corner")
+        << shapeAdd(1, shapeData(pb::SHAPE_RECT, std::nanf(""), 0, 10, 10)) << ana << invalid << none;
+    QTest::newRow("shape add, infinite width")
+        << shapeAdd(1, shapeData(pb::SHAPE_RECT, 0, 0, INFINITY, 10)) << ana << invalid << none;
+    QTest::newRow("shape add, far corner off the wall")
+        << shapeAdd(1, shapeData(pb::SHAPE_RECT, 9e6f, 0, 2e6f, 10)) << ana << limit << coord;
+    QTest::newRow("shape add, line too wide")
+        << shapeAdd(1, shapeData(pb::SHAPE_LINE, 0, 0, 10, 10, 0, 501)) << ana << invalid << none;
+    QTest::newRow("shape add, text on a rectangle")
+        << shapeAdd(1, [&] { auto sh = shapeData(pb::SHAPE_RECT, 0, 0, 10, 10); sh.set_text("hi"); return sh; }())
+        << ana << invalid << none;
+    QTest::newRow("shape add, key taken")
+        << [] { pb::Op op = shapeAdd(1, shapeData(pb::SHAPE_RECT, 0, 0, 1, 1)); return op; }() << quint64(3)
+        << invalid << none;
+    QTest::newRow("text") << shapeAdd(1, textData(0, 0, "two\nlines")) << ana << ok << none;
+    QTest::newRow("text, font too small") << shapeAdd(1, textData(0, 0, "x", 2)) << ana << limit << fontSize;
+    QTest::newRow("text, font too big") << shapeAdd(1, textData(0, 0, "x", 401)) << ana << limit << fontSize;
+    QTest::newRow("text, too long")
+        << shapeAdd(1, textData(0, 0, std::string(limits::kMaxTextChars + 1, 'a'))) << ana << limit << textChars;
+    QTest::newRow("text, bad UTF-8") << shapeAdd(1, textData(0, 0, "\xff\xfe")) << ana << text << none;
+    QTest::newRow("shape edit") << shapeEdit(objectKey(3, 1), shapeData(pb::SHAPE_RECT, 5, 5, 1, 1)) << bo
+                                << ok << none;
+    QTest::newRow("shape edit, unknown shape")
+        << shapeEdit(objectKey(3, 9), shapeData(pb::SHAPE_RECT, 5, 5, 1, 1)) << bo << invalid << none;
+    QTest::newRow("shape edit, bad shape")
+        << shapeEdit(objectKey(3, 1), shapeData(pb::SHAPE_RECT, 5, 5, -1, 1)) << bo << invalid << none;
+    QTest::newRow("shape edit, deleted shape")
+        << shapeEdit(objectKey(3, 2), shapeData(pb::SHAPE_RECT, 5, 5, 1, 1)) << bo << invalid << none;
+    QTest::newRow("shape delete") << shapeDelete(objectKey(3, 1)) << ana << ok << none;
+    QTest::newRow("shape delete, deleted shape") << shapeDelete(objectKey(3, 2)) << ana << invalid << none;
+
     QTest::newRow("clear") << clear() << bo << ok << none;
 }
 
@@ -897,6 +1056,10 @@ void TestWallModel::check()
     ACCEPT(s, ana, undo(5));                  // 7
     ACCEPT(s, 2, strokeBegin(1, line(2)));
     QCOMPARE(s.lastOpId[ana], 7u);
+    // Author 3 has shape 1, and shape 2 deleted.
+    ACCEPT(s, 3, shapeAdd(1, shapeData(pb::SHAPE_RECT, 0, 0, 5, 5)));
+    ACCEPT(s, 3, shapeAdd(2, shapeData(pb::SHAPE_LINE, 0, 0, 5, 5)));
+    ACCEPT(s, 3, shapeDelete(objectKey(3, 2)));
 
     const std::optional<scrawl::Problem> problem = s.model.check(op, author);
     QCOMPARE(problem.value_or(scrawl::Problem{pb::ERROR_UNSPECIFIED, {}, {}}).code, code);
@@ -1072,6 +1235,7 @@ void TestWallModel::snapshotRoundTrip_data()
     QTest::newRow("erased stroke beyond undo depth") << 3;
     QTest::newRow("deleted note beyond undo depth") << 4;
     QTest::newRow("undone stroke beyond undo depth") << 5;
+    QTest::newRow("deleted shape beyond undo depth") << 6;
 }
 
 void TestWallModel::snapshotRoundTrip()
@@ -1106,6 +1270,11 @@ void TestWallModel::snapshotRoundTrip()
         ACCEPT(s, ana, noteStyle(objectKey(bo, 1), 0x6fcf97, 300, 0));
         ACCEPT(s, bo, noteStyle(objectKey(bo, 1), 0xeb5757, 0, 150));
         ACCEPT(s, bo, undo(s.lastOpId[bo]));
+        ACCEPT(s, ana, shapeAdd(1, shapeData(pb::SHAPE_RECT, -4, 5, 40, 30, 0x333333, 2, 0x802d9cdb)));
+        ACCEPT(s, bo, shapeEdit(objectKey(ana, 1), shapeData(pb::SHAPE_ELLIPSE, 4, 5, 40, 30)));
+        ACCEPT(s, bo, shapeAdd(1, textData(7, 8, "wörds\nhere", 32)));
+        ACCEPT(s, bo, shapeAdd(2, shapeData(pb::SHAPE_ARROW, 0, 0, -5, 9)));
+        ACCEPT(s, bo, shapeDelete(objectKey(bo, 2)));
         break;
     case 3:
         // Ana's stroke, erased by Ana, then 200 more actions push both out of her history.
@@ -1121,6 +1290,11 @@ void TestWallModel::snapshotRoundTrip()
     case 5:
         ACCEPT(s, ana, strokeBegin(1, line(10)));
         ACCEPT(s, ana, undo(1));
+        pushOutHistory();
+        break;
+    case 6:
+        ACCEPT(s, ana, shapeAdd(1, shapeData(pb::SHAPE_RECT, 1, 1, 2, 2)));
+        ACCEPT(s, ana, shapeDelete(objectKey(ana, 1)));
         pushOutHistory();
         break;
     }
@@ -1144,7 +1318,8 @@ void TestWallModel::snapshotRoundTrip()
     auto answers = [ana](const WallModel &model) {
         QStringList out;
         for (const pb::Op &next : {strokeBegin(1, line(3)), strokePoints(1, line(1), {}),
-                                   strokeEnd(1), noteAdd(1, 0, 0, "x"), erase({objectKey(ana, 1)})})
+                                   strokeEnd(1), noteAdd(1, 0, 0, "x"), erase({objectKey(ana, 1)}),
+                                   shapeAdd(1, shapeData(pb::SHAPE_RECT, 0, 0, 1, 1))})
             out << QString::fromLatin1(scrawl::opKindName(next)) + u": "_s
                     + describe(model.check(next, ana));
         return out.join(u'\n');

@@ -254,6 +254,52 @@ int main(int argc, char **argv)
                                     .op(0, del).op(0, undo(1)).op(0, undo(4)).bytes());
     }
     {
+        // Shapes and text: each kind, an edit, a delete, undo and redo, and some that are
+        // refused (a negative box, a font out of range, text on a rectangle).
+        const auto shape = [](pb::ShapeKind kind, float x, float y, float w, float h) {
+            pb::Shape sh;
+            sh.set_kind(kind);
+            sh.set_x(x);
+            sh.set_y(y);
+            sh.set_width(w);
+            sh.set_height(h);
+            sh.set_color(0x2d9cdb);
+            if (kind == pb::SHAPE_TEXT) {
+                sh.set_text("text on the wall");
+                sh.set_font_size(24);
+            } else {
+                sh.set_stroke_width(3);
+                sh.set_fill(kind == pb::SHAPE_RECT ? 0x80ff8800u : 0);
+            }
+            return sh;
+        };
+        const auto add = [](std::uint32_t id, const pb::Shape &sh) {
+            pb::Op op;
+            op.mutable_shape_add()->set_id(id);
+            *op.mutable_shape_add()->mutable_shape() = sh;
+            return op;
+        };
+        pb::Op edit;
+        edit.mutable_shape_edit()->set_key(scrawl::objectKey(user1, 2));
+        *edit.mutable_shape_edit()->mutable_shape() = shape(pb::SHAPE_ELLIPSE, 5, 5, 80, 40);
+        pb::Op del;
+        del.mutable_shape_delete()->set_key(scrawl::objectKey(user1, 1));
+        pb::Shape badText = shape(pb::SHAPE_TEXT, 0, 0, 0, 0);
+        badText.set_font_size(9999);
+        pb::Shape textOnRect = shape(pb::SHAPE_RECT, 0, 0, 5, 5);
+        textOnRect.set_text("no");
+        Script script;
+        script.enter(0);
+        std::uint32_t id = 0;
+        for (const auto kind : {pb::SHAPE_LINE, pb::SHAPE_ARROW, pb::SHAPE_RECT, pb::SHAPE_ELLIPSE,
+                                pb::SHAPE_DIAMOND, pb::SHAPE_TEXT})
+            script.op(0, add(++id, shape(kind, 10.0f * id, -20, 60, -30.0f + 10 * id)));
+        script.op(0, edit).op(0, del).op(0, undo(8)).op(0, redo(8)).op(0, undo(7))
+            .op(0, add(20, shape(pb::SHAPE_RECT, 0, 0, -5, 5))).op(0, add(21, badText))
+            .op(0, add(22, textOnRect));
+        write(envDir, "shapes", script.bytes());
+    }
+    {
         pb::Op clear;
         clear.mutable_clear();
         write(envDir, "clear", Script().enter(0).op(0, begin(1, w)).op(0, noteAdd(1, 0, 0, "n"))

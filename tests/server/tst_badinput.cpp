@@ -421,6 +421,57 @@ const std::vector<Row> &rows()
              c.joined().sendEnvelope(opEnvelope(op));
          },
          pb::INVALID_OP, "", kStaysOpen},
+        {"shape of an unknown kind", nullptr,
+         [](Ctx &c) {
+             pb::Op op;
+             op.mutable_shape_add()->set_id(9);
+             op.mutable_shape_add()->mutable_shape()->set_kind(pb::ShapeKind(77));
+             op.mutable_shape_add()->mutable_shape()->set_stroke_width(2);
+             c.joined().sendEnvelope(opEnvelope(op));
+         },
+         pb::INVALID_OP, "", kStaysOpen},
+        {"rectangle of negative width", nullptr,
+         [](Ctx &c) {
+             pb::Op op;
+             op.mutable_shape_add()->set_id(9);
+             auto *sh = op.mutable_shape_add()->mutable_shape();
+             sh->set_kind(pb::SHAPE_RECT);
+             sh->set_width(-5);
+             sh->set_stroke_width(2);
+             c.joined().sendEnvelope(opEnvelope(op));
+         },
+         pb::INVALID_OP, "", kStaysOpen},
+        {"text in a font too big", nullptr,
+         [](Ctx &c) {
+             pb::Op op;
+             op.mutable_shape_add()->set_id(9);
+             auto *sh = op.mutable_shape_add()->mutable_shape();
+             sh->set_kind(pb::SHAPE_TEXT);
+             sh->set_text("hello");
+             sh->set_font_size(1e9f);
+             c.joined().sendEnvelope(opEnvelope(op));
+         },
+         pb::LIMIT_EXCEEDED, limits::kFontSizeName, kStaysOpen},
+        {"text over max_text_chars", nullptr,
+         [](Ctx &c) {
+             pb::Op op;
+             op.mutable_shape_add()->set_id(9);
+             auto *sh = op.mutable_shape_add()->mutable_shape();
+             sh->set_kind(pb::SHAPE_TEXT);
+             sh->set_text(std::string(limits::kMaxTextChars + 1, 'x'));
+             sh->set_font_size(24);
+             c.joined().sendEnvelope(opEnvelope(op));
+         },
+         pb::LIMIT_EXCEEDED, limits::kMaxTextCharsName, kStaysOpen},
+        {"editing a shape that is not there", nullptr,
+         [](Ctx &c) {
+             pb::Op op;
+             op.mutable_shape_edit()->set_key(objectKey(1, 1));
+             op.mutable_shape_edit()->mutable_shape()->set_kind(pb::SHAPE_RECT);
+             op.mutable_shape_edit()->mutable_shape()->set_stroke_width(2);
+             c.joined().sendEnvelope(opEnvelope(op));
+         },
+         pb::INVALID_OP, "", kStaysOpen},
         {"stroke point outside the wall", nullptr,
          [](Ctx &c) {
              pb::Op op = strokeBegin(80, {});

@@ -274,6 +274,8 @@ private slots:
         QTest::newRow("note edit") << "edit";
         QTest::newRow("note move") << "move";
         QTest::newRow("note delete") << "delete";
+        QTest::newRow("shape edit") << "shape edit";
+        QTest::newRow("shape delete") << "shape delete";
         QTest::newRow("clear") << "clear";
         QTest::newRow("undo") << "undo";
     }
@@ -296,7 +298,14 @@ private slots:
         }));
         const auto strokeIds = a.stroke(1, {{0, 0}, {30, 30}});
         const auto noteId = a.sendOp(noteAdd(1));
-        QVERIFY(TestClient::waitFor([&] { return b.model.seq() == 3; }));
+        pb::Op rect;
+        rect.mutable_shape_add()->set_id(1);
+        rect.mutable_shape_add()->mutable_shape()->set_kind(pb::SHAPE_RECT);
+        rect.mutable_shape_add()->mutable_shape()->set_width(40);
+        rect.mutable_shape_add()->mutable_shape()->set_height(40);
+        rect.mutable_shape_add()->mutable_shape()->set_stroke_width(2);
+        a.sendOp(rect);
+        QVERIFY(TestClient::waitFor([&] { return b.model.seq() == 4; }));
         const pb::WallSnapshot before = a.model.snapshot();
 
         pb::Op op;
@@ -309,6 +318,12 @@ private slots:
             op.mutable_note_move()->set_note(note), op.mutable_note_move()->set_x(99);
         else if (what == QLatin1String("delete"))
             op.mutable_note_delete()->set_note(note);
+        else if (what == QLatin1String("shape edit")) {
+            op.mutable_shape_edit()->set_key(objectKey(a.userId, 1));
+            *op.mutable_shape_edit()->mutable_shape() = rect.shape_add().shape();
+            op.mutable_shape_edit()->mutable_shape()->set_x(200);
+        } else if (what == QLatin1String("shape delete"))
+            op.mutable_shape_delete()->set_key(objectKey(a.userId, 1));
         else if (what == QLatin1String("clear"))
             op.mutable_clear();
         else
