@@ -219,6 +219,7 @@ void CanvasItem::setClient(WallClient *client)
         connect(client, &WallClient::localStrokeChanged, this, &CanvasItem::onLocalStrokeChanged);
         connect(client, &WallClient::localStrokeRemoved, this, &CanvasItem::onLocalStrokeRemoved);
         connect(client, &WallClient::hiddenChanged, this, &CanvasItem::onHiddenChanged);
+        connect(client, &WallClient::shapeChanged, this, &CanvasItem::onShapeChanged);
         // An image arrived (or failed, or was let go): repaint where it is drawn.
         connect(client->imageCache(), &ImageCache::changed, this, [this](const QByteArray &hash) {
             if (!m_client)
@@ -257,6 +258,23 @@ void CanvasItem::setPenWidth(double width)
     if (m_penWidth == width)
         return;
     m_penWidth = width;
+    emit penChanged();
+}
+
+void CanvasItem::setFillColor(const QColor &color)
+{
+    if (m_fillColor == color)
+        return;
+    m_fillColor = color;
+    emit penChanged();
+}
+
+void CanvasItem::setTextSize(double size)
+{
+    size = std::clamp(size, double(limits::kMinFontSize), double(limits::kMaxFontSize));
+    if (m_textSize == size)
+        return;
+    m_textSize = size;
     emit penChanged();
 }
 
@@ -330,6 +348,8 @@ QRectF CanvasItem::contentBounds() const
         out = out.united(QRectF(n.x, n.y, n.width > 0 ? n.width : kNoteWidth, std::max(80.0, n.height)));
     for (const auto &i : m_client->images()->images())
         out = out.united(QRectF(i.x, i.y, i.width, i.height));
+    for (const auto &[key, shape] : m_client->shownShapes())
+        out = out.united(shapeBounds(shape));
     return out;
 }
 
@@ -414,6 +434,11 @@ void CanvasItem::indexNewStrokes()
 
 void CanvasItem::onWallReset()
 {
+    m_shapeBounds.clear();
+    if (m_client) {
+        for (const auto &[key, shape] : m_client->shownShapes())
+            m_shapeBounds.emplace(key, shapeBounds(shape));
+    }
     m_index.clear();
     m_bounds.clear();
     m_indexed = 0;
@@ -585,6 +610,65 @@ void CanvasItem::onHiddenChanged(const std::vector<std::uint64_t> &keys)
     }
 }
 
+void CanvasItem::onShapeChanged(std::uint64_t key)
+{
+    if (!m_client)
+        return;
+    if (const auto it = m_shapeBounds.find(key); it != m_shapeBounds.end()) {
+        markDirty(it->second);
+        m_shapeBounds.erase(it);
+    }
+    WallModel::ShapeData shape;
+    if (key != m_client->editingShape() && m_client->effectiveShape(key, &shape)) {
+        const QRectF b = shapeBounds(shape);
+        m_shapeBounds.emplace(key, b);
+        markDirty(b);
+    }
+}
+
+void CanvasItem::setPreview(std::optional<WallModel::ShapeData> preview)
+{
+    if (m_preview)
+        markDirty(shapeBounds(*m_preview));
+    m_preview = std::move(preview);
+    if (m_preview)
+        markDirty(shapeBounds(*m_preview));
+}
+
+WallModel::ShapeData CanvasItem::shapeBeingDrawn(QPointF to, bool constrain) const
+{
+    WallModel::ShapeData d;
+    d.kind = m_tool == Line    ? pb::SHAPE_LINE
+           : m_tool == Arrow   ? pb::SHAPE_ARROW
+           : m_tool == Ellipse ? pb::SHAPE_ELLIPSE
+           : m_tool == Diamond ? pb::SHAPE_DIAMOND
+                               : pb::SHAPE_RECT;
+    QPointF delta = to - m_shapeFrom;
+    if (constrain) {
+        if (d.isLine()) {
+            // To the nearest multiple of 45°, keeping the length.
+            const double length = std::hypot(delta.x(), delta.y());
+            const double step = M_PI / 4;
+            const double angle = std::round(std::atan2(delta.y(), delta.x()) / step) * step;
+            delta = QPointF(std::cos(angle), std::sin(angle)) * length;
+        } else {
+            const double side = std::max(std::abs(delta.x()), std::abs(delta.y()));
+            delta = QPointF(std::copysign(side, delta.x()), std::copysign(side, delta.y()));
+        }
+    }
+    const QRectF box = d.isLine() ? QRectF(m_shapeFrom, m_shapeFrom + delta)
+                                  : QRectF(m_shapeFrom, m_shapeFrom + delta).normalized();
+    d.x = float(box.x());
+    d.y = float(box.y());
+    d.width = float(box.width());
+    d.height = float(box.height());
+    d.color = std::uint32_t(m_penColor.rgb()) & 0xffffffu;
+    d.strokeWidth = float(m_penWidth);
+    if (!d.isLine() && m_fillColor.alpha() > 0)
+        d.fill = std::uint32_t(m_fillColor.rgba());
+    return d;
+}
+
 void CanvasItem::markDirty(const QRectF &wallRect)
 {
     if (wallRect.isEmpty() && wallRect.topLeft().isNull())
@@ -617,6 +701,13 @@ void CanvasItem::collectStrokes(const QRectF &area, double scale, StrokeBatch *b
             cache->wantLater(image.hash); // this may run on the render thread
         batch->pictures.push_back({rect, std::move(picture)});
     }
+    // Shapes over the images, under the ink.
+    for (auto &[key, shape] : m_client->shownShapes()) {
+        if (shapeBounds(shape).intersects(area))
+            batch->shapes.push_back(std::move(shape));
+    }
+    if (m_preview && shapeBounds(*m_preview).intersects(area))
+        batch->shapes.push_back(*m_preview);
     const auto &strokes = m_client->model().strokes();
     m_index.query(area, &m_scratch);
     for (const std::uint32_t i : m_scratch) {
@@ -949,7 +1040,7 @@ void CanvasItem::updateCursorShape()
         setCursor(Qt::ClosedHandCursor);
     else if (m_spaceDown || m_tool == Pan)
         setCursor(Qt::OpenHandCursor);
-    else if (m_tool == Note)
+    else if (m_tool == Note || m_tool == Text)
         setCursor(Qt::IBeamCursor);
     else if (m_tool == Eraser)
         setCursor(Qt::PointingHandCursor);
@@ -1012,6 +1103,29 @@ void CanvasItem::mousePressEvent(QMouseEvent *event)
         m_gesture = Gesture::None;
         break;
     }
+    case Line:
+    case Arrow:
+    case Rect:
+    case Ellipse:
+    case Diamond:
+        m_shapeFrom = wall;
+        m_gesture = Gesture::Shape;
+        setPreview(shapeBeingDrawn(wall, event->modifiers() & Qt::ShiftModifier));
+        break;
+    case Text: {
+        m_gesture = Gesture::None;
+        if (wasEditingNote)
+            break; // the click ends the editing, as for notes
+        // On a text: edit it (the topmost); elsewhere: a new one.
+        QString hit;
+        for (const auto &[key, shape] : m_client->shownShapes()) {
+            if (shape.kind == pb::SHAPE_TEXT && shapeTouches(shape, wall, 2 / m_zoom)
+                && m_client->mayChange(key))
+                hit = QString::number(key);
+        }
+        emit textRequested(wall, hit);
+        break;
+    }
     case Pan: break;
     }
     event->accept();
@@ -1036,6 +1150,9 @@ void CanvasItem::mouseMoveEvent(QMouseEvent *event)
             eraseAt(m_lastWallPos + d * (double(k) / n));
         break;
     }
+    case Gesture::Shape:
+        setPreview(shapeBeingDrawn(wall, event->modifiers() & Qt::ShiftModifier));
+        break;
     case Gesture::None: break;
     }
     if (m_client && m_gesture != Gesture::Pan)
@@ -1070,6 +1187,18 @@ void CanvasItem::endGesture()
         m_panning = false;
         updateCursorShape();
         emit panningChanged();
+        break;
+    case Gesture::Shape:
+        // A click without a drag (under 4 screen px) draws nothing.
+        if (m_client && m_preview) {
+            const WallModel::ShapeData d = *m_preview;
+            const double size = std::hypot(double(d.width), double(d.height)) * m_zoom;
+            if (size >= 4)
+                m_client->addShape(int(d.kind), QPointF(d.x, d.y),
+                                   QPointF(d.x + d.width, d.y + d.height), m_penColor, d.strokeWidth,
+                                   m_fillColor);
+        }
+        setPreview(std::nullopt);
         break;
     case Gesture::None: break;
     }
@@ -1106,6 +1235,15 @@ void CanvasItem::eraseAt(QPointF wall)
             && strokeTouches(ls.points, ls.width, wall, r))
             hits.push_back(key);
     }
+    // Shapes it touches go too (each an undoable delete).
+    QStringList shapesHit;
+    for (const auto &[key, shape] : m_client->shownShapes()) {
+        if (m_client->mayChange(key) && shapeBounds(shape).intersects(probe)
+            && shapeTouches(shape, wall, r))
+            shapesHit << QString::number(key);
+    }
+    for (const QString &key : shapesHit)
+        m_client->deleteShape(key);
     if (hits.empty())
         return;
     m_erased.insert(m_erased.end(), hits.begin(), hits.end());

@@ -43,6 +43,9 @@ class CanvasItem : public QQuickItem
     Q_PROPERTY(QColor penColor READ penColor WRITE setPenColor NOTIFY penChanged)
     Q_PROPERTY(double penWidth READ penWidth WRITE setPenWidth NOTIFY penChanged)
     Q_PROPERTY(QColor background READ background WRITE setBackground NOTIFY backgroundChanged)
+    // Shapes drawn from now on: filled with this (transparent: not filled); text in this size.
+    Q_PROPERTY(QColor fillColor READ fillColor WRITE setFillColor NOTIFY penChanged)
+    Q_PROPERTY(double textSize READ textSize WRITE setTextSize NOTIFY penChanged)
     Q_PROPERTY(double zoom READ zoom NOTIFY viewChanged)
     Q_PROPERTY(double panX READ panX NOTIFY viewChanged)
     Q_PROPERTY(double panY READ panY NOTIFY viewChanged)
@@ -53,7 +56,8 @@ class CanvasItem : public QQuickItem
     Q_PROPERTY(double lastSyncMs READ lastSyncMs NOTIFY frameSynced)
 
 public:
-    enum Tool { Pen, Eraser, Note, Pan };
+    // Appended only: the last tool is kept in the settings by number.
+    enum Tool { Pen, Eraser, Note, Pan, Line, Arrow, Rect, Ellipse, Diamond, Text };
     Q_ENUM(Tool)
 
     static constexpr int kTileSize = 256;
@@ -75,6 +79,10 @@ public:
     void setPenColor(const QColor &color);
     double penWidth() const { return m_penWidth; }
     void setPenWidth(double width);
+    QColor fillColor() const { return m_fillColor; }
+    void setFillColor(const QColor &color);
+    double textSize() const { return m_textSize; }
+    void setTextSize(double size);
     QColor background() const { return m_background; }
     void setBackground(const QColor &color);
     double zoom() const { return m_zoom; }
@@ -120,6 +128,9 @@ signals:
     void frameSynced();
     // A note was placed with the note tool: the view opens it for typing.
     void noteCreated(const QString &key);
+    // The text tool was clicked at `wallPos`: on an existing text (`key`) to edit it, or on empty
+    // wall (`key` empty) to start one. The view opens its editor.
+    void textRequested(QPointF wallPos, const QString &key);
 
 protected:
     QSGNode *updatePaintNode(QSGNode *old, UpdatePaintNodeData *) override;
@@ -142,6 +153,10 @@ private:
     void onLocalStrokeChanged(std::uint32_t id, size_t firstNewPoint);
     void onLocalStrokeRemoved(std::uint32_t id, QRectF area);
     void onHiddenChanged(const std::vector<std::uint64_t> &keys);
+    void onShapeChanged(std::uint64_t key);
+    // The shape being drawn, from where the drag started to `to` (Shift: 45° lines, squares).
+    WallModel::ShapeData shapeBeingDrawn(QPointF to, bool constrain) const;
+    void setPreview(std::optional<WallModel::ShapeData> preview);
     void indexNewStrokes();
     void markDirty(const QRectF &wallRect);
     void setSettled(bool settled);
@@ -198,12 +213,17 @@ private:
     double m_lastSyncMs = 0;
 
     // gestures
-    enum class Gesture { None, Draw, Erase, Pan };
+    enum class Gesture { None, Draw, Erase, Pan, Shape };
     Gesture m_gesture = Gesture::None;
     std::uint32_t m_strokeId = 0;
     QPointF m_lastItemPos;
     QPointF m_lastWallPos;
     std::vector<std::uint64_t> m_erased;
+    QPointF m_shapeFrom;                            // wall px, where a shape's drag began
+    std::optional<WallModel::ShapeData> m_preview;  // the shape being drawn, not sent yet
+    std::unordered_map<std::uint64_t, QRectF> m_shapeBounds; // where each shape was last drawn
+    QColor m_fillColor = Qt::transparent;
+    double m_textSize = 24;
     bool m_spaceDown = false;
     bool m_panning = false;
     QString m_exportError;

@@ -1,7 +1,11 @@
 #include "app/tilepainter.h"
 
+#include <QFontMetricsF>
+#include <QLineF>
 #include <QPainter>
+#include <QPainterPath>
 #include <QPen>
+#include <QPolygonF>
 
 #include <algorithm>
 #include <utility>
@@ -106,11 +110,176 @@ void paintStrokes(QPainter &painter, const StrokeBatch &batch, double scale)
         }
         painter.restore();
     }
+    for (const WallModel::ShapeData &shape : batch.shapes)
+        paintShape(painter, shape, scale);
     for (const StrokeBatch::Stroke &s : batch.strokes) {
         // Never thinner than about a device pixel, or far-out strokes vanish.
         const double penWidth = std::max(double(s.width), 0.8 / scale);
         drawStroke(painter, batch.points.data() + s.first, int(s.count), ink(s.color), penWidth,
                    scale);
+    }
+}
+
+namespace {
+
+constexpr int kTextFlags = Qt::AlignLeft | Qt::AlignTop | Qt::TextWordWrap;
+
+// An arrow's head: two strokes back from the end, as long as the line allows.
+std::pair<QPointF, QPointF> arrowHead(const WallModel::ShapeData &d)
+{
+    const QLineF line(d.x, d.y, d.x + d.width, d.y + d.height);
+    const double length = std::min(std::max(12.0, 4.0 * d.strokeWidth), line.length() * 0.5);
+    QLineF back(line.p2(), line.p1());
+    back.setLength(length);
+    QLineF left = back, right = back;
+    left.setAngle(back.angle() + 28);
+    right.setAngle(back.angle() - 28);
+    return {left.p2(), right.p2()};
+}
+
+QRectF textRect(const WallModel::ShapeData &d)
+{
+    const QFontMetricsF metrics(shapeFont(d.fontSize));
+    const double wrap = d.width > 0 ? d.width : 1e6;
+    const QString text = d.text.isEmpty() ? QStringLiteral(" ") : d.text;
+    QRectF r = metrics.boundingRect(QRectF(d.x, d.y, wrap, 1e6), kTextFlags, text);
+    r.setTopLeft(QPointF(d.x, d.y));
+    if (d.width > 0)
+        r.setWidth(d.width);
+    if (d.height > r.height())
+        r.setHeight(d.height);
+    return r;
+}
+
+QPolygonF diamond(const QRectF &b)
+{
+    return QPolygonF({QPointF(b.center().x(), b.top()), QPointF(b.right(), b.center().y()),
+                      QPointF(b.center().x(), b.bottom()), QPointF(b.left(), b.center().y())});
+}
+
+double distanceToSegment(QPointF p, QPointF a, QPointF b)
+{
+    const QPointF ab = b - a;
+    const double len2 = QPointF::dotProduct(ab, ab);
+    const double t = len2 > 0 ? std::clamp(QPointF::dotProduct(p - a, ab) / len2, 0.0, 1.0) : 0.0;
+    const QPointF d = p - (a + ab * t);
+    return std::hypot(d.x(), d.y());
+}
+
+} // namespace
+
+QFont shapeFont(float fontSize)
+{
+    QFont font;
+    font.setPixelSize(std::max(1, qRound(fontSize)));
+    font.setHintingPreference(QFont::PreferNoHinting);
+    return font;
+}
+
+QRectF shapeBounds(const WallModel::ShapeData &d)
+{
+    if (d.kind == pb::SHAPE_TEXT)
+        return textRect(d).adjusted(-2, -2, 2, 2);
+    QRectF box = d.box();
+    double grow = d.strokeWidth / 2.0 + 1;
+    if (d.kind == pb::SHAPE_ARROW) {
+        const auto [l, r] = arrowHead(d);
+        box = box.united(QRectF(l, l)).united(QRectF(r, r));
+    }
+    return box.adjusted(-grow, -grow, grow, grow);
+}
+
+void paintShape(QPainter &painter, const WallModel::ShapeData &d, double scale)
+{
+    painter.save();
+    if (d.kind == pb::SHAPE_TEXT) {
+        painter.setFont(shapeFont(d.fontSize));
+        painter.setPen(ink(d.color));
+        const QRectF r = textRect(d);
+        painter.drawText(r, kTextFlags, d.text);
+        painter.restore();
+        return;
+    }
+    if (d.strokeWidth > 0) {
+        QPen pen(ink(d.color));
+        pen.setWidthF(std::max(double(d.strokeWidth), 0.8 / scale));
+        pen.setCapStyle(Qt::RoundCap);
+        pen.setJoinStyle(Qt::RoundJoin);
+        painter.setPen(pen);
+    } else {
+        painter.setPen(Qt::NoPen);
+    }
+    const QRectF box = d.box();
+    if (!d.isLine() && (d.fill >> 24) != 0)
+        painter.setBrush(QColor::fromRgba(d.fill));
+    else
+        painter.setBrush(Qt::NoBrush);
+    switch (d.kind) {
+    case pb::SHAPE_LINE:
+        painter.drawLine(QLineF(d.x, d.y, d.x + d.width, d.y + d.height));
+        break;
+    case pb::SHAPE_ARROW: {
+        const QPointF end(d.x + d.width, d.y + d.height);
+        painter.drawLine(QLineF(QPointF(d.x, d.y), end));
+        const auto [l, r] = arrowHead(d);
+        const QPointF head[3] = {l, end, r};
+        painter.drawPolyline(head, 3);
+        break;
+    }
+    case pb::SHAPE_RECT: painter.drawRect(box); break;
+    case pb::SHAPE_ELLIPSE: painter.drawEllipse(box); break;
+    case pb::SHAPE_DIAMOND: painter.drawPolygon(diamond(box)); break;
+    default: break;
+    }
+    painter.restore();
+}
+
+bool shapeTouches(const WallModel::ShapeData &d, QPointF p, double slack)
+{
+    const double reach = slack + d.strokeWidth / 2.0;
+    const QRectF box = d.box();
+    const bool filled = !d.isLine() && (d.fill >> 24) != 0;
+    switch (d.kind) {
+    case pb::SHAPE_TEXT: return textRect(d).adjusted(-slack, -slack, slack, slack).contains(p);
+    case pb::SHAPE_LINE:
+        return distanceToSegment(p, QPointF(d.x, d.y), QPointF(d.x + d.width, d.y + d.height)) <= reach;
+    case pb::SHAPE_ARROW: {
+        const QPointF end(d.x + d.width, d.y + d.height);
+        const auto [l, r] = arrowHead(d);
+        return distanceToSegment(p, QPointF(d.x, d.y), end) <= reach
+            || distanceToSegment(p, l, end) <= reach || distanceToSegment(p, r, end) <= reach;
+    }
+    case pb::SHAPE_RECT: {
+        if (filled && box.contains(p))
+            return true;
+        const QPointF c[4] = {box.topLeft(), box.topRight(), box.bottomRight(), box.bottomLeft()};
+        for (int i = 0; i < 4; ++i) {
+            if (distanceToSegment(p, c[i], c[(i + 1) % 4]) <= reach)
+                return true;
+        }
+        return false;
+    }
+    case pb::SHAPE_ELLIPSE: {
+        const double rx = box.width() / 2, ry = box.height() / 2;
+        if (rx <= 0 || ry <= 0)
+            return distanceToSegment(p, box.topLeft(), box.bottomRight()) <= reach;
+        const QPointF q = p - box.center();
+        // Distance from the outline, near enough: the normalized radius's deviation from 1,
+        // scaled back by the smaller semi-axis.
+        const double k = std::hypot(q.x() / rx, q.y() / ry);
+        return (filled && k <= 1) || std::abs(k - 1) * std::min(rx, ry) <= reach;
+    }
+    case pb::SHAPE_DIAMOND: {
+        const QPolygonF poly = diamond(box);
+        if (filled && poly.containsPoint(p, Qt::OddEvenFill))
+            return true;
+        for (int i = 0; i < 4; ++i) {
+            if (distanceToSegment(p, poly[i], poly[(i + 1) % 4]) <= reach)
+                return true;
+        }
+        return false;
+    }
+    default: return false;
     }
 }
 

@@ -9,6 +9,7 @@
 // textures, and the tiles coming into view are painted while the previous frames are rendered.
 
 #include "core/points.h"
+#include "core/wallmodel.h"
 
 #include <QColor>
 #include <QImage>
@@ -48,16 +49,29 @@ struct StrokeBatch
     std::vector<QPointF> points; // wall pixels
     std::vector<Stroke> strokes; // in draw order
     std::vector<Picture> pictures; // in draw order, all under the strokes
+    std::vector<WallModel::ShapeData> shapes; // in draw order, over the pictures, under the strokes
 
     // Appends a stroke, skipping points closer than half a device pixel (at `scale` device
     // pixels per wall pixel) to the last kept one: a zoomed-out wall costs what it shows, not
     // what it holds. The last point is always kept.
     void add(std::span<const FixedPoint> points, std::uint32_t color, float width, double scale);
-    bool empty() const { return strokes.empty() && pictures.empty(); }
+    bool empty() const { return strokes.empty() && pictures.empty() && shapes.empty(); }
 };
 
+// Everything a shape paints, in wall pixels: its box grown by its line and an arrow's head; a
+// text's lines as laid out in its font.
+QRectF shapeBounds(const WallModel::ShapeData &shape);
+// The font a text shape is drawn in: the same layout at every zoom (no hinting).
+QFont shapeFont(float fontSize);
+// Draws one shape (QPainter's rectangles, ellipses, lines and polygons, so an SVG export has a
+// <rect> for a rectangle).
+void paintShape(QPainter &painter, const WallModel::ShapeData &shape, double scale);
+// Is wall point `p` on the shape, within `slack` wall px: on its line or outline, inside it when
+// it is filled or text.
+bool shapeTouches(const WallModel::ShapeData &shape, QPointF p, double slack);
+
 // Draws `batch` into `painter`, whose transform already maps wall pixels to device pixels at
-// `scale`: its pictures, then its strokes. Antialiased, round caps, round-looking joins (see the
+// `scale`: its pictures, its shapes, then its strokes. Antialiased, round caps, round-looking joins (see the
 // .cpp).
 void paintStrokes(QPainter &painter, const StrokeBatch &batch, double scale);
 

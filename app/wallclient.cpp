@@ -62,6 +62,16 @@ std::optional<std::uint64_t> noteKeyOf(const pb::Op &op, std::uint64_t self)
     }
 }
 
+std::optional<std::uint64_t> shapeKeyOf(const pb::Op &op, std::uint64_t self)
+{
+    switch (op.body_case()) {
+    case pb::Op::kShapeAdd: return objectKey(self, op.shape_add().id());
+    case pb::Op::kShapeEdit: return op.shape_edit().key();
+    case pb::Op::kShapeDelete: return op.shape_delete().key();
+    default: return std::nullopt;
+    }
+}
+
 std::optional<std::uint32_t> strokeIdOf(const pb::Op &op)
 {
     switch (op.body_case()) {
@@ -918,6 +928,8 @@ void WallClient::onOp(const pb::Op &op, bool live)
                 emit wallChanged(change);
             for (const std::uint64_t key : change.notes)
                 refreshNote(key);
+            for (const std::uint64_t key : change.shapes)
+                emit shapeChanged(key);
             for (const std::uint64_t key : change.images) {
                 // Placed now, most likely where people look: fetch it at once.
                 if (live && op.has_image_add())
@@ -1227,6 +1239,8 @@ void WallClient::acknowledge(std::deque<OutItem>::iterator it, const pb::Op *sto
         emit hiddenChanged(keys);
     } else if (const auto key = noteKeyOf(op, m_userId)) {
         refreshNote(*key);
+    } else if (const auto shape = shapeKeyOf(op, m_userId)) {
+        emit shapeChanged(*shape);
     } else if (op.has_image_delete()) {
         refreshImage(op.image_delete().image());
     }
@@ -1258,6 +1272,8 @@ void WallClient::dropRefused(std::deque<OutItem>::iterator it, const QString &me
         emit hiddenChanged(keys);
     } else if (const auto key = noteKeyOf(op, m_userId)) {
         refreshNote(*key);
+    } else if (const auto shape = shapeKeyOf(op, m_userId)) {
+        emit shapeChanged(*shape);
     } else if (op.has_image_delete()) {
         refreshImage(op.image_delete().image());
     } else if (op.has_chat()) {
@@ -1440,6 +1456,184 @@ void WallClient::deleteNote(const QString &keyText)
     op.mutable_note_delete()->set_note(key);
     pushAction(queue(std::move(op)));
     refreshNote(key);
+}
+
+// --- shapes ------------------------------------------------------------------------------------
+
+bool WallClient::effectiveShape(std::uint64_t key, WallModel::ShapeData *out) const
+{
+    bool exists = false;
+    if (const WallModel::Shape *sh = m_model.shape(key); sh && sh->visible()) {
+        exists = true;
+        *out = sh->data;
+    }
+    for (const OutItem &item : m_outbox) {
+        const auto k = shapeKeyOf(item.op, m_userId);
+        if (!k || *k != key)
+            continue;
+        if (item.op.has_shape_add()) {
+            exists = true;
+            *out = WallModel::ShapeData::fromWire(item.op.shape_add().shape());
+        } else if (item.op.has_shape_edit()) {
+            *out = WallModel::ShapeData::fromWire(item.op.shape_edit().shape());
+        } else {
+            exists = false;
+        }
+    }
+    return exists;
+}
+
+std::vector<std::pair<std::uint64_t, WallModel::ShapeData>> WallClient::shownShapes() const
+{
+    // The outbox is short: its shape ops, by key, over the model's shapes.
+    std::unordered_map<std::uint64_t, std::optional<WallModel::ShapeData>> pending;
+    std::vector<std::uint64_t> added;
+    for (const OutItem &item : m_outbox) {
+        const auto k = shapeKeyOf(item.op, m_userId);
+        if (!k)
+            continue;
+        if (item.op.has_shape_add()) {
+            pending[*k] = WallModel::ShapeData::fromWire(item.op.shape_add().shape());
+            if (!m_model.shape(*k))
+                added.push_back(*k);
+        } else if (item.op.has_shape_edit()) {
+            pending[*k] = WallModel::ShapeData::fromWire(item.op.shape_edit().shape());
+        } else {
+            pending[*k] = std::nullopt;
+        }
+    }
+    std::vector<std::pair<std::uint64_t, WallModel::ShapeData>> out;
+    out.reserve(m_model.shapes().size() + added.size());
+    auto emitShape = [&](std::uint64_t key, const WallModel::ShapeData *modelData) {
+        if (key == m_editingShape)
+            return;
+        if (const auto it = pending.find(key); it != pending.end()) {
+            if (it->second)
+                out.emplace_back(key, *it->second);
+        } else if (modelData) {
+            out.emplace_back(key, *modelData);
+        }
+    };
+    for (const WallModel::Shape &sh : m_model.shapes()) {
+        if (sh.visible() || pending.count(sh.key))
+            emitShape(sh.key, sh.visible() ? &sh.data : nullptr);
+    }
+    for (const std::uint64_t key : added)
+        emitShape(key, nullptr);
+    return out;
+}
+
+QString WallClient::addShape(int kind, QPointF from, QPointF to, const QColor &color,
+                             double strokeWidth, const QColor &fill)
+{
+    if (!ready() || kind <= pb::SHAPE_NONE || kind >= pb::SHAPE_TEXT || !isValidCoordinate(from.x())
+        || !isValidCoordinate(from.y()) || !isValidCoordinate(to.x()) || !isValidCoordinate(to.y()))
+        return {};
+    WallModel::ShapeData d;
+    d.kind = pb::ShapeKind(kind);
+    const QRectF box = d.isLine() ? QRectF(from, to) : QRectF(from, to).normalized();
+    d.x = float(box.x());
+    d.y = float(box.y());
+    d.width = float(box.width());
+    d.height = float(box.height());
+    d.color = toRgb(color);
+    d.strokeWidth = float(std::clamp(strokeWidth, double(limits::kMinStrokeWidth),
+                                     double(limits::kMaxStrokeWidth)));
+    if (!d.isLine() && fill.alpha() > 0)
+        d.fill = std::uint32_t(fill.rgba());
+    const std::uint32_t id = nextObjectId();
+    pb::Op op;
+    op.mutable_shape_add()->set_id(id);
+    d.toWire(op.mutable_shape_add()->mutable_shape());
+    pushAction(queue(std::move(op)));
+    const std::uint64_t key = objectKey(m_userId, id);
+    emit shapeChanged(key);
+    return QString::number(key);
+}
+
+QString WallClient::addText(double x, double y, const QString &text, double fontSize,
+                            const QColor &color)
+{
+    if (!ready() || !isValidCoordinate(x) || !isValidCoordinate(y))
+        return {};
+    WallModel::ShapeData d;
+    d.kind = pb::SHAPE_TEXT;
+    d.x = float(x);
+    d.y = float(y);
+    d.color = toRgb(color);
+    d.text = text.left(limits::kMaxTextChars);
+    d.fontSize = float(std::clamp(fontSize, double(limits::kMinFontSize), double(limits::kMaxFontSize)));
+    const std::uint32_t id = nextObjectId();
+    pb::Op op;
+    op.mutable_shape_add()->set_id(id);
+    d.toWire(op.mutable_shape_add()->mutable_shape());
+    pushAction(queue(std::move(op)));
+    const std::uint64_t key = objectKey(m_userId, id);
+    emit shapeChanged(key);
+    return QString::number(key);
+}
+
+bool WallClient::editShape(std::uint64_t key, const WallModel::ShapeData &data)
+{
+    WallModel::ShapeData current;
+    if (!ready() || !effectiveShape(key, &current) || current == data)
+        return false;
+    pb::Op op;
+    op.mutable_shape_edit()->set_key(key);
+    data.toWire(op.mutable_shape_edit()->mutable_shape());
+    pushAction(queue(std::move(op)));
+    emit shapeChanged(key);
+    return true;
+}
+
+void WallClient::setShapeText(const QString &keyText, const QString &text)
+{
+    const std::uint64_t key = keyText.toULongLong();
+    WallModel::ShapeData d;
+    if (!effectiveShape(key, &d) || d.kind != pb::SHAPE_TEXT)
+        return;
+    d.text = text.left(limits::kMaxTextChars);
+    editShape(key, d);
+}
+
+void WallClient::deleteShape(const QString &keyText)
+{
+    const std::uint64_t key = keyText.toULongLong();
+    WallModel::ShapeData d;
+    if (!ready() || !effectiveShape(key, &d))
+        return;
+    pb::Op op;
+    op.mutable_shape_delete()->set_key(key);
+    pushAction(queue(std::move(op)));
+    emit shapeChanged(key);
+}
+
+QVariantMap WallClient::shapeInfo(const QString &keyText) const
+{
+    WallModel::ShapeData d;
+    if (!effectiveShape(keyText.toULongLong(), &d))
+        return {};
+    return {{QStringLiteral("kind"), int(d.kind)},
+            {QStringLiteral("text"), d.text},
+            {QStringLiteral("fontSize"), double(d.fontSize)},
+            {QStringLiteral("color"), fromRgb(d.color)},
+            {QStringLiteral("x"), double(d.x)},
+            {QStringLiteral("y"), double(d.y)},
+            {QStringLiteral("width"), double(d.width)},
+            {QStringLiteral("height"), double(d.height)}};
+}
+
+void WallClient::setEditingShape(const QString &keyText)
+{
+    const std::uint64_t key = keyText.toULongLong();
+    if (key == m_editingShape)
+        return;
+    const std::uint64_t before = m_editingShape;
+    m_editingShape = key;
+    if (before)
+        emit shapeChanged(before);
+    if (key)
+        emit shapeChanged(key);
 }
 
 void WallClient::sendCursor(double x, double y)

@@ -268,6 +268,27 @@ public:
     // The image is on the wall as this person sees it: placed and not deleted by a change of
     // theirs waiting in the outbox.
     bool isImageShown(std::uint64_t key) const;
+    // Shapes (kind: a pb::ShapeKind, 1 line .. 5 diamond) from one corner or end to the other,
+    // and free text at (x, y) in wall px. Each returns the new shape's key ("" when it cannot be
+    // made now). The outline or line takes `color` and `strokeWidth`; `fill` (transparent: none)
+    // fills the rest.
+    Q_INVOKABLE QString addShape(int kind, QPointF from, QPointF to, const QColor &color,
+                                 double strokeWidth, const QColor &fill);
+    Q_INVOKABLE QString addText(double x, double y, const QString &text, double fontSize,
+                                const QColor &color);
+    // What is typed, as it is typed (the caller debounces); one undoable op each call.
+    Q_INVOKABLE void setShapeText(const QString &key, const QString &text);
+    Q_INVOKABLE void deleteShape(const QString &key);
+    // A text's editor reads it from here: {text, fontSize, color, x, y}; empty if it is gone.
+    Q_INVOKABLE QVariantMap shapeInfo(const QString &key) const;
+    // The shape whose editor is open is not drawn on the canvas meanwhile ("" for none).
+    Q_INVOKABLE void setEditingShape(const QString &key);
+    std::uint64_t editingShape() const { return m_editingShape; }
+    bool editShape(std::uint64_t key, const WallModel::ShapeData &data);
+    // A shape as this person sees it: the model's with their unacknowledged changes on top.
+    bool effectiveShape(std::uint64_t key, WallModel::ShapeData *out) const;
+    // Every shape shown, in draw order (the one being edited left out).
+    std::vector<std::pair<std::uint64_t, WallModel::ShapeData>> shownShapes() const;
     // Sent at most ~30 times a second, the latest position wins.
     Q_INVOKABLE void sendCursor(double x, double y);
 
@@ -317,6 +338,9 @@ signals:
     void localStrokeChanged(std::uint32_t id, size_t firstNewPoint);
     void localStrokeRemoved(std::uint32_t id, QRectF area);
     void hiddenChanged(const std::vector<std::uint64_t> &keys);
+    // A shape was added, changed or removed, here or by someone else (redraw where it was and
+    // where it is).
+    void shapeChanged(std::uint64_t key);
     void cursorMoved(std::uint64_t userId, QPointF wallPos);
     // Every envelope after it is handled; tests and measurements hook here.
     void opApplied(std::uint64_t seq);
@@ -403,6 +427,7 @@ private:
     std::uint64_t m_lastClientOpId = 0;
     std::uint64_t m_lastSentOpId = 0; // on this connection; 0 before its first op
     std::uint32_t m_nextObjectId = 0;
+    std::uint64_t m_editingShape = 0;
     std::uint32_t m_objectIdBlockEnd = 0;
 
     // access (security)

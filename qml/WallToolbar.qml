@@ -9,6 +9,8 @@ ToolBar {
     id: bar
     required property CanvasItem canvas
     required property WallClient client
+    // The wall view it serves: its fill step and colour rules.
+    property Item wallView: null
     signal leaveRequested()
     signal clearRequested()
     signal exportRequested(string format, bool visibleOnly)
@@ -52,7 +54,13 @@ ToolBar {
                 { tool: CanvasItem.Pen, label: qsTr("Pen"), tip: qsTr("Pen: draw freehand (P)") },
                 { tool: CanvasItem.Eraser, label: qsTr("Eraser"), tip: qsTr("Eraser: removes whole strokes it touches (E)") },
                 { tool: CanvasItem.Note, label: qsTr("Note"), tip: qsTr("Text note: click to place one, drag its top edge to move it (N)") },
-                { tool: CanvasItem.Pan, label: qsTr("Pan"), tip: qsTr("Pan: drag the wall (H, or hold Space, or drag with the middle button; wheel zooms)") }
+                { tool: CanvasItem.Pan, label: qsTr("Pan"), tip: qsTr("Pan: drag the wall (H, or hold Space, or drag with the middle button; wheel zooms)") },
+                { tool: CanvasItem.Line, label: qsTr("Line"), tip: qsTr("Line: drag from one end to the other; Shift keeps it to 45° steps (L)") },
+                { tool: CanvasItem.Arrow, label: qsTr("Arrow"), tip: qsTr("Arrow: drag from its tail to its head; Shift keeps it to 45° steps (A)") },
+                { tool: CanvasItem.Rect, label: qsTr("Box"), tip: qsTr("Rectangle: drag corner to corner; Shift makes a square (R)") },
+                { tool: CanvasItem.Ellipse, label: qsTr("Ellipse"), tip: qsTr("Ellipse: drag corner to corner; Shift makes a circle (O)") },
+                { tool: CanvasItem.Diamond, label: qsTr("Diamond"), tip: qsTr("Diamond: drag corner to corner; Shift makes it even (D)") },
+                { tool: CanvasItem.Text, label: qsTr("Text"), tip: qsTr("Text: click the wall and type; click a text to change it; Esc ends (T)") }
             ]
             delegate: TipButton {
                 objectName: "tool" + modelData.label
@@ -90,6 +98,32 @@ ToolBar {
         }
         ToolSeparator {}
 
+        // Fill for the shapes drawn next, in the pen's colour; the text size for texts.
+        TipButton {
+            objectName: "fillButton"
+            readonly property var names: [qsTr("No fill"), qsTr("Light fill"), qsTr("Solid fill")]
+            text: names[bar.wallView ? bar.wallView.fillStep : 0]
+            tip: qsTr("Fill of the boxes, ellipses and diamonds you draw next: none, light or solid, in the pen colour (F)")
+            enabled: bar.client.mayChangeWall
+            onClicked: if (bar.wallView) bar.wallView.cycleFill()
+        }
+        ComboBox {
+            objectName: "textSize"
+            visible: bar.canvas.tool === CanvasItem.Text
+            focusPolicy: Qt.NoFocus
+            implicitWidth: 110
+            textRole: "label"
+            valueRole: "size"
+            model: [{ label: qsTr("Small"), size: 16 }, { label: qsTr("Medium"), size: 24 },
+                    { label: qsTr("Large"), size: 40 }, { label: qsTr("Huge"), size: 72 }]
+            currentIndex: Math.max(0, indexOfValue(bar.canvas.textSize))
+            onActivated: bar.canvas.textSize = currentValue
+            ToolTip.visible: hovered
+            ToolTip.text: qsTr("Size of the text you write next")
+            ToolTip.delay: 400
+        }
+        ToolSeparator {}
+
         Repeater {
             model: AppSettings.palette()
             delegate: ColorSwatch {
@@ -104,7 +138,7 @@ ToolBar {
                 onClicked: {
                     bar.canvas.penColor = modelData
                     AppSettings.penColor = modelData
-                    if (bar.canvas.tool !== CanvasItem.Pen)
+                    if (bar.wallView && !bar.wallView.drawsInColor(bar.canvas.tool))
                         bar.canvas.tool = CanvasItem.Pen
                 }
             }

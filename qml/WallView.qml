@@ -47,6 +47,7 @@ Item {
             Layout.fillWidth: true
             canvas: wallCanvas
             client: view.client
+            wallView: view
             onLeaveRequested: view.requestLeave()
             onClearRequested: clearDialog.open()
             onExportRequested: (format, visibleOnly) => {
@@ -113,6 +114,7 @@ Item {
                     anchors.fill: parent
                     client: view.client
                     HoverHandler { id: wallHover }
+                    onTextRequested: (at, key) => textEditor.open(at.x, at.y, key)
                     onNoteCreated: key => {
                         for (let i = 0; i < notesRepeater.count; ++i) {
                             const item = notesRepeater.itemAt(i)
@@ -171,6 +173,12 @@ Item {
                             client: view.client
                         }
                     }
+                }
+
+                TextEditor {
+                    id: textEditor
+                    canvas: wallCanvas
+                    client: view.client
                 }
 
                 Item {
@@ -288,6 +296,13 @@ Item {
     Shortcut { sequence: "E"; enabled: view.client.mayChangeWall; onActivated: { wallCanvas.tool = CanvasItem.Eraser; AppSettings.lastTool = wallCanvas.tool } }
     Shortcut { sequence: "N"; enabled: view.client.mayChangeWall; onActivated: { wallCanvas.tool = CanvasItem.Note; AppSettings.lastTool = wallCanvas.tool } }
     Shortcut { sequence: "H"; onActivated: { wallCanvas.tool = CanvasItem.Pan; AppSettings.lastTool = wallCanvas.tool } }
+    Shortcut { sequence: "L"; enabled: view.client.mayChangeWall; onActivated: { wallCanvas.tool = CanvasItem.Line; AppSettings.lastTool = wallCanvas.tool } }
+    Shortcut { sequence: "A"; enabled: view.client.mayChangeWall; onActivated: { wallCanvas.tool = CanvasItem.Arrow; AppSettings.lastTool = wallCanvas.tool } }
+    Shortcut { sequence: "R"; enabled: view.client.mayChangeWall; onActivated: { wallCanvas.tool = CanvasItem.Rect; AppSettings.lastTool = wallCanvas.tool } }
+    Shortcut { sequence: "O"; enabled: view.client.mayChangeWall; onActivated: { wallCanvas.tool = CanvasItem.Ellipse; AppSettings.lastTool = wallCanvas.tool } }
+    Shortcut { sequence: "D"; enabled: view.client.mayChangeWall; onActivated: { wallCanvas.tool = CanvasItem.Diamond; AppSettings.lastTool = wallCanvas.tool } }
+    Shortcut { sequence: "T"; enabled: view.client.mayChangeWall; onActivated: { wallCanvas.tool = CanvasItem.Text; AppSettings.lastTool = wallCanvas.tool } }
+    Shortcut { sequence: "F"; enabled: view.client.mayChangeWall; onActivated: view.cycleFill() }
     // Paste: a picture or image files become images, text a note, in the middle of the view
     // (or where the pointer is over the wall). A text field with focus takes its own paste first.
     Shortcut {
@@ -321,10 +336,27 @@ Item {
     Shortcut { sequence: "]"; onActivated: view.stepPenWidth(1) }
 
     readonly property var penWidths: [2, 4, 8, 16]
+    // Shapes drawn next: no fill, a light wash of the pen colour, or solid.
+    readonly property var fillAlphas: [0, 0.25, 1]
+    property int fillStep: 0
+    function cycleFill() { setFill((fillStep + 1) % fillAlphas.length) }
+    function setFill(step) {
+        fillStep = step
+        const c = wallCanvas.penColor
+        wallCanvas.fillColor = Qt.rgba(c.r, c.g, c.b, fillAlphas[step])
+    }
+    Connections {
+        target: wallCanvas
+        function onPenChanged() { view.setFill(view.fillStep) }
+    }
+    // Tools that use the pen colour: picking a colour keeps them.
+    function drawsInColor(tool) {
+        return tool !== CanvasItem.Eraser && tool !== CanvasItem.Note && tool !== CanvasItem.Pan
+    }
     function choosePenColor(c) {
         wallCanvas.penColor = c
         AppSettings.penColor = c
-        if (wallCanvas.tool !== CanvasItem.Pen) {
+        if (!drawsInColor(wallCanvas.tool)) {
             wallCanvas.tool = CanvasItem.Pen
             AppSettings.lastTool = wallCanvas.tool
         }
