@@ -56,6 +56,12 @@ inline constexpr const char *kMaxNameCharsName = "max_name_chars";
 inline constexpr int kMaxWallNameChars = 64;
 inline constexpr const char *kMaxWallNameCharsName = "max_wall_name_chars";
 
+// One move or resize (a Transform op) names at most this many objects, and scales by this much.
+inline constexpr int kMaxTransformObjects = 20000;
+inline constexpr const char *kMaxTransformObjectsName = "max_transform_objects";
+inline constexpr float kMinTransformScale = 0.01f;
+inline constexpr float kMaxTransformScale = 100.0f;
+inline constexpr const char *kTransformScaleName = "transform_scale";
 inline constexpr int kMaxEraseStrokes = 1000;
 inline constexpr const char *kMaxEraseStrokesName = "max_erase_strokes";
 

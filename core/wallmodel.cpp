@@ -499,6 +499,190 @@ std::optional<Problem> WallModel::checkShape(const pb::Op &op, std::uint64_t aut
     }
 }
 
+namespace {
+
+// What a Transform does to one coordinate pair, in wall pixels; its inverse undoes it.
+struct Affine
+{
+    double sx = 1, sy = 1, ox = 0, oy = 0, dx = 0, dy = 0;
+    static Affine of(const pb::Transform &t, bool inverse)
+    {
+        Affine a;
+        a.sx = t.scale_x() == 0 ? 1.0 : double(t.scale_x());
+        a.sy = t.scale_y() == 0 ? 1.0 : double(t.scale_y());
+        a.ox = t.origin_x();
+        a.oy = t.origin_y();
+        // On the stroke points' grid: a move and its undo are exact.
+        a.dx = std::round(double(t.dx()) * kCoordScale) / kCoordScale;
+        a.dy = std::round(double(t.dy()) * kCoordScale) / kCoordScale;
+        if (inverse) {
+            // p = o + (p' - o) / s - d / s
+            a.dx = -a.dx / a.sx;
+            a.dy = -a.dy / a.sy;
+            a.sx = 1 / a.sx;
+            a.sy = 1 / a.sy;
+        }
+        return a;
+    }
+    double x(double v) const { return ox + (v - ox) * sx + dx; }
+    double y(double v) const { return oy + (v - oy) * sy + dy; }
+    QRectF rect(const QRectF &r) const
+    {
+        return QRectF(QPointF(x(r.left()), y(r.top())), QPointF(x(r.right()), y(r.bottom()))).normalized();
+    }
+};
+
+} // namespace
+
+std::optional<Problem> WallModel::checkTransform(const pb::Transform &t) const
+{
+    const int count = t.strokes_size() + t.notes_size() + t.images_size() + t.shapes_size();
+    if (count == 0)
+        return invalid(QStringLiteral("A transform names no object; name what it moves."));
+    if (count > limits::kMaxTransformObjects)
+        return limitProblem(limits::kMaxTransformObjectsName,
+                            QStringLiteral("A transform names %1 objects; the limit %2 allows %3 "
+                                           "at a time. Move them in parts.")
+                                .arg(count)
+                                .arg(QLatin1String(limits::kMaxTransformObjectsName))
+                                .arg(limits::kMaxTransformObjects));
+    for (const float v : {t.dx(), t.dy(), t.origin_x(), t.origin_y()}) {
+        if (!std::isfinite(v))
+            return invalid(QStringLiteral("A transform's offset and origin must be finite numbers."));
+    }
+    if (auto p = checkPosition(t.origin_x(), t.origin_y(), "transform's origin"))
+        return p;
+    if (std::abs(t.dx()) > 2 * limits::kMaxCoordinate || std::abs(t.dy()) > 2 * limits::kMaxCoordinate)
+        return limitProblem(limits::kMaxCoordinateName,
+                            QStringLiteral("A transform moves things by (%1, %2): off the wall (limit "
+                                           "%3).")
+                                .arg(double(t.dx()))
+                                .arg(double(t.dy()))
+                                .arg(QLatin1String(limits::kMaxCoordinateName)));
+    for (const float scale : {t.scale_x(), t.scale_y()}) {
+        if (scale == 0)
+            continue;
+        if (!std::isfinite(scale) || scale < limits::kMinTransformScale || scale > limits::kMaxTransformScale)
+            return limitProblem(limits::kTransformScaleName,
+                                QStringLiteral("A transform scales by %1 to %2 (limit %3; 0 is 1); "
+                                               "got %4 x %5.")
+                                    .arg(double(limits::kMinTransformScale))
+                                    .arg(double(limits::kMaxTransformScale))
+                                    .arg(QLatin1String(limits::kTransformScaleName))
+                                    .arg(double(t.scale_x()))
+                                    .arg(double(t.scale_y())));
+    }
+    const Affine a = Affine::of(t, false);
+    std::unordered_set<std::uint64_t> seen;
+    // Where everything lands must be on the wall.
+    QRectF landed;
+    auto named = [&](std::uint64_t key, const char *kind) -> std::optional<Problem> {
+        if (!seen.insert(key).second)
+            return invalid(QStringLiteral("A transform names %1 %2 twice.").arg(QLatin1String(kind)).arg(key));
+        return std::nullopt;
+    };
+    auto gone = [](const char *kind, std::uint64_t key) {
+        return invalid(QStringLiteral("A transform names %1 %2, which is not on this wall (erased, "
+                                      "deleted or never made).")
+                           .arg(QLatin1String(kind))
+                           .arg(key));
+    };
+    for (const std::uint64_t key : t.strokes()) {
+        if (auto p = named(key, "stroke"))
+            return p;
+        const Stroke *st = stroke(key);
+        if (!st || !st->visible())
+            return gone("stroke", key);
+        if (!st->closed)
+            return invalid(QStringLiteral("Stroke %1 is still being drawn; move it once it is done.").arg(key));
+        landed = landed.united(a.rect(st->bounds()));
+    }
+    seen.clear();
+    for (const std::uint64_t key : t.notes()) {
+        if (auto p = named(key, "note"))
+            return p;
+        const Note *n = note(key);
+        if (!n || !n->visible())
+            return gone("note", key);
+        landed = landed.united(QRectF(a.x(n->x), a.y(n->y), 1, 1));
+    }
+    seen.clear();
+    for (const std::uint64_t key : t.images()) {
+        if (auto p = named(key, "image"))
+            return p;
+        const Image *i = image(key);
+        if (!i || !i->visible())
+            return gone("image", key);
+        landed = landed.united(a.rect(QRectF(i->x, i->y, i->width, i->height)));
+    }
+    seen.clear();
+    for (const std::uint64_t key : t.shapes()) {
+        if (auto p = named(key, "shape"))
+            return p;
+        const Shape *sh = shape(key);
+        if (!sh || !sh->visible())
+            return gone("shape", key);
+        landed = landed.united(a.rect(sh->data.box()));
+    }
+    if (auto p = checkPosition(landed.left(), landed.top(), "moved objects' corner"))
+        return p;
+    return checkPosition(landed.right(), landed.bottom(), "moved objects' far corner");
+}
+
+void WallModel::applyTransform(const pb::Transform &t, bool inverse, Change &change)
+{
+    const Affine a = Affine::of(t, inverse);
+    const double scale = kCoordScale;
+    auto grid = [](double v) {
+        return std::int32_t(std::clamp(std::llround(v), -(1LL << 31) + 1, (1LL << 31) - 1));
+    };
+    for (const std::uint64_t key : t.strokes()) {
+        Stroke *st = mutableStroke(key);
+        if (!st)
+            continue;
+        for (FixedPoint &p : st->points) {
+            p.x = grid(a.x(p.x / scale) * scale);
+            p.y = grid(a.y(p.y / scale) * scale);
+        }
+        st->snapshotPath.clear();
+        if (m_keepsSnapshotPaths && st->closed)
+            keepSnapshotPath(*st);
+        change.strokes.push_back(key);
+    }
+    change.moved = !t.strokes().empty();
+    for (const std::uint64_t key : t.notes()) {
+        if (Note *n = mutableNote(key)) {
+            n->x = float(a.x(n->x));
+            n->y = float(a.y(n->y));
+            change.notes.push_back(key);
+        }
+    }
+    for (const std::uint64_t key : t.images()) {
+        if (Image *i = mutableImage(key)) {
+            const QRectF r = a.rect(QRectF(i->x, i->y, i->width, i->height));
+            i->x = float(r.x());
+            i->y = float(r.y());
+            i->width = float(r.width());
+            i->height = float(r.height());
+            change.images.push_back(key);
+        }
+    }
+    for (const std::uint64_t key : t.shapes()) {
+        Shape *sh = mutableShape(key);
+        if (!sh)
+            continue;
+        ShapeData &d = sh->data;
+        const double x2 = a.x(double(d.x) + d.width), y2 = a.y(double(d.y) + d.height);
+        d.x = float(a.x(d.x));
+        d.y = float(a.y(d.y));
+        if (d.kind != pb::SHAPE_TEXT || d.width > 0) {
+            d.width = float(x2 - d.x);
+            d.height = d.kind == pb::SHAPE_TEXT ? d.height : float(y2 - d.y);
+        }
+        change.shapes.push_back(key);
+    }
+}
+
 std::optional<Problem> WallModel::check(const pb::Op &op, std::uint64_t author) const
 {
     switch (op.body_case()) {
@@ -524,6 +708,8 @@ std::optional<Problem> WallModel::check(const pb::Op &op, std::uint64_t author) 
     case pb::Op::kShapeEdit:
     case pb::Op::kShapeDelete:
         return checkShape(op, author);
+    case pb::Op::kTransform:
+        return checkTransform(op.transform());
     case pb::Op::kUndo: {
         const Action *a = action(author, op.undo().target_client_op_id());
         if (!a)
@@ -608,6 +794,10 @@ void WallModel::setUndone(std::uint64_t author, Action &a, bool undone, Change &
                 i->deleted = !undone;
             change.images.push_back(key);
         }
+        break;
+    case pb::ACTION_TRANSFORM:
+        if (a.transform)
+            applyTransform(*a.transform, undone, change);
         break;
     case pb::ACTION_SHAPE_ADD:
     case pb::ACTION_SHAPE_EDIT:
@@ -871,6 +1061,18 @@ WallModel::Change WallModel::apply(const pb::Op &op)
         change.shapes.push_back(sh->key);
         break;
     }
+    case pb::Op::kTransform: {
+        const pb::Transform &t = op.transform();
+        applyTransform(t, false, change);
+        Action a;
+        a.clientOpId = op.client_op_id();
+        a.kind = pb::ACTION_TRANSFORM;
+        for (const auto *list : {&t.strokes(), &t.notes(), &t.images(), &t.shapes()})
+            a.keys.insert(a.keys.end(), list->begin(), list->end());
+        a.transform = std::make_shared<const pb::Transform>(t);
+        record(author, std::move(a));
+        break;
+    }
     case pb::Op::kUndo:
         if (Action *a = mutableAction(author, op.undo().target_client_op_id()); a && !a->undone)
             setUndone(author, *a, true, change);
@@ -1032,6 +1234,9 @@ void WallModel::fillSnapAction(std::uint64_t author, const Action &a, pb::SnapAc
     } else if (a.kind == pb::ACTION_SHAPE_EDIT) {
         a.shapeBefore.toWire(out->mutable_shape_before());
         a.shapeAfter.toWire(out->mutable_shape_after());
+    } else if (a.kind == pb::ACTION_TRANSFORM && a.transform) {
+        *out->mutable_transform() = *a.transform;
+        out->clear_keys(); // the transform names them
     }
 }
 
@@ -1266,6 +1471,12 @@ std::optional<Problem> WallModel::load(const pb::WallSnapshot &snap)
         if (a.kind == pb::ACTION_SHAPE_EDIT) {
             a.shapeBefore = ShapeData::fromWire(in.shape_before());
             a.shapeAfter = ShapeData::fromWire(in.shape_after());
+        } else if (a.kind == pb::ACTION_TRANSFORM) {
+            const pb::Transform &t = in.transform();
+            a.keys.clear();
+            for (const auto *list : {&t.strokes(), &t.notes(), &t.images(), &t.shapes()})
+                a.keys.insert(a.keys.end(), list->begin(), list->end());
+            a.transform = std::make_shared<const pb::Transform>(t);
         }
         fresh.record(in.author(), std::move(a));
     }

@@ -15,6 +15,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -112,6 +113,8 @@ public:
         float widthBefore = 0, heightBefore = 0, widthAfter = 0, heightAfter = 0;
         // ACTION_SHAPE_EDIT
         ShapeData shapeBefore, shapeAfter;
+        // ACTION_TRANSFORM: as applied; undo applies its inverse
+        std::shared_ptr<const pb::Transform> transform;
     };
 
     // What applying an op changed, so that a view can redraw just that.
@@ -122,6 +125,7 @@ public:
         std::vector<std::uint64_t> notes;
         std::vector<std::uint64_t> images;
         std::vector<std::uint64_t> shapes;
+        bool moved = false;       // the strokes above have new points (a transform): new bounds
         size_t firstNewPoint = 0; // for a stroke that grew: index of its first new point
     };
 
@@ -189,6 +193,9 @@ private:
     std::optional<Problem> checkNote(const pb::Op &op, std::uint64_t author) const;
     std::optional<Problem> checkImage(const pb::Op &op, std::uint64_t author) const;
     std::optional<Problem> checkShape(const pb::Op &op, std::uint64_t author) const;
+    std::optional<Problem> checkTransform(const pb::Transform &t) const;
+    // Applies `t` (or its inverse) to the objects it names that are here.
+    void applyTransform(const pb::Transform &t, bool inverse, Change &change);
     // Keys that some action in the undo history names: hidden objects among them keep their
     // content in a snapshot (an undo may bring them back), the others travel as tombstones.
     // Worked out on the first question, so that a wall with nothing hidden never pays for it

@@ -1102,6 +1102,15 @@ std::optional<Problem> WallServer::checkPermission(const Room *room, std::uint64
         if (keyAuthor(op.image_delete().image()) != author)
             return othersWork(QStringLiteral("You cannot delete someone else's image"));
         break;
+    case pb::Op::kTransform:
+        for (const auto *list : {&op.transform().strokes(), &op.transform().notes(),
+                                 &op.transform().images(), &op.transform().shapes()}) {
+            for (const std::uint64_t key : *list) {
+                if (keyAuthor(key) != author)
+                    return othersWork(QStringLiteral("You cannot move someone else's work"));
+            }
+        }
+        break;
     case pb::Op::kShapeEdit:
         if (keyAuthor(op.shape_edit().key()) != author)
             return othersWork(QStringLiteral("You cannot change someone else's shape"));

@@ -293,6 +293,20 @@ void TestProtocol::envelopeRoundTrip_data()
             op->mutable_shape_edit()->mutable_shape()->set_kind(pb::SHAPE_DIAMOND);
             op->mutable_shape_edit()->mutable_shape()->set_fill(0x80123456u);
         }));
+    row("op transform", opEnvelope([](pb::Op *op) {
+            auto *t = op->mutable_transform();
+            t->add_strokes(kU64Max);
+            t->add_strokes(1);
+            t->add_notes(kU64Max);
+            t->add_images(2);
+            t->add_shapes(3);
+            t->set_dx(-1e7f);
+            t->set_dy(0.25f);
+            t->set_scale_x(100);
+            t->set_scale_y(0.01f);
+            t->set_origin_x(1e7f);
+            t->set_origin_y(-3.5f);
+        }));
     row("op shape_delete", opEnvelope([](pb::Op *op) { op->mutable_shape_delete()->set_key(kU64Max); }));
 
     // A message type or op body added to the proto needs a row here.

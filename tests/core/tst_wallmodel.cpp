@@ -191,6 +191,41 @@ pb::Op shapeDelete(std::uint64_t key)
     return op;
 }
 
+pb::Op imageAdd(std::uint32_t id, float x, float y, float w, float h)
+{
+    pb::Op op;
+    auto *i = op.mutable_image_add();
+    i->set_id(id);
+    i->set_hash(std::string(32, '\x42'));
+    i->set_x(x);
+    i->set_y(y);
+    i->set_width(w);
+    i->set_height(h);
+    return op;
+}
+
+struct Moved
+{
+    std::vector<std::uint64_t> strokes, notes, images, shapes;
+};
+
+pb::Op transform(const Moved &m, float dx, float dy, float sx = 0, float sy = 0, float ox = 0, float oy = 0)
+{
+    pb::Op op;
+    auto *t = op.mutable_transform();
+    for (auto k : m.strokes) t->add_strokes(k);
+    for (auto k : m.notes) t->add_notes(k);
+    for (auto k : m.images) t->add_images(k);
+    for (auto k : m.shapes) t->add_shapes(k);
+    t->set_dx(dx);
+    t->set_dy(dy);
+    t->set_scale_x(sx);
+    t->set_scale_y(sy);
+    t->set_origin_x(ox);
+    t->set_origin_y(oy);
+    return op;
+}
+
 pb::Op undo(std::uint64_t target)
 {
     pb::Op op;
@@ -269,6 +304,11 @@ QString visibleState(const WallModel &model)
                        .arg(n.color)
                        .arg(n.text);
     }
+    for (const auto &i : model.images()) {
+        if (i.visible())
+            out += u"image %1 (%2, %3) %4x%5\n"_s.arg(i.key).arg(double(i.x)).arg(double(i.y))
+                       .arg(double(i.width)).arg(double(i.height));
+    }
     for (const auto &sh : model.shapes()) {
         if (!sh.visible())
             continue;
@@ -312,6 +352,7 @@ private slots:
     void eraseAndUndoRestores();
     void notesLifecycle();
     void shapesLifecycle();
+    void transformMovesEveryKind();
     void undoRedoEveryKind_data();
     void undoRedoEveryKind();
     void clearEmptiesTheWall();
@@ -584,6 +625,76 @@ void TestWallModel::shapesLifecycle()
     QVERIFY(s.model.shapes().empty());
 }
 
+// One op moves strokes, notes, images and shapes; undo puts each back exactly; a resize scales
+// about its origin; others' and later edits of the moved objects are unaffected.
+void TestWallModel::transformMovesEveryKind()
+{
+    Server s;
+    const std::uint64_t ana = 1, bo = 2;
+    ACCEPT(s, ana, strokeBegin(1, line(5, {40, 40}, {4, 0})));
+    ACCEPT(s, ana, strokeEnd(1));
+    ACCEPT(s, ana, noteAdd(2, 100, 100, "note"));
+    ACCEPT(s, ana, imageAdd(3, 200, 0, 80, 60));
+    ACCEPT(s, ana, shapeAdd(4, shapeData(pb::SHAPE_RECT, -50, -50, 40, 20)));
+    ACCEPT(s, ana, shapeAdd(5, shapeData(pb::SHAPE_ARROW, 0, 0, -10, 30)));
+    ACCEPT(s, bo, strokeBegin(1, line(3))); // open: Bo is still drawing it
+    const Moved all{{objectKey(ana, 1)}, {objectKey(ana, 2)}, {objectKey(ana, 3)},
+                    {objectKey(ana, 4), objectKey(ana, 5)}};
+    const QString before = visibleState(s.model);
+
+    // Bo moves Ana's work by (12.25, -7.5).
+    ACCEPT(s, bo, transform(all, 12.25f, -7.5f));
+    const std::uint64_t moveId = s.lastOpId[bo];
+    const WallModel::Stroke *st = s.model.stroke(objectKey(ana, 1));
+    QCOMPARE(st->points.front().x, 40 + 49);
+    QCOMPARE(st->points.front().y, 40 - 30);
+    QCOMPARE(s.model.note(objectKey(ana, 2))->x, 112.25f);
+    QCOMPARE(s.model.image(objectKey(ana, 3))->y, -7.5f);
+    QCOMPARE(s.model.shape(objectKey(ana, 4))->data.box(), QRectF(-37.75, -57.5, 40, 20));
+    QCOMPARE(s.model.action(bo, moveId)->kind, pb::ACTION_TRANSFORM);
+    CHECK_SERIALIZED_SNAPSHOT(s.model);
+
+    ACCEPT(s, bo, undo(moveId));
+    QCOMPARE(visibleState(s.model), before);
+    ACCEPT(s, bo, redo(moveId));
+    QCOMPARE(s.model.note(objectKey(ana, 2))->x, 112.25f);
+    ACCEPT(s, bo, undo(moveId));
+    QCOMPARE(visibleState(s.model), before);
+
+    // A resize: twice as big about the rectangle's top-left corner; the arrow's ends follow.
+    ACCEPT(s, ana, transform({{}, {}, {}, {objectKey(ana, 4), objectKey(ana, 5)}}, 0, 0, 2, 2, -50, -50));
+    QCOMPARE(s.model.shape(objectKey(ana, 4))->data.box(), QRectF(-50, -50, 80, 40));
+    const auto &arrow = s.model.shape(objectKey(ana, 5))->data;
+    QCOMPARE(QRectF(arrow.x, arrow.y, arrow.width, arrow.height), QRectF(50, 50, -20, 60));
+    ACCEPT(s, ana, undo(s.lastOpId[ana]));
+    QCOMPARE(visibleState(s.model), before);
+    // A stroke resized and back is on its grid again: within a grid step (a quarter pixel).
+    const std::vector<FixedPoint> strokeBefore = s.model.stroke(objectKey(ana, 1))->points;
+    ACCEPT(s, ana, transform({{objectKey(ana, 1)}, {}, {}, {}}, 3, 0, 1.37f, 0.31f, 41, 40));
+    QVERIFY(s.model.stroke(objectKey(ana, 1))->points != strokeBefore);
+    ACCEPT(s, ana, undo(s.lastOpId[ana]));
+    const auto &strokeAfter = s.model.stroke(objectKey(ana, 1))->points;
+    for (size_t i = 0; i < strokeBefore.size(); ++i) {
+        QVERIFY(std::abs(strokeAfter[i].x - strokeBefore[i].x) <= 1);
+        QVERIFY(std::abs(strokeAfter[i].y - strokeBefore[i].y) <= 1);
+    }
+
+    // Through a snapshot, the history still undoes and redoes the same way.
+    ACCEPT(s, bo, redo(moveId));
+    WallModel loaded;
+    QVERIFY(!loaded.load(s.model.snapshot()));
+    QCOMPARE(visibleState(loaded), visibleState(s.model));
+    CHECK_SERIALIZED_SNAPSHOT(loaded);
+    QCOMPARE(loaded.serializedSnapshot(), s.model.serializedSnapshot());
+
+    // What cannot be moved: a stroke still being drawn, something named twice or not there.
+    QCOMPARE(s.model.check(transform({{objectKey(bo, 1)}, {}, {}, {}}, 1, 1), bo)->code, pb::INVALID_OP);
+    QCOMPARE(s.model.check(transform({{objectKey(ana, 1), objectKey(ana, 1)}, {}, {}, {}}, 1, 1), bo)->code,
+             pb::INVALID_OP);
+    QCOMPARE(s.model.check(transform({{}, {objectKey(ana, 9)}, {}, {}}, 1, 1), bo)->code, pb::INVALID_OP);
+    QCOMPARE(s.model.check(transform({}, 1, 1), bo)->code, pb::INVALID_OP);
+}
+
 // One row per undoable kind: the wall after undo is the wall before the action, after redo the
 // wall after it.
 void TestWallModel::undoRedoEveryKind_data()
@@ -599,6 +710,7 @@ void TestWallModel::undoRedoEveryKind_data()
     QTest::newRow("shape add") << pb::ACTION_SHAPE_ADD;
     QTest::newRow("shape edit") << pb::ACTION_SHAPE_EDIT;
     QTest::newRow("shape delete") << pb::ACTION_SHAPE_DELETE;
+    QTest::newRow("transform") << pb::ACTION_TRANSFORM;
 }
 
 void TestWallModel::undoRedoEveryKind()
@@ -629,6 +741,7 @@ void TestWallModel::undoRedoEveryKind()
         action = shapeEdit(shape, shapeData(pb::SHAPE_ELLIPSE, 20, 30, 80, 80, 0xeb5757, 6, 0x802d9cdb));
         break;
     case pb::ACTION_SHAPE_DELETE: action = shapeDelete(shape); break;
+    case pb::ACTION_TRANSFORM: action = transform({{anaStroke}, {note}, {}, {shape}}, -20.5f, 33.1f); break;
     default: QFAIL("no such kind");
     }
 
@@ -1033,6 +1146,37 @@ void TestWallModel::check_data()
     QTest::newRow("shape edit, deleted shape")
         << shapeEdit(objectKey(3, 2), shapeData(pb::SHAPE_RECT, 5, 5, 1, 1)) << bo << invalid << none;
     QTest::newRow("shape delete") << shapeDelete(objectKey(3, 1)) << ana << ok << none;
+
+    // Moves and resizes.
+    const QString transformScale = QString::fromLatin1(limits::kTransformScaleName);
+    const QString transformObjects = QString::fromLatin1(limits::kMaxTransformObjectsName);
+    QTest::newRow("transform") << transform({{objectKey(ana, 1)}, {objectKey(ana, 1)}, {}, {objectKey(3, 1)}}, 5, 5)
+                               << bo << ok << none;
+    QTest::newRow("transform, resize") << transform({{objectKey(ana, 1)}, {}, {}, {}}, 0, 0, 3, 0.5f, 10, 10)
+                                       << bo << ok << none;
+    QTest::newRow("transform, nothing named") << transform({}, 5, 5) << bo << invalid << none;
+    QTest::newRow("transform, open stroke") << transform({{objectKey(ana, 2)}, {}, {}, {}}, 5, 5) << ana
+                                            << invalid << none;
+    QTest::newRow("transform, deleted note") << transform({{}, {objectKey(ana, 2)}, {}, {}}, 5, 5) << ana
+                                             << invalid << none;
+    QTest::newRow("transform, deleted shape") << transform({{}, {}, {}, {objectKey(3, 2)}}, 5, 5) << ana
+                                              << invalid << none;
+    QTest::newRow("transform, a stroke twice")
+        << transform({{objectKey(ana, 1), objectKey(ana, 1)}, {}, {}, {}}, 5, 5) << ana << invalid << none;
+    QTest::newRow("transform, NaN offset") << transform({{objectKey(ana, 1)}, {}, {}, {}}, std::nanf(""), 5)
+                                           << ana << invalid << none;
+    QTest::newRow("transform, off the wall") << transform({{objectKey(ana, 1)}, {}, {}, {}}, 1.5e7f, 0)
+                                             << ana << limit << coord;
+    QTest::newRow("transform, scale 0.001") << transform({{objectKey(ana, 1)}, {}, {}, {}}, 0, 0, 0.001f, 1)
+                                            << ana << limit << transformScale;
+    QTest::newRow("transform, negative scale") << transform({{objectKey(ana, 1)}, {}, {}, {}}, 0, 0, -1, 1)
+                                               << ana << limit << transformScale;
+    QTest::newRow("transform, too many") << [] {
+        Moved m;
+        for (int i = 0; i <= limits::kMaxTransformObjects; ++i)
+            m.strokes.push_back(objectKey(1, std::uint32_t(1000 + i)));
+        return transform(m, 1, 1);
+    }() << ana << limit << transformObjects;
     QTest::newRow("shape delete, deleted shape") << shapeDelete(objectKey(3, 2)) << ana << invalid << none;
 
     QTest::newRow("clear") << clear() << bo << ok << none;

@@ -298,6 +298,33 @@ int main(int argc, char **argv)
             .op(0, add(20, shape(pb::SHAPE_RECT, 0, 0, -5, 5))).op(0, add(21, badText))
             .op(0, add(22, textOnRect));
         write(envDir, "shapes", script.bytes());
+
+        // Moves and resizes of shapes and a stroke, their undo, and refused ones (a scale of 0.001,
+        // an object named twice, nothing named).
+        pb::Op move;
+        auto *t = move.mutable_transform();
+        t->add_shapes(scrawl::objectKey(user1, 2));
+        t->add_shapes(scrawl::objectKey(user1, 3));
+        t->add_strokes(scrawl::objectKey(user1, 30));
+        t->set_dx(40.25f);
+        t->set_dy(-12);
+        pb::Op resize = move;
+        resize.mutable_transform()->set_scale_x(2.5f);
+        resize.mutable_transform()->set_scale_y(0.5f);
+        resize.mutable_transform()->set_origin_x(10);
+        pb::Op tiny = resize;
+        tiny.mutable_transform()->set_scale_x(0.001f);
+        pb::Op twice = move;
+        twice.mutable_transform()->add_shapes(scrawl::objectKey(user1, 2));
+        pb::Op none;
+        none.mutable_transform()->set_dx(1);
+        Script moves;
+        moves.enter(0);
+        for (std::uint32_t i = 1; i <= 3; ++i)
+            moves.op(0, add(i, shape(pb::SHAPE_RECT, 10.0f * i, 5, 30, 20)));
+        moves.op(0, begin(30, w)).op(0, end(30)).op(0, move).op(0, resize).op(0, undo(6))
+            .op(0, tiny).op(0, twice).op(0, none).op(0, redo(6));
+        write(envDir, "transforms", moves.bytes());
     }
     {
         pb::Op clear;

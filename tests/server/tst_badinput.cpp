@@ -472,6 +472,30 @@ const std::vector<Row> &rows()
              c.joined().sendEnvelope(opEnvelope(op));
          },
          pb::INVALID_OP, "", kStaysOpen},
+        {"moving objects that are not there", nullptr,
+         [](Ctx &c) {
+             pb::Op op;
+             op.mutable_transform()->add_strokes(objectKey(1, 77));
+             op.mutable_transform()->set_dx(10);
+             c.joined().sendEnvelope(opEnvelope(op));
+         },
+         pb::INVALID_OP, "", kStaysOpen},
+        {"moving more than max_transform_objects", nullptr,
+         [](Ctx &c) {
+             pb::Op op;
+             for (int i = 0; i <= limits::kMaxTransformObjects; ++i)
+                 op.mutable_transform()->add_shapes(objectKey(1, std::uint32_t(i + 1)));
+             c.joined().sendEnvelope(opEnvelope(op));
+         },
+         pb::LIMIT_EXCEEDED, limits::kMaxTransformObjectsName, kStaysOpen},
+        {"scaling by a thousand", nullptr,
+         [](Ctx &c) {
+             pb::Op op;
+             op.mutable_transform()->add_notes(objectKey(1, 1));
+             op.mutable_transform()->set_scale_x(1000);
+             c.joined().sendEnvelope(opEnvelope(op));
+         },
+         pb::LIMIT_EXCEEDED, limits::kTransformScaleName, kStaysOpen},
         {"stroke point outside the wall", nullptr,
          [](Ctx &c) {
              pb::Op op = strokeBegin(80, {});
