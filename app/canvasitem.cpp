@@ -67,6 +67,10 @@ public:
     // plain QSGNode at the window's origin, unclipped (stray tiles over other items).
     QSGTransformNode *fallbackLayer = nullptr;
     QSGTransformNode *currentLayer = nullptr;
+    // A selection being moved: one image over the tiles (canvasselection.cpp).
+    QSGTransformNode *floatLayer = nullptr;
+    QSGImageNode *floatNode = nullptr;
+    std::unique_ptr<QSGTexture> floatTexture;
     TileMap current;
     TileMap fallback;
     double currentZoom = 0;
@@ -92,6 +96,8 @@ public:
             for (auto &[key, tile] : *map)
                 if (tile.node && !tile.node->parent())
                     delete tile.node;
+        if (floatNode && !floatNode->parent())
+            delete floatNode;
     }
     static void show(QSGNode *layer, Tile &tile, bool shown)
     {
@@ -146,30 +152,6 @@ QRectF segmentBounds(const std::vector<FixedPoint> &points, size_t from, double 
                   QPointF(double(x1) / kCoordScale + h, double(y1) / kCoordScale + h));
 }
 
-double distanceToSegment(QPointF p, QPointF a, QPointF b)
-{
-    const QPointF ab = b - a;
-    const double len2 = QPointF::dotProduct(ab, ab);
-    double t = len2 > 0 ? QPointF::dotProduct(p - a, ab) / len2 : 0.0;
-    t = std::clamp(t, 0.0, 1.0);
-    const QPointF d = p - (a + t * ab);
-    return std::sqrt(QPointF::dotProduct(d, d));
-}
-
-bool strokeTouches(const std::vector<FixedPoint> &points, double width, QPointF p, double radius)
-{
-    const double reach = radius + width / 2.0;
-    if (points.size() == 1) {
-        const QPointF d = toPixels(points.front()) - p;
-        return std::sqrt(QPointF::dotProduct(d, d)) <= reach;
-    }
-    for (size_t i = 1; i < points.size(); ++i) {
-        if (distanceToSegment(p, toPixels(points[i - 1]), toPixels(points[i])) <= reach)
-            return true;
-    }
-    return false;
-}
-
 } // namespace
 
 CanvasItem::CanvasItem(QQuickItem *parent)
@@ -220,6 +202,13 @@ void CanvasItem::setClient(WallClient *client)
         connect(client, &WallClient::localStrokeRemoved, this, &CanvasItem::onLocalStrokeRemoved);
         connect(client, &WallClient::hiddenChanged, this, &CanvasItem::onHiddenChanged);
         connect(client, &WallClient::shapeChanged, this, &CanvasItem::onShapeChanged);
+        // A moved selection floats until the server has the move (or refused it).
+        connect(client, &WallClient::pendingCountChanged, this, [this] {
+            if (m_floating && m_floatOp && !m_client->isOutstanding(m_floatOp))
+                endFloat();
+        });
+        connect(client->notes(), &QAbstractItemModel::rowsRemoved, this, &CanvasItem::pruneSelection);
+        connect(client->notes(), &QAbstractItemModel::dataChanged, this, &CanvasItem::pruneSelection);
         // An image arrived (or failed, or was let go): repaint where it is drawn.
         connect(client->imageCache(), &ImageCache::changed, this, [this](const QByteArray &hash) {
             if (!m_client)
@@ -230,6 +219,10 @@ void CanvasItem::setClient(WallClient *client)
             }
         });
     }
+    m_floating = false;
+    m_floatImage = QImage();
+    m_floatImageChanged = true;
+    select({});
     onWallReset();
     emit clientChanged();
 }
@@ -239,6 +232,8 @@ void CanvasItem::setTool(Tool tool)
     if (m_tool == tool)
         return;
     endGesture();
+    if (tool != Select)
+        clearSelection();
     m_tool = tool;
     updateCursorShape();
     emit toolChanged();
@@ -313,6 +308,8 @@ void CanvasItem::setView(double zoom, double panX, double panY)
     setSettled(false);
     update();
     emit viewChanged();
+    if (selectionCount() > 0)
+        emit selectionChanged();
 }
 
 void CanvasItem::panBy(double dx, double dy) { setView(m_zoom, m_pan.x() + dx, m_pan.y() + dy); }
@@ -434,6 +431,11 @@ void CanvasItem::indexNewStrokes()
 
 void CanvasItem::onWallReset()
 {
+    m_imageRects.clear();
+    if (m_client) {
+        for (const WallModel::Image &i : m_client->model().images())
+            m_imageRects.emplace(i.key, QRectF(i.x, i.y, i.width, i.height));
+    }
     m_shapeBounds.clear();
     if (m_client) {
         for (const auto &[key, shape] : m_client->shownShapes())
@@ -470,8 +472,14 @@ void CanvasItem::onWallChanged(const WallModel::Change &change)
     }
     indexNewStrokes();
     for (const std::uint64_t key : change.images) {
-        if (const WallModel::Image *image = m_client->model().image(key))
-            markDirty(QRectF(image->x, image->y, image->width, image->height));
+        // Where it was (it may have moved) and where it is.
+        if (const auto it = m_imageRects.find(key); it != m_imageRects.end())
+            markDirty(it->second);
+        if (const WallModel::Image *image = m_client->model().image(key)) {
+            const QRectF rect(image->x, image->y, image->width, image->height);
+            m_imageRects[key] = rect;
+            markDirty(rect);
+        }
     }
     for (const std::uint64_t key : change.strokes) {
         const WallModel::Stroke *s = m_client->model().stroke(key);
@@ -480,7 +488,13 @@ void CanvasItem::onWallChanged(const WallModel::Change &change)
         const auto idx = size_t(s - strokes.data());
         if (idx >= m_bounds.size())
             continue;
-        if (change.firstNewPoint > 0) {
+        if (change.moved) {
+            // New points (a move or resize): painted away from where it was, indexed where it is.
+            markDirty(m_bounds[idx]);
+            m_bounds[idx] = s->bounds();
+            m_index.insert(std::uint32_t(idx), m_bounds[idx]);
+            markDirty(m_bounds[idx]);
+        } else if (change.firstNewPoint > 0) {
             // A stroke grew: only its new part needs indexing and painting.
             const QRectF part = segmentBounds(s->points, change.firstNewPoint - 1, s->width);
             m_bounds[idx] = m_bounds[idx].united(part);
@@ -493,6 +507,8 @@ void CanvasItem::onWallChanged(const WallModel::Change &change)
             markDirty(m_bounds[idx]);
         }
     }
+    if (selectionCount() > 0)
+        pruneSelection();
 }
 
 void CanvasItem::reveal(const WallModel::Stroke &s, size_t firstNew)
@@ -624,6 +640,8 @@ void CanvasItem::onShapeChanged(std::uint64_t key)
         m_shapeBounds.emplace(key, b);
         markDirty(b);
     }
+    if (isSelected(key, 3))
+        pruneSelection();
 }
 
 void CanvasItem::setPreview(std::optional<WallModel::ShapeData> preview)
@@ -693,7 +711,8 @@ void CanvasItem::collectStrokes(const QRectF &area, double scale, StrokeBatch *b
     // Images first, under the ink. A wall holds at most max_wall_images of them: a scan is cheap.
     for (const WallModel::Image &image : m_client->model().images()) {
         const QRectF rect(image.x, image.y, image.width, image.height);
-        if (!image.visible() || !rect.intersects(area) || !m_client->isImageShown(image.key))
+        if (!image.visible() || !rect.intersects(area) || !m_client->isImageShown(image.key)
+            || (m_floating && asShown && isSelected(image.key, 2)))
             continue;
         ImageCache *cache = m_client->imageCache();
         QImage picture = cache->image(image.hash, rect.width() * scale);
@@ -703,7 +722,7 @@ void CanvasItem::collectStrokes(const QRectF &area, double scale, StrokeBatch *b
     }
     // Shapes over the images, under the ink.
     for (auto &[key, shape] : m_client->shownShapes()) {
-        if (shapeBounds(shape).intersects(area))
+        if (shapeBounds(shape).intersects(area) && !(m_floating && asShown && isSelected(key, 3)))
             batch->shapes.push_back(std::move(shape));
     }
     if (m_preview && shapeBounds(*m_preview).intersects(area))
@@ -715,7 +734,7 @@ void CanvasItem::collectStrokes(const QRectF &area, double scale, StrokeBatch *b
             continue;
         const WallModel::Stroke &s = strokes[i];
         if (!s.visible() || !m_bounds[i].intersects(area) || m_client->isHiddenLocally(s.key)
-            || m_client->isShadowedByLocal(s.key))
+            || m_client->isShadowedByLocal(s.key) || (m_floating && asShown && isSelected(s.key, 0)))
             continue;
         const std::span<const FixedPoint> points(s.points);
         batch->add(asShown ? points.first(shownPoints(s)) : points, s.color, s.width, scale);
@@ -779,6 +798,8 @@ QSGNode *CanvasItem::updatePaintNode(QSGNode *old, UpdatePaintNodeData *)
         root->currentLayer = new QSGTransformNode;
         root->appendChildNode(root->fallbackLayer);
         root->appendChildNode(root->currentLayer);
+        root->floatLayer = new QSGTransformNode;
+        root->appendChildNode(root->floatLayer);
     }
     if (!m_painter) {
         // Leave a core to the GUI and render threads; more than a few painters only contend.
@@ -1027,6 +1048,27 @@ QSGNode *CanvasItem::updatePaintNode(QSGNode *old, UpdatePaintNodeData *)
             ++it;
         }
     }
+    // The floating selection over the tiles, where the pointer has taken it.
+    if (m_floating && !m_floatImage.isNull()) {
+        if (m_floatImageChanged || !root->floatNode) {
+            std::unique_ptr<QSGTexture> texture(win->createTextureFromImage(m_floatImage));
+            if (!root->floatNode) {
+                root->floatNode = win->createImageNode();
+                root->floatNode->setOwnsTexture(false);
+                root->floatNode->setFiltering(QSGTexture::Linear);
+            }
+            root->floatNode->setTexture(texture.get());
+            root->floatTexture = std::move(texture);
+            m_floatImageChanged = false;
+        }
+        const QRectF w = floatTarget();
+        root->floatNode->setRect(QRectF(mapFromWall(w.topLeft()), mapFromWall(w.bottomRight())));
+        root->floatNode->setSourceRect(QRectF(QPointF(0, 0), root->floatTexture->textureSize()));
+        if (!root->floatNode->parent())
+            root->floatLayer->appendChildNode(root->floatNode);
+    } else if (root->floatNode && root->floatNode->parent()) {
+        root->floatLayer->removeChildNode(root->floatNode);
+    }
     m_syncedChanges = m_changes;
     m_lastSyncMs = timer.nsecsElapsed() / 1e6;
     return root;
@@ -1044,6 +1086,8 @@ void CanvasItem::updateCursorShape()
         setCursor(Qt::IBeamCursor);
     else if (m_tool == Eraser)
         setCursor(Qt::PointingHandCursor);
+    else if (m_tool == Select)
+        setCursor(Qt::ArrowCursor);
     else
         setCursor(Qt::CrossCursor);
 }
@@ -1112,6 +1156,9 @@ void CanvasItem::mousePressEvent(QMouseEvent *event)
         m_gesture = Gesture::Shape;
         setPreview(shapeBeingDrawn(wall, event->modifiers() & Qt::ShiftModifier));
         break;
+    case Select:
+        pressSelect(pos, wall, event->modifiers());
+        break;
     case Text: {
         m_gesture = Gesture::None;
         if (wasEditingNote)
@@ -1152,6 +1199,11 @@ void CanvasItem::mouseMoveEvent(QMouseEvent *event)
     }
     case Gesture::Shape:
         setPreview(shapeBeingDrawn(wall, event->modifiers() & Qt::ShiftModifier));
+        break;
+    case Gesture::Band:
+    case Gesture::Move:
+    case Gesture::Resize:
+        moveSelect(pos, wall, event->modifiers());
         break;
     case Gesture::None: break;
     }
@@ -1199,6 +1251,11 @@ void CanvasItem::endGesture()
                                    m_fillColor);
         }
         setPreview(std::nullopt);
+        break;
+    case Gesture::Band:
+    case Gesture::Move:
+    case Gesture::Resize:
+        releaseSelect();
         break;
     case Gesture::None: break;
     }
@@ -1279,6 +1336,35 @@ void CanvasItem::wheelEvent(QWheelEvent *event)
 
 void CanvasItem::keyPressEvent(QKeyEvent *event)
 {
+    // The selection: Delete, arrows (Shift: 10 px), Ctrl+D duplicates, Esc lets go; Ctrl+A
+    // picks everything (with the select tool).
+    const bool ctrl = event->modifiers() & Qt::ControlModifier;
+    if (ctrl && event->key() == Qt::Key_A && m_client && m_client->mayChangeWall()) {
+        setTool(Select);
+        selectAll();
+        event->accept();
+        return;
+    }
+    if (selectionCount() > 0 && m_gesture == Gesture::None) {
+        const double step = (event->modifiers() & Qt::ShiftModifier ? 10.0 : 1.0) / m_zoom;
+        switch (event->key()) {
+        case Qt::Key_Delete:
+        case Qt::Key_Backspace: deleteSelection(); event->accept(); return;
+        case Qt::Key_Escape: clearSelection(); event->accept(); return;
+        case Qt::Key_Left: nudgeSelection(-step, 0); event->accept(); return;
+        case Qt::Key_Right: nudgeSelection(step, 0); event->accept(); return;
+        case Qt::Key_Up: nudgeSelection(0, -step); event->accept(); return;
+        case Qt::Key_Down: nudgeSelection(0, step); event->accept(); return;
+        case Qt::Key_D:
+            if (ctrl) {
+                duplicateSelection();
+                event->accept();
+                return;
+            }
+            break;
+        default: break;
+        }
+    }
     if (event->key() == Qt::Key_Space && !event->isAutoRepeat()) {
         m_spaceDown = true;
         updateCursorShape();

@@ -26,7 +26,9 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 QT_BEGIN_NAMESPACE
 class QPainter;
@@ -52,12 +54,18 @@ class CanvasItem : public QQuickItem
     Q_PROPERTY(bool panning READ panning NOTIFY panningChanged)
     // True once every visible tile is painted and nothing is dirty (tests wait for it).
     Q_PROPERTY(bool settled READ settled NOTIFY settledChanged)
+    // The select tool's selection: its bounds and the box being dragged out, in item pixels;
+    // `floatShift` is how far (item px) a selection being moved has gone, for the note views.
+    Q_PROPERTY(int selectionCount READ selectionCount NOTIFY selectionChanged)
+    Q_PROPERTY(QRectF selectionRect READ selectionRect NOTIFY selectionChanged)
+    Q_PROPERTY(QRectF bandRect READ bandRect NOTIFY selectionChanged)
+    Q_PROPERTY(QPointF floatShift READ floatShift NOTIFY selectionChanged)
     // Time spent preparing the last frame (tile painting and node updates), in ms.
     Q_PROPERTY(double lastSyncMs READ lastSyncMs NOTIFY frameSynced)
 
 public:
     // Appended only: the last tool is kept in the settings by number.
-    enum Tool { Pen, Eraser, Note, Pan, Line, Arrow, Rect, Ellipse, Diamond, Text };
+    enum Tool { Pen, Eraser, Note, Pan, Line, Arrow, Rect, Ellipse, Diamond, Text, Select };
     Q_ENUM(Tool)
 
     static constexpr int kTileSize = 256;
@@ -91,6 +99,22 @@ public:
     bool panning() const { return m_panning; }
     bool settled() const { return m_settled; }
     double lastSyncMs() const { return m_lastSyncMs; }
+    int selectionCount() const;
+    QRectF selectionRect() const;
+    QRectF bandRect() const;
+    QPointF floatShift() const;
+
+    // The selection (select tool): everything on the wall, none, and what to do with it. Moves
+    // and resizes are one undoable op each; deleting is one per object kind.
+    Q_INVOKABLE void selectAll();
+    Q_INVOKABLE void clearSelection();
+    Q_INVOKABLE void deleteSelection();
+    Q_INVOKABLE void duplicateSelection();
+    Q_INVOKABLE void nudgeSelection(double dx, double dy); // wall px
+    Q_INVOKABLE bool isNoteSelected(const QString &key) const;
+    // What is selected, by kind (tests, benchmarks).
+    const WallClient::Copies &selection() const { return m_selection; }
+    void select(const WallClient::Copies &objects);
 
     Q_INVOKABLE QPointF mapToWall(QPointF itemPos) const { return (itemPos - m_pan) / m_zoom; }
     Q_INVOKABLE QPointF mapFromWall(QPointF wallPos) const { return wallPos * m_zoom + m_pan; }
@@ -131,6 +155,7 @@ signals:
     // The text tool was clicked at `wallPos`: on an existing text (`key`) to edit it, or on empty
     // wall (`key` empty) to start one. The view opens its editor.
     void textRequested(QPointF wallPos, const QString &key);
+    void selectionChanged();
 
 protected:
     QSGNode *updatePaintNode(QSGNode *old, UpdatePaintNodeData *) override;
@@ -171,6 +196,24 @@ private:
     void showCursorAtTip(const WallModel::Stroke &s, size_t shown);
     size_t shownPoints(const WallModel::Stroke &s) const;
     void endGesture();
+    // selection (canvasselection.cpp)
+    QRectF selectionWallBounds() const;
+    QRectF noteRect(const NotesModel::Note &n) const;
+    bool isSelected(std::uint64_t key, int kind) const;
+    void pressSelect(QPointF item, QPointF wall, Qt::KeyboardModifiers mods);
+    void moveSelect(QPointF item, QPointF wall, Qt::KeyboardModifiers mods);
+    void releaseSelect();
+    // The topmost object under wall point `p`: kind (0 stroke, 1 note, 2 image, 3 shape), key.
+    std::optional<std::pair<int, std::uint64_t>> objectAt(QPointF p) const;
+    void pruneSelection();
+    // A selection being moved or resized floats: drawn once into an image that follows the
+    // pointer, left out of the tiles, until the server has the move.
+    void startFloat();
+    void endFloat();
+    void sendFloat();
+    QRectF floatTarget() const; // where the floated area is now, wall px
+    QRectF floated(const QRectF &wallRect) const; // a wall rect moved and scaled as the float
+    void collectSelected(const QRectF &area, double scale, StrokeBatch *batch);
 
     QPointer<WallClient> m_client;
     Tool m_tool = Pen;
@@ -213,7 +256,7 @@ private:
     double m_lastSyncMs = 0;
 
     // gestures
-    enum class Gesture { None, Draw, Erase, Pan, Shape };
+    enum class Gesture { None, Draw, Erase, Pan, Shape, Band, Move, Resize };
     Gesture m_gesture = Gesture::None;
     std::uint32_t m_strokeId = 0;
     QPointF m_lastItemPos;
@@ -223,6 +266,21 @@ private:
     std::optional<WallModel::ShapeData> m_preview;  // the shape being drawn, not sent yet
     std::unordered_map<std::uint64_t, QRectF> m_shapeBounds; // where each shape was last drawn
     QColor m_fillColor = Qt::transparent;
+    // selection
+    WallClient::Copies m_selection;
+    std::unordered_set<std::uint64_t> m_selected[4]; // by kind, as in objectAt
+    QPointF m_bandFrom, m_bandTo;                   // wall px, while a box is dragged out
+    QPointF m_pressWall;                            // where the move or resize began
+    int m_resizeCorner = -1;                        // 0 top-left, clockwise
+    bool m_floating = false;
+    bool m_floatImageChanged = false;
+    QImage m_floatImage;
+    QRectF m_floatWallRect;                         // what the image shows, wall px
+    QPointF m_floatDelta;                           // wall px
+    double m_floatSx = 1, m_floatSy = 1;
+    QPointF m_floatOrigin;
+    std::uint64_t m_floatOp = 0;                    // the op the float waits for
+    std::unordered_map<std::uint64_t, QRectF> m_imageRects; // where each image was last drawn
     double m_textSize = 24;
     bool m_spaceDown = false;
     bool m_panning = false;

@@ -8,6 +8,7 @@
 #include <QPolygonF>
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 namespace scrawl {
@@ -157,6 +158,8 @@ QPolygonF diamond(const QRectF &b)
                       QPointF(b.center().x(), b.bottom()), QPointF(b.left(), b.center().y())});
 }
 
+} // namespace
+
 double distanceToSegment(QPointF p, QPointF a, QPointF b)
 {
     const QPointF ab = b - a;
@@ -166,7 +169,17 @@ double distanceToSegment(QPointF p, QPointF a, QPointF b)
     return std::hypot(d.x(), d.y());
 }
 
-} // namespace
+bool strokeTouches(const std::vector<FixedPoint> &points, double width, QPointF p, double radius)
+{
+    const double reach = radius + width / 2.0;
+    if (points.size() == 1)
+        return distanceToSegment(p, toPixels(points.front()), toPixels(points.front())) <= reach;
+    for (size_t i = 1; i < points.size(); ++i) {
+        if (distanceToSegment(p, toPixels(points[i - 1]), toPixels(points[i])) <= reach)
+            return true;
+    }
+    return false;
+}
 
 QFont shapeFont(float fontSize)
 {

@@ -58,6 +58,11 @@ struct StrokeBatch
     bool empty() const { return strokes.empty() && pictures.empty() && shapes.empty(); }
 };
 
+// Distance from `p` to the segment a-b, in the units of the three.
+double distanceToSegment(QPointF p, QPointF a, QPointF b);
+// Does a stroke of `width` pass within `radius` of wall point `p`?
+bool strokeTouches(const std::vector<FixedPoint> &points, double width, QPointF p, double radius);
+
 // Everything a shape paints, in wall pixels: its box grown by its line and an arrow's head; a
 // text's lines as laid out in its font.
 QRectF shapeBounds(const WallModel::ShapeData &shape);

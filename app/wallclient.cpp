@@ -1623,6 +1623,104 @@ QVariantMap WallClient::shapeInfo(const QString &keyText) const
             {QStringLiteral("height"), double(d.height)}};
 }
 
+std::uint64_t WallClient::transformObjects(pb::Transform t)
+{
+    if (!ready())
+        return 0;
+    // In parts of at most max_transform_objects, each its own undoable op.
+    std::vector<std::pair<int, std::uint64_t>> all; // (list, key)
+    const google::protobuf::RepeatedField<std::uint64_t> *lists[4] = {&t.strokes(), &t.notes(),
+                                                                       &t.images(), &t.shapes()};
+    for (int l = 0; l < 4; ++l)
+        for (const std::uint64_t key : *lists[l])
+            all.emplace_back(l, key);
+    std::uint64_t last = 0;
+    for (size_t i = 0; i < all.size(); i += size_t(limits::kMaxTransformObjects)) {
+        pb::Op op;
+        pb::Transform *part = op.mutable_transform();
+        *part = t;
+        part->clear_strokes();
+        part->clear_notes();
+        part->clear_images();
+        part->clear_shapes();
+        const size_t end = std::min(all.size(), i + size_t(limits::kMaxTransformObjects));
+        for (size_t k = i; k < end; ++k) {
+            const auto [l, key] = all[k];
+            (l == 0 ? part->add_strokes(key) : l == 1 ? part->add_notes(key)
+                                             : l == 2 ? part->add_images(key) : part->add_shapes(key));
+        }
+        last = queue(std::move(op));
+        pushAction(last);
+    }
+    return last;
+}
+
+bool WallClient::isOutstanding(std::uint64_t clientOpId) const
+{
+    return std::any_of(m_outbox.begin(), m_outbox.end(),
+                       [clientOpId](const OutItem &o) { return o.op.client_op_id() == clientOpId; });
+}
+
+WallClient::Copies WallClient::duplicate(const Copies &objects, QPointF offset)
+{
+    Copies made;
+    if (!ready())
+        return made;
+    for (const std::uint64_t key : objects.images) {
+        const WallModel::Image *i = m_model.image(key);
+        if (!i || !i->visible())
+            continue;
+        const std::uint32_t id = nextObjectId();
+        pb::Op op;
+        auto *a = op.mutable_image_add();
+        a->set_id(id);
+        a->set_hash(i->hash.toStdString());
+        a->set_x(float(i->x + offset.x()));
+        a->set_y(float(i->y + offset.y()));
+        a->set_width(i->width);
+        a->set_height(i->height);
+        pushAction(queue(std::move(op)));
+        made.images.push_back(objectKey(m_userId, id));
+    }
+    for (const std::uint64_t key : objects.shapes) {
+        WallModel::ShapeData d;
+        if (!effectiveShape(key, &d))
+            continue;
+        d.x += float(offset.x());
+        d.y += float(offset.y());
+        const std::uint32_t id = nextObjectId();
+        pb::Op op;
+        op.mutable_shape_add()->set_id(id);
+        d.toWire(op.mutable_shape_add()->mutable_shape());
+        pushAction(queue(std::move(op)));
+        const std::uint64_t copy = objectKey(m_userId, id);
+        made.shapes.push_back(copy);
+        emit shapeChanged(copy);
+    }
+    for (const std::uint64_t key : objects.strokes) {
+        const WallModel::Stroke *st = m_model.stroke(key);
+        if (!st || !st->visible() || st->points.empty())
+            continue;
+        const QColor color = fromRgb(st->color);
+        std::uint32_t id = beginStroke(toPixels(st->points.front()) + offset, color, st->width);
+        for (size_t k = 1; k < st->points.size(); ++k)
+            id = extendStroke(id, toPixels(st->points[k]) + offset);
+        endStroke(id);
+        made.strokes.push_back(objectKey(m_userId, id));
+    }
+    for (const std::uint64_t key : objects.notes) {
+        NotesModel::Note n;
+        if (!effectiveNote(key, &n))
+            continue;
+        const QString copy = addNote(n.x + offset.x(), n.y + offset.y(), n.text);
+        if (copy.isEmpty())
+            continue;
+        styleNote(copy, n.color, n.width, n.height);
+        made.notes.push_back(copy.toULongLong());
+    }
+    return made;
+}
+
 void WallClient::setEditingShape(const QString &keyText)
 {
     const std::uint64_t key = keyText.toULongLong();

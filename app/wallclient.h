@@ -289,6 +289,18 @@ public:
     bool effectiveShape(std::uint64_t key, WallModel::ShapeData *out) const;
     // Every shape shown, in draw order (the one being edited left out).
     std::vector<std::pair<std::uint64_t, WallModel::ShapeData>> shownShapes() const;
+    // Moves and resizes (pb::Transform), one undoable op, split when it names more than
+    // max_transform_objects. Returns the last op's client op id, 0 if nothing was sent.
+    std::uint64_t transformObjects(pb::Transform t);
+    // Is the op with this client op id still waiting for the server?
+    bool isOutstanding(std::uint64_t clientOpId) const;
+    // Copies of objects of the wall, `offset` wall px away. Returns the new keys: strokes,
+    // notes, images, shapes.
+    struct Copies
+    {
+        std::vector<std::uint64_t> strokes, notes, images, shapes;
+    };
+    Copies duplicate(const Copies &objects, QPointF offset);
     // Sent at most ~30 times a second, the latest position wins.
     Q_INVOKABLE void sendCursor(double x, double y);
 

@@ -45,8 +45,10 @@ Rectangle {
     Timer { id: typingPause; interval: note.typingPauseMs; onTriggered: note.sendTyped() }
     Timer { id: typingMax; interval: note.typingMaxMs; onTriggered: note.sendTyped() }
 
-    x: canvas.panX + noteX * canvas.zoom + dragOffset.x
-    y: canvas.panY + noteY * canvas.zoom + dragOffset.y
+    // Picked with the select tool: it follows the selection while that is dragged.
+    readonly property bool selected: canvas.selectionCount > 0 && canvas.isNoteSelected(noteKey)
+    x: canvas.panX + noteX * canvas.zoom + dragOffset.x + (selected ? canvas.floatShift.x : 0)
+    y: canvas.panY + noteY * canvas.zoom + dragOffset.y + (selected ? canvas.floatShift.y : 0)
     width: resizing.width > 0 ? resizing.width : noteWidth > 0 ? noteWidth : defaultWidth
     height: Math.max(48, resizing.height > 0 ? resizing.height : noteHeight, editor.implicitHeight + 24)
     scale: canvas.zoom

@@ -175,6 +175,49 @@ Item {
                     }
                 }
 
+                // The selection: its outline with corner handles (drag one to resize; Shift keeps
+                // the proportions), and the box being dragged out to pick what is inside.
+                Item {
+                    anchors.fill: parent
+                    Rectangle {
+                        id: selectionOutline
+                        objectName: "selectionOutline"
+                        readonly property rect r: wallCanvas.selectionRect
+                        visible: wallCanvas.selectionCount > 0
+                        x: r.x
+                        y: r.y
+                        width: r.width
+                        height: r.height
+                        color: "transparent"
+                        border.color: "#1c7ed6"
+                        border.width: 1.5
+                        Repeater {
+                            model: 4
+                            Rectangle {
+                                width: 10
+                                height: 10
+                                x: (index === 1 || index === 2 ? selectionOutline.width : 0) - 5
+                                y: (index >= 2 ? selectionOutline.height : 0) - 5
+                                color: "white"
+                                border.color: "#1c7ed6"
+                                border.width: 1.5
+                            }
+                        }
+                    }
+                    Rectangle {
+                        objectName: "selectionBand"
+                        readonly property rect r: wallCanvas.bandRect
+                        visible: r.width > 0 || r.height > 0
+                        x: r.x
+                        y: r.y
+                        width: r.width
+                        height: r.height
+                        color: Qt.rgba(0.11, 0.49, 0.84, 0.08)
+                        border.color: "#1c7ed6"
+                        border.width: 1
+                    }
+                }
+
                 TextEditor {
                     id: textEditor
                     canvas: wallCanvas
@@ -296,6 +339,7 @@ Item {
     Shortcut { sequence: "E"; enabled: view.client.mayChangeWall; onActivated: { wallCanvas.tool = CanvasItem.Eraser; AppSettings.lastTool = wallCanvas.tool } }
     Shortcut { sequence: "N"; enabled: view.client.mayChangeWall; onActivated: { wallCanvas.tool = CanvasItem.Note; AppSettings.lastTool = wallCanvas.tool } }
     Shortcut { sequence: "H"; onActivated: { wallCanvas.tool = CanvasItem.Pan; AppSettings.lastTool = wallCanvas.tool } }
+    Shortcut { sequence: "V"; enabled: view.client.mayChangeWall; onActivated: { wallCanvas.tool = CanvasItem.Select; AppSettings.lastTool = wallCanvas.tool } }
     Shortcut { sequence: "L"; enabled: view.client.mayChangeWall; onActivated: { wallCanvas.tool = CanvasItem.Line; AppSettings.lastTool = wallCanvas.tool } }
     Shortcut { sequence: "A"; enabled: view.client.mayChangeWall; onActivated: { wallCanvas.tool = CanvasItem.Arrow; AppSettings.lastTool = wallCanvas.tool } }
     Shortcut { sequence: "R"; enabled: view.client.mayChangeWall; onActivated: { wallCanvas.tool = CanvasItem.Rect; AppSettings.lastTool = wallCanvas.tool } }
@@ -352,6 +396,7 @@ Item {
     // Tools that use the pen colour: picking a colour keeps them.
     function drawsInColor(tool) {
         return tool !== CanvasItem.Eraser && tool !== CanvasItem.Note && tool !== CanvasItem.Pan
+            && tool !== CanvasItem.Select
     }
     function choosePenColor(c) {
         wallCanvas.penColor = c

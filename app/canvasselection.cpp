@@ -1,0 +1,500 @@
+// The select tool: picking objects (a click, a box dragged out, Shift to add or take away,
+// Ctrl+A), and moving, resizing, duplicating and deleting what is picked.
+//
+// A selection being moved or resized floats: at the start of the drag it is painted once into an
+// image, left out of the tiles (which repaint once without it), and the image follows the
+// pointer as a texture node. A move of 10,000 strokes then costs a frame what moving one texture
+// costs. On release one Transform op goes out; the float stays where it was dropped until the
+// server has applied the op (or refused it), so nothing jumps back meanwhile.
+
+#include "app/canvasitem.h"
+
+#include <QPainter>
+#include <QQuickWindow>
+
+#include <algorithm>
+#include <cmath>
+
+namespace scrawl {
+
+namespace {
+
+enum Kind { kStroke = 0, kNote = 1, kImage = 2, kShape = 3 };
+
+constexpr double kHandleReachPx = 10; // how near a corner grabs its handle, screen px
+constexpr double kDragStartPx = 3;    // a press that moves less is a click
+constexpr int kMaxFloatSide = 4096;   // the floated image's longest side, device px
+
+std::vector<std::uint64_t> &listOf(WallClient::Copies &c, int kind)
+{
+    return kind == kStroke ? c.strokes : kind == kNote ? c.notes : kind == kImage ? c.images : c.shapes;
+}
+
+} // namespace
+
+int CanvasItem::selectionCount() const
+{
+    return int(m_selection.strokes.size() + m_selection.notes.size() + m_selection.images.size()
+               + m_selection.shapes.size());
+}
+
+bool CanvasItem::isSelected(std::uint64_t key, int kind) const { return m_selected[kind].count(key) > 0; }
+
+bool CanvasItem::isNoteSelected(const QString &key) const { return isSelected(key.toULongLong(), kNote); }
+
+void CanvasItem::select(const WallClient::Copies &objects)
+{
+    WallClient::Copies next = objects;
+    for (int k = 0; k < 4; ++k) {
+        // Each once, in the order given.
+        m_selected[k].clear();
+        std::erase_if(listOf(next, k), [&](std::uint64_t key) { return !m_selected[k].insert(key).second; });
+    }
+    m_selection = std::move(next);
+    emit selectionChanged();
+}
+
+void CanvasItem::clearSelection()
+{
+    if (selectionCount() == 0)
+        return;
+    select({});
+}
+
+QRectF CanvasItem::noteRect(const NotesModel::Note &n) const
+{
+    return QRectF(n.x, n.y, n.width > 0 ? n.width : kNoteWidth, std::max(80.0, n.height));
+}
+
+QRectF CanvasItem::selectionWallBounds() const
+{
+    QRectF out;
+    if (!m_client)
+        return out;
+    const WallModel &model = m_client->model();
+    for (const std::uint64_t key : m_selection.strokes) {
+        if (const WallModel::Stroke *s = model.stroke(key)) {
+            const auto idx = size_t(s - model.strokes().data());
+            out = out.united(idx < m_bounds.size() ? m_bounds[idx] : s->bounds());
+        }
+    }
+    for (const auto &n : m_client->notes()->notes()) {
+        if (isSelected(n.key, kNote))
+            out = out.united(noteRect(n));
+    }
+    for (const std::uint64_t key : m_selection.images) {
+        if (const WallModel::Image *i = model.image(key))
+            out = out.united(QRectF(i->x, i->y, i->width, i->height));
+    }
+    for (const std::uint64_t key : m_selection.shapes) {
+        WallModel::ShapeData d;
+        if (m_client->effectiveShape(key, &d))
+            out = out.united(shapeBounds(d));
+    }
+    return out;
+}
+
+QRectF CanvasItem::floatTarget() const { return floated(m_floatWallRect); }
+
+QRectF CanvasItem::floated(const QRectF &r) const
+{
+    auto map = [this](QPointF p) {
+        return QPointF(m_floatOrigin.x() + (p.x() - m_floatOrigin.x()) * m_floatSx + m_floatDelta.x(),
+                       m_floatOrigin.y() + (p.y() - m_floatOrigin.y()) * m_floatSy + m_floatDelta.y());
+    };
+    return QRectF(map(r.topLeft()), map(r.bottomRight())).normalized();
+}
+
+QRectF CanvasItem::selectionRect() const
+{
+    if (selectionCount() == 0)
+        return {};
+    QRectF wall = selectionWallBounds();
+    if (m_floating)
+        wall = floated(wall);
+    return QRectF(mapFromWall(wall.topLeft()), mapFromWall(wall.bottomRight()));
+}
+
+QRectF CanvasItem::bandRect() const
+{
+    if (m_gesture != Gesture::Band)
+        return {};
+    return QRectF(mapFromWall(m_bandFrom), mapFromWall(m_bandTo)).normalized();
+}
+
+QPointF CanvasItem::floatShift() const { return m_floating ? m_floatDelta * m_zoom : QPointF(); }
+
+std::optional<std::pair<int, std::uint64_t>> CanvasItem::objectAt(QPointF p) const
+{
+    if (!m_client)
+        return std::nullopt;
+    const double r = 4.0 / m_zoom;
+    const QRectF probe(p.x() - r, p.y() - r, 2 * r, 2 * r);
+    // Ink is on top, then shapes, then images; the last drawn of each first.
+    const auto &strokes = m_client->model().strokes();
+    std::vector<std::uint32_t> near;
+    const_cast<StrokeIndex &>(m_index).query(probe, &near);
+    for (auto it = near.rbegin(); it != near.rend(); ++it) {
+        if (*it >= strokes.size() || *it >= m_bounds.size())
+            continue;
+        const WallModel::Stroke &s = strokes[*it];
+        if (s.visible() && s.closed && !m_client->isHiddenLocally(s.key) && m_bounds[*it].intersects(probe)
+            && strokeTouches(s.points, s.width, p, r))
+            return std::pair{int(kStroke), s.key};
+    }
+    const auto shapes = m_client->shownShapes();
+    for (auto it = shapes.rbegin(); it != shapes.rend(); ++it) {
+        if (shapeTouches(it->second, p, r))
+            return std::pair{int(kShape), it->first};
+    }
+    const auto &images = m_client->model().images();
+    for (auto it = images.rbegin(); it != images.rend(); ++it) {
+        if (m_client->isImageShown(it->key) && QRectF(it->x, it->y, it->width, it->height).contains(p))
+            return std::pair{int(kImage), it->key};
+    }
+    return std::nullopt;
+}
+
+void CanvasItem::selectAll()
+{
+    if (!m_client)
+        return;
+    WallClient::Copies all;
+    for (const auto &s : m_client->model().strokes()) {
+        if (s.visible() && s.closed && !m_client->isHiddenLocally(s.key))
+            all.strokes.push_back(s.key);
+    }
+    for (const auto &n : m_client->notes()->notes())
+        all.notes.push_back(n.key);
+    for (const auto &i : m_client->model().images()) {
+        if (m_client->isImageShown(i.key))
+            all.images.push_back(i.key);
+    }
+    for (const auto &[key, shape] : m_client->shownShapes())
+        all.shapes.push_back(key);
+    select(all);
+}
+
+void CanvasItem::pruneSelection()
+{
+    if (!m_client || selectionCount() == 0 || m_floating)
+        return;
+    WallClient::Copies kept;
+    for (const std::uint64_t key : m_selection.strokes) {
+        const WallModel::Stroke *s = m_client->model().stroke(key);
+        if (s && s->visible() && !m_client->isHiddenLocally(key))
+            kept.strokes.push_back(key);
+    }
+    for (const std::uint64_t key : m_selection.notes) {
+        if (std::any_of(m_client->notes()->notes().begin(), m_client->notes()->notes().end(),
+                        [key](const NotesModel::Note &note) { return note.key == key; }))
+            kept.notes.push_back(key);
+    }
+    for (const std::uint64_t key : m_selection.images) {
+        if (m_client->isImageShown(key))
+            kept.images.push_back(key);
+    }
+    for (const std::uint64_t key : m_selection.shapes) {
+        WallModel::ShapeData d;
+        if (m_client->effectiveShape(key, &d))
+            kept.shapes.push_back(key);
+    }
+    if (int(kept.strokes.size() + kept.notes.size() + kept.images.size() + kept.shapes.size())
+        != selectionCount())
+        select(kept);
+    else
+        emit selectionChanged(); // bounds may have changed
+}
+
+void CanvasItem::deleteSelection()
+{
+    if (!m_client || selectionCount() == 0)
+        return;
+    const WallClient::Copies doomed = m_selection;
+    select({});
+    m_client->erase(doomed.strokes);
+    for (const std::uint64_t key : doomed.shapes)
+        m_client->deleteShape(QString::number(key));
+    for (const std::uint64_t key : doomed.images)
+        m_client->deleteImage(QString::number(key));
+    for (const std::uint64_t key : doomed.notes)
+        m_client->deleteNote(QString::number(key));
+}
+
+void CanvasItem::duplicateSelection()
+{
+    if (!m_client || selectionCount() == 0)
+        return;
+    // Down and to the right of the original, as in the whiteboards people know.
+    const double step = 16.0 / std::max(m_zoom, 0.25);
+    select(m_client->duplicate(m_selection, QPointF(step, step)));
+}
+
+void CanvasItem::nudgeSelection(double dx, double dy)
+{
+    if (!m_client || selectionCount() == 0 || m_floating)
+        return;
+    pb::Transform t;
+    for (const auto key : m_selection.strokes) t.add_strokes(key);
+    for (const auto key : m_selection.notes) t.add_notes(key);
+    for (const auto key : m_selection.images) t.add_images(key);
+    for (const auto key : m_selection.shapes) t.add_shapes(key);
+    t.set_dx(float(dx));
+    t.set_dy(float(dy));
+    m_client->transformObjects(std::move(t));
+}
+
+// --- gestures ----------------------------------------------------------------------------------
+
+void CanvasItem::pressSelect(QPointF item, QPointF wall, Qt::KeyboardModifiers mods)
+{
+    m_pressWall = wall;
+    // A corner handle of the selection: resize about the opposite corner.
+    if (selectionCount() > 0 && !m_floating) {
+        const QRectF r = selectionRect();
+        const QPointF corners[4] = {r.topLeft(), r.topRight(), r.bottomRight(), r.bottomLeft()};
+        for (int c = 0; c < 4; ++c) {
+            const QPointF d = item - corners[c];
+            if (std::hypot(d.x(), d.y()) <= kHandleReachPx) {
+                m_resizeCorner = c;
+                m_gesture = Gesture::Resize;
+                return;
+            }
+        }
+    }
+    const auto hit = objectAt(wall);
+    if (hit && (mods & Qt::ShiftModifier)) {
+        WallClient::Copies next = m_selection;
+        auto &list = listOf(next, hit->first);
+        if (isSelected(hit->second, hit->first))
+            std::erase(list, hit->second);
+        else
+            list.push_back(hit->second);
+        select(next);
+        m_gesture = Gesture::None;
+        return;
+    }
+    if (hit) {
+        if (!isSelected(hit->second, hit->first)) {
+            WallClient::Copies one;
+            listOf(one, hit->first).push_back(hit->second);
+            select(one);
+        }
+        m_gesture = Gesture::Move;
+        return;
+    }
+    if (!(mods & Qt::ShiftModifier))
+        clearSelection();
+    m_bandFrom = m_bandTo = wall;
+    m_gesture = Gesture::Band;
+    emit selectionChanged();
+}
+
+void CanvasItem::moveSelect(QPointF item, QPointF wall, Qt::KeyboardModifiers mods)
+{
+    Q_UNUSED(item);
+    switch (m_gesture) {
+    case Gesture::Band:
+        m_bandTo = wall;
+        emit selectionChanged();
+        break;
+    case Gesture::Move: {
+        QPointF delta = wall - m_pressWall;
+        if (!m_floating) {
+            if (std::hypot(delta.x(), delta.y()) * m_zoom < kDragStartPx)
+                return;
+            startFloat();
+        }
+        if (mods & Qt::ShiftModifier) // along one axis
+            delta = std::abs(delta.x()) >= std::abs(delta.y()) ? QPointF(delta.x(), 0) : QPointF(0, delta.y());
+        m_floatDelta = delta;
+        update();
+        emit selectionChanged();
+        break;
+    }
+    case Gesture::Resize: {
+        if (!m_floating)
+            startFloat();
+        const QRectF b = selectionWallBounds();
+        if (b.width() <= 0 && b.height() <= 0)
+            return;
+        const QPointF corners[4] = {b.topLeft(), b.topRight(), b.bottomRight(), b.bottomLeft()};
+        const QPointF grabbed = corners[m_resizeCorner];
+        const QPointF anchor = corners[(m_resizeCorner + 2) % 4];
+        auto factor = [](double now, double was) {
+            if (std::abs(was) < 1e-6)
+                return 1.0;
+            return std::clamp(now / was, double(limits::kMinTransformScale), double(limits::kMaxTransformScale));
+        };
+        double sx = factor(wall.x() - anchor.x(), grabbed.x() - anchor.x());
+        double sy = factor(wall.y() - anchor.y(), grabbed.y() - anchor.y());
+        if (mods & Qt::ShiftModifier)
+            sx = sy = std::max(sx, sy); // keeps its proportions
+        m_floatOrigin = anchor;
+        m_floatSx = sx;
+        m_floatSy = sy;
+        update();
+        emit selectionChanged();
+        break;
+    }
+    default: break;
+    }
+}
+
+void CanvasItem::releaseSelect()
+{
+    switch (m_gesture) {
+    case Gesture::Band: {
+        const QRectF band = QRectF(m_bandFrom, m_bandTo).normalized();
+        WallClient::Copies picked = m_selection;
+        auto add = [&](int kind, std::uint64_t key) {
+            if (!isSelected(key, kind))
+                listOf(picked, kind).push_back(key);
+        };
+        if (band.width() > 0 || band.height() > 0) {
+            // Everything wholly inside the box.
+            const auto &strokes = m_client->model().strokes();
+            std::vector<std::uint32_t> near;
+            m_index.query(band, &near);
+            for (const std::uint32_t i : near) {
+                if (i < strokes.size() && i < m_bounds.size() && strokes[i].visible() && strokes[i].closed
+                    && !m_client->isHiddenLocally(strokes[i].key) && band.contains(m_bounds[i]))
+                    add(kStroke, strokes[i].key);
+            }
+            for (const auto &[key, shape] : m_client->shownShapes()) {
+                if (band.contains(shapeBounds(shape)))
+                    add(kShape, key);
+            }
+            for (const auto &i : m_client->model().images()) {
+                if (m_client->isImageShown(i.key) && band.contains(QRectF(i.x, i.y, i.width, i.height)))
+                    add(kImage, i.key);
+            }
+            for (const auto &n : m_client->notes()->notes()) {
+                if (band.contains(noteRect(n)))
+                    add(kNote, n.key);
+            }
+        }
+        m_gesture = Gesture::None;
+        select(picked);
+        break;
+    }
+    case Gesture::Move:
+    case Gesture::Resize:
+        if (m_floating)
+            sendFloat();
+        break;
+    default: break;
+    }
+    m_resizeCorner = -1;
+}
+
+// --- the float ---------------------------------------------------------------------------------
+
+void CanvasItem::collectSelected(const QRectF &area, double scale, StrokeBatch *batch)
+{
+    const WallModel &model = m_client->model();
+    for (const std::uint64_t key : m_selection.images) {
+        const WallModel::Image *image = model.image(key);
+        if (!image)
+            continue;
+        const QRectF rect(image->x, image->y, image->width, image->height);
+        batch->pictures.push_back({rect, m_client->imageCache()->image(image->hash, rect.width() * scale)});
+    }
+    for (const std::uint64_t key : m_selection.shapes) {
+        WallModel::ShapeData d;
+        if (m_client->effectiveShape(key, &d))
+            batch->shapes.push_back(d);
+    }
+    for (const std::uint64_t key : m_selection.strokes) {
+        if (const WallModel::Stroke *s = model.stroke(key); s && s->bounds().intersects(area))
+            batch->add(s->points, s->color, s->width, scale);
+    }
+}
+
+void CanvasItem::startFloat()
+{
+    if (!m_client || m_floating)
+        return;
+    const QRectF bounds = selectionWallBounds();
+    if (bounds.isEmpty())
+        return;
+    // Painted at the current zoom; a selection far bigger than the view is floated as far as
+    // the view and a view's width around it go.
+    const QRectF view = visibleWallRect();
+    const QRectF reach = view.adjusted(-view.width(), -view.height(), view.width(), view.height());
+    const QRectF area = bounds.intersected(reach).isEmpty() ? bounds : bounds.intersected(reach);
+    const double dpr = window() ? window()->effectiveDevicePixelRatio() : 1.0;
+    double scale = m_zoom * dpr;
+    const double longest = std::max(area.width(), area.height()) * scale;
+    if (longest > kMaxFloatSide)
+        scale *= kMaxFloatSide / longest;
+    QImage image(std::max(1, int(std::ceil(area.width() * scale))),
+                 std::max(1, int(std::ceil(area.height() * scale))), QImage::Format_ARGB32_Premultiplied);
+    image.fill(Qt::transparent);
+    {
+        QPainter painter(&image);
+        painter.setRenderHint(QPainter::Antialiasing);
+        QTransform t;
+        t.scale(scale, scale);
+        t.translate(-area.left(), -area.top());
+        painter.setTransform(t);
+        StrokeBatch batch;
+        collectSelected(area, scale, &batch);
+        paintStrokes(painter, batch, scale);
+    }
+    m_floatImage = std::move(image);
+    m_floatImageChanged = true;
+    m_floatWallRect = area;
+    m_floatDelta = QPointF();
+    m_floatSx = m_floatSy = 1;
+    m_floatOrigin = QPointF();
+    m_floatOp = 0;
+    m_floating = true;
+    markDirty(bounds); // the tiles, without it
+    emit selectionChanged();
+}
+
+void CanvasItem::sendFloat()
+{
+    const bool moved = m_floatDelta != QPointF();
+    const bool scaled = m_floatSx != 1 || m_floatSy != 1;
+    if (!moved && !scaled) {
+        endFloat();
+        return;
+    }
+    pb::Transform t;
+    for (const auto key : m_selection.strokes) t.add_strokes(key);
+    for (const auto key : m_selection.notes) t.add_notes(key);
+    for (const auto key : m_selection.images) t.add_images(key);
+    for (const auto key : m_selection.shapes) t.add_shapes(key);
+    t.set_dx(float(m_floatDelta.x()));
+    t.set_dy(float(m_floatDelta.y()));
+    if (scaled) {
+        t.set_scale_x(float(m_floatSx));
+        t.set_scale_y(float(m_floatSy));
+        t.set_origin_x(float(m_floatOrigin.x()));
+        t.set_origin_y(float(m_floatOrigin.y()));
+    }
+    m_floatOp = m_client->transformObjects(std::move(t));
+    if (!m_floatOp)
+        endFloat();
+}
+
+void CanvasItem::endFloat()
+{
+    if (!m_floating)
+        return;
+    markDirty(m_floatWallRect);
+    markDirty(floatTarget());
+    m_floating = false;
+    m_floatOp = 0;
+    m_floatImage = QImage();
+    m_floatImageChanged = true;
+    m_floatDelta = QPointF();
+    m_floatSx = m_floatSy = 1;
+    pruneSelection();
+    emit selectionChanged();
+    update();
+}
+
+} // namespace scrawl
