@@ -206,6 +206,7 @@ private:
     // The topmost object under wall point `p`: kind (0 stroke, 1 note, 2 image, 3 shape), key.
     std::optional<std::pair<int, std::uint64_t>> objectAt(QPointF p) const;
     void pruneSelection();
+    const WallClient::LocalStroke *localStroke(std::uint64_t key) const;
     // A selection being moved or resized floats: drawn once into an image that follows the
     // pointer, left out of the tiles, until the server has the move.
     void startFloat();

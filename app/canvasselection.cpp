@@ -32,6 +32,14 @@ std::vector<std::uint64_t> &listOf(WallClient::Copies &c, int kind)
 
 } // namespace
 
+const WallClient::LocalStroke *CanvasItem::localStroke(std::uint64_t key) const
+{
+    if (!m_client || keyAuthor(key) != m_client->userId())
+        return nullptr;
+    const auto it = m_client->localStrokes().find(std::uint32_t(key & 0xffffffffu));
+    return it == m_client->localStrokes().end() ? nullptr : &it->second;
+}
+
 int CanvasItem::selectionCount() const
 {
     return int(m_selection.strokes.size() + m_selection.notes.size() + m_selection.images.size()
@@ -76,6 +84,8 @@ QRectF CanvasItem::selectionWallBounds() const
         if (const WallModel::Stroke *s = model.stroke(key)) {
             const auto idx = size_t(s - model.strokes().data());
             out = out.united(idx < m_bounds.size() ? m_bounds[idx] : s->bounds());
+        } else if (const auto local = localStroke(key)) {
+            out = out.united(local->bounds());
         }
     }
     for (const auto &n : m_client->notes()->notes()) {
@@ -181,8 +191,9 @@ void CanvasItem::pruneSelection()
         return;
     WallClient::Copies kept;
     for (const std::uint64_t key : m_selection.strokes) {
+        // A copy just made is drawn from the outbox until the server has it.
         const WallModel::Stroke *s = m_client->model().stroke(key);
-        if (s && s->visible() && !m_client->isHiddenLocally(key))
+        if ((s && s->visible() && !m_client->isHiddenLocally(key)) || (!s && localStroke(key)))
             kept.strokes.push_back(key);
     }
     for (const std::uint64_t key : m_selection.notes) {

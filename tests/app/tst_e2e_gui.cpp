@@ -524,6 +524,151 @@ private slots:
         QVERIFY(svgFile.open(QIODevice::ReadOnly));
         QVERIFY(svgFile.readAll().contains("<image"));
     }
+
+    // A drags a rectangle with the box tool; B sees it. A picks it with the select tool and drags
+    // it away; B sees it move, and A's undo puts it back for both. The wall is then the same on
+    // A, on B, on the server and for someone who joins afterwards, and B's SVG export has the
+    // rectangle as a <rect>.
+    void shapeDrawnMovedAndUndoneIsTheSameEverywhere()
+    {
+        auto *canvasA = qobject_cast<CanvasItem *>(item("viewA", "canvas"));
+        auto *canvasB = qobject_cast<CanvasItem *>(item("viewB", "canvas"));
+        WallClient *a = client("viewA");
+        WallClient *b = client("viewB");
+        QVERIFY(canvasA && canvasB);
+        auto sceneA = [&](QPointF p) { return canvasA->mapToScene(p).toPoint(); };
+        auto drag = [&](QPointF from, QPointF to) {
+            QTest::mousePress(m_window, Qt::LeftButton, {}, sceneA(from));
+            for (int i = 1; i <= 10; ++i)
+                QTest::mouseMove(m_window, sceneA(from + (to - from) * (i / 10.0)));
+            QTest::mouseRelease(m_window, Qt::LeftButton, {}, sceneA(to));
+        };
+        const QPointF offsetB = canvasB->mapToScene(QPointF(0, 0)) - canvasA->mapToScene(QPointF(0, 0));
+        auto inkOnB = [&](QPointF onA) { return inkNear(m_window->grabWindow(), canvasA->mapToScene(onA) + offsetB); };
+
+        canvasA->setPenColor(QColor(0x10, 0x10, 0x10));
+        canvasA->setPenWidth(4);
+        canvasA->setTool(CanvasItem::Rect);
+        const QPointF topLeft(canvasA->width() * 0.2, canvasA->height() * 0.3);
+        const QPointF size(160, 100);
+        drag(topLeft, topLeft + size);
+        QTRY_COMPARE(b->model().shapes().size(), size_t(1));
+        QTRY_COMPARE(a->pendingCount(), 0);
+        const WallModel::Shape drawn = b->model().shapes().front();
+        QCOMPARE(drawn.data.kind, pb::SHAPE_RECT);
+        QVERIFY(std::abs(drawn.data.width - 160) < 1 && std::abs(drawn.data.height - 100) < 1);
+        const QPointF leftEdge = topLeft + QPointF(0, size.y() / 2);
+        QTRY_VERIFY(inkOnB(leftEdge));
+
+        // Picked by its edge and dragged 200 px right, 80 down.
+        canvasA->setTool(CanvasItem::Select);
+        const QPointF shift(200, 80);
+        drag(leftEdge, leftEdge + shift);
+        QTRY_COMPARE(canvasA->selectionCount(), 1);
+        QTRY_VERIFY(std::abs(b->model().shapes().front().data.x - (drawn.data.x + 200)) < 0.5);
+        QTRY_VERIFY(inkOnB(leftEdge + shift));
+        QTRY_VERIFY(canvasB->settled());
+        QVERIFY(!inkOnB(leftEdge));
+
+        // A's undo takes it back for both.
+        a->undo();
+        QTRY_VERIFY(std::abs(b->model().shapes().front().data.x - drawn.data.x) < 0.01);
+        QTRY_VERIFY(inkOnB(leftEdge));
+        QTRY_VERIFY(canvasB->settled());
+        QVERIFY(!inkOnB(leftEdge + shift));
+        QCOMPARE(b->model().shapes().front().data, drawn.data);
+
+        // The same wall everywhere, and for a late joiner.
+        QTRY_COMPARE(a->pendingCount(), 0);
+        const QByteArray onServer = m_server->loadedRoom(a->wall())->model.serializedSnapshot();
+        QCOMPARE(a->model().serializedSnapshot(), onServer);
+        QTRY_COMPARE(b->model().serializedSnapshot(), onServer);
+        WallClient late;
+        late.setDisplayName(QStringLiteral("Late"));
+        late.connectToWall(QStringLiteral("127.0.0.1:%1").arg(m_server->port()), a->wall());
+        QTRY_COMPARE(late.state(), WallClient::Connected);
+        QTRY_COMPARE(late.model().serializedSnapshot(), onServer);
+
+        QTemporaryDir out;
+        const QString svg = out.filePath(QStringLiteral("wall.svg"));
+        QVERIFY2(canvasB->exportTo(QUrl::fromLocalFile(svg), false), qPrintable(canvasB->exportError()));
+        QFile svgFile(svg);
+        QVERIFY(svgFile.open(QIODevice::ReadOnly));
+        QVERIFY(svgFile.readAll().contains("<rect"));
+    }
+
+    // A box dragged out picks a stroke and a shape; a corner handle doubles them; Ctrl+D
+    // duplicates them and Delete removes the copies: B sees each step.
+    void selectionResizesDuplicatesAndDeletes()
+    {
+        auto *canvasA = qobject_cast<CanvasItem *>(item("viewA", "canvas"));
+        WallClient *a = client("viewA");
+        WallClient *b = client("viewB");
+        QVERIFY(canvasA);
+        auto sceneA = [&](QPointF p) { return canvasA->mapToScene(p).toPoint(); };
+        auto drag = [&](QPointF from, QPointF to, Qt::KeyboardModifiers mods = {}) {
+            QTest::mousePress(m_window, Qt::LeftButton, mods, sceneA(from));
+            for (int i = 1; i <= 10; ++i)
+                QTest::mouseMove(m_window, sceneA(from + (to - from) * (i / 10.0)));
+            QTest::mouseRelease(m_window, Qt::LeftButton, mods, sceneA(to));
+        };
+        const QPointF at(canvasA->width() * 0.2, canvasA->height() * 0.3);
+        drawInA(at, at + QPointF(120, 0));
+        canvasA->setTool(CanvasItem::Ellipse);
+        drag(at + QPointF(0, 40), at + QPointF(120, 100));
+        QTRY_COMPARE(b->model().shapes().size(), size_t(1));
+        const QRectF strokeBefore = b->model().strokes().front().bounds();
+        const QRectF shapeBefore = b->model().shapes().front().data.box();
+
+        canvasA->setTool(CanvasItem::Select);
+        drag(at - QPointF(30, 30), at + QPointF(160, 140));
+        QTRY_COMPARE(canvasA->selectionCount(), 2);
+        // The bottom-right handle, dragged so that the selection is twice as big (Shift keeps
+        // its proportions).
+        const QRectF r = canvasA->selectionRect();
+        drag(r.bottomRight(), r.topLeft() + 2 * (r.bottomRight() - r.topLeft()), Qt::ShiftModifier);
+        QTRY_VERIFY(std::abs(b->model().shapes().front().data.width - 2 * shapeBefore.width()) < 2);
+        QTRY_VERIFY(std::abs(b->model().strokes().front().bounds().width() - strokeBefore.width())
+                    > 0.5 * strokeBefore.width());
+        QCOMPARE(canvasA->selectionCount(), 2);
+
+        canvasA->forceActiveFocus();
+        QTest::keyClick(m_window, Qt::Key_D, Qt::ControlModifier);
+        QTRY_COMPARE(b->model().shapes().size(), size_t(2));
+        QTRY_COMPARE(b->model().strokes().size(), size_t(2));
+        QTRY_COMPARE(canvasA->selectionCount(), 2); // the copies
+        QTest::keyClick(m_window, Qt::Key_Delete);
+        QTRY_VERIFY(!b->model().shapes().back().visible());
+        QTRY_VERIFY(!b->model().strokes().back().visible());
+        QVERIFY(b->model().shapes().front().visible());
+        QVERIFY(b->model().strokes().front().visible());
+        QCOMPARE(canvasA->selectionCount(), 0);
+        QTRY_COMPARE(a->pendingCount(), 0);
+    }
+
+    // Text typed on the wall with the text tool reaches B while A is still typing.
+    void textTypedOnTheWallIsSeenAsItIsTyped()
+    {
+        auto *canvasA = qobject_cast<CanvasItem *>(item("viewA", "canvas"));
+        WallClient *b = client("viewB");
+        QVERIFY(canvasA);
+        canvasA->setTool(CanvasItem::Text);
+        QTest::mouseClick(m_window, Qt::LeftButton, {},
+                          canvasA->mapToScene(QPointF(canvasA->width() * 0.4, canvasA->height() * 0.4)).toPoint());
+        QQuickItem *focus = nullptr;
+        QTRY_VERIFY((focus = m_window->activeFocusItem()) && focus->objectName() == QLatin1String("textEditor"));
+        auto textOnB = [&] {
+            return b->model().shapes().empty() ? QString() : b->model().shapes().back().data.text;
+        };
+        for (const QChar c : QStringLiteral("ship it"))
+            QTest::keyClick(m_window, c.toLatin1());
+        QTRY_COMPARE(textOnB(), QStringLiteral("ship it"));
+        QVERIFY(focus->hasActiveFocus()); // still typing
+        QCOMPARE(b->model().shapes().back().data.kind, pb::SHAPE_TEXT);
+        QTest::keyClick(m_window, Qt::Key_Escape);
+        QTRY_VERIFY(!focus->hasActiveFocus());
+        QCOMPARE(b->model().shapes().size(), size_t(1));
+    }
 };
 
 QTEST_MAIN(TestE2eGui)
