@@ -1062,7 +1062,16 @@ QSGNode *CanvasItem::updatePaintNode(QSGNode *old, UpdatePaintNodeData *)
             m_floatImageChanged = false;
         }
         const QRectF w = floatTarget();
-        root->floatNode->setRect(QRectF(mapFromWall(w.topLeft()), mapFromWall(w.bottomRight())));
+        QRectF r(mapFromWall(w.topLeft()), mapFromWall(w.bottomRight()));
+        // A move shows the picture pixel for pixel: snapped to device pixels, no filtering.
+        const bool moving = m_floatSx == 1 && m_floatSy == 1;
+        if (moving) {
+            const QPointF origin = mapToScene(QPointF(0, 0));
+            auto snapTo = [dpr](double v, double offset) { return std::floor((v + offset) * dpr + 0.5) / dpr - offset; };
+            r.moveTopLeft(QPointF(snapTo(r.left(), origin.x()), snapTo(r.top(), origin.y())));
+        }
+        root->floatNode->setFiltering(moving ? QSGTexture::Nearest : QSGTexture::Linear);
+        root->floatNode->setRect(r);
         root->floatNode->setSourceRect(QRectF(QPointF(0, 0), root->floatTexture->textureSize()));
         if (!root->floatNode->parent())
             root->floatLayer->appendChildNode(root->floatNode);
@@ -1122,7 +1131,8 @@ void CanvasItem::mousePressEvent(QMouseEvent *event)
         event->accept();
         return;
     }
-    if (event->button() != Qt::LeftButton || !m_client || !m_client->ready()) {
+    // Picking things needs no connection (a move made offline is simply not sent).
+    if (event->button() != Qt::LeftButton || !m_client || (!m_client->ready() && m_tool != Select)) {
         event->ignore();
         return;
     }

@@ -269,6 +269,7 @@ private:
     QColor m_fillColor = Qt::transparent;
     // selection
     WallClient::Copies m_selection;
+    mutable std::optional<QRectF> m_selectionBounds; // wall px, until the selection or it changes
     std::unordered_set<std::uint64_t> m_selected[4]; // by kind, as in objectAt
     QPointF m_bandFrom, m_bandTo;                   // wall px, while a box is dragged out
     QPointF m_pressWall;                            // where the move or resize began

@@ -59,6 +59,7 @@ void CanvasItem::select(const WallClient::Copies &objects)
         std::erase_if(listOf(next, k), [&](std::uint64_t key) { return !m_selected[k].insert(key).second; });
     }
     m_selection = std::move(next);
+    m_selectionBounds.reset();
     emit selectionChanged();
 }
 
@@ -76,6 +77,10 @@ QRectF CanvasItem::noteRect(const NotesModel::Note &n) const
 
 QRectF CanvasItem::selectionWallBounds() const
 {
+    // Asked for at every pointer move of a drag (the outline follows it): worked out once a
+    // change.
+    if (m_selectionBounds)
+        return *m_selectionBounds;
     QRectF out;
     if (!m_client)
         return out;
@@ -101,6 +106,7 @@ QRectF CanvasItem::selectionWallBounds() const
         if (m_client->effectiveShape(key, &d))
             out = out.united(shapeBounds(d));
     }
+    m_selectionBounds = out;
     return out;
 }
 
@@ -189,6 +195,7 @@ void CanvasItem::pruneSelection()
 {
     if (!m_client || selectionCount() == 0 || m_floating)
         return;
+    m_selectionBounds.reset();
     WallClient::Copies kept;
     for (const std::uint64_t key : m_selection.strokes) {
         // A copy just made is drawn from the outbox until the server has it.
@@ -429,10 +436,12 @@ void CanvasItem::startFloat()
     const QRectF bounds = selectionWallBounds();
     if (bounds.isEmpty())
         return;
-    // Painted at the current zoom; a selection far bigger than the view is floated as far as
-    // the view and a view's width around it go.
+    // Painted at the current zoom, as far as the view and a quarter of it around go: what can be
+    // seen while it is dragged about (what lies further out shows once it is dropped). A bigger
+    // float costs its first frame more than its painting saves.
     const QRectF view = visibleWallRect();
-    const QRectF reach = view.adjusted(-view.width(), -view.height(), view.width(), view.height());
+    const QRectF reach = view.adjusted(-view.width() / 4, -view.height() / 4, view.width() / 4,
+                                       view.height() / 4);
     const QRectF area = bounds.intersected(reach).isEmpty() ? bounds : bounds.intersected(reach);
     const double dpr = window() ? window()->effectiveDevicePixelRatio() : 1.0;
     double scale = m_zoom * dpr;

@@ -450,6 +450,46 @@ int main(int argc, char *argv[])
         while (hold.elapsed() < 2000)
             QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);
     }
+    // A selection of 10,000 strokes dragged across the view with the select tool: the frames
+    // while it moves (the first paints the float).
+    {
+        canvas->setView(1.0, 800, 500);
+        while (!canvas->settled())
+            QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);
+        canvas->setTool(CanvasItem::Select);
+        // The 10,000 strokes nearest the view's centre, one of them under the pointer.
+        const QPointF centre = canvas->mapToWall(QPointF(800, 500));
+        std::vector<std::pair<double, std::uint64_t>> byDistance;
+        for (const auto &st : client.model().strokes()) {
+            const QPointF d = st.bounds().center() - centre;
+            byDistance.emplace_back(std::hypot(d.x(), d.y()), st.key);
+        }
+        std::sort(byDistance.begin(), byDistance.end());
+        WallClient::Copies picked;
+        for (size_t k = 0; k < byDistance.size() && k < 10000; ++k)
+            picked.strokes.push_back(byDistance[k].second);
+        canvas->select(picked);
+        const WallModel::Stroke *grab = client.model().stroke(picked.strokes.front());
+        QPointF at = canvas->mapToScene(canvas->mapFromWall(toPixels(grab->points.front())));
+        auto mouse = [&](QEvent::Type type, QPointF p) {
+            QMouseEvent e(type, p, p, type == QEvent::MouseMove ? Qt::NoButton : Qt::LeftButton,
+                          type == QEvent::MouseButtonRelease ? Qt::NoButton : Qt::LeftButton, {});
+            QCoreApplication::sendEvent(&window, &e);
+        };
+        mouse(QEvent::MouseButtonPress, at);
+        mouse(QEvent::MouseMove, at + QPointF(4, 4));
+        if (canvas->floatShift().isNull()) {
+            std::printf("the selection did not start moving (pressed at %.1f, %.1f)\n", at.x(), at.y());
+            return 1;
+        }
+        run(window, canvas, "move 10,000 selected strokes", 200, [&](int i) {
+            at += QPointF(i < 100 ? 3 : -3, i < 100 ? 2 : -2);
+            mouse(QEvent::MouseMove, at);
+        });
+        mouse(QEvent::MouseButtonRelease, at);
+        canvas->setTool(CanvasItem::Pan);
+    }
+
     canvas->setView(0.08, 800, 500); // the whole wall in view
     t.restart();
     while (!canvas->settled())
