@@ -208,6 +208,15 @@ void CanvasItem::setClient(WallClient *client)
                 endFloat();
         });
         connect(client->notes(), &QAbstractItemModel::rowsRemoved, this, &CanvasItem::pruneSelection);
+        // Others see what this person has picked, and where they drag it.
+        connect(this, &CanvasItem::selectionChanged, client, [this] {
+            if (!m_client)
+                return;
+            QRectF box = selectionCount() > 0 ? selectionWallBounds() : QRectF();
+            if (m_floating)
+                box = floated(box);
+            m_client->setSelectionBox(box);
+        });
         connect(client->notes(), &QAbstractItemModel::dataChanged, this, &CanvasItem::pruneSelection);
         // An image arrived (or failed, or was let go): repaint where it is drawn.
         connect(client->imageCache(), &ImageCache::changed, this, [this](const QByteArray &hash) {

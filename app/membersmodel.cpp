@@ -32,6 +32,7 @@ QVariant MembersModel::data(const QModelIndex &index, int role) const
     case HasCursorRole: return m.hasCursor;
     case CursorXRole: return m.cursor.x();
     case CursorYRole: return m.cursor.y();
+    case SelectionRole: return m.selection;
     default: return {};
     }
 }
@@ -40,7 +41,8 @@ QHash<int, QByteArray> MembersModel::roleNames() const
 {
     return {{UserIdRole, "userId"},       {NameRole, "name"},         {ColorRole, "color"},
             {IsSelfRole, "isSelf"},       {HasCursorRole, "hasCursor"}, {CursorXRole, "cursorX"},
-            {CursorYRole, "cursorY"}};
+            {CursorYRole, "cursorY"},
+            {SelectionRole, "selection"}};
 }
 
 int MembersModel::rowOf(std::uint64_t userId) const
@@ -124,7 +126,7 @@ void MembersModel::setPresence(const pb::Member &in, bool online)
     endRemoveRows();
 }
 
-void MembersModel::setCursor(std::uint64_t userId, QPointF wallPos)
+void MembersModel::setCursor(std::uint64_t userId, QPointF wallPos, QRectF selection)
 {
     const int row = rowOf(userId);
     if (row < 0)
@@ -132,7 +134,8 @@ void MembersModel::setCursor(std::uint64_t userId, QPointF wallPos)
     Member &m = m_members[size_t(row)];
     m.cursor = wallPos;
     m.hasCursor = true;
-    emit dataChanged(index(row), index(row), {HasCursorRole, CursorXRole, CursorYRole});
+    m.selection = selection;
+    emit dataChanged(index(row), index(row), {HasCursorRole, CursorXRole, CursorYRole, SelectionRole});
 }
 
 void MembersModel::clear()

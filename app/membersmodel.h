@@ -8,6 +8,7 @@
 #include <QAbstractListModel>
 #include <QColor>
 #include <QPointF>
+#include <QRectF>
 #include <QtQml/qqmlregistration.h>
 
 #include <cstdint>
@@ -30,6 +31,8 @@ public:
         HasCursorRole,                 // "hasCursor": a cursor position arrived (bool)
         CursorXRole,                   // "cursorX": wall x of their pointer (double)
         CursorYRole,                   // "cursorY": wall y of their pointer (double)
+        SelectionRole,                 // "selection": what they have picked, wall px (QRectF;
+                                       // empty for nothing)
     };
     Q_ENUM(Role)
 
@@ -41,6 +44,7 @@ public:
         int sessions = 1;
         bool hasCursor = false;
         QPointF cursor;
+        QRectF selection;
     };
 
     explicit MembersModel(QObject *parent = nullptr);
@@ -54,7 +58,7 @@ public:
     // The member list of a Joined answer.
     void reset(const std::vector<pb::Member> &members);
     void setPresence(const pb::Member &member, bool online);
-    void setCursor(std::uint64_t userId, QPointF wallPos);
+    void setCursor(std::uint64_t userId, QPointF wallPos, QRectF selection = {});
     void clear();
     const Member *find(std::uint64_t userId) const;
     const Member &at(int row) const { return m_members[size_t(row)]; }

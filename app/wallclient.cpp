@@ -757,7 +757,12 @@ void WallClient::onBinary(const QByteArray &bytes)
         break;
     case pb::Envelope::kCursor: {
         const QPointF p(env.cursor().x(), env.cursor().y());
-        m_members->setCursor(env.cursor().user_id(), p);
+        const pb::Cursor &c = env.cursor();
+        QRectF selection(c.selection_x(), c.selection_y(), c.selection_width(), c.selection_height());
+        if (!selection.isValid() || !isValidCoordinate(selection.left()) || !isValidCoordinate(selection.top())
+            || !isValidCoordinate(selection.right()) || !isValidCoordinate(selection.bottom()))
+            selection = QRectF();
+        m_members->setCursor(env.cursor().user_id(), p, selection);
         emit cursorMoved(env.cursor().user_id(), p);
         break;
     }
@@ -1734,6 +1739,18 @@ void WallClient::setEditingShape(const QString &keyText)
         emit shapeChanged(key);
 }
 
+void WallClient::setSelectionBox(const QRectF &box)
+{
+    const QRectF valid = box.isValid() && isValidCoordinate(box.left()) && isValidCoordinate(box.top())
+                                 && isValidCoordinate(box.right()) && isValidCoordinate(box.bottom())
+                             ? box
+                             : QRectF();
+    if (valid == m_selectionBox)
+        return;
+    m_selectionBox = valid;
+    sendCursor(m_cursorPos.x(), m_cursorPos.y());
+}
+
 void WallClient::sendCursor(double x, double y)
 {
     m_cursorPos = QPointF(x, y);
@@ -1753,6 +1770,12 @@ void WallClient::sendCursor(double x, double y)
     pb::Envelope env;
     env.mutable_cursor()->set_x(float(x));
     env.mutable_cursor()->set_y(float(y));
+    if (!m_selectionBox.isEmpty()) {
+        env.mutable_cursor()->set_selection_x(float(m_selectionBox.x()));
+        env.mutable_cursor()->set_selection_y(float(m_selectionBox.y()));
+        env.mutable_cursor()->set_selection_width(float(m_selectionBox.width()));
+        env.mutable_cursor()->set_selection_height(float(m_selectionBox.height()));
+    }
     sendEnvelope(env);
     m_cursorDirty = false;
     m_cursorTimer.start();

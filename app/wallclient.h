@@ -303,6 +303,8 @@ public:
     Copies duplicate(const Copies &objects, QPointF offset);
     // Sent at most ~30 times a second, the latest position wins.
     Q_INVOKABLE void sendCursor(double x, double y);
+    // What this person has picked (select tool), wall px; goes out with the cursor.
+    void setSelectionBox(const QRectF &box);
 
     // Strokes: points in wall pixels. Returns the local id of the stroke being drawn; it changes
     // when a stroke reaches limits::kMaxPointsPerStroke and is continued as a new one.
@@ -440,6 +442,7 @@ private:
     std::uint64_t m_lastSentOpId = 0; // on this connection; 0 before its first op
     std::uint32_t m_nextObjectId = 0;
     std::uint64_t m_editingShape = 0;
+    QRectF m_selectionBox;
     std::uint32_t m_objectIdBlockEnd = 0;
 
     // access (security)

@@ -226,6 +226,23 @@ Item {
 
                 Item {
                     anchors.fill: parent
+                    // What others have picked, outlined in their colour (where they drag it).
+                    Repeater {
+                        model: view.client.members
+                        delegate: Rectangle {
+                            objectName: "remoteSelection"
+                            readonly property rect box: model.selection
+                            visible: !model.isSelf && model.hasCursor && (box.width > 0 || box.height > 0)
+                            x: wallCanvas.panX + box.x * wallCanvas.zoom - 3
+                            y: wallCanvas.panY + box.y * wallCanvas.zoom - 3
+                            width: box.width * wallCanvas.zoom + 6
+                            height: box.height * wallCanvas.zoom + 6
+                            color: "transparent"
+                            border.color: model.color
+                            border.width: 2
+                            radius: 3
+                        }
+                    }
                     Repeater {
                         model: view.client.members
                         delegate: RemoteCursor {

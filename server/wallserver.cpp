@@ -20,6 +20,8 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
+#include <cmath>
+
 Q_LOGGING_CATEGORY(lcServer, "scrawl.server", QtInfoMsg)
 
 namespace scrawl {
@@ -1692,6 +1694,17 @@ void WallServer::relayCursor(Session *session, pb::Cursor cursor)
                          QStringLiteral("The cursor position is not a finite number inside the "
                                         "wall (limit %1)."
                                         ).arg(QLatin1String(limits::kMaxCoordinateName)),
+                         QString::fromLatin1(limits::kMaxCoordinateName)});
+        return;
+    }
+    const double sx = cursor.selection_x(), sy = cursor.selection_y();
+    const double sw = cursor.selection_width(), sh = cursor.selection_height();
+    if (!isValidCoordinate(sx) || !isValidCoordinate(sy) || !std::isfinite(sw) || !std::isfinite(sh)
+        || sw < 0 || sh < 0 || !isValidCoordinate(sx + sw) || !isValidCoordinate(sy + sh)) {
+        session->refuse({pb::INVALID_OP,
+                         QStringLiteral("The cursor's selection box is not a box inside the wall "
+                                        "(finite, width and height 0 or more, limit %1).")
+                             .arg(QLatin1String(limits::kMaxCoordinateName)),
                          QString::fromLatin1(limits::kMaxCoordinateName)});
         return;
     }

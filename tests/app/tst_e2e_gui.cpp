@@ -569,6 +569,17 @@ private slots:
         QTRY_VERIFY(inkOnB(leftEdge + shift));
         QTRY_VERIFY(canvasB->settled());
         QVERIFY(!inkOnB(leftEdge));
+        // B sees what A has picked, where A put it (outlined in A's colour).
+        auto selectionOfAOnB = [&] {
+            for (int row = 0; row < b->members()->rowCount(); ++row) {
+                const QModelIndex i = b->members()->index(row);
+                if (i.data(MembersModel::UserIdRole).toString() == QString::number(a->userId()))
+                    return i.data(MembersModel::SelectionRole).toRectF();
+            }
+            return QRectF();
+        };
+        QTRY_VERIFY2(selectionOfAOnB().contains(b->model().shapes().front().data.box()),
+                     qPrintable(QStringLiteral("%1 %2").arg(selectionOfAOnB().x()).arg(selectionOfAOnB().width())));
 
         // A's undo takes it back for both.
         a->undo();

@@ -330,6 +330,16 @@ const std::vector<Row> &rows()
              c.joined().sendEnvelope(env);
          },
          pb::INVALID_OP, limits::kMaxCoordinateName, kStaysOpen},
+        {"cursor with a selection box of negative width", nullptr,
+         [](Ctx &c) {
+             pb::Envelope env;
+             env.mutable_cursor()->set_x(1);
+             env.mutable_cursor()->set_selection_x(10);
+             env.mutable_cursor()->set_selection_width(-40);
+             env.mutable_cursor()->set_selection_height(20);
+             c.joined().sendEnvelope(env);
+         },
+         pb::INVALID_OP, limits::kMaxCoordinateName, kStaysOpen},
         {"infinite note position", nullptr,
          [](Ctx &c) {
              pb::Op op;
