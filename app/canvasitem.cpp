@@ -1381,6 +1381,16 @@ void CanvasItem::keyPressEvent(QKeyEvent *event)
                 return;
             }
             break;
+        case Qt::Key_C:
+        case Qt::Key_X:
+            if (ctrl) {
+                copySelection();
+                if (event->key() == Qt::Key_X)
+                    deleteSelection();
+                event->accept();
+                return;
+            }
+            break;
         default: break;
         }
     }

@@ -112,6 +112,11 @@ public:
     Q_INVOKABLE void duplicateSelection();
     Q_INVOKABLE void nudgeSelection(double dx, double dy); // wall px
     Q_INVOKABLE bool isNoteSelected(const QString &key) const;
+    // Ctrl+C: the selection on the clipboard, for Scrawl (any wall) and as a PNG and an SVG for
+    // other programs. Paste: a Scrawl clip centred on `wallPos` (picked afterwards), else what
+    // WallClient::pasteFromClipboard takes. False when the clipboard has nothing to place.
+    Q_INVOKABLE void copySelection();
+    Q_INVOKABLE bool paste(QPointF wallPos);
     // What is selected, by kind (tests, benchmarks).
     const WallClient::Copies &selection() const { return m_selection; }
     void select(const WallClient::Copies &objects);

@@ -9,8 +9,13 @@
 
 #include "app/canvasitem.h"
 
+#include <QBuffer>
+#include <QClipboard>
+#include <QGuiApplication>
+#include <QMimeData>
 #include <QPainter>
 #include <QQuickWindow>
+#include <QSvgGenerator>
 
 #include <algorithm>
 #include <cmath>
@@ -260,6 +265,71 @@ void CanvasItem::nudgeSelection(double dx, double dy)
     t.set_dx(float(dx));
     t.set_dy(float(dy));
     m_client->transformObjects(std::move(t));
+}
+
+// --- clipboard ---------------------------------------------------------------------------------
+
+void CanvasItem::copySelection()
+{
+    if (!m_client || selectionCount() == 0)
+        return;
+    auto *mime = new QMimeData;
+    mime->setData(QString::fromLatin1(WallClient::kClipMimeType),
+                  QByteArray::fromStdString(m_client->clipOf(m_selection).SerializeAsString()));
+    // The picture, at 1:1 (up to 4096 px a side), on the wall's background.
+    const QRectF area = selectionWallBounds().adjusted(-8, -8, 8, 8);
+    const double scale = std::min(1.0, kMaxFloatSide / std::max(area.width(), area.height()));
+    const QSize size(std::max(1, int(std::ceil(area.width() * scale))),
+                     std::max(1, int(std::ceil(area.height() * scale))));
+    auto paint = [&](QPainter &painter) {
+        painter.setRenderHint(QPainter::Antialiasing);
+        painter.fillRect(QRect(QPoint(0, 0), size), m_background);
+        QTransform t;
+        t.scale(scale, scale);
+        t.translate(-area.left(), -area.top());
+        painter.setTransform(t);
+        StrokeBatch batch;
+        collectSelected(area, scale, &batch);
+        paintStrokes(painter, batch, scale);
+    };
+    QImage image(size, QImage::Format_ARGB32_Premultiplied);
+    {
+        QPainter painter(&image);
+        paint(painter);
+    }
+    mime->setImageData(image);
+    QBuffer svg;
+    svg.open(QIODevice::WriteOnly);
+    QSvgGenerator generator;
+    generator.setOutputDevice(&svg);
+    generator.setSize(size);
+    generator.setViewBox(QRect(QPoint(0, 0), size));
+    {
+        QPainter painter(&generator);
+        paint(painter);
+    }
+    mime->setData(QStringLiteral("image/svg+xml"), svg.data());
+    QGuiApplication::clipboard()->setMimeData(mime);
+}
+
+bool CanvasItem::paste(QPointF wallPos)
+{
+    if (!m_client)
+        return false;
+    const QMimeData *mime = QGuiApplication::clipboard()->mimeData();
+    const QString clipType = QString::fromLatin1(WallClient::kClipMimeType);
+    if (mime && mime->hasFormat(clipType)) {
+        pb::WallSnapshot clip;
+        if (!clip.ParseFromString(mime->data(clipType).toStdString())) {
+            m_client->showNotice(tr("What is on the clipboard could not be read; copy it again."));
+            return true;
+        }
+        const WallClient::Copies made = m_client->place(clip, wallPos);
+        setTool(Select);
+        select(made);
+        return true;
+    }
+    return m_client->pasteFromClipboard(wallPos.x(), wallPos.y());
 }
 
 // --- gestures ----------------------------------------------------------------------------------

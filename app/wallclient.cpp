@@ -1668,29 +1668,125 @@ bool WallClient::isOutstanding(std::uint64_t clientOpId) const
 
 WallClient::Copies WallClient::duplicate(const Copies &objects, QPointF offset)
 {
-    Copies made;
-    if (!ready())
-        return made;
+    pb::WallSnapshot clip = clipOf(objects);
+    return place(clip, clipBounds(clip).center() + offset);
+}
+
+pb::WallSnapshot WallClient::clipOf(const Copies &objects) const
+{
+    pb::WallSnapshot clip;
+    for (const std::uint64_t key : objects.strokes) {
+        const WallModel::Stroke *st = m_model.stroke(key);
+        std::vector<FixedPoint> points;
+        std::uint32_t color = 0;
+        float width = 0;
+        if (st && st->visible()) {
+            points = st->points;
+            color = st->color;
+            width = st->width;
+        } else if (const auto local = m_local.find(std::uint32_t(key & 0xffffffffu));
+                   keyAuthor(key) == m_userId && local != m_local.end()) {
+            points = local->second.points;
+            color = local->second.color;
+            width = local->second.width;
+        }
+        if (points.empty())
+            continue;
+        pb::SnapStroke *out = clip.add_strokes();
+        out->set_key(key);
+        out->set_color(color);
+        out->set_width(width);
+        out->set_closed(true);
+        encodePoints(points, {}, out);
+    }
+    for (const std::uint64_t key : objects.notes) {
+        NotesModel::Note n;
+        if (!effectiveNote(key, &n))
+            continue;
+        pb::SnapNote *out = clip.add_notes();
+        out->set_key(key);
+        out->set_x(float(n.x));
+        out->set_y(float(n.y));
+        out->set_text(toWire(n.text));
+        out->set_color(toRgb(n.color));
+        out->set_width(float(n.width));
+        out->set_height(float(n.height));
+    }
     for (const std::uint64_t key : objects.images) {
         const WallModel::Image *i = m_model.image(key);
-        if (!i || !i->visible())
+        if (!i || !isImageShown(key))
             continue;
-        const std::uint32_t id = nextObjectId();
-        pb::Op op;
-        auto *a = op.mutable_image_add();
-        a->set_id(id);
-        a->set_hash(i->hash.toStdString());
-        a->set_x(float(i->x + offset.x()));
-        a->set_y(float(i->y + offset.y()));
-        a->set_width(i->width);
-        a->set_height(i->height);
-        pushAction(queue(std::move(op)));
-        made.images.push_back(objectKey(m_userId, id));
+        pb::SnapImage *out = clip.add_images();
+        out->set_key(key);
+        out->set_hash(i->hash.toStdString());
+        out->set_x(i->x);
+        out->set_y(i->y);
+        out->set_width(i->width);
+        out->set_height(i->height);
     }
     for (const std::uint64_t key : objects.shapes) {
         WallModel::ShapeData d;
         if (!effectiveShape(key, &d))
             continue;
+        pb::SnapShape *out = clip.add_shapes();
+        out->set_key(key);
+        d.toWire(out->mutable_shape());
+    }
+    return clip;
+}
+
+QRectF WallClient::clipBounds(const pb::WallSnapshot &clip)
+{
+    QRectF out;
+    for (const auto &s : clip.strokes()) {
+        std::vector<FixedPoint> points;
+        if (decodePoints(s, {}, &points).ok) {
+            WallModel::Stroke st;
+            st.points = std::move(points);
+            out = out.united(st.bounds());
+        }
+    }
+    for (const auto &n : clip.notes())
+        out = out.united(QRectF(n.x(), n.y(), n.width() > 0 ? n.width() : 200, std::max(80.0f, n.height())));
+    for (const auto &i : clip.images())
+        out = out.united(QRectF(i.x(), i.y(), i.width(), i.height()));
+    for (const auto &sh : clip.shapes())
+        out = out.united(WallModel::ShapeData::fromWire(sh.shape()).box());
+    return out;
+}
+
+WallClient::Copies WallClient::place(const pb::WallSnapshot &clip, QPointF at)
+{
+    Copies made;
+    if (!ready())
+        return made;
+    const QPointF offset = at - clipBounds(clip).center();
+    // Whatever put it on the clipboard, what goes out is checked like anything typed: the
+    // server refuses what does not fit, and says why.
+    const int count = clip.strokes_size() + clip.notes_size() + clip.images_size() + clip.shapes_size();
+    if (count > limits::kMaxTransformObjects) {
+        setNotice(tr("The clipboard holds %1 objects; at most %2 are pasted at a time.")
+                      .arg(count)
+                      .arg(limits::kMaxTransformObjects));
+        return made;
+    }
+    for (const auto &in : clip.images()) {
+        if (in.hash().size() != 32)
+            continue;
+        const std::uint32_t id = nextObjectId();
+        pb::Op op;
+        auto *a = op.mutable_image_add();
+        a->set_id(id);
+        a->set_hash(in.hash());
+        a->set_x(float(in.x() + offset.x()));
+        a->set_y(float(in.y() + offset.y()));
+        a->set_width(in.width());
+        a->set_height(in.height());
+        pushAction(queue(std::move(op)));
+        made.images.push_back(objectKey(m_userId, id));
+    }
+    for (const auto &in : clip.shapes()) {
+        WallModel::ShapeData d = WallModel::ShapeData::fromWire(in.shape());
         d.x += float(offset.x());
         d.y += float(offset.y());
         const std::uint32_t id = nextObjectId();
@@ -1702,25 +1798,24 @@ WallClient::Copies WallClient::duplicate(const Copies &objects, QPointF offset)
         made.shapes.push_back(copy);
         emit shapeChanged(copy);
     }
-    for (const std::uint64_t key : objects.strokes) {
-        const WallModel::Stroke *st = m_model.stroke(key);
-        if (!st || !st->visible() || st->points.empty())
+    for (const auto &in : clip.strokes()) {
+        std::vector<FixedPoint> points;
+        if (!decodePoints(in, {}, &points).ok || points.empty())
             continue;
-        const QColor color = fromRgb(st->color);
-        std::uint32_t id = beginStroke(toPixels(st->points.front()) + offset, color, st->width);
-        for (size_t k = 1; k < st->points.size(); ++k)
-            id = extendStroke(id, toPixels(st->points[k]) + offset);
+        const QColor color = fromRgb(in.color());
+        std::uint32_t id = beginStroke(toPixels(points.front()) + offset, color, in.width());
+        if (!id)
+            continue;
+        for (size_t k = 1; k < points.size(); ++k)
+            id = extendStroke(id, toPixels(points[k]) + offset);
         endStroke(id);
         made.strokes.push_back(objectKey(m_userId, id));
     }
-    for (const std::uint64_t key : objects.notes) {
-        NotesModel::Note n;
-        if (!effectiveNote(key, &n))
-            continue;
-        const QString copy = addNote(n.x + offset.x(), n.y + offset.y(), n.text);
+    for (const auto &in : clip.notes()) {
+        const QString copy = addNote(in.x() + offset.x(), in.y() + offset.y(), fromWire(in.text()));
         if (copy.isEmpty())
             continue;
-        styleNote(copy, n.color, n.width, n.height);
+        styleNote(copy, fromRgb(in.color()), in.width(), in.height());
         made.notes.push_back(copy.toULongLong());
     }
     return made;

@@ -301,6 +301,13 @@ public:
         std::vector<std::uint64_t> strokes, notes, images, shapes;
     };
     Copies duplicate(const Copies &objects, QPointF offset);
+    // Objects as a clip for the clipboard (a snapshot of just them, wall coordinates), and a clip
+    // placed on this wall with its middle at `at`: new objects, each an undoable add.
+    pb::WallSnapshot clipOf(const Copies &objects) const;
+    Copies place(const pb::WallSnapshot &clip, QPointF at);
+    // The MIME type of a clip on the clipboard (copied in one Scrawl, pasted in any).
+    static constexpr const char *kClipMimeType = "application/x-scrawl-clip";
+    static QRectF clipBounds(const pb::WallSnapshot &clip);
     // Sent at most ~30 times a second, the latest position wins.
     Q_INVOKABLE void sendCursor(double x, double y);
     // What this person has picked (select tool), wall px; goes out with the cursor.

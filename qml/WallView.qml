@@ -372,7 +372,7 @@ Item {
         onActivated: {
             const at = wallCanvas.mapToWall(wallHover.hovered ? wallHover.point.position
                                                               : Qt.point(wallCanvas.width / 2, wallCanvas.height / 2))
-            if (!view.client.pasteFromClipboard(at.x, at.y))
+            if (!wallCanvas.paste(at))
                 view.client.showNotice(qsTr("Nothing to paste: copy a picture, an image file or some text first."))
         }
     }

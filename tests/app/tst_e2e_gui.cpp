@@ -657,6 +657,54 @@ private slots:
         QTRY_COMPARE(a->pendingCount(), 0);
     }
 
+    // Ctrl+C puts the selection on the clipboard (for Scrawl, and as PNG and SVG for other
+    // programs); pasting places a copy on this wall and on another one.
+    void copiedSelectionPastesHereAndOnAnotherWall()
+    {
+        auto *canvasA = qobject_cast<CanvasItem *>(item("viewA", "canvas"));
+        WallClient *b = client("viewB");
+        QVERIFY(canvasA);
+        const QPointF at(canvasA->width() * 0.3, canvasA->height() * 0.3);
+        drawInA(at, at + QPointF(100, 40));
+        canvasA->setTool(CanvasItem::Rect);
+        QTest::mousePress(m_window, Qt::LeftButton, {}, canvasA->mapToScene(at + QPointF(0, 60)).toPoint());
+        QTest::mouseMove(m_window, canvasA->mapToScene(at + QPointF(60, 100)).toPoint());
+        QTest::mouseRelease(m_window, Qt::LeftButton, {}, canvasA->mapToScene(at + QPointF(120, 140)).toPoint());
+        QTRY_COMPARE(b->model().shapes().size(), size_t(1));
+
+        canvasA->setTool(CanvasItem::Select);
+        canvasA->forceActiveFocus();
+        QTest::keyClick(m_window, Qt::Key_A, Qt::ControlModifier);
+        QCOMPARE(canvasA->selectionCount(), 2);
+        QTest::keyClick(m_window, Qt::Key_C, Qt::ControlModifier);
+        const QMimeData *mime = QGuiApplication::clipboard()->mimeData();
+        QTRY_VERIFY(mime->hasFormat(QString::fromLatin1(WallClient::kClipMimeType)));
+        QVERIFY(mime->hasImage());
+        QVERIFY(mime->data(QStringLiteral("image/svg+xml")).contains("<rect"));
+        QVERIFY(!qvariant_cast<QImage>(mime->imageData()).isNull());
+
+        // Here: two more objects, the copies picked.
+        QVERIFY(canvasA->paste(canvasA->mapToWall(at + QPointF(300, 200))));
+        QTRY_COMPARE(b->model().shapes().size(), size_t(2));
+        QTRY_COMPARE(b->model().strokes().size(), size_t(2));
+        QCOMPARE(canvasA->selectionCount(), 2);
+        QVERIFY(b->model().shapes().back().data.x > b->model().shapes().front().data.x + 200);
+
+        // On another wall, through its own connection.
+        pb::WallSnapshot clip;
+        QVERIFY(clip.ParseFromString(mime->data(QString::fromLatin1(WallClient::kClipMimeType)).toStdString()));
+        WallClient other;
+        other.setDisplayName(QStringLiteral("Other"));
+        other.connectToWall(QStringLiteral("127.0.0.1:%1").arg(m_server->port()), QStringLiteral("elsewhere-%1").arg(m_wallNumber));
+        QTRY_COMPARE(other.state(), WallClient::Connected);
+        const WallClient::Copies made = other.place(clip, QPointF(0, 0));
+        QCOMPARE(made.strokes.size() + made.shapes.size(), size_t(2));
+        QTRY_COMPARE(other.pendingCount(), 0);
+        QCOMPARE(other.model().shapes().size(), size_t(1));
+        QCOMPARE(other.model().strokes().size(), size_t(1));
+        QCOMPARE(other.notice(), QString());
+    }
+
     // Text typed on the wall with the text tool reaches B while A is still typing.
     void textTypedOnTheWallIsSeenAsItIsTyped()
     {
