@@ -112,6 +112,11 @@ public:
     Q_INVOKABLE void duplicateSelection();
     Q_INVOKABLE void nudgeSelection(double dx, double dy); // wall px
     Q_INVOKABLE bool isNoteSelected(const QString &key) const;
+    // The selected shapes (and notes, for the colour) take this colour, line width or fill
+    // (transparent: none); one undoable op each. Strokes keep theirs.
+    Q_INVOKABLE void recolorSelection(const QColor &color);
+    Q_INVOKABLE void setSelectionWidth(double width);
+    Q_INVOKABLE void setSelectionFill(const QColor &fill);
     // Ctrl+C: the selection on the clipboard, for Scrawl (any wall) and as a PNG and an SVG for
     // other programs. Paste: a Scrawl clip centred on `wallPos` (picked afterwards), else what
     // WallClient::pasteFromClipboard takes. False when the clipboard has nothing to place.

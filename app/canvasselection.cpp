@@ -267,6 +267,63 @@ void CanvasItem::nudgeSelection(double dx, double dy)
     m_client->transformObjects(std::move(t));
 }
 
+// --- restyling ---------------------------------------------------------------------------------
+
+void CanvasItem::recolorSelection(const QColor &color)
+{
+    if (!m_client)
+        return;
+    for (const std::uint64_t key : m_selection.shapes) {
+        WallModel::ShapeData d;
+        if (!m_client->effectiveShape(key, &d) || !m_client->mayChange(key))
+            continue;
+        d.color = std::uint32_t(color.rgb()) & 0xffffffu;
+        // A filled shape's fill follows, keeping its strength.
+        if (!d.isLine() && (d.fill >> 24) != 0)
+            d.fill = (d.fill & 0xff000000u) | d.color;
+        m_client->editShape(key, d);
+    }
+    for (const auto &n : m_client->notes()->notes()) {
+        if (isSelected(n.key, 1) && m_client->mayChange(n.key))
+            m_client->styleNote(QString::number(n.key), color, n.width, n.height);
+    }
+    m_selectionBounds.reset();
+    emit selectionChanged();
+}
+
+void CanvasItem::setSelectionWidth(double width)
+{
+    if (!m_client)
+        return;
+    width = std::clamp(width, double(limits::kMinStrokeWidth), double(limits::kMaxStrokeWidth));
+    for (const std::uint64_t key : m_selection.shapes) {
+        WallModel::ShapeData d;
+        if (!m_client->effectiveShape(key, &d) || d.kind == pb::SHAPE_TEXT || !m_client->mayChange(key))
+            continue;
+        d.strokeWidth = float(width);
+        m_client->editShape(key, d);
+    }
+    m_selectionBounds.reset();
+    emit selectionChanged();
+}
+
+void CanvasItem::setSelectionFill(const QColor &fill)
+{
+    if (!m_client)
+        return;
+    for (const std::uint64_t key : m_selection.shapes) {
+        WallModel::ShapeData d;
+        if (!m_client->effectiveShape(key, &d) || d.isLine() || d.kind == pb::SHAPE_TEXT
+            || !m_client->mayChange(key))
+            continue;
+        d.fill = fill.alpha() > 0 ? std::uint32_t(fill.rgba()) : 0;
+        // Without fill a shape needs its line.
+        if (d.fill == 0 && d.strokeWidth == 0)
+            d.strokeWidth = float(m_penWidth);
+        m_client->editShape(key, d);
+    }
+}
+
 // --- clipboard ---------------------------------------------------------------------------------
 
 void CanvasItem::copySelection()

@@ -137,10 +137,12 @@ ToolBar {
                 ToolTip.text: tip
                 ToolTip.delay: 600
                 onClicked: {
-                    bar.canvas.penColor = modelData
-                    AppSettings.penColor = modelData
-                    if (bar.wallView && !bar.wallView.drawsInColor(bar.canvas.tool))
-                        bar.canvas.tool = CanvasItem.Pen
+                    if (bar.wallView) {
+                        bar.wallView.choosePenColor(modelData)
+                    } else {
+                        bar.canvas.penColor = modelData
+                        AppSettings.penColor = modelData
+                    }
                 }
             }
         }
@@ -163,8 +165,10 @@ ToolBar {
                     }
                 }
                 onClicked: {
-                    bar.canvas.penWidth = modelData
-                    AppSettings.penWidth = modelData
+                    if (bar.wallView)
+                        bar.wallView.chooseWidth(modelData)
+                    else
+                        bar.canvas.penWidth = modelData
                 }
             }
         }

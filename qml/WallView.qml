@@ -400,12 +400,24 @@ Item {
     // Shapes drawn next: no fill, a light wash of the pen colour, or solid.
     readonly property var fillAlphas: [0, 0.25, 1]
     property int fillStep: 0
-    function cycleFill() { setFill((fillStep + 1) % fillAlphas.length) }
+    function cycleFill() {
+        setFill((fillStep + 1) % fillAlphas.length)
+        if (restyling)
+            wallCanvas.setSelectionFill(wallCanvas.fillColor)
+    }
+    function chooseWidth(w) {
+        wallCanvas.penWidth = w
+        AppSettings.penWidth = w
+        if (restyling)
+            wallCanvas.setSelectionWidth(w)
+    }
     function setFill(step) {
         fillStep = step
         const c = wallCanvas.penColor
         wallCanvas.fillColor = Qt.rgba(c.r, c.g, c.b, fillAlphas[step])
     }
+    // With things selected, the fill, colour and width buttons restyle them.
+    readonly property bool restyling: wallCanvas.tool === CanvasItem.Select && wallCanvas.selectionCount > 0
     Connections {
         target: wallCanvas
         function onPenChanged() { view.setFill(view.fillStep) }
@@ -418,6 +430,10 @@ Item {
     function choosePenColor(c) {
         wallCanvas.penColor = c
         AppSettings.penColor = c
+        if (restyling) {
+            wallCanvas.recolorSelection(c)
+            return
+        }
         if (!drawsInColor(wallCanvas.tool)) {
             wallCanvas.tool = CanvasItem.Pen
             AppSettings.lastTool = wallCanvas.tool
@@ -430,8 +446,7 @@ Item {
                 i = k
         }
         i = Math.max(0, Math.min(penWidths.length - 1, i + step))
-        wallCanvas.penWidth = penWidths[i]
-        AppSettings.penWidth = penWidths[i]
+        chooseWidth(penWidths[i])
     }
 
     Dialog {

@@ -643,6 +643,23 @@ private slots:
                     > 0.5 * strokeBefore.width());
         QCOMPARE(canvasA->selectionCount(), 2);
 
+        // A palette colour clicked with things selected recolours the shape (ink keeps its own).
+        std::function<QQuickItem *(QQuickItem *)> findRed = [&](QQuickItem *root) -> QQuickItem * {
+            if (root->objectName() == QLatin1String("penColor1") && root->isVisible())
+                return root;
+            for (QQuickItem *child : root->childItems())
+                if (QQuickItem *found = findRed(child))
+                    return found;
+            return nullptr;
+        };
+        QQuickItem *red = findRed(m_window->findChild<QQuickItem *>(QStringLiteral("viewA")));
+        QVERIFY(red);
+        QTest::mouseClick(m_window, Qt::LeftButton, {}, red->mapToScene(QPointF(red->width() / 2, red->height() / 2)).toPoint());
+        const std::uint32_t redRgb = std::uint32_t(qvariant_cast<QColor>(red->property("swatchColor")).rgb()) & 0xffffffu;
+        QTRY_COMPARE(b->model().shapes().front().data.color, redRgb);
+        QCOMPARE(canvasA->selectionCount(), 2);
+        QCOMPARE(canvasA->tool(), CanvasItem::Select);
+
         canvasA->forceActiveFocus();
         QTest::keyClick(m_window, Qt::Key_D, Qt::ControlModifier);
         QTRY_COMPARE(b->model().shapes().size(), size_t(2));
