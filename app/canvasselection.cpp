@@ -159,18 +159,19 @@ std::optional<std::pair<int, std::uint64_t>> CanvasItem::objectAt(QPointF p) con
         if (*it >= strokes.size() || *it >= m_bounds.size())
             continue;
         const WallModel::Stroke &s = strokes[*it];
-        if (s.visible() && s.closed && !m_client->isHiddenLocally(s.key) && m_bounds[*it].intersects(probe)
-            && strokeTouches(s.points, s.width, p, r))
+        if (s.visible() && s.closed && !m_client->isHiddenLocally(s.key) && m_client->mayChange(s.key)
+            && m_bounds[*it].intersects(probe) && strokeTouches(s.points, s.width, p, r))
             return std::pair{int(kStroke), s.key};
     }
     const auto shapes = m_client->shownShapes();
     for (auto it = shapes.rbegin(); it != shapes.rend(); ++it) {
-        if (shapeTouches(it->second, p, r))
+        if (m_client->mayChange(it->first) && shapeTouches(it->second, p, r))
             return std::pair{int(kShape), it->first};
     }
     const auto &images = m_client->model().images();
     for (auto it = images.rbegin(); it != images.rend(); ++it) {
-        if (m_client->isImageShown(it->key) && QRectF(it->x, it->y, it->width, it->height).contains(p))
+        if (m_client->isImageShown(it->key) && m_client->mayChange(it->key)
+            && QRectF(it->x, it->y, it->width, it->height).contains(p))
             return std::pair{int(kImage), it->key};
     }
     return std::nullopt;
@@ -193,6 +194,9 @@ void CanvasItem::selectAll()
     }
     for (const auto &[key, shape] : m_client->shownShapes())
         all.shapes.push_back(key);
+    // Only what this person may change (on a protected wall, their own work).
+    for (int k = 0; k < 4; ++k)
+        std::erase_if(listOf(all, k), [this](std::uint64_t key) { return !m_client->mayChange(key); });
     select(all);
 }
 
@@ -493,7 +497,7 @@ void CanvasItem::releaseSelect()
         const QRectF band = QRectF(m_bandFrom, m_bandTo).normalized();
         WallClient::Copies picked = m_selection;
         auto add = [&](int kind, std::uint64_t key) {
-            if (!isSelected(key, kind))
+            if (!isSelected(key, kind) && m_client->mayChange(key))
                 listOf(picked, kind).push_back(key);
         };
         if (band.width() > 0 || band.height() > 0) {

@@ -722,6 +722,34 @@ private slots:
         QCOMPARE(other.notice(), QString());
     }
 
+    // On a protected wall the select tool picks only what its user may change: B's Ctrl+A takes
+    // B's shape, not A's, and a click on A's shape picks nothing.
+    void protectedWallSelectsOnlyOwnWork()
+    {
+        auto *canvasA = qobject_cast<CanvasItem *>(item("viewA", "canvas"));
+        auto *canvasB = qobject_cast<CanvasItem *>(item("viewB", "canvas"));
+        WallClient *a = client("viewA");
+        WallClient *b = client("viewB");
+        QVERIFY(canvasA && canvasB);
+        QVERIFY(!a->addShape(pb::SHAPE_RECT, {0, 0}, {80, 60}, Qt::black, 3, Qt::transparent).isEmpty());
+        QVERIFY(!b->addShape(pb::SHAPE_ELLIPSE, {200, 0}, {280, 60}, Qt::black, 3, Qt::transparent).isEmpty());
+        QTRY_COMPARE(b->model().shapes().size(), size_t(2));
+        a->setWallProtected(true);
+        QTRY_VERIFY(!b->mayChangeOthersWork());
+        canvasB->setTool(CanvasItem::Select);
+        canvasB->selectAll();
+        QCOMPARE(canvasB->selection().shapes.size(), size_t(1));
+        QCOMPARE(keyAuthor(canvasB->selection().shapes.front()), b->userId());
+        canvasB->clearSelection();
+        const QPointF edgeOfA = canvasB->mapFromWall(QPointF(0, 30));
+        QTest::mouseClick(m_window, Qt::LeftButton, {}, canvasB->mapToScene(edgeOfA).toPoint());
+        QCOMPARE(canvasB->selectionCount(), 0);
+        // A, the owner, still picks both.
+        canvasA->setTool(CanvasItem::Select);
+        canvasA->selectAll();
+        QCOMPARE(canvasA->selection().shapes.size(), size_t(2));
+    }
+
     // Text typed on the wall with the text tool reaches B while A is still typing.
     void textTypedOnTheWallIsSeenAsItIsTyped()
     {
