@@ -193,6 +193,7 @@ void CanvasItem::setClient(WallClient *client)
     if (m_client) {
         m_client->disconnect(this);
         m_client->imageCache()->disconnect(this);
+        disconnect(m_selectionBoxConnection);
     }
     m_client = client;
     if (client) {
@@ -209,7 +210,7 @@ void CanvasItem::setClient(WallClient *client)
         });
         connect(client->notes(), &QAbstractItemModel::rowsRemoved, this, &CanvasItem::pruneSelection);
         // Others see what this person has picked, and where they drag it.
-        connect(this, &CanvasItem::selectionChanged, client, [this] {
+        m_selectionBoxConnection = connect(this, &CanvasItem::selectionChanged, client, [this] {
             if (!m_client)
                 return;
             QRectF box = selectionCount() > 0 ? selectionWallBounds() : QRectF();

@@ -298,6 +298,7 @@ private:
     bool m_panning = false;
     QString m_exportError;
     QMetaObject::Connection m_frameConnection;
+    QMetaObject::Connection m_selectionBoxConnection; // the selection's box to the client
     QMetaObject::Connection m_animationConnection;
 };
 
