@@ -82,16 +82,59 @@ void StrokeBatch::add(std::span<const FixedPoint> in, std::uint32_t color, float
     const double minStep = 0.5 / scale * kCoordScale;
     const double minStep2 = minStep * minStep;
     FixedPoint last = in.front();
-    points.push_back(toPixels(last));
+    std::vector<QPointF> &kept = m_scratch;
+    kept.clear();
+    kept.push_back(toPixels(last));
     for (size_t i = 1; i < in.size(); ++i) {
         const double dx = in[i].x - last.x, dy = in[i].y - last.y;
         if (dx * dx + dy * dy < minStep2 && i + 1 != in.size())
             continue;
         last = in[i];
-        points.push_back(toPixels(last));
+        kept.push_back(toPixels(last));
     }
+    addSmoothed(kept, scale);
     s.count = std::uint32_t(points.size()) - s.first;
     strokes.push_back(s);
+}
+
+// A hand-drawn stroke is a curve sampled at the pen's rate: where the samples lie far apart on
+// screen (a quick stroke, a zoomed-in wall) straight segments between them show as corners. Such
+// a segment is drawn as the Catmull-Rom curve through its ends instead, with a point every
+// kCurveStepPx device pixels. A vertex where the pen turns sharply (over kSharpTurnCos) stays a
+// corner, as it was drawn (a V, a tick), and the curve leaves it along the segment.
+void StrokeBatch::addSmoothed(const std::vector<QPointF> &in, double scale)
+{
+    constexpr double kCurveStepPx = 4.0;
+    constexpr double kSharpTurnCos = 0.5; // a turn of over 60 degrees
+    constexpr int kMaxSteps = 16;
+    const size_t n = in.size();
+    auto gentle = [&](size_t i) { // the turn at vertex i, between its two segments
+        if (i == 0 || i + 1 >= n)
+            return false;
+        const QPointF a = in[i] - in[i - 1], b = in[i + 1] - in[i];
+        const double la = std::hypot(a.x(), a.y()), lb = std::hypot(b.x(), b.y());
+        return la > 0 && lb > 0 && QPointF::dotProduct(a, b) / (la * lb) > kSharpTurnCos;
+    };
+    points.push_back(in.front());
+    for (size_t i = 0; i + 1 < n; ++i) {
+        const QPointF p1 = in[i], p2 = in[i + 1];
+        const double length = std::hypot(p2.x() - p1.x(), p2.y() - p1.y()) * scale;
+        const int steps = std::min(kMaxSteps, int(length / kCurveStepPx));
+        const bool smoothStart = gentle(i), smoothEnd = gentle(i + 1);
+        if (steps >= 2 && (smoothStart || smoothEnd)) {
+            // Tangents: from the neighbours where the turn is gentle, along the segment where
+            // the vertex is an end or a corner.
+            const QPointF m1 = smoothStart ? (p2 - in[i - 1]) * 0.5 : (p2 - p1);
+            const QPointF m2 = smoothEnd ? (in[i + 2] - p1) * 0.5 : (p2 - p1);
+            for (int k = 1; k < steps; ++k) {
+                const double t = double(k) / steps, t2 = t * t, t3 = t2 * t;
+                const double h00 = 2 * t3 - 3 * t2 + 1, h10 = t3 - 2 * t2 + t;
+                const double h01 = -2 * t3 + 3 * t2, h11 = t3 - t2;
+                points.push_back(p1 * h00 + m1 * h10 + p2 * h01 + m2 * h11);
+            }
+        }
+        points.push_back(p2);
+    }
 }
 
 void paintStrokes(QPainter &painter, const StrokeBatch &batch, double scale)

@@ -53,9 +53,14 @@ struct StrokeBatch
 
     // Appends a stroke, skipping points closer than half a device pixel (at `scale` device
     // pixels per wall pixel) to the last kept one: a zoomed-out wall costs what it shows, not
-    // what it holds. The last point is always kept.
+    // what it holds. The last point is always kept; far-apart samples are joined by curves.
     void add(std::span<const FixedPoint> points, std::uint32_t color, float width, double scale);
     bool empty() const { return strokes.empty() && pictures.empty() && shapes.empty(); }
+
+private:
+    // Appends the kept points of one stroke, curved between far-apart samples (see the .cpp).
+    void addSmoothed(const std::vector<QPointF> &kept, double scale);
+    std::vector<QPointF> m_scratch;
 };
 
 // Distance from `p` to the segment a-b, in the units of the three.

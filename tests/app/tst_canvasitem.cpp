@@ -249,6 +249,43 @@ private slots:
         }
     }
 
+    // A quick circle sampled at 12 points is drawn round, on screen and in a PNG export: the
+    // true circle between two samples lies 5 px outside their chord, beyond a 4 px pen's reach,
+    // and is inked all the same; the chord's middle, inside the circle, is not.
+    void sparseCurvesAreDrawnSmooth()
+    {
+        const QPointF centre(-150, 40);
+        const double r = 150; // all in the 800 x 600 view
+        std::vector<QPointF> circle;
+        for (int k = 0; k <= 12; ++k) {
+            const double a = 2 * std::numbers::pi * k / 12;
+            circle.push_back(centre + QPointF(r * std::cos(a), r * std::sin(a)));
+        }
+        draw(circle, 4);
+        QTRY_COMPARE(m_client->pendingCount(), 0);
+        const QImage img = frame();
+        const qreal dpr = img.devicePixelRatio();
+        auto pixel = [&](QPointF wall) {
+            return img.pixel((m_canvas->mapToScene(m_canvas->mapFromWall(wall)) * dpr).toPoint());
+        };
+        QTemporaryDir dir;
+        const QString png = dir.filePath(QStringLiteral("circle.png"));
+        QVERIFY2(m_canvas->exportTo(QUrl::fromLocalFile(png), false), qPrintable(m_canvas->exportError()));
+        const QImage exported(png);
+        QVERIFY(!exported.isNull());
+        // The export is the content's bounds grown by 24 px, at 1:1.
+        const QPointF exportOrigin = m_canvas->contentBounds().topLeft() - QPointF(24, 24);
+        auto exportedPixel = [&](QPointF wall) { return exported.pixel((wall - exportOrigin).toPoint()); };
+        for (int k = 1; k < 11; ++k) {
+            const double a = 2 * std::numbers::pi * (k + 0.5) / 12;
+            const QPointF onCircle = centre + QPointF(r * std::cos(a), r * std::sin(a));
+            const QPointF onChord = (circle[size_t(k)] + circle[size_t(k + 1)]) / 2;
+            QVERIFY2(isInk(pixel(onCircle)), qPrintable(QStringLiteral("screen, between samples %1").arg(k)));
+            QVERIFY2(!isInk(pixel(onChord)), qPrintable(QStringLiteral("screen, chord %1").arg(k)));
+            QVERIFY2(isInk(exportedPixel(onCircle)), qPrintable(QStringLiteral("export, between samples %1").arg(k)));
+        }
+    }
+
     void idleCanvasRendersNoFrames()
     {
         // Tiles are painted on worker threads, which ask for a frame when they finish; once
