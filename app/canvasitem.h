@@ -225,6 +225,9 @@ private:
     QRectF floatTarget() const; // where the floated area is now, wall px
     QRectF floated(const QRectF &wallRect) const; // a wall rect moved and scaled as the float
     void collectSelected(const QRectF &area, double scale, StrokeBatch *batch);
+    // The selection drawn into `painter` (origin at the area's top-left) at `scale`.
+    void paintSelected(QPainter &painter, const QRectF &area, double scale);
+    pb::Transform selectionTransform() const; // naming everything selected, moving nothing
 
     QPointer<WallClient> m_client;
     Tool m_tool = Pen;

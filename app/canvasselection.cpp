@@ -261,11 +261,7 @@ void CanvasItem::nudgeSelection(double dx, double dy)
 {
     if (!m_client || selectionCount() == 0 || m_floating)
         return;
-    pb::Transform t;
-    for (const auto key : m_selection.strokes) t.add_strokes(key);
-    for (const auto key : m_selection.notes) t.add_notes(key);
-    for (const auto key : m_selection.images) t.add_images(key);
-    for (const auto key : m_selection.shapes) t.add_shapes(key);
+    pb::Transform t = selectionTransform();
     t.set_dx(float(dx));
     t.set_dy(float(dy));
     m_client->transformObjects(std::move(t));
@@ -343,15 +339,8 @@ void CanvasItem::copySelection()
     const QSize size(std::max(1, int(std::ceil(area.width() * scale))),
                      std::max(1, int(std::ceil(area.height() * scale))));
     auto paint = [&](QPainter &painter) {
-        painter.setRenderHint(QPainter::Antialiasing);
         painter.fillRect(QRect(QPoint(0, 0), size), m_background);
-        QTransform t;
-        t.scale(scale, scale);
-        t.translate(-area.left(), -area.top());
-        painter.setTransform(t);
-        StrokeBatch batch;
-        collectSelected(area, scale, &batch);
-        paintStrokes(painter, batch, scale);
+        paintSelected(painter, area, scale);
     };
     QImage image(size, QImage::Format_ARGB32_Premultiplied);
     {
@@ -560,6 +549,28 @@ void CanvasItem::collectSelected(const QRectF &area, double scale, StrokeBatch *
     }
 }
 
+void CanvasItem::paintSelected(QPainter &painter, const QRectF &area, double scale)
+{
+    painter.setRenderHint(QPainter::Antialiasing);
+    QTransform t;
+    t.scale(scale, scale);
+    t.translate(-area.left(), -area.top());
+    painter.setTransform(t);
+    StrokeBatch batch;
+    collectSelected(area, scale, &batch);
+    paintStrokes(painter, batch, scale);
+}
+
+pb::Transform CanvasItem::selectionTransform() const
+{
+    pb::Transform t;
+    for (const auto key : m_selection.strokes) t.add_strokes(key);
+    for (const auto key : m_selection.notes) t.add_notes(key);
+    for (const auto key : m_selection.images) t.add_images(key);
+    for (const auto key : m_selection.shapes) t.add_shapes(key);
+    return t;
+}
+
 void CanvasItem::startFloat()
 {
     if (!m_client || m_floating)
@@ -584,14 +595,7 @@ void CanvasItem::startFloat()
     image.fill(Qt::transparent);
     {
         QPainter painter(&image);
-        painter.setRenderHint(QPainter::Antialiasing);
-        QTransform t;
-        t.scale(scale, scale);
-        t.translate(-area.left(), -area.top());
-        painter.setTransform(t);
-        StrokeBatch batch;
-        collectSelected(area, scale, &batch);
-        paintStrokes(painter, batch, scale);
+        paintSelected(painter, area, scale);
     }
     m_floatImage = std::move(image);
     m_floatImageChanged = true;
@@ -613,11 +617,7 @@ void CanvasItem::sendFloat()
         endFloat();
         return;
     }
-    pb::Transform t;
-    for (const auto key : m_selection.strokes) t.add_strokes(key);
-    for (const auto key : m_selection.notes) t.add_notes(key);
-    for (const auto key : m_selection.images) t.add_images(key);
-    for (const auto key : m_selection.shapes) t.add_shapes(key);
+    pb::Transform t = selectionTransform();
     t.set_dx(float(m_floatDelta.x()));
     t.set_dy(float(m_floatDelta.y()));
     if (scaled) {
