@@ -1546,14 +1546,7 @@ QString WallClient::addShape(int kind, QPointF from, QPointF to, const QColor &c
                                      double(limits::kMaxStrokeWidth)));
     if (!d.isLine() && fill.alpha() > 0)
         d.fill = std::uint32_t(fill.rgba());
-    const std::uint32_t id = nextObjectId();
-    pb::Op op;
-    op.mutable_shape_add()->set_id(id);
-    d.toWire(op.mutable_shape_add()->mutable_shape());
-    pushAction(queue(std::move(op)));
-    const std::uint64_t key = objectKey(m_userId, id);
-    emit shapeChanged(key);
-    return QString::number(key);
+    return QString::number(queueShapeAdd(d));
 }
 
 QString WallClient::addText(double x, double y, const QString &text, double fontSize,
@@ -1568,6 +1561,11 @@ QString WallClient::addText(double x, double y, const QString &text, double font
     d.color = toRgb(color);
     d.text = text.left(limits::kMaxTextChars);
     d.fontSize = float(std::clamp(fontSize, double(limits::kMinFontSize), double(limits::kMaxFontSize)));
+    return QString::number(queueShapeAdd(d));
+}
+
+std::uint64_t WallClient::queueShapeAdd(const WallModel::ShapeData &d)
+{
     const std::uint32_t id = nextObjectId();
     pb::Op op;
     op.mutable_shape_add()->set_id(id);
@@ -1575,7 +1573,7 @@ QString WallClient::addText(double x, double y, const QString &text, double font
     pushAction(queue(std::move(op)));
     const std::uint64_t key = objectKey(m_userId, id);
     emit shapeChanged(key);
-    return QString::number(key);
+    return key;
 }
 
 bool WallClient::editShape(std::uint64_t key, const WallModel::ShapeData &data)
@@ -1789,14 +1787,7 @@ WallClient::Copies WallClient::place(const pb::WallSnapshot &clip, QPointF at)
         WallModel::ShapeData d = WallModel::ShapeData::fromWire(in.shape());
         d.x += float(offset.x());
         d.y += float(offset.y());
-        const std::uint32_t id = nextObjectId();
-        pb::Op op;
-        op.mutable_shape_add()->set_id(id);
-        d.toWire(op.mutable_shape_add()->mutable_shape());
-        pushAction(queue(std::move(op)));
-        const std::uint64_t copy = objectKey(m_userId, id);
-        made.shapes.push_back(copy);
-        emit shapeChanged(copy);
+        made.shapes.push_back(queueShapeAdd(d));
     }
     for (const auto &in : clip.strokes()) {
         std::vector<FixedPoint> points;

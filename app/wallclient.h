@@ -419,6 +419,8 @@ private:
     template <typename Message>
     void takePendingPoints(LocalStroke &ls, size_t max, Message *message);
     void pushAction(std::uint64_t clientOpId);
+    // A new shape of this client's, undoable; returns its key.
+    std::uint64_t queueShapeAdd(const WallModel::ShapeData &shape);
     void rebuildUndoFromModel();
     void refreshNote(std::uint64_t key);
     void refreshImage(std::uint64_t key);
