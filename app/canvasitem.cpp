@@ -13,6 +13,8 @@
 #include <QSGRectangleNode>
 #include <QSGTexture>
 #include <QSvgGenerator>
+#include <QtMath>
+#include <QMatrix4x4>
 
 #include <algorithm>
 #include <cmath>
@@ -215,7 +217,7 @@ void CanvasItem::setClient(WallClient *client)
                 return;
             QRectF box = selectionCount() > 0 ? selectionWallBounds() : QRectF();
             if (m_floating)
-                box = floated(box);
+                box = floated(box, true);
             m_client->setSelectionBox(box);
         });
         connect(client->notes(), &QAbstractItemModel::dataChanged, this, &CanvasItem::pruneSelection);
@@ -225,7 +227,7 @@ void CanvasItem::setClient(WallClient *client)
                 return;
             for (const WallModel::Image &image : m_client->model().images()) {
                 if (image.hash == hash && image.visible())
-                    markDirty(QRectF(image.x, image.y, image.width, image.height));
+                    markDirty(imageBounds(image));
             }
         });
     }
@@ -353,8 +355,10 @@ QRectF CanvasItem::contentBounds() const
         out = out.united(ls.bounds());
     for (const auto &n : m_client->notes()->notes())
         out = out.united(QRectF(n.x, n.y, n.width > 0 ? n.width : kNoteWidth, std::max(80.0, n.height)));
-    for (const auto &i : m_client->images()->images())
-        out = out.united(QRectF(i.x, i.y, i.width, i.height));
+    for (const auto &i : m_client->images()->images()) {
+        const QRectF r(i.x, i.y, i.width, i.height);
+        out = out.united(i.rotation == 0 ? r : turnedAbout(i.x, i.y, i.rotation).mapRect(r));
+    }
     for (const auto &[key, shape] : m_client->shownShapes())
         out = out.united(shapeBounds(shape));
     return out;
@@ -444,7 +448,7 @@ void CanvasItem::onWallReset()
     m_imageRects.clear();
     if (m_client) {
         for (const WallModel::Image &i : m_client->model().images())
-            m_imageRects.emplace(i.key, QRectF(i.x, i.y, i.width, i.height));
+            m_imageRects.emplace(i.key, imageBounds(i));
     }
     m_shapeBounds.clear();
     if (m_client) {
@@ -486,7 +490,7 @@ void CanvasItem::onWallChanged(const WallModel::Change &change)
         if (const auto it = m_imageRects.find(key); it != m_imageRects.end())
             markDirty(it->second);
         if (const WallModel::Image *image = m_client->model().image(key)) {
-            const QRectF rect(image->x, image->y, image->width, image->height);
+            const QRectF rect = imageBounds(*image);
             m_imageRects[key] = rect;
             markDirty(rect);
         }
@@ -721,14 +725,14 @@ void CanvasItem::collectStrokes(const QRectF &area, double scale, StrokeBatch *b
     // Images first, under the ink. A wall holds at most max_wall_images of them: a scan is cheap.
     for (const WallModel::Image &image : m_client->model().images()) {
         const QRectF rect(image.x, image.y, image.width, image.height);
-        if (!image.visible() || !rect.intersects(area) || !m_client->isImageShown(image.key)
+        if (!image.visible() || !imageBounds(image).intersects(area) || !m_client->isImageShown(image.key)
             || (m_floating && asShown && isSelected(image.key, 2)))
             continue;
         ImageCache *cache = m_client->imageCache();
         QImage picture = cache->image(image.hash, rect.width() * scale);
         if (picture.isNull() && cache->status(image.hash).state == ImageCache::State::Missing)
             cache->wantLater(image.hash); // this may run on the render thread
-        batch->pictures.push_back({rect, std::move(picture)});
+        batch->pictures.push_back({rect, std::move(picture), image.rotation});
     }
     // Shapes over the images, under the ink.
     for (auto &[key, shape] : m_client->shownShapes()) {
@@ -1074,7 +1078,7 @@ QSGNode *CanvasItem::updatePaintNode(QSGNode *old, UpdatePaintNodeData *)
         const QRectF w = floatTarget();
         QRectF r(mapFromWall(w.topLeft()), mapFromWall(w.bottomRight()));
         // A move shows the picture pixel for pixel: snapped to device pixels, no filtering.
-        const bool moving = m_floatSx == 1 && m_floatSy == 1;
+        const bool moving = m_floatSx == 1 && m_floatSy == 1 && m_floatAngle == 0;
         if (moving) {
             const QPointF origin = mapToScene(QPointF(0, 0));
             auto snapTo = [dpr](double v, double offset) { return std::floor((v + offset) * dpr + 0.5) / dpr - offset; };
@@ -1083,6 +1087,16 @@ QSGNode *CanvasItem::updatePaintNode(QSGNode *old, UpdatePaintNodeData *)
         root->floatNode->setFiltering(moving ? QSGTexture::Nearest : QSGTexture::Linear);
         root->floatNode->setRect(r);
         root->floatNode->setSourceRect(QRectF(QPointF(0, 0), root->floatTexture->textureSize()));
+        // Turned by its handle: about the selection's middle.
+        const QPointF pivot = mapFromWall(m_floatOrigin);
+        QMatrix4x4 turn;
+        if (m_floatAngle != 0) {
+            turn.translate(float(pivot.x()), float(pivot.y()));
+            turn.rotate(float(qRadiansToDegrees(m_floatAngle)), 0, 0, 1);
+            turn.translate(float(-pivot.x()), float(-pivot.y()));
+        }
+        if (root->floatLayer->matrix() != turn)
+            root->floatLayer->setMatrix(turn);
         if (!root->floatNode->parent())
             root->floatLayer->appendChildNode(root->floatNode);
     } else if (root->floatNode && root->floatNode->parent()) {
@@ -1223,6 +1237,7 @@ void CanvasItem::mouseMoveEvent(QMouseEvent *event)
     case Gesture::Band:
     case Gesture::Move:
     case Gesture::Resize:
+    case Gesture::Rotate:
         moveSelect(pos, wall, event->modifiers());
         break;
     case Gesture::None: break;
@@ -1275,6 +1290,7 @@ void CanvasItem::endGesture()
     case Gesture::Band:
     case Gesture::Move:
     case Gesture::Resize:
+    case Gesture::Rotate:
         releaseSelect();
         break;
     case Gesture::None: break;

@@ -60,6 +60,11 @@ class CanvasItem : public QQuickItem
     Q_PROPERTY(QRectF selectionRect READ selectionRect NOTIFY selectionChanged)
     Q_PROPERTY(QRectF bandRect READ bandRect NOTIFY selectionChanged)
     Q_PROPERTY(QPointF floatShift READ floatShift NOTIFY selectionChanged)
+    // While a selection is turned by its handle: by how much (degrees, clockwise) and about what
+    // (item px), for the outline and the note views. The handle is this far above the outline.
+    Q_PROPERTY(double floatAngle READ floatAngle NOTIFY selectionChanged)
+    Q_PROPERTY(QPointF floatPivot READ floatPivot NOTIFY selectionChanged)
+    Q_PROPERTY(double rotateHandleOffset READ rotateHandleOffset CONSTANT)
     // Time spent preparing the last frame (tile painting and node updates), in ms.
     Q_PROPERTY(double lastSyncMs READ lastSyncMs NOTIFY frameSynced)
 
@@ -103,6 +108,9 @@ public:
     QRectF selectionRect() const;
     QRectF bandRect() const;
     QPointF floatShift() const;
+    double floatAngle() const;
+    QPointF floatPivot() const;
+    static constexpr double rotateHandleOffset() { return 24; }
 
     // The selection (select tool): everything on the wall, none, and what to do with it. Moves
     // and resizes are one undoable op each; deleting is one per object kind.
@@ -223,11 +231,13 @@ private:
     void endFloat();
     void sendFloat();
     QRectF floatTarget() const; // where the floated area is now, wall px
-    QRectF floated(const QRectF &wallRect) const; // a wall rect moved and scaled as the float
+    // A wall rect moved and scaled as the float is; `turned`: the bounds of it turned as well.
+    QRectF floated(const QRectF &wallRect, bool turned = false) const;
     void collectSelected(const QRectF &area, double scale, StrokeBatch *batch);
     // The selection drawn into `painter` (origin at the area's top-left) at `scale`.
     void paintSelected(QPainter &painter, const QRectF &area, double scale);
     pb::Transform selectionTransform() const; // naming everything selected, moving nothing
+    bool selectionTurned() const; // does it hold a turned shape or image?
 
     QPointer<WallClient> m_client;
     Tool m_tool = Pen;
@@ -270,7 +280,7 @@ private:
     double m_lastSyncMs = 0;
 
     // gestures
-    enum class Gesture { None, Draw, Erase, Pan, Shape, Band, Move, Resize };
+    enum class Gesture { None, Draw, Erase, Pan, Shape, Band, Move, Resize, Rotate };
     Gesture m_gesture = Gesture::None;
     std::uint32_t m_strokeId = 0;
     QPointF m_lastItemPos;
@@ -293,6 +303,7 @@ private:
     QRectF m_floatWallRect;                         // what the image shows, wall px
     QPointF m_floatDelta;                           // wall px
     double m_floatSx = 1, m_floatSy = 1;
+    double m_floatAngle = 0;                        // radians, clockwise, about m_floatOrigin
     QPointF m_floatOrigin;
     std::uint64_t m_floatOp = 0;                    // the op the float waits for
     std::unordered_map<std::uint64_t, QRectF> m_imageRects; // where each image was last drawn

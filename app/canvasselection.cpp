@@ -16,6 +16,7 @@
 #include <QPainter>
 #include <QQuickWindow>
 #include <QSvgGenerator>
+#include <QtMath>
 
 #include <algorithm>
 #include <cmath>
@@ -104,7 +105,7 @@ QRectF CanvasItem::selectionWallBounds() const
     }
     for (const std::uint64_t key : m_selection.images) {
         if (const WallModel::Image *i = model.image(key))
-            out = out.united(QRectF(i->x, i->y, i->width, i->height));
+            out = out.united(imageBounds(*i));
     }
     for (const std::uint64_t key : m_selection.shapes) {
         WallModel::ShapeData d;
@@ -117,13 +118,16 @@ QRectF CanvasItem::selectionWallBounds() const
 
 QRectF CanvasItem::floatTarget() const { return floated(m_floatWallRect); }
 
-QRectF CanvasItem::floated(const QRectF &r) const
+QRectF CanvasItem::floated(const QRectF &r, bool turned) const
 {
     auto map = [this](QPointF p) {
         return QPointF(m_floatOrigin.x() + (p.x() - m_floatOrigin.x()) * m_floatSx + m_floatDelta.x(),
                        m_floatOrigin.y() + (p.y() - m_floatOrigin.y()) * m_floatSy + m_floatDelta.y());
     };
-    return QRectF(map(r.topLeft()), map(r.bottomRight())).normalized();
+    const QRectF out = QRectF(map(r.topLeft()), map(r.bottomRight())).normalized();
+    if (!turned || m_floatAngle == 0)
+        return out;
+    return turnedAbout(m_floatOrigin.x(), m_floatOrigin.y(), m_floatAngle).mapRect(out);
 }
 
 QRectF CanvasItem::selectionRect() const
@@ -144,6 +148,26 @@ QRectF CanvasItem::bandRect() const
 }
 
 QPointF CanvasItem::floatShift() const { return m_floating ? m_floatDelta * m_zoom : QPointF(); }
+
+double CanvasItem::floatAngle() const { return m_floating ? qRadiansToDegrees(m_floatAngle) : 0.0; }
+
+QPointF CanvasItem::floatPivot() const { return mapFromWall(m_floatOrigin); }
+
+bool CanvasItem::selectionTurned() const
+{
+    if (!m_client)
+        return false;
+    for (const std::uint64_t key : m_selection.images) {
+        if (const WallModel::Image *i = m_client->model().image(key); i && i->rotation != 0)
+            return true;
+    }
+    for (const std::uint64_t key : m_selection.shapes) {
+        WallModel::ShapeData d;
+        if (m_client->effectiveShape(key, &d) && d.rotation != 0)
+            return true;
+    }
+    return false;
+}
 
 std::optional<std::pair<int, std::uint64_t>> CanvasItem::objectAt(QPointF p) const
 {
@@ -171,7 +195,7 @@ std::optional<std::pair<int, std::uint64_t>> CanvasItem::objectAt(QPointF p) con
     const auto &images = m_client->model().images();
     for (auto it = images.rbegin(); it != images.rend(); ++it) {
         if (m_client->isImageShown(it->key) && m_client->mayChange(it->key)
-            && QRectF(it->x, it->y, it->width, it->height).contains(p))
+            && imageTouches(*it, p))
             return std::pair{int(kImage), it->key};
     }
     return std::nullopt;
@@ -387,9 +411,15 @@ bool CanvasItem::paste(QPointF wallPos)
 void CanvasItem::pressSelect(QPointF item, QPointF wall, Qt::KeyboardModifiers mods)
 {
     m_pressWall = wall;
-    // A corner handle of the selection: resize about the opposite corner.
+    // A corner handle of the selection: resize about the opposite corner. The handle above it:
+    // turn it about its middle.
     if (selectionCount() > 0 && !m_floating) {
         const QRectF r = selectionRect();
+        const QPointF turn = QPointF(r.center().x(), r.top() - rotateHandleOffset()) - item;
+        if (std::hypot(turn.x(), turn.y()) <= kHandleReachPx) {
+            m_gesture = Gesture::Rotate;
+            return;
+        }
         const QPointF corners[4] = {r.topLeft(), r.topRight(), r.bottomRight(), r.bottomLeft()};
         for (int c = 0; c < 4; ++c) {
             const QPointF d = item - corners[c];
@@ -466,11 +496,32 @@ void CanvasItem::moveSelect(QPointF item, QPointF wall, Qt::KeyboardModifiers mo
         };
         double sx = factor(wall.x() - anchor.x(), grabbed.x() - anchor.x());
         double sy = factor(wall.y() - anchor.y(), grabbed.y() - anchor.y());
-        if (mods & Qt::ShiftModifier)
-            sx = sy = std::max(sx, sy); // keeps its proportions
+        // Keeps its proportions with Shift, and always when something in it is turned (a turned
+        // box stretched one way would be skewed).
+        if ((mods & Qt::ShiftModifier) || selectionTurned())
+            sx = sy = std::max(sx, sy);
         m_floatOrigin = anchor;
         m_floatSx = sx;
         m_floatSy = sy;
+        update();
+        emit selectionChanged();
+        break;
+    }
+    case Gesture::Rotate: {
+        if (!m_floating)
+            startFloat();
+        if (!m_floating)
+            return;
+        const QPointF pivot = selectionWallBounds().center();
+        const QPointF from = m_pressWall - pivot, to = wall - pivot;
+        if (std::hypot(to.x(), to.y()) * m_zoom < kDragStartPx)
+            return;
+        double angle = std::atan2(to.y(), to.x()) - std::atan2(from.y(), from.x());
+        // Shift: in steps of 15 degrees.
+        if (mods & Qt::ShiftModifier)
+            angle = std::round(angle / (M_PI / 12)) * (M_PI / 12);
+        m_floatOrigin = pivot;
+        m_floatAngle = std::remainder(angle, 2 * M_PI);
         update();
         emit selectionChanged();
         break;
@@ -504,7 +555,7 @@ void CanvasItem::releaseSelect()
                     add(kShape, key);
             }
             for (const auto &i : m_client->model().images()) {
-                if (m_client->isImageShown(i.key) && band.contains(QRectF(i.x, i.y, i.width, i.height)))
+                if (m_client->isImageShown(i.key) && band.contains(imageBounds(i)))
                     add(kImage, i.key);
             }
             for (const auto &n : m_client->notes()->notes()) {
@@ -518,6 +569,7 @@ void CanvasItem::releaseSelect()
     }
     case Gesture::Move:
     case Gesture::Resize:
+    case Gesture::Rotate:
         if (m_floating)
             sendFloat();
         break;
@@ -536,7 +588,8 @@ void CanvasItem::collectSelected(const QRectF &area, double scale, StrokeBatch *
         if (!image)
             continue;
         const QRectF rect(image->x, image->y, image->width, image->height);
-        batch->pictures.push_back({rect, m_client->imageCache()->image(image->hash, rect.width() * scale)});
+        batch->pictures.push_back(
+            {rect, m_client->imageCache()->image(image->hash, rect.width() * scale), image->rotation});
     }
     for (const std::uint64_t key : m_selection.shapes) {
         WallModel::ShapeData d;
@@ -602,6 +655,7 @@ void CanvasItem::startFloat()
     m_floatWallRect = area;
     m_floatDelta = QPointF();
     m_floatSx = m_floatSy = 1;
+    m_floatAngle = 0;
     m_floatOrigin = QPointF();
     m_floatOp = 0;
     m_floating = true;
@@ -613,7 +667,8 @@ void CanvasItem::sendFloat()
 {
     const bool moved = m_floatDelta != QPointF();
     const bool scaled = m_floatSx != 1 || m_floatSy != 1;
-    if (!moved && !scaled) {
+    const bool turned = m_floatAngle != 0;
+    if (!moved && !scaled && !turned) {
         endFloat();
         return;
     }
@@ -623,6 +678,11 @@ void CanvasItem::sendFloat()
     if (scaled) {
         t.set_scale_x(float(m_floatSx));
         t.set_scale_y(float(m_floatSy));
+        t.set_origin_x(float(m_floatOrigin.x()));
+        t.set_origin_y(float(m_floatOrigin.y()));
+    }
+    if (turned) {
+        t.set_rotation(std::clamp(float(m_floatAngle), -limits::kMaxRotation, limits::kMaxRotation));
         t.set_origin_x(float(m_floatOrigin.x()));
         t.set_origin_y(float(m_floatOrigin.y()));
     }
@@ -636,13 +696,14 @@ void CanvasItem::endFloat()
     if (!m_floating)
         return;
     markDirty(m_floatWallRect);
-    markDirty(floatTarget());
+    markDirty(floated(m_floatWallRect, true));
     m_floating = false;
     m_floatOp = 0;
     m_floatImage = QImage();
     m_floatImageChanged = true;
     m_floatDelta = QPointF();
     m_floatSx = m_floatSy = 1;
+    m_floatAngle = 0;
     pruneSelection();
     emit selectionChanged();
     update();

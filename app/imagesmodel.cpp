@@ -1,5 +1,7 @@
 #include "app/imagesmodel.h"
 
+#include <QtMath>
+
 namespace scrawl {
 
 ImagesModel::ImagesModel(QObject *parent)
@@ -27,6 +29,7 @@ QVariant ImagesModel::data(const QModelIndex &index, int role) const
     case LoadedRole: return i.loaded;
     case ProgressRole: return i.progress;
     case ErrorRole: return i.error;
+    case RotationRole: return qRadiansToDegrees(i.rotation);
     default: return {};
     }
 }
@@ -35,7 +38,8 @@ QHash<int, QByteArray> ImagesModel::roleNames() const
 {
     return {{KeyRole, "imageKey"},     {XRole, "imageX"},           {YRole, "imageY"},
             {WidthRole, "imageWidth"}, {HeightRole, "imageHeight"}, {MineRole, "mine"},
-            {LoadedRole, "loaded"},    {ProgressRole, "progress"},  {ErrorRole, "error"}};
+            {LoadedRole, "loaded"},    {ProgressRole, "progress"},  {ErrorRole, "error"},
+            {RotationRole, "imageRotation"}};
 }
 
 int ImagesModel::rowOf(std::uint64_t key) const

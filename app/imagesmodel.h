@@ -31,6 +31,7 @@ public:
         LoadedRole,                 // "loaded": its pixels are drawn
         ProgressRole,               // "progress": 0..1 while loading
         ErrorRole,                  // "error": why it is not shown (empty while loading or shown)
+        RotationRole,               // "imageRotation": degrees, clockwise, about the top-left
     };
     Q_ENUM(Role)
 
@@ -43,6 +44,7 @@ public:
         bool loaded = false;
         double progress = 0;
         QString error;
+        double rotation = 0; // radians
         friend bool operator==(const Image &, const Image &) = default;
     };
 

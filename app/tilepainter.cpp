@@ -143,14 +143,19 @@ void paintStrokes(QPainter &painter, const StrokeBatch &batch, double scale)
         painter.save();
         painter.setRenderHint(QPainter::SmoothPixmapTransform);
         for (const StrokeBatch::Picture &p : batch.pictures) {
+            const QTransform was = painter.transform();
+            if (p.rotation != 0)
+                painter.setTransform(turnedAbout(p.rect.x(), p.rect.y(), p.rotation), true);
             if (!p.image.isNull()) {
                 painter.drawImage(p.rect, p.image);
-                continue;
+            } else {
+                // Not here yet (or it could not be shown): a quiet box where it will be.
+                painter.setPen(QPen(QColor(0xc8, 0xc8, 0xc8), 1.0 / scale));
+                painter.setBrush(QColor(0xf0, 0xf0, 0xf0));
+                painter.drawRect(p.rect);
             }
-            // Not here yet (or it could not be shown): a quiet box where it will be.
-            painter.setPen(QPen(QColor(0xc8, 0xc8, 0xc8), 1.0 / scale));
-            painter.setBrush(QColor(0xf0, 0xf0, 0xf0));
-            painter.drawRect(p.rect);
+            if (p.rotation != 0)
+                painter.setTransform(was);
         }
         painter.restore();
     }
@@ -232,8 +237,37 @@ QFont shapeFont(float fontSize)
     return font;
 }
 
+QTransform turnedAbout(double x, double y, double rotation)
+{
+    QTransform t;
+    if (rotation != 0) {
+        t.translate(x, y);
+        t.rotateRadians(rotation);
+        t.translate(-x, -y);
+    }
+    return t;
+}
+
+QRectF imageBounds(const WallModel::Image &i)
+{
+    const QRectF r(i.x, i.y, i.width, i.height);
+    return i.rotation == 0 ? r : turnedAbout(i.x, i.y, i.rotation).mapRect(r);
+}
+
+bool imageTouches(const WallModel::Image &i, QPointF p)
+{
+    if (i.rotation != 0)
+        p = turnedAbout(i.x, i.y, -double(i.rotation)).map(p);
+    return QRectF(i.x, i.y, i.width, i.height).contains(p);
+}
+
 QRectF shapeBounds(const WallModel::ShapeData &d)
 {
+    if (d.rotation != 0) {
+        WallModel::ShapeData upright = d;
+        upright.rotation = 0;
+        return turnedAbout(d.x, d.y, d.rotation).mapRect(shapeBounds(upright));
+    }
     if (d.kind == pb::SHAPE_TEXT)
         return textRect(d).adjusted(-2, -2, 2, 2);
     QRectF box = d.box();
@@ -248,6 +282,8 @@ QRectF shapeBounds(const WallModel::ShapeData &d)
 void paintShape(QPainter &painter, const WallModel::ShapeData &d, double scale)
 {
     painter.save();
+    if (d.rotation != 0)
+        painter.setTransform(turnedAbout(d.x, d.y, d.rotation), true);
     if (d.kind == pb::SHAPE_TEXT) {
         painter.setFont(shapeFont(d.fontSize));
         painter.setPen(ink(d.color));
@@ -292,6 +328,8 @@ void paintShape(QPainter &painter, const WallModel::ShapeData &d, double scale)
 
 bool shapeTouches(const WallModel::ShapeData &d, QPointF p, double slack)
 {
+    if (d.rotation != 0)
+        p = turnedAbout(d.x, d.y, -double(d.rotation)).map(p);
     const double reach = slack + d.strokeWidth / 2.0;
     const QRectF box = d.box();
     const bool filled = !d.isLine() && (d.fill >> 24) != 0;

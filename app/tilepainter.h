@@ -15,6 +15,7 @@
 #include <QImage>
 #include <QPointF>
 #include <QRectF>
+#include <QTransform>
 
 #include <condition_variable>
 #include <cstdint>
@@ -43,8 +44,9 @@ struct StrokeBatch
     // null one while it is not here (a placeholder box is drawn).
     struct Picture
     {
-        QRectF rect; // wall pixels
+        QRectF rect; // wall pixels, before it is turned
         QImage image;
+        float rotation = 0; // radians, clockwise, about rect's top-left
     };
     std::vector<QPointF> points; // wall pixels
     std::vector<Stroke> strokes; // in draw order
@@ -67,6 +69,13 @@ private:
 double distanceToSegment(QPointF p, QPointF a, QPointF b);
 // Does a stroke of `width` pass within `radius` of wall point `p`?
 bool strokeTouches(const std::vector<FixedPoint> &points, double width, QPointF p, double radius);
+
+// Turns what is drawn by `rotation` radians (clockwise on screen) about (x, y): how shapes and
+// images are drawn turned. The identity for 0.
+QTransform turnedAbout(double x, double y, double rotation);
+// What an image covers on the wall (its turned box's bounds), and whether it covers wall point p.
+QRectF imageBounds(const WallModel::Image &image);
+bool imageTouches(const WallModel::Image &image, QPointF p);
 
 // Everything a shape paints, in wall pixels: its box grown by its line and an arrow's head; a
 // text's lines as laid out in its font.

@@ -1,5 +1,6 @@
 #include "app/wallclient.h"
 
+#include "app/tilepainter.h"
 #include "app/tlstrust.h"
 #include "core/limits.h"
 
@@ -1721,6 +1722,7 @@ pb::WallSnapshot WallClient::clipOf(const Copies &objects) const
         out->set_y(i->y);
         out->set_width(i->width);
         out->set_height(i->height);
+        out->set_rotation(i->rotation);
     }
     for (const std::uint64_t key : objects.shapes) {
         WallModel::ShapeData d;
@@ -1746,10 +1748,14 @@ QRectF WallClient::clipBounds(const pb::WallSnapshot &clip)
     }
     for (const auto &n : clip.notes())
         out = out.united(QRectF(n.x(), n.y(), n.width() > 0 ? n.width() : 200, std::max(80.0f, n.height())));
-    for (const auto &i : clip.images())
-        out = out.united(QRectF(i.x(), i.y(), i.width(), i.height()));
+    for (const auto &i : clip.images()) {
+        WallModel::Image image;
+        image.x = i.x(), image.y = i.y(), image.width = i.width(), image.height = i.height();
+        image.rotation = i.rotation();
+        out = out.united(imageBounds(image));
+    }
     for (const auto &sh : clip.shapes())
-        out = out.united(WallModel::ShapeData::fromWire(sh.shape()).box());
+        out = out.united(shapeBounds(WallModel::ShapeData::fromWire(sh.shape())));
     return out;
 }
 
@@ -1780,6 +1786,7 @@ WallClient::Copies WallClient::place(const pb::WallSnapshot &clip, QPointF at)
         a->set_y(float(in.y() + offset.y()));
         a->set_width(in.width());
         a->set_height(in.height());
+        a->set_rotation(in.rotation());
         pushAction(queue(std::move(op)));
         made.images.push_back(objectKey(m_userId, id));
     }
@@ -2123,6 +2130,7 @@ void WallClient::refreshImage(std::uint64_t key)
     row.y = image->y;
     row.width = image->width;
     row.height = image->height;
+    row.rotation = image->rotation;
     row.mine = keyAuthor(key) == m_userId;
     row.loaded = status.state == ImageCache::State::Ready;
     row.progress = status.progress;
@@ -2139,7 +2147,7 @@ void WallClient::refreshAllImages()
         const ImageCache::Status status = m_imageCache->status(image.hash);
         rows.push_back({image.key, image.hash, image.x, image.y, image.width, image.height,
                         keyAuthor(image.key) == m_userId, status.state == ImageCache::State::Ready,
-                        status.progress, status.error});
+                        status.progress, status.error, image.rotation});
     }
     m_images->reset(std::move(rows));
 }

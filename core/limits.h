@@ -62,6 +62,13 @@ inline constexpr const char *kMaxTransformObjectsName = "max_transform_objects";
 inline constexpr float kMinTransformScale = 0.01f;
 inline constexpr float kMaxTransformScale = 100.0f;
 inline constexpr const char *kTransformScaleName = "transform_scale";
+// An angle (a transform's turn, a shape's or an image's) is in radians, within -pi..pi.
+inline constexpr float kMaxRotation = 3.14159274f; // pi, as a float rounds it (up)
+inline constexpr const char *kRotationName = "rotation";
+// A note turned with a selection turns about its middle, taken from these when it has no size
+// of its own (the app draws it at this width, and at least this tall).
+inline constexpr float kDefaultNoteWidth = 200;
+inline constexpr float kNoteMinHeight = 80;
 inline constexpr int kMaxEraseStrokes = 1000;
 inline constexpr const char *kMaxEraseStrokesName = "max_erase_strokes";
 

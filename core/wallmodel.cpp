@@ -5,6 +5,7 @@
 #include <google/protobuf/io/coded_stream.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <unordered_set>
@@ -41,6 +42,27 @@ std::optional<Problem> checkPosition(double x, double y, const char *what)
                                 .arg(QLatin1String(limits::kMaxCoordinateName))
                                 .arg(limits::kMaxCoordinate, 0, 'g', 10));
     return std::nullopt;
+}
+
+// An angle: radians within -pi..pi.
+std::optional<Problem> checkRotation(float rotation, const char *what)
+{
+    if (!std::isfinite(rotation) || std::abs(rotation) > limits::kMaxRotation)
+        return limitProblem(limits::kRotationName,
+                            QStringLiteral("The %1 turns by %2 radians; the limit %3 allows -pi to "
+                                           "pi.")
+                                .arg(QLatin1String(what))
+                                .arg(double(rotation))
+                                .arg(QLatin1String(limits::kRotationName)));
+    return std::nullopt;
+}
+
+// Where the four corners of a w x h box turned by `rotation` about its top-left (x, y) are.
+std::array<QPointF, 4> turnedCorners(double x, double y, double w, double h, double rotation)
+{
+    const double c = std::cos(rotation), s = std::sin(rotation);
+    auto at = [&](double u, double v) { return QPointF(x + u * c - v * s, y + u * s + v * c); };
+    return {at(0, 0), at(w, 0), at(w, h), at(0, h)};
 }
 
 // A note's width and height: 0 (the default) or within limits::kMinNoteSide..kMaxNoteSide.
@@ -176,6 +198,7 @@ WallModel::ShapeData WallModel::ShapeData::fromWire(const pb::Shape &in)
     d.fill = in.fill();
     d.text = scrawl::fromWire(in.text());
     d.fontSize = in.font_size();
+    d.rotation = in.rotation();
     return d;
 }
 
@@ -192,6 +215,7 @@ void WallModel::ShapeData::toWire(pb::Shape *out) const
     if (!text.isEmpty())
         out->set_text(scrawl::toWire(text));
     out->set_font_size(fontSize);
+    out->set_rotation(rotation);
 }
 
 QRectF WallModel::ShapeData::box() const
@@ -402,7 +426,13 @@ std::optional<Problem> WallModel::checkImage(const pb::Op &op, std::uint64_t aut
                                       "got %1 x %2.")
                            .arg(a.width())
                            .arg(a.height()));
-    return checkPosition(double(a.x()) + a.width(), double(a.y()) + a.height(), "image's far corner");
+    if (auto p = checkRotation(a.rotation(), "image"))
+        return p;
+    for (const QPointF &c : turnedCorners(a.x(), a.y(), a.width(), a.height(), a.rotation())) {
+        if (auto p = checkPosition(c.x(), c.y(), "image's corner"))
+            return p;
+    }
+    return std::nullopt;
 }
 
 std::optional<Problem> WallModel::wallFull() const
@@ -437,9 +467,14 @@ std::optional<Problem> checkShapeData(const pb::Shape &in)
                                       "corner); got %1 x %2.")
                            .arg(double(in.width()))
                            .arg(double(in.height())));
-    if (auto p = checkPosition(double(in.x()) + in.width(), double(in.y()) + in.height(),
-                               "shape's far corner"))
+    if (auto p = checkRotation(in.rotation(), "shape"))
         return p;
+    if (line && in.rotation() != 0)
+        return invalid(QStringLiteral("A line or an arrow turns by its ends; its rotation is 0."));
+    for (const QPointF &c : turnedCorners(in.x(), in.y(), in.width(), in.height(), in.rotation())) {
+        if (auto p = checkPosition(c.x(), c.y(), "shape's corner"))
+            return p;
+    }
     if (in.kind() == pb::SHAPE_TEXT) {
         if (!std::isfinite(in.font_size()) || in.font_size() < limits::kMinFontSize
             || in.font_size() > limits::kMaxFontSize)
@@ -501,36 +536,98 @@ std::optional<Problem> WallModel::checkShape(const pb::Op &op, std::uint64_t aut
 
 namespace {
 
-// What a Transform does to one coordinate pair, in wall pixels; its inverse undoes it.
+// What a Transform does to the wall, in wall pixels: p' = o + L(p - o) + d, with L a scale and
+// then a turn. Its inverse undoes it.
 struct Affine
 {
-    double sx = 1, sy = 1, ox = 0, oy = 0, dx = 0, dy = 0;
+    double m11 = 1, m12 = 0, m21 = 0, m22 = 1; // L
+    double ox = 0, oy = 0, dx = 0, dy = 0;
+    double turn = 0;      // radians L turns by
+    bool similar = true;  // L scales both ways alike: objects keep their shape, and turn by `turn`
     static Affine of(const pb::Transform &t, bool inverse)
     {
         Affine a;
-        a.sx = t.scale_x() == 0 ? 1.0 : double(t.scale_x());
-        a.sy = t.scale_y() == 0 ? 1.0 : double(t.scale_y());
+        const double sx = t.scale_x() == 0 ? 1.0 : double(t.scale_x());
+        const double sy = t.scale_y() == 0 ? 1.0 : double(t.scale_y());
+        const double c = t.rotation() == 0 ? 1.0 : std::cos(double(t.rotation()));
+        const double s = t.rotation() == 0 ? 0.0 : std::sin(double(t.rotation()));
         a.ox = t.origin_x();
         a.oy = t.origin_y();
+        a.similar = sx == sy;
         // On the stroke points' grid: a move and its undo are exact.
         a.dx = std::round(double(t.dx()) * kCoordScale) / kCoordScale;
         a.dy = std::round(double(t.dy()) * kCoordScale) / kCoordScale;
-        if (inverse) {
-            // p = o + (p' - o) / s - d / s
-            a.dx = -a.dx / a.sx;
-            a.dy = -a.dy / a.sy;
-            a.sx = 1 / a.sx;
-            a.sy = 1 / a.sy;
+        if (!inverse) {
+            a.m11 = c * sx, a.m12 = -s * sy, a.m21 = s * sx, a.m22 = c * sy;
+            a.turn = t.rotation();
+        } else {
+            // p = o + L^-1 (p' - o) - L^-1 d, with L^-1 = S^-1 R^-1.
+            a.m11 = c / sx, a.m12 = s / sx, a.m21 = -s / sy, a.m22 = c / sy;
+            const double dx = a.dx, dy = a.dy;
+            a.dx = -(a.m11 * dx + a.m12 * dy);
+            a.dy = -(a.m21 * dx + a.m22 * dy);
+            a.turn = -double(t.rotation());
         }
         return a;
     }
-    double x(double v) const { return ox + (v - ox) * sx + dx; }
-    double y(double v) const { return oy + (v - oy) * sy + dy; }
+    QPointF map(double x, double y) const
+    {
+        const double u = x - ox, v = y - oy;
+        return QPointF(ox + m11 * u + m12 * v + dx, oy + m21 * u + m22 * v + dy);
+    }
     QRectF rect(const QRectF &r) const
     {
-        return QRectF(QPointF(x(r.left()), y(r.top())), QPointF(x(r.right()), y(r.bottom()))).normalized();
+        return bound({map(r.left(), r.top()), map(r.right(), r.top()), map(r.right(), r.bottom()),
+                      map(r.left(), r.bottom())});
+    }
+    static QRectF bound(const std::array<QPointF, 4> &c)
+    {
+        double l = c[0].x(), r = l, t = c[0].y(), b = t;
+        for (const QPointF &p : c) {
+            l = std::min(l, p.x()), r = std::max(r, p.x()), t = std::min(t, p.y()), b = std::max(b, p.y());
+        }
+        return QRectF(QPointF(l, t), QPointF(r, b));
+    }
+    // Where a box drawn w x h from (x, y), turned by `rotation` about (x, y), lands: its corner
+    // moves with the wall; its sides scale, and it turns, with L. A turned box scaled unevenly
+    // would be skewed: it keeps its right angles, its sides as long as L makes them.
+    void box(float &x, float &y, float &w, float &h, float &rotation) const
+    {
+        const QPointF at = map(x, y);
+        x = float(at.x());
+        y = float(at.y());
+        if (similar) {
+            const double scale = std::hypot(m11, m21);
+            w = float(w * scale);
+            h = float(h * scale);
+            if (turn != 0)
+                rotation = normalized(double(rotation) + turn);
+            return;
+        }
+        const double c = std::cos(double(rotation)), s = std::sin(double(rotation));
+        const double ex = m11 * c + m12 * s, ey = m21 * c + m22 * s;    // L (c, s)
+        const double fx = -m11 * s + m12 * c, fy = -m21 * s + m22 * c;  // L (-s, c)
+        w = float(w * std::hypot(ex, ey));
+        h = float(h * std::hypot(fx, fy));
+        if (rotation != 0 || turn != 0)
+            rotation = normalized(std::atan2(ey, ex));
+    }
+    static float normalized(double angle)
+    {
+        while (angle > M_PI)
+            angle -= 2 * M_PI;
+        while (angle <= -M_PI)
+            angle += 2 * M_PI;
+        return float(angle);
     }
 };
+
+// A note's box as the model sees it: its size, or the app's defaults.
+QRectF noteBox(const WallModel::Note &n)
+{
+    return QRectF(n.x, n.y, n.width > 0 ? n.width : limits::kDefaultNoteWidth,
+                  std::max(n.height, limits::kNoteMinHeight));
+}
 
 } // namespace
 
@@ -572,6 +669,12 @@ std::optional<Problem> WallModel::checkTransform(const pb::Transform &t) const
                                     .arg(double(t.scale_x()))
                                     .arg(double(t.scale_y())));
     }
+    if (auto p = checkRotation(t.rotation(), "transform"))
+        return p;
+    if (t.rotation() != 0 && t.scale_x() != t.scale_y())
+        return invalid(QStringLiteral("A transform that turns scales both ways alike; got %1 x %2.")
+                           .arg(double(t.scale_x()))
+                           .arg(double(t.scale_y())));
     const Affine a = Affine::of(t, false);
     std::unordered_set<std::uint64_t> seen;
     // Where everything lands must be on the wall.
@@ -604,7 +707,7 @@ std::optional<Problem> WallModel::checkTransform(const pb::Transform &t) const
         const Note *n = note(key);
         if (!n || !n->visible())
             return gone("note", key);
-        landed = landed.united(QRectF(a.x(n->x), a.y(n->y), 1, 1));
+        landed = landed.united(a.rect(noteBox(*n)));
     }
     seen.clear();
     for (const std::uint64_t key : t.images()) {
@@ -613,7 +716,9 @@ std::optional<Problem> WallModel::checkTransform(const pb::Transform &t) const
         const Image *i = image(key);
         if (!i || !i->visible())
             return gone("image", key);
-        landed = landed.united(a.rect(QRectF(i->x, i->y, i->width, i->height)));
+        float x = i->x, y = i->y, w = i->width, h = i->height, r = i->rotation;
+        a.box(x, y, w, h, r);
+        landed = landed.united(Affine::bound(turnedCorners(x, y, w, h, r)));
     }
     seen.clear();
     for (const std::uint64_t key : t.shapes()) {
@@ -622,7 +727,13 @@ std::optional<Problem> WallModel::checkTransform(const pb::Transform &t) const
         const Shape *sh = shape(key);
         if (!sh || !sh->visible())
             return gone("shape", key);
-        landed = landed.united(a.rect(sh->data.box()));
+        if (sh->data.rotation == 0) {
+            landed = landed.united(a.rect(sh->data.box()));
+        } else {
+            ShapeData d = sh->data;
+            a.box(d.x, d.y, d.width, d.height, d.rotation);
+            landed = landed.united(Affine::bound(turnedCorners(d.x, d.y, d.width, d.height, d.rotation)));
+        }
     }
     if (auto p = checkPosition(landed.left(), landed.top(), "moved objects' corner"))
         return p;
@@ -641,8 +752,9 @@ void WallModel::applyTransform(const pb::Transform &t, bool inverse, Change &cha
         if (!st)
             continue;
         for (FixedPoint &p : st->points) {
-            p.x = grid(a.x(p.x / scale) * scale);
-            p.y = grid(a.y(p.y / scale) * scale);
+            const QPointF to = a.map(p.x / scale, p.y / scale);
+            p.x = grid(to.x() * scale);
+            p.y = grid(to.y() * scale);
         }
         st->snapshotPath.clear();
         if (m_keepsSnapshotPaths && st->closed)
@@ -652,18 +764,18 @@ void WallModel::applyTransform(const pb::Transform &t, bool inverse, Change &cha
     change.moved = !t.strokes().empty();
     for (const std::uint64_t key : t.notes()) {
         if (Note *n = mutableNote(key)) {
-            n->x = float(a.x(n->x));
-            n->y = float(a.y(n->y));
+            // A note stays upright: a turn moves its middle, a scale or a move its corner.
+            const QRectF box = noteBox(*n);
+            const QPointF at = a.turn != 0 ? a.map(box.center().x(), box.center().y()) - (box.center() - box.topLeft())
+                                           : a.map(n->x, n->y);
+            n->x = float(at.x());
+            n->y = float(at.y());
             change.notes.push_back(key);
         }
     }
     for (const std::uint64_t key : t.images()) {
         if (Image *i = mutableImage(key)) {
-            const QRectF r = a.rect(QRectF(i->x, i->y, i->width, i->height));
-            i->x = float(r.x());
-            i->y = float(r.y());
-            i->width = float(r.width());
-            i->height = float(r.height());
+            a.box(i->x, i->y, i->width, i->height, i->rotation);
             change.images.push_back(key);
         }
     }
@@ -672,12 +784,19 @@ void WallModel::applyTransform(const pb::Transform &t, bool inverse, Change &cha
         if (!sh)
             continue;
         ShapeData &d = sh->data;
-        const double x2 = a.x(double(d.x) + d.width), y2 = a.y(double(d.y) + d.height);
-        d.x = float(a.x(d.x));
-        d.y = float(a.y(d.y));
-        if (d.kind != pb::SHAPE_TEXT || d.width > 0) {
-            d.width = float(x2 - d.x);
-            d.height = d.kind == pb::SHAPE_TEXT ? d.height : float(y2 - d.y);
+        if (d.isLine()) {
+            // By its ends.
+            const QPointF from = a.map(d.x, d.y), to = a.map(double(d.x) + d.width, double(d.y) + d.height);
+            d.x = float(from.x());
+            d.y = float(from.y());
+            d.width = float(to.x() - from.x());
+            d.height = float(to.y() - from.y());
+        } else if (d.kind == pb::SHAPE_TEXT) {
+            // Its lines keep their font; a text given a width keeps it scaled.
+            float h = d.height;
+            a.box(d.x, d.y, d.width, h, d.rotation);
+        } else {
+            a.box(d.x, d.y, d.width, d.height, d.rotation);
         }
         change.shapes.push_back(key);
     }
@@ -994,6 +1113,7 @@ WallModel::Change WallModel::apply(const pb::Op &op)
         i.y = in.y();
         i.width = in.width();
         i.height = in.height();
+        i.rotation = in.rotation();
         m_imageIndex.emplace(key, m_images.size());
         m_images.push_back(std::move(i));
         Action a;
@@ -1194,6 +1314,7 @@ void WallModel::fillSnapImage(const Image &i, bool tombstone, pb::SnapImage *out
         out->set_y(i.y);
         out->set_width(i.width);
         out->set_height(i.height);
+        out->set_rotation(i.rotation);
     }
     out->set_deleted(i.deleted);
     out->set_undone(i.undone);
@@ -1434,6 +1555,7 @@ std::optional<Problem> WallModel::load(const pb::WallSnapshot &snap)
         i.y = in.y();
         i.width = in.width();
         i.height = in.height();
+        i.rotation = in.rotation();
         i.deleted = in.deleted();
         i.undone = in.undone();
         fresh.m_imageIndex.emplace(i.key, fresh.m_images.size());

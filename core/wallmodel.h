@@ -67,6 +67,7 @@ public:
         float y = 0;
         float width = 0;
         float height = 0;
+        float rotation = 0; // radians, clockwise, about (x, y)
         bool deleted = false;
         bool undone = false;
         bool visible() const { return !deleted && !undone; }
@@ -82,12 +83,14 @@ public:
         std::uint32_t fill = 0; // 0xAARRGGBB; alpha 0: not filled
         QString text;
         float fontSize = 0;
+        float rotation = 0; // radians, clockwise, about (x, y); a line's is 0
         bool operator==(const ShapeData &) const = default;
         static ShapeData fromWire(const pb::Shape &in);
         void toWire(pb::Shape *out) const;
         bool isLine() const { return kind == pb::SHAPE_LINE || kind == pb::SHAPE_ARROW; }
         // The box it is drawn in, normalized (a line's from its two ends), without the outline's
-        // width. A text's box when it is 0 x 0 comes from its lines: the app measures those.
+        // width, before it is turned by `rotation` about (x, y). A text's box when it is 0 x 0
+        // comes from its lines: the app measures those.
         QRectF box() const;
     };
     struct Shape

@@ -21,12 +21,15 @@ Item {
     required property bool loaded
     required property real progress
     required property string error
+    required property real imageRotation
     readonly property bool deletable: mine ? client.mayChangeWall : client.mayChangeOthersWork
 
     x: canvas.panX + imageX * canvas.zoom
     y: canvas.panY + imageY * canvas.zoom
     width: imageWidth * canvas.zoom
     height: imageHeight * canvas.zoom
+    rotation: imageRotation
+    transformOrigin: Item.TopLeft
 
     HoverHandler { id: hover }
 

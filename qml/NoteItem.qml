@@ -47,8 +47,18 @@ Rectangle {
 
     // Picked with the select tool: it follows the selection while that is dragged.
     readonly property bool selected: canvas.selectionCount > 0 && canvas.isNoteSelected(noteKey)
-    x: canvas.panX + noteX * canvas.zoom + dragOffset.x + (selected ? canvas.floatShift.x : 0)
-    y: canvas.panY + noteY * canvas.zoom + dragOffset.y + (selected ? canvas.floatShift.y : 0)
+    // Turned with the selection, a note stays upright and its middle goes round (as the model
+    // turns it: from its size, or 200 x 80 when it has none).
+    readonly property point turnShift: {
+        if (!selected || canvas.floatAngle === 0)
+            return Qt.point(0, 0)
+        const a = canvas.floatAngle * Math.PI / 180
+        const cx = canvas.panX + (noteX + (noteWidth > 0 ? noteWidth : 200) / 2) * canvas.zoom - canvas.floatPivot.x
+        const cy = canvas.panY + (noteY + Math.max(noteHeight, 80) / 2) * canvas.zoom - canvas.floatPivot.y
+        return Qt.point(cx * Math.cos(a) - cy * Math.sin(a) - cx, cx * Math.sin(a) + cy * Math.cos(a) - cy)
+    }
+    x: canvas.panX + noteX * canvas.zoom + dragOffset.x + (selected ? canvas.floatShift.x + turnShift.x : 0)
+    y: canvas.panY + noteY * canvas.zoom + dragOffset.y + (selected ? canvas.floatShift.y + turnShift.y : 0)
     width: resizing.width > 0 ? resizing.width : noteWidth > 0 ? noteWidth : defaultWidth
     height: Math.max(48, resizing.height > 0 ? resizing.height : noteHeight, editor.implicitHeight + 24)
     scale: canvas.zoom

@@ -191,6 +191,27 @@ Item {
                         color: "transparent"
                         border.color: "#1c7ed6"
                         border.width: 1.5
+                        // Turned with its handle while that is dragged.
+                        rotation: wallCanvas.floatAngle
+                        // The handle that turns it (Shift: 15 degree steps).
+                        Rectangle {
+                            x: selectionOutline.width / 2 - width / 2
+                            y: -wallCanvas.rotateHandleOffset + 5
+                            width: 1.5
+                            height: wallCanvas.rotateHandleOffset - 5
+                            color: "#1c7ed6"
+                        }
+                        Rectangle {
+                            objectName: "rotateHandle"
+                            x: selectionOutline.width / 2 - 6
+                            y: -wallCanvas.rotateHandleOffset - 6
+                            width: 12
+                            height: 12
+                            radius: 6
+                            color: "white"
+                            border.color: "#1c7ed6"
+                            border.width: 1.5
+                        }
                         Repeater {
                             model: 4
                             Rectangle {

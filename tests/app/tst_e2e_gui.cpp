@@ -675,6 +675,58 @@ private slots:
         QTRY_COMPARE(a->pendingCount(), 0);
     }
 
+    // The handle above the selection turns it: the outline turns while it is dragged, one op
+    // turns the shape and the ink on every app, and undo turns them back.
+    void selectionTurnsWithItsHandle()
+    {
+        auto *canvasA = qobject_cast<CanvasItem *>(item("viewA", "canvas"));
+        WallClient *a = client("viewA");
+        WallClient *b = client("viewB");
+        QVERIFY(canvasA);
+        auto sceneA = [&](QPointF p) { return canvasA->mapToScene(p).toPoint(); };
+        const QPointF at(canvasA->width() * 0.3, canvasA->height() * 0.4);
+        drawInA(at, at + QPointF(160, 0)); // a flat line of ink
+        canvasA->setTool(CanvasItem::Rect);
+        QTest::mousePress(m_window, Qt::LeftButton, {}, sceneA(at + QPointF(0, 30)));
+        QTest::mouseMove(m_window, sceneA(at + QPointF(80, 50)));
+        QTest::mouseRelease(m_window, Qt::LeftButton, {}, sceneA(at + QPointF(160, 60)));
+        QTRY_COMPARE(b->model().shapes().size(), size_t(1));
+        const QRectF inkBefore = b->model().strokes().front().bounds();
+        QVERIFY(inkBefore.width() > 4 * inkBefore.height());
+
+        canvasA->setTool(CanvasItem::Select);
+        canvasA->forceActiveFocus();
+        QTest::keyClick(m_window, Qt::Key_A, Qt::ControlModifier);
+        QTRY_COMPARE(canvasA->selectionCount(), 2);
+        const QRectF r = canvasA->selectionRect();
+        const QPointF handle(r.center().x(), r.top() - canvasA->rotateHandleOffset());
+        const double radius = r.center().y() - handle.y();
+        // A quarter turn clockwise: from above the middle round to its right, Shift in 15 degree
+        // steps.
+        QTest::mousePress(m_window, Qt::LeftButton, Qt::ShiftModifier, sceneA(handle));
+        for (int i = 1; i <= 12; ++i) {
+            const double angle = -M_PI / 2 + (M_PI / 2) * (i / 12.0);
+            QTest::mouseMove(m_window, sceneA(r.center() + radius * QPointF(std::cos(angle), std::sin(angle))));
+        }
+        QTRY_COMPARE(canvasA->floatAngle(), 90.0);
+        auto *outline = item("viewA", "selectionOutline");
+        QVERIFY(outline);
+        QCOMPARE(outline->rotation(), 90.0);
+        QCOMPARE(b->model().shapes().front().data.rotation, 0.0f); // nothing sent before release
+        QTest::mouseRelease(m_window, Qt::LeftButton, Qt::ShiftModifier, sceneA(r.center() + QPointF(radius, 0)));
+
+        QTRY_VERIFY(std::abs(b->model().shapes().front().data.rotation - float(M_PI / 2)) < 1e-4);
+        QTRY_VERIFY(b->model().strokes().front().bounds().height() > 4 * b->model().strokes().front().bounds().width());
+        QTRY_COMPARE(canvasA->floatAngle(), 0.0); // landed
+        QCOMPARE(a->model().shapes().front().data, b->model().shapes().front().data);
+        QCOMPARE(canvasA->selectionCount(), 2);
+
+        a->undo();
+        QTRY_VERIFY(std::abs(b->model().shapes().front().data.rotation) < 1e-6);
+        QTRY_VERIFY(std::abs(b->model().strokes().front().bounds().width() - inkBefore.width()) < 1);
+        QTRY_COMPARE(a->pendingCount(), 0);
+    }
+
     // Ctrl+C puts the selection on the clipboard (for Scrawl, and as PNG and SVG for other
     // programs); pasting places a copy on this wall and on another one.
     void copiedSelectionPastesHereAndOnAnotherWall()

@@ -226,6 +226,13 @@ pb::Op transform(const Moved &m, float dx, float dy, float sx = 0, float sy = 0,
     return op;
 }
 
+pb::Op turn(const Moved &m, float radians, float ox, float oy, float scale = 0)
+{
+    pb::Op op = transform(m, 0, 0, scale, scale, ox, oy);
+    op.mutable_transform()->set_rotation(radians);
+    return op;
+}
+
 pb::Op undo(std::uint64_t target)
 {
     pb::Op op;
@@ -306,8 +313,8 @@ QString visibleState(const WallModel &model)
     }
     for (const auto &i : model.images()) {
         if (i.visible())
-            out += u"image %1 (%2, %3) %4x%5\n"_s.arg(i.key).arg(double(i.x)).arg(double(i.y))
-                       .arg(double(i.width)).arg(double(i.height));
+            out += u"image %1 (%2, %3) %4x%5 r%6\n"_s.arg(i.key).arg(double(i.x)).arg(double(i.y))
+                       .arg(double(i.width)).arg(double(i.height)).arg(double(i.rotation));
     }
     for (const auto &sh : model.shapes()) {
         if (!sh.visible())
@@ -353,6 +360,7 @@ private slots:
     void notesLifecycle();
     void shapesLifecycle();
     void transformMovesEveryKind();
+    void transformTurnsEveryKind();
     void undoRedoEveryKind_data();
     void undoRedoEveryKind();
     void clearEmptiesTheWall();
@@ -693,6 +701,93 @@ void TestWallModel::transformMovesEveryKind()
              pb::INVALID_OP);
     QCOMPARE(s.model.check(transform({{}, {objectKey(ana, 9)}, {}, {}}, 1, 1), bo)->code, pb::INVALID_OP);
     QCOMPARE(s.model.check(transform({}, 1, 1), bo)->code, pb::INVALID_OP);
+}
+
+// A quarter turn about (0, 0): points, corners and middles go round; shapes and images keep the
+// angle; notes stay upright; undo turns them back.
+void TestWallModel::transformTurnsEveryKind()
+{
+    Server s;
+    const std::uint64_t ana = 1;
+    const float quarter = float(M_PI / 2);
+    ACCEPT(s, ana, strokeBegin(1, line(2, {40, 0}, {40, 0}))); // (10, 0) then (20, 0)
+    ACCEPT(s, ana, strokeEnd(1));
+    ACCEPT(s, ana, noteAdd(2, 100, -40, "note"));           // 200 x 80 by default: middle (200, 0)
+    ACCEPT(s, ana, imageAdd(3, 50, 10, 80, 60));
+    ACCEPT(s, ana, shapeAdd(4, shapeData(pb::SHAPE_RECT, 30, 0, 40, 20)));
+    ACCEPT(s, ana, shapeAdd(5, shapeData(pb::SHAPE_LINE, 10, 10, 30, 0)));
+    const Moved all{{objectKey(ana, 1)}, {objectKey(ana, 2)}, {objectKey(ana, 3)},
+                    {objectKey(ana, 4), objectKey(ana, 5)}};
+    const QString before = visibleState(s.model);
+
+    ACCEPT(s, ana, turn(all, quarter, 0, 0));
+    const std::uint64_t turnId = s.lastOpId[ana];
+    // Clockwise on screen (y down): (x, y) goes to (-y, x).
+    const auto &points = s.model.stroke(objectKey(ana, 1))->points;
+    QCOMPARE(points.front(), (FixedPoint{0, 40}));
+    QCOMPARE(points.back(), (FixedPoint{0, 80}));
+    const WallModel::Note *note = s.model.note(objectKey(ana, 2));
+    QCOMPARE(qRound(note->x), -100);  // its middle went from (200, 0) to (0, 200)
+    QCOMPARE(qRound(note->y), 160);
+    const WallModel::Image *image = s.model.image(objectKey(ana, 3));
+    QCOMPARE(qRound(image->x), -10);
+    QCOMPARE(qRound(image->y), 50);
+    QCOMPARE(image->width, 80.0f);
+    QCOMPARE(image->rotation, quarter);
+    const auto &rect = s.model.shape(objectKey(ana, 4))->data;
+    QCOMPARE(qRound(rect.x), 0);
+    QCOMPARE(qRound(rect.y), 30);
+    QCOMPARE(rect.width, 40.0f);
+    QCOMPARE(rect.rotation, quarter);
+    // A line turns by its ends and keeps rotation 0.
+    const auto &line = s.model.shape(objectKey(ana, 5))->data;
+    QCOMPARE(qRound(line.x), -10);
+    QCOMPARE(qRound(line.y), 10);
+    QCOMPARE(qRound(line.width), 0);
+    QCOMPARE(qRound(line.height), 30);
+    QCOMPARE(line.rotation, 0.0f);
+    CHECK_SERIALIZED_SNAPSHOT(s.model);
+    WallModel loaded;
+    QVERIFY(!loaded.load(s.model.snapshot()));
+    QCOMPARE(visibleState(loaded), visibleState(s.model));
+
+    // Another quarter turn, and half again as big: angles add, sides scale.
+    ACCEPT(s, ana, turn({{}, {}, {objectKey(ana, 3)}, {objectKey(ana, 4)}}, quarter, 0, 0, 1.5f));
+    QCOMPARE(s.model.image(objectKey(ana, 3))->width, 120.0f);
+    QVERIFY(std::abs(std::abs(s.model.shape(objectKey(ana, 4))->data.rotation) - M_PI) < 1e-6);
+    ACCEPT(s, ana, undo(s.lastOpId[ana]));
+    QCOMPARE(s.model.image(objectKey(ana, 3))->rotation, quarter);
+
+    // Undone, all is where it was: within float rounding for the turned, within a grid step for
+    // the stroke.
+    ACCEPT(s, ana, undo(turnId));
+    QCOMPARE(s.model.stroke(objectKey(ana, 1))->points.front(), (FixedPoint{40, 0}));
+    QVERIFY(std::abs(s.model.note(objectKey(ana, 2))->x - 100) < 1e-3);
+    QVERIFY(std::abs(s.model.image(objectKey(ana, 3))->x - 50) < 1e-3);
+    QVERIFY(std::abs(s.model.image(objectKey(ana, 3))->rotation) < 1e-6);
+    QVERIFY(std::abs(s.model.shape(objectKey(ana, 4))->data.y) < 1e-3);
+    QVERIFY(std::abs(s.model.shape(objectKey(ana, 4))->data.rotation) < 1e-6);
+    Q_UNUSED(before);
+
+    // A turned box scaled one way keeps its right angles: its sides take the lengths the scale
+    // gives them.
+    ACCEPT(s, ana, shapeAdd(6, [quarter] {
+        auto d = shapeData(pb::SHAPE_RECT, 0, 0, 10, 20);
+        d.set_rotation(quarter);
+        return d;
+    }()));
+    ACCEPT(s, ana, transform({{}, {}, {}, {objectKey(ana, 6)}}, 0, 0, 3, 1));
+    const auto &turned = s.model.shape(objectKey(ana, 6))->data;
+    QCOMPARE(qRound(turned.width), 10);  // along y, which was not scaled
+    QCOMPARE(qRound(turned.height), 60); // along x, scaled 3 times
+    QVERIFY(std::abs(turned.rotation - quarter) < 1e-6);
+
+    // What a turn may not be.
+    QCOMPARE(s.model.check(turn(all, 4.0f, 0, 0), ana)->limit, QStringLiteral("rotation"));
+    QCOMPARE(s.model.check(turn(all, std::nanf(""), 0, 0), ana)->limit, QStringLiteral("rotation"));
+    pb::Op skewed = turn(all, 0.5f, 0, 0);
+    skewed.mutable_transform()->set_scale_x(2);
+    QCOMPARE(s.model.check(skewed, ana)->code, pb::INVALID_OP);
 }
 
 // One row per undoable kind: the wall after undo is the wall before the action, after redo the
@@ -1131,6 +1226,28 @@ void TestWallModel::check_data()
     QTest::newRow("shape add, key taken")
         << [] { pb::Op op = shapeAdd(1, shapeData(pb::SHAPE_RECT, 0, 0, 1, 1)); return op; }() << quint64(3)
         << invalid << none;
+    const QString rotation = QString::fromLatin1(limits::kRotationName);
+    auto turned = [](pb::Shape sh, float r) { sh.set_rotation(r); return sh; };
+    QTest::newRow("shape add, turned") << shapeAdd(1, turned(shapeData(pb::SHAPE_RECT, 0, 0, 10, 10), -3))
+                                       << ana << ok << none;
+    QTest::newRow("shape add, turned past pi")
+        << shapeAdd(1, turned(shapeData(pb::SHAPE_RECT, 0, 0, 10, 10), 3.2f)) << ana << limit << rotation;
+    QTest::newRow("shape add, NaN turn")
+        << shapeAdd(1, turned(shapeData(pb::SHAPE_RECT, 0, 0, 10, 10), std::nanf(""))) << ana << limit << rotation;
+    QTest::newRow("shape add, turned line")
+        << shapeAdd(1, turned(shapeData(pb::SHAPE_LINE, 0, 0, 10, 10), 1)) << ana << invalid << none;
+    QTest::newRow("shape add, turned off the wall")
+        << shapeAdd(1, turned(shapeData(pb::SHAPE_RECT, 9.995e6f, 0, 10, 1e4f), -1.5f)) << ana << limit << coord;
+    QTest::newRow("image add, turned") << [] {
+        pb::Op op = imageAdd(1, 0, 0, 10, 10);
+        op.mutable_image_add()->set_rotation(1);
+        return op;
+    }() << ana << ok << none;
+    QTest::newRow("image add, turned too far") << [] {
+        pb::Op op = imageAdd(1, 0, 0, 10, 10);
+        op.mutable_image_add()->set_rotation(-7);
+        return op;
+    }() << ana << limit << rotation;
     QTest::newRow("text") << shapeAdd(1, textData(0, 0, "two\nlines")) << ana << ok << none;
     QTest::newRow("text, font too small") << shapeAdd(1, textData(0, 0, "x", 2)) << ana << limit << fontSize;
     QTest::newRow("text, font too big") << shapeAdd(1, textData(0, 0, "x", 401)) << ana << limit << fontSize;
@@ -1171,6 +1288,19 @@ void TestWallModel::check_data()
                                             << ana << limit << transformScale;
     QTest::newRow("transform, negative scale") << transform({{objectKey(ana, 1)}, {}, {}, {}}, 0, 0, -1, 1)
                                                << ana << limit << transformScale;
+    QTest::newRow("transform, turn") << turn({{objectKey(ana, 1)}, {}, {}, {objectKey(3, 1)}}, -2.5f, 10, 10)
+                                     << bo << ok << none;
+    QTest::newRow("transform, turn and grow") << turn({{objectKey(ana, 1)}, {}, {}, {}}, 1, 10, 10, 2)
+                                              << bo << ok << none;
+    QTest::newRow("transform, turn past pi") << turn({{objectKey(ana, 1)}, {}, {}, {}}, 3.5f, 10, 10)
+                                             << bo << limit << QString::fromLatin1(limits::kRotationName);
+    QTest::newRow("transform, turn and stretch") << [&] {
+        pb::Op op = turn({{objectKey(ana, 1)}, {}, {}, {}}, 1, 10, 10, 2);
+        op.mutable_transform()->set_scale_y(3);
+        return op;
+    }() << bo << invalid << none;
+    QTest::newRow("transform, turned off the wall")
+        << turn({{objectKey(ana, 1)}, {}, {}, {}}, 3, 9.99e6f, 0) << bo << limit << coord;
     QTest::newRow("transform, too many") << [] {
         Moved m;
         for (int i = 0; i <= limits::kMaxTransformObjects; ++i)

@@ -318,12 +318,22 @@ int main(int argc, char **argv)
         twice.mutable_transform()->add_shapes(scrawl::objectKey(user1, 2));
         pb::Op none;
         none.mutable_transform()->set_dx(1);
+        // Turns: a quarter turn grown 1.5 times, one past pi, one that also stretches.
+        pb::Op quarter = move;
+        quarter.mutable_transform()->set_rotation(1.5707964f);
+        quarter.mutable_transform()->set_scale_x(1.5f);
+        quarter.mutable_transform()->set_scale_y(1.5f);
+        pb::Op pastPi = quarter;
+        pastPi.mutable_transform()->set_rotation(4);
+        pb::Op skewed = quarter;
+        skewed.mutable_transform()->set_scale_y(3);
         Script moves;
         moves.enter(0);
         for (std::uint32_t i = 1; i <= 3; ++i)
             moves.op(0, add(i, shape(pb::SHAPE_RECT, 10.0f * i, 5, 30, 20)));
         moves.op(0, begin(30, w)).op(0, end(30)).op(0, move).op(0, resize).op(0, undo(6))
-            .op(0, tiny).op(0, twice).op(0, none).op(0, redo(6));
+            .op(0, tiny).op(0, twice).op(0, none).op(0, redo(6)).op(0, quarter).op(0, pastPi)
+            .op(0, skewed).op(0, undo(13));
         write(envDir, "transforms", moves.bytes());
     }
     {

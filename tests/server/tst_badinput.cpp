@@ -506,6 +506,14 @@ const std::vector<Row> &rows()
              c.joined().sendEnvelope(opEnvelope(op));
          },
          pb::LIMIT_EXCEEDED, limits::kTransformScaleName, kStaysOpen},
+        {"turning by more than pi", nullptr,
+         [](Ctx &c) {
+             pb::Op op;
+             op.mutable_transform()->add_notes(objectKey(1, 1));
+             op.mutable_transform()->set_rotation(7);
+             c.joined().sendEnvelope(opEnvelope(op));
+         },
+         pb::LIMIT_EXCEEDED, limits::kRotationName, kStaysOpen},
         {"stroke point outside the wall", nullptr,
          [](Ctx &c) {
              pb::Op op = strokeBegin(80, {});
