@@ -732,15 +732,18 @@ void CanvasItem::collectStrokes(const QRectF &area, double scale, StrokeBatch *b
         QImage picture = cache->image(image.hash, rect.width() * scale);
         if (picture.isNull() && cache->status(image.hash).state == ImageCache::State::Missing)
             cache->wantLater(image.hash); // this may run on the render thread
-        batch->pictures.push_back({rect, std::move(picture), image.rotation});
+        batch->addPicture({rect, std::move(picture), image.rotation, image.layer});
     }
     // Shapes over the images, under the ink.
     for (auto &[key, shape] : m_client->shownShapes()) {
-        if (shapeBounds(shape).intersects(area) && !(m_floating && asShown && isSelected(key, 3)))
-            batch->shapes.push_back(std::move(shape));
+        if (shapeBounds(shape).intersects(area) && !(m_floating && asShown && isSelected(key, 3))) {
+            // Not yet in the model (on its way to the server): on top, where it will land.
+            const WallModel::Shape *made = m_client->model().shape(key);
+            batch->addShape(shape, made ? made->layer : m_client->model().topLayer());
+        }
     }
     if (m_preview && shapeBounds(*m_preview).intersects(area))
-        batch->shapes.push_back(*m_preview);
+        batch->addShape(*m_preview, m_client->model().topLayer()); // a new shape goes on top
     const auto &strokes = m_client->model().strokes();
     m_index.query(area, &m_scratch);
     for (const std::uint32_t i : m_scratch) {
@@ -751,14 +754,16 @@ void CanvasItem::collectStrokes(const QRectF &area, double scale, StrokeBatch *b
             || m_client->isShadowedByLocal(s.key) || (m_floating && asShown && isSelected(s.key, 0)))
             continue;
         const std::span<const FixedPoint> points(s.points);
-        batch->add(asShown ? points.first(shownPoints(s)) : points, s.color, s.width, scale);
+        batch->add(asShown ? points.first(shownPoints(s)) : points, s.color, s.width, scale, s.layer);
     }
     // Our own strokes that the server has not fully acknowledged, drawn from the outbox copy.
     const std::uint64_t self = m_client->userId();
     for (const auto &[id, ls] : m_client->localStrokes()) {
         if (m_client->isHiddenLocally(objectKey(self, id)) || !ls.bounds().intersects(area))
             continue;
-        batch->add(ls.points, ls.color, ls.width, scale);
+        // New ink is on top: over anything brought to the front before it.
+        const WallModel::Stroke *made = m_client->model().stroke(objectKey(self, id));
+        batch->add(ls.points, ls.color, ls.width, scale, made ? made->layer : m_client->model().topLayer());
     }
 }
 
@@ -1394,6 +1399,17 @@ void CanvasItem::keyPressEvent(QKeyEvent *event)
         case Qt::Key_D:
             if (ctrl) {
                 duplicateSelection();
+                event->accept();
+                return;
+            }
+            break;
+        // Ctrl+] (Shift or not): to the front; Ctrl+[: to the back.
+        case Qt::Key_BracketRight:
+        case Qt::Key_BraceRight:
+        case Qt::Key_BracketLeft:
+        case Qt::Key_BraceLeft:
+            if (ctrl) {
+                arrangeSelection(event->key() == Qt::Key_BracketLeft || event->key() == Qt::Key_BraceLeft);
                 event->accept();
                 return;
             }

@@ -119,6 +119,8 @@ public:
     Q_INVOKABLE void deleteSelection();
     Q_INVOKABLE void duplicateSelection();
     Q_INVOKABLE void nudgeSelection(double dx, double dy); // wall px
+    // Ctrl+Shift+] and Ctrl+Shift+[: over everything else on the wall, or under it.
+    Q_INVOKABLE void arrangeSelection(bool toBack);
     Q_INVOKABLE bool isNoteSelected(const QString &key) const;
     // The selected shapes (and notes, for the colour) take this colour, line width or fill
     // (transparent: none); one undoable op each. Strokes keep theirs.

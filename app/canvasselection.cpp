@@ -175,30 +175,44 @@ std::optional<std::pair<int, std::uint64_t>> CanvasItem::objectAt(QPointF p) con
         return std::nullopt;
     const double r = 4.0 / m_zoom;
     const QRectF probe(p.x() - r, p.y() - r, 2 * r, 2 * r);
-    // Ink is on top, then shapes, then images; the last drawn of each first.
-    const auto &strokes = m_client->model().strokes();
+    // The topmost thing drawn here: by layer, then ink over shapes over images, then the last
+    // drawn of each kind.
+    const WallModel &model = m_client->model();
+    std::optional<std::pair<int, std::uint64_t>> best;
+    std::tuple<std::int32_t, int, size_t> bestOrder{std::numeric_limits<std::int32_t>::min(), 0, 0};
+    auto consider = [&](int kind, std::uint64_t key, std::int32_t layer, int rank, size_t index) {
+        const std::tuple order{layer, rank, index};
+        if (!best || order > bestOrder) {
+            best = std::pair{kind, key};
+            bestOrder = order;
+        }
+    };
+    const auto &strokes = model.strokes();
     std::vector<std::uint32_t> near;
     const_cast<StrokeIndex &>(m_index).query(probe, &near);
-    for (auto it = near.rbegin(); it != near.rend(); ++it) {
-        if (*it >= strokes.size() || *it >= m_bounds.size())
+    for (const std::uint32_t i : near) {
+        if (i >= strokes.size() || i >= m_bounds.size())
             continue;
-        const WallModel::Stroke &s = strokes[*it];
+        const WallModel::Stroke &s = strokes[i];
         if (s.visible() && s.closed && !m_client->isHiddenLocally(s.key) && m_client->mayChange(s.key)
-            && m_bounds[*it].intersects(probe) && strokeTouches(s.points, s.width, p, r))
-            return std::pair{int(kStroke), s.key};
+            && m_bounds[i].intersects(probe) && strokeTouches(s.points, s.width, p, r))
+            consider(kStroke, s.key, s.layer, 2, i);
     }
     const auto shapes = m_client->shownShapes();
-    for (auto it = shapes.rbegin(); it != shapes.rend(); ++it) {
-        if (m_client->mayChange(it->first) && shapeTouches(it->second, p, r))
-            return std::pair{int(kShape), it->first};
+    for (size_t i = 0; i < shapes.size(); ++i) {
+        const auto &[key, shape] = shapes[i];
+        if (m_client->mayChange(key) && shapeTouches(shape, p, r)) {
+            const WallModel::Shape *made = model.shape(key);
+            consider(kShape, key, made ? made->layer : model.topLayer(), 1, i);
+        }
     }
-    const auto &images = m_client->model().images();
-    for (auto it = images.rbegin(); it != images.rend(); ++it) {
-        if (m_client->isImageShown(it->key) && m_client->mayChange(it->key)
-            && imageTouches(*it, p))
-            return std::pair{int(kImage), it->key};
+    const auto &images = model.images();
+    for (size_t i = 0; i < images.size(); ++i) {
+        const WallModel::Image &image = images[i];
+        if (m_client->isImageShown(image.key) && m_client->mayChange(image.key) && imageTouches(image, p))
+            consider(kImage, image.key, image.layer, 0, i);
     }
-    return std::nullopt;
+    return best;
 }
 
 void CanvasItem::selectAll()
@@ -289,6 +303,13 @@ void CanvasItem::nudgeSelection(double dx, double dy)
     t.set_dx(float(dx));
     t.set_dy(float(dy));
     m_client->transformObjects(std::move(t));
+}
+
+void CanvasItem::arrangeSelection(bool toBack)
+{
+    if (!m_client || selectionCount() == 0 || m_floating)
+        return;
+    m_client->arrange(m_selection, toBack);
 }
 
 // --- restyling ---------------------------------------------------------------------------------
@@ -588,17 +609,19 @@ void CanvasItem::collectSelected(const QRectF &area, double scale, StrokeBatch *
         if (!image)
             continue;
         const QRectF rect(image->x, image->y, image->width, image->height);
-        batch->pictures.push_back(
-            {rect, m_client->imageCache()->image(image->hash, rect.width() * scale), image->rotation});
+        batch->addPicture(
+            {rect, m_client->imageCache()->image(image->hash, rect.width() * scale), image->rotation, image->layer});
     }
     for (const std::uint64_t key : m_selection.shapes) {
         WallModel::ShapeData d;
-        if (m_client->effectiveShape(key, &d))
-            batch->shapes.push_back(d);
+        if (m_client->effectiveShape(key, &d)) {
+            const WallModel::Shape *made = model.shape(key);
+            batch->addShape(d, made ? made->layer : 0);
+        }
     }
     for (const std::uint64_t key : m_selection.strokes) {
         if (const WallModel::Stroke *s = model.stroke(key); s && s->bounds().intersects(area))
-            batch->add(s->points, s->color, s->width, scale);
+            batch->add(s->points, s->color, s->width, scale, s->layer);
     }
 }
 

@@ -28,6 +28,7 @@ QVariant NotesModel::data(const QModelIndex &index, int role) const
     case PendingRole: return n.pending;
     case WidthRole: return n.width;
     case HeightRole: return n.height;
+    case LayerRole: return n.layer;
     default: return {};
     }
 }
@@ -36,7 +37,8 @@ QHash<int, QByteArray> NotesModel::roleNames() const
 {
     return {{KeyRole, "noteKey"},     {XRole, "noteX"}, {YRole, "noteY"}, {TextRole, "noteText"},
             {ColorRole, "noteColor"}, {MineRole, "mine"}, {PendingRole, "pending"},
-            {WidthRole, "noteWidth"}, {HeightRole, "noteHeight"}};
+            {WidthRole, "noteWidth"}, {HeightRole, "noteHeight"},
+            {LayerRole, "noteLayer"}};
 }
 
 int NotesModel::rowOf(std::uint64_t key) const

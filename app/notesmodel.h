@@ -30,6 +30,7 @@ public:
         PendingRole,                // "pending": a change to it is not stored yet (bool)
         WidthRole,                  // "noteWidth": wall px, 0 for the default (double)
         HeightRole,                 // "noteHeight": least height in wall px, 0: its text's (double)
+        LayerRole,                  // "noteLayer": notes on a higher layer lie over (int)
     };
     Q_ENUM(Role)
 
@@ -40,6 +41,7 @@ public:
         QString text;
         QColor color;
         double width = 0, height = 0;
+        int layer = 0;
         bool mine = false;
         bool pending = false;
         friend bool operator==(const Note &, const Note &) = default;

@@ -70,8 +70,25 @@ void drawStroke(QPainter &p, const QPointF *points, int count, const QColor &col
 
 } // namespace
 
+void StrokeBatch::addShape(const WallModel::ShapeData &shape, std::int32_t layer)
+{
+    if (layer != 0 && shapeLayers.size() < shapes.size()) {
+        shapeLayers.resize(shapes.size(), 0);
+    }
+    shapes.push_back(shape);
+    if (layer != 0 || !shapeLayers.empty())
+        shapeLayers.push_back(layer);
+    layered = layered || layer != 0;
+}
+
+void StrokeBatch::addPicture(Picture picture)
+{
+    layered = layered || picture.layer != 0;
+    pictures.push_back(std::move(picture));
+}
+
 void StrokeBatch::add(std::span<const FixedPoint> in, std::uint32_t color, float width,
-                      double scale)
+                      double scale, std::int32_t layer)
 {
     if (in.empty())
         return;
@@ -79,6 +96,8 @@ void StrokeBatch::add(std::span<const FixedPoint> in, std::uint32_t color, float
     s.first = std::uint32_t(points.size());
     s.color = color;
     s.width = width;
+    s.layer = layer;
+    layered = layered || layer != 0;
     const double minStep = 0.5 / scale * kCoordScale;
     const double minStep2 = minStep * minStep;
     FixedPoint last = in.front();
@@ -137,36 +156,86 @@ void StrokeBatch::addSmoothed(const std::vector<QPointF> &in, double scale)
     }
 }
 
+namespace {
+
+void paintPicture(QPainter &painter, const StrokeBatch::Picture &p, double scale)
+{
+    const QTransform was = painter.transform();
+    if (p.rotation != 0)
+        painter.setTransform(turnedAbout(p.rect.x(), p.rect.y(), p.rotation), true);
+    if (!p.image.isNull()) {
+        painter.drawImage(p.rect, p.image);
+    } else {
+        // Not here yet (or it could not be shown): a quiet box where it will be.
+        painter.setPen(QPen(QColor(0xc8, 0xc8, 0xc8), 1.0 / scale));
+        painter.setBrush(QColor(0xf0, 0xf0, 0xf0));
+        painter.drawRect(p.rect);
+    }
+    if (p.rotation != 0)
+        painter.setTransform(was);
+}
+
+void paintOneStroke(QPainter &painter, const StrokeBatch &batch, const StrokeBatch::Stroke &s, double scale)
+{
+    // Never thinner than about a device pixel, or far-out strokes vanish.
+    const double penWidth = std::max(double(s.width), 0.8 / scale);
+    drawStroke(painter, batch.points.data() + s.first, int(s.count), ink(s.color), penWidth, scale);
+}
+
+// A batch with something off layer 0: everything in one list, by layer, then pictures, shapes
+// and strokes, each kind in its order.
+void paintLayered(QPainter &painter, const StrokeBatch &batch, double scale)
+{
+    struct Item
+    {
+        std::int32_t layer;
+        std::uint8_t kind; // 0 picture, 1 shape, 2 stroke
+        std::uint32_t index;
+    };
+    std::vector<Item> items;
+    items.reserve(batch.pictures.size() + batch.shapes.size() + batch.strokes.size());
+    for (size_t i = 0; i < batch.pictures.size(); ++i)
+        items.push_back({batch.pictures[i].layer, 0, std::uint32_t(i)});
+    for (size_t i = 0; i < batch.shapes.size(); ++i)
+        items.push_back({i < batch.shapeLayers.size() ? batch.shapeLayers[i] : 0, 1, std::uint32_t(i)});
+    for (size_t i = 0; i < batch.strokes.size(); ++i)
+        items.push_back({batch.strokes[i].layer, 2, std::uint32_t(i)});
+    std::stable_sort(items.begin(), items.end(), [](const Item &a, const Item &b) {
+        return a.layer != b.layer ? a.layer < b.layer : a.kind < b.kind;
+    });
+    for (const Item &item : items) {
+        if (item.kind == 0) {
+            painter.save();
+            painter.setRenderHint(QPainter::SmoothPixmapTransform);
+            paintPicture(painter, batch.pictures[item.index], scale);
+            painter.restore();
+        } else if (item.kind == 1) {
+            paintShape(painter, batch.shapes[item.index], scale);
+        } else {
+            paintOneStroke(painter, batch, batch.strokes[item.index], scale);
+        }
+    }
+}
+
+} // namespace
+
 void paintStrokes(QPainter &painter, const StrokeBatch &batch, double scale)
 {
+    if (batch.layered) {
+        paintLayered(painter, batch, scale);
+        return;
+    }
     if (!batch.pictures.empty()) {
         painter.save();
         painter.setRenderHint(QPainter::SmoothPixmapTransform);
-        for (const StrokeBatch::Picture &p : batch.pictures) {
-            const QTransform was = painter.transform();
-            if (p.rotation != 0)
-                painter.setTransform(turnedAbout(p.rect.x(), p.rect.y(), p.rotation), true);
-            if (!p.image.isNull()) {
-                painter.drawImage(p.rect, p.image);
-            } else {
-                // Not here yet (or it could not be shown): a quiet box where it will be.
-                painter.setPen(QPen(QColor(0xc8, 0xc8, 0xc8), 1.0 / scale));
-                painter.setBrush(QColor(0xf0, 0xf0, 0xf0));
-                painter.drawRect(p.rect);
-            }
-            if (p.rotation != 0)
-                painter.setTransform(was);
-        }
+        for (const StrokeBatch::Picture &p : batch.pictures)
+            paintPicture(painter, p, scale);
         painter.restore();
     }
     for (const WallModel::ShapeData &shape : batch.shapes)
         paintShape(painter, shape, scale);
-    for (const StrokeBatch::Stroke &s : batch.strokes) {
-        // Never thinner than about a device pixel, or far-out strokes vanish.
-        const double penWidth = std::max(double(s.width), 0.8 / scale);
-        drawStroke(painter, batch.points.data() + s.first, int(s.count), ink(s.color), penWidth,
-                   scale);
-    }
+    for (const StrokeBatch::Stroke &s : batch.strokes)
+        paintOneStroke(painter, batch, s, scale);
 }
 
 namespace {

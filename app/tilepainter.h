@@ -39,6 +39,7 @@ struct StrokeBatch
         std::uint32_t count = 0;
         std::uint32_t color = 0; // 0xRRGGBB
         float width = 0;         // wall pixels
+        std::int32_t layer = 0;  // see pb::Arrange
     };
     // An image on the wall, under the ink: its picture at about the size it is drawn at, or a
     // null one while it is not here (a placeholder box is drawn).
@@ -47,16 +48,24 @@ struct StrokeBatch
         QRectF rect; // wall pixels, before it is turned
         QImage image;
         float rotation = 0; // radians, clockwise, about rect's top-left
+        std::int32_t layer = 0;
     };
     std::vector<QPointF> points; // wall pixels
     std::vector<Stroke> strokes; // in draw order
     std::vector<Picture> pictures; // in draw order, all under the strokes
     std::vector<WallModel::ShapeData> shapes; // in draw order, over the pictures, under the strokes
+    // Where something is on a layer but 0 (pb::Arrange): each shape's layer (else empty, all 0),
+    // and `layered` set. Then the batch is drawn layer by layer, the order above within each.
+    std::vector<std::int32_t> shapeLayers;
+    bool layered = false;
+    void addShape(const WallModel::ShapeData &shape, std::int32_t layer);
 
     // Appends a stroke, skipping points closer than half a device pixel (at `scale` device
     // pixels per wall pixel) to the last kept one: a zoomed-out wall costs what it shows, not
     // what it holds. The last point is always kept; far-apart samples are joined by curves.
-    void add(std::span<const FixedPoint> points, std::uint32_t color, float width, double scale);
+    void add(std::span<const FixedPoint> points, std::uint32_t color, float width, double scale,
+             std::int32_t layer = 0);
+    void addPicture(Picture picture);
     bool empty() const { return strokes.empty() && pictures.empty() && shapes.empty(); }
 
 private:

@@ -1627,36 +1627,61 @@ QVariantMap WallClient::shapeInfo(const QString &keyText) const
             {QStringLiteral("height"), double(d.height)}};
 }
 
-std::uint64_t WallClient::transformObjects(pb::Transform t)
+std::uint64_t WallClient::queueInParts(const std::array<std::span<const std::uint64_t>, 4> &lists,
+                                       const std::function<void(pb::Op &)> &start,
+                                       const std::function<void(pb::Op &, int list, std::uint64_t key)> &add)
 {
     if (!ready())
         return 0;
-    // In parts of at most max_transform_objects, each its own undoable op.
     std::vector<std::pair<int, std::uint64_t>> all; // (list, key)
-    const google::protobuf::RepeatedField<std::uint64_t> *lists[4] = {&t.strokes(), &t.notes(),
-                                                                       &t.images(), &t.shapes()};
     for (int l = 0; l < 4; ++l)
-        for (const std::uint64_t key : *lists[l])
+        for (const std::uint64_t key : lists[size_t(l)])
             all.emplace_back(l, key);
     std::uint64_t last = 0;
     for (size_t i = 0; i < all.size(); i += size_t(limits::kMaxTransformObjects)) {
         pb::Op op;
-        pb::Transform *part = op.mutable_transform();
-        *part = t;
-        part->clear_strokes();
-        part->clear_notes();
-        part->clear_images();
-        part->clear_shapes();
+        start(op);
         const size_t end = std::min(all.size(), i + size_t(limits::kMaxTransformObjects));
-        for (size_t k = i; k < end; ++k) {
-            const auto [l, key] = all[k];
-            (l == 0 ? part->add_strokes(key) : l == 1 ? part->add_notes(key)
-                                             : l == 2 ? part->add_images(key) : part->add_shapes(key));
-        }
+        for (size_t k = i; k < end; ++k)
+            add(op, all[k].first, all[k].second);
         last = queue(std::move(op));
         pushAction(last);
     }
     return last;
+}
+
+std::uint64_t WallClient::transformObjects(pb::Transform t)
+{
+    auto span = [](const google::protobuf::RepeatedField<std::uint64_t> &list) {
+        return std::span<const std::uint64_t>(list.data(), size_t(list.size()));
+    };
+    return queueInParts(
+        {span(t.strokes()), span(t.notes()), span(t.images()), span(t.shapes())},
+        [&t](pb::Op &op) {
+            pb::Transform *part = op.mutable_transform();
+            *part = t;
+            part->clear_strokes();
+            part->clear_notes();
+            part->clear_images();
+            part->clear_shapes();
+        },
+        [](pb::Op &op, int l, std::uint64_t key) {
+            pb::Transform *part = op.mutable_transform();
+            (l == 0 ? part->add_strokes(key) : l == 1 ? part->add_notes(key)
+                                             : l == 2 ? part->add_images(key) : part->add_shapes(key));
+        });
+}
+
+std::uint64_t WallClient::arrange(const Copies &objects, bool toBack)
+{
+    return queueInParts(
+        {objects.strokes, objects.notes, objects.images, objects.shapes},
+        [toBack](pb::Op &op) { op.mutable_arrange()->set_to_back(toBack); },
+        [](pb::Op &op, int l, std::uint64_t key) {
+            pb::Arrange *part = op.mutable_arrange();
+            (l == 0 ? part->add_strokes(key) : l == 1 ? part->add_notes(key)
+                                             : l == 2 ? part->add_images(key) : part->add_shapes(key));
+        });
 }
 
 bool WallClient::isOutstanding(std::uint64_t clientOpId) const
@@ -2036,6 +2061,9 @@ bool WallClient::effectiveNote(std::uint64_t key, NotesModel::Note *out) const
         out->color = fromRgb(n->color);
         out->width = n->width;
         out->height = n->height;
+        out->layer = n->layer;
+    } else {
+        out->layer = m_model.topLayer(); // on its way: on top, where it will land
     }
     out->key = key;
     out->pending = false;

@@ -31,7 +31,10 @@
 #include <QUrl>
 #include <QtQml/qqmlregistration.h>
 
+#include <array>
 #include <deque>
+#include <functional>
+#include <span>
 #include <map>
 #include <memory>
 #include <set>
@@ -292,6 +295,12 @@ public:
     // Moves and resizes (pb::Transform), one undoable op, split when it names more than
     // max_transform_objects. Returns the last op's client op id, 0 if nothing was sent.
     std::uint64_t transformObjects(pb::Transform t);
+    // Ops naming `lists` (strokes, notes, images, shapes) in parts of at most
+    // max_transform_objects, each its own undoable op: `start` fills an op's body, `add` names
+    // one object in it. Returns the last op's client op id.
+    std::uint64_t queueInParts(const std::array<std::span<const std::uint64_t>, 4> &lists,
+                               const std::function<void(pb::Op &)> &start,
+                               const std::function<void(pb::Op &, int list, std::uint64_t key)> &add);
     // Is the op with this client op id still waiting for the server?
     bool isOutstanding(std::uint64_t clientOpId) const;
     // Copies of objects of the wall, `offset` wall px away. Returns the new keys: strokes,
@@ -301,6 +310,9 @@ public:
         std::vector<std::uint64_t> strokes, notes, images, shapes;
     };
     Copies duplicate(const Copies &objects, QPointF offset);
+    // Brings objects to the front (or sends them to the back): pb::Arrange, split like a
+    // transform. Returns the last op's client op id, 0 if nothing was sent.
+    std::uint64_t arrange(const Copies &objects, bool toBack);
     // Objects as a clip for the clipboard (a snapshot of just them, wall coordinates), and a clip
     // placed on this wall with its middle at `at`: new objects, each an undoable add.
     pb::WallSnapshot clipOf(const Copies &objects) const;

@@ -189,6 +189,7 @@ const char *opKindName(const pb::Op &op)
     case pb::Op::kShapeEdit: return "shape_edit";
     case pb::Op::kShapeDelete: return "shape_delete";
     case pb::Op::kTransform: return "transform";
+    case pb::Op::kArrange: return "arrange";
     case pb::Op::BODY_NOT_SET: break;
     }
     return "empty";

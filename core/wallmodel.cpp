@@ -3,6 +3,7 @@
 #include "core/limits.h"
 
 #include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
 
 #include <algorithm>
 #include <array>
@@ -802,6 +803,117 @@ void WallModel::applyTransform(const pb::Transform &t, bool inverse, Change &cha
     }
 }
 
+std::optional<Problem> WallModel::checkArrange(const pb::Arrange &a) const
+{
+    const int count = a.strokes_size() + a.notes_size() + a.images_size() + a.shapes_size();
+    const QString what = a.to_back() ? QStringLiteral("sending to the back") : QStringLiteral("bringing to the front");
+    if (count == 0)
+        return invalid(QStringLiteral("An arrange op (%1) names no object; name what it moves.").arg(what));
+    if (count > limits::kMaxTransformObjects)
+        return limitProblem(limits::kMaxTransformObjectsName,
+                            QStringLiteral("An arrange op (%1) names %2 objects; the limit %3 allows %4 "
+                                           "at a time. Arrange them in parts.")
+                                .arg(what)
+                                .arg(count)
+                                .arg(QLatin1String(limits::kMaxTransformObjectsName))
+                                .arg(limits::kMaxTransformObjects));
+    const std::int32_t next = a.to_back() ? bottomLayer() : topLayer();
+    if (next == std::numeric_limits<std::int32_t>::max() || next == std::numeric_limits<std::int32_t>::min())
+        return invalid(QStringLiteral("This wall has no layer left to %1; clear it or start a new wall.").arg(what));
+    std::unordered_set<std::uint64_t> seen;
+    auto named = [&](std::uint64_t key, const char *kind, bool visible) -> std::optional<Problem> {
+        if (!seen.insert(key).second)
+            return invalid(QStringLiteral("An arrange op names %1 %2 twice.").arg(QLatin1String(kind)).arg(key));
+        if (!visible)
+            return invalid(QStringLiteral("An arrange op names %1 %2, which is not on this wall (erased, "
+                                          "deleted or never made).")
+                               .arg(QLatin1String(kind))
+                               .arg(key));
+        return std::nullopt;
+    };
+    for (const std::uint64_t key : a.strokes()) {
+        const Stroke *s = stroke(key);
+        if (auto p = named(key, "stroke", s && s->visible()))
+            return p;
+    }
+    seen.clear();
+    for (const std::uint64_t key : a.notes()) {
+        const Note *n = note(key);
+        if (auto p = named(key, "note", n && n->visible()))
+            return p;
+    }
+    seen.clear();
+    for (const std::uint64_t key : a.images()) {
+        const Image *i = image(key);
+        if (auto p = named(key, "image", i && i->visible()))
+            return p;
+    }
+    seen.clear();
+    for (const std::uint64_t key : a.shapes()) {
+        const Shape *sh = shape(key);
+        if (auto p = named(key, "shape", sh && sh->visible()))
+            return p;
+    }
+    return std::nullopt;
+}
+
+std::vector<std::int32_t *> WallModel::layersNamed(const pb::Arrange &a)
+{
+    std::vector<std::int32_t *> out;
+    out.reserve(size_t(a.strokes_size() + a.notes_size() + a.images_size() + a.shapes_size()));
+    for (const std::uint64_t key : a.strokes()) {
+        Stroke *s = mutableStroke(key);
+        out.push_back(s ? &s->layer : nullptr);
+    }
+    for (const std::uint64_t key : a.notes()) {
+        Note *n = mutableNote(key);
+        out.push_back(n ? &n->layer : nullptr);
+    }
+    for (const std::uint64_t key : a.images()) {
+        Image *i = mutableImage(key);
+        out.push_back(i ? &i->layer : nullptr);
+    }
+    for (const std::uint64_t key : a.shapes()) {
+        Shape *sh = mutableShape(key);
+        out.push_back(sh ? &sh->layer : nullptr);
+    }
+    return out;
+}
+
+void WallModel::setLayer(std::int32_t &slot, std::int32_t layer)
+{
+    if (slot == layer)
+        return;
+    if (slot != 0) {
+        const auto it = m_layers.find(slot);
+        if (it != m_layers.end() && --it->second == 0)
+            m_layers.erase(it);
+    }
+    slot = layer;
+    if (layer != 0)
+        ++m_layers[layer];
+}
+
+void WallModel::applyArrange(const pb::Arrange &a, const std::vector<std::int32_t> *restore, Change &change)
+{
+    const std::vector<std::int32_t *> layers = layersNamed(a);
+    if (restore && restore->size() != layers.size())
+        return;
+    const std::int32_t current = a.to_back() ? bottomLayer() : topLayer();
+    if (!restore
+        && (current == std::numeric_limits<std::int32_t>::max() || current == std::numeric_limits<std::int32_t>::min()))
+        return;
+    const std::int32_t next = a.to_back() ? current - 1 : current + 1;
+    for (size_t k = 0; k < layers.size(); ++k) {
+        if (layers[k])
+            setLayer(*layers[k], restore ? (*restore)[k] : next);
+    }
+    change.strokes.insert(change.strokes.end(), a.strokes().begin(), a.strokes().end());
+    change.notes.insert(change.notes.end(), a.notes().begin(), a.notes().end());
+    change.images.insert(change.images.end(), a.images().begin(), a.images().end());
+    change.shapes.insert(change.shapes.end(), a.shapes().begin(), a.shapes().end());
+}
+
 std::optional<Problem> WallModel::check(const pb::Op &op, std::uint64_t author) const
 {
     switch (op.body_case()) {
@@ -829,6 +941,8 @@ std::optional<Problem> WallModel::check(const pb::Op &op, std::uint64_t author) 
         return checkShape(op, author);
     case pb::Op::kTransform:
         return checkTransform(op.transform());
+    case pb::Op::kArrange:
+        return checkArrange(op.arrange());
     case pb::Op::kUndo: {
         const Action *a = action(author, op.undo().target_client_op_id());
         if (!a)
@@ -918,6 +1032,10 @@ void WallModel::setUndone(std::uint64_t author, Action &a, bool undone, Change &
         if (a.transform)
             applyTransform(*a.transform, undone, change);
         break;
+    case pb::ACTION_ARRANGE:
+        if (a.arrange)
+            applyArrange(*a.arrange, undone ? &a.layersBefore : nullptr, change);
+        break;
     case pb::ACTION_SHAPE_ADD:
     case pb::ACTION_SHAPE_EDIT:
     case pb::ACTION_SHAPE_DELETE:
@@ -961,6 +1079,7 @@ WallModel::Change WallModel::apply(const pb::Op &op)
         if (!decodePoints(b, {}, &s.points).ok)
             s.points.clear();
         m_totalPoints += s.points.size();
+        setLayer(s.layer, topLayer()); // new work goes on top
         m_strokeIndex.emplace(key, m_strokes.size());
         m_strokes.push_back(std::move(s));
         Action a;
@@ -1028,6 +1147,7 @@ WallModel::Change WallModel::apply(const pb::Op &op)
         note.color = n.color();
         note.width = n.width();
         note.height = n.height();
+        setLayer(note.layer, topLayer()); // new work goes on top
         m_noteIndex.emplace(key, m_notes.size());
         m_notes.push_back(std::move(note));
         Action a;
@@ -1114,6 +1234,7 @@ WallModel::Change WallModel::apply(const pb::Op &op)
         i.width = in.width();
         i.height = in.height();
         i.rotation = in.rotation();
+        setLayer(i.layer, topLayer()); // new work goes on top
         m_imageIndex.emplace(key, m_images.size());
         m_images.push_back(std::move(i));
         Action a;
@@ -1144,6 +1265,7 @@ WallModel::Change WallModel::apply(const pb::Op &op)
         Shape sh;
         sh.key = key;
         sh.data = ShapeData::fromWire(op.shape_add().shape());
+        setLayer(sh.layer, topLayer()); // new work goes on top
         m_shapeIndex.emplace(key, m_shapes.size());
         m_shapes.push_back(std::move(sh));
         Action a;
@@ -1166,6 +1288,20 @@ WallModel::Change WallModel::apply(const pb::Op &op)
         a.shapeAfter = sh->data = ShapeData::fromWire(op.shape_edit().shape());
         record(author, std::move(a));
         change.shapes.push_back(sh->key);
+        break;
+    }
+    case pb::Op::kArrange: {
+        const pb::Arrange &in = op.arrange();
+        Action a;
+        a.clientOpId = op.client_op_id();
+        a.kind = pb::ACTION_ARRANGE;
+        for (const std::int32_t *slot : layersNamed(in))
+            a.layersBefore.push_back(slot ? *slot : 0);
+        applyArrange(in, nullptr, change);
+        for (const auto *list : {&in.strokes(), &in.notes(), &in.images(), &in.shapes()})
+            a.keys.insert(a.keys.end(), list->begin(), list->end());
+        a.arrange = std::make_shared<const pb::Arrange>(in);
+        record(author, std::move(a));
         break;
     }
     case pb::Op::kShapeDelete: {
@@ -1210,6 +1346,7 @@ WallModel::Change WallModel::apply(const pb::Op &op)
         m_imageIndex.clear();
         m_shapes.clear();
         m_shapeIndex.clear();
+        m_layers.clear();
         m_actions.clear();
         m_totalPoints = 0;
         change.cleared = true;
@@ -1303,6 +1440,7 @@ void WallModel::fillSnapNote(const Note &n, bool tombstone, pb::SnapNote *out)
     }
     out->set_deleted(n.deleted);
     out->set_undone(n.undone);
+    out->set_layer(n.layer); // a tombstone's too: where the top and bottom are depends on it
 }
 
 void WallModel::fillSnapImage(const Image &i, bool tombstone, pb::SnapImage *out)
@@ -1318,6 +1456,7 @@ void WallModel::fillSnapImage(const Image &i, bool tombstone, pb::SnapImage *out
     }
     out->set_deleted(i.deleted);
     out->set_undone(i.undone);
+    out->set_layer(i.layer);
 }
 
 void WallModel::fillSnapShape(const Shape &s, bool tombstone, pb::SnapShape *out)
@@ -1327,6 +1466,7 @@ void WallModel::fillSnapShape(const Shape &s, bool tombstone, pb::SnapShape *out
         s.data.toWire(out->mutable_shape());
     out->set_deleted(s.deleted);
     out->set_undone(s.undone);
+    out->set_layer(s.layer);
 }
 
 void WallModel::fillSnapAction(std::uint64_t author, const Action &a, pb::SnapAction *out)
@@ -1358,6 +1498,11 @@ void WallModel::fillSnapAction(std::uint64_t author, const Action &a, pb::SnapAc
     } else if (a.kind == pb::ACTION_TRANSFORM && a.transform) {
         *out->mutable_transform() = *a.transform;
         out->clear_keys(); // the transform names them
+    } else if (a.kind == pb::ACTION_ARRANGE && a.arrange) {
+        *out->mutable_arrange() = *a.arrange;
+        out->clear_keys(); // the arrange op names them
+        for (const std::int32_t layer : a.layersBefore)
+            out->add_layers_before(layer);
     }
 }
 
@@ -1383,6 +1528,7 @@ pb::WallSnapshot WallModel::snapshot() const
         out->set_closed(s.closed);
         out->set_erased(s.erased);
         out->set_undone(s.undone);
+        out->set_layer(s.layer);
     }
     for (const Note &n : m_notes)
         fillSnapNote(n, isTombstone(n, reachable), snap.add_notes());
@@ -1461,7 +1607,9 @@ void WallModel::serializeSnapshot(QByteArray *into) const
                 head[h++] = 1;
             }
         }
-        const size_t size = h + (pathBytes ? 1 + CodedOutputStream::VarintSize64(pathBytes) + pathBytes : 0);
+        const std::uint32_t layer = google::protobuf::internal::WireFormatLite::ZigZagEncode32(s.layer);
+        const size_t size = h + (pathBytes ? 1 + CodedOutputStream::VarintSize64(pathBytes) + pathBytes : 0)
+                          + (layer ? 1 + CodedOutputStream::VarintSize32(layer) : 0);
         out.append(char(tagByte(2, Delimited)));
         putVarint(out, size);
         out.append(reinterpret_cast<const char *>(head), qsizetype(h));
@@ -1469,6 +1617,10 @@ void WallModel::serializeSnapshot(QByteArray *into) const
             out.append(char(tagByte(8, Delimited)));
             putVarint(out, pathBytes);
             out.append(pathData, qsizetype(pathBytes));
+        }
+        if (s.layer != 0) {
+            out.append(char(tagByte(9, Varint)));
+            putVarint(out, google::protobuf::internal::WireFormatLite::ZigZagEncode32(s.layer));
         }
     }
     pb::SnapNote note;
@@ -1525,6 +1677,7 @@ std::optional<Problem> WallModel::load(const pb::WallSnapshot &snap)
         s.closed = in.closed();
         s.erased = in.erased();
         s.undone = in.undone();
+        fresh.setLayer(s.layer, in.layer());
         fresh.m_totalPoints += s.points.size();
         fresh.m_strokeIndex.emplace(s.key, fresh.m_strokes.size());
         fresh.m_strokes.push_back(std::move(s));
@@ -1542,6 +1695,7 @@ std::optional<Problem> WallModel::load(const pb::WallSnapshot &snap)
         n.height = in.height();
         n.deleted = in.deleted();
         n.undone = in.undone();
+        fresh.setLayer(n.layer, in.layer());
         fresh.m_noteIndex.emplace(n.key, fresh.m_notes.size());
         fresh.m_notes.push_back(std::move(n));
     }
@@ -1558,6 +1712,7 @@ std::optional<Problem> WallModel::load(const pb::WallSnapshot &snap)
         i.rotation = in.rotation();
         i.deleted = in.deleted();
         i.undone = in.undone();
+        fresh.setLayer(i.layer, in.layer());
         fresh.m_imageIndex.emplace(i.key, fresh.m_images.size());
         fresh.m_images.push_back(std::move(i));
     }
@@ -1569,6 +1724,7 @@ std::optional<Problem> WallModel::load(const pb::WallSnapshot &snap)
         sh.data = ShapeData::fromWire(in.shape());
         sh.deleted = in.deleted();
         sh.undone = in.undone();
+        fresh.setLayer(sh.layer, in.layer());
         fresh.m_shapeIndex.emplace(sh.key, fresh.m_shapes.size());
         fresh.m_shapes.push_back(std::move(sh));
     }
@@ -1599,6 +1755,13 @@ std::optional<Problem> WallModel::load(const pb::WallSnapshot &snap)
             for (const auto *list : {&t.strokes(), &t.notes(), &t.images(), &t.shapes()})
                 a.keys.insert(a.keys.end(), list->begin(), list->end());
             a.transform = std::make_shared<const pb::Transform>(t);
+        } else if (a.kind == pb::ACTION_ARRANGE) {
+            const pb::Arrange &r = in.arrange();
+            a.keys.clear();
+            for (const auto *list : {&r.strokes(), &r.notes(), &r.images(), &r.shapes()})
+                a.keys.insert(a.keys.end(), list->begin(), list->end());
+            a.arrange = std::make_shared<const pb::Arrange>(r);
+            a.layersBefore.assign(in.layers_before().begin(), in.layers_before().end());
         }
         fresh.record(in.author(), std::move(a));
     }

@@ -34,6 +34,7 @@ public:
         float width = 1.0f;
         std::vector<FixedPoint> points;
         bool closed = false;
+        std::int32_t layer = 0; // see pb::Arrange
         bool erased = false;
         bool undone = false;
         // The points in the snapshot's path code, kept once the stroke is closed (its points no
@@ -53,6 +54,7 @@ public:
         std::uint32_t color = 0;
         float width = 0;  // 0: the default width
         float height = 0; // 0: as tall as its text; else its least height
+        std::int32_t layer = 0;
         bool deleted = false;
         bool undone = false;
         bool visible() const { return !deleted && !undone; }
@@ -68,6 +70,7 @@ public:
         float width = 0;
         float height = 0;
         float rotation = 0; // radians, clockwise, about (x, y)
+        std::int32_t layer = 0;
         bool deleted = false;
         bool undone = false;
         bool visible() const { return !deleted && !undone; }
@@ -97,6 +100,7 @@ public:
     {
         std::uint64_t key = 0;
         ShapeData data;
+        std::int32_t layer = 0;
         bool deleted = false;
         bool undone = false;
         bool visible() const { return !deleted && !undone; }
@@ -118,6 +122,9 @@ public:
         ShapeData shapeBefore, shapeAfter;
         // ACTION_TRANSFORM: as applied; undo applies its inverse
         std::shared_ptr<const pb::Transform> transform;
+        // ACTION_ARRANGE: what it named, and their layers before it in the order named
+        std::shared_ptr<const pb::Arrange> arrange;
+        std::vector<std::int32_t> layersBefore;
     };
 
     // What applying an op changed, so that a view can redraw just that.
@@ -149,6 +156,9 @@ public:
     limits::WallCapacity capacity() const { return m_capacity; }
 
     std::uint64_t seq() const { return m_seq; }
+    // The highest and lowest layer anything on the wall is on (0 when all are on layer 0).
+    std::int32_t topLayer() const { return m_layers.empty() ? 0 : std::max(0, m_layers.rbegin()->first); }
+    std::int32_t bottomLayer() const { return m_layers.empty() ? 0 : std::min(0, m_layers.begin()->first); }
     std::uint64_t totalPoints() const { return m_totalPoints; }
     bool isFull() const;
 
@@ -197,6 +207,13 @@ private:
     std::optional<Problem> checkImage(const pb::Op &op, std::uint64_t author) const;
     std::optional<Problem> checkShape(const pb::Op &op, std::uint64_t author) const;
     std::optional<Problem> checkTransform(const pb::Transform &t) const;
+    std::optional<Problem> checkArrange(const pb::Arrange &a) const;
+    // The layer of each object `a` names, in its order (null: not here).
+    std::vector<std::int32_t *> layersNamed(const pb::Arrange &a);
+    // Puts an object on a layer, keeping m_layers's counts.
+    void setLayer(std::int32_t &slot, std::int32_t layer);
+    // `a` applied: to a new top (or bottom) layer, or to `restore` (an undo).
+    void applyArrange(const pb::Arrange &a, const std::vector<std::int32_t> *restore, Change &change);
     // Applies `t` (or its inverse) to the objects it names that are here.
     void applyTransform(const pb::Transform &t, bool inverse, Change &change);
     // Keys that some action in the undo history names: hidden objects among them keep their
@@ -237,6 +254,8 @@ private:
     std::unordered_map<std::uint64_t, size_t> m_imageIndex;
     std::vector<Shape> m_shapes;
     std::unordered_map<std::uint64_t, size_t> m_shapeIndex;
+    // How many objects (hidden ones too) are on each layer but 0: where the top and bottom are.
+    std::map<std::int32_t, size_t> m_layers;
     // std::map so that snapshots list authors in one order on every machine.
     std::map<std::uint64_t, std::deque<Action>> m_actions;
 };

@@ -21,6 +21,7 @@ Rectangle {
     required property bool mine
     required property real noteWidth
     required property real noteHeight
+    required property int noteLayer
     // While the corner grip is dragged: the size it would get (wall px), else 0.
     property size resizing: Qt.size(0, 0)
     readonly property real defaultWidth: 200
@@ -63,6 +64,7 @@ Rectangle {
     height: Math.max(48, resizing.height > 0 ? resizing.height : noteHeight, editor.implicitHeight + 24)
     scale: canvas.zoom
     transformOrigin: Item.TopLeft
+    z: noteLayer
     radius: 4
     color: Qt.tint("white", Qt.rgba(noteColor.r, noteColor.g, noteColor.b, 0.18))
     border.color: noteColor

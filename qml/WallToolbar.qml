@@ -51,7 +51,7 @@ ToolBar {
         ButtonGroup { id: tools }
         Repeater {
             model: [
-                { tool: CanvasItem.Select, label: qsTr("Select"), tip: qsTr("Select: click or drag a box to pick things, Shift adds; drag to move, corners resize; Del deletes, Ctrl+D duplicates, arrows nudge, Ctrl+A picks all (V)") },
+                { tool: CanvasItem.Select, label: qsTr("Select"), tip: qsTr("Select: click or drag a box to pick things, Shift adds; drag to move, corners resize; the handle above turns (Shift: 15° steps); Del deletes, Ctrl+D duplicates, arrows nudge, Ctrl+] brings to the front, Ctrl+[ sends to the back, Ctrl+A picks all (V)") },
                 { tool: CanvasItem.Pen, label: qsTr("Pen"), tip: qsTr("Pen: draw freehand (P)") },
                 { tool: CanvasItem.Eraser, label: qsTr("Eraser"), tip: qsTr("Eraser: removes whole strokes it touches (E)") },
                 { tool: CanvasItem.Note, label: qsTr("Note"), tip: qsTr("Text note: click to place one, drag its top edge to move it (N)") },

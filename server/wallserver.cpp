@@ -1113,6 +1113,16 @@ std::optional<Problem> WallServer::checkPermission(const Room *room, std::uint64
             }
         }
         break;
+    case pb::Op::kArrange:
+        for (const auto *list : {&op.arrange().strokes(), &op.arrange().notes(), &op.arrange().images(),
+                                 &op.arrange().shapes()}) {
+            for (const std::uint64_t key : *list) {
+                if (keyAuthor(key) != author)
+                    return othersWork(QStringLiteral("You cannot bring someone else's work to the "
+                                                     "front or send it to the back"));
+            }
+        }
+        break;
     case pb::Op::kShapeEdit:
         if (keyAuthor(op.shape_edit().key()) != author)
             return othersWork(QStringLiteral("You cannot change someone else's shape"));

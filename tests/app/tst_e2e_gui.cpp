@@ -727,6 +727,72 @@ private slots:
         QTRY_COMPARE(a->pendingCount(), 0);
     }
 
+    // Ctrl+] brings the selection over everything, Ctrl+[ sends it under; both are seen on the
+    // other app and undone like the rest.
+    void selectionComesToTheFrontAndGoesToTheBack()
+    {
+        auto *canvasA = qobject_cast<CanvasItem *>(item("viewA", "canvas"));
+        auto *canvasB = qobject_cast<CanvasItem *>(item("viewB", "canvas"));
+        WallClient *a = client("viewA");
+        WallClient *b = client("viewB");
+        QVERIFY(canvasA && canvasB);
+        auto sceneA = [&](QPointF p) { return canvasA->mapToScene(p).toPoint(); };
+        const QPointF offsetB = canvasB->mapToScene(QPointF(0, 0)) - canvasA->mapToScene(QPointF(0, 0));
+        auto pixelOnB = [&](QPointF onA) {
+            const QImage shot = m_window->grabWindow();
+            const QPointF p = (canvasA->mapToScene(onA) + offsetB) * shot.devicePixelRatio();
+            return QColor(shot.pixel(p.toPoint()));
+        };
+        auto dark = [](QColor c) { return qGray(c.rgb()) < 90; };
+        auto yellow = [](QColor c) { return c.red() > 200 && c.green() > 150 && c.blue() < 90; };
+        const QPointF at(canvasA->width() * 0.3, canvasA->height() * 0.5);
+        const QPointF middle = at + QPointF(80, 0);
+        drawInA(at, at + QPointF(160, 0)); // dark ink, 6 px
+        // A solid yellow box over the ink's middle: ink is drawn over shapes on one layer.
+        canvasA->setTool(CanvasItem::Rect);
+        // Yellow, filled solid (as the F key's third step does).
+        canvasA->setPenColor(QColor(255, 210, 0));
+        QObject *viewA = m_window->findChild<QObject *>(QStringLiteral("viewA"));
+        QVERIFY(viewA);
+        QVERIFY(QMetaObject::invokeMethod(viewA, "setFill", Q_ARG(QVariant, 2)));
+        QCOMPARE(canvasA->fillColor(), QColor(255, 210, 0));
+        QTest::mousePress(m_window, Qt::LeftButton, {}, sceneA(middle - QPointF(40, 40)));
+        QTest::mouseMove(m_window, sceneA(middle));
+        QTest::mouseRelease(m_window, Qt::LeftButton, {}, sceneA(middle + QPointF(40, 40)));
+        QTRY_COMPARE(b->model().shapes().size(), size_t(1));
+        QTRY_VERIFY(canvasB->settled());
+        QTRY_VERIFY(dark(pixelOnB(middle)));
+        QVERIFY(yellow(pixelOnB(middle + QPointF(0, 20))));
+
+        canvasA->setTool(CanvasItem::Select);
+        QTest::mouseClick(m_window, Qt::LeftButton, {}, sceneA(middle + QPointF(0, 20)));
+        QTRY_COMPARE(canvasA->selectionCount(), 1);
+        canvasA->forceActiveFocus();
+        QTest::keyClick(m_window, Qt::Key_BracketRight, Qt::ControlModifier);
+        QTRY_COMPARE(b->model().shapes().front().layer, 1);
+        QTRY_VERIFY(yellow(pixelOnB(middle))); // the box hides the ink now
+        // New ink goes over it.
+        drawInA(middle + QPointF(-20, 10), middle + QPointF(20, 10));
+        QTRY_VERIFY(dark(pixelOnB(middle + QPointF(0, 10))));
+        QCOMPARE(b->model().strokes().back().layer, 1);
+
+        // To the back: under the first line again.
+        canvasA->setTool(CanvasItem::Select);
+        QTest::mouseClick(m_window, Qt::LeftButton, {}, sceneA(middle + QPointF(0, 30)));
+        QTRY_COMPARE(canvasA->selectionCount(), 1);
+        canvasA->forceActiveFocus();
+        QTest::keyClick(m_window, Qt::Key_BracketLeft, Qt::ControlModifier);
+        QTRY_COMPARE(b->model().shapes().front().layer, -1);
+        QTRY_VERIFY(dark(pixelOnB(middle)));
+
+        // Undo the send to the back: over the first line again.
+        a->undo();
+        QTRY_COMPARE(b->model().shapes().front().layer, 1);
+        QTRY_VERIFY(yellow(pixelOnB(middle)));
+        QTRY_COMPARE(a->pendingCount(), 0);
+        QVERIFY(QMetaObject::invokeMethod(viewA, "setFill", Q_ARG(QVariant, 0)));
+    }
+
     // Ctrl+C puts the selection on the clipboard (for Scrawl, and as PNG and SVG for other
     // programs); pasting places a copy on this wall and on another one.
     void copiedSelectionPastesHereAndOnAnotherWall()

@@ -308,6 +308,18 @@ void TestProtocol::envelopeRoundTrip_data()
             t->set_origin_y(-3.5f);
         }));
     row("op shape_delete", opEnvelope([](pb::Op *op) { op->mutable_shape_delete()->set_key(kU64Max); }));
+    row("op transform turning", opEnvelope([](pb::Op *op) {
+            op->mutable_transform()->add_shapes(kU64Max);
+            op->mutable_transform()->set_rotation(-3.14159f);
+        }));
+    row("op arrange", opEnvelope([](pb::Op *op) {
+            auto *a = op->mutable_arrange();
+            a->add_strokes(kU64Max);
+            a->add_notes(1);
+            a->add_images(2);
+            a->add_shapes(3);
+            a->set_to_back(true);
+        }));
 
     // A message type or op body added to the proto needs a row here.
     QCOMPARE(envelopeCases.size(), pb::Envelope::descriptor()->oneof_decl(0)->field_count());

@@ -226,6 +226,18 @@ pb::Op transform(const Moved &m, float dx, float dy, float sx = 0, float sy = 0,
     return op;
 }
 
+pb::Op arrange(const Moved &m, bool toBack)
+{
+    pb::Op op;
+    auto *a = op.mutable_arrange();
+    for (auto k : m.strokes) a->add_strokes(k);
+    for (auto k : m.notes) a->add_notes(k);
+    for (auto k : m.images) a->add_images(k);
+    for (auto k : m.shapes) a->add_shapes(k);
+    a->set_to_back(toBack);
+    return op;
+}
+
 pb::Op turn(const Moved &m, float radians, float ox, float oy, float scale = 0)
 {
     pb::Op op = transform(m, 0, 0, scale, scale, ox, oy);
@@ -296,32 +308,33 @@ QString visibleState(const WallModel &model)
     for (const auto &s : model.strokes()) {
         if (!s.visible())
             continue;
-        out += u"stroke %1 w%2 c%3:"_s.arg(s.key).arg(double(s.width)).arg(s.color);
+        out += u"stroke %1 w%2 c%3 L%4:"_s.arg(s.key).arg(double(s.width)).arg(s.color).arg(s.layer);
         for (const auto p : s.points)
             out += u" %1,%2"_s.arg(p.x).arg(p.y);
         out += u'\n';
     }
     for (const auto &n : model.notes()) {
         if (n.visible())
-            out += u"note %1 (%2, %3) %4x%5 c%6 \"%7\"\n"_s.arg(n.key)
+            out += u"note %1 L%8 (%2, %3) %4x%5 c%6 \"%7\"\n"_s.arg(n.key)
                        .arg(double(n.x))
                        .arg(double(n.y))
                        .arg(double(n.width))
                        .arg(double(n.height))
                        .arg(n.color)
-                       .arg(n.text);
+                       .arg(n.text)
+                       .arg(n.layer);
     }
     for (const auto &i : model.images()) {
         if (i.visible())
-            out += u"image %1 (%2, %3) %4x%5 r%6\n"_s.arg(i.key).arg(double(i.x)).arg(double(i.y))
-                       .arg(double(i.width)).arg(double(i.height)).arg(double(i.rotation));
+            out += u"image %1 (%2, %3) %4x%5 r%6 L%7\n"_s.arg(i.key).arg(double(i.x)).arg(double(i.y))
+                       .arg(double(i.width)).arg(double(i.height)).arg(double(i.rotation)).arg(i.layer);
     }
     for (const auto &sh : model.shapes()) {
         if (!sh.visible())
             continue;
         pb::Shape wire;
         sh.data.toWire(&wire);
-        out += u"shape %1 %2\n"_s.arg(sh.key).arg(QString::fromStdString(wire.ShortDebugString()));
+        out += u"shape %1 L%3 %2\n"_s.arg(sh.key).arg(QString::fromStdString(wire.ShortDebugString())).arg(sh.layer);
     }
     return out;
 }
@@ -361,6 +374,7 @@ private slots:
     void shapesLifecycle();
     void transformMovesEveryKind();
     void transformTurnsEveryKind();
+    void arrangeLayersEveryKind();
     void undoRedoEveryKind_data();
     void undoRedoEveryKind();
     void clearEmptiesTheWall();
@@ -790,6 +804,79 @@ void TestWallModel::transformTurnsEveryKind()
     QCOMPARE(s.model.check(skewed, ana)->code, pb::INVALID_OP);
 }
 
+// Bring to front and send to back: each goes to a new layer above (below) all, keeping the
+// named objects' order; undo puts them back; a snapshot keeps layers, tombstones' too.
+void TestWallModel::arrangeLayersEveryKind()
+{
+    Server s;
+    const std::uint64_t ana = 1, bo = 2;
+    ACCEPT(s, ana, strokeBegin(1, line(3)));
+    ACCEPT(s, ana, strokeEnd(1));
+    ACCEPT(s, ana, noteAdd(2, 0, 0, "note"));
+    ACCEPT(s, ana, imageAdd(3, 0, 0, 10, 10));
+    ACCEPT(s, ana, shapeAdd(4, shapeData(pb::SHAPE_RECT, 0, 0, 10, 10)));
+    ACCEPT(s, bo, shapeAdd(5, shapeData(pb::SHAPE_ELLIPSE, 0, 0, 10, 10)));
+    const std::uint64_t stroke = objectKey(ana, 1), note = objectKey(ana, 2), image = objectKey(ana, 3),
+                        rect = objectKey(ana, 4), ellipse = objectKey(bo, 5);
+    QCOMPARE(s.model.topLayer(), 0);
+    QCOMPARE(s.model.bottomLayer(), 0);
+
+    // The image to the front: over the shapes and the ink.
+    ACCEPT(s, ana, arrange({{}, {}, {image}, {}}, false));
+    const std::uint64_t frontId = s.lastOpId[ana];
+    QCOMPARE(s.model.image(image)->layer, 1);
+    QCOMPARE(s.model.topLayer(), 1);
+    // Bo's ellipse and Ana's note over it again, together.
+    ACCEPT(s, bo, arrange({{}, {note}, {}, {ellipse}}, false));
+    QCOMPARE(s.model.shape(ellipse)->layer, 2);
+    QCOMPARE(s.model.note(note)->layer, 2);
+    // The stroke to the back: under everything.
+    ACCEPT(s, ana, arrange({{stroke}, {}, {}, {}}, true));
+    QCOMPARE(s.model.stroke(stroke)->layer, -1);
+    QCOMPARE(s.model.bottomLayer(), -1);
+    QCOMPARE(s.model.shape(rect)->layer, 0);
+    // New work goes on the top layer: over what was brought to the front before it.
+    ACCEPT(s, bo, strokeBegin(6, line(2)));
+    QCOMPARE(s.model.stroke(objectKey(bo, 6))->layer, 2);
+    CHECK_SERIALIZED_SNAPSHOT(s.model);
+    WallModel loaded;
+    QVERIFY(!loaded.load(s.model.snapshot()));
+    QCOMPARE(visibleState(loaded), visibleState(s.model));
+    QCOMPARE(loaded.topLayer(), 2);
+    QCOMPARE(loaded.bottomLayer(), -1);
+
+    // Undo takes the image back to layer 0; redo brings it to the front again, over the ellipse.
+    ACCEPT(s, ana, undo(frontId));
+    QCOMPARE(s.model.image(image)->layer, 0);
+    QCOMPARE(s.model.topLayer(), 2);
+    ACCEPT(s, ana, redo(frontId));
+    QCOMPARE(s.model.image(image)->layer, 3);
+    // Undo through a snapshot too.
+    WallModel again;
+    QVERIFY(!again.load(s.model.snapshot()));
+    const pb::Op undoFront = [&] {
+        pb::Op op = undo(frontId);
+        op.set_seq(s.model.seq() + 1);
+        op.set_author(ana);
+        return op;
+    }();
+    again.apply(undoFront);
+    QCOMPARE(again.image(image)->layer, 0);
+    QCOMPARE(again.topLayer(), 2);
+
+    // A deleted shape keeps its layer in a snapshot (it decides where the top is).
+    ACCEPT(s, bo, shapeDelete(ellipse));
+    QVERIFY(!loaded.load(s.model.snapshot()));
+    QCOMPARE(loaded.shape(ellipse)->layer, 2);
+    CHECK_SERIALIZED_SNAPSHOT(s.model);
+
+    // What cannot be arranged.
+    QCOMPARE(s.model.check(arrange({}, false), ana)->code, pb::INVALID_OP);
+    QCOMPARE(s.model.check(arrange({{stroke, stroke}, {}, {}, {}}, false), ana)->code, pb::INVALID_OP);
+    QCOMPARE(s.model.check(arrange({{}, {}, {}, {ellipse}}, true), ana)->code, pb::INVALID_OP); // deleted
+    QCOMPARE(s.model.check(arrange({{}, {objectKey(ana, 99)}, {}, {}}, true), ana)->code, pb::INVALID_OP);
+}
+
 // One row per undoable kind: the wall after undo is the wall before the action, after redo the
 // wall after it.
 void TestWallModel::undoRedoEveryKind_data()
@@ -806,6 +893,7 @@ void TestWallModel::undoRedoEveryKind_data()
     QTest::newRow("shape edit") << pb::ACTION_SHAPE_EDIT;
     QTest::newRow("shape delete") << pb::ACTION_SHAPE_DELETE;
     QTest::newRow("transform") << pb::ACTION_TRANSFORM;
+    QTest::newRow("arrange") << pb::ACTION_ARRANGE;
 }
 
 void TestWallModel::undoRedoEveryKind()
@@ -837,6 +925,7 @@ void TestWallModel::undoRedoEveryKind()
         break;
     case pb::ACTION_SHAPE_DELETE: action = shapeDelete(shape); break;
     case pb::ACTION_TRANSFORM: action = transform({{anaStroke}, {note}, {}, {shape}}, -20.5f, 33.1f); break;
+    case pb::ACTION_ARRANGE: action = arrange({{anaStroke}, {note}, {}, {shape}}, true); break;
     default: QFAIL("no such kind");
     }
 

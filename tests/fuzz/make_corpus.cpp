@@ -334,6 +334,15 @@ int main(int argc, char **argv)
         moves.op(0, begin(30, w)).op(0, end(30)).op(0, move).op(0, resize).op(0, undo(6))
             .op(0, tiny).op(0, twice).op(0, none).op(0, redo(6)).op(0, quarter).op(0, pastPi)
             .op(0, skewed).op(0, undo(13));
+        // To the front and the back, undone and redone, and one naming a shape twice.
+        pb::Op front;
+        front.mutable_arrange()->add_shapes(scrawl::objectKey(user1, 2));
+        front.mutable_arrange()->add_strokes(scrawl::objectKey(user1, 30));
+        pb::Op back = front;
+        back.mutable_arrange()->set_to_back(true);
+        pb::Op arrangeTwice = front;
+        arrangeTwice.mutable_arrange()->add_shapes(scrawl::objectKey(user1, 2));
+        moves.op(0, front).op(0, back).op(0, undo(18)).op(0, redo(18)).op(0, arrangeTwice);
         write(envDir, "transforms", moves.bytes());
     }
     {

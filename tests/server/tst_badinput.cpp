@@ -506,6 +506,21 @@ const std::vector<Row> &rows()
              c.joined().sendEnvelope(opEnvelope(op));
          },
          pb::LIMIT_EXCEEDED, limits::kTransformScaleName, kStaysOpen},
+        {"bringing nothing to the front", nullptr,
+         [](Ctx &c) {
+             pb::Op op;
+             op.mutable_arrange()->set_to_back(false);
+             c.joined().sendEnvelope(opEnvelope(op));
+         },
+         pb::INVALID_OP, "", kStaysOpen},
+        {"sending something not there to the back", nullptr,
+         [](Ctx &c) {
+             pb::Op op;
+             op.mutable_arrange()->add_images(objectKey(1, 5));
+             op.mutable_arrange()->set_to_back(true);
+             c.joined().sendEnvelope(opEnvelope(op));
+         },
+         pb::INVALID_OP, "", kStaysOpen},
         {"turning by more than pi", nullptr,
          [](Ctx &c) {
              pb::Op op;

@@ -276,6 +276,9 @@ private slots:
         QTest::newRow("note delete") << "delete";
         QTest::newRow("shape edit") << "shape edit";
         QTest::newRow("shape delete") << "shape delete";
+        QTest::newRow("move") << "transform";
+        QTest::newRow("turn") << "turn";
+        QTest::newRow("bring to front") << "arrange";
         QTest::newRow("clear") << "clear";
         QTest::newRow("undo") << "undo";
     }
@@ -324,6 +327,13 @@ private slots:
             op.mutable_shape_edit()->mutable_shape()->set_x(200);
         } else if (what == QLatin1String("shape delete"))
             op.mutable_shape_delete()->set_key(objectKey(a.userId, 1));
+        else if (what == QLatin1String("transform") || what == QLatin1String("turn")) {
+            op.mutable_transform()->add_shapes(objectKey(a.userId, 1));
+            op.mutable_transform()->set_dx(10);
+            if (what == QLatin1String("turn"))
+                op.mutable_transform()->set_rotation(1);
+        } else if (what == QLatin1String("arrange"))
+            op.mutable_arrange()->add_strokes(objectKey(a.userId, 1));
         else if (what == QLatin1String("clear"))
             op.mutable_clear();
         else
