@@ -73,6 +73,15 @@ public:
     QSGTransformNode *floatLayer = nullptr;
     QSGImageNode *floatNode = nullptr;
     std::unique_ptr<QSGTexture> floatTexture;
+    // Others' drags: one image each, each under a transform node of its own.
+    QSGTransformNode *remoteLayer = nullptr;
+    struct Remote
+    {
+        QSGTransformNode *turn = nullptr;
+        QSGImageNode *node = nullptr;
+        std::unique_ptr<QSGTexture> texture;
+    };
+    std::map<std::uint64_t, Remote> remote;
     TileMap current;
     TileMap fallback;
     double currentZoom = 0;
@@ -205,6 +214,7 @@ void CanvasItem::setClient(WallClient *client)
         connect(client, &WallClient::localStrokeRemoved, this, &CanvasItem::onLocalStrokeRemoved);
         connect(client, &WallClient::hiddenChanged, this, &CanvasItem::onHiddenChanged);
         connect(client, &WallClient::shapeChanged, this, &CanvasItem::onShapeChanged);
+        connect(client, &WallClient::dragPreviewChanged, this, &CanvasItem::onDragPreviewChanged);
         // A moved selection floats until the server has the move (or refused it).
         connect(client, &WallClient::pendingCountChanged, this, [this] {
             if (m_floating && m_floatOp && !m_client->isOutstanding(m_floatOp))
@@ -234,6 +244,9 @@ void CanvasItem::setClient(WallClient *client)
     m_floating = false;
     m_floatImage = QImage();
     m_floatImageChanged = true;
+    m_remoteFloats.clear();
+    for (auto &set : m_remoteLifted)
+        set.clear();
     select({});
     onWallReset();
     emit clientChanged();
@@ -726,7 +739,7 @@ void CanvasItem::collectStrokes(const QRectF &area, double scale, StrokeBatch *b
     for (const WallModel::Image &image : m_client->model().images()) {
         const QRectF rect(image.x, image.y, image.width, image.height);
         if (!image.visible() || !imageBounds(image).intersects(area) || !m_client->isImageShown(image.key)
-            || (m_floating && asShown && isSelected(image.key, 2)))
+            || (asShown && lifted(image.key, 2)))
             continue;
         ImageCache *cache = m_client->imageCache();
         QImage picture = cache->image(image.hash, rect.width() * scale);
@@ -736,7 +749,7 @@ void CanvasItem::collectStrokes(const QRectF &area, double scale, StrokeBatch *b
     }
     // Shapes over the images, under the ink.
     for (auto &[key, shape] : m_client->shownShapes()) {
-        if (shapeBounds(shape).intersects(area) && !(m_floating && asShown && isSelected(key, 3))) {
+        if (shapeBounds(shape).intersects(area) && !(asShown && lifted(key, 3))) {
             // Not yet in the model (on its way to the server): on top, where it will land.
             const WallModel::Shape *made = m_client->model().shape(key);
             batch->addShape(shape, made ? made->layer : m_client->model().topLayer());
@@ -751,7 +764,7 @@ void CanvasItem::collectStrokes(const QRectF &area, double scale, StrokeBatch *b
             continue;
         const WallModel::Stroke &s = strokes[i];
         if (!s.visible() || !m_bounds[i].intersects(area) || m_client->isHiddenLocally(s.key)
-            || m_client->isShadowedByLocal(s.key) || (m_floating && asShown && isSelected(s.key, 0)))
+            || m_client->isShadowedByLocal(s.key) || (asShown && lifted(s.key, 0)))
             continue;
         const std::span<const FixedPoint> points(s.points);
         batch->add(asShown ? points.first(shownPoints(s)) : points, s.color, s.width, scale, s.layer);
@@ -819,6 +832,8 @@ QSGNode *CanvasItem::updatePaintNode(QSGNode *old, UpdatePaintNodeData *)
         root->appendChildNode(root->currentLayer);
         root->floatLayer = new QSGTransformNode;
         root->appendChildNode(root->floatLayer);
+        root->remoteLayer = new QSGTransformNode;
+        root->appendChildNode(root->remoteLayer);
     }
     if (!m_painter) {
         // Leave a core to the GUI and render threads; more than a few painters only contend.
@@ -1106,6 +1121,56 @@ QSGNode *CanvasItem::updatePaintNode(QSGNode *old, UpdatePaintNodeData *)
             root->floatLayer->appendChildNode(root->floatNode);
     } else if (root->floatNode && root->floatNode->parent()) {
         root->floatLayer->removeChildNode(root->floatNode);
+    }
+    // Others' drags, where their previews say.
+    for (auto it = root->remote.begin(); it != root->remote.end();) {
+        if (m_remoteFloats.count(it->first)) {
+            ++it;
+            continue;
+        }
+        root->remoteLayer->removeChildNode(it->second.turn);
+        delete it->second.turn; // and its image node
+        it = root->remote.erase(it);
+    }
+    for (auto &[user, lift] : m_remoteFloats) {
+        if (lift.image.isNull())
+            continue;
+        TileRoot::Remote &r = root->remote[user];
+        const bool fresh = !r.turn;
+        if (fresh) {
+            r.turn = new QSGTransformNode;
+            r.node = win->createImageNode();
+            r.node->setOwnsTexture(false);
+            r.node->setFiltering(QSGTexture::Linear);
+            r.turn->appendChildNode(r.node);
+            r.turn->setFlag(QSGNode::OwnedByParent);
+            r.node->setFlag(QSGNode::OwnedByParent);
+            lift.imageChanged = true;
+        }
+        if (lift.imageChanged) {
+            // The new texture is set before the old one goes (a renderer may look at it).
+            std::unique_ptr<QSGTexture> texture(win->createTextureFromImage(lift.image));
+            r.node->setTexture(texture.get());
+            r.texture = std::move(texture);
+            lift.imageChanged = false;
+        }
+        // p' = o + R(S(p - o)) + d: the scaled rect, turned about o and moved by d.
+        const pb::Transform &t = lift.transform;
+        const double sx = t.scale_x() == 0 ? 1.0 : t.scale_x(), sy = t.scale_y() == 0 ? 1.0 : t.scale_y();
+        const QPointF o(t.origin_x(), t.origin_y());
+        auto scaled = [&](QPointF p) { return o + QPointF((p.x() - o.x()) * sx, (p.y() - o.y()) * sy); };
+        const QRectF w = QRectF(scaled(lift.wallRect.topLeft()), scaled(lift.wallRect.bottomRight())).normalized();
+        r.node->setRect(QRectF(mapFromWall(w.topLeft()), mapFromWall(w.bottomRight())));
+        r.node->setSourceRect(QRectF(QPointF(0, 0), r.texture->textureSize()));
+        const QPointF pivot = mapFromWall(o);
+        QMatrix4x4 m;
+        m.translate(float(pivot.x() + t.dx() * m_zoom), float(pivot.y() + t.dy() * m_zoom));
+        m.rotate(float(qRadiansToDegrees(double(t.rotation()))), 0, 0, 1);
+        m.translate(float(-pivot.x()), float(-pivot.y()));
+        if (r.turn->matrix() != m)
+            r.turn->setMatrix(m);
+        if (fresh) // into the tree once it has its texture, rect and place
+            root->remoteLayer->appendChildNode(r.turn);
     }
     m_syncedChanges = m_changes;
     m_lastSyncMs = timer.nsecsElapsed() / 1e6;

@@ -25,6 +25,7 @@
 #include <QtQml/qqmlregistration.h>
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -65,6 +66,8 @@ class CanvasItem : public QQuickItem
     Q_PROPERTY(double floatAngle READ floatAngle NOTIFY selectionChanged)
     Q_PROPERTY(QPointF floatPivot READ floatPivot NOTIFY selectionChanged)
     Q_PROPERTY(double rotateHandleOffset READ rotateHandleOffset CONSTANT)
+    // Others' drags shown live: bumped at each change, for the note views (remoteNoteShift).
+    Q_PROPERTY(int remoteFloatRevision READ remoteFloatRevision NOTIFY remoteFloatsChanged)
     // Time spent preparing the last frame (tile painting and node updates), in ms.
     Q_PROPERTY(double lastSyncMs READ lastSyncMs NOTIFY frameSynced)
 
@@ -111,6 +114,9 @@ public:
     double floatAngle() const;
     QPointF floatPivot() const;
     static constexpr double rotateHandleOffset() { return 24; }
+    int remoteFloatRevision() const { return m_remoteFloatRevision; }
+    // How far (item px) another's drag has taken this note, as it will land.
+    Q_INVOKABLE QPointF remoteNoteShift(const QString &key) const;
 
     // The selection (select tool): everything on the wall, none, and what to do with it. Moves
     // and resizes are one undoable op each; deleting is one per object kind.
@@ -176,6 +182,7 @@ signals:
     // wall (`key` empty) to start one. The view opens its editor.
     void textRequested(QPointF wallPos, const QString &key);
     void selectionChanged();
+    void remoteFloatsChanged();
 
 protected:
     QSGNode *updatePaintNode(QSGNode *old, UpdatePaintNodeData *) override;
@@ -235,10 +242,29 @@ private:
     QRectF floatTarget() const; // where the floated area is now, wall px
     // A wall rect moved and scaled as the float is; `turned`: the bounds of it turned as well.
     QRectF floated(const QRectF &wallRect, bool turned = false) const;
-    void collectSelected(const QRectF &area, double scale, StrokeBatch *batch);
-    // The selection drawn into `painter` (origin at the area's top-left) at `scale`.
-    void paintSelected(QPainter &painter, const QRectF &area, double scale);
+    QRectF boundsOf(const WallClient::Copies &objects) const; // wall px
+    void collectObjects(const WallClient::Copies &objects, const QRectF &area, double scale, StrokeBatch *batch);
+    // Objects (the selection, another's drag) drawn into `painter` (origin at the area's
+    // top-left) at `scale`.
+    void paintObjects(const WallClient::Copies &objects, QPainter &painter, const QRectF &area, double scale);
     pb::Transform selectionTransform() const; // naming everything selected, moving nothing
+    pb::Transform floatTransform() const;     // naming it, moving it as the float is now
+    void moveSelectGesture(QPointF wall, Qt::KeyboardModifiers mods);
+    // `objects` painted for a float from `bounds` (the part near the view: *area).
+    QImage paintFloat(const WallClient::Copies &objects, const QRectF &bounds, QRectF *area);
+    // Others' drags in progress (WallClient::dragPreviews): what each lifts off the tiles, painted
+    // once into an image that goes where their preview says, until it lands.
+    struct RemoteFloat
+    {
+        WallClient::Copies objects;
+        pb::Transform transform;
+        QImage image;
+        bool imageChanged = false;
+        QRectF wallRect; // what the image shows
+    };
+    void onDragPreviewChanged(std::uint64_t user);
+    // Left out of the tiles: floating, here or in another's drag.
+    bool lifted(std::uint64_t key, int kind) const;
     bool selectionTurned() const; // does it hold a turned shape or image?
 
     QPointer<WallClient> m_client;
@@ -308,6 +334,9 @@ private:
     double m_floatAngle = 0;                        // radians, clockwise, about m_floatOrigin
     QPointF m_floatOrigin;
     std::uint64_t m_floatOp = 0;                    // the op the float waits for
+    std::map<std::uint64_t, RemoteFloat> m_remoteFloats; // by user id
+    std::unordered_set<std::uint64_t> m_remoteLifted[4]; // what they lift, by kind
+    int m_remoteFloatRevision = 0;
     std::unordered_map<std::uint64_t, QRectF> m_imageRects; // where each image was last drawn
     double m_textSize = 24;
     bool m_spaceDown = false;

@@ -87,11 +87,17 @@ QRectF CanvasItem::selectionWallBounds() const
     // change.
     if (m_selectionBounds)
         return *m_selectionBounds;
+    m_selectionBounds = boundsOf(m_selection);
+    return *m_selectionBounds;
+}
+
+QRectF CanvasItem::boundsOf(const WallClient::Copies &objects) const
+{
     QRectF out;
     if (!m_client)
         return out;
     const WallModel &model = m_client->model();
-    for (const std::uint64_t key : m_selection.strokes) {
+    for (const std::uint64_t key : objects.strokes) {
         if (const WallModel::Stroke *s = model.stroke(key)) {
             const auto idx = size_t(s - model.strokes().data());
             out = out.united(idx < m_bounds.size() ? m_bounds[idx] : s->bounds());
@@ -99,20 +105,19 @@ QRectF CanvasItem::selectionWallBounds() const
             out = out.united(local->bounds());
         }
     }
-    for (const auto &n : m_client->notes()->notes()) {
-        if (isSelected(n.key, kNote))
-            out = out.united(noteRect(n));
+    for (const std::uint64_t key : objects.notes) {
+        if (const int row = m_client->notes()->rowOf(key); row >= 0)
+            out = out.united(noteRect(m_client->notes()->notes()[size_t(row)]));
     }
-    for (const std::uint64_t key : m_selection.images) {
+    for (const std::uint64_t key : objects.images) {
         if (const WallModel::Image *i = model.image(key))
             out = out.united(imageBounds(*i));
     }
-    for (const std::uint64_t key : m_selection.shapes) {
+    for (const std::uint64_t key : objects.shapes) {
         WallModel::ShapeData d;
         if (m_client->effectiveShape(key, &d))
             out = out.united(shapeBounds(d));
     }
-    m_selectionBounds = out;
     return out;
 }
 
@@ -385,7 +390,7 @@ void CanvasItem::copySelection()
                      std::max(1, int(std::ceil(area.height() * scale))));
     auto paint = [&](QPainter &painter) {
         painter.fillRect(QRect(QPoint(0, 0), size), m_background);
-        paintSelected(painter, area, scale);
+        paintObjects(m_selection, painter, area, scale);
     };
     QImage image(size, QImage::Format_ARGB32_Premultiplied);
     {
@@ -482,6 +487,16 @@ void CanvasItem::pressSelect(QPointF item, QPointF wall, Qt::KeyboardModifiers m
 void CanvasItem::moveSelect(QPointF item, QPointF wall, Qt::KeyboardModifiers mods)
 {
     Q_UNUSED(item);
+    moveSelectGesture(wall, mods);
+    // Others see the things move (up to max_preview_objects; a bigger selection, its box).
+    if (m_floating && m_client && selectionCount() <= limits::kMaxPreviewObjects) {
+        const pb::Transform t = floatTransform();
+        m_client->setDragPreview(&t);
+    }
+}
+
+void CanvasItem::moveSelectGesture(QPointF wall, Qt::KeyboardModifiers mods)
+{
     switch (m_gesture) {
     case Gesture::Band:
         m_bandTo = wall;
@@ -601,10 +616,11 @@ void CanvasItem::releaseSelect()
 
 // --- the float ---------------------------------------------------------------------------------
 
-void CanvasItem::collectSelected(const QRectF &area, double scale, StrokeBatch *batch)
+void CanvasItem::collectObjects(const WallClient::Copies &objects, const QRectF &area, double scale,
+                                StrokeBatch *batch)
 {
     const WallModel &model = m_client->model();
-    for (const std::uint64_t key : m_selection.images) {
+    for (const std::uint64_t key : objects.images) {
         const WallModel::Image *image = model.image(key);
         if (!image)
             continue;
@@ -612,20 +628,21 @@ void CanvasItem::collectSelected(const QRectF &area, double scale, StrokeBatch *
         batch->addPicture(
             {rect, m_client->imageCache()->image(image->hash, rect.width() * scale), image->rotation, image->layer});
     }
-    for (const std::uint64_t key : m_selection.shapes) {
+    for (const std::uint64_t key : objects.shapes) {
         WallModel::ShapeData d;
         if (m_client->effectiveShape(key, &d)) {
             const WallModel::Shape *made = model.shape(key);
             batch->addShape(d, made ? made->layer : 0);
         }
     }
-    for (const std::uint64_t key : m_selection.strokes) {
+    for (const std::uint64_t key : objects.strokes) {
         if (const WallModel::Stroke *s = model.stroke(key); s && s->bounds().intersects(area))
             batch->add(s->points, s->color, s->width, scale, s->layer);
     }
 }
 
-void CanvasItem::paintSelected(QPainter &painter, const QRectF &area, double scale)
+void CanvasItem::paintObjects(const WallClient::Copies &objects, QPainter &painter, const QRectF &area,
+                              double scale)
 {
     painter.setRenderHint(QPainter::Antialiasing);
     QTransform t;
@@ -633,7 +650,7 @@ void CanvasItem::paintSelected(QPainter &painter, const QRectF &area, double sca
     t.translate(-area.left(), -area.top());
     painter.setTransform(t);
     StrokeBatch batch;
-    collectSelected(area, scale, &batch);
+    collectObjects(objects, area, scale, &batch);
     paintStrokes(painter, batch, scale);
 }
 
@@ -647,6 +664,29 @@ pb::Transform CanvasItem::selectionTransform() const
     return t;
 }
 
+QImage CanvasItem::paintFloat(const WallClient::Copies &objects, const QRectF &bounds, QRectF *area)
+{
+    // Painted at the current zoom, as far as the view and a quarter of it around go: what can be
+    // seen while it is dragged about (what lies further out shows once it is dropped). A bigger
+    // float costs its first frame more than its painting saves.
+    const QRectF view = visibleWallRect();
+    const QRectF reach = view.adjusted(-view.width() / 4, -view.height() / 4, view.width() / 4,
+                                       view.height() / 4);
+    *area = bounds.intersected(reach).isEmpty() ? bounds : bounds.intersected(reach);
+    const double dpr = window() ? window()->effectiveDevicePixelRatio() : 1.0;
+    double scale = m_zoom * dpr;
+    const double longest = std::max(area->width(), area->height()) * scale;
+    if (longest > kMaxFloatSide)
+        scale *= kMaxFloatSide / longest;
+    QImage image(std::max(1, int(std::ceil(area->width() * scale))),
+                 std::max(1, int(std::ceil(area->height() * scale))), QImage::Format_ARGB32_Premultiplied);
+    image.fill(Qt::transparent);
+    QPainter painter(&image);
+    paintObjects(objects, painter, *area, scale);
+    painter.end();
+    return image;
+}
+
 void CanvasItem::startFloat()
 {
     if (!m_client || m_floating)
@@ -654,28 +694,8 @@ void CanvasItem::startFloat()
     const QRectF bounds = selectionWallBounds();
     if (bounds.isEmpty())
         return;
-    // Painted at the current zoom, as far as the view and a quarter of it around go: what can be
-    // seen while it is dragged about (what lies further out shows once it is dropped). A bigger
-    // float costs its first frame more than its painting saves.
-    const QRectF view = visibleWallRect();
-    const QRectF reach = view.adjusted(-view.width() / 4, -view.height() / 4, view.width() / 4,
-                                       view.height() / 4);
-    const QRectF area = bounds.intersected(reach).isEmpty() ? bounds : bounds.intersected(reach);
-    const double dpr = window() ? window()->effectiveDevicePixelRatio() : 1.0;
-    double scale = m_zoom * dpr;
-    const double longest = std::max(area.width(), area.height()) * scale;
-    if (longest > kMaxFloatSide)
-        scale *= kMaxFloatSide / longest;
-    QImage image(std::max(1, int(std::ceil(area.width() * scale))),
-                 std::max(1, int(std::ceil(area.height() * scale))), QImage::Format_ARGB32_Premultiplied);
-    image.fill(Qt::transparent);
-    {
-        QPainter painter(&image);
-        paintSelected(painter, area, scale);
-    }
-    m_floatImage = std::move(image);
+    m_floatImage = paintFloat(m_selection, bounds, &m_floatWallRect);
     m_floatImageChanged = true;
-    m_floatWallRect = area;
     m_floatDelta = QPointF();
     m_floatSx = m_floatSy = 1;
     m_floatAngle = 0;
@@ -686,15 +706,10 @@ void CanvasItem::startFloat()
     emit selectionChanged();
 }
 
-void CanvasItem::sendFloat()
+pb::Transform CanvasItem::floatTransform() const
 {
-    const bool moved = m_floatDelta != QPointF();
     const bool scaled = m_floatSx != 1 || m_floatSy != 1;
     const bool turned = m_floatAngle != 0;
-    if (!moved && !scaled && !turned) {
-        endFloat();
-        return;
-    }
     pb::Transform t = selectionTransform();
     t.set_dx(float(m_floatDelta.x()));
     t.set_dy(float(m_floatDelta.y()));
@@ -709,9 +724,136 @@ void CanvasItem::sendFloat()
         t.set_origin_x(float(m_floatOrigin.x()));
         t.set_origin_y(float(m_floatOrigin.y()));
     }
+    return t;
+}
+
+void CanvasItem::sendFloat()
+{
+    if (m_floatDelta == QPointF() && m_floatSx == 1 && m_floatSy == 1 && m_floatAngle == 0) {
+        endFloat();
+        return;
+    }
+    pb::Transform t = floatTransform();
     m_floatOp = m_client->transformObjects(std::move(t));
     if (!m_floatOp)
         endFloat();
+}
+
+// --- others' drags ------------------------------------------------------------------------------
+
+namespace {
+
+// Where a drag preview (a transform) takes wall point p.
+QPointF previewed(const pb::Transform &t, QPointF p)
+{
+    const double sx = t.scale_x() == 0 ? 1.0 : t.scale_x(), sy = t.scale_y() == 0 ? 1.0 : t.scale_y();
+    const double c = std::cos(double(t.rotation())), s = std::sin(double(t.rotation()));
+    const double u = (p.x() - t.origin_x()) * sx, v = (p.y() - t.origin_y()) * sy;
+    return QPointF(t.origin_x() + c * u - s * v + t.dx(), t.origin_y() + s * u + c * v + t.dy());
+}
+
+QRectF previewedBounds(const pb::Transform &t, const QRectF &r)
+{
+    const QPointF c[4] = {previewed(t, r.topLeft()), previewed(t, r.topRight()), previewed(t, r.bottomRight()),
+                          previewed(t, r.bottomLeft())};
+    double l = c[0].x(), rt = l, tp = c[0].y(), b = tp;
+    for (const QPointF &p : c) {
+        l = std::min(l, p.x()), rt = std::max(rt, p.x()), tp = std::min(tp, p.y()), b = std::max(b, p.y());
+    }
+    return QRectF(QPointF(l, tp), QPointF(rt, b));
+}
+
+} // namespace
+
+bool CanvasItem::lifted(std::uint64_t key, int kind) const
+{
+    return (m_floating && isSelected(key, kind)) || (!m_remoteFloats.empty() && m_remoteLifted[kind].count(key));
+}
+
+void CanvasItem::onDragPreviewChanged(std::uint64_t user)
+{
+    if (!m_client)
+        return;
+    const auto &previews = m_client->dragPreviews();
+    const auto it = previews.find(user);
+    auto f = m_remoteFloats.find(user);
+    auto drop = [this](RemoteFloat &old) {
+        markDirty(old.wallRect);
+        markDirty(previewedBounds(old.transform, old.wallRect));
+    };
+    if (it == previews.end()) {
+        if (f == m_remoteFloats.end())
+            return;
+        drop(f->second);
+        m_remoteFloats.erase(f);
+    } else {
+        // What it names that is here to show.
+        const pb::Transform &t = it->second;
+        const WallModel &model = m_client->model();
+        WallClient::Copies objects;
+        for (const auto key : t.strokes()) {
+            if (const auto *s = model.stroke(key); s && s->visible())
+                objects.strokes.push_back(key);
+        }
+        for (const auto key : t.notes()) {
+            if (m_client->notes()->rowOf(key) >= 0)
+                objects.notes.push_back(key);
+        }
+        for (const auto key : t.images()) {
+            if (m_client->isImageShown(key))
+                objects.images.push_back(key);
+        }
+        for (const auto key : t.shapes()) {
+            WallModel::ShapeData d;
+            if (m_client->effectiveShape(key, &d))
+                objects.shapes.push_back(key);
+        }
+        if (f == m_remoteFloats.end() || f->second.objects != objects) {
+            if (f != m_remoteFloats.end())
+                drop(f->second);
+            RemoteFloat lift;
+            lift.objects = std::move(objects);
+            const QRectF bounds = boundsOf(lift.objects);
+            lift.image = paintFloat(lift.objects, bounds, &lift.wallRect);
+            lift.imageChanged = true;
+            markDirty(bounds); // the tiles, without them
+            f = m_remoteFloats.insert_or_assign(user, std::move(lift)).first;
+        } else {
+            markDirty(previewedBounds(f->second.transform, f->second.wallRect)); // a frame's trail
+        }
+        f->second.transform = t;
+    }
+    for (auto &set : m_remoteLifted)
+        set.clear();
+    for (const auto &[who, lift] : m_remoteFloats) {
+        for (int k = 0; k < 4; ++k) {
+            const auto &list = k == kStroke ? lift.objects.strokes : k == kNote ? lift.objects.notes
+                             : k == kImage ? lift.objects.images : lift.objects.shapes;
+            m_remoteLifted[k].insert(list.begin(), list.end());
+        }
+    }
+    ++m_remoteFloatRevision;
+    emit remoteFloatsChanged();
+    update();
+}
+
+QPointF CanvasItem::remoteNoteShift(const QString &keyText) const
+{
+    const std::uint64_t key = keyText.toULongLong();
+    if (m_remoteFloats.empty() || !m_remoteLifted[kNote].count(key) || !m_client)
+        return {};
+    for (const auto &[who, lift] : m_remoteFloats) {
+        if (std::find(lift.objects.notes.begin(), lift.objects.notes.end(), key) == lift.objects.notes.end())
+            continue;
+        const int row = m_client->notes()->rowOf(key);
+        if (row < 0)
+            return {};
+        // As the model moves a note (WallModel::applyTransform): a turn moves its middle.
+        const QRectF box = noteRect(m_client->notes()->notes()[size_t(row)]);
+        const QPointF from = lift.transform.rotation() != 0 ? box.center() : box.topLeft();
+        return (previewed(lift.transform, from) - from) * m_zoom;
+    }
+    return {};
 }
 
 void CanvasItem::endFloat()
@@ -727,6 +869,8 @@ void CanvasItem::endFloat()
     m_floatDelta = QPointF();
     m_floatSx = m_floatSy = 1;
     m_floatAngle = 0;
+    if (m_client)
+        m_client->setDragPreview(nullptr);
     pruneSelection();
     emit selectionChanged();
     update();

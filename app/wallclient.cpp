@@ -483,6 +483,7 @@ void WallClient::connectToWall(const QString &address, const QString &wall,
         m_redo.clear();
         m_chat->clear();
         m_members->clear();
+        clearDragPreviews();
         m_notes->reset({});
         m_images->reset({});
         m_imageToken.clear();
@@ -658,6 +659,7 @@ void WallClient::onDisconnected()
     // Who is here and where their pointers are is unknown while offline: show nobody rather
     // than stale people; the next Joined brings the list back.
     m_members->clear();
+    clearDragPreviews();
     qCInfo(lcClient) << "disconnected, close code" << closeCode << reason;
 
     if (closeCode >= kCloseCodeBase && fatalCode(closeCode - kCloseCodeBase)) {
@@ -751,10 +753,23 @@ void WallClient::onBinary(const QByteArray &bytes)
     switch (env.msg_case()) {
     case pb::Envelope::kWelcome: onWelcome(env.welcome()); break;
     case pb::Envelope::kJoined: onJoined(env.joined()); break;
-    case pb::Envelope::kOp: onOp(env.op(), true); break;
+    case pb::Envelope::kOp:
+        // A stroke's points and end come without their number: the one after the last (every
+        // member gets every op of the wall, in order, from its join on).
+        if (env.op().seq() == 0) {
+            if (m_state != Connected) {
+                qCWarning(lcClient) << "dropping an op without its number before the wall was joined";
+                return;
+            }
+            env.mutable_op()->set_seq(m_model.seq() + 1);
+        }
+        onOp(env.op(), true);
+        break;
     case pb::Envelope::kError: onError(env.error()); break;
     case pb::Envelope::kPresence:
         m_members->setPresence(env.presence().member(), env.presence().online());
+        if (!env.presence().online() && m_dragPreviews.erase(env.presence().member().user_id()))
+            emit dragPreviewChanged(env.presence().member().user_id());
         break;
     case pb::Envelope::kCursor: {
         const QPointF p(env.cursor().x(), env.cursor().y());
@@ -765,6 +780,16 @@ void WallClient::onBinary(const QByteArray &bytes)
             selection = QRectF();
         m_members->setCursor(env.cursor().user_id(), p, selection);
         emit cursorMoved(env.cursor().user_id(), p);
+        // A drag preview, checked as the server does (a server may be older or wrong).
+        const std::uint64_t user = c.user_id();
+        if (user != m_userId) {
+            if (c.has_preview() && !WallModel::checkPreview(c.preview())) {
+                m_dragPreviews[user] = c.preview();
+                emit dragPreviewChanged(user);
+            } else if (m_dragPreviews.erase(user)) {
+                emit dragPreviewChanged(user);
+            }
+        }
         break;
     }
     case pb::Envelope::kHistory: onHistory(env.history()); break;
@@ -1869,6 +1894,30 @@ void WallClient::setSelectionBox(const QRectF &box)
     sendCursor(m_cursorPos.x(), m_cursorPos.y());
 }
 
+void WallClient::setDragPreview(const pb::Transform *preview)
+{
+    if (preview) {
+        const int count = preview->strokes_size() + preview->notes_size() + preview->images_size()
+                        + preview->shapes_size();
+        if (count > limits::kMaxPreviewObjects || WallModel::checkPreview(*preview))
+            preview = nullptr;
+    }
+    if (!preview && !m_dragPreview)
+        return;
+    if (preview)
+        m_dragPreview = *preview;
+    else
+        m_dragPreview.reset();
+    sendCursor(m_cursorPos.x(), m_cursorPos.y());
+}
+
+void WallClient::clearDragPreviews()
+{
+    const auto users = std::exchange(m_dragPreviews, {});
+    for (const auto &[user, preview] : users)
+        emit dragPreviewChanged(user);
+}
+
 void WallClient::sendCursor(double x, double y)
 {
     m_cursorPos = QPointF(x, y);
@@ -1894,6 +1943,8 @@ void WallClient::sendCursor(double x, double y)
         env.mutable_cursor()->set_selection_width(float(m_selectionBox.width()));
         env.mutable_cursor()->set_selection_height(float(m_selectionBox.height()));
     }
+    if (m_dragPreview)
+        *env.mutable_cursor()->mutable_preview() = *m_dragPreview;
     sendEnvelope(env);
     m_cursorDirty = false;
     m_cursorTimer.start();

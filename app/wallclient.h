@@ -36,6 +36,7 @@
 #include <functional>
 #include <span>
 #include <map>
+#include <optional>
 #include <memory>
 #include <set>
 #include <unordered_set>
@@ -308,6 +309,7 @@ public:
     struct Copies
     {
         std::vector<std::uint64_t> strokes, notes, images, shapes;
+        bool operator==(const Copies &) const = default;
     };
     Copies duplicate(const Copies &objects, QPointF offset);
     // Brings objects to the front (or sends them to the back): pb::Arrange, split like a
@@ -324,6 +326,11 @@ public:
     Q_INVOKABLE void sendCursor(double x, double y);
     // What this person has picked (select tool), wall px; goes out with the cursor.
     void setSelectionBox(const QRectF &box);
+    // While they drag it: the transform it is getting (null: none), with the cursor, so that
+    // others see it move (pb::Cursor.preview). Left out above max_preview_objects.
+    void setDragPreview(const pb::Transform *preview);
+    // Others' drags in progress, by user id: what each names and where it is going.
+    const std::map<std::uint64_t, pb::Transform> &dragPreviews() const { return m_dragPreviews; }
 
     // Strokes: points in wall pixels. Returns the local id of the stroke being drawn; it changes
     // when a stroke reaches limits::kMaxPointsPerStroke and is continued as a new one.
@@ -375,6 +382,8 @@ signals:
     // where it is).
     void shapeChanged(std::uint64_t key);
     void cursorMoved(std::uint64_t userId, QPointF wallPos);
+    // Someone's drag preview began, moved or ended (see dragPreviews()).
+    void dragPreviewChanged(std::uint64_t userId);
     // Every envelope after it is handled; tests and measurements hook here.
     void opApplied(std::uint64_t seq);
 
@@ -464,6 +473,9 @@ private:
     std::uint32_t m_nextObjectId = 0;
     std::uint64_t m_editingShape = 0;
     QRectF m_selectionBox;
+    std::optional<pb::Transform> m_dragPreview;
+    std::map<std::uint64_t, pb::Transform> m_dragPreviews;
+    void clearDragPreviews();
     std::uint32_t m_objectIdBlockEnd = 0;
 
     // access (security)

@@ -541,6 +541,9 @@ void Fanout::onMessage(Conn &c, int opcode, const std::uint8_t *data, size_t len
     if (m_kind == ServerKind::Scrawl) {
         // Scrawl numbers the wall's ops 1, 2, 3... and sends every member all of them in order
         // (it refuses an op before numbering it), so a gap is a loss, whoever's ops they were.
+        // A stroke's points and end come unnumbered: the one after the last.
+        if (seq == 0)
+            seq = c.lastSeq + 1;
         if (c.lastSeq != 0 && seq > c.lastSeq + 1)
             m_skipped += seq - c.lastSeq - 1;
         c.lastSeq = std::max(c.lastSeq, seq);

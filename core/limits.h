@@ -62,6 +62,10 @@ inline constexpr const char *kMaxTransformObjectsName = "max_transform_objects";
 inline constexpr float kMinTransformScale = 0.01f;
 inline constexpr float kMaxTransformScale = 100.0f;
 inline constexpr const char *kTransformScaleName = "transform_scale";
+// A selection being dragged is shown moving to others when it holds at most this many objects
+// (its keys travel in each cursor message of the drag); a bigger one shows as its box.
+inline constexpr int kMaxPreviewObjects = 500;
+inline constexpr const char *kMaxPreviewObjectsName = "max_preview_objects";
 // An angle (a transform's turn, a shape's or an image's) is in radians, within -pi..pi.
 inline constexpr float kMaxRotation = 3.14159274f; // pi, as a float rounds it (up)
 inline constexpr const char *kRotationName = "rotation";

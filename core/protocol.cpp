@@ -34,13 +34,14 @@ bool parseInput(const QByteArray &bytes, pb::Envelope *envelope)
 void discardUnknownFields(pb::Envelope *envelope)
 {
     // Fast path: an envelope of a stroke's op or a cursor without unknown fields. These leaf
-    // messages hold no message fields (tst_inputpath checks the schema), so looking at the
-    // three levels is the whole tree.
+    // messages hold no message fields but a cursor's drag preview, which holds none
+    // (tst_inputpath checks the schema), so looking at these levels is the whole tree.
     const auto clean = [](const google::protobuf::Message &m) {
         return m.GetReflection()->GetUnknownFields(m).empty();
     };
     if (clean(*envelope)) {
-        if (envelope->has_cursor() && clean(envelope->cursor()))
+        if (envelope->has_cursor() && clean(envelope->cursor())
+            && (!envelope->cursor().has_preview() || clean(envelope->cursor().preview())))
             return;
         if (envelope->has_op() && clean(envelope->op())) {
             const pb::Op &op = envelope->op();

@@ -632,18 +632,11 @@ QRectF noteBox(const WallModel::Note &n)
 
 } // namespace
 
-std::optional<Problem> WallModel::checkTransform(const pb::Transform &t) const
+namespace {
+
+// A transform's numbers: offset, origin, scale and turn (not what it names).
+std::optional<Problem> checkTransformNumbers(const pb::Transform &t)
 {
-    const int count = t.strokes_size() + t.notes_size() + t.images_size() + t.shapes_size();
-    if (count == 0)
-        return invalid(QStringLiteral("A transform names no object; name what it moves."));
-    if (count > limits::kMaxTransformObjects)
-        return limitProblem(limits::kMaxTransformObjectsName,
-                            QStringLiteral("A transform names %1 objects; the limit %2 allows %3 "
-                                           "at a time. Move them in parts.")
-                                .arg(count)
-                                .arg(QLatin1String(limits::kMaxTransformObjectsName))
-                                .arg(limits::kMaxTransformObjects));
     for (const float v : {t.dx(), t.dy(), t.origin_x(), t.origin_y()}) {
         if (!std::isfinite(v))
             return invalid(QStringLiteral("A transform's offset and origin must be finite numbers."));
@@ -676,6 +669,40 @@ std::optional<Problem> WallModel::checkTransform(const pb::Transform &t) const
         return invalid(QStringLiteral("A transform that turns scales both ways alike; got %1 x %2.")
                            .arg(double(t.scale_x()))
                            .arg(double(t.scale_y())));
+    return std::nullopt;
+}
+
+} // namespace
+
+std::optional<Problem> WallModel::checkPreview(const pb::Transform &t)
+{
+    const int count = t.strokes_size() + t.notes_size() + t.images_size() + t.shapes_size();
+    if (count == 0)
+        return invalid(QStringLiteral("A cursor's drag preview names no object; leave the preview out."));
+    if (count > limits::kMaxPreviewObjects)
+        return limitProblem(limits::kMaxPreviewObjectsName,
+                            QStringLiteral("A cursor's drag preview names %1 objects; the limit %2 allows "
+                                           "%3. Leave the preview out for a bigger selection (its box shows).")
+                                .arg(count)
+                                .arg(QLatin1String(limits::kMaxPreviewObjectsName))
+                                .arg(limits::kMaxPreviewObjects));
+    return checkTransformNumbers(t);
+}
+
+std::optional<Problem> WallModel::checkTransform(const pb::Transform &t) const
+{
+    const int count = t.strokes_size() + t.notes_size() + t.images_size() + t.shapes_size();
+    if (count == 0)
+        return invalid(QStringLiteral("A transform names no object; name what it moves."));
+    if (count > limits::kMaxTransformObjects)
+        return limitProblem(limits::kMaxTransformObjectsName,
+                            QStringLiteral("A transform names %1 objects; the limit %2 allows %3 "
+                                           "at a time. Move them in parts.")
+                                .arg(count)
+                                .arg(QLatin1String(limits::kMaxTransformObjectsName))
+                                .arg(limits::kMaxTransformObjects));
+    if (auto p = checkTransformNumbers(t))
+        return p;
     const Affine a = Affine::of(t, false);
     std::unordered_set<std::uint64_t> seen;
     // Where everything lands must be on the wall.

@@ -143,6 +143,10 @@ public:
     // Checks every limit that concerns one op. Chat is checked here too.
     std::optional<Problem> check(const pb::Op &op, std::uint64_t author) const;
 
+    // A cursor's drag preview (pb::Cursor.preview): what it names (at most max_preview_objects,
+    // whether or not they are here: it is not an op) and its numbers, as a transform's.
+    static std::optional<Problem> checkPreview(const pb::Transform &preview);
+
     // Applies a sequenced op (seq and author stamped). Ops that do not fit are ignored, so a
     // client given bad data by a server shows a wrong wall at worst, never crashes.
     Change apply(const pb::Op &op);

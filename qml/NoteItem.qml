@@ -58,8 +58,12 @@ Rectangle {
         const cy = canvas.panY + (noteY + Math.max(noteHeight, 80) / 2) * canvas.zoom - canvas.floatPivot.y
         return Qt.point(cx * Math.cos(a) - cy * Math.sin(a) - cx, cx * Math.sin(a) + cy * Math.cos(a) - cy)
     }
-    x: canvas.panX + noteX * canvas.zoom + dragOffset.x + (selected ? canvas.floatShift.x + turnShift.x : 0)
-    y: canvas.panY + noteY * canvas.zoom + dragOffset.y + (selected ? canvas.floatShift.y + turnShift.y : 0)
+    // In someone else's drag: where their preview takes it.
+    readonly property point remoteShift: canvas.remoteFloatRevision > 0 ? canvas.remoteNoteShift(noteKey) : Qt.point(0, 0)
+    x: canvas.panX + noteX * canvas.zoom + dragOffset.x + remoteShift.x
+       + (selected ? canvas.floatShift.x + turnShift.x : 0)
+    y: canvas.panY + noteY * canvas.zoom + dragOffset.y + remoteShift.y
+       + (selected ? canvas.floatShift.y + turnShift.y : 0)
     width: resizing.width > 0 ? resizing.width : noteWidth > 0 ? noteWidth : defaultWidth
     height: Math.max(48, resizing.height > 0 ? resizing.height : noteHeight, editor.implicitHeight + 24)
     scale: canvas.zoom

@@ -1527,6 +1527,10 @@ bool WallServer::landBatch(std::vector<Pending> &batch, bool ok, const QString &
         p.room->committedSeq = p.op.seq();
         const std::uint64_t author = p.op.author();
         const bool strokeBatch = p.op.has_stroke_points() || p.op.has_stroke_end();
+        // A stroke's points and end go without their seq: every member has every op before them,
+        // in order, so it is the one after the last (3-5 bytes of a frame of 3-4 points).
+        if (strokeBatch)
+            p.op.clear_seq();
         pb::Envelope env;
         *env.mutable_op() = std::move(p.op);
         // Serialised once; the same bytes go to every member, sender included (its ack).
@@ -1717,6 +1721,12 @@ void WallServer::relayCursor(Session *session, pb::Cursor cursor)
                              .arg(QLatin1String(limits::kMaxCoordinateName)),
                          QString::fromLatin1(limits::kMaxCoordinateName)});
         return;
+    }
+    if (cursor.has_preview()) {
+        if (auto p = WallModel::checkPreview(cursor.preview())) {
+            session->refuse(*p);
+            return;
+        }
     }
     bool flooding = false;
     const bool now = session->admitCursor(cursor, &flooding);

@@ -793,6 +793,76 @@ private slots:
         QVERIFY(QMetaObject::invokeMethod(viewA, "setFill", Q_ARG(QVariant, 0)));
     }
 
+    // While A drags its selection, B sees the ink and the note themselves move (A's drag preview
+    // rides on A's cursor messages) before any op is sent; on release the move lands where B saw
+    // it and the preview ends.
+    void draggedSelectionMovesLiveOnTheOther()
+    {
+        auto *canvasA = qobject_cast<CanvasItem *>(item("viewA", "canvas"));
+        auto *canvasB = qobject_cast<CanvasItem *>(item("viewB", "canvas"));
+        WallClient *a = client("viewA");
+        WallClient *b = client("viewB");
+        QVERIFY(canvasA && canvasB);
+        QCOMPARE(canvasA->zoom(), canvasB->zoom());
+        auto sceneA = [&](QPointF p) { return canvasA->mapToScene(p).toPoint(); };
+        const QPointF offsetB = canvasB->mapToScene(QPointF(0, 0)) - canvasA->mapToScene(QPointF(0, 0));
+        auto inkOnB = [&](QPointF onA) { return inkNear(m_window->grabWindow(), canvasA->mapToScene(onA) + offsetB); };
+        const QPointF at(canvasA->width() * 0.25, canvasA->height() * 0.3);
+        drawInA(at, at + QPointF(160, 0));
+        canvasA->setTool(CanvasItem::Note);
+        QTest::mouseClick(m_window, Qt::LeftButton, {}, sceneA(at + QPointF(0, 60)));
+        QTRY_COMPARE(b->notes()->rowCount(), 1);
+        QTRY_COMPARE(a->pendingCount(), 0);
+        std::function<QQuickItem *(QQuickItem *)> findNote = [&](QQuickItem *root) -> QQuickItem * {
+            if (root->objectName() == QLatin1String("note"))
+                return root;
+            for (QQuickItem *child : root->childItems())
+                if (QQuickItem *found = findNote(child))
+                    return found;
+            return nullptr;
+        };
+        QQuickItem *noteOnB = findNote(m_window->findChild<QQuickItem *>(QStringLiteral("viewB")));
+        QVERIFY(noteOnB);
+        const QPointF noteBefore = noteOnB->position();
+        const QRectF inkBefore = b->model().strokes().back().bounds();
+        const QPointF grip = at + QPointF(80, 0);
+        QTRY_VERIFY(canvasB->settled());
+        QTRY_VERIFY(inkOnB(grip));
+
+        canvasA->setTool(CanvasItem::Select);
+        canvasA->forceActiveFocus();
+        QTest::keyClick(m_window, Qt::Key_A, Qt::ControlModifier);
+        QTRY_COMPARE(canvasA->selectionCount(), 2);
+        const QPointF shift(150, 120);
+        QTest::mousePress(m_window, Qt::LeftButton, {}, sceneA(grip));
+        for (int i = 1; i <= 10; ++i)
+            QTest::mouseMove(m_window, sceneA(grip + shift * (i / 10.0)));
+        // Held: B shows both where A has them, and nothing has been sent yet.
+        QTRY_COMPARE(b->dragPreviews().size(), size_t(1));
+        QTRY_VERIFY(inkOnB(grip + shift));
+        QTRY_VERIFY(!inkOnB(grip));
+        QTRY_VERIFY2((noteOnB->position() - (noteBefore + shift)).manhattanLength() < 2,
+                     qPrintable(QStringLiteral("note on B at %1,%2; expected %3,%4")
+                                    .arg(noteOnB->x()).arg(noteOnB->y())
+                                    .arg(noteBefore.x() + shift.x()).arg(noteBefore.y() + shift.y())));
+        QCOMPARE(b->model().strokes().back().bounds(), inkBefore);
+        QCOMPARE(canvasB->remoteFloatRevision() > 0, true);
+
+        QTest::mouseRelease(m_window, Qt::LeftButton, {}, sceneA(grip + shift));
+        const double dx = shift.x() / canvasA->zoom();
+        QTRY_VERIFY(std::abs(b->model().strokes().back().bounds().left() - (inkBefore.left() + dx)) < 1);
+        QTRY_VERIFY(b->dragPreviews().empty());
+        QTRY_VERIFY(canvasB->settled());
+        QVERIFY(inkOnB(grip + shift));
+        QVERIFY(!inkOnB(grip));
+        QTRY_VERIFY((noteOnB->position() - (noteBefore + shift)).manhattanLength() < 2);
+
+        a->undo();
+        QTRY_VERIFY(std::abs(b->model().strokes().back().bounds().left() - inkBefore.left()) < 0.5);
+        QTRY_VERIFY((noteOnB->position() - noteBefore).manhattanLength() < 2);
+        QTRY_COMPARE(a->pendingCount(), 0);
+    }
+
     // Ctrl+C puts the selection on the clipboard (for Scrawl, and as PNG and SVG for other
     // programs); pasting places a copy on this wall and on another one.
     void copiedSelectionPastesHereAndOnAnotherWall()

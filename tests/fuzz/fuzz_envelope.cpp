@@ -266,7 +266,12 @@ void Script::readInbox(Client &c)
             break;
         }
         case pb::Envelope::kOp: {
-            const pb::Op &op = env.op();
+            pb::Op op = env.op();
+            // A stroke's points and end come unnumbered: the op after the last.
+            if (op.seq() == 0) {
+                require(op.has_stroke_points() || op.has_stroke_end(), "an op without its number");
+                op.set_seq(c.model.seq() + 1);
+            }
             require(m_users.count(op.author()), "an op by a user the server never welcomed");
             require(op.time_ms() == 0 || !(op.has_stroke_points() || op.has_stroke_end()),
                     "a stroke's points or end carry a time");
@@ -312,6 +317,8 @@ void Script::toClient(const QByteArray &bytes)
         for (const pb::Op &op : joined.ops())
             client.apply(op);
     } else if (env.has_op()) {
+        if (env.op().seq() == 0) // numbered as the app numbers it
+            env.mutable_op()->set_seq(client.seq() + 1);
         client.apply(env.op());
     } else if (env.has_error()) {
         scrawl::fromWire(env.error().message());

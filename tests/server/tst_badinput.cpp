@@ -340,6 +340,26 @@ const std::vector<Row> &rows()
              c.joined().sendEnvelope(env);
          },
          pb::INVALID_OP, limits::kMaxCoordinateName, kStaysOpen},
+        {"cursor whose drag preview names too many objects", nullptr,
+         [](Ctx &c) {
+             pb::Envelope env;
+             env.mutable_cursor()->set_x(1);
+             for (int i = 0; i <= limits::kMaxPreviewObjects; ++i)
+                 env.mutable_cursor()->mutable_preview()->add_strokes(objectKey(1, std::uint32_t(i + 1)));
+             env.mutable_cursor()->mutable_preview()->set_dx(5);
+             c.joined().sendEnvelope(env);
+         },
+         pb::LIMIT_EXCEEDED, limits::kMaxPreviewObjectsName, kStaysOpen},
+        {"cursor whose drag preview scales by nothing", nullptr,
+         [](Ctx &c) {
+             pb::Envelope env;
+             env.mutable_cursor()->set_x(1);
+             env.mutable_cursor()->mutable_preview()->add_notes(objectKey(1, 1));
+             env.mutable_cursor()->mutable_preview()->set_scale_x(1e-6f);
+             env.mutable_cursor()->mutable_preview()->set_scale_y(1);
+             c.joined().sendEnvelope(env);
+         },
+         pb::LIMIT_EXCEEDED, limits::kTransformScaleName, kStaysOpen},
         {"infinite note position", nullptr,
          [](Ctx &c) {
              pb::Op op;

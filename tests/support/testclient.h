@@ -46,6 +46,10 @@ public:
                 for (const auto &op : j.ops())
                     applyOp(op);
             } else if (env.has_op()) {
+                // A stroke's points and end come unnumbered: the op after the last, as the app
+                // numbers them (WallClient::onBinary).
+                if (env.op().seq() == 0)
+                    env.mutable_op()->set_seq(model.seq() + 1);
                 applyOp(env.op());
             }
             received.push_back(std::move(env));
