@@ -543,17 +543,13 @@ void CanvasItem::reveal(const WallModel::Stroke &s, size_t firstNew)
     if (firstNew >= s.points.size())
         return; // nothing new (an empty batch)
     const qint64 now = m_revealClock.elapsed();
-    auto [it, fresh] = m_reveals.try_emplace(s.key);
-    Reveal &r = it->second;
-    if (fresh || r.shown >= double(firstNew)) {
+    InkPlayout &r = m_reveals[s.key];
+    double &interval = m_playoutMs.try_emplace(keyAuthor(s.key), double(kStrokeFrameMs)).first->second;
+    if (r.arrived(now, firstNew, s.points.size(), &interval)) {
         // Nothing was waiting: the new part starts now, its first point at once.
-        r.shown = double(firstNew + 1);
-        r.lastMs = now;
         markDirty(segmentBounds(s.points, firstNew - 1, s.width, firstNew + 1));
         showCursorAtTip(s, firstNew + 1);
     }
-    // Whatever waits is drawn within one frame of the sender (one message a frame on a fast link).
-    r.rate = std::max(0.0, double(s.points.size()) - r.shown) / kStrokeFrameMs;
     setSettled(false);
     update();
     if (!m_revealTimer.isActive())
@@ -566,17 +562,15 @@ void CanvasItem::advanceReveals()
         return;
     const qint64 now = m_revealClock.elapsed();
     for (auto it = m_reveals.begin(); it != m_reveals.end();) {
-        Reveal &r = it->second;
+        InkPlayout &r = it->second;
         const WallModel::Stroke *s = m_client->model().stroke(it->first);
         if (!s) {
             it = m_reveals.erase(it);
             continue;
         }
         const size_t total = s->points.size();
-        const auto before = size_t(r.shown);
-        r.shown = std::min(double(total), r.shown + r.rate * double(now - r.lastMs));
-        r.lastMs = now;
-        const auto after = size_t(r.shown);
+        const size_t before = r.shown();
+        const size_t after = r.advance(now, total);
         if (after > before) {
             markDirty(segmentBounds(s->points, before - 1, s->width, after));
             showCursorAtTip(*s, after);
@@ -601,7 +595,7 @@ bool CanvasItem::revealing() const
 {
     for (const auto &[key, r] : m_reveals) {
         const WallModel::Stroke *s = m_client ? m_client->model().stroke(key) : nullptr;
-        if (s && size_t(r.shown) < s->points.size())
+        if (s && r.shown() < s->points.size())
             return true;
     }
     return false;
@@ -610,8 +604,7 @@ bool CanvasItem::revealing() const
 size_t CanvasItem::shownPoints(const WallModel::Stroke &s) const
 {
     const auto it = m_reveals.find(s.key);
-    return it == m_reveals.end() ? s.points.size()
-                                 : std::min(s.points.size(), size_t(it->second.shown));
+    return it == m_reveals.end() ? s.points.size() : std::min(s.points.size(), it->second.shown());
 }
 
 size_t CanvasItem::shownPoints(std::uint64_t key) const

@@ -281,17 +281,10 @@ private:
     size_t m_indexed = 0;
     std::vector<std::uint32_t> m_scratch;
 
-    // Someone else's stroke being drawn arrives a batch at a time, about a frame apart on a fast
-    // link (core/points.h, StrokePacer). Each batch is played out over one frame
-    // (kStrokeFrameMs), a little every frame, so the ink flows at about the pen's pace: its first
-    // new point at once, the last a frame after it arrived.
-    struct Reveal
-    {
-        double shown = 0;  // points drawn (a fraction between frames)
-        double rate = 0;   // points a millisecond until the rest is drawn
-        qint64 lastMs = 0; // when `shown` was last moved on
-    };
-    std::unordered_map<std::uint64_t, Reveal> m_reveals; // by stroke key
+    // Someone else's stroke being drawn arrives a batch at a time: each is played out at the pace
+    // it was drawn (InkPlayout, core/points.h), a little every frame.
+    std::unordered_map<std::uint64_t, InkPlayout> m_reveals; // by stroke key
+    std::unordered_map<std::uint64_t, double> m_playoutMs;  // by author: how far apart their batches come
     QElapsedTimer m_revealClock;
     QTimer m_revealTimer;
 

@@ -15,6 +15,7 @@
 #include <QPointF>
 #include <QString>
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -63,6 +64,57 @@ public:
 private:
     std::uint64_t m_inFlight = 0; // op id of the batch awaiting its acknowledgement; 0: none
     std::int64_t m_lastSentMs = INT64_MIN / 2;
+};
+
+// How a receiver draws someone else's stroke as it arrives, a batch at a time (the counterpart
+// of StrokePacer): at the pace it was drawn. Each batch is played out over the time this
+// person's batches have been seen to take to arrive (a moving average, from a frame up to
+// kMaxPlayoutMs), so that it is all drawn about when the next one comes: a frame on a fast link,
+// a round trip on a slow one. The ink flows instead of jumping a batch at a time, and is behind
+// the pen by one batch interval at most; a backlog (a late batch, then two at once) plays out
+// faster, in the same time. Gaps longer than kPlayoutPauseMs are the pen resting, not the link,
+// and leave the average as it was.
+inline constexpr double kMaxPlayoutMs = 150;
+inline constexpr double kPlayoutPauseMs = 400;
+
+class InkPlayout
+{
+public:
+    // A batch arrived at `nowMs`: the stroke had `firstNew` points and now has `total`.
+    // `intervalMs`: how far apart this person's batches come (kept by the caller across their
+    // strokes; start it at kStrokeFrameMs). Returns true when nothing was waiting, so the batch
+    // starts at once (its first point is shown now).
+    bool arrived(std::int64_t nowMs, size_t firstNew, size_t total, double *intervalMs)
+    {
+        if (m_arrivedMs >= 0) {
+            advance(nowMs, firstNew); // what came before, as far as it got by now
+            const double gap = double(nowMs - m_arrivedMs);
+            if (gap <= kPlayoutPauseMs)
+                *intervalMs = std::clamp(0.75 * *intervalMs + 0.25 * gap, double(kStrokeFrameMs),
+                                         kMaxPlayoutMs);
+        }
+        const bool fresh = m_arrivedMs < 0 || m_shown >= double(firstNew);
+        m_arrivedMs = nowMs;
+        if (fresh)
+            m_shown = double(std::min(firstNew + 1, total));
+        m_lastMs = nowMs;
+        m_rate = std::max(0.0, double(total) - m_shown) / std::max(1.0, *intervalMs);
+        return fresh;
+    }
+    // Points of a stroke of `total` to show at `nowMs` (never fewer than before).
+    size_t advance(std::int64_t nowMs, size_t total)
+    {
+        m_shown = std::min(double(total), m_shown + m_rate * double(nowMs - m_lastMs));
+        m_lastMs = nowMs;
+        return size_t(m_shown);
+    }
+    size_t shown() const { return size_t(m_shown); }
+
+private:
+    double m_shown = 0;           // points drawn (a fraction between frames)
+    double m_rate = 0;            // points a millisecond until the rest is drawn
+    std::int64_t m_lastMs = 0;    // when m_shown was last moved on
+    std::int64_t m_arrivedMs = -1; // when the last batch came
 };
 
 struct FixedPoint

@@ -92,6 +92,9 @@ private slots:
     void decodePointsReadsEitherCodeButNotBoth();
     void pacerWaitsForTheAcknowledgement_data();
     void pacerWaitsForTheAcknowledgement();
+    void playoutFollowsTheLink_data();
+    void playoutFollowsTheLink();
+    void playoutCatchesUpAndIgnoresPauses();
 };
 
 void TestPoints::toFixedRounds_data()
@@ -552,6 +555,87 @@ void TestPoints::pacerWaitsForTheAcknowledgement()
         pacer.acknowledged(7);
     QCOMPARE(pacer.inFlight(), !acknowledged);
     QCOMPARE(pacer.dueMs(waitingSince), due);
+}
+
+// Batches of `perBatch` points arriving `everyMs` apart are played out over the interval the
+// receiver has seen: each is about half drawn half way to the next and all drawn by then; the
+// first point of a batch that finds nothing waiting shows at once.
+void TestPoints::playoutFollowsTheLink_data()
+{
+    QTest::addColumn<int>("everyMs");
+    QTest::addColumn<int>("perBatch");
+    QTest::newRow("loopback: a frame apart") << scrawl::kStrokeFrameMs << 3;
+    QTest::newRow("100 ms round trip") << 100 << 20;
+    QTest::newRow("slower than the longest playout") << 250 << 50;
+}
+
+void TestPoints::playoutFollowsTheLink()
+{
+    QFETCH(int, everyMs);
+    QFETCH(int, perBatch);
+    scrawl::InkPlayout playout;
+    double interval = scrawl::kStrokeFrameMs;
+    size_t total = 1; // the StrokeBegin's point
+    QVERIFY(playout.arrived(0, 0, total, &interval));
+    QCOMPARE(playout.shown(), size_t(1));
+    std::int64_t now = 0;
+    size_t shownBefore = playout.shown();
+    for (int batch = 0; batch < 24; ++batch) {
+        now += everyMs;
+        const size_t first = total;
+        total += size_t(perBatch);
+        playout.arrived(now, first, total, &interval);
+        QVERIFY(playout.shown() >= shownBefore);
+        if (batch < 12)
+            continue; // the interval settles
+        // Half way to the next batch: about half of this one is drawn, not all of it (unless the
+        // link is slower than the longest playout).
+        const size_t half = playout.advance(now + everyMs / 2, total);
+        const double part = double(half - first) / perBatch;
+        if (everyMs <= scrawl::kMaxPlayoutMs) {
+            QVERIFY2(part > 0.3 && part < 0.8, qPrintable(QString::number(part)));
+        } else {
+            QVERIFY2(part > 0.6 && part < 1.0, qPrintable(QString::number(part)));
+        }
+        // All of it by the time the next one comes.
+        QCOMPARE(playout.advance(now + everyMs, total), total);
+        shownBefore = playout.shown();
+    }
+    QVERIFY2(std::abs(interval - std::min(double(everyMs), scrawl::kMaxPlayoutMs)) < 2,
+             qPrintable(QString::number(interval)));
+}
+
+// A batch that comes late, then one right behind it: both are drawn within one interval of the
+// second (no growing lag). The pen resting for a second does not stretch the interval.
+void TestPoints::playoutCatchesUpAndIgnoresPauses()
+{
+    scrawl::InkPlayout playout;
+    double interval = scrawl::kStrokeFrameMs;
+    size_t total = 1;
+    playout.arrived(0, 0, total, &interval);
+    std::int64_t now = 0;
+    for (int i = 0; i < 10; ++i) { // a 50 ms link
+        now += 50;
+        playout.arrived(now, total, total + 10, &interval);
+        total += 10;
+    }
+    QVERIFY(std::abs(interval - 50) < 3);
+    // Late: 120 ms, a batch it had no time to draw, and another 2 ms later.
+    now += 120;
+    playout.arrived(now, total, total + 10, &interval);
+    total += 10;
+    playout.advance(now + 1, total);
+    now += 2;
+    playout.arrived(now, total, total + 10, &interval);
+    total += 10;
+    QVERIFY(playout.shown() < total - 10);
+    QCOMPARE(playout.advance(now + std::int64_t(interval) + 1, total), total);
+    // Resting a second, then drawing on: the interval is the link's, not the pause.
+    const double before = interval;
+    now += 1000 + std::int64_t(interval);
+    QVERIFY(playout.arrived(now, total, total + 10, &interval)); // nothing waiting: starts now
+    QCOMPARE(interval, before);
+    QCOMPARE(playout.shown(), total + 1);
 }
 
 QTEST_GUILESS_MAIN(TestPoints)
