@@ -272,6 +272,22 @@ QUrl ImageCache::imagesUrl() const
     return url;
 }
 
+ImageCache::Prepared ImageCache::prepareKept(const QString &path, const QByteArray &hash, const QString &name)
+{
+    QFile file(path);
+    QByteArray bytes;
+    if (file.open(QIODevice::ReadOnly))
+        bytes = file.read(qint64(limits::kMaxImageBytes) + 1);
+    if (bytes.isEmpty() || sha256(bytes) != hash) {
+        Prepared out;
+        out.name = name;
+        out.error = tr("its picture is not kept on this computer. Paste the picture itself, or open "
+                       "the wall it is on so that it is fetched, and copy it again.");
+        return out;
+    }
+    return prepare(bytes, name);
+}
+
 QString ImageCache::diskPath(const QByteArray &hash) const
 {
     return m_diskDir + QLatin1Char('/') + QString::fromLatin1(hash.toHex());
@@ -492,11 +508,20 @@ void ImageCache::upload(Prepared prepared, UploadDone done)
         done(tr("not connected: images are placed while the wall's server is reachable."));
         return;
     }
-    // Ours already: no need to fetch it back.
+    // Ours already: no need to fetch it back. Its bytes are kept on disk as a fetched image's
+    // are, so that it can be pasted onto another wall later.
     Entry &e = m_entries[prepared.hash];
     if (e.reply)
         e.reply->abort();
     store(prepared.hash, std::move(prepared.decoded));
+    if (!QFileInfo::exists(diskPath(prepared.hash))) {
+        (void)QtConcurrent::run([dir = m_diskDir, path = diskPath(prepared.hash), bytes = prepared.bytes] {
+            QDir().mkpath(dir);
+            QSaveFile file(path);
+            if (!file.open(QIODevice::WriteOnly) || file.write(bytes) != bytes.size() || !file.commit())
+                qCWarning(lcImageCache) << "could not keep an uploaded image in" << dir << ":" << file.errorString();
+        });
+    }
 
     QNetworkRequest request(imagesUrl());
     request.setRawHeader("Authorization", "Bearer " + m_token);

@@ -80,6 +80,9 @@ public:
     // photo over the byte limit) is re-encoded, scaled down as far as it must be.
     static Prepared prepare(const QByteArray &bytes, const QString &name);
     static Prepared prepare(const QImage &image, const QString &name);
+    // Another wall's image, from the copy kept on disk here (fetched or uploaded from this
+    // computer), to upload again (any thread, with diskPath() read on the GUI thread).
+    static Prepared prepareKept(const QString &path, const QByteArray &hash, const QString &name);
 
     explicit ImageCache(QObject *parent = nullptr);
     ~ImageCache() override;
@@ -93,6 +96,7 @@ public:
     // Where fetched images are kept (default: the user's cache directory, "images").
     void setDiskDirectory(const QString &dir) { m_diskDir = dir; }
     QString diskDirectory() const { return m_diskDir; }
+    QString diskPath(const QByteArray &hash) const;
 
     Status status(const QByteArray &hash) const;
     // The copy to draw `hash` with at about `devicePixelsWide` across: the smallest level at
@@ -145,7 +149,6 @@ private:
     };
 
     QUrl imagesUrl() const;
-    QString diskPath(const QByteArray &hash) const;
     void fetch(const QByteArray &hash);
     void readFromDisk(const QByteArray &hash);
     void decodeInto(const QByteArray &hash, const QByteArray &bytes, bool fromDisk);

@@ -1824,6 +1824,12 @@ WallClient::Copies WallClient::place(const pb::WallSnapshot &clip, QPointF at)
                       .arg(limits::kMaxTransformObjects));
         return made;
     }
+    // The image hashes this wall has (the server holds their bytes for it).
+    std::unordered_set<std::string> here;
+    if (clip.images_size() > 0) {
+        for (const WallModel::Image &image : m_model.images())
+            here.insert(image.hash.toStdString());
+    }
     for (const auto &in : clip.images()) {
         if (in.hash().size() != 32)
             continue;
@@ -1837,8 +1843,18 @@ WallClient::Copies WallClient::place(const pb::WallSnapshot &clip, QPointF at)
         a->set_width(in.width());
         a->set_height(in.height());
         a->set_rotation(in.rotation());
-        pushAction(queue(std::move(op)));
         made.images.push_back(objectKey(m_userId, id));
+        const QByteArray hash = QByteArray::fromStdString(in.hash());
+        if (here.count(in.hash())) {
+            pushAction(queue(std::move(op)));
+            continue;
+        }
+        // Another wall's image: its bytes go up to this wall first, from the copy kept on this
+        // computer, and it is placed once they are there.
+        placeWhenPrepared({}, QtConcurrent::run([path = m_imageCache->diskPath(hash), hash, name = tr("Pasted image")] {
+                              return ImageCache::prepareKept(path, hash, name);
+                          }),
+                          std::move(op));
     }
     for (const auto &in : clip.shapes()) {
         WallModel::ShapeData d = WallModel::ShapeData::fromWire(in.shape());
@@ -2286,16 +2302,17 @@ void WallClient::placeImage(const QImage &image, const QString &name, QPointF ce
     placeWhenPrepared(center, QtConcurrent::run([image, name] { return ImageCache::prepare(image, name); }));
 }
 
-void WallClient::placeWhenPrepared(QPointF center, QFuture<ImageCache::Prepared> preparing)
+void WallClient::placeWhenPrepared(QPointF center, QFuture<ImageCache::Prepared> preparing,
+                                   std::optional<pb::Op> as)
 {
     ++m_preparing;
     emit uploadChanged();
     auto *watcher = new QFutureWatcher<ImageCache::Prepared>(this);
     connect(watcher, &QFutureWatcher<ImageCache::Prepared>::finished, this,
-            [this, watcher, center, wall = m_wall] {
+            [this, watcher, center, wall = m_wall, as = std::move(as)] {
                 watcher->deleteLater();
                 --m_preparing;
-                placePrepared(watcher->result(), center, wall);
+                placePrepared(watcher->result(), center, wall, as);
                 emit uploadChanged();
             });
     watcher->setFuture(std::move(preparing));
@@ -2319,7 +2336,8 @@ bool WallClient::pasteFromClipboard(double x, double y)
     return false;
 }
 
-void WallClient::placePrepared(ImageCache::Prepared prepared, QPointF center, const QString &wall)
+void WallClient::placePrepared(ImageCache::Prepared prepared, QPointF center, const QString &wall,
+                               std::optional<pb::Op> as)
 {
     if (!prepared.error.isEmpty()) {
         setNotice(tr("%1 was not placed: %2").arg(prepared.name, prepared.error));
@@ -2327,6 +2345,19 @@ void WallClient::placePrepared(ImageCache::Prepared prepared, QPointF center, co
     }
     if (wall != m_wall || !ready())
         return; // the person left that wall meanwhile
+    if (as) {
+        as->mutable_image_add()->set_hash(prepared.hash.toStdString());
+        const QString name = prepared.name;
+        m_imageCache->upload(std::move(prepared), [this, wall, name, op = std::move(*as)](const QString &error) mutable {
+            if (!error.isEmpty()) {
+                setNotice(tr("%1 was not placed: %2").arg(name, error));
+                return;
+            }
+            if (wall == m_wall && ready())
+                pushAction(queue(std::move(op)));
+        });
+        return;
+    }
     QSizeF size = prepared.decoded.levels.front().size();
     const double longer = std::max(size.width(), size.height());
     if (longer > kPlacedImageSide)

@@ -447,10 +447,14 @@ private:
     void refreshImage(std::uint64_t key);
     void refreshAllImages();
     void refreshImagesOf(const QByteArray &hash);
-    // Uploads what was prepared and places it; `wall` is the wall it was meant for.
-    void placePrepared(ImageCache::Prepared prepared, QPointF center, const QString &wall);
+    // Uploads what was prepared and places it; `wall` is the wall it was meant for. `as`: the
+    // ImageAdd to place it with (a pasted clip's image, with its id, place and size); else it
+    // goes at `center`, at most kPlacedImageSide long.
+    void placePrepared(ImageCache::Prepared prepared, QPointF center, const QString &wall,
+                       std::optional<pb::Op> as = {});
     // Counts `preparing` as under way (uploading) and places its result when it is ready.
-    void placeWhenPrepared(QPointF center, QFuture<ImageCache::Prepared> preparing);
+    void placeWhenPrepared(QPointF center, QFuture<ImageCache::Prepared> preparing,
+                           std::optional<pb::Op> as = {});
     void updateImageSource();
     void refreshAllNotes();
     bool effectiveNote(std::uint64_t key, NotesModel::Note *out) const;

@@ -877,11 +877,24 @@ private slots:
         QTest::mouseMove(m_window, canvasA->mapToScene(at + QPointF(60, 100)).toPoint());
         QTest::mouseRelease(m_window, Qt::LeftButton, {}, canvasA->mapToScene(at + QPointF(120, 140)).toPoint());
         QTRY_COMPARE(b->model().shapes().size(), size_t(1));
+        // And a picture, uploaded from here: its bytes are kept on this computer.
+        WallClient *a = client("viewA");
+        QTemporaryDir cacheA;
+        a->imageCache()->setDiskDirectory(cacheA.path());
+        QImage picture(120, 80, QImage::Format_RGB32);
+        picture.fill(QColor(0x20, 0xa0, 0x40));
+        QGuiApplication::clipboard()->setImage(picture);
+        QTRY_VERIFY(QGuiApplication::clipboard()->mimeData()->hasImage());
+        const QPointF pictureAt = canvasA->mapToWall(at + QPointF(60, 220));
+        QVERIFY(a->pasteFromClipboard(pictureAt.x(), pictureAt.y()));
+        QTRY_COMPARE(b->model().images().size(), size_t(1));
+        const QByteArray hash = b->model().images().front().hash;
+        QTRY_VERIFY(QFile::exists(a->imageCache()->diskPath(hash)));
 
         canvasA->setTool(CanvasItem::Select);
         canvasA->forceActiveFocus();
         QTest::keyClick(m_window, Qt::Key_A, Qt::ControlModifier);
-        QCOMPARE(canvasA->selectionCount(), 2);
+        QCOMPARE(canvasA->selectionCount(), 3);
         QTest::keyClick(m_window, Qt::Key_C, Qt::ControlModifier);
         const QMimeData *mime = QGuiApplication::clipboard()->mimeData();
         QTRY_VERIFY(mime->hasFormat(QString::fromLatin1(WallClient::kClipMimeType)));
@@ -889,26 +902,59 @@ private slots:
         QVERIFY(mime->data(QStringLiteral("image/svg+xml")).contains("<rect"));
         QVERIFY(!qvariant_cast<QImage>(mime->imageData()).isNull());
 
-        // Here: two more objects, the copies picked.
+        // Here: three more objects, the copies picked (the picture is this wall's already).
         QVERIFY(canvasA->paste(canvasA->mapToWall(at + QPointF(300, 200))));
         QTRY_COMPARE(b->model().shapes().size(), size_t(2));
         QTRY_COMPARE(b->model().strokes().size(), size_t(2));
-        QCOMPARE(canvasA->selectionCount(), 2);
+        QTRY_COMPARE(b->model().images().size(), size_t(2));
+        QCOMPARE(canvasA->selectionCount(), 3);
         QVERIFY(b->model().shapes().back().data.x > b->model().shapes().front().data.x + 200);
 
         // On another wall, through its own connection.
         pb::WallSnapshot clip;
         QVERIFY(clip.ParseFromString(mime->data(QString::fromLatin1(WallClient::kClipMimeType)).toStdString()));
+        // The same person (the same image cache on disk), on another wall, through its own
+        // connection: the picture is uploaded to that wall first, then placed.
+        const QString elsewhere = QStringLiteral("elsewhere-%1").arg(m_wallNumber);
         WallClient other;
         other.setDisplayName(QStringLiteral("Other"));
-        other.connectToWall(QStringLiteral("127.0.0.1:%1").arg(m_server->port()), QStringLiteral("elsewhere-%1").arg(m_wallNumber));
+        other.imageCache()->setDiskDirectory(cacheA.path());
+        other.connectToWall(QStringLiteral("127.0.0.1:%1").arg(m_server->port()), elsewhere);
         QTRY_COMPARE(other.state(), WallClient::Connected);
         const WallClient::Copies made = other.place(clip, QPointF(0, 0));
-        QCOMPARE(made.strokes.size() + made.shapes.size(), size_t(2));
+        QCOMPARE(made.strokes.size() + made.shapes.size() + made.images.size(), size_t(3));
+        QTRY_COMPARE(other.model().images().size(), size_t(1));
         QTRY_COMPARE(other.pendingCount(), 0);
         QCOMPARE(other.model().shapes().size(), size_t(1));
         QCOMPARE(other.model().strokes().size(), size_t(1));
+        QCOMPARE(other.model().images().front().hash, hash);
         QCOMPARE(other.notice(), QString());
+        // Someone else on that wall gets the picture from the server.
+        QTemporaryDir cacheThird;
+        WallClient third;
+        third.setDisplayName(QStringLiteral("Third"));
+        third.imageCache()->setDiskDirectory(cacheThird.path());
+        third.connectToWall(QStringLiteral("127.0.0.1:%1").arg(m_server->port()), elsewhere);
+        QTRY_COMPARE(third.state(), WallClient::Connected);
+        QTRY_COMPARE(third.images()->rowCount(), 1);
+        third.imageCache()->want(hash); // as a canvas showing it would
+        QTRY_VERIFY2(third.imageCache()->status(hash).state == ImageCache::State::Ready,
+                     qPrintable(third.imageCache()->status(hash).error));
+
+        // A picture whose bytes this computer does not have is not placed, and the person is
+        // told why.
+        QTemporaryDir empty;
+        WallClient stranger;
+        stranger.setDisplayName(QStringLiteral("Stranger"));
+        stranger.imageCache()->setDiskDirectory(empty.path());
+        stranger.connectToWall(QStringLiteral("127.0.0.1:%1").arg(m_server->port()),
+                               QStringLiteral("stranger-%1").arg(m_wallNumber));
+        QTRY_COMPARE(stranger.state(), WallClient::Connected);
+        stranger.place(clip, QPointF(0, 0));
+        QTRY_VERIFY2(stranger.notice().contains(QStringLiteral("not kept on this computer")), qPrintable(stranger.notice()));
+        QTRY_COMPARE(stranger.pendingCount(), 0);
+        QCOMPARE(stranger.model().images().size(), size_t(0));
+        QCOMPARE(stranger.model().shapes().size(), size_t(1));
     }
 
     // On a protected wall the select tool picks only what its user may change: B's Ctrl+A takes
