@@ -14,6 +14,9 @@ ApplicationWindow {
     title: inWall ? qsTr("%1 — Scrawl").arg(wallClient.wall) : qsTr("Scrawl")
 
     property bool inWall: false
+    // A wall to join at once (`scrawl scrawl://HOST:PORT/WALL`).
+    property string startAddress: ""
+    property string startWall: ""
 
     HostController {
         id: hostController
@@ -38,7 +41,11 @@ ApplicationWindow {
         inWall = true
     }
 
-    Component.onCompleted: AppSettings.restoreWindow(window)
+    Component.onCompleted: {
+        AppSettings.restoreWindow(window)
+        if (startWall !== "")
+            enter(startAddress, startWall, false)
+    }
     onClosing: AppSettings.saveWindow(window)
 
     StartScreen {
