@@ -13,6 +13,7 @@
 #include <QSGRectangleNode>
 #include <QSGTexture>
 #include <QSvgGenerator>
+#include <QTabletEvent>
 #include <QtMath>
 #include <QMatrix4x4>
 
@@ -437,7 +438,39 @@ void CanvasItem::itemChange(ItemChange change, const ItemChangeData &value)
         m_dirtyAll = true;
         update();
     }
+    if (change == ItemSceneChange) {
+        // A pen's pressure comes in tablet events, which the window gets; the pen draws through
+        // the mouse events Qt makes of them (nothing accepts the tablet events), so the window is
+        // watched for the pressure of each.
+        if (m_watchedWindow)
+            m_watchedWindow->removeEventFilter(this);
+        m_watchedWindow = value.window;
+        if (m_watchedWindow)
+            m_watchedWindow->installEventFilter(this);
+    }
     QQuickItem::itemChange(change, value);
+}
+
+bool CanvasItem::eventFilter(QObject *watched, QEvent *event)
+{
+    switch (event->type()) {
+    case QEvent::TabletPress:
+    case QEvent::TabletMove: {
+        const auto *tablet = static_cast<const QTabletEvent *>(event);
+        // Some devices report none (a puck, a mouse through the tablet driver): 0 everywhere.
+        const bool reports = tablet->pointingDevice()
+                          && tablet->pointingDevice()->capabilities().testFlag(QInputDevice::Capability::Pressure);
+        m_penPressure = reports ? tablet->pressure() : -1;
+        break;
+    }
+    case QEvent::TabletRelease:
+    case QEvent::TabletLeaveProximity:
+        m_penPressure = -1; // what comes next may be a mouse
+        break;
+    default:
+        break;
+    }
+    return QQuickItem::eventFilter(watched, event);
 }
 
 // --- model changes -----------------------------------------------------------------------------
@@ -760,7 +793,7 @@ void CanvasItem::collectStrokes(const QRectF &area, double scale, StrokeBatch *b
             || m_client->isShadowedByLocal(s.key) || (asShown && lifted(s.key, 0)))
             continue;
         const std::span<const FixedPoint> points(s.points);
-        batch->add(asShown ? points.first(shownPoints(s)) : points, s.color, s.width, scale, s.layer);
+        batch->add(asShown ? points.first(shownPoints(s)) : points, s.color, s.width, scale, s.layer, s.pressure);
     }
     // Our own strokes that the server has not fully acknowledged, drawn from the outbox copy.
     const std::uint64_t self = m_client->userId();
@@ -769,7 +802,8 @@ void CanvasItem::collectStrokes(const QRectF &area, double scale, StrokeBatch *b
             continue;
         // New ink is on top: over anything brought to the front before it.
         const WallModel::Stroke *made = m_client->model().stroke(objectKey(self, id));
-        batch->add(ls.points, ls.color, ls.width, scale, made ? made->layer : m_client->model().topLayer());
+        batch->add(ls.points, ls.color, ls.width, scale, made ? made->layer : m_client->model().topLayer(),
+                   ls.pressure);
     }
 }
 
@@ -1225,7 +1259,7 @@ void CanvasItem::mousePressEvent(QMouseEvent *event)
     }
     switch (m_tool) {
     case Pen:
-        m_strokeId = m_client->beginStroke(wall, m_penColor, float(m_penWidth));
+        m_strokeId = m_client->beginStroke(wall, m_penColor, float(m_penWidth), m_penPressure);
         m_gesture = m_strokeId ? Gesture::Draw : Gesture::None;
         break;
     case Eraser:
@@ -1283,7 +1317,7 @@ void CanvasItem::mouseMoveEvent(QMouseEvent *event)
     case Gesture::Pan: panBy(pos.x() - m_lastItemPos.x(), pos.y() - m_lastItemPos.y()); break;
     case Gesture::Draw:
         if (m_client)
-            m_strokeId = m_client->extendStroke(m_strokeId, wall);
+            m_strokeId = m_client->extendStroke(m_strokeId, wall, m_penPressure);
         break;
     case Gesture::Erase: {
         // Fast drags jump: test points along the way so no stroke in between is missed.

@@ -188,6 +188,7 @@ protected:
     QSGNode *updatePaintNode(QSGNode *old, UpdatePaintNodeData *) override;
     void geometryChange(const QRectF &newGeometry, const QRectF &oldGeometry) override;
     void itemChange(ItemChange change, const ItemChangeData &value) override;
+    bool eventFilter(QObject *watched, QEvent *event) override;
     void mousePressEvent(QMouseEvent *event) override;
     void mouseMoveEvent(QMouseEvent *event) override;
     void mouseReleaseEvent(QMouseEvent *event) override;
@@ -331,6 +332,8 @@ private:
     std::unordered_set<std::uint64_t> m_remoteLifted[4]; // what they lift, by kind
     int m_remoteFloatRevision = 0;
     std::unordered_map<std::uint64_t, QRectF> m_imageRects; // where each image was last drawn
+    QPointer<QQuickWindow> m_watchedWindow; // for its tablet events
+    double m_penPressure = -1;               // the pen's, 0..1, from the last tablet event; < 0: none
     double m_textSize = 24;
     bool m_spaceDown = false;
     bool m_panning = false;

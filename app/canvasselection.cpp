@@ -637,7 +637,7 @@ void CanvasItem::collectObjects(const WallClient::Copies &objects, const QRectF 
     }
     for (const std::uint64_t key : objects.strokes) {
         if (const WallModel::Stroke *s = model.stroke(key); s && s->bounds().intersects(area))
-            batch->add(s->points, s->color, s->width, scale, s->layer);
+            batch->add(s->points, s->color, s->width, scale, s->layer, s->pressure);
     }
 }
 

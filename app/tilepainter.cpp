@@ -88,7 +88,7 @@ void StrokeBatch::addPicture(Picture picture)
 }
 
 void StrokeBatch::add(std::span<const FixedPoint> in, std::uint32_t color, float width,
-                      double scale, std::int32_t layer)
+                      double scale, std::int32_t layer, std::span<const std::uint8_t> pressure)
 {
     if (in.empty())
         return;
@@ -97,21 +97,31 @@ void StrokeBatch::add(std::span<const FixedPoint> in, std::uint32_t color, float
     s.color = color;
     s.width = width;
     s.layer = layer;
+    s.pressured = pressure.size() >= in.size();
     layered = layered || layer != 0;
     const double minStep = 0.5 / scale * kCoordScale;
     const double minStep2 = minStep * minStep;
     FixedPoint last = in.front();
     std::vector<QPointF> &kept = m_scratch;
+    std::vector<float> &keptWidths = m_scratchWidths;
     kept.clear();
-    kept.push_back(toPixels(last));
+    keptWidths.clear();
+    auto keep = [&](size_t i) {
+        kept.push_back(toPixels(in[i]));
+        if (s.pressured)
+            keptWidths.push_back(float(width * pressureWidthFactor(pressure[i])));
+    };
+    keep(0);
     for (size_t i = 1; i < in.size(); ++i) {
         const double dx = in[i].x - last.x, dy = in[i].y - last.y;
         if (dx * dx + dy * dy < minStep2 && i + 1 != in.size())
             continue;
         last = in[i];
-        kept.push_back(toPixels(last));
+        keep(i);
     }
-    addSmoothed(kept, scale);
+    if (s.pressured)
+        widths.resize(points.size());
+    addSmoothed(kept, keptWidths, scale);
     s.count = std::uint32_t(points.size()) - s.first;
     strokes.push_back(s);
 }
@@ -121,8 +131,9 @@ void StrokeBatch::add(std::span<const FixedPoint> in, std::uint32_t color, float
 // a segment is drawn as the Catmull-Rom curve through its ends instead, with a point every
 // kCurveStepPx device pixels. A vertex where the pen turns sharply (over kSharpTurnCos) stays a
 // corner, as it was drawn (a V, a tick), and the curve leaves it along the segment.
-void StrokeBatch::addSmoothed(const std::vector<QPointF> &in, double scale)
+void StrokeBatch::addSmoothed(const std::vector<QPointF> &in, const std::vector<float> &inWidths, double scale)
 {
+    const bool pressured = !inWidths.empty();
     constexpr double kCurveStepPx = 4.0;
     constexpr double kSharpTurnCos = 0.5; // a turn of over 60 degrees
     constexpr int kMaxSteps = 16;
@@ -135,6 +146,8 @@ void StrokeBatch::addSmoothed(const std::vector<QPointF> &in, double scale)
         return la > 0 && lb > 0 && QPointF::dotProduct(a, b) / (la * lb) > kSharpTurnCos;
     };
     points.push_back(in.front());
+    if (pressured)
+        widths.push_back(inWidths.front());
     for (size_t i = 0; i + 1 < n; ++i) {
         const QPointF p1 = in[i], p2 = in[i + 1];
         const double length = std::hypot(p2.x() - p1.x(), p2.y() - p1.y()) * scale;
@@ -150,9 +163,13 @@ void StrokeBatch::addSmoothed(const std::vector<QPointF> &in, double scale)
                 const double h00 = 2 * t3 - 3 * t2 + 1, h10 = t3 - 2 * t2 + t;
                 const double h01 = -2 * t3 + 3 * t2, h11 = t3 - t2;
                 points.push_back(p1 * h00 + m1 * h10 + p2 * h01 + m2 * h11);
+                if (pressured)
+                    widths.push_back(float(inWidths[i] + (inWidths[i + 1] - inWidths[i]) * t));
             }
         }
         points.push_back(p2);
+        if (pressured)
+            widths.push_back(inWidths[i + 1]);
     }
 }
 
@@ -175,8 +192,35 @@ void paintPicture(QPainter &painter, const StrokeBatch::Picture &p, double scale
         painter.setTransform(was);
 }
 
+// A pen's stroke, whose width follows its pressure: each segment at the mean of its ends'
+// widths, with round caps, so consecutive segments meet in round joins.
+void drawPressuredStroke(QPainter &p, const QPointF *points, const float *widths, int count,
+                         const QColor &color, double scale)
+{
+    QPen pen(color);
+    pen.setCapStyle(Qt::RoundCap);
+    pen.setJoinStyle(Qt::RoundJoin);
+    const double thinnest = 0.8 / scale;
+    if (count == 1) {
+        pen.setWidthF(std::max(double(widths[0]), thinnest));
+        p.setPen(pen);
+        p.drawPoint(points[0]);
+        return;
+    }
+    for (int i = 0; i + 1 < count; ++i) {
+        pen.setWidthF(std::max((double(widths[i]) + widths[i + 1]) / 2, thinnest));
+        p.setPen(pen);
+        p.drawLine(points[i], points[i + 1]);
+    }
+}
+
 void paintOneStroke(QPainter &painter, const StrokeBatch &batch, const StrokeBatch::Stroke &s, double scale)
 {
+    if (s.pressured && batch.widths.size() >= size_t(s.first) + s.count) {
+        drawPressuredStroke(painter, batch.points.data() + s.first, batch.widths.data() + s.first,
+                            int(s.count), ink(s.color), scale);
+        return;
+    }
     // Never thinner than about a device pixel, or far-out strokes vanish.
     const double penWidth = std::max(double(s.width), 0.8 / scale);
     drawStroke(painter, batch.points.data() + s.first, int(s.count), ink(s.color), penWidth, scale);

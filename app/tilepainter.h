@@ -40,6 +40,7 @@ struct StrokeBatch
         std::uint32_t color = 0; // 0xRRGGBB
         float width = 0;         // wall pixels
         std::int32_t layer = 0;  // see pb::Arrange
+        bool pressured = false;  // its width at each point is in `widths` (from `first`)
     };
     // An image on the wall, under the ink: its picture at about the size it is drawn at, or a
     // null one while it is not here (a placeholder box is drawn).
@@ -51,6 +52,9 @@ struct StrokeBatch
         std::int32_t layer = 0;
     };
     std::vector<QPointF> points; // wall pixels
+    // The width at each point of a pressured stroke, at the same index as in `points` (so it is
+    // only as long as the last pressured stroke needs).
+    std::vector<float> widths;
     std::vector<Stroke> strokes; // in draw order
     std::vector<Picture> pictures; // in draw order, all under the strokes
     std::vector<WallModel::ShapeData> shapes; // in draw order, over the pictures, under the strokes
@@ -63,15 +67,19 @@ struct StrokeBatch
     // Appends a stroke, skipping points closer than half a device pixel (at `scale` device
     // pixels per wall pixel) to the last kept one: a zoomed-out wall costs what it shows, not
     // what it holds. The last point is always kept; far-apart samples are joined by curves.
+    // `pressure`: a pen's at each point (WallModel::Stroke::pressure), or empty; the width at a
+    // point is `width` times pressureWidthFactor of it.
     void add(std::span<const FixedPoint> points, std::uint32_t color, float width, double scale,
-             std::int32_t layer = 0);
+             std::int32_t layer = 0, std::span<const std::uint8_t> pressure = {});
     void addPicture(Picture picture);
     bool empty() const { return strokes.empty() && pictures.empty() && shapes.empty(); }
 
 private:
     // Appends the kept points of one stroke, curved between far-apart samples (see the .cpp).
-    void addSmoothed(const std::vector<QPointF> &kept, double scale);
+    // `keptWidths`: the width at each kept point, or empty (then `widths` is left as it is).
+    void addSmoothed(const std::vector<QPointF> &kept, const std::vector<float> &keptWidths, double scale);
     std::vector<QPointF> m_scratch;
+    std::vector<float> m_scratchWidths;
 };
 
 // Distance from `p` to the segment a-b, in the units of the three.

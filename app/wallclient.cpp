@@ -1160,6 +1160,9 @@ void WallClient::restoreOutbox()
             ls.color = b.color();
             ls.width = b.width();
             decodePoints(b, {}, &ls.points);
+            ls.pressured = !b.pressure().empty();
+            ls.pressure.assign(b.pressure().begin(), b.pressure().end());
+            ls.pressure.resize(ls.pressured ? ls.points.size() : 0, 255);
             ls.sentPoints = ls.points.size();
             ls.beginOpId = op.client_op_id();
             m_local[ls.id] = std::move(ls);
@@ -1168,12 +1171,22 @@ void WallClient::restoreOutbox()
         case pb::Op::kStrokePoints:
             if (const auto it = m_local.find(op.stroke_points().id()); it != m_local.end()) {
                 decodePoints(op.stroke_points(), tailOf(it->second.points), &it->second.points);
+                if (it->second.pressured) {
+                    const std::string &p = op.stroke_points().pressure();
+                    it->second.pressure.insert(it->second.pressure.end(), p.begin(), p.end());
+                    it->second.pressure.resize(it->second.points.size(), 255);
+                }
                 it->second.sentPoints = it->second.points.size();
             }
             break;
         case pb::Op::kStrokeEnd:
             if (const auto it = m_local.find(op.stroke_end().id()); it != m_local.end()) {
                 decodePath(op.stroke_end().path(), tailOf(it->second.points), &it->second.points);
+                if (it->second.pressured) {
+                    const std::string &p = op.stroke_end().pressure();
+                    it->second.pressure.insert(it->second.pressure.end(), p.begin(), p.end());
+                    it->second.pressure.resize(it->second.points.size(), 255);
+                }
                 it->second.sentPoints = it->second.points.size();
                 it->second.ended = true;
                 it->second.endOpId = op.client_op_id();
@@ -1727,15 +1740,18 @@ pb::WallSnapshot WallClient::clipOf(const Copies &objects) const
     for (const std::uint64_t key : objects.strokes) {
         const WallModel::Stroke *st = m_model.stroke(key);
         std::vector<FixedPoint> points;
+        std::vector<std::uint8_t> pressure;
         std::uint32_t color = 0;
         float width = 0;
         if (st && st->visible()) {
             points = st->points;
+            pressure = st->pressure;
             color = st->color;
             width = st->width;
         } else if (const auto local = m_local.find(std::uint32_t(key & 0xffffffffu));
                    keyAuthor(key) == m_userId && local != m_local.end()) {
             points = local->second.points;
+            pressure = local->second.pressure;
             color = local->second.color;
             width = local->second.width;
         }
@@ -1747,6 +1763,8 @@ pb::WallSnapshot WallClient::clipOf(const Copies &objects) const
         out->set_width(width);
         out->set_closed(true);
         encodePoints(points, {}, out);
+        if (pressure.size() == points.size())
+            out->set_pressure(pressure.data(), pressure.size());
     }
     for (const std::uint64_t key : objects.notes) {
         NotesModel::Note n;
@@ -1867,11 +1885,13 @@ WallClient::Copies WallClient::place(const pb::WallSnapshot &clip, QPointF at)
         if (!decodePoints(in, {}, &points).ok || points.empty())
             continue;
         const QColor color = fromRgb(in.color());
-        std::uint32_t id = beginStroke(toPixels(points.front()) + offset, color, in.width());
+        const bool pressured = in.pressure().size() == points.size();
+        auto pressureAt = [&](size_t k) { return pressured ? std::uint8_t(in.pressure()[k]) / 255.0 : -1.0; };
+        std::uint32_t id = beginStroke(toPixels(points.front()) + offset, color, in.width(), pressureAt(0));
         if (!id)
             continue;
         for (size_t k = 1; k < points.size(); ++k)
-            id = extendStroke(id, toPixels(points[k]) + offset);
+            id = extendStroke(id, toPixels(points[k]) + offset, pressureAt(k));
         endStroke(id);
         made.strokes.push_back(objectKey(m_userId, id));
     }
@@ -1968,7 +1988,7 @@ void WallClient::sendCursor(double x, double y)
 
 // --- strokes -----------------------------------------------------------------------------------
 
-std::uint32_t WallClient::beginStroke(QPointF wallPos, QColor color, float width)
+std::uint32_t WallClient::beginStroke(QPointF wallPos, QColor color, float width, double pressure)
 {
     if (!ready() || !isValidCoordinate(wallPos.x()) || !isValidCoordinate(wallPos.y()))
         return 0;
@@ -1984,6 +2004,11 @@ std::uint32_t WallClient::beginStroke(QPointF wallPos, QColor color, float width
     b->set_color(ls.color);
     b->set_width(ls.width);
     encodePoints(ls.points, {}, b);
+    if (pressure >= 0) {
+        ls.pressured = true;
+        ls.pressure.push_back(toPressureByte(pressure));
+        b->set_pressure(ls.pressure.data(), ls.pressure.size());
+    }
     ls.beginOpId = queue(std::move(op));
     ls.pacer.sent(ls.beginOpId, m_clock.elapsed());
     pushAction(ls.beginOpId);
@@ -1993,7 +2018,7 @@ std::uint32_t WallClient::beginStroke(QPointF wallPos, QColor color, float width
     return id;
 }
 
-std::uint32_t WallClient::extendStroke(std::uint32_t id, QPointF wallPos)
+std::uint32_t WallClient::extendStroke(std::uint32_t id, QPointF wallPos, double pressure)
 {
     const auto it = m_local.find(id);
     if (it == m_local.end() || it->second.ended || !isValidCoordinate(wallPos.x())
@@ -2008,13 +2033,16 @@ std::uint32_t WallClient::extendStroke(std::uint32_t id, QPointF wallPos)
         const QPointF last = toPixels(ls.points.back());
         const QColor color = fromRgb(ls.color);
         const float width = ls.width;
+        const double lastPressure = ls.pressured ? ls.pressure.back() / 255.0 : -1;
         endStroke(id);
-        const std::uint32_t next = beginStroke(last, color, width);
-        return extendStroke(next, wallPos);
+        const std::uint32_t next = beginStroke(last, color, width, lastPressure);
+        return extendStroke(next, wallPos, pressure);
     }
     if (ls.sentPoints == ls.points.size())
         ls.waitingSinceMs = m_clock.elapsed();
     ls.points.push_back(p);
+    if (ls.pressured) // a point the device gave no pressure for keeps the last one
+        ls.pressure.push_back(pressure >= 0 ? toPressureByte(pressure) : ls.pressure.back());
     emit localStrokeChanged(id, ls.points.size() - 1);
     sendDueStrokePoints();
     return id;
@@ -2028,6 +2056,8 @@ void WallClient::takePendingPoints(LocalStroke &ls, size_t max, Message *message
     const std::vector<FixedPoint> chunk(ls.points.begin() + long(ls.sentPoints),
                                         ls.points.begin() + long(ls.sentPoints + n));
     encodePoints(chunk, tailOf(ls.points, ls.sentPoints), message);
+    if (ls.pressured)
+        message->set_pressure(ls.pressure.data() + ls.sentPoints, n);
     ls.sentPoints += n;
 }
 

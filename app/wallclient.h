@@ -119,6 +119,8 @@ public:
         std::uint32_t color = 0;
         float width = 1;
         std::vector<FixedPoint> points;
+        std::vector<std::uint8_t> pressure; // a pen's, one a point (toPressureByte); empty: a mouse
+        bool pressured = false;
         size_t sentPoints = 0; // points already put into ops
         std::int64_t waitingSinceMs = 0; // when the oldest point not yet put into an op was drawn
         StrokePacer pacer;               // when the waiting points go (core/points.h)
@@ -334,8 +336,10 @@ public:
 
     // Strokes: points in wall pixels. Returns the local id of the stroke being drawn; it changes
     // when a stroke reaches limits::kMaxPointsPerStroke and is continued as a new one.
-    std::uint32_t beginStroke(QPointF wallPos, QColor color, float width);
-    std::uint32_t extendStroke(std::uint32_t id, QPointF wallPos);
+    // `pressure`: the pen's, 0..1, when the device reports it (< 0: it does not; a stroke begun
+    // without it has none).
+    std::uint32_t beginStroke(QPointF wallPos, QColor color, float width, double pressure = -1);
+    std::uint32_t extendStroke(std::uint32_t id, QPointF wallPos, double pressure = -1);
     void endStroke(std::uint32_t id);
     // Hides strokes at once (an eraser drag in progress); erase() then sends them.
     void hideLocally(const std::vector<std::uint64_t> &keys);

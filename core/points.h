@@ -117,6 +117,14 @@ private:
     std::int64_t m_arrivedMs = -1; // when the last batch came
 };
 
+// A pen's pressure (0..1, as Qt reports it) as it travels: one byte a point
+// (pb::StrokeBegin.pressure), and how much of a stroke's width a point of that pressure gets.
+inline std::uint8_t toPressureByte(double pressure)
+{
+    return std::uint8_t(std::clamp(pressure, 0.0, 1.0) * 255.0 + 0.5);
+}
+inline double pressureWidthFactor(std::uint8_t pressure) { return 0.15 + 0.85 * (pressure / 255.0); }
+
 struct FixedPoint
 {
     std::int32_t x = 0;

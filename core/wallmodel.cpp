@@ -270,6 +270,36 @@ std::optional<Problem> WallModel::checkMorePoints(
     return std::nullopt;
 }
 
+namespace {
+
+// A batch's pressures: one a point for a stroke begun with them, none for one begun without.
+std::optional<Problem> checkPressure(std::uint32_t id, bool pressured, size_t pressures, int points)
+{
+    if (pressured && pressures != size_t(points))
+        return invalid(QStringLiteral("Stroke %1 carries a pen's pressure: a batch of %2 points needs "
+                                      "%2 pressure bytes, not %3.")
+                           .arg(id)
+                           .arg(points)
+                           .arg(pressures));
+    if (!pressured && pressures != 0)
+        return invalid(QStringLiteral("Stroke %1 was begun without pressure; its points cannot carry "
+                                      "it (%2 pressure bytes sent). Begin a stroke with pressure.")
+                           .arg(id)
+                           .arg(pressures));
+    return std::nullopt;
+}
+
+// Appends a batch's pressures to a stroke that has them (bad data from a server: padded, cut).
+void appendPressure(WallModel::Stroke *s, const std::string &pressure, size_t added)
+{
+    if (!s->pressured)
+        return;
+    for (size_t i = 0; i < added; ++i)
+        s->pressure.push_back(i < pressure.size() ? std::uint8_t(pressure[i]) : 255);
+}
+
+} // namespace
+
 std::optional<Problem> WallModel::checkStroke(const pb::Op &op, std::uint64_t author) const
 {
     switch (op.body_case()) {
@@ -293,6 +323,9 @@ std::optional<Problem> WallModel::checkStroke(const pb::Op &op, std::uint64_t au
             return p;
         if (auto p = checkStrokePointTotals(0, m_totalPoints, pointCount(b), m_capacity.maxPoints))
             return p;
+        if (!b.pressure().empty())
+            if (auto p = checkPressure(b.id(), true, b.pressure().size(), pointCount(b)))
+                return p;
         std::vector<FixedPoint> decoded;
         const DecodeResult r = decodePoints(b, {}, &decoded);
         if (!r.ok)
@@ -311,6 +344,8 @@ std::optional<Problem> WallModel::checkStroke(const pb::Op &op, std::uint64_t au
         if (s->closed)
             return invalid(QStringLiteral("Stroke %1 has already ended; begin a new stroke.")
                                .arg(b.id()));
+        if (auto p = checkPressure(b.id(), s->pressured, b.pressure().size(), pointCount(b)))
+            return p;
         return checkMorePoints(*s, pointCount(b), [&](StrokeTail tail, std::vector<FixedPoint> *out) {
             return decodePoints(b, tail, out);
         });
@@ -325,6 +360,9 @@ std::optional<Problem> WallModel::checkStroke(const pb::Op &op, std::uint64_t au
         if (s->closed)
             return invalid(QStringLiteral("Stroke %1 has already ended.").arg(op.stroke_end().id()));
         const auto &path = op.stroke_end().path();
+        if (auto p = checkPressure(op.stroke_end().id(), s->pressured, op.stroke_end().pressure().size(),
+                                   path.size()))
+            return p;
         if (path.empty())
             return std::nullopt;
         return checkMorePoints(*s, path.size(), [&](StrokeTail tail, std::vector<FixedPoint> *out) {
@@ -1105,6 +1143,8 @@ WallModel::Change WallModel::apply(const pb::Op &op)
                              limits::kMaxStrokeWidth);
         if (!decodePoints(b, {}, &s.points).ok)
             s.points.clear();
+        s.pressured = !b.pressure().empty();
+        appendPressure(&s, b.pressure(), s.points.size());
         m_totalPoints += s.points.size();
         setLayer(s.layer, topLayer()); // new work goes on top
         m_strokeIndex.emplace(key, m_strokes.size());
@@ -1125,6 +1165,7 @@ WallModel::Change WallModel::apply(const pb::Op &op)
         const size_t before = s->points.size();
         if (decodePoints(op.stroke_points(), tailOf(s->points), &s->points).ok
             && s->points.size() > before) {
+            appendPressure(s, op.stroke_points().pressure(), s->points.size() - before);
             m_totalPoints += s->points.size() - before;
             change.strokes.push_back(key);
             change.firstNewPoint = before;
@@ -1136,6 +1177,7 @@ WallModel::Change WallModel::apply(const pb::Op &op)
             const size_t before = s->points.size();
             if (!op.stroke_end().path().empty()
                 && decodePath(op.stroke_end().path(), tailOf(s->points), &s->points).ok) {
+                appendPressure(s, op.stroke_end().pressure(), s->points.size() - before);
                 m_totalPoints += s->points.size() - before;
                 change.firstNewPoint = before;
             }
@@ -1551,6 +1593,8 @@ pb::WallSnapshot WallModel::snapshot() const
             out->set_color(s.color);
             out->set_width(s.width);
             encodePoints(s.points, {}, out);
+            if (!s.pressure.empty())
+                out->set_pressure(s.pressure.data(), s.pressure.size());
         }
         out->set_closed(s.closed);
         out->set_erased(s.erased);
@@ -1635,8 +1679,10 @@ void WallModel::serializeSnapshot(QByteArray *into) const
             }
         }
         const std::uint32_t layer = google::protobuf::internal::WireFormatLite::ZigZagEncode32(s.layer);
+        const size_t pressureBytes = tombstone ? 0 : s.pressure.size();
         const size_t size = h + (pathBytes ? 1 + CodedOutputStream::VarintSize64(pathBytes) + pathBytes : 0)
-                          + (layer ? 1 + CodedOutputStream::VarintSize32(layer) : 0);
+                          + (layer ? 1 + CodedOutputStream::VarintSize32(layer) : 0)
+                          + (pressureBytes ? 1 + CodedOutputStream::VarintSize64(pressureBytes) + pressureBytes : 0);
         out.append(char(tagByte(2, Delimited)));
         putVarint(out, size);
         out.append(reinterpret_cast<const char *>(head), qsizetype(h));
@@ -1648,6 +1694,11 @@ void WallModel::serializeSnapshot(QByteArray *into) const
         if (s.layer != 0) {
             out.append(char(tagByte(9, Varint)));
             putVarint(out, google::protobuf::internal::WireFormatLite::ZigZagEncode32(s.layer));
+        }
+        if (pressureBytes) {
+            out.append(char(tagByte(10, Delimited)));
+            putVarint(out, pressureBytes);
+            out.append(reinterpret_cast<const char *>(s.pressure.data()), qsizetype(pressureBytes));
         }
     }
     pb::SnapNote note;
@@ -1701,6 +1752,15 @@ std::optional<Problem> WallModel::load(const pb::WallSnapshot &snap)
             return invalid(QStringLiteral("The snapshot's stroke %1 is damaged: %2")
                                .arg(in.key())
                                .arg(r.error));
+        if (!in.pressure().empty()) {
+            if (in.pressure().size() != s.points.size())
+                return invalid(QStringLiteral("The snapshot's stroke %1 is damaged: %2 pressures for %3 points.")
+                                   .arg(in.key())
+                                   .arg(in.pressure().size())
+                                   .arg(s.points.size()));
+            s.pressured = true;
+            s.pressure.assign(in.pressure().begin(), in.pressure().end());
+        }
         s.closed = in.closed();
         s.erased = in.erased();
         s.undone = in.undone();

@@ -33,6 +33,10 @@ public:
         std::uint32_t color = 0;
         float width = 1.0f;
         std::vector<FixedPoint> points;
+        // A pen's pressure at each point (0-255), as many as points; empty: none reported (a
+        // mouse), drawn at `width` throughout.
+        std::vector<std::uint8_t> pressure;
+        bool pressured = false; // begun with pressure: every batch carries it
         bool closed = false;
         std::int32_t layer = 0; // see pb::Arrange
         bool erased = false;

@@ -22,6 +22,7 @@
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
+#include <QTabletEvent>
 #include <QTest>
 
 #include <functional>
@@ -293,6 +294,73 @@ private slots:
                                  .arg(samples.front(), 0, 'f', 1)
                                  .arg(samples.back(), 0, 'f', 1);
         QTRY_COMPARE(client("viewA")->pendingCount(), 0);
+    }
+
+    // A pen on a tablet: the pressure of each tablet event reaches the stroke (one byte a point
+    // in the protocol), and the ink on the other app is thin where the pen was light and thick
+    // where it pressed. The window gets each tablet event, then the mouse event Qt makes of it,
+    // as a real tablet's driver delivers them; a mouse stroke after it carries no pressure.
+    void penPressureSetsTheWidthOnBothApps()
+    {
+        auto *canvasA = qobject_cast<CanvasItem *>(item("viewA", "canvas"));
+        auto *canvasB = qobject_cast<CanvasItem *>(item("viewB", "canvas"));
+        WallClient *b = client("viewB");
+        QVERIFY(canvasA && canvasB);
+        canvasA->setTool(CanvasItem::Pen);
+        canvasA->setPenColor(QColor(0x10, 0x10, 0x10));
+        canvasA->setPenWidth(16);
+        QPointingDevice stylus(QStringLiteral("test pen"), 4242, QInputDevice::DeviceType::Stylus,
+                               QPointingDevice::PointerType::Pen,
+                               QInputDevice::Capability::Position | QInputDevice::Capability::Pressure, 1, 2);
+        const QPointF from(canvasA->width() * 0.2, canvasA->height() * 0.6);
+        const QPointF to = from + QPointF(300, 0);
+        const int steps = 30;
+        auto tablet = [&](QEvent::Type type, QPointF at, double pressure) {
+            const QPointF scene = canvasA->mapToScene(at);
+            QTabletEvent event(type, &stylus, scene, m_window->mapToGlobal(scene), pressure, 0, 0, 0, 0, 0,
+                               Qt::NoModifier, Qt::LeftButton,
+                               type == QEvent::TabletRelease ? Qt::NoButton : Qt::LeftButton);
+            QCoreApplication::sendEvent(m_window, &event);
+        };
+        const size_t before = b->model().strokes().size();
+        for (int i = 0; i <= steps; ++i) {
+            const QPointF at = from + (to - from) * (double(i) / steps);
+            const double pressure = 0.05 + 0.95 * i / steps;
+            tablet(i == 0 ? QEvent::TabletPress : QEvent::TabletMove, at, pressure);
+            if (i == 0)
+                QTest::mousePress(m_window, Qt::LeftButton, {}, canvasA->mapToScene(at).toPoint());
+            else
+                QTest::mouseMove(m_window, canvasA->mapToScene(at).toPoint());
+        }
+        tablet(QEvent::TabletRelease, to, 0);
+        QTest::mouseRelease(m_window, Qt::LeftButton, {}, canvasA->mapToScene(to).toPoint());
+        QTRY_COMPARE(b->model().strokes().size(), before + 1);
+        QTRY_VERIFY(b->model().strokes().back().closed);
+        const WallModel::Stroke &drawn = b->model().strokes().back();
+        QCOMPARE(drawn.pressure.size(), drawn.points.size());
+        QVERIFY2(drawn.pressure.front() < 40, qPrintable(QString::number(drawn.pressure.front())));
+        QVERIFY2(drawn.pressure.back() > 230, qPrintable(QString::number(drawn.pressure.back())));
+
+        // On B's screen: the ink's height across the line, light end and heavy end.
+        const QPointF offsetB = canvasB->mapToScene(QPointF(0, 0)) - canvasA->mapToScene(QPointF(0, 0));
+        auto thickness = [&](double along) {
+            const QImage shot = m_window->grabWindow();
+            const QPointF centre = canvasA->mapToScene(from + (to - from) * along) + offsetB;
+            int dark = 0;
+            for (int dy = -20; dy <= 20; ++dy) {
+                const QPoint p = ((centre + QPointF(0, dy)) * shot.devicePixelRatio()).toPoint();
+                if (qGray(shot.pixel(p)) < 100)
+                    ++dark;
+            }
+            return dark / shot.devicePixelRatio();
+        };
+        QTRY_VERIFY(canvasB->settled());
+        QTRY_VERIFY2(thickness(0.9) > 12 && thickness(0.1) < 7,
+                     qPrintable(QStringLiteral("light end %1 px, heavy end %2 px").arg(thickness(0.1)).arg(thickness(0.9))));
+
+        // The mouse again: no pressure.
+        drawInA(from + QPointF(0, 60), to + QPointF(0, 60));
+        QVERIFY(b->model().strokes().back().pressure.empty());
     }
 
     void chatTypedInOneAppearsInTheOther()

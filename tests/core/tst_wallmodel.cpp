@@ -311,6 +311,10 @@ QString visibleState(const WallModel &model)
         out += u"stroke %1 w%2 c%3 L%4:"_s.arg(s.key).arg(double(s.width)).arg(s.color).arg(s.layer);
         for (const auto p : s.points)
             out += u" %1,%2"_s.arg(p.x).arg(p.y);
+        if (!s.pressure.empty())
+            out += u" pressure "_s
+                 + QString::fromLatin1(QByteArray(reinterpret_cast<const char *>(s.pressure.data()),
+                                                  qsizetype(s.pressure.size())).toHex());
         out += u'\n';
     }
     for (const auto &n : model.notes()) {
@@ -368,6 +372,7 @@ class TestWallModel : public QObject
 private slots:
     void strokeLifecycle();
     void strokeEndCarriesTheLastPoints();
+    void strokePressureTravelsAndIsChecked();
     void strokeBounds();
     void eraseAndUndoRestores();
     void notesLifecycle();
@@ -460,6 +465,70 @@ void TestWallModel::strokeLifecycle()
     QVERIFY(s.model.action(author, 11));
     QVERIFY(!s.model.action(author, 12));
     QVERIFY(!s.model.actions(author + 1));
+}
+
+// A pen's pressure: a byte a point in every batch of a stroke begun with it, none in one begun
+// without; kept through the snapshot (both writers) and a load.
+void TestWallModel::strokePressureTravelsAndIsChecked()
+{
+    Server s;
+    const Points first = line(3, {10, 10});
+    const Points more = line(4, {13, 10});
+    const Points last = line(2, {17, 10});
+    pb::Op begin = strokeBegin(1, first);
+    begin.mutable_stroke_begin()->set_pressure(std::string("\x10\x20\x30", 3));
+    ACCEPT(s, 1, begin);
+    pb::Op points = strokePoints(1, more, scrawl::tailOf(first));
+    points.mutable_stroke_points()->set_pressure(std::string("\x40\x50\x60\x70", 4));
+    ACCEPT(s, 1, points);
+    Points sofar = first;
+    sofar.insert(sofar.end(), more.begin(), more.end());
+    pb::Op end = strokeEnd(1);
+    scrawl::encodePoints(last, scrawl::tailOf(sofar), end.mutable_stroke_end());
+    end.mutable_stroke_end()->set_pressure(std::string("\x80\xff", 2));
+    ACCEPT(s, 1, end);
+    const WallModel::Stroke *stroke = s.model.stroke(objectKey(1, 1));
+    QVERIFY(stroke);
+    const std::vector<std::uint8_t> pressure = stroke->pressure;
+    QCOMPARE(pressure, (std::vector<std::uint8_t>{0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x80, 0xff}));
+    QCOMPARE(pressure.size(), stroke->points.size());
+
+    // A mouse's stroke beside it has none.
+    ACCEPT(s, 1, strokeBegin(2, first));
+    QVERIFY(s.model.stroke(objectKey(1, 2))->pressure.empty());
+
+    CHECK_SERIALIZED_SNAPSHOT(s.model);
+    WallModel loaded;
+    QVERIFY(!loaded.load(s.model.snapshot()));
+    QCOMPARE(visibleState(loaded), visibleState(s.model));
+    QCOMPARE(loaded.stroke(objectKey(1, 1))->pressure, pressure);
+
+    // Refused: a count that does not match the points, pressure a stroke was begun without,
+    // a batch of a pressured stroke without it.
+    auto refused = [&](pb::Op op, const char *says) {
+        const auto problem = s.model.check(op, 1);
+        QVERIFY2(problem, says);
+        QCOMPARE(problem->code, pb::INVALID_OP);
+        QVERIFY2(problem->message.contains(QLatin1String(says)), qPrintable(problem->message));
+    };
+    pb::Op uneven = strokeBegin(3, first);
+    uneven.mutable_stroke_begin()->set_pressure(std::string("\x10\x20", 2));
+    refused(uneven, "needs 3 pressure bytes, not 2");
+    pb::Op onMouse = strokePoints(2, more, scrawl::tailOf(first));
+    onMouse.mutable_stroke_points()->set_pressure(std::string(4, '\x40'));
+    refused(onMouse, "was begun without pressure");
+    pb::Op pen = begin;
+    pen.mutable_stroke_begin()->set_id(4);
+    ACCEPT(s, 1, pen);
+    refused(strokePoints(4, more, scrawl::tailOf(first)), "needs 4 pressure bytes, not 0");
+
+    // A snapshot whose pressures do not match its points is damaged.
+    pb::WallSnapshot damaged = s.model.snapshot();
+    damaged.mutable_strokes(0)->set_pressure(std::string(2, '\x01'));
+    WallModel refusing;
+    const auto problem = refusing.load(damaged);
+    QVERIFY(problem);
+    QVERIFY2(problem->message.contains(QLatin1String("pressures for")), qPrintable(problem->message));
 }
 
 void TestWallModel::strokeEndCarriesTheLastPoints()

@@ -430,6 +430,20 @@ int main(int argc, char **argv)
                   .op(0, noteAdd(1, kInf, 0, "x")).op(0, noteAdd(2, 2e7f, 0, "x"))
                   .op(0, undo(999)).op(0, redo(1)).bytes());
     }
+    {
+        // A pen's stroke (a byte of pressure a point), then pressures that do not fit.
+        const std::vector<FixedPoint> first = wave(6), next = wave(4);
+        pb::Op pen = begin(20, first);
+        pen.mutable_stroke_begin()->set_pressure(std::string("\x10\x30\x50\x70\x90\xb0", 6));
+        pb::Op penMore = more(20, next, first.back());
+        penMore.mutable_stroke_points()->set_pressure(std::string("\xc0\xd0\xe0\xff", 4));
+        pb::Op short_ = begin(21, first);
+        short_.mutable_stroke_begin()->set_pressure(std::string("\x10", 1));
+        pb::Op onMouse = more(22, next, first.back());
+        onMouse.mutable_stroke_points()->set_pressure(std::string(4, '\x80'));
+        write(envDir, "pressure", Script().enter(0).op(0, pen).op(0, penMore).op(0, short_)
+                                      .op(0, begin(22, first)).op(0, onMouse).bytes());
+    }
     write(envDir, "big_batch", Script().enter(0).op(0, begin(1, wave(limits::kMaxPointsPerBatch + 1))).bytes());
     {
         // A hostile server: a Joined with a snapshot and ops, a damaged snapshot, a stray op.

@@ -214,6 +214,24 @@ const std::vector<Row> &rows()
              c.joined().sendEnvelope(opEnvelope(op));
          },
          pb::LIMIT_EXCEEDED, limits::kMaxEraseStrokesName, kStaysOpen},
+        {"stroke begun with fewer pressures than points", nullptr,
+         [](Ctx &c) {
+             pb::Op op = strokeBegin(61, line(5));
+             op.mutable_stroke_begin()->set_pressure(std::string(3, '\x80'));
+             c.joined().sendEnvelope(opEnvelope(op));
+         },
+         pb::INVALID_OP, "", kStaysOpen},
+        {"pressure on a stroke begun without it",
+         [](Ctx &c) {
+             c.joined();
+             QVERIFY(c.attackerOp(strokeBegin(62, line(5)), 1));
+         },
+         [](Ctx &c) {
+             pb::Op op = strokePoints(62, 4);
+             op.mutable_stroke_points()->set_pressure(std::string(4, '\x80'));
+             c.attacker->sendEnvelope(opEnvelope(op, 2));
+         },
+         pb::INVALID_OP, "", kStaysOpen},
         {"stroke past max_points_per_stroke",
          [](Ctx &c) {
              c.joined();
