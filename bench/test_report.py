@@ -51,7 +51,18 @@ def strokes(hz, up, down, batch_points=12, batch_ms=60, ppb=10.99):
             "path_point_bytes_per_point": 1.06, "protocol1_point_bytes_per_point": 2.02}
 
 
-def run(hz120_up=3.34, hz120_down=3.62, scrawl_half=1120680, scrawl_3x=150000):
+def ink(rtt, ppb, up, down):
+    return {"bench": "ink", "hz": 200, "rtt_ms": rtt, "points": 4000, "ops": 1300,
+            "points_per_batch": ppb, "up_bytes_per_point": up, "down_bytes_per_point": down}
+
+
+def canvas(run_, p50, p95, mx, images=0, sync_p95=0.5):
+    return {"bench": "canvas", "backend": "default (rhi)", "strokes": 100000, "run": run_,
+            "mean_ms": p50 + 0.5, "p50_ms": p50, "p95_ms": p95, "max_ms": mx, "sync_mean_ms": 0.11,
+            "sync_p95_ms": sync_p95, "images": images}
+
+
+def run(hz120_up=3.34, hz120_down=3.62, scrawl_half=1120680, scrawl_3x=150000, ink_down=5.33):
     return [
         {"bench": "machine", "date": "2026-11-30", "cpus": 2, "loadavg_start": "0.61 1.05 1.25",
          "cpu": "Test CPU", "quick": 0, "commit": "037a0e5", "nice": "", "node": "v20.20.2"},
@@ -81,9 +92,11 @@ def run(hz120_up=3.34, hz120_down=3.62, scrawl_half=1120680, scrawl_3x=150000):
         {"bench": "speedtest", "mode": "HTTP keep-alive", "messages": 1000, "total_ms": 212.4,
          "p50_us": 209, "p99_us": 330, "up_bytes_per_msg": 236.9, "down_bytes_per_msg": 243.8,
          "connections": 1},
-        {"bench": "canvas", "backend": "default (rhi)", "strokes": 100000,
-         "run": "pan at 100% (12 px/frame)", "mean_ms": 7.26, "p50_ms": 6.45, "p95_ms": 11.63,
-         "max_ms": 18.03, "sync_mean_ms": 0.11, "sync_p95_ms": 0.5},
+        ink(0, 3.16, 5.88, ink_down),
+        ink(100, 19.9, 1.92, 1.90),
+        canvas("pan at 100% (12 px/frame)", 6.45, 11.63, 18.03),
+        canvas("move 10,000 selected strokes", 14.73, 16.46, 89.76),
+        canvas("pan at 100% (12 px/frame)", 8.79, 12.21, 20.5, images=100, sync_p95=0.17),
         {"bench": "canvas", "backend": "default (rhi)", "strokes": 100000,
          "run": "remote: first pixels (220 ops)", "mean_ms": 22.63, "p50_ms": 22.46,
          "p95_ms": 31.85, "max_ms": 42.38},
@@ -137,15 +150,28 @@ with tempfile.TemporaryDirectory() as tmp:
     expect("| lws | 100 | 50 | 1,250,000 |" in text, "lws in the fan-out table")
     expect("N = 100: p99 5.08 ms on disk, 3.20 ms on tmpfs" in text, "the disk's cost is this run's")
     expect("(this run: 441 s)" in text, "the run's duration")
+    expect("| bytes a point at 200 Hz on loopback: ≤ 6 bytes | up **5.88**, down **5.33** (3.16 points "
+           "a batch) | **met** |" in text, "ink on loopback against its target: " + text)
+    expect("| bytes a point at 200 Hz at 100 ms round trip (fault proxy): ≤ 3.5 bytes | up **1.92**, "
+           "down **1.90** (19.90 points a batch) | **met** |" in text, "ink at 100 ms RTT against its target")
+    expect("| 200 | loopback | 4,000 | 1,300 | 3.16 | 5.88 | 5.33 |" in text, "the ink table")
+    expect("p50 **14.73 ms**, p95 16.46, the first frame 89.76 | **met** |" in text,
+           "a selection of 10,000 strokes moving, against 16 ms")
+    expect("### With 100 images under the ink" in text
+           and "| default (rhi) | 100,000 | pan at 100% (12 px/frame) | 6.45 | 8.79 | 11.63 | 12.21 | 0.17 |"
+           in text, "images beside the same run without them")
+    expect(text.count("| default (rhi) | 100,000 | pan at 100% (12 px/frame) | ") == 2,
+           "the run with images is not in the plain canvas table too")
 
     # Other results, other sentences: 120 Hz meets the target too, Scrawl at 3.5x.
     _, _, text2, chk2 = report(tmp, run(hz120_up=2.9, hz120_down=2.95, scrawl_half=558852,
-                                        scrawl_3x=2100000), "b")
+                                        scrawl_3x=2100000, ink_down=6.24), "b")
     expect(chk2.returncode == 0, "the second report passes --check: " + chk2.stdout)
     expect("(at 120, 200 and 240 Hz)" in text2 and "not at" not in text2.split("≤ 3 bytes")[1].split("\n")[0],
            "the verdict follows the results")
     expect("3.5× node-ws's at N = 100" in text2, "the ratio follows the results")
     expect("**94 %** (2,100,000 of 2,241,500/s)" in text2, "the goodput follows the results")
+    expect("down **6.24** (3.16 points a batch) | **not met** |" in text2, "ink over 6 bytes is not met")
 
     # A figure that is not from the run is flagged, with its line.
     with open(md, "a") as f:

@@ -201,7 +201,6 @@ private:
     QByteArray m_message; // a fragmented message being put together
     quint8 m_messageOpcode = 0;
     bool m_inMessage = false;
-    bool m_discarding = false; // the rest of a message that was too big
     bool m_readPaused = false;
 
     std::deque<QByteArray> m_out; // frames to write; the first from m_outPos

@@ -92,12 +92,15 @@ Stats stats(std::vector<double> v)
     return s;
 }
 
+// Images on the wall in this run (`bench_canvas N images`), for the report to tell runs apart.
+int imagesOnWall = 0;
+
 // The line scripts/bench reads (bench/report.py): one run's figures, in ms.
 void printResult(const QString &run, long long strokes, const Stats &f, const Stats *sync = nullptr)
 {
-    QString extra;
+    QString extra = QStringLiteral(",\"images\":%1").arg(imagesOnWall);
     if (sync)
-        extra = QStringLiteral(",\"sync_mean_ms\":%1,\"sync_p95_ms\":%2")
+        extra += QStringLiteral(",\"sync_mean_ms\":%1,\"sync_p95_ms\":%2")
                     .arg(sync->mean, 0, 'f', 3)
                     .arg(sync->p95, 0, 'f', 3);
     std::printf("RESULT {\"bench\":\"canvas\",\"backend\":\"%s\",\"strokes\":%lld,\"run\":\"%s\","
@@ -394,6 +397,7 @@ int main(int argc, char *argv[])
         photo.save(&buffer, "PNG");
         client.imageCache()->insert(hash, ImageCache::decode(buffer.data()));
     }
+    imagesOnWall = snap.images_size();
     if (withImages)
         std::printf("decoded %zu distinct pictures for 100 images in %lld ms\n", photos.size(),
                     (long long)t.elapsed());

@@ -98,6 +98,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, size_t size)
 
     pb::StrokePoints again;
     again.set_id(in.id());
+    again.set_pressure(in.pressure()); // not a point code: checked by the model, carried as is
     if (deltas)
         scrawl::encodeDeltas(points, tail.last, again.mutable_points());
     else

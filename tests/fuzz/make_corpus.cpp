@@ -151,7 +151,7 @@ void write(const std::filesystem::path &dir, const std::string &name, const std:
 // A fuzz_points input: the stroke so far (up to two points, folded onto the wall by the target),
 // then a StrokePoints message with protocol 1's deltas and/or path codes.
 std::string pointsInput(const std::vector<FixedPoint> &before, const std::vector<std::int32_t> &deltas,
-                        const std::vector<std::uint64_t> &path = {})
+                        const std::vector<std::uint64_t> &path = {}, const std::string &pressure = {})
 {
     std::string out(17, '\0');
     for (size_t i = 0; i < before.size() && i < 2; ++i) {
@@ -169,6 +169,7 @@ std::string pointsInput(const std::vector<FixedPoint> &before, const std::vector
         msg.add_points(d);
     for (auto c : path)
         msg.add_path(c);
+    msg.set_pressure(pressure);
     return out + msg.SerializeAsString();
 }
 
@@ -292,8 +293,10 @@ int main(int argc, char **argv)
         script.enter(0);
         std::uint32_t id = 0;
         for (const auto kind : {pb::SHAPE_LINE, pb::SHAPE_ARROW, pb::SHAPE_RECT, pb::SHAPE_ELLIPSE,
-                                pb::SHAPE_DIAMOND, pb::SHAPE_TEXT})
-            script.op(0, add(++id, shape(kind, 10.0f * id, -20, 60, -30.0f + 10 * id)));
+                                pb::SHAPE_DIAMOND, pb::SHAPE_TEXT}) {
+            ++id;
+            script.op(0, add(id, shape(kind, 10.0f * id, -20, 60, -30.0f + 10 * id)));
+        }
         script.op(0, edit).op(0, del).op(0, undo(8)).op(0, redo(8)).op(0, undo(7))
             .op(0, add(20, shape(pb::SHAPE_RECT, 0, 0, -5, 5))).op(0, add(21, badText))
             .op(0, add(22, textOnRect));
@@ -539,6 +542,8 @@ int main(int argc, char **argv)
     write(ptsDir, "natural", pointsInput({}, {}, {naturalPath.begin(), naturalPath.end()}));
     write(ptsDir, "after_two", pointsInput({bend[0], bend[1]}, {}, {tailPath.begin(), tailPath.end()}));
     write(ptsDir, "natural_deltas", pointsInput({}, natural));
+    write(ptsDir, "pressured", pointsInput({bend[0], bend[1]}, {}, {tailPath.begin(), tailPath.end()},
+                                            std::string(tailPath.size(), '\x80')));
     write(ptsDir, "empty", pointsInput({}, {}));
     write(ptsDir, "both_codes", pointsInput({}, {1, 2}, {3}));
     write(ptsDir, "path_extremes", pointsInput({{maxFixed, -maxFixed}, {-maxFixed, maxFixed}}, {}, {kAll, 0, kAll - 1, 1}));
