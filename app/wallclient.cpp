@@ -264,6 +264,8 @@ void WallClient::setNotice(const QString &text)
     if (m_notice == text)
         return;
     m_notice = text;
+    if (!text.isEmpty())
+        qCInfo(lcClient).noquote() << "notice:" << text; // for whoever reads the app's log
     emit noticeChanged();
 }
 

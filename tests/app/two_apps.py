@@ -4,13 +4,19 @@
 Each app runs on an Xvfb display of its own (started here), joins the same wall from the command
 line (`scrawl scrawl://127.0.0.1:PORT/WALL`), and is driven with xdotool: Ada draws a line, picks
 it up with the select tool and drags it (Bob sees it move while her button is still down, and
-land where she lets go), draws a box, and undoes it. Bob's screen is read back with ImageMagick's
-`import` after each step. Every wait is a bounded poll for what should appear.
+land where she lets go), draws a box and recolours it (undo and redo the recolour), pastes a
+picture through the X clipboard (xclip), and pastes two bad ones (not a picture; a
+decompression bomb) that are refused with errors that name why. Cat joins late and sees all of
+it; Ada's undos take the picture, the colour and the box away on both screens. Screens are read
+back with ImageMagick's `import` after each step. Every wait is a bounded poll for what should
+appear.
 
 Usage: two_apps.py PATH/TO/scrawl PATH/TO/scrawl-server
 """
 import os
 import re
+import struct
+import zlib
 import shutil
 import signal
 import subprocess
@@ -86,6 +92,28 @@ def ink_at(shot, x, y, radius=4):
     return False
 
 
+def color_at(shot, x, y, rgb, radius=4, tolerance=40):
+    """A pixel within `radius` of (x, y) within `tolerance` of the colour `rgb` on each channel?"""
+    w, h, data = shot
+    for yy in range(y - radius, y + radius + 1):
+        for xx in range(x - radius, x + radius + 1):
+            i = 3 * (yy * w + xx)
+            if all(abs(data[i + c] - rgb[c]) <= tolerance for c in range(3)):
+                return True
+    return False
+
+
+def png(path, width, height, rgb, rows=None):
+    """A PNG of one colour; `rows` < height writes only that many rows of pixel data (a header
+    that promises more than the file holds, as a decompression bomb's does)."""
+    raw = b''.join(b'\0' + bytes(rgb) * width for _ in range(height if rows is None else rows))
+    def chunk(kind, body):
+        return struct.pack('>I', len(body)) + kind + body + struct.pack('>I', zlib.crc32(kind + body))
+    with open(path, 'wb') as f:
+        f.write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0))
+                + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))
+
+
 def wait_until(what, check, display, seconds=15):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -110,6 +138,67 @@ def line(a, b, n=30):
     return [(round(a[0] + (b[0] - a[0]) * i / n), round(a[1] + (b[1] - a[1]) * i / n)) for i in range(n + 1)]
 
 
+RED = (0xe0, 0x3e, 0x3e)   # the palette's second colour (app/appsettings.cpp)
+BLUE = (30, 144, 255)      # the pasted picture
+apps = {}
+
+
+def join(name, link, wait=True):
+    """Starts `name`'s app on a display of its own, joined to `link`; returns the display."""
+    display = xvfb()
+    home = os.path.join(work, name)
+    env = {**os.environ, 'DISPLAY': display, 'XDG_CONFIG_HOME': home + '/config',
+           'XDG_DATA_HOME': home + '/data', 'XDG_CACHE_HOME': home + '/cache',
+           'XDG_RUNTIME_DIR': home, 'QT_QUICK_CONTROLS_STYLE': 'Fusion',
+           'QT_LOGGING_RULES': 'scrawl.app.client.info=true'}
+    env.pop('QT_QPA_PLATFORM', None)
+    os.makedirs(home, mode=0o700)
+    apps[name] = start([APP, link], env=env, stdout=open(os.path.join(work, name + '.log'), 'w'),
+                       stderr=subprocess.STDOUT)
+    if wait:
+        place_window(name, display)
+    return display
+
+
+def place_window(name, display):
+    """Waits for the window to be in the wall (its title names it) and moves it to the top left."""
+    app = apps[name]
+    deadline = time.monotonic() + 30
+    window = ''
+    while not window and time.monotonic() < deadline:
+        if app.poll() is not None:
+            fail(f"{name}'s app exited with {app.returncode}")
+        found = subprocess.run(['xdotool', 'search', '--onlyvisible', '--name', WALL],
+                               env={**os.environ, 'DISPLAY': display}, capture_output=True, text=True)
+        window = found.stdout.split()[0] if found.stdout.split() else ''
+        if not window:
+            time.sleep(0.1)
+    if not window:
+        fail(f"{name}'s window did not open on the wall")
+    xdo(display, 'windowmove', window, 0, 0)
+
+
+def clipboard(display, mime, path, text=None):
+    """Puts a file's bytes (or `text`) on the display's clipboard as `mime`, owned by an xclip
+    that stays until someone else takes the clipboard (or the test ends)."""
+    args = ['xclip', '-quiet', '-selection', 'clipboard', '-t', mime]
+    env = {**os.environ, 'DISPLAY': display}
+    owner = start(args + (['-i', path] if path else []), env=env, stdin=subprocess.PIPE if text else None,
+                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if text:
+        owner.stdin.write(text.encode())
+        owner.stdin.close()
+    # Owned once xclip answers for it.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        targets = subprocess.run(['xclip', '-o', '-selection', 'clipboard', '-t', 'TARGETS'], env=env,
+                                 capture_output=True, text=True).stdout
+        if mime in targets:
+            return
+        time.sleep(0.05)
+    fail(f'xclip did not take the clipboard with {mime}')
+
+
 def main():
     data = os.path.join(work, 'server')
     os.mkdir(data)
@@ -128,34 +217,9 @@ def main():
         fail('the server did not say its port')
 
     link = f'scrawl://127.0.0.1:{port}/{WALL}'
-    people = {}
-    for name in ('ada', 'bob'):
-        display = xvfb()
-        home = os.path.join(work, name)
-        env = {**os.environ, 'DISPLAY': display, 'XDG_CONFIG_HOME': home + '/config',
-               'XDG_DATA_HOME': home + '/data', 'XDG_CACHE_HOME': home + '/cache',
-               'XDG_RUNTIME_DIR': home, 'QT_QUICK_CONTROLS_STYLE': 'Fusion'}
-        env.pop('QT_QPA_PLATFORM', None)
-        os.makedirs(home, mode=0o700)
-        app = start([APP, link], env=env, stdout=open(os.path.join(work, name + '.log'), 'w'),
-                    stderr=subprocess.STDOUT)
-        people[name] = (display, app)
-    for name, (display, app) in people.items():
-        # The window, once it is in the wall (its title names it), at the top left.
-        deadline = time.monotonic() + 30
-        window = ''
-        while not window and time.monotonic() < deadline:
-            if app.poll() is not None:
-                fail(f"{name}'s app exited with {app.returncode}")
-            found = subprocess.run(['xdotool', 'search', '--onlyvisible', '--name', WALL],
-                                   env={**os.environ, 'DISPLAY': display}, capture_output=True, text=True)
-            window = found.stdout.split()[0] if found.stdout.split() else ''
-            if not window:
-                time.sleep(0.1)
-        if not window:
-            fail(f"{name}'s window did not open on the wall")
-        xdo(display, 'windowmove', window, 0, 0)
-    ada, bob = people['ada'][0], people['bob'][0]
+    ada, bob = join('ada', link, wait=False), join('bob', link, wait=False)
+    for name, display in (('ada', ada), ('bob', bob)):
+        place_window(name, display)
 
     # Both in: Ada's pointer, moved over her wall, shows on Bob's screen with her name tag (in
     # her colour, blue by default).
@@ -194,14 +258,76 @@ def main():
     xdo(ada, 'mouseup', 1)
     wait_until('the line landed on Bob\'s screen', lambda s: ink_at(s, 300, 470) and not ink_at(s, 300, 320), bob)
 
-    # A box; then Ada's undo takes it away for Bob too.
+    # A box, recoloured red with the select tool (palette key 2); the recolour undone and redone.
     xdo(ada, 'key', 'r')
     drag(ada, line((700, 250), (860, 400), 20))
     wait_until('the box on Bob\'s screen', lambda s: ink_at(s, 700, 325) and ink_at(s, 860, 325), bob)
     screen(bob, 'bob-box')
+    xdo(ada, 'key', 'v')
+    xdo(ada, 'mousemove', 860, 325)
+    xdo(ada, 'click', 1)
+    xdo(ada, 'key', '2')
+    wait_until('the box turned red on Bob\'s screen', lambda s: color_at(s, 860, 325, RED), bob)
     xdo(ada, 'key', 'ctrl+z')
-    wait_until('the box undone on Bob\'s screen', lambda s: not ink_at(s, 700, 325) and ink_at(s, 300, 470), bob)
-    print('PASS: line drawn, dragged live, box drawn and undone, all seen on the other app')
+    wait_until('the recolour undone on Bob\'s screen',
+               lambda s: ink_at(s, 860, 325) and not color_at(s, 860, 325, RED), bob)
+    xdo(ada, 'key', 'ctrl+shift+z')
+    wait_until('the recolour redone on Bob\'s screen', lambda s: color_at(s, 860, 325, RED), bob)
+
+    # A picture on Ada's clipboard, pasted where her pointer is: Bob sees it there.
+    picture = os.path.join(work, 'sky.png')
+    png(picture, 160, 120, BLUE)
+    clipboard(ada, 'image/png', picture)
+    xdo(ada, 'mousemove', 450, 680)
+    xdo(ada, 'key', 'ctrl+v')
+    wait_until('the pasted picture on Bob\'s screen', lambda s: color_at(s, 450, 680, BLUE, 2, 12), bob)
+    screen(bob, 'bob-picture')
+
+    # Two bad pictures, copied as files: one is not a picture at all, the other says it is
+    # 20,000 x 20,000 pixels. Each is refused on Ada's side with the reason, and nothing
+    # reaches Bob.
+    fake = os.path.join(work, 'notes.png')
+    with open(fake, 'w') as f:
+        f.write('not a picture\n')
+    bomb = os.path.join(work, 'bomb.png')
+    png(bomb, 20000, 20000, (0, 0, 0), rows=4)
+    for path, reason in ((fake, 'it is not an image Scrawl can place'),
+                         (bomb, 'it is 20000 × 20000 pixels; the limit max_image_pixels')):
+        clipboard(ada, 'text/uri-list', None, f'file://{path}\r\n')
+        xdo(ada, 'mousemove', 700, 680)
+        xdo(ada, 'key', 'ctrl+v')
+        name = os.path.basename(path)
+        expected = f'notice: {name} was not placed: {reason}'
+        deadline = time.monotonic() + 15
+        while expected not in open(os.path.join(work, 'ada.log'), encoding='utf-8').read():
+            if time.monotonic() > deadline:
+                fail(f'Ada was not told why {name} was not placed ("{expected}" not in ada.log)')
+            time.sleep(0.1)
+    if ink_at(screen(bob), 700, 680, 20) or color_at(screen(bob), 700, 680, (0, 0, 0), 20, 60):
+        fail('a refused picture showed on Bob\'s screen')
+
+    # Cat joins late: the snapshot brings the moved line, the red box and the picture.
+    cat = join('cat', link)
+    wait_until('the wall on Cat\'s screen, as Bob sees it',
+               lambda s: ink_at(s, 300, 470) and not ink_at(s, 300, 320) and color_at(s, 860, 325, RED)
+               and color_at(s, 450, 680, BLUE, 2, 12), cat, 30)
+    screen(cat, 'cat-joined')
+
+    # Ada undoes the picture, the colour and the box: gone for Bob and Cat alike.
+    xdo(ada, 'key', 'ctrl+z')
+    for who, display in (('Bob', bob), ('Cat', cat)):
+        wait_until(f'the picture undone on {who}\'s screen', lambda s: not color_at(s, 450, 680, BLUE, 2, 12), display)
+    xdo(ada, 'key', 'ctrl+z')
+    for who, display in (('Bob', bob), ('Cat', cat)):
+        wait_until(f'the colour undone on {who}\'s screen',
+                   lambda s: ink_at(s, 860, 325) and not color_at(s, 860, 325, RED), display)
+    xdo(ada, 'key', 'ctrl+z')
+    for who, display in (('Bob', bob), ('Cat', cat)):
+        wait_until(f'the box undone on {who}\'s screen',
+                   lambda s: not ink_at(s, 860, 325) and ink_at(s, 300, 470), display)
+    print('PASS: line drawn and dragged live, box drawn, recoloured, undone and redone, a picture '
+          'pasted, two bad ones refused with their reasons, a late joiner sees it all, undo, '
+          'all seen on the other apps')
 
 
 try:
