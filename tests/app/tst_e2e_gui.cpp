@@ -357,6 +357,13 @@ private slots:
         QTRY_VERIFY(canvasB->settled());
         QTRY_VERIFY2(thickness(0.9) > 12 && thickness(0.1) < 7,
                      qPrintable(QStringLiteral("light end %1 px, heavy end %2 px").arg(thickness(0.1)).arg(thickness(0.9))));
+        // For docs/screenshots: SCRAWL_SHOT_DIR=DIR saves B's view of the stroke there.
+        if (const QString dir = qEnvironmentVariable("SCRAWL_SHOT_DIR"); !dir.isEmpty()) {
+            const QImage shot = m_window->grabWindow();
+            const QRectF b(canvasB->mapToScene(QPointF(0, 0)), canvasB->size());
+            shot.copy(QRectF(b.topLeft() * shot.devicePixelRatio(), b.size() * shot.devicePixelRatio()).toRect())
+                .save(dir + QStringLiteral("/pen-pressure.png"));
+        }
 
         // The mouse again: no pressure.
         drawInA(from + QPointF(0, 60), to + QPointF(0, 60));
