@@ -8,6 +8,7 @@
 
 #include <QHttpServerRequest>
 #include <QHttpServerResponder>
+#include <QPointer>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -650,18 +651,27 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
                            p->message, p->limit);
                 return true;
             }
-            // Answer only once it is stored and broadcast, like a WebSocket acknowledgement.
+            // Answered once it is stored and broadcast, like a WebSocket acknowledgement, without
+            // holding the server up meanwhile: a disk that stalls delays this answer, not the
+            // rest of the server.
             const std::uint64_t seq = room->model.seq();
-            if (!m_server->flush()) {
-                replyError(responder, Status::ServiceUnavailable,
-                           QStringLiteral("The server could not store the message; try again later."));
-                return true;
-            }
-            std::vector<pb::Op> stored;
-            m_server->storage().chatAfter(room->wallId, seq - 1, 1, &stored);
-            responder.write(QJsonDocument(stored.empty() ? QJsonObject{{QStringLiteral("seq"), qint64(seq)}}
-                                                         : chatJson(stored.front())),
-                            Status::Created);
+            auto shared = std::make_shared<QHttpServerResponder>(std::move(responder));
+            m_server->whenStored(room, [this, shared, seq, wallId = room->wallId,
+                                        alive = QPointer<QTcpSocket>(socket)](bool stored) {
+                if (!alive)
+                    return; // the client went away meanwhile
+                if (!stored) {
+                    replyError(*shared, Status::ServiceUnavailable,
+                               QStringLiteral("The server could not store the message; try again "
+                                              "later."));
+                    return;
+                }
+                std::vector<pb::Op> ops;
+                m_server->storage().chatAfter(wallId, seq - 1, 1, &ops);
+                shared->write(QJsonDocument(ops.empty() ? QJsonObject{{QStringLiteral("seq"), qint64(seq)}}
+                                                        : chatJson(ops.front())),
+                              Status::Created);
+            });
             return true;
         }
         replyError(responder, Status::MethodNotAllowed,

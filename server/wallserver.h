@@ -190,8 +190,13 @@ public:
     void sendHistory(Session *session, const pb::HistoryRequest &request);
     // Commits queued ops now and waits (blocking this thread) until every commit in flight has
     // landed and been broadcast. Returns false if storage refused any of them. For shutdown,
-    // deleting a wall, the HTTP API and tests; joins and resends wait without blocking.
+    // deleting a wall and tests; joins, resends and the HTTP API wait without blocking
+    // (whenStored).
     bool flush();
+    // Runs `run` on this thread once every op sequenced on `room` so far is stored and
+    // broadcast, without blocking (at once if nothing is in flight); `stored` is false when a
+    // commit failed meanwhile and the wall was reloaded or marked unavailable.
+    void whenStored(Room *room, std::function<void(bool stored)> run) { afterCommits(room, std::move(run)); }
 
     // Checks the API token of an HTTP request for `room` against its stored hash (constant time).
     bool apiTokenMatches(const Room *room, const QByteArray &token) const;

@@ -451,6 +451,53 @@ private slots:
         QCOMPARE(request("POST", R"({"author": "bot", "text": "hello"})").status, 201);
     }
 
+    // A POST waits for its own commit without holding the server up: while the disk is stalled
+    // the event loop goes on (cursors flow, a GET is answered, the POST is not), and the POST
+    // is answered 201 with the stored message once its commit lands. (It used to wait inside
+    // a blocking flush: the whole server stopped behind its disk, here for good.)
+    void httpPostWaitsForItsCommitAlone()
+    {
+        startServer();
+        Storage &storage = m_server->storage();
+        const QString wall = QStringLiteral("bots");
+        TestClient a, b;
+        QVERIFY(a.connectAs(m_server->url(), QStringLiteral("Ada")));
+        QVERIFY(a.join(wall));
+        QVERIFY(b.connectAs(m_server->url(), QStringLiteral("Bob")));
+        QVERIFY(b.join(wall));
+        const QByteArray token = QByteArray::fromStdString(a.lastJoined()->api_token());
+        QVERIFY(!token.isEmpty());
+
+        storage.setCommitGate(0);
+        QNetworkAccessManager net;
+        QNetworkRequest req(QUrl(QStringLiteral("http://127.0.0.1:%1/api/walls/%2/messages")
+                                     .arg(m_server->port()).arg(wall)));
+        req.setHeader(QNetworkRequest::ContentTypeHeader, "application/json");
+        req.setRawHeader("Authorization", "Bearer " + token);
+        std::unique_ptr<QNetworkReply> posted(net.post(req, QByteArray(R"({"author": "bot", "text": "deploy done"})")));
+        QTRY_COMPARE(m_server->headSeq(wall), std::uint64_t(1)); // sequenced, not stored
+        QCOMPARE(storage.commitsQueued(), 1);
+
+        sendCursor(a, 3);
+        QTRY_COMPARE(b.count(pb::Envelope::kCursor), size_t(1));
+        std::unique_ptr<QNetworkReply> got(net.get(req));
+        QSignalSpy gotDone(got.get(), &QNetworkReply::finished);
+        QVERIFY(got->isFinished() || gotDone.wait(10000));
+        QCOMPARE(got->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 200);
+        QCOMPARE(QJsonDocument::fromJson(got->readAll()).object().value(QStringLiteral("head_seq")).toInteger(), 0);
+        QVERIFY(!posted->isFinished());
+        QCOMPARE(b.ops().size(), size_t(0)); // nothing uncommitted shown
+
+        storage.setCommitGate(-1);
+        QTRY_VERIFY(posted->isFinished());
+        QCOMPARE(posted->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 201);
+        const QJsonObject answer = QJsonDocument::fromJson(posted->readAll()).object();
+        QCOMPARE(answer.value(QStringLiteral("text")).toString(), QStringLiteral("deploy done"));
+        QCOMPARE(answer.value(QStringLiteral("seq")).toInteger(), 1);
+        QTRY_COMPARE(b.ops().size(), size_t(1));
+        QCOMPARE(storedChat(wall).size(), size_t(1));
+    }
+
     // Shutdown commits and broadcasts everything sequenced before anybody is told to go.
     void stopCommitsAndBroadcastsEverything()
     {
