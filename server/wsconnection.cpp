@@ -161,6 +161,20 @@ void WsHub::queued(qint64 delta, qint64 shareDelta)
 {
     m_queued += delta;
     m_shares += shareDelta;
+    m_queuedPeak = std::max(m_queuedPeak, m_queued);
+    if (m_queued == 0 && std::exchange(m_queuedPeak, 0) >= kTrimAfterDrainOfBytes) {
+        // From the event loop: this runs inside a connection's write.
+        QMetaObject::invokeMethod(
+            this,
+            [] {
+                QElapsedTimer timer;
+                timer.start();
+                malloc_trim(0);
+                qCDebug(lcWs) << "output drained after a backlog: memory handed back in"
+                              << timer.elapsed() << "ms";
+            },
+            Qt::QueuedConnection);
+    }
     if (m_paused && shareDelta < 0 && m_shares + m_pending < pauseAboveBytes() / 4)
         resume();
 }
@@ -262,10 +276,6 @@ void WsHub::resume()
                 if (c->m_readPaused && c->m_hubIndex >= 0)
                     c->resumedByHub();
             }
-            // The backlog's buffers go back to the system: after an overload the server's
-            // memory returns to what it was.
-            if (m_queued == 0)
-                malloc_trim(0);
         },
         Qt::QueuedConnection);
 }
@@ -376,7 +386,7 @@ void WsConnection::enqueue(const QByteArray &frame)
     }
     if (m_queuedBytes == 0)
         m_progressMs = nowMs();
-    m_out.push_back(frame); // shared with every other member's queue, not copied
+    m_out.push(frame); // shared with every other member's queue, not copied
     setQueued(m_queuedBytes + frame.size());
     m_hub->markDirty(this);
 }
@@ -684,10 +694,11 @@ void WsConnection::writeOut()
     while (!m_out.empty()) {
         iovec iov[kMaxIov];
         int count = 0;
-        for (auto it = m_out.begin(); it != m_out.end() && count < kMaxIov; ++it, ++count) {
+        for (; size_t(count) < m_out.size() && count < kMaxIov; ++count) {
+            const QByteArray &frame = m_out.at(size_t(count));
             const qsizetype skip = count == 0 ? m_outPos : 0;
-            iov[count].iov_base = const_cast<char *>(it->constData()) + skip;
-            iov[count].iov_len = size_t(it->size() - skip);
+            iov[count].iov_base = const_cast<char *>(frame.constData()) + skip;
+            iov[count].iov_len = size_t(frame.size() - skip);
         }
         msghdr msg{};
         msg.msg_iov = iov;
@@ -707,7 +718,7 @@ void WsConnection::writeOut()
             const qsizetype rest = m_out.front().size() - m_outPos;
             if (left >= rest) {
                 left -= rest;
-                m_out.pop_front();
+                m_out.pop();
                 m_outPos = 0;
             } else {
                 m_outPos += left;

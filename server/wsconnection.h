@@ -21,7 +21,7 @@
 #include <QObject>
 #include <QTimer>
 
-#include <deque>
+#include <algorithm>
 #include <functional>
 #include <vector>
 
@@ -35,6 +35,55 @@ QT_END_NAMESPACE
 namespace scrawl {
 
 class WsConnection;
+
+// The frames waiting for one connection, oldest first: a ring whose slots are reused. (A
+// std::deque allocated and freed a block every 21 frames per member: malloc was an eighth of
+// the server's time at N = 1000.) A ring that grew past kKeepSlots for a backlog goes back to
+// its small size once drained, so an overload leaves no memory behind per connection.
+class FrameQueue
+{
+public:
+    bool empty() const { return m_count == 0; }
+    size_t size() const { return m_count; }
+    const QByteArray &front() const { return m_slots[m_head]; }
+    const QByteArray &at(size_t i) const { return m_slots[(m_head + i) & (m_slots.size() - 1)]; }
+    void push(const QByteArray &frame)
+    {
+        if (m_count == m_slots.size())
+            grow();
+        m_slots[(m_head + m_count) & (m_slots.size() - 1)] = frame; // a reference, not a copy
+        ++m_count;
+    }
+    void pop()
+    {
+        m_slots[m_head] = QByteArray(); // lets the frame go once every member has sent it
+        m_head = (m_head + 1) & (m_slots.size() - 1);
+        if (--m_count == 0) {
+            m_head = 0;
+            if (m_slots.size() > kKeepSlots)
+                std::vector<QByteArray>(kKeepSlots).swap(m_slots);
+        }
+    }
+    void clear()
+    {
+        std::vector<QByteArray>().swap(m_slots);
+        m_head = m_count = 0;
+    }
+
+private:
+    static constexpr size_t kKeepSlots = 64; // a power of two, as every size here
+    void grow()
+    {
+        std::vector<QByteArray> bigger(std::max<size_t>(16, 2 * m_slots.size()));
+        for (size_t i = 0; i < m_count; ++i)
+            bigger[i] = std::move(m_slots[(m_head + i) & (m_slots.size() - 1)]);
+        m_slots.swap(bigger);
+        m_head = 0;
+    }
+    std::vector<QByteArray> m_slots;
+    size_t m_head = 0;
+    size_t m_count = 0;
+};
 
 // What the connections of one server share: the corked writes of the current event-loop pass,
 // the output backlog that pauses and resumes reading, and the epoll set that watches their
@@ -104,6 +153,11 @@ private:
     std::vector<WsConnection *> m_dirty;
     bool m_flushScheduled = false;
     qint64 m_queued = 0;
+    // The most queued since the output last drained: a drain after a backlog this big hands the
+    // memory its buffers took back to the system (glibc keeps freed heap otherwise, as main.cpp
+    // asks it to: after an overload the server stayed at its peak).
+    qint64 m_queuedPeak = 0;
+    static constexpr qint64 kTrimAfterDrainOfBytes = 16 * 1024 * 1024;
     qint64 m_shares = 0; // every connection's queue, each up to peerShareBytes
     qint64 m_pending = 0;
     bool m_paused = false;
@@ -203,7 +257,7 @@ private:
     bool m_inMessage = false;
     bool m_readPaused = false;
 
-    std::deque<QByteArray> m_out; // frames to write; the first from m_outPos
+    FrameQueue m_out; // frames to write; the first from m_outPos
     qsizetype m_outPos = 0;
     qint64 m_queuedBytes = 0;
     qint64 m_writtenBytes = 0;

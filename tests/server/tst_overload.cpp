@@ -105,6 +105,40 @@ private slots:
     // member): far more than the server can pass on as fast as it comes. Reading pauses while
     // the backlog is over its bound, the member that reads gets every op once and in order and
     // is never cut, and the one that stopped reading is cut when *it* is 16 MB behind.
+    // A connection's queue of frames (a ring reusing its slots): oldest first through wraps and
+    // growth while wrapped, each frame let go as it is sent.
+    void frameQueueKeepsOrderAndLetsFramesGo()
+    {
+        FrameQueue q;
+        int pushed = 0, popped = 0;
+        for (int round = 0; round < 60; ++round) {
+            for (int i = 0; i < round * 7 % 40 + 1; ++i)
+                q.push(QByteArray::number(pushed++));
+            for (int i = 0; i < round * 5 % 33 && !q.empty(); ++i) {
+                QCOMPARE(q.front(), QByteArray::number(popped++));
+                q.pop();
+            }
+            QCOMPARE(q.size(), size_t(pushed - popped));
+            for (size_t i = 0; i < q.size(); ++i)
+                QCOMPARE(q.at(i), QByteArray::number(popped + int(i)));
+        }
+        while (!q.empty()) {
+            QCOMPARE(q.front(), QByteArray::number(popped++));
+            q.pop();
+        }
+        QCOMPARE(popped, pushed);
+        QVERIFY(pushed > 1000);
+
+        const QByteArray frame(100, 'x');
+        q.push(frame);
+        QVERIFY(!frame.isDetached()); // shared with the queue, not copied
+        q.pop();
+        QVERIFY(frame.isDetached());
+        q.push(frame);
+        q.clear();
+        QVERIFY(q.empty() && frame.isDetached());
+    }
+
     void readerSurvivesTheFloodThatCutsANonReader()
     {
         auto reader = member(QStringLiteral("Reader"));
