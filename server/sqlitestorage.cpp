@@ -263,6 +263,80 @@ private:
     QSqlQuery m_updateClientHead;
 };
 
+// A wall's snapshot writes, on whichever connection runs them: the commit thread's as the
+// server goes (Storage::saveSnapshotPartsAsync), the event loop's for a whole snapshot at once.
+// Each sets *error when it fails.
+
+// The slot a new snapshot goes to: the one not in use (-1: storage failed).
+int spareSnapshotSlot(QSqlDatabase &db, std::int64_t wallId, QString *error)
+{
+    QSqlQuery q(db);
+    q.prepare(QStringLiteral("SELECT slot FROM snapshot_heads WHERE wall_id = ?"));
+    q.addBindValue(qint64(wallId));
+    if (!q.exec()) {
+        *error = q.lastError().text();
+        return -1;
+    }
+    return q.next() ? 1 - q.value(0).toInt() : 0;
+}
+
+bool writeSnapshotPart(QSqlDatabase &db, std::int64_t wallId, int slot, int part, QByteArrayView bytes,
+                       QString *error)
+{
+    QSqlQuery q(db);
+    q.prepare(QStringLiteral("INSERT OR REPLACE INTO snapshot_parts (wall_id, slot, part, body) "
+                             "VALUES (?,?,?,?)"));
+    q.addBindValue(qint64(wallId));
+    q.addBindValue(slot);
+    q.addBindValue(part);
+    // Bound without a copy: the statement runs before `bytes` can go.
+    q.addBindValue(QByteArray::fromRawData(bytes.data(), bytes.size()));
+    if (q.exec())
+        return true;
+    *error = q.lastError().text();
+    return false;
+}
+
+// Makes parts 0..parts-1 of `slot` the wall's snapshot at `seq`, in one transaction.
+bool writeSnapshotHead(QSqlDatabase &db, std::int64_t wallId, std::uint64_t seq, int slot, int parts,
+                       qsizetype bytes, QString *error)
+{
+    if (!db.transaction()) {
+        *error = db.lastError().text();
+        return false;
+    }
+    QSqlQuery head(db);
+    head.prepare(QStringLiteral("INSERT OR REPLACE INTO snapshot_heads (wall_id, seq, slot, parts, "
+                                "bytes) VALUES (?,?,?,?,?)"));
+    head.addBindValue(qint64(wallId));
+    head.addBindValue(qulonglong(seq));
+    head.addBindValue(slot);
+    head.addBindValue(parts);
+    head.addBindValue(qint64(bytes));
+    // Parts past the end are left from a bigger snapshot in this slot; the old single-row form
+    // is replaced for good.
+    QSqlQuery extra(db);
+    extra.prepare(QStringLiteral("DELETE FROM snapshot_parts WHERE wall_id = ? AND slot = ? AND part >= ?"));
+    extra.addBindValue(qint64(wallId));
+    extra.addBindValue(slot);
+    extra.addBindValue(parts);
+    QSqlQuery legacy(db);
+    legacy.prepare(QStringLiteral("DELETE FROM snapshots WHERE wall_id = ?"));
+    legacy.addBindValue(qint64(wallId));
+    for (QSqlQuery *q : {&head, &extra, &legacy}) {
+        if (!q->exec()) {
+            *error = q->lastError().text();
+            db.rollback();
+            return false;
+        }
+    }
+    if (db.commit())
+        return true;
+    *error = db.lastError().text();
+    db.rollback();
+    return false;
+}
+
 // The thread that writes the op log (Storage::appendOpsAsync), on its own connection, batches
 // first in, first out. The event loop hands it a batch and goes on sequencing the next one; a
 // COMMIT that stalls in write() (dirty-page writeback) or a checkpoint it runs holds up only
@@ -298,7 +372,19 @@ public:
     {
         {
             std::lock_guard lock(m_mutex);
-            m_jobs.push_back({std::move(ops), std::move(done), {}, nullptr});
+            m_jobs.push_back({std::move(ops), std::move(done), {}, nullptr, {}});
+        }
+        m_wake.notify_all();
+    }
+
+    // Other writes, in turn with the batches (and held at the gate like them, without counting
+    // as one): `step` runs once a turn on this thread's connection and says whether it has more
+    // to do, for which it goes to the back of the queue.
+    void enqueueStep(std::function<bool(QSqlDatabase &)> step)
+    {
+        {
+            std::lock_guard lock(m_mutex);
+            m_jobs.push_back({{}, {}, {}, nullptr, std::move(step)});
         }
         m_wake.notify_all();
     }
@@ -313,7 +399,7 @@ public:
                                   ok = result;
                                   if (error)
                                       *error = e;
-                              }, sql, &finished});
+                              }, sql, &finished, {}});
         }
         m_wake.notify_all();
         std::unique_lock lock(m_mutex);
@@ -339,9 +425,9 @@ public:
     int queued()
     {
         std::lock_guard lock(m_mutex);
-        int n = m_busy ? 1 : 0;
+        int n = m_busyBatch ? 1 : 0;
         for (const Job &job : m_jobs)
-            n += job.sql.isEmpty() ? 1 : 0;
+            n += job.isBatch() ? 1 : 0;
         return n;
     }
 
@@ -352,6 +438,8 @@ private:
         Storage::CommitDone done;
         QString sql; // not empty: a statement to run (exec), not a batch
         bool *finished = nullptr;
+        std::function<bool(QSqlDatabase &)> step; // set: a step (enqueueStep), not a batch
+        bool isBatch() const { return sql.isEmpty() && !step; }
     };
 
     void run()
@@ -405,13 +493,18 @@ private:
             Job job = std::move(m_jobs.front());
             m_jobs.pop_front();
             m_busy = true;
-            if (job.sql.isEmpty() && m_gate > 0)
+            m_busyBatch = job.isBatch();
+            if (m_busyBatch && m_gate > 0)
                 --m_gate;
             lock.unlock();
+            bool again = false;
             if (!job.sql.isEmpty()) {
                 QSqlQuery q(db);
                 const bool ok = q.exec(job.sql);
                 job.done(ok, q.lastError().text());
+            } else if (job.step) {
+                again = job.step(db);
+                wroteFrames(db);
             } else {
                 bool refuse = false;
                 for (const PendingOp &p : job.ops) {
@@ -444,9 +537,11 @@ private:
                     wroteFrames(db);
             }
             lock.lock();
-            m_busy = false;
+            m_busy = m_busyBatch = false;
             if (job.finished)
                 *job.finished = true;
+            if (again)
+                m_jobs.push_back(std::move(job));
             m_wake.notify_all();
         }
     }
@@ -469,6 +564,7 @@ private:
     std::deque<Job> m_jobs;
     bool m_started = false;
     bool m_busy = false;
+    bool m_busyBatch = false; // what is busy is an op batch
     bool m_stop = false;
     int m_gate = -1;
     std::thread m_thread; // last: started once everything above exists
@@ -602,52 +698,66 @@ public:
 
     bool saveSnapshotPart(std::int64_t wallId, int part, QByteArrayView bytes) override
     {
-        QSqlQuery q(m_db);
-        q.prepare(QStringLiteral("INSERT OR REPLACE INTO snapshot_parts (wall_id, slot, part, body) "
-                                 "VALUES (?,?,?,?)"));
-        q.addBindValue(qint64(wallId));
-        q.addBindValue(spareSlot(wallId));
-        q.addBindValue(part);
-        // Bound without a copy: the statement runs before `bytes` can go.
-        q.addBindValue(QByteArray::fromRawData(bytes.data(), bytes.size()));
-        if (!exec(q))
+        QString error;
+        const int slot = spareSnapshotSlot(m_db, wallId, &error);
+        if (slot < 0 || !writeSnapshotPart(m_db, wallId, slot, part, bytes, &error)) {
+            fail(error);
             return false;
+        }
         wroteFrames();
         return true;
     }
 
     bool commitSnapshot(std::int64_t wallId, std::uint64_t seq, int parts, qsizetype bytes) override
     {
-        const int slot = spareSlot(wallId);
-        if (!m_db.transaction()) {
-            fail(m_db.lastError().text());
-            return false;
-        }
-        QSqlQuery head(m_db);
-        head.prepare(QStringLiteral("INSERT OR REPLACE INTO snapshot_heads (wall_id, seq, slot, parts, "
-                                    "bytes) VALUES (?,?,?,?,?)"));
-        head.addBindValue(qint64(wallId));
-        head.addBindValue(qulonglong(seq));
-        head.addBindValue(slot);
-        head.addBindValue(parts);
-        head.addBindValue(qint64(bytes));
-        // Parts past the end are left from a bigger snapshot in this slot; the old single-row
-        // form is replaced for good.
-        QSqlQuery extra(m_db);
-        extra.prepare(QStringLiteral("DELETE FROM snapshot_parts WHERE wall_id = ? AND slot = ? AND part >= ?"));
-        extra.addBindValue(qint64(wallId));
-        extra.addBindValue(slot);
-        extra.addBindValue(parts);
-        QSqlQuery legacy(m_db);
-        legacy.prepare(QStringLiteral("DELETE FROM snapshots WHERE wall_id = ?"));
-        legacy.addBindValue(qint64(wallId));
-        if (!exec(head) || !exec(extra) || !exec(legacy) || !m_db.commit()) {
-            fail(m_db.lastError().text());
-            m_db.rollback();
+        QString error;
+        const int slot = spareSnapshotSlot(m_db, wallId, &error);
+        if (slot < 0 || !writeSnapshotHead(m_db, wallId, seq, slot, parts, bytes, &error)) {
+            fail(error);
             return false;
         }
         wroteFrames();
         return true;
+    }
+
+    void saveSnapshotPartsAsync(std::int64_t wallId, QByteArray bytes, std::shared_ptr<std::atomic<bool>> cancel,
+                                CommitDone done) override
+    {
+        const int parts = snapshotParts(bytes.size());
+        auto next = std::make_shared<int>(0);
+        auto slot = std::make_shared<int>(-1);
+        m_committer->enqueueStep([wallId, bytes, cancel, done, parts, next, slot](QSqlDatabase &db) {
+            if (cancel && *cancel)
+                return false;
+            QString error;
+            if (*slot < 0 && (*slot = spareSnapshotSlot(db, wallId, &error)) < 0) {
+                done(false, error);
+                return false;
+            }
+            if (*next < parts && !writeSnapshotPart(db, wallId, *slot, *next, snapshotPart(bytes, *next), &error)) {
+                qCWarning(lcStorage) << "database error:" << error;
+                done(false, error);
+                return false;
+            }
+            if (++*next < parts)
+                return true;
+            done(true, {});
+            return false;
+        });
+    }
+
+    void commitSnapshotAsync(std::int64_t wallId, std::uint64_t seq, int parts, qsizetype bytes,
+                             CommitDone done) override
+    {
+        m_committer->enqueueStep([wallId, seq, parts, bytes, done](QSqlDatabase &db) {
+            QString error;
+            const int slot = spareSnapshotSlot(db, wallId, &error);
+            const bool ok = slot >= 0 && writeSnapshotHead(db, wallId, seq, slot, parts, bytes, &error);
+            if (!ok)
+                qCWarning(lcStorage) << "database error:" << error;
+            done(ok, error);
+            return false;
+        });
     }
 
     std::optional<QByteArray> latestSnapshot(std::int64_t wallId) override
@@ -1076,14 +1186,6 @@ private:
         return true;
     }
 
-    // The slot a new snapshot goes to: the one not in use.
-    int spareSlot(std::int64_t wallId)
-    {
-        QSqlQuery q(m_db);
-        q.prepare(QStringLiteral("SELECT slot FROM snapshot_heads WHERE wall_id = ?"));
-        q.addBindValue(qint64(wallId));
-        return exec(q) && q.next() ? 1 - q.value(0).toInt() : 0;
-    }
 
     void fail(const QString &error)
     {

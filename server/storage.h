@@ -10,6 +10,7 @@
 #include <QString>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -113,6 +114,16 @@ public:
     // wall never holds its clients up, and a crash midway leaves the previous snapshot in use.
     static constexpr qsizetype kSnapshotPartBytes = 64 * 1024;
     virtual bool saveSnapshotPart(std::int64_t wallId, int part, QByteArrayView bytes) = 0;
+    // The same, on the commit thread, so that a write that stalls holds up nothing the event
+    // loop does: the parts of `bytes` go into the wall's spare slot one per turn, after what is
+    // queued (an op batch given meanwhile waits for one part at most), until all are written,
+    // storage fails, or *cancel is set (a newer snapshot replaces it). `done(ok, error)` runs
+    // on the commit thread, once; cancelled, it is not called.
+    virtual void saveSnapshotPartsAsync(std::int64_t wallId, QByteArray bytes,
+                                        std::shared_ptr<std::atomic<bool>> cancel, CommitDone done) = 0;
+    // commitSnapshot on the commit thread, after what is queued.
+    virtual void commitSnapshotAsync(std::int64_t wallId, std::uint64_t seq, int parts, qsizetype bytes,
+                                     CommitDone done) = 0;
     // Makes parts 0..parts-1 of the spare slot, `bytes` in all, the wall's snapshot at `seq`.
     virtual bool commitSnapshot(std::int64_t wallId, std::uint64_t seq, int parts, qsizetype bytes) = 0;
     // Every part and the commit at once.

@@ -423,7 +423,7 @@ void WallServer::markUnavailable(Room *room)
     room->opBytesSinceSnapshot = 0;
     room->snapshotCache.clear();
     room->snapshotCacheSeq = ~std::uint64_t(0);
-    room->snapshotWrite.reset();
+    room->dropSnapshotWrite();
     room->lastReloadAttempt.start();
     const Problem problem = unavailableProblem(room);
     const std::vector<Session *> members = room->members;
@@ -527,7 +527,7 @@ bool WallServer::reloadRoom(Room *room)
     room->storedSnapshotBytes = snapshotBytes;
     room->opBytesSinceSnapshot = opBytes;
     room->snapshotCacheSeq = ~std::uint64_t(0);
-    room->snapshotWrite.reset();
+    room->dropSnapshotWrite();
     room->lastClientOp.clear();
     for (const auto &[author, id] : m_storage->lastClientOpIds(room->wallId))
         room->lastClientOp[author] = id;
@@ -1461,13 +1461,9 @@ bool WallServer::processLanded()
         sendBatch();
     }
     m_processingLanded = false;
-    bool snapshots = false;
-    for (auto &[name, room] : m_rooms) {
+    for (auto &[name, room] : m_rooms)
         storeSnapshotIfDue(room.get(), false);
-        snapshots |= room->snapshotWrite.has_value();
-    }
-    if (snapshots)
-        scheduleSnapshotParts();
+    commitSnapshotHeads();
     return ok;
 }
 
@@ -1579,8 +1575,9 @@ void WallServer::runCommitWaiters()
 // A stored snapshot bounds what a restart replays. It waits for snapshotEveryOps ops *and* for
 // as many bytes of ops as the last snapshot weighed: a restart replays at most about one
 // snapshot's worth of ops, and a big wall in heavy use is not rewritten every few seconds
-// (snapshot writes never outweigh the ops). It is stored a part per event-loop pass
-// (storeSnapshotParts); `force` (shutting down) stores it whole, now.
+// (snapshot writes never outweigh the ops). It is built here and stored on the commit thread,
+// a part per turn between op batches: a disk that stalls while it is written holds up no
+// client. `force` (shutting down) stores it whole, now.
 void WallServer::storeSnapshotIfDue(Room *room, bool force)
 {
     const std::uint64_t since = room->model.seq() - room->storedSnapshotSeq;
@@ -1591,84 +1588,100 @@ void WallServer::storeSnapshotIfDue(Room *room, bool force)
             || since < std::uint64_t(m_options.snapshotEveryOps)
             || room->opBytesSinceSnapshot < std::uint64_t(room->storedSnapshotBytes)))
         return;
-    QElapsedTimer timer;
-    timer.start();
+    room->dropSnapshotWrite(); // a newer one replaces it
     Room::SnapshotWrite write;
+    write.sinceStart.start();
+    write.id = ++m_snapshotWrites;
     write.bytes = room->snapshotBytes(); // shared, not copied: a rebuild detaches the cache
     write.seq = room->model.seq();
     write.opBytesAtStart = room->opBytesSinceSnapshot;
-    write.buildNs = timer.nsecsElapsed();
-    room->snapshotWrite = std::move(write); // replaces one being written: it starts over
+    write.buildNs = write.sinceStart.nsecsElapsed();
+    room->snapshotWrite = std::move(write);
+    Room::SnapshotWrite &now = *room->snapshotWrite;
     if (force) {
-        Room::SnapshotWrite &now = *room->snapshotWrite;
-        const bool saved = m_storage->saveSnapshot(room->wallId, now.seq, now.bytes);
-        now.writeNs = now.slowestPartNs = timer.nsecsElapsed() - now.buildNs;
-        now.partsWritten = Storage::snapshotParts(now.bytes.size()) + 1; // and the commit
-        if (saved)
-            storedSnapshot(room);
+        m_storage->waitForCommits(); // nothing of an earlier write is still being written
+        if (m_storage->saveSnapshot(room->wallId, now.seq, now.bytes))
+            storedSnapshot(room, now.sinceStart.nsecsElapsed() - now.buildNs);
         else
-            room->snapshotWrite.reset();
+            room->dropSnapshotWrite();
         return;
     }
-    scheduleSnapshotParts();
+    now.cancel = std::make_shared<std::atomic<bool>>(false);
+    m_storage->saveSnapshotPartsAsync(
+        room->wallId, now.bytes, now.cancel,
+        [this, wallId = room->wallId, id = now.id](bool ok, const QString &error) {
+            QMetaObject::invokeMethod(
+                this, [this, wallId, id, ok, error] { snapshotPartsStored(wallId, id, ok, error); },
+                Qt::QueuedConnection);
+        });
 }
 
-void WallServer::scheduleSnapshotParts()
+Room *WallServer::roomOfSnapshotWrite(std::int64_t wallId, std::uint64_t id)
 {
-    if (m_snapshotPartsScheduled)
-        return;
-    m_snapshotPartsScheduled = true;
-    // After what the event loop has waiting: a part per pass, between the clients' messages.
-    QMetaObject::invokeMethod(this, [this] { storeSnapshotParts(); }, Qt::QueuedConnection);
-}
-
-void WallServer::storeSnapshotParts()
-{
-    m_snapshotPartsScheduled = false;
-    bool more = false;
     for (auto &[name, room] : m_rooms) {
-        if (!room->snapshotWrite)
-            continue;
-        Room::SnapshotWrite &write = *room->snapshotWrite;
-        const int parts = Storage::snapshotParts(write.bytes.size());
-        // The snapshot may be of ops still being committed: it becomes the wall's only once
-        // they landed (processLanded schedules this again then). A refused commit reloads the
-        // wall, which drops the write.
-        if (write.partsWritten == parts && room->committedSeq < write.seq)
-            continue;
-        QElapsedTimer timer;
-        timer.start();
-        const bool ok = write.partsWritten < parts
-                            ? m_storage->saveSnapshotPart(room->wallId, write.partsWritten,
-                                                          Storage::snapshotPart(write.bytes, write.partsWritten))
-                            : m_storage->commitSnapshot(room->wallId, write.seq, parts, write.bytes.size());
-        const qint64 ns = timer.nsecsElapsed();
-        write.writeNs += ns;
-        write.slowestPartNs = std::max(write.slowestPartNs, ns);
-        if (!ok) {
-            // Tried again once as many bytes of ops again have come (not at every pass).
-            qCWarning(lcServer) << "could not store the snapshot of wall" << room->name << ":"
-                                << m_storage->lastError();
-            room->opBytesSinceSnapshot = 0;
-            room->snapshotWrite.reset();
-        } else if (write.partsWritten++ == parts) {
-            storedSnapshot(room.get());
-        } else {
-            more = true;
-        }
+        if (room->wallId == wallId)
+            return room->snapshotWrite && room->snapshotWrite->id == id ? room.get() : nullptr;
     }
-    if (more)
-        scheduleSnapshotParts();
+    return nullptr; // deleted or unloaded meanwhile
 }
 
-void WallServer::storedSnapshot(Room *room)
+void WallServer::snapshotPartsStored(std::int64_t wallId, std::uint64_t id, bool ok, const QString &error)
+{
+    Room *room = roomOfSnapshotWrite(wallId, id);
+    if (!room)
+        return; // dropped meanwhile
+    if (!ok) {
+        // Tried again once as many bytes of ops again have come (not after every batch).
+        qCWarning(lcServer) << "could not store the snapshot of wall" << room->name << ":" << error;
+        room->opBytesSinceSnapshot = 0;
+        room->dropSnapshotWrite();
+        return;
+    }
+    room->snapshotWrite->partsStored = true;
+    commitSnapshotHeads();
+}
+
+// A snapshot may show ops still being committed: it becomes the wall's only once they landed
+// (processLanded calls this again then). A refused commit reloads the wall, which drops it.
+void WallServer::commitSnapshotHeads()
+{
+    for (auto &[name, room] : m_rooms) {
+        Room::SnapshotWrite *write = room->snapshotWrite ? &*room->snapshotWrite : nullptr;
+        if (!write || !write->partsStored || write->headQueued || room->committedSeq < write->seq)
+            continue;
+        write->headQueued = true;
+        m_storage->commitSnapshotAsync(
+            room->wallId, write->seq, Storage::snapshotParts(write->bytes.size()), write->bytes.size(),
+            [this, wallId = room->wallId, id = write->id](bool ok, const QString &error) {
+                QMetaObject::invokeMethod(
+                    this, [this, wallId, id, ok, error] { snapshotHeadStored(wallId, id, ok, error); },
+                    Qt::QueuedConnection);
+            });
+    }
+}
+
+void WallServer::snapshotHeadStored(std::int64_t wallId, std::uint64_t id, bool ok, const QString &error)
+{
+    Room *room = roomOfSnapshotWrite(wallId, id);
+    if (!room)
+        return;
+    if (!ok) {
+        qCWarning(lcServer) << "could not store the snapshot of wall" << room->name << ":" << error;
+        room->opBytesSinceSnapshot = 0;
+        room->dropSnapshotWrite();
+        return;
+    }
+    storedSnapshot(room, room->snapshotWrite->sinceStart.nsecsElapsed() - room->snapshotWrite->buildNs);
+}
+
+void WallServer::storedSnapshot(Room *room, qint64 writeNs)
 {
     const Room::SnapshotWrite &write = *room->snapshotWrite;
     qCInfo(lcServer).nospace() << "snapshot of wall " << room->name << " at seq " << write.seq
                                << ": " << write.bytes.size() << " bytes, built in "
-                               << write.buildNs / 1e6 << " ms, stored in " << write.writeNs / 1e6
-                               << " ms (" << write.partsWritten << " writes, the slowest "
-                               << write.slowestPartNs / 1e6 << " ms)";
+                               << write.buildNs / 1e6 << " ms, stored " << writeNs / 1e6
+                               << " ms later (" << Storage::snapshotParts(write.bytes.size())
+                               << " parts)";
     room->storedSnapshotSeq = write.seq;
     room->storedSnapshotBytes = write.bytes.size();
     room->opBytesSinceSnapshot -= std::min(room->opBytesSinceSnapshot, write.opBytesAtStart);

@@ -99,18 +99,29 @@ public:
     // The serialised snapshot at snapshotCacheSeq; rebuilt on demand when the wall moved on.
     QByteArray snapshotCache;
     std::uint64_t snapshotCacheSeq = ~std::uint64_t(0);
-    // A snapshot being stored, a part per event-loop pass (WallServer::storeSnapshotParts).
+    // A snapshot being stored on the commit thread: its parts, then (once every op it shows
+    // is committed) the head that makes it the wall's (WallServer::storeSnapshotIfDue).
     struct SnapshotWrite
     {
+        std::uint64_t id = 0; // which write a storage callback is about
         QByteArray bytes;
         std::uint64_t seq = 0;
-        int partsWritten = 0;
         std::uint64_t opBytesAtStart = 0;
+        bool partsStored = false;
+        bool headQueued = false;
+        std::shared_ptr<std::atomic<bool>> cancel; // set: storage stops writing its parts
         qint64 buildNs = 0;
-        qint64 writeNs = 0;
-        qint64 slowestPartNs = 0;
+        QElapsedTimer sinceStart;
     };
     std::optional<SnapshotWrite> snapshotWrite;
+    // Lets go of the snapshot being stored (the wall moved on under it: reloaded, unavailable,
+    // or a newer snapshot replaces it).
+    void dropSnapshotWrite()
+    {
+        if (snapshotWrite && snapshotWrite->cancel)
+            *snapshotWrite->cancel = true;
+        snapshotWrite.reset();
+    }
     // Storage refused a commit and then could not be read back: the wall holds nothing in
     // memory (what it held may include ops that were never stored) and refuses joins, ops and
     // history until a reload succeeds. Members stay connected and were told.
@@ -246,9 +257,13 @@ private:
     void retryUnavailable();
     static Problem unavailableProblem(const Room *room);
     void storeSnapshotIfDue(Room *room, bool force);
-    void scheduleSnapshotParts();
-    void storeSnapshotParts();
-    void storedSnapshot(Room *room);
+    // The commit thread's answers about snapshot write `id` of the wall `wallId`.
+    void snapshotPartsStored(std::int64_t wallId, std::uint64_t id, bool ok, const QString &error);
+    void snapshotHeadStored(std::int64_t wallId, std::uint64_t id, bool ok, const QString &error);
+    // Queues the head of each snapshot whose parts are stored and whose ops are all committed.
+    void commitSnapshotHeads();
+    Room *roomOfSnapshotWrite(std::int64_t wallId, std::uint64_t id);
+    void storedSnapshot(Room *room, qint64 writeNs);
     void broadcast(Room *room, const QByteArray &bytes, Session *except = nullptr);
     // The author's sessions get authorBytes, everyone else othersBytes.
     void broadcastByAuthor(Room *room, std::uint64_t author, const QByteArray &authorBytes,
@@ -326,7 +341,7 @@ private:
     // Serialised bytes of the ops in m_pending and m_inFlight (ServerOptions::maxUncommittedBytes).
     std::uint64_t m_uncommittedBytes = 0;
     bool m_flushScheduled = false;
-    bool m_snapshotPartsScheduled = false;
+    std::uint64_t m_snapshotWrites = 0;
     bool m_storageHealthy = true;
     std::uint64_t m_sessionOnlyUsers = 0;
     QTimer m_liveness;

@@ -498,6 +498,62 @@ private slots:
         QCOMPARE(storedChat(wall).size(), size_t(1));
     }
 
+    // Snapshots are stored on the commit thread, in turn with the op batches: while the disk
+    // is held nothing of one is stored, a snapshot showing ops still being committed becomes
+    // the wall's only after them, and a restart loads a wall whose snapshot and op log agree.
+    void snapshotIsStoredInTurnWithTheOps()
+    {
+        ServerOptions options;
+        options.snapshotEveryOps = 5;
+        startServer(options);
+        Storage &storage = m_server->storage();
+        const QString wall = QStringLiteral("snap");
+        TestClient a, watcher;
+        QVERIFY(a.connectAs(m_server->url(), QStringLiteral("Ada")));
+        QVERIFY(a.join(wall));
+        QVERIFY(watcher.connectAs(m_server->url(), QStringLiteral("Wes")));
+        QVERIFY(watcher.join(wall));
+        auto snapshotSeq = [&]() -> std::int64_t { // -1: none stored
+            QSqlQuery q(scrawl::test::serverDatabase());
+            q.prepare(QStringLiteral("SELECT snapshot_heads.seq FROM snapshot_heads JOIN walls ON "
+                                     "walls.id = snapshot_heads.wall_id WHERE walls.name = ?"));
+            q.addBindValue(wall);
+            return q.exec() && q.next() ? q.value(0).toLongLong() : -1;
+        };
+
+        storage.setCommitGate(0);
+        std::uint64_t last = 0;
+        for (int i = 1; i <= 6; ++i)
+            last = a.chat(QStringLiteral("first %1").arg(i));
+        QTRY_COMPARE(m_server->headSeq(wall), std::uint64_t(6));
+        QTRY_COMPARE(storage.commitsQueued(), 1);
+        for (int i = 1; i <= 3; ++i)
+            last = a.chat(QStringLiteral("then %1").arg(i));
+        QTRY_COMPARE(m_server->headSeq(wall), std::uint64_t(9));
+        // The first batch lands; a snapshot is due, at seq 9, showing the three held behind it.
+        storage.setCommitGate(1);
+        QTRY_COMPARE(storedChat(wall).size(), size_t(6));
+        sendCursor(a, 1); // the event loop is free while the disk is held
+        QTRY_COMPARE(watcher.count(pb::Envelope::kCursor), size_t(1));
+        QCOMPARE(snapshotSeq(), -1);
+        QVERIFY(!a.acked(last));
+
+        storage.setCommitGate(-1);
+        QTRY_VERIFY(a.acked(last));
+        QTRY_COMPARE(snapshotSeq(), 9);
+        QCOMPARE(storedChat(wall).size(), size_t(9));
+
+        // A restart loads the snapshot (and no op after it): the same nine messages.
+        m_server.reset();
+        startServer(options);
+        TestClient b;
+        QVERIFY(b.connectAs(m_server->url(), QStringLiteral("Bob")));
+        QVERIFY(b.join(wall));
+        QCOMPARE(b.lastJoined()->head_seq(), std::uint64_t(9));
+        QCOMPARE(b.lastJoined()->recent_chat_size(), 9);
+        QCOMPARE(m_server->headSeq(wall), std::uint64_t(9));
+    }
+
     // Shutdown commits and broadcasts everything sequenced before anybody is told to go.
     void stopCommitsAndBroadcastsEverything()
     {
