@@ -70,10 +70,17 @@ std::vector<std::string> split(const std::string &text)
 // server that copes serves about its peak and refuses the rest early (stops reading, so the
 // publishers' sockets fill and their further ops are refused by backpressure, or a named error);
 // one that does not queues it, and its memory, latency and the clients it cuts show it.
-void runOverload(Fanout &fan, const ServerProcess &server, const std::string &name, int n, int p,
-                 double saturation, double seconds)
+// Each step starts a fresh server and connects the clients again: the saturation search before
+// it leaves Scrawl's wall holding hundreds of thousands of strokes, and a wall at
+// max_wall_objects refuses every op with an error, which is not the overload a step is about
+// (nor what a real wall holds). Memory before a step is that of the fresh server.
+void runOverload(const std::string &name, int serverCpu, int n, int p, double saturation, double seconds)
 {
     for (const double factor : {1.5, 3.0}) {
+        ServerProcess server = ServerProcess::start(kindOf(name), serverCpu, dataParentOf(name), name,
+                                                    serverBinOf(name));
+        Fanout fan(kindOf(name), server.port, n, p);
+        fan.connectAll();
         fan.settle(500, 10000);
         const double rate = factor * saturation / n;
         // A server that reads only what it can send leaves the excess in the publishers' socket
@@ -127,6 +134,8 @@ void runOverload(Fanout &fan, const ServerProcess &server, const std::string &na
              << ",\"out_of_order\":" << o.outOfOrder << ",\"drained\":" << (o.drained ? "true" : "false")
              << "}";
         result(json.str());
+        fan.closeAll();
+        server.stop();
     }
 }
 
@@ -322,13 +331,13 @@ int runFanout(const Args &args)
             result(json.str());
             // Capped: the server was never saturated, so 1.5x and 3x of it are no overload (and
             // would only run the publishers into Scrawl's per-client cap).
+            fan.closeAll();
+            server.stop();
             if (!args.has("no-overload") && best.delivered > 0 && note.empty())
-                runOverload(fan, server, name, n, p, best.delivered, overloadSeconds);
+                runOverload(name, serverCpu, n, p, best.delivered, overloadSeconds);
             else if (!args.has("no-overload"))
                 std::fprintf(stderr, "  %s N=%d: no overload steps, saturation was not reached\n",
                              name.c_str(), n);
-            fan.closeAll();
-            server.stop();
         }
         if (equalHalf == 0 && socketIoHalf > 0) {
             equalHalf = socketIoHalf;

@@ -332,13 +332,17 @@ if equal:
 if overload:
     md.append("## Overload: past saturation\n")
     secs = sorted({r["seconds"] for r in overload})
-    md.append("After a server's saturation is found (above), the same clients offer it "
+    md.append("After a server's saturation is found (above), the same number of clients, "
+              "connected to a fresh server for each step (for Scrawl an empty wall: the saturation "
+              "search leaves hundreds of thousands of strokes on it, and a full wall refuses every "
+              "op, which is not what a step measures), offer it "
               + " and ".join(f"{f:g}×" for f in sorted({r["factor"] for r in overload}))
               + " the most it delivered, for "
               + " or ".join(f"{x:g} s" for x in secs)
               + " each, open loop. *delivered* is the goodput in the step and its share of the "
               "saturation peak; *server CPU* its share of its core (well below 100 %: other jobs "
-              "took the rest); latency is that of what was delivered. Server RSS: before the step, "
+              "took the rest); latency is that of what was delivered. Server RSS: before the step "
+              "(the fresh server with its clients connected), "
               "its peak (sampled every 100 ms) and after the load ended and the server drained "
               "(waiting up to 10 s for it to settle within 1 % over a second). *closed*: clients "
               "the server disconnected (they were all reading). *refused*: ops the generator did not "
