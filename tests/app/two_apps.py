@@ -58,7 +58,16 @@ def xvfb():
     os.close(r)
     if not number.strip():
         fail('Xvfb did not start')
-    return ':' + number.decode().strip()
+    display = ':' + number.decode().strip()
+    # Connections taken before an app is pointed at it (a clean-clone CI run once saw an app
+    # fail to connect to a display Xvfb had just named).
+    deadline = time.monotonic() + 10
+    while subprocess.run(['xdotool', 'getmouselocation'], env={**os.environ, 'DISPLAY': display},
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
+        if time.monotonic() > deadline:
+            fail(f'Xvfb {display} does not accept connections')
+        time.sleep(0.1)
+    return display
 
 
 def xdo(display, *args):
