@@ -1395,6 +1395,18 @@ void CanvasItem::endGesture()
     m_gesture = Gesture::None;
 }
 
+// Escape with the button still down: the stroke or shape being drawn goes; the rest of the drag
+// draws nothing.
+void CanvasItem::cancelGesture()
+{
+    if (m_gesture == Gesture::Draw && m_client)
+        m_client->cancelStroke(m_strokeId);
+    m_strokeId = 0;
+    if (m_gesture == Gesture::Shape)
+        setPreview(std::nullopt);
+    m_gesture = Gesture::None;
+}
+
 void CanvasItem::eraseAt(QPointF wall)
 {
     if (!m_client || !m_client->mayChangeWall())
@@ -1472,6 +1484,11 @@ void CanvasItem::keyPressEvent(QKeyEvent *event)
     // The selection: Delete, arrows (Shift: 10 px), Ctrl+D duplicates, Esc lets go; Ctrl+A
     // picks everything (with the select tool).
     const bool ctrl = event->modifiers() & Qt::ControlModifier;
+    if (event->key() == Qt::Key_Escape && (m_gesture == Gesture::Draw || m_gesture == Gesture::Shape)) {
+        cancelGesture();
+        event->accept();
+        return;
+    }
     if (ctrl && event->key() == Qt::Key_A && m_client && m_client->mayChangeWall()) {
         setTool(Select);
         selectAll();

@@ -224,6 +224,7 @@ private:
     void showCursorAtTip(const WallModel::Stroke &s, size_t shown);
     size_t shownPoints(const WallModel::Stroke &s) const;
     void endGesture();
+    void cancelGesture();
     // selection (canvasselection.cpp)
     QRectF selectionWallBounds() const;
     QRectF noteRect(const NotesModel::Note &n) const;

@@ -2111,6 +2111,21 @@ void WallClient::endStroke(std::uint32_t id)
     ls.endOpId = queue(std::move(op));
 }
 
+void WallClient::cancelStroke(std::uint32_t id)
+{
+    const auto it = m_local.find(id);
+    if (it == m_local.end() || it->second.ended)
+        return;
+    const std::uint64_t begin = it->second.beginOpId;
+    endStroke(id);
+    hideLocally({objectKey(m_userId, id)});
+    std::erase(m_undo, begin);
+    pb::Op op;
+    op.mutable_undo()->set_target_client_op_id(begin);
+    queue(std::move(op));
+    emit undoStateChanged();
+}
+
 bool WallClient::drawing() const
 {
     return std::any_of(m_local.begin(), m_local.end(),

@@ -341,6 +341,9 @@ public:
     std::uint32_t beginStroke(QPointF wallPos, QColor color, float width, double pressure = -1);
     std::uint32_t extendStroke(std::uint32_t id, QPointF wallPos, double pressure = -1);
     void endStroke(std::uint32_t id);
+    // Escape while drawing: the stroke ends and is undone at once, for everyone it has reached,
+    // and neither undo nor redo brings it back.
+    void cancelStroke(std::uint32_t id);
     // Hides strokes at once (an eraser drag in progress); erase() then sends them.
     void hideLocally(const std::vector<std::uint64_t> &keys);
     void erase(const std::vector<std::uint64_t> &keys);

@@ -236,6 +236,60 @@ private slots:
         QVERIFY(b->model().strokes().front().closed);
     }
 
+    // Escape with the pen still down: the stroke, already flowing to B, goes from both screens
+    // and from the wall; the rest of the drag draws nothing, and neither undo nor redo brings it
+    // back. The same for a box being dragged out (it was never sent).
+    void escapeCancelsTheStrokeBeingDrawn()
+    {
+        auto *canvasA = qobject_cast<CanvasItem *>(item("viewA", "canvas"));
+        auto *canvasB = qobject_cast<CanvasItem *>(item("viewB", "canvas"));
+        WallClient *a = client("viewA");
+        WallClient *b = client("viewB");
+        QVERIFY(canvasA && canvasB);
+        canvasA->setTool(CanvasItem::Pen);
+        canvasA->setPenColor(QColor(0x10, 0x10, 0x10));
+        canvasA->setPenWidth(6);
+        auto sceneA = [&](QPointF p) { return canvasA->mapToScene(p).toPoint(); };
+        const QPointF offsetB = canvasB->mapToScene(QPointF(0, 0)) - canvasA->mapToScene(QPointF(0, 0));
+        auto inkOn = [&](QPointF onA, QPointF offset) {
+            return inkNear(m_window->grabWindow(), canvasA->mapToScene(onA) + offset);
+        };
+        const QPointF from(canvasA->width() * 0.3, canvasA->height() * 0.4);
+        const QPointF to = from + QPointF(200, 60);
+        QTest::mousePress(m_window, Qt::LeftButton, {}, sceneA(from));
+        for (int i = 1; i <= 20; ++i)
+            QTest::mouseMove(m_window, sceneA(from + (to - from) * (i / 20.0)));
+        // Live on B before the button is let go.
+        QTRY_VERIFY(inkOn(to, offsetB));
+        QCOMPARE(b->model().strokes().size(), size_t(1));
+
+        QTest::keyClick(m_window, Qt::Key_Escape);
+        for (int i = 1; i <= 10; ++i)
+            QTest::mouseMove(m_window, sceneA(to + QPointF(0, 8 * i)));
+        QTest::mouseRelease(m_window, Qt::LeftButton, {}, sceneA(to + QPointF(0, 80)));
+        QTRY_COMPARE(a->pendingCount(), 0);
+        QTRY_VERIFY(!b->model().strokes().front().visible());
+        QCOMPARE(b->model().strokes().size(), size_t(1)); // the drag after Escape drew nothing
+        QTRY_VERIFY(canvasA->settled() && canvasB->settled());
+        QTRY_VERIFY(!inkOn(to, offsetB));
+        QVERIFY(!inkOn(to, QPointF()));
+        QVERIFY(!inkOn(from + (to - from) / 2, QPointF()));
+        QVERIFY(!a->canUndo());
+        QVERIFY(!a->canRedo());
+
+        canvasA->setTool(CanvasItem::Rect);
+        QTest::mousePress(m_window, Qt::LeftButton, {}, sceneA(from));
+        for (int i = 1; i <= 10; ++i)
+            QTest::mouseMove(m_window, sceneA(from + (to - from) * (i / 10.0)));
+        QTest::keyClick(m_window, Qt::Key_Escape);
+        QTest::mouseRelease(m_window, Qt::LeftButton, {}, sceneA(to));
+        QTRY_VERIFY(canvasA->settled());
+        QVERIFY(!inkOn(from + QPointF(0, 30), QPointF()));
+        QCOMPARE(a->pendingCount(), 0);
+        QVERIFY(a->model().shapes().empty());
+        QVERIFY(!a->canUndo());
+    }
+
     // Pen move in A -> B's canvas shows it: 60 samples, each a new pen position while the pen
     // is down, timed from the synthesized move to the first frame B's window swaps after B has
     // applied that point. Prints the median and p95; fails only if the link is broken or a sample
