@@ -1433,8 +1433,10 @@ QString WallClient::addNote(double x, double y, const QString &text)
     n->set_y(float(y));
     n->set_text(toWire(text.left(limits::kMaxNoteChars)));
     n->set_color(toRgb(m_color));
-    pushAction(queue(std::move(op)));
     const std::uint64_t key = objectKey(m_userId, id);
+    m_lastNoteKey = key;
+    m_lastNoteOp = queue(std::move(op));
+    pushAction(m_lastNoteOp);
     refreshNote(key);
     return QString::number(key);
 }
@@ -1502,6 +1504,22 @@ void WallClient::deleteNote(const QString &keyText)
     op.mutable_note_delete()->set_note(key);
     pushAction(queue(std::move(op)));
     refreshNote(key);
+}
+
+void WallClient::dropEmptyNote(const QString &keyText)
+{
+    const std::uint64_t key = keyText.toULongLong();
+    NotesModel::Note current;
+    if (!ready() || !effectiveNote(key, &current) || !current.text.trimmed().isEmpty()
+        || !mayChange(key))
+        return;
+    deleteNote(keyText);
+    if (key != m_lastNoteKey || m_undo.empty())
+        return;
+    m_undo.pop_back(); // the delete just made
+    std::erase(m_undo, m_lastNoteOp);
+    m_lastNoteKey = 0;
+    emit undoStateChanged();
 }
 
 // --- shapes ------------------------------------------------------------------------------------

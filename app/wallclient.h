@@ -259,6 +259,9 @@ public:
     Q_INVOKABLE void editNote(const QString &key, const QString &text);
     Q_INVOKABLE void moveNote(const QString &key, double x, double y);
     Q_INVOKABLE void deleteNote(const QString &key);
+    // A note left empty when its editing ends goes. One just placed leaves nothing behind: its
+    // placing and its removal both leave the undo stack, so undo does not bring back a blank.
+    Q_INVOKABLE void dropEmptyNote(const QString &key);
     // Colour and size (wall px; 0 for the default) in one undoable op.
     Q_INVOKABLE void styleNote(const QString &key, const QColor &color, double width, double height);
     Q_INVOKABLE void clearNotice();
@@ -540,6 +543,9 @@ private:
     std::unordered_set<std::uint64_t> m_hidden;
     QTimer m_pointsTimer;
     std::vector<std::uint64_t> m_undo;
+    // The note placed last and the op that placed it (dropEmptyNote).
+    std::uint64_t m_lastNoteKey = 0;
+    std::uint64_t m_lastNoteOp = 0;
     std::vector<std::uint64_t> m_redo;
     ChatModel *m_chat;
     // While the chat a returning join missed is being paged: the join's last seq; else 0.

@@ -141,8 +141,13 @@ Rectangle {
                 typingMax.start()
         }
         onActiveFocusChanged: {
-            if (!activeFocus)
-                note.sendTyped()
+            if (activeFocus)
+                return
+            note.sendTyped()
+            // Left empty (a click elsewhere, Escape, another tool): it goes. Not when only the
+            // window lost focus: the person may come back to type.
+            if (note.Window.active && text.trim() === "" && note.editable)
+                note.client.dropEmptyNote(note.noteKey)
         }
         Text {
             anchors.fill: parent

@@ -58,48 +58,6 @@ Item {
             onInviteRequested: invitePopup.open()
         }
 
-        // What went wrong and what to do, while it matters.
-        Rectangle {
-            objectName: "errorBanner"
-            Layout.fillWidth: true
-            visible: view.client.errorText !== "" && view.client.state !== WallClient.Connected
-            implicitHeight: bannerRow.implicitHeight + 12
-            color: view.client.state === WallClient.Failed ? "#fde2e2" : "#fff3d6"
-            RowLayout {
-                id: bannerRow
-                anchors { fill: parent; leftMargin: 12; rightMargin: 12 }
-                Label {
-                    objectName: "errorText"
-                    Layout.fillWidth: true
-                    text: view.client.errorText
-                    textFormat: Text.PlainText
-                    wrapMode: Text.Wrap
-                }
-                TextField {
-                    id: retryPassword
-                    objectName: "retryPassword"
-                    visible: view.client.passwordRequired
-                    echoMode: TextInput.Password
-                    placeholderText: qsTr("Wall password")
-                    onAccepted: view.client.retryWithPassword(text)
-                }
-                Button {
-                    visible: view.client.passwordRequired
-                    text: qsTr("Join")
-                    onClicked: view.client.retryWithPassword(retryPassword.text)
-                }
-                Button {
-                    text: qsTr("Try now")
-                    visible: view.client.state === WallClient.Reconnecting || view.client.state === WallClient.Failed
-                    onClicked: view.client.reconnectNow()
-                }
-                Button {
-                    text: qsTr("Back to start")
-                    onClicked: view.requestLeave()
-                }
-            }
-        }
-
         SplitView {
             Layout.fillWidth: true
             Layout.fillHeight: true
@@ -366,6 +324,53 @@ Item {
                         client: view.client
                     }
                 }
+            }
+        }
+    }
+
+    // What went wrong and what to do, while it matters. It floats over the top of the wall so
+    // that the wall never moves under the pen when it comes and goes.
+    Rectangle {
+        objectName: "errorBanner"
+        anchors { top: parent.top; topMargin: toolbar.height + 8; horizontalCenter: parent.horizontalCenter }
+        width: Math.min(parent.width - 24, 760)
+        z: 10
+        radius: 6
+        border.color: Qt.darker(color, 1.15)
+        visible: view.client.errorText !== "" && view.client.state !== WallClient.Connected
+        implicitHeight: bannerRow.implicitHeight + 12
+        color: view.client.state === WallClient.Failed ? "#fde2e2" : "#fff3d6"
+        RowLayout {
+            id: bannerRow
+            anchors { fill: parent; leftMargin: 12; rightMargin: 8 }
+            Label {
+                objectName: "errorText"
+                Layout.fillWidth: true
+                text: view.client.errorText
+                textFormat: Text.PlainText
+                wrapMode: Text.Wrap
+            }
+            TextField {
+                id: retryPassword
+                objectName: "retryPassword"
+                visible: view.client.passwordRequired
+                echoMode: TextInput.Password
+                placeholderText: qsTr("Wall password")
+                onAccepted: view.client.retryWithPassword(text)
+            }
+            Button {
+                visible: view.client.passwordRequired
+                text: qsTr("Join")
+                onClicked: view.client.retryWithPassword(retryPassword.text)
+            }
+            Button {
+                text: qsTr("Try now")
+                visible: view.client.state === WallClient.Reconnecting || view.client.state === WallClient.Failed
+                onClicked: view.client.reconnectNow()
+            }
+            Button {
+                text: qsTr("Back to start")
+                onClicked: view.requestLeave()
             }
         }
     }

@@ -146,10 +146,16 @@ Item {
         }
 
         function test_7_serverGoneShowsBannerAndComesBack() {
+            const canvasAt = view.canvas.mapToItem(root, 0, 0)
+            const canvasHeight = view.canvas.height
             TestServer.stop()
             tryCompare(wallClient, "state", WallClient.Reconnecting, 5000)
             const banner = findChild(view, "errorBanner")
             tryCompare(banner, "visible", true)
+            // It floats over the wall: the wall does not move or shrink under the pen.
+            waitForRendering(view)
+            compare(view.canvas.mapToItem(root, 0, 0), canvasAt)
+            compare(view.canvas.height, canvasHeight)
             verify(findChild(view, "errorText").text.length > 0)
             // Offline drawing waits in the outbox and is shown as waiting.
             mousePress(view.canvas, 400, 400)
@@ -241,6 +247,43 @@ Item {
             mouseClick(del)
             tryCompare(wallClient, "pendingCount", 0)
             compare(notes.rowCount(), before)
+            view.canvas.tool = CanvasItem.Pen
+        }
+
+        // A note placed and left empty goes when the editing ends, and undo does not bring the
+        // blank back; one emptied by deleting its text goes too (that removal can be undone).
+        function test_95_emptyNoteVanishesWhenLeft() {
+            const notes = wallClient.notes
+            const before = notes.rowCount()
+            verify(!wallClient.canUndo)
+            view.canvas.tool = CanvasItem.Note
+            mouseClick(view.canvas, 500, 220)
+            tryVerify(() => notes.rowCount() === before + 1, 2000, "the note is placed")
+            let note = null
+            tryVerify(() => (note = findEditingNote()) !== null, 2000, "the placed note is open for typing")
+            // A click elsewhere on the wall: gone, for the server too, and nothing to undo.
+            view.canvas.tool = CanvasItem.Pan
+            mouseClick(view.canvas, 800, 500)
+            tryVerify(() => notes.rowCount() === before, 2000, "the empty note is gone")
+            tryCompare(wallClient, "pendingCount", 0)
+            verify(!wallClient.canUndo)
+            compare(notes.rowCount(), before)
+
+            // Written, then emptied again, then left with Escape.
+            view.canvas.tool = CanvasItem.Note
+            mouseClick(view.canvas, 500, 220)
+            tryVerify(() => (note = findEditingNote()) !== null, 2000, "the second note is open")
+            keyClick("x")
+            view.canvas.tool = CanvasItem.Pan
+            mouseClick(view.canvas, 800, 500)
+            tryCompare(note, "noteText", "x")
+            mouseClick(note.editor, 10, 5)
+            tryCompare(note.editor, "activeFocus", true)
+            keyClick(Qt.Key_End)
+            keyClick(Qt.Key_Backspace)
+            keyClick(Qt.Key_Escape)
+            tryVerify(() => notes.rowCount() === before, 2000, "the empty note is gone")
+            tryCompare(wallClient, "pendingCount", 0)
             view.canvas.tool = CanvasItem.Pen
         }
 
