@@ -18,6 +18,14 @@ ToolBar {
 
     component TipButton: ToolButton {
         property string tip
+        // A named icon from resources/icons; the text stays as the accessible name.
+        property string iconName
+        icon.source: iconName !== "" ? "qrc:/qt/qml/Scrawl/icons/" + iconName + ".svg" : ""
+        icon.width: 20
+        icon.height: 20
+        display: iconName !== "" ? AbstractButton.IconOnly : AbstractButton.TextOnly
+        Accessible.name: text
+        Accessible.description: tip
         ToolTip.visible: hovered && tip !== ""
         ToolTip.text: tip
         ToolTip.delay: 400
@@ -32,7 +40,8 @@ ToolBar {
 
         TipButton {
             objectName: "leaveButton"
-            text: "←"
+            text: qsTr("Leave")
+            iconName: "leave"
             tip: qsTr("Leave this wall (Ctrl+W)")
             onClicked: bar.leaveRequested()
         }
@@ -51,21 +60,22 @@ ToolBar {
         ButtonGroup { id: tools }
         Repeater {
             model: [
-                { tool: CanvasItem.Select, label: qsTr("Select"), tip: qsTr("Select: click or drag a box to pick things, Shift adds; drag to move, corners resize; the handle above turns (Shift: 15° steps); Del deletes, Ctrl+D duplicates, arrows nudge, Ctrl+] brings to the front, Ctrl+[ sends to the back, Ctrl+A picks all (V)") },
-                { tool: CanvasItem.Pen, label: qsTr("Pen"), tip: qsTr("Pen: draw freehand (P)") },
-                { tool: CanvasItem.Eraser, label: qsTr("Eraser"), tip: qsTr("Eraser: removes whole strokes it touches (E)") },
-                { tool: CanvasItem.Note, label: qsTr("Note"), tip: qsTr("Text note: click to place one, drag its top edge to move it (N)") },
-                { tool: CanvasItem.Pan, label: qsTr("Pan"), tip: qsTr("Pan: drag the wall (H, or hold Space, or drag with the middle button; wheel zooms)") },
-                { tool: CanvasItem.Line, label: qsTr("Line"), tip: qsTr("Line: drag from one end to the other; Shift keeps it to 45° steps (L)") },
-                { tool: CanvasItem.Arrow, label: qsTr("Arrow"), tip: qsTr("Arrow: drag from its tail to its head; Shift keeps it to 45° steps (A)") },
-                { tool: CanvasItem.Rect, label: qsTr("Box"), tip: qsTr("Rectangle: drag corner to corner; Shift makes a square (R)") },
-                { tool: CanvasItem.Ellipse, label: qsTr("Ellipse"), tip: qsTr("Ellipse: drag corner to corner; Shift makes a circle (O)") },
-                { tool: CanvasItem.Diamond, label: qsTr("Diamond"), tip: qsTr("Diamond: drag corner to corner; Shift makes it even (D)") },
-                { tool: CanvasItem.Text, label: qsTr("Text"), tip: qsTr("Text: click the wall and type; click a text to change it; Esc ends (T)") }
+                { tool: CanvasItem.Select, label: qsTr("Select"), icon: "select", tip: qsTr("Select: click or drag a box to pick things, Shift adds; drag to move, corners resize; the handle above turns (Shift: 15° steps); Del deletes, Ctrl+D duplicates, arrows nudge, Ctrl+] brings to the front, Ctrl+[ sends to the back, Ctrl+A picks all (V)") },
+                { tool: CanvasItem.Pen, label: qsTr("Pen"), icon: "pen", tip: qsTr("Pen: draw freehand (P)") },
+                { tool: CanvasItem.Eraser, label: qsTr("Eraser"), icon: "eraser", tip: qsTr("Eraser: removes whole strokes it touches (E)") },
+                { tool: CanvasItem.Note, label: qsTr("Note"), icon: "note", tip: qsTr("Text note: click to place one, drag its top edge to move it (N)") },
+                { tool: CanvasItem.Pan, label: qsTr("Pan"), icon: "pan", tip: qsTr("Pan: drag the wall (H, or hold Space, or drag with the middle button; wheel zooms)") },
+                { tool: CanvasItem.Line, label: qsTr("Line"), icon: "line", tip: qsTr("Line: drag from one end to the other; Shift keeps it to 45° steps (L)") },
+                { tool: CanvasItem.Arrow, label: qsTr("Arrow"), icon: "arrow", tip: qsTr("Arrow: drag from its tail to its head; Shift keeps it to 45° steps (A)") },
+                { tool: CanvasItem.Rect, label: qsTr("Box"), icon: "rect", tip: qsTr("Rectangle: drag corner to corner; Shift makes a square (R)") },
+                { tool: CanvasItem.Ellipse, label: qsTr("Ellipse"), icon: "ellipse", tip: qsTr("Ellipse: drag corner to corner; Shift makes a circle (O)") },
+                { tool: CanvasItem.Diamond, label: qsTr("Diamond"), icon: "diamond", tip: qsTr("Diamond: drag corner to corner; Shift makes it even (D)") },
+                { tool: CanvasItem.Text, label: qsTr("Text"), icon: "text", tip: qsTr("Text: click the wall and type; click a text to change it; Esc ends (T)") }
             ]
             delegate: TipButton {
                 objectName: "tool" + modelData.label
                 text: modelData.label
+                iconName: modelData.icon
                 tip: modelData.tip
                 checkable: true
                 checked: bar.canvas.tool === modelData.tool
@@ -177,6 +187,7 @@ ToolBar {
         TipButton {
             objectName: "undoButton"
             text: qsTr("Undo")
+            iconName: "undo"
             tip: qsTr("Undo your last change (Ctrl+Z)")
             enabled: bar.client.canUndo && bar.client.mayChangeWall
             onClicked: bar.client.undo()
@@ -184,6 +195,7 @@ ToolBar {
         TipButton {
             objectName: "redoButton"
             text: qsTr("Redo")
+            iconName: "redo"
             tip: qsTr("Redo (Ctrl+Shift+Z)")
             enabled: bar.client.canRedo && bar.client.mayChangeWall
             onClicked: bar.client.redo()
@@ -191,26 +203,32 @@ ToolBar {
         ToolSeparator {}
         TipButton {
             objectName: "zoomOutButton"
-            text: "−"
+            text: qsTr("Zoom out")
+            iconName: "zoom-out"
             tip: qsTr("Zoom out (Ctrl+-)")
             onClicked: bar.canvas.zoomBy(1 / 1.25, Qt.point(bar.canvas.width / 2, bar.canvas.height / 2))
         }
         TipButton {
             objectName: "zoomLabel"
             text: Math.round(bar.canvas.zoom * 100) + "%"
+            // Wide enough for "1000%", so the buttons after it never shift as the zoom changes.
+            implicitWidth: zoomMetrics.width + leftPadding + rightPadding
+            TextMetrics { id: zoomMetrics; font: bar.font; text: "0000%" }
             tip: qsTr("Zoom to fit everything (Ctrl+0)")
             onClicked: bar.canvas.zoomToFit()
         }
         TipButton {
             objectName: "zoomInButton"
-            text: "+"
+            text: qsTr("Zoom in")
+            iconName: "zoom-in"
             tip: qsTr("Zoom in (Ctrl+=)")
             onClicked: bar.canvas.zoomBy(1.25, Qt.point(bar.canvas.width / 2, bar.canvas.height / 2))
         }
         ToolSeparator {}
         TipButton {
             objectName: "clearButton"
-            text: qsTr("Clear…")
+            text: qsTr("Clear wall…")
+            iconName: "trash"
             tip: qsTr("Clear the wall for everyone; asks first (Ctrl+Shift+Delete)")
             // A moderator's or the owner's: a member is never offered it.
             visible: bar.client.isModerator
@@ -220,7 +238,8 @@ ToolBar {
         TipButton {
             id: exportButton
             objectName: "exportButton"
-            text: qsTr("Export ▾")
+            text: qsTr("Export")
+            iconName: "export"
             tip: qsTr("Save the wall as PNG or SVG (Ctrl+E)")
             onClicked: exportMenu.open()
             Menu {
@@ -235,10 +254,22 @@ ToolBar {
         TipButton {
             objectName: "inviteButton"
             text: qsTr("Invite")
+            iconName: "invite"
+            display: AbstractButton.TextBesideIcon
             tip: qsTr("Show and copy the address others join with (Ctrl+I)")
             onClicked: bar.inviteRequested()
         }
 
+        TipButton {
+            objectName: "panelButton"
+            text: qsTr("People and chat")
+            iconName: "panel"
+            tip: qsTr("Show or hide the people and chat beside the wall (Ctrl+\\)")
+            visible: bar.wallView !== null
+            checkable: true
+            checked: bar.wallView ? bar.wallView.sidePanelOpen : false
+            onClicked: bar.wallView.sidePanelOpen = checked
+        }
         Item {
             width: badge.width + 12
             height: 40

@@ -13,9 +13,13 @@ Item {
     property alias canvas: wallCanvas
     property alias chatPanel: chatPanel
     property alias toolbar: toolbar
+    // People and chat beside the wall; folded away by default in a narrow window, so that the
+    // wall keeps the room, and opened again from the toolbar or Ctrl+\.
+    property bool sidePanelOpen: true
     signal leave()
 
     Component.onCompleted: {
+        sidePanelOpen = !(Window.width > 0 && Window.width < 1000)
         wallCanvas.tool = AppSettings.lastTool
         wallCanvas.penColor = AppSettings.penColor
         wallCanvas.penWidth = AppSettings.penWidth
@@ -307,6 +311,8 @@ Item {
             }
 
             Pane {
+                objectName: "sidePanel"
+                visible: view.sidePanelOpen
                 SplitView.preferredWidth: 300
                 SplitView.minimumWidth: 220
                 padding: 10
@@ -408,6 +414,7 @@ Item {
     Shortcut { sequence: "Ctrl+E"; onActivated: { exportDialog.format = "png"; exportDialog.visibleOnly = false; exportDialog.open() } }
     Shortcut { sequence: "Ctrl+I"; onActivated: invitePopup.open() }
     Shortcut { sequence: "Ctrl+W"; onActivated: view.requestLeave() }
+    Shortcut { sequence: "Ctrl+\\"; onActivated: view.sidePanelOpen = !view.sidePanelOpen }
     Shortcut { sequence: "Ctrl+Shift+Del"; enabled: view.client.ready && view.client.isModerator; onActivated: clearDialog.open() }
     // 1..8 pick a pen colour of the palette; [ and ] step through the pen widths.
     Repeater {
@@ -489,6 +496,8 @@ Item {
             wrapMode: Text.Wrap
             width: clearDialog.availableWidth
         }
+        // The button that destroys says what it destroys.
+        Component.onCompleted: standardButton(Dialog.Ok).text = qsTr("Clear wall")
         onAccepted: view.client.clearWall()
     }
 

@@ -522,6 +522,11 @@ private slots:
         QTest::mouseClick(m_window, Qt::LeftButton, {},
                           canvasB->mapToScene(QPointF(canvasB->width() * 0.3, canvasB->height() * 0.4)).toPoint());
         QTRY_COMPARE(a->notes()->rowCount(), 1);
+        // Written in before the focus leaves it: a note left empty goes away.
+        QTRY_VERIFY(m_window->activeFocusItem() && m_window->activeFocusItem()->inherits("QQuickTextEdit"));
+        for (const char c : {'i', 'd', 'e', 'a'})
+            QTest::keyClick(m_window, c);
+        QTRY_COMPARE(a->notes()->data(a->notes()->index(0), NotesModel::TextRole).toString(), QStringLiteral("idea"));
         QTRY_COMPARE(b->pendingCount(), 0);
         canvasB->forceActiveFocus();
         std::function<QQuickItem *(QQuickItem *, QLatin1String)> find = [&](QQuickItem *root, QLatin1String name) -> QQuickItem * {
@@ -623,7 +628,8 @@ private slots:
             }
             return nullptr;
         };
-        QQuickItem *frame = find(m_window->findChild<QQuickItem *>(QStringLiteral("viewB")), QLatin1String("image"));
+        // On the wall, not in the toolbar: a button's icon is an item named "image" too.
+        QQuickItem *frame = find(canvasB->parentItem(), QLatin1String("image"));
         QVERIFY(frame);
         auto centre = [](QQuickItem *i) { return i->mapToScene(QPointF(i->width() / 2, i->height() / 2)).toPoint(); };
         QTest::mouseMove(m_window, centre(frame));
@@ -715,6 +721,8 @@ private slots:
         a->undo();
         QTRY_VERIFY(std::abs(b->model().shapes().front().data.x - drawn.data.x) < 0.01);
         QTRY_VERIFY(inkOnB(leftEdge));
+        // A's pointer, shown on B with its name, moves off the spot looked at.
+        QTest::mouseMove(m_window, sceneA(QPointF(canvasA->width() * 0.9, canvasA->height() * 0.9)));
         QTRY_VERIFY(canvasB->settled());
         QTRY_VERIFY(!inkOnB(leftEdge + shift));
         QCOMPARE(b->model().shapes().front().data, drawn.data);
@@ -941,6 +949,11 @@ private slots:
         canvasA->setTool(CanvasItem::Note);
         QTest::mouseClick(m_window, Qt::LeftButton, {}, sceneA(at + QPointF(0, 60)));
         QTRY_COMPARE(b->notes()->rowCount(), 1);
+        // Written in before the focus leaves it: a note left empty goes away.
+        QTRY_VERIFY(m_window->activeFocusItem() && m_window->activeFocusItem()->inherits("QQuickTextEdit"));
+        for (const char c : {'i', 'd', 'e', 'a'})
+            QTest::keyClick(m_window, c);
+        QTRY_COMPARE(b->notes()->data(b->notes()->index(0), NotesModel::TextRole).toString(), QStringLiteral("idea"));
         QTRY_COMPARE(a->pendingCount(), 0);
         std::function<QQuickItem *(QQuickItem *)> findNote = [&](QQuickItem *root) -> QQuickItem * {
             if (root->objectName() == QLatin1String("note"))

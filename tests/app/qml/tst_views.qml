@@ -252,6 +252,22 @@ Item {
 
         // A note placed and left empty goes when the editing ends, and undo does not bring the
         // blank back; one emptied by deleting its text goes too (that removal can be undone).
+        // The people and chat panel folds away from the toolbar and the wall takes its room.
+        function test_96_sidePanelFoldsAndTheWallWidens() {
+            const panel = findChild(view, "sidePanel")
+            const button = findChild(view, "panelButton")
+            verify(panel, "side panel found"); verify(button, "panel button found")
+            verify(panel.visible, "open by default in a 1200 px window")
+            const wide = view.canvas.width
+            mouseClick(button)
+            tryCompare(panel, "visible", false)
+            tryVerify(() => view.canvas.width > wide + 200, 2000, "the wall takes the panel's room")
+            verify(!button.checked)
+            mouseClick(button)
+            tryCompare(panel, "visible", true)
+            tryCompare(view.canvas, "width", wide)
+        }
+
         function test_95_emptyNoteVanishesWhenLeft() {
             const notes = wallClient.notes
             const before = notes.rowCount()
@@ -413,6 +429,7 @@ Item {
             tryCompare(dialog, "opened", true)
             const cancel = dialog.standardButton(Dialog.Cancel)
             verify(cancel)
+            compare(dialog.standardButton(Dialog.Ok).text, "Clear wall")
             mouseClick(cancel)
             tryCompare(dialog, "visible", false)
             // A chat's acknowledgement comes back after anything the cancel could have sent.
