@@ -1,4 +1,4 @@
-# Issue 17's design shots: the wall at 1600 px and at 900 px, the Invite and Export dialogs.
+# Issue 17's design shots: the wall at 1600 px and at 900 px, and Invite at both.
 # Run from the repository root after a build: python3 docs/screenshots/design.py [prefix]
 import subprocess, sys, time
 sys.path.insert(0, 'docs/screenshots')
@@ -26,10 +26,3 @@ with TwoApps('design', 7798) as (A, B):
     time.sleep(1)
     shot(A, f'{prefix}-invite-1600.png')
     key(A, 'Escape')
-    key(A, 'ctrl+e')
-    time.sleep(1)
-    shot(A, f'{prefix}-export-1600.png')
-    key(A, 'Escape')
-    key(B, 'ctrl+e')
-    time.sleep(1)
-    shot(B, f'{prefix}-export-900.png', 900, 700)
