@@ -561,6 +561,12 @@ Item {
     Popup {
         id: invitePopup
         objectName: "invitePopup"
+        // Escape closes it (it takes the keys while open); a click outside closes it and draws
+        // nothing (modal, without dimming the wall); the keys go back to the wall after.
+        focus: true
+        modal: true
+        dim: false
+        onClosed: wallCanvas.forceActiveFocus()
         x: parent.width - width - 12
         y: toolbar.height + 4
         // Wide enough for the owner's rows of buttons; never wider than the window.

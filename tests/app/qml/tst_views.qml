@@ -252,6 +252,24 @@ Item {
 
         // A note placed and left empty goes when the editing ends, and undo does not bring the
         // blank back; one emptied by deleting its text goes too (that removal can be undone).
+        // Invite closes with Escape, and a click outside closes it without drawing there.
+        function test_97_inviteClosesWithEscapeOrAClickOutside() {
+            const popup = findChild(view, "invitePopup")
+            verify(!wallClient.canUndo)
+            mouseClick(findChild(view, "inviteButton"))
+            tryCompare(popup, "opened", true)
+            keyClick(Qt.Key_Escape)
+            tryCompare(popup, "visible", false)
+            tryCompare(view.canvas, "activeFocus", true)
+            mouseClick(findChild(view, "inviteButton"))
+            tryCompare(popup, "opened", true)
+            mouseClick(view.canvas, 300, 300)
+            tryCompare(popup, "visible", false)
+            waitForRendering(view)
+            verify(!wallClient.canUndo, "the click that closed it drew nothing")
+            verify(!inkNear(300, 300), "no dot where it was clicked")
+        }
+
         // The people and chat panel folds away from the toolbar and the wall takes its room.
         function test_96_sidePanelFoldsAndTheWallWidens() {
             const panel = findChild(view, "sidePanel")
