@@ -17,6 +17,7 @@ ToolBar {
     signal inviteRequested()
 
     component TipButton: ToolButton {
+        id: tipButton
         property string tip
         // A named icon from resources/icons; the text stays as the accessible name.
         property string iconName
@@ -24,6 +25,16 @@ ToolBar {
         icon.width: 20
         icon.height: 20
         display: iconName !== "" ? AbstractButton.IconOnly : AbstractButton.TextOnly
+        // Sized from the icon's set size and the text, not from the loaded picture: an SVG
+        // arrives after the first layout, and the toolbar (and the wall under it) must not
+        // move when it does.
+        implicitWidth: display === AbstractButton.IconOnly
+                       ? icon.width + leftPadding + rightPadding
+                       : display === AbstractButton.TextBesideIcon
+                         ? icon.width + spacing + labelMetrics.advanceWidth + leftPadding + rightPadding
+                         : implicitContentWidth + leftPadding + rightPadding
+        implicitHeight: Math.max(icon.height, labelMetrics.height) + topPadding + bottomPadding
+        TextMetrics { id: labelMetrics; font: tipButton.font; text: tipButton.text }
         Accessible.name: text
         Accessible.description: tip
         ToolTip.visible: hovered && tip !== ""

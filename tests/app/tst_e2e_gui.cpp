@@ -10,6 +10,7 @@
 #include "server/wallserver.h"
 
 #include <QClipboard>
+#include <QCursor>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QGuiApplication>
@@ -120,6 +121,9 @@ private slots:
     // A new window with two views on a new, empty wall: no test sees what another drew.
     void init()
     {
+        // The display's real pointer, wherever an earlier test left it, stays off the window:
+        // over a button or the wall its hover would mix with the events this test sends.
+        QCursor::setPos(QPoint(1590, 1190));
         m_engine = std::make_unique<QQmlApplicationEngine>();
         m_engine->addImportPath(QStringLiteral("qrc:/qt/qml"));
         m_engine->setInitialProperties(
