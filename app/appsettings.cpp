@@ -3,11 +3,19 @@
 #include "core/protocol.h"
 
 #include <QClipboard>
+#include <QDBusConnection>
+#include <QDBusMessage>
+#include <QDBusPendingCallWatcher>
+#include <QDBusPendingReply>
+#include <QDate>
 #include <QDir>
+#include <QFileInfo>
 #include <QGuiApplication>
+#include <QPalette>
 #include <QRandomGenerator>
 #include <QSettings>
 #include <QStandardPaths>
+#include <QUrl>
 #include <QWindow>
 
 namespace scrawl {
@@ -45,6 +53,7 @@ AppSettings::AppSettings(QObject *parent)
         if (m_profile.isEmpty())
             m_profile = QStringLiteral("p%1").arg(QRandomGenerator::global()->generate());
     }
+    watchSystemTheme();
 }
 
 AppSettings::~AppSettings() = default;
@@ -186,6 +195,128 @@ QVariantList AppSettings::palette() const
     for (const QColor &c : paletteColors())
         out.push_back(c);
     return out;
+}
+
+// --- export paths ------------------------------------------------------------------------------
+
+QString AppSettings::exportFolder() const
+{
+    const QString pictures = QStandardPaths::writableLocation(QStandardPaths::PicturesLocation);
+    if (!pictures.isEmpty() && QFileInfo(pictures).isDir())
+        return pictures;
+    return QDir::homePath();
+}
+
+QString AppSettings::exportFileName(const QString &wall, const QString &format) const
+{
+    QString base = wall.trimmed();
+    // Characters that file systems or shells make trouble of become '-'.
+    for (QChar &c : base) {
+        if (c == QLatin1Char('/') || c == QLatin1Char('\\') || c == QLatin1Char(':') || c.isSpace() || c < QLatin1Char(' '))
+            c = QLatin1Char('-');
+    }
+    if (base.isEmpty() || base.startsWith(QLatin1Char('.')))
+        base.prepend(QStringLiteral("wall"));
+    return QStringLiteral("%1-%2.%3").arg(base, QDate::currentDate().toString(Qt::ISODate),
+                                          format == QLatin1String("svg") ? QStringLiteral("svg") : QStringLiteral("png"));
+}
+
+QString AppSettings::resolveExportPath(const QString &typed, const QString &folder, const QString &format) const
+{
+    QString path = typed.trimmed();
+    if (path.startsWith(QLatin1String("file://")))
+        path = QUrl(path).toLocalFile();
+    if (path.isEmpty())
+        return {};
+    if (path == QLatin1String("~") || path.startsWith(QLatin1String("~/")))
+        path = QDir::homePath() + path.mid(1);
+    if (QDir::isRelativePath(path))
+        path = QDir(folder.isEmpty() ? exportFolder() : folder).filePath(path);
+    const QString suffix = QFileInfo(path).suffix().toLower();
+    if (suffix != QLatin1String("png") && suffix != QLatin1String("svg"))
+        path += format == QLatin1String("svg") ? QStringLiteral(".svg") : QStringLiteral(".png");
+    return QDir::cleanPath(path);
+}
+
+bool AppSettings::fileExists(const QString &path) const { return QFileInfo::exists(path); }
+
+// --- light and dark ----------------------------------------------------------------------------
+
+namespace {
+const QString kPortalService = QStringLiteral("org.freedesktop.portal.Desktop");
+const QString kPortalPath = QStringLiteral("/org/freedesktop/portal/desktop");
+const QString kPortalSettings = QStringLiteral("org.freedesktop.portal.Settings");
+const QString kAppearance = QStringLiteral("org.freedesktop.appearance");
+const QString kColorScheme = QStringLiteral("color-scheme");
+
+// The portal's color-scheme value (0 no preference, 1 dark, 2 light), unwrapped from the one or
+// two QDBusVariant layers that Read puts around it.
+int colorScheme(QVariant v)
+{
+    while (v.canConvert<QDBusVariant>() && v.userType() == qMetaTypeId<QDBusVariant>())
+        v = v.value<QDBusVariant>().variant();
+    return v.toInt();
+}
+} // namespace
+
+// Qt 6.4 has no colour-scheme API: the desktop's preference is read from the XDG settings
+// portal (GNOME, KDE and others answer it) and followed while the app runs. Without a session
+// bus or a portal, the application palette's window colour decides.
+void AppSettings::watchSystemTheme()
+{
+    QDBusConnection bus = QDBusConnection::sessionBus();
+    if (!bus.isConnected())
+        return;
+    bus.connect(kPortalService, kPortalPath, kPortalSettings, QStringLiteral("SettingChanged"), this,
+                SLOT(portalSettingChanged(QString, QString, QDBusVariant)));
+    QDBusMessage read = QDBusMessage::createMethodCall(kPortalService, kPortalPath, kPortalSettings,
+                                                       QStringLiteral("Read"));
+    read << kAppearance << kColorScheme;
+    auto *watcher = new QDBusPendingCallWatcher(bus.asyncCall(read, 2000), this);
+    connect(watcher, &QDBusPendingCallWatcher::finished, this, [this](QDBusPendingCallWatcher *w) {
+        w->deleteLater();
+        const QDBusPendingReply<QVariant> reply = *w;
+        if (reply.isError())
+            return;
+        const bool wasDark = dark();
+        m_systemDark = colorScheme(reply.value()) == 1 ? 1 : 0;
+        if (dark() != wasDark)
+            emit themeChanged();
+    });
+}
+
+void AppSettings::portalSettingChanged(const QString &group, const QString &key, const QDBusVariant &value)
+{
+    if (group != kAppearance || key != kColorScheme)
+        return;
+    const bool wasDark = dark();
+    m_systemDark = colorScheme(value.variant()) == 1 ? 1 : 0;
+    if (dark() != wasDark)
+        emit themeChanged();
+}
+
+QString AppSettings::theme() const
+{
+    const QString t = value("ui/theme", QStringLiteral("system")).toString();
+    return t == QLatin1String("light") || t == QLatin1String("dark") ? t : QStringLiteral("system");
+}
+
+void AppSettings::setTheme(const QString &theme)
+{
+    if (theme == this->theme())
+        return;
+    setValue("ui/theme", theme);
+    emit themeChanged();
+}
+
+bool AppSettings::dark() const
+{
+    const QString t = theme();
+    if (t != QLatin1String("system"))
+        return t == QLatin1String("dark");
+    if (m_systemDark >= 0)
+        return m_systemDark == 1;
+    return QGuiApplication::palette().color(QPalette::Window).lightness() < 128;
 }
 
 } // namespace scrawl

@@ -8,6 +8,7 @@
 #include "core/limits.h"
 
 #include <QColor>
+#include <QDBusVariant>
 #include <QLockFile>
 #include <QObject>
 #include <QVariantList>
@@ -40,6 +41,10 @@ class AppSettings : public QObject
     // The server's limits (core/limits.h) for what the start screen lets a person type.
     Q_PROPERTY(int maxNameChars READ maxNameChars CONSTANT)
     Q_PROPERTY(int maxWallNameChars READ maxWallNameChars CONSTANT)
+    // "system" (the default: the desktop's light or dark preference), "light" or "dark".
+    Q_PROPERTY(QString theme READ theme WRITE setTheme NOTIFY themeChanged)
+    // What the theme comes to now: true for dark.
+    Q_PROPERTY(bool dark READ dark NOTIFY themeChanged)
 
 public:
     explicit AppSettings(QObject *parent = nullptr);
@@ -68,6 +73,9 @@ public:
     QString appVersion() const;
     static int maxNameChars() { return limits::kMaxNameChars; }
     static int maxWallNameChars() { return limits::kMaxWallNameChars; }
+    QString theme() const;
+    void setTheme(const QString &theme);
+    bool dark() const;
 
     // Remembers a wall at the top of the recent list (at most 8, no duplicates).
     Q_INVOKABLE void addRecent(const QString &address, const QString &wall, bool hosted);
@@ -75,18 +83,36 @@ public:
     Q_INVOKABLE void saveWindow(QWindow *window);
     Q_INVOKABLE void restoreWindow(QWindow *window);
     Q_INVOKABLE void copyToClipboard(const QString &text);
+    // Exports: the folder offered first (Pictures, or home when there is none: always one that
+    // exists), a file name for `wall` today in `format` ("png" or "svg"), and where what a person
+    // typed goes: an absolute path (or ~/...) as it is, a bare name into `folder`, with the
+    // format's suffix added when it has neither .png nor .svg.
+    Q_INVOKABLE QString exportFolder() const;
+    Q_INVOKABLE QString exportFileName(const QString &wall, const QString &format) const;
+    Q_INVOKABLE QString resolveExportPath(const QString &typed, const QString &folder, const QString &format) const;
+    Q_INVOKABLE bool fileExists(const QString &path) const;
     // Palette of pen and person colours offered in the UI.
     Q_INVOKABLE QVariantList palette() const;
 
 signals:
     void changed();
     void recentWallsChanged();
+    void themeChanged();
+
+private slots:
+    // The desktop portal's org.freedesktop.appearance color-scheme: 1 prefers dark.
+    void portalSettingChanged(const QString &group, const QString &key, const QDBusVariant &value);
 
 private:
     QVariant value(const char *key, const QVariant &fallback) const;
     void setValue(const char *key, const QVariant &value);
 
+    void watchSystemTheme();
+
     QString m_profile;
+    // The desktop's preference as last heard: -1 not known (then the application palette
+    // decides), 0 light, 1 dark.
+    int m_systemDark = -1;
     std::unique_ptr<QLockFile> m_lock;
 };
 

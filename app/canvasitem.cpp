@@ -310,6 +310,17 @@ void CanvasItem::setBackground(const QColor &color)
     emit backgroundChanged();
 }
 
+void CanvasItem::setDarkWall(bool dark)
+{
+    if (m_darkWall == dark)
+        return;
+    m_darkWall = dark;
+    m_dirtyAll = true;
+    setSettled(false);
+    update();
+    emit backgroundChanged();
+}
+
 void CanvasItem::setSettled(bool settled)
 {
     if (!settled)
@@ -760,6 +771,8 @@ void CanvasItem::collectStrokes(const QRectF &area, double scale, StrokeBatch *b
 {
     if (!m_client)
         return;
+    // On screen in the theme's colours; an export as drawn.
+    batch->darkWall = asShown && m_darkWall;
     indexNewStrokes();
     // Images first, under the ink. A wall holds at most max_wall_images of them: a scan is cheap.
     for (const WallModel::Image &image : m_client->model().images()) {
@@ -1572,21 +1585,45 @@ void CanvasItem::focusOutEvent(QFocusEvent *event)
 bool CanvasItem::exportTo(const QUrl &file, bool visibleOnly)
 {
     const QString path = file.isLocalFile() ? file.toLocalFile() : file.toString();
+    return exportImage(path, visibleOnly ? ExportView : ExportWall, 1.0, false);
+}
+
+bool CanvasItem::exportImage(const QString &path, int what, double scale, bool transparent)
+{
     if (path.isEmpty()) {
         m_exportError = tr("Choose a file to export to.");
         return false;
     }
-    QRectF area = visibleOnly ? visibleWallRect() : contentBounds().adjusted(-24, -24, 24, 24);
+    if (!(scale > 0 && scale <= 8)) {
+        m_exportError = tr("The export scale must be more than 0 and at most 8.");
+        return false;
+    }
+    const bool selectionOnly = what == ExportSelection;
+    if (selectionOnly && selectionCount() == 0) {
+        m_exportError = tr("Nothing is selected: pick something with the select tool (V) first, or export the whole wall.");
+        return false;
+    }
+    QRectF area = what == ExportView  ? visibleWallRect()
+                  : selectionOnly     ? selectionWallBounds().adjusted(-8, -8, 8, 8)
+                                      : contentBounds().adjusted(-24, -24, 24, 24);
     if (area.isEmpty())
         area = QRectF(-400, -300, 800, 600);
-    // The whole wall at 1:1, shrunk if it would be larger than 8192 px a side; the visible area
-    // as it is on screen.
-    double scale = visibleOnly ? m_zoom : 1.0;
+    // The view as it is on screen; the wall and a selection at their size on the wall.
+    scale *= what == ExportView ? m_zoom : 1.0;
     const double longest = std::max(area.width(), area.height()) * scale;
     if (longest > 8192)
         scale *= 8192 / longest;
     const QSize size(std::max(1, int(std::ceil(area.width() * scale))),
                      std::max(1, int(std::ceil(area.height() * scale))));
+    const QColor background = transparent ? QColor(Qt::transparent) : QColor(Qt::white);
+    auto paint = [&](QPainter &painter) {
+        if (!transparent)
+            painter.fillRect(QRect(QPoint(0, 0), size), background);
+        if (selectionOnly)
+            paintObjects(m_selection, painter, area, scale);
+        else
+            paintWall(painter, area, scale, true);
+    };
     const bool svg = QFileInfo(path).suffix().compare(QLatin1String("svg"), Qt::CaseInsensitive) == 0;
     if (svg) {
         QSvgGenerator generator;
@@ -1599,8 +1636,7 @@ bool CanvasItem::exportTo(const QUrl &file, bool visibleOnly)
             m_exportError = tr("Cannot write %1; choose a folder you can write to.").arg(path);
             return false;
         }
-        painter.fillRect(QRect(QPoint(0, 0), size), m_background);
-        paintWall(painter, area, scale, true);
+        paint(painter);
         painter.end();
         if (!QFileInfo::exists(path)) {
             m_exportError = tr("Cannot write %1; choose a folder you can write to.").arg(path);
@@ -1608,17 +1644,17 @@ bool CanvasItem::exportTo(const QUrl &file, bool visibleOnly)
         }
     } else {
         QImage image(size, QImage::Format_ARGB32_Premultiplied);
-        image.fill(m_background);
+        image.fill(background);
         {
             QPainter painter(&image);
-            paintWall(painter, area, scale, true);
+            paint(painter);
         }
         if (!image.save(path, "PNG")) {
             m_exportError = tr("Cannot write %1; choose a folder you can write to.").arg(path);
             return false;
         }
     }
-    qCInfo(lcCanvas) << "exported" << area << "to" << path << size;
+    qCInfo(lcCanvas) << "exported" << area << "to" << path << size << (transparent ? "transparent" : "on white");
     m_exportError.clear();
     return true;
 }

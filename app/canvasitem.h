@@ -46,6 +46,8 @@ class CanvasItem : public QQuickItem
     Q_PROPERTY(QColor penColor READ penColor WRITE setPenColor NOTIFY penChanged)
     Q_PROPERTY(double penWidth READ penWidth WRITE setPenWidth NOTIFY penChanged)
     Q_PROPERTY(QColor background READ background WRITE setBackground NOTIFY backgroundChanged)
+    // A dark wall: ink is shown in its opposite lightness (wallInk); exports stay as drawn.
+    Q_PROPERTY(bool darkWall READ darkWall WRITE setDarkWall NOTIFY backgroundChanged)
     // Shapes drawn from now on: filled with this (transparent: not filled); text in this size.
     Q_PROPERTY(QColor fillColor READ fillColor WRITE setFillColor NOTIFY penChanged)
     Q_PROPERTY(double textSize READ textSize WRITE setTextSize NOTIFY penChanged)
@@ -101,6 +103,8 @@ public:
     void setTextSize(double size);
     QColor background() const { return m_background; }
     void setBackground(const QColor &color);
+    bool darkWall() const { return m_darkWall; }
+    void setDarkWall(bool dark);
     double zoom() const { return m_zoom; }
     double panX() const { return m_pan.x(); }
     double panY() const { return m_pan.y(); }
@@ -154,8 +158,15 @@ public:
     Q_INVOKABLE QRectF visibleWallRect() const;
     // Everything drawn on the wall (strokes and notes), in wall pixels; empty for an empty wall.
     Q_INVOKABLE QRectF contentBounds() const;
-    // Writes the whole wall or the visible area to a .png or .svg file. On failure returns false
-    // and sets exportError to a sentence for a person.
+    // What an export covers.
+    enum ExportArea { ExportWall, ExportView, ExportSelection };
+    Q_ENUM(ExportArea)
+    // Writes `area` to `path`, a .png or .svg file (by its suffix), at `scale` times its size on
+    // the wall (the view: times its size on screen), over white or, `transparent`, over nothing.
+    // Always in the colours drawn, whatever the theme. A PNG is at most 8192 px a side (the
+    // scale gives way). On failure returns false and sets exportError to a sentence for a person.
+    Q_INVOKABLE bool exportImage(const QString &path, int area, double scale, bool transparent);
+    // The whole wall or the visible area, at 1:1, over white.
     Q_INVOKABLE bool exportTo(const QUrl &file, bool visibleOnly);
     Q_INVOKABLE QString exportError() const { return m_exportError; }
 
@@ -248,7 +259,9 @@ private:
     void collectObjects(const WallClient::Copies &objects, const QRectF &area, double scale, StrokeBatch *batch);
     // Objects (the selection, another's drag) drawn into `painter` (origin at the area's
     // top-left) at `scale`.
-    void paintObjects(const WallClient::Copies &objects, QPainter &painter, const QRectF &area, double scale);
+    // `onScreen`: in the theme's colours (a dragged selection), else as drawn (copy, export).
+    void paintObjects(const WallClient::Copies &objects, QPainter &painter, const QRectF &area, double scale,
+                      bool onScreen = false);
     pb::Transform selectionTransform() const; // naming everything selected, moving nothing
     pb::Transform floatTransform() const;     // naming it, moving it as the float is now
     void moveSelectGesture(QPointF wall, Qt::KeyboardModifiers mods);
@@ -274,6 +287,7 @@ private:
     QColor m_penColor = QColor(0x22, 0x22, 0x22);
     double m_penWidth = 3.0;
     QColor m_background = Qt::white;
+    bool m_darkWall = false;
     double m_zoom = 1.0;
     QPointF m_pan;
 

@@ -383,13 +383,13 @@ void CanvasItem::copySelection()
     auto *mime = new QMimeData;
     mime->setData(QString::fromLatin1(WallClient::kClipMimeType),
                   QByteArray::fromStdString(m_client->clipOf(m_selection).SerializeAsString()));
-    // The picture, at 1:1 (up to 4096 px a side), on the wall's background.
+    // The picture, at 1:1 (up to 4096 px a side), on white in the colours drawn, as an export.
     const QRectF area = selectionWallBounds().adjusted(-8, -8, 8, 8);
     const double scale = std::min(1.0, kMaxFloatSide / std::max(area.width(), area.height()));
     const QSize size(std::max(1, int(std::ceil(area.width() * scale))),
                      std::max(1, int(std::ceil(area.height() * scale))));
     auto paint = [&](QPainter &painter) {
-        painter.fillRect(QRect(QPoint(0, 0), size), m_background);
+        painter.fillRect(QRect(QPoint(0, 0), size), Qt::white);
         paintObjects(m_selection, painter, area, scale);
     };
     QImage image(size, QImage::Format_ARGB32_Premultiplied);
@@ -642,7 +642,7 @@ void CanvasItem::collectObjects(const WallClient::Copies &objects, const QRectF 
 }
 
 void CanvasItem::paintObjects(const WallClient::Copies &objects, QPainter &painter, const QRectF &area,
-                              double scale)
+                              double scale, bool onScreen)
 {
     painter.setRenderHint(QPainter::Antialiasing);
     QTransform t;
@@ -651,6 +651,7 @@ void CanvasItem::paintObjects(const WallClient::Copies &objects, QPainter &paint
     painter.setTransform(t);
     StrokeBatch batch;
     collectObjects(objects, area, scale, &batch);
+    batch.darkWall = onScreen && m_darkWall;
     paintStrokes(painter, batch, scale);
 }
 
@@ -682,7 +683,7 @@ QImage CanvasItem::paintFloat(const WallClient::Copies &objects, const QRectF &b
                  std::max(1, int(std::ceil(area->height() * scale))), QImage::Format_ARGB32_Premultiplied);
     image.fill(Qt::transparent);
     QPainter painter(&image);
-    paintObjects(objects, painter, *area, scale);
+    paintObjects(objects, painter, *area, scale, true);
     painter.end();
     return image;
 }

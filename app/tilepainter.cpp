@@ -13,6 +13,20 @@
 
 namespace scrawl {
 
+QColor wallInk(std::uint32_t rgba, bool darkWall, bool withAlpha)
+{
+    const QColor c = withAlpha ? QColor::fromRgba(QRgb(rgba)) : QColor::fromRgb(QRgb(0xff000000u | (rgba & 0xffffffu)));
+    if (!darkWall)
+        return c;
+    float h = 0, s = 0, l = 0, a = 1;
+    c.getHslF(&h, &s, &l, &a);
+    if (h < 0) { // grey: no hue to keep
+        h = 0;
+        s = 0;
+    }
+    return QColor::fromHslF(h, s, 1.0f - l, a);
+}
+
 namespace {
 
 // Joins: QPainter's round joins cost half of a tile's painting (the stroker works out an arc at
@@ -21,8 +35,6 @@ namespace {
 // joins, and a disc of the pen's width is added only at the vertices where the two would differ
 // by more than this: a round join is exactly the bevel join plus that disc.
 constexpr double kJoinTolerancePx = 0.25;
-
-QColor ink(std::uint32_t c) { return QColor::fromRgb(QRgb(0xff000000u | (c & 0xffffffu))); }
 
 void drawStroke(QPainter &p, const QPointF *points, int count, const QColor &color,
                 double penWidth, double scale)
@@ -218,12 +230,12 @@ void paintOneStroke(QPainter &painter, const StrokeBatch &batch, const StrokeBat
 {
     if (s.pressured && batch.widths.size() >= size_t(s.first) + s.count) {
         drawPressuredStroke(painter, batch.points.data() + s.first, batch.widths.data() + s.first,
-                            int(s.count), ink(s.color), scale);
+                            int(s.count), wallInk(s.color, batch.darkWall), scale);
         return;
     }
     // Never thinner than about a device pixel, or far-out strokes vanish.
     const double penWidth = std::max(double(s.width), 0.8 / scale);
-    drawStroke(painter, batch.points.data() + s.first, int(s.count), ink(s.color), penWidth, scale);
+    drawStroke(painter, batch.points.data() + s.first, int(s.count), wallInk(s.color, batch.darkWall), penWidth, scale);
 }
 
 // A batch with something off layer 0: everything in one list, by layer, then pictures, shapes
@@ -254,7 +266,7 @@ void paintLayered(QPainter &painter, const StrokeBatch &batch, double scale)
             paintPicture(painter, batch.pictures[item.index], scale);
             painter.restore();
         } else if (item.kind == 1) {
-            paintShape(painter, batch.shapes[item.index], scale);
+            paintShape(painter, batch.shapes[item.index], scale, batch.darkWall);
         } else {
             paintOneStroke(painter, batch, batch.strokes[item.index], scale);
         }
@@ -277,7 +289,7 @@ void paintStrokes(QPainter &painter, const StrokeBatch &batch, double scale)
         painter.restore();
     }
     for (const WallModel::ShapeData &shape : batch.shapes)
-        paintShape(painter, shape, scale);
+        paintShape(painter, shape, scale, batch.darkWall);
     for (const StrokeBatch::Stroke &s : batch.strokes)
         paintOneStroke(painter, batch, s, scale);
 }
@@ -392,21 +404,21 @@ QRectF shapeBounds(const WallModel::ShapeData &d)
     return box.adjusted(-grow, -grow, grow, grow);
 }
 
-void paintShape(QPainter &painter, const WallModel::ShapeData &d, double scale)
+void paintShape(QPainter &painter, const WallModel::ShapeData &d, double scale, bool darkWall)
 {
     painter.save();
     if (d.rotation != 0)
         painter.setTransform(turnedAbout(d.x, d.y, d.rotation), true);
     if (d.kind == pb::SHAPE_TEXT) {
         painter.setFont(shapeFont(d.fontSize));
-        painter.setPen(ink(d.color));
+        painter.setPen(wallInk(d.color, darkWall));
         const QRectF r = textRect(d);
         painter.drawText(r, kTextFlags, d.text);
         painter.restore();
         return;
     }
     if (d.strokeWidth > 0) {
-        QPen pen(ink(d.color));
+        QPen pen(wallInk(d.color, darkWall));
         pen.setWidthF(std::max(double(d.strokeWidth), 0.8 / scale));
         pen.setCapStyle(Qt::RoundCap);
         pen.setJoinStyle(Qt::RoundJoin);
@@ -416,7 +428,7 @@ void paintShape(QPainter &painter, const WallModel::ShapeData &d, double scale)
     }
     const QRectF box = d.box();
     if (!d.isLine() && (d.fill >> 24) != 0)
-        painter.setBrush(QColor::fromRgba(d.fill));
+        painter.setBrush(wallInk(d.fill, darkWall, true));
     else
         painter.setBrush(Qt::NoBrush);
     switch (d.kind) {

@@ -62,6 +62,8 @@ struct StrokeBatch
     // and `layered` set. Then the batch is drawn layer by layer, the order above within each.
     std::vector<std::int32_t> shapeLayers;
     bool layered = false;
+    // Drawn on a dark wall: ink takes the opposite lightness (wallInk).
+    bool darkWall = false;
     void addShape(const WallModel::ShapeData &shape, std::int32_t layer);
 
     // Appends a stroke, skipping points closer than half a device pixel (at `scale` device
@@ -100,8 +102,13 @@ QRectF shapeBounds(const WallModel::ShapeData &shape);
 // The font a text shape is drawn in: the same layout at every zoom (no hinting).
 QFont shapeFont(float fontSize);
 // Draws one shape (QPainter's rectangles, ellipses, lines and polygons, so an SVG export has a
-// <rect> for a rectangle).
-void paintShape(QPainter &painter, const WallModel::ShapeData &shape, double scale);
+// <rect> for a rectangle); on a dark wall in wallInk's colours.
+void paintShape(QPainter &painter, const WallModel::ShapeData &shape, double scale, bool darkWall = false);
+// The colour ink of `rgba` (alpha in the top byte when `withAlpha`, else opaque) is drawn in. On
+// a dark wall it keeps its hue and saturation and takes the opposite lightness: near-black ink
+// turns near-white and a dark blue a light one, while mid tones (red, orange, green) hardly
+// change. The wall stores the colour as drawn; only the screen differs.
+QColor wallInk(std::uint32_t rgba, bool darkWall, bool withAlpha = false);
 // Is wall point `p` on the shape, within `slack` wall px: on its line or outline, inside it when
 // it is filled or text.
 bool shapeTouches(const WallModel::ShapeData &shape, QPointF p, double slack);

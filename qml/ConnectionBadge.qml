@@ -8,12 +8,14 @@ import Scrawl
 AbstractButton {
     id: badge
     required property WallClient client
+    // Only the coloured dot (a narrow window): the words move into the tooltip.
+    property bool compact: false
     readonly property color stateColor: client.state === WallClient.Connected
                                         ? (client.sendingSlowly ? "#f08c00" : "#2f9e44")
                                         : client.state === WallClient.Failed || client.state === WallClient.Idle
                                           ? "#e03e3e" : "#f08c00"
     implicitHeight: 28
-    implicitWidth: row.implicitWidth + 20
+    implicitWidth: badge.compact ? 28 : row.implicitWidth + 20
     hoverEnabled: true
     onClicked: client.reconnectNow()
     // The error is the server's text (it names walls): a ToolTip of its own with a plain-text
@@ -21,9 +23,10 @@ AbstractButton {
     ToolTip {
         id: badgeTip
         objectName: "badgeToolTip"
-        visible: badge.hovered && (badge.client.errorText !== "" || badge.client.state === WallClient.Reconnecting)
+        visible: badge.hovered && (badge.compact || badge.client.errorText !== "" || badge.client.state === WallClient.Reconnecting)
         delay: 300
-        text: (badge.client.errorText !== "" ? badge.client.errorText + "\n" : "")
+        text: (badge.compact ? badge.client.statusText + "\n" : "")
+              + (badge.client.errorText !== "" ? badge.client.errorText + "\n" : "")
               + (badge.client.state === WallClient.Reconnecting ? qsTr("Click to try now.") : "")
         contentItem: Label {
             text: badgeTip.text
@@ -50,6 +53,7 @@ AbstractButton {
             }
             Label {
                 objectName: "connectionStatus"
+                visible: !badge.compact
                 text: badge.client.statusText
                 textFormat: Text.PlainText
                 font.pixelSize: 13

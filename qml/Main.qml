@@ -8,7 +8,7 @@ ApplicationWindow {
     id: window
     width: 1360
     height: 860
-    minimumWidth: 900
+    minimumWidth: 800
     minimumHeight: 560
     visible: true
     title: inWall ? qsTr("%1 — Scrawl").arg(wallClient.wall) : qsTr("Scrawl")
@@ -41,7 +41,14 @@ ApplicationWindow {
         inWall = true
     }
 
+    // Light or dark, as the system or the person chose: every control draws from this palette.
+    Connections {
+        target: Theme
+        function onDarkChanged() { Theme.applyTo(window.palette) }
+    }
+
     Component.onCompleted: {
+        Theme.applyTo(window.palette)
         AppSettings.restoreWindow(window)
         if (startWall !== "")
             enter(startAddress, startWall, false)

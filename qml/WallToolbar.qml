@@ -1,8 +1,9 @@
-// Tools, pen palette and widths, undo/redo, zoom, clear, export, invite, connection state.
+// Tools, undo/redo, zoom, export, clear, theme, invite, the side panel and the connection state.
 // Every button names its shortcut in its tooltip.
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
+import QtQml.Models
 import Scrawl
 
 ToolBar {
@@ -15,6 +16,8 @@ ToolBar {
     signal clearRequested()
     signal exportRequested(string format, bool visibleOnly)
     signal inviteRequested()
+    signal imageRequested()
+    signal shortcutsRequested()
 
     component TipButton: ToolButton {
         id: tipButton
@@ -43,10 +46,72 @@ ToolBar {
         focusPolicy: Qt.NoFocus
     }
 
-    // Wraps onto a second row in a narrow window instead of cutting tools off.
-    Flow {
-        id: flow
-        width: parent.width
+    readonly property var toolsBefore: [
+        { tool: CanvasItem.Select, label: qsTr("Select"), icon: "select", tip: qsTr("Select: click or drag a box to pick things, Shift adds; drag to move, corners resize; the handle above turns (Shift: 15° steps); Del deletes, Ctrl+D duplicates, arrows nudge, Ctrl+] brings to the front, Ctrl+[ sends to the back, Ctrl+A picks all (V)") },
+        { tool: CanvasItem.Pan, label: qsTr("Pan"), icon: "pan", tip: qsTr("Pan: drag the wall (H, or hold Space, or drag with the middle button; wheel zooms)") },
+        { tool: CanvasItem.Pen, label: qsTr("Pen"), icon: "pen", tip: qsTr("Pen: draw freehand (P)"), group: true },
+        { tool: CanvasItem.Eraser, label: qsTr("Eraser"), icon: "eraser", tip: qsTr("Eraser: removes whole strokes it touches (E)") }
+    ]
+    readonly property var shapes: [
+        { tool: CanvasItem.Line, label: qsTr("Line"), key: "L", icon: "line", tip: qsTr("Line: drag from one end to the other; Shift keeps it to 45° steps (L). The arrow beside offers every shape.") },
+        { tool: CanvasItem.Arrow, label: qsTr("Arrow"), key: "A", icon: "arrow", tip: qsTr("Arrow: drag from its tail to its head; Shift keeps it to 45° steps (A). The arrow beside offers every shape.") },
+        { tool: CanvasItem.Rect, label: qsTr("Box"), key: "R", icon: "rect", tip: qsTr("Rectangle: drag corner to corner; Shift makes a square (R). The arrow beside offers every shape.") },
+        { tool: CanvasItem.Ellipse, label: qsTr("Ellipse"), key: "O", icon: "ellipse", tip: qsTr("Ellipse: drag corner to corner; Shift makes a circle (O). The arrow beside offers every shape.") },
+        { tool: CanvasItem.Diamond, label: qsTr("Diamond"), key: "D", icon: "diamond", tip: qsTr("Diamond: drag corner to corner; Shift makes it even (D). The arrow beside offers every shape.") }
+    ]
+    readonly property var toolsAfter: [
+        { tool: CanvasItem.Text, label: qsTr("Text"), icon: "text", tip: qsTr("Text: click the wall and type; click a text to change it; Esc ends (T)"), group: true },
+        { tool: CanvasItem.Note, label: qsTr("Note"), icon: "note", tip: qsTr("Sticky note: click to place one, drag its top edge to move it (N)") }
+    ]
+    function isShape(tool) {
+        return tool === CanvasItem.Line || tool === CanvasItem.Arrow || tool === CanvasItem.Rect
+            || tool === CanvasItem.Ellipse || tool === CanvasItem.Diamond
+    }
+    function pick(tool) {
+        bar.canvas.tool = tool
+        AppSettings.lastTool = tool
+    }
+    // The shape the shape button takes: the last one used (by button, menu or key).
+    property int lastShape: isShape(AppSettings.lastTool) ? AppSettings.lastTool : CanvasItem.Rect
+    Connections {
+        target: bar.canvas
+        function onToolChanged() {
+            if (bar.isShape(bar.canvas.tool))
+                bar.lastShape = bar.canvas.tool
+        }
+    }
+    // Narrower than this, the zoom steps go (the keys, wheel and pinch stay), and the connection
+    // badge and Invite show their icons alone (their words in the tooltip and the banner).
+    readonly property bool narrow: width < 1000
+    clip: true
+
+    Component {
+        id: toolDelegate
+        RowLayout {
+            spacing: 2
+            // A thin gap between the groups: moving, drawing, shapes, words.
+            Item { visible: modelData.group === true; implicitWidth: 4 }
+            TipButton {
+                objectName: "tool" + modelData.label
+                text: modelData.label
+                iconName: modelData.icon
+                tip: modelData.tip
+                checkable: true
+                checked: bar.canvas.tool === modelData.tool
+                // On a locked wall only moderators draw; the access note beside says why.
+                enabled: modelData.tool === CanvasItem.Pan || bar.client.mayChangeWall
+                ButtonGroup.group: tools
+                onClicked: bar.pick(modelData.tool)
+            }
+        }
+    }
+
+    // One row from 800 px up: nothing wraps and nothing moves. The wall's name gives way first
+    // (it elides); the colours, widths, fill and text size live in the properties bar that
+    // floats over the wall (PropertiesBar.qml).
+    RowLayout {
+        id: row
+        anchors.fill: parent
         spacing: 2
 
         TipButton {
@@ -57,47 +122,85 @@ ToolBar {
             onClicked: bar.leaveRequested()
         }
         Label {
+            objectName: "wallName"
             text: bar.client.wall
             textFormat: Text.PlainText
             font.bold: true
             elide: Text.ElideRight
-            width: Math.min(implicitWidth, 160)
-            height: 40
-            verticalAlignment: Text.AlignVCenter
-            rightPadding: 8
+            Layout.fillWidth: true
+            Layout.minimumWidth: 24
+            Layout.maximumWidth: Math.max(nameMetrics.advanceWidth + 2, 24)
+            Layout.preferredWidth: Math.min(nameMetrics.advanceWidth + 2, 200)
+            Layout.rightMargin: 6
+            TextMetrics { id: nameMetrics; font.bold: true; font.family: bar.font.family; font.pixelSize: bar.font.pixelSize; text: bar.client.wall }
+            ToolTip.visible: wallNameHover.hovered && truncated
+            ToolTip.text: text
+            HoverHandler { id: wallNameHover }
         }
         ToolSeparator {}
 
         ButtonGroup { id: tools }
         Repeater {
-            model: [
-                { tool: CanvasItem.Select, label: qsTr("Select"), icon: "select", tip: qsTr("Select: click or drag a box to pick things, Shift adds; drag to move, corners resize; the handle above turns (Shift: 15° steps); Del deletes, Ctrl+D duplicates, arrows nudge, Ctrl+] brings to the front, Ctrl+[ sends to the back, Ctrl+A picks all (V)") },
-                { tool: CanvasItem.Pen, label: qsTr("Pen"), icon: "pen", tip: qsTr("Pen: draw freehand (P)") },
-                { tool: CanvasItem.Eraser, label: qsTr("Eraser"), icon: "eraser", tip: qsTr("Eraser: removes whole strokes it touches (E)") },
-                { tool: CanvasItem.Note, label: qsTr("Note"), icon: "note", tip: qsTr("Text note: click to place one, drag its top edge to move it (N)") },
-                { tool: CanvasItem.Pan, label: qsTr("Pan"), icon: "pan", tip: qsTr("Pan: drag the wall (H, or hold Space, or drag with the middle button; wheel zooms)") },
-                { tool: CanvasItem.Line, label: qsTr("Line"), icon: "line", tip: qsTr("Line: drag from one end to the other; Shift keeps it to 45° steps (L)") },
-                { tool: CanvasItem.Arrow, label: qsTr("Arrow"), icon: "arrow", tip: qsTr("Arrow: drag from its tail to its head; Shift keeps it to 45° steps (A)") },
-                { tool: CanvasItem.Rect, label: qsTr("Box"), icon: "rect", tip: qsTr("Rectangle: drag corner to corner; Shift makes a square (R)") },
-                { tool: CanvasItem.Ellipse, label: qsTr("Ellipse"), icon: "ellipse", tip: qsTr("Ellipse: drag corner to corner; Shift makes a circle (O)") },
-                { tool: CanvasItem.Diamond, label: qsTr("Diamond"), icon: "diamond", tip: qsTr("Diamond: drag corner to corner; Shift makes it even (D)") },
-                { tool: CanvasItem.Text, label: qsTr("Text"), icon: "text", tip: qsTr("Text: click the wall and type; click a text to change it; Esc ends (T)") }
-            ]
-            delegate: TipButton {
-                objectName: "tool" + modelData.label
-                text: modelData.label
-                iconName: modelData.icon
-                tip: modelData.tip
-                checkable: true
-                checked: bar.canvas.tool === modelData.tool
-                // On a locked wall only moderators draw; the access note beside says why.
-                enabled: modelData.tool === CanvasItem.Pan || bar.client.mayChangeWall
-                ButtonGroup.group: tools
-                onClicked: {
-                    bar.canvas.tool = modelData.tool
-                    AppSettings.lastTool = modelData.tool
+            model: bar.toolsBefore
+            delegate: toolDelegate
+        }
+        // The five shapes share one button: a click takes the shape last used, its arrow offers
+        // all five (each keeps its own key).
+        TipButton {
+            id: shapeButton
+            objectName: "toolShape"
+            readonly property var current: bar.shapes.find(s => s.tool === bar.lastShape) || bar.shapes[2]
+            Layout.leftMargin: 6
+            text: current.label
+            iconName: current.icon
+            tip: current.tip
+            checkable: true
+            checked: bar.isShape(bar.canvas.tool)
+            enabled: bar.client.mayChangeWall
+            ButtonGroup.group: tools
+            onClicked: bar.pick(bar.lastShape)
+        }
+        ToolButton {
+            id: shapeMenuButton
+            objectName: "shapeMenuButton"
+            text: "▾"
+            implicitWidth: 16
+            focusPolicy: Qt.NoFocus
+            enabled: bar.client.mayChangeWall
+            Accessible.name: qsTr("All shapes")
+            ToolTip.visible: hovered
+            ToolTip.text: qsTr("All shapes: line (L), arrow (A), rectangle (R), ellipse (O), diamond (D)")
+            ToolTip.delay: 400
+            onClicked: shapeMenu.open()
+            Menu {
+                id: shapeMenu
+                y: shapeMenuButton.height
+                Instantiator {
+                    model: bar.shapes
+                    onObjectAdded: (index, object) => shapeMenu.insertItem(index, object)
+                    onObjectRemoved: (index, object) => shapeMenu.removeItem(object)
+                    delegate: MenuItem {
+                        objectName: "tool" + modelData.label
+                        text: qsTr("%1  (%2)").arg(modelData.label).arg(modelData.key)
+                        icon.source: "qrc:/qt/qml/Scrawl/icons/" + modelData.icon + ".svg"
+                        checkable: true
+                        checked: bar.canvas.tool === modelData.tool
+                        onTriggered: bar.pick(modelData.tool)
+                    }
                 }
             }
+        }
+        Repeater {
+            model: bar.toolsAfter
+            delegate: toolDelegate
+        }
+        TipButton {
+            objectName: "imageButton"
+            text: qsTr("Image")
+            iconName: "image"
+            tip: qsTr("Put an image file on the wall (or paste one with Ctrl+V, or drop it here)")
+            enabled: bar.client.ready && bar.client.mayChangeWall
+            onClicked: bar.imageRequested()
         }
         // What this person's role allows, when it is less than everything: shown instead of
         // refusing after the fact (the tools it rules out are disabled).
@@ -106,10 +209,7 @@ ToolBar {
             visible: bar.client.ready && !bar.client.mayChangeOthersWork
             text: bar.client.mayChangeWall ? qsTr("Protected: your own work only")
                                            : qsTr("Locked: read and chat only")
-            height: 40
-            verticalAlignment: Text.AlignVCenter
-            leftPadding: 6
-            rightPadding: 6
+            Layout.leftMargin: 6
             color: "#8a5a00"
             HoverHandler { id: accessHover }
             ToolTip.visible: accessHover.hovered
@@ -117,81 +217,6 @@ ToolBar {
             ToolTip.text: bar.client.mayChangeWall
                 ? qsTr("The owner protected people's work on this wall: you draw, move and erase your own strokes and notes; someone else's only its author or a moderator may change.")
                 : qsTr("The owner locked this wall: you can read it and chat, but not draw or change it. Ask the owner or a moderator to unlock it.")
-        }
-        ToolSeparator {}
-
-        // Fill for the shapes drawn next, in the pen's colour; the text size for texts.
-        TipButton {
-            objectName: "fillButton"
-            readonly property var names: [qsTr("No fill"), qsTr("Light fill"), qsTr("Solid fill")]
-            text: names[bar.wallView ? bar.wallView.fillStep : 0]
-            tip: qsTr("Fill of the boxes, ellipses and diamonds you draw next: none, light or solid, in the pen colour (F)")
-            enabled: bar.client.mayChangeWall
-            onClicked: if (bar.wallView) bar.wallView.cycleFill()
-        }
-        ComboBox {
-            objectName: "textSize"
-            visible: bar.canvas.tool === CanvasItem.Text
-            focusPolicy: Qt.NoFocus
-            implicitWidth: 110
-            textRole: "label"
-            valueRole: "size"
-            model: [{ label: qsTr("Small"), size: 16 }, { label: qsTr("Medium"), size: 24 },
-                    { label: qsTr("Large"), size: 40 }, { label: qsTr("Huge"), size: 72 }]
-            currentIndex: Math.max(0, indexOfValue(bar.canvas.textSize))
-            onActivated: bar.canvas.textSize = currentValue
-            ToolTip.visible: hovered
-            ToolTip.text: qsTr("Size of the text you write next")
-            ToolTip.delay: 400
-        }
-        ToolSeparator {}
-
-        Repeater {
-            model: AppSettings.palette()
-            delegate: ColorSwatch {
-                objectName: "penColor" + index
-                swatchColor: modelData
-                size: 18
-                selected: Qt.colorEqual(bar.canvas.penColor, modelData)
-                readonly property string tip: qsTr("Pen colour (%1)").arg(index + 1)
-                ToolTip.visible: hovered
-                ToolTip.text: tip
-                ToolTip.delay: 600
-                onClicked: {
-                    if (bar.wallView) {
-                        bar.wallView.choosePenColor(modelData)
-                    } else {
-                        bar.canvas.penColor = modelData
-                        AppSettings.penColor = modelData
-                    }
-                }
-            }
-        }
-        ToolSeparator {}
-        Repeater {
-            model: [2, 4, 8, 16]
-            delegate: TipButton {
-                objectName: "penWidth" + modelData
-                tip: qsTr("Pen width %1 px ([ thinner, ] thicker)").arg(modelData)
-                checkable: true
-                checked: bar.canvas.penWidth === modelData
-                implicitWidth: 30
-                contentItem: Item {
-                    Rectangle {
-                        anchors.centerIn: parent
-                        width: Math.min(modelData + 2, 18)
-                        height: width
-                        radius: width / 2
-                        color: bar.canvas.penColor
-                    }
-                }
-                onClicked: {
-                    if (bar.wallView)
-                        bar.wallView.chooseWidth(modelData)
-                    else
-                        bar.canvas.penWidth = modelData
-                }
-            }
         }
         ToolSeparator {}
 
@@ -211,9 +236,12 @@ ToolBar {
             enabled: bar.client.canRedo && bar.client.mayChangeWall
             onClicked: bar.client.redo()
         }
-        ToolSeparator {}
+
+        Item { Layout.fillWidth: true }
+
         TipButton {
             objectName: "zoomOutButton"
+            visible: !bar.narrow
             text: qsTr("Zoom out")
             iconName: "zoom-out"
             tip: qsTr("Zoom out (Ctrl+-)")
@@ -230,12 +258,20 @@ ToolBar {
         }
         TipButton {
             objectName: "zoomInButton"
+            visible: !bar.narrow
             text: qsTr("Zoom in")
             iconName: "zoom-in"
             tip: qsTr("Zoom in (Ctrl+=)")
             onClicked: bar.canvas.zoomBy(1.25, Qt.point(bar.canvas.width / 2, bar.canvas.height / 2))
         }
         ToolSeparator {}
+        TipButton {
+            objectName: "exportButton"
+            text: qsTr("Export")
+            iconName: "export"
+            tip: qsTr("Save the wall, the view or the selection as PNG or SVG (Ctrl+E)")
+            onClicked: bar.exportRequested("png", false)
+        }
         TipButton {
             objectName: "clearButton"
             text: qsTr("Clear wall…")
@@ -247,30 +283,52 @@ ToolBar {
             onClicked: bar.clearRequested()
         }
         TipButton {
-            id: exportButton
-            objectName: "exportButton"
-            text: qsTr("Export")
-            iconName: "export"
-            tip: qsTr("Save the wall as PNG or SVG (Ctrl+E)")
-            onClicked: exportMenu.open()
+            id: moreButton
+            objectName: "moreButton"
+            text: qsTr("More")
+            iconName: "more"
+            tip: qsTr("Theme, keyboard shortcuts (?)")
+            onClicked: moreMenu.open()
             Menu {
-                id: exportMenu
-                y: exportButton.height
-                MenuItem { text: qsTr("Whole wall as PNG…"); onTriggered: bar.exportRequested("png", false) }
-                MenuItem { text: qsTr("Visible area as PNG…"); onTriggered: bar.exportRequested("png", true) }
-                MenuItem { text: qsTr("Whole wall as SVG…"); onTriggered: bar.exportRequested("svg", false) }
-                MenuItem { text: qsTr("Visible area as SVG…"); onTriggered: bar.exportRequested("svg", true) }
+                id: moreMenu
+                y: moreButton.height
+                MenuItem {
+                    objectName: "themeSystem"
+                    text: qsTr("Theme: follow the system")
+                    checkable: true
+                    checked: AppSettings.theme === "system"
+                    onTriggered: AppSettings.theme = "system"
+                }
+                MenuItem {
+                    objectName: "themeLight"
+                    text: qsTr("Theme: light")
+                    checkable: true
+                    checked: AppSettings.theme === "light"
+                    onTriggered: AppSettings.theme = "light"
+                }
+                MenuItem {
+                    objectName: "themeDark"
+                    text: qsTr("Theme: dark")
+                    checkable: true
+                    checked: AppSettings.theme === "dark"
+                    onTriggered: AppSettings.theme = "dark"
+                }
+                MenuSeparator {}
+                MenuItem {
+                    text: qsTr("Keyboard shortcuts  (?)")
+                    onTriggered: bar.shortcutsRequested()
+                }
             }
         }
         TipButton {
             objectName: "inviteButton"
             text: qsTr("Invite")
             iconName: "invite"
-            display: AbstractButton.TextBesideIcon
+            display: bar.narrow ? AbstractButton.IconOnly : AbstractButton.TextBesideIcon
+            highlighted: true
             tip: qsTr("Show and copy the address others join with (Ctrl+I)")
             onClicked: bar.inviteRequested()
         }
-
         TipButton {
             objectName: "panelButton"
             text: qsTr("People and chat")
@@ -279,18 +337,16 @@ ToolBar {
             visible: bar.wallView !== null
             checkable: true
             checked: bar.wallView ? bar.wallView.sidePanelOpen : false
-            onClicked: bar.wallView.sidePanelOpen = checked
+            onClicked: bar.wallView.toggleSidePanel(checked)
         }
-        Item {
-            width: badge.width + 12
-            height: 40
-            ConnectionBadge {
-                id: badge
-                objectName: "connectionBadge"
-                anchors.verticalCenter: parent.verticalCenter
-                x: 6
-                client: bar.client
-            }
+        ConnectionBadge {
+            id: badge
+            objectName: "connectionBadge"
+            Layout.leftMargin: 4
+            Layout.rightMargin: 4
+            Layout.maximumWidth: 220
+            compact: bar.narrow
+            client: bar.client
         }
     }
 }

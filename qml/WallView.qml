@@ -16,6 +16,15 @@ Item {
     // People and chat beside the wall; folded away by default in a narrow window, so that the
     // wall keeps the room, and opened again from the toolbar or Ctrl+\.
     property bool sidePanelOpen: true
+    // It folds by itself when the window narrows and opens when it widens, until the person
+    // opens or folds it themselves.
+    property bool sidePanelAuto: true
+    readonly property bool wideWindow: Window.width >= 1000
+    onWideWindowChanged: if (sidePanelAuto && Window.width > 0) sidePanelOpen = wideWindow
+    function toggleSidePanel(open) {
+        sidePanelAuto = false
+        sidePanelOpen = open
+    }
     signal leave()
 
     Component.onCompleted: {
@@ -54,12 +63,10 @@ Item {
             wallView: view
             onLeaveRequested: view.requestLeave()
             onClearRequested: clearDialog.open()
-            onExportRequested: (format, visibleOnly) => {
-                exportDialog.format = format
-                exportDialog.visibleOnly = visibleOnly
-                exportDialog.open()
-            }
+            onExportRequested: (format, visibleOnly) => view.openExport(format, visibleOnly)
             onInviteRequested: invitePopup.open()
+            onImageRequested: imageFileDialog.open()
+            onShortcutsRequested: shortcutSheet.open()
         }
 
         SplitView {
@@ -75,6 +82,8 @@ Item {
                     objectName: "canvas"
                     anchors.fill: parent
                     client: view.client
+                    background: Theme.wall
+                    darkWall: Theme.dark
                     HoverHandler { id: wallHover }
                     onTextRequested: (at, key) => textEditor.open(at.x, at.y, key)
                     onNoteCreated: key => {
@@ -205,6 +214,15 @@ Item {
                     id: textEditor
                     canvas: wallCanvas
                     client: view.client
+                }
+
+                PropertiesBar {
+                    objectName: "propertiesBar"
+                    anchors { left: parent.left; top: parent.top; margins: 10 }
+                    z: 5
+                    canvas: wallCanvas
+                    client: view.client
+                    wallView: view
                 }
 
                 Item {
@@ -411,10 +429,12 @@ Item {
     Shortcut { sequence: "Ctrl+0"; onActivated: wallCanvas.zoomToFit() }
     Shortcut { sequences: ["Ctrl+=", "Ctrl++"]; onActivated: wallCanvas.zoomBy(1.25, Qt.point(wallCanvas.width / 2, wallCanvas.height / 2)) }
     Shortcut { sequence: "Ctrl+-"; onActivated: wallCanvas.zoomBy(0.8, Qt.point(wallCanvas.width / 2, wallCanvas.height / 2)) }
-    Shortcut { sequence: "Ctrl+E"; onActivated: { exportDialog.format = "png"; exportDialog.visibleOnly = false; exportDialog.open() } }
+    Shortcut { sequence: "Ctrl+E"; onActivated: view.openExport("png", false) }
+    Shortcut { sequences: ["?", "Shift+?", "F1"]; onActivated: shortcutSheet.open() }
+    Shortcut { sequence: "Alt+Shift+D"; onActivated: AppSettings.theme = Theme.dark ? "light" : "dark" }
     Shortcut { sequence: "Ctrl+I"; onActivated: invitePopup.open() }
     Shortcut { sequence: "Ctrl+W"; onActivated: view.requestLeave() }
-    Shortcut { sequence: "Ctrl+\\"; onActivated: view.sidePanelOpen = !view.sidePanelOpen }
+    Shortcut { sequence: "Ctrl+\\"; onActivated: view.toggleSidePanel(!view.sidePanelOpen) }
     Shortcut { sequence: "Ctrl+Shift+Del"; enabled: view.client.ready && view.client.isModerator; onActivated: clearDialog.open() }
     // 1..8 pick a pen colour of the palette; [ and ] step through the pen widths.
     Repeater {
@@ -434,7 +454,10 @@ Item {
     readonly property var fillAlphas: [0, 0.25, 1]
     property int fillStep: 0
     function cycleFill() {
-        setFill((fillStep + 1) % fillAlphas.length)
+        chooseFill((fillStep + 1) % fillAlphas.length)
+    }
+    function chooseFill(step) {
+        setFill(step)
         if (restyling)
             wallCanvas.setSelectionFill(wallCanvas.fillColor)
     }
@@ -533,29 +556,33 @@ Item {
         onAccepted: view.leave()
     }
 
-    FileDialog {
+    // Export: with something selected it offers the selection first.
+    function openExport(format, visibleOnly) {
+        exportDialog.openFor(wallCanvas.selectionCount > 0 ? CanvasItem.ExportSelection
+                             : visibleOnly ? CanvasItem.ExportView : CanvasItem.ExportWall, format)
+    }
+    ExportDialog {
         id: exportDialog
-        property string format: "png"
-        property bool visibleOnly: false
-        title: visibleOnly ? qsTr("Export the visible area") : qsTr("Export the whole wall")
-        fileMode: FileDialog.SaveFile
-        defaultSuffix: format
-        nameFilters: format === "svg" ? [qsTr("SVG image (*.svg)")] : [qsTr("PNG image (*.png)")]
+        canvas: wallCanvas
+        client: view.client
+        onSaved: path => view.client.showNotice(qsTr("Saved %1").arg(path))
+        onClosed: wallCanvas.forceActiveFocus()
+    }
+    ShortcutSheet {
+        id: shortcutSheet
+        onClosed: wallCanvas.forceActiveFocus()
+    }
+    // The toolbar's Image button: image files, placed in the middle of the view.
+    FileDialog {
+        id: imageFileDialog
+        title: qsTr("Put images on the wall")
+        fileMode: FileDialog.OpenFiles
+        nameFilters: [qsTr("Images (*.png *.jpg *.jpeg *.gif *.webp *.bmp)")]
         currentFolder: StandardPaths.writableLocation(StandardPaths.PicturesLocation)
         onAccepted: {
-            if (!wallCanvas.exportTo(selectedFile, visibleOnly))
-                exportResult.text = wallCanvas.exportError()
-            else
-                exportResult.text = qsTr("Saved %1").arg(selectedFile.toString().replace("file://", ""))
-            exportResult.open()
+            const at = wallCanvas.mapToWall(Qt.point(wallCanvas.width / 2, wallCanvas.height / 2))
+            view.client.placeImageFiles(selectedFiles, at.x, at.y)
         }
-    }
-    Popup {
-        id: exportResult
-        property alias text: exportLabel.text
-        anchors.centerIn: parent
-        Label { id: exportLabel; textFormat: Text.PlainText }
-        Timer { running: exportResult.opened; interval: 4000; onTriggered: exportResult.close() }
     }
 
     Popup {

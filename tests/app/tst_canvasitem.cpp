@@ -422,6 +422,49 @@ private slots:
         QVERIFY(QFileInfo(svgVisible).size() > 100);
     }
 
+    // Issue 17 §3 and §5: an export is on white (or transparent), in the colours drawn even on a
+    // dark wall, at the scale asked, of the selection alone when asked.
+    void exportsSelectionTransparentScaledAndAsDrawnOnADarkWall()
+    {
+        draw({{0, 0}, {100, 0}}, 6);
+        draw({{0, 300}, {100, 300}}, 6);
+        QTRY_COMPARE(m_client->pendingCount(), 0);
+        QTemporaryDir out;
+        m_canvas->setBackground(QColor(0x1e, 0x1f, 0x22));
+        m_canvas->setDarkWall(true);
+
+        const QString white = out.filePath(QStringLiteral("white.png"));
+        QVERIFY2(m_canvas->exportImage(white, CanvasItem::ExportWall, 2.0, false), qPrintable(m_canvas->exportError()));
+        QImage img(white);
+        const QRectF bounds = m_canvas->contentBounds().adjusted(-24, -24, 24, 24);
+        QCOMPARE(img.size(), QSize(int(std::ceil(bounds.width() * 2)), int(std::ceil(bounds.height() * 2))));
+        QCOMPARE(img.pixel(0, 0), qRgb(255, 255, 255));              // light, whatever the theme
+        const QPoint mid = ((QPointF(50, 0) - bounds.topLeft()) * 2).toPoint();
+        QVERIFY(isInk(img.pixel(mid)));                               // the ink as drawn: dark
+
+        const QString clear = out.filePath(QStringLiteral("clear.png"));
+        QVERIFY(m_canvas->exportImage(clear, CanvasItem::ExportWall, 1.0, true));
+        img = QImage(clear);
+        QCOMPARE(qAlpha(img.pixel(0, 0)), 0);
+        QCOMPARE(qAlpha(img.pixel((QPointF(50, 0) - bounds.topLeft()).toPoint())), 255);
+
+        // Nothing selected: refused with the reason; then the first stroke alone.
+        QVERIFY(!m_canvas->exportImage(clear, CanvasItem::ExportSelection, 1.0, false));
+        QVERIFY2(m_canvas->exportError().contains(QLatin1String("Nothing is selected")), qPrintable(m_canvas->exportError()));
+        WallClient::Copies first;
+        first.strokes.push_back(m_client->model().strokes().front().key);
+        m_canvas->select(first);
+        QCOMPARE(m_canvas->selectionCount(), 1);
+        const QString one = out.filePath(QStringLiteral("one.png"));
+        QVERIFY(m_canvas->exportImage(one, CanvasItem::ExportSelection, 1.0, false));
+        img = QImage(one);
+        QVERIFY2(img.height() < 40 && img.width() > 100, qPrintable(QStringLiteral("%1x%2").arg(img.width()).arg(img.height())));
+        QVERIFY(!m_canvas->exportImage(one, CanvasItem::ExportWall, 0, false));
+        QVERIFY(m_canvas->exportError().contains(QLatin1String("scale")));
+        m_canvas->setDarkWall(false);
+        m_canvas->setBackground(Qt::white);
+    }
+
     void exportExplainsWhatWentWrong()
     {
         QVERIFY(!m_canvas->exportTo(QUrl::fromLocalFile(QStringLiteral("/nonexistent-dir/x.png")), false));

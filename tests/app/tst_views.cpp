@@ -7,6 +7,8 @@
 
 #include <QClipboard>
 #include <QGuiApplication>
+#include <QImage>
+#include <QVariantMap>
 #include <QQmlEngine>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -54,12 +56,26 @@ public:
     }
     Q_INVOKABLE QString clipboardText() const { return QGuiApplication::clipboard()->text(); }
     Q_INVOKABLE void clearClipboard() { QGuiApplication::clipboard()->clear(); }
+    // A directory of its own for what a test writes (exports).
+    Q_INVOKABLE QString scratchDir() const { return m_scratch.path(); }
+    // What a file written by an export holds: its size and its top-left pixel's alpha, or
+    // width -1 when it is not an image.
+    Q_INVOKABLE QVariantMap imageInfo(const QString &path) const
+    {
+        const QImage image(path);
+        if (image.isNull())
+            return {{QStringLiteral("width"), -1}};
+        return {{QStringLiteral("width"), image.width()},
+                {QStringLiteral("height"), image.height()},
+                {QStringLiteral("cornerAlpha"), qAlpha(image.pixel(0, 0))}};
+    }
 
 signals:
     void addressChanged();
 
 private:
     QTemporaryDir m_dir;
+    QTemporaryDir m_scratch;
     std::unique_ptr<WallServer> m_server;
     quint16 m_port = 0;
 };

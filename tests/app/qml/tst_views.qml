@@ -62,6 +62,20 @@ Item {
             verify(wallClient.headSeq >= seq + 2)
         }
 
+        // True when the window shows light pixels within 3 pixels of canvas point (x, y).
+        function lightNear(x, y) {
+            const image = grabImage(root)
+            const p = view.canvas.mapToItem(root, x, y)
+            for (let dx = -3; dx <= 3; ++dx) {
+                for (let dy = -3; dy <= 3; ++dy) {
+                    const c = image.pixel(Math.round(p.x) + dx, Math.round(p.y) + dy)
+                    if (c && (c.r + c.g + c.b) / 3 > 0.75)
+                        return true
+                }
+            }
+            return false
+        }
+
         // True when the window shows ink (dark pixels) within 3 pixels of canvas point (x, y).
         // The window is grabbed and the point mapped into it (grabImage of the canvas alone
         // came out offset by the toolbar here, Qt 6.4).
@@ -104,13 +118,14 @@ Item {
 
         function test_3_drawingReachesTheServer() {
             verify(!wallClient.canUndo)
-            drawStroke(100, 100)
+            // Clear of the properties card over the wall's top-left corner.
+            drawStroke(300, 150)
             verify(wallClient.canUndo)
         }
 
         function test_4_undoShortcutAndRedo() {
             // Its own stroke to undo (it used to undo the one test 3 left).
-            drawStroke(100, 100)
+            drawStroke(300, 150)
             const seq = wallClient.headSeq
             verify(wallClient.canUndo)
             verify(!wallClient.canRedo)
@@ -426,6 +441,139 @@ Item {
             compare(buttons[0].text, "Copied")
             popup.close()
             tryCompare(popup, "visible", false)
+        }
+
+        // Issue 17 §1: one row of tools from 800 px up, nothing cut off or wrapped; the
+        // properties card shows what the tool in hand uses, and only then.
+        function test_98_toolbarIsOneRowFrom800px() {
+            root.width = 800
+            try {
+                const bar = view.toolbar
+                tryVerify(() => bar.width === 800, 2000)
+                waitForRendering(root)
+                verify(bar.height < 50, "one row: " + bar.height)
+                for (const name of ["leaveButton", "toolSelect", "toolPan", "toolPen", "toolEraser",
+                                    "toolShape", "toolText", "toolNote", "imageButton", "undoButton",
+                                    "redoButton", "zoomLabel", "exportButton", "moreButton",
+                                    "inviteButton", "panelButton", "connectionBadge"]) {
+                    const b = findChild(view, name)
+                    verify(b && b.visible, name + " is shown")
+                    const p = b.mapToItem(bar, 0, 0)
+                    verify(p.x >= 0 && p.x + b.width <= bar.width + 0.5, name + " inside the bar: " + p.x + "+" + b.width)
+                    verify(p.y >= 0 && p.y + b.height <= bar.height + 0.5, name + " on the one row")
+                }
+                // The zoom label keeps its width whatever the zoom.
+                const zoomLabel = findChild(view, "zoomLabel")
+                const w = zoomLabel.width
+                view.canvas.zoomBy(8, Qt.point(10, 10))
+                compare(zoomLabel.width, w)
+                view.canvas.resetView()
+            } finally {
+                root.width = 1200
+            }
+        }
+
+        function test_99_propertiesFollowTheTool() {
+            const props = findChild(view, "propertiesBar")
+            view.canvas.tool = CanvasItem.Pen
+            verify(props.visible)
+            verify(findChild(props, "penColor0").visible)
+            verify(findChild(props, "penWidth8").visible)
+            verify(!findChild(props, "fill1").visible, "a pen has no fill")
+            view.canvas.tool = CanvasItem.Rect
+            verify(findChild(props, "fill1").visible)
+            mouseClick(findChild(props, "fill2"))
+            compare(view.fillStep, 2)
+            compare(view.canvas.fillColor.a, 1)
+            mouseClick(findChild(props, "fill0"))
+            compare(view.canvas.fillColor.a, 0)
+            view.canvas.tool = CanvasItem.Text
+            verify(findChild(props, "textSize").visible)
+            view.canvas.tool = CanvasItem.Pan
+            verify(!props.visible, "panning uses no colour")
+            view.canvas.tool = CanvasItem.Select
+            verify(!props.visible, "nothing selected")
+            // The shape button takes the shape last used, by key too.
+            view.canvas.forceActiveFocus()
+            keyClick(Qt.Key_O)
+            compare(view.canvas.tool, CanvasItem.Ellipse)
+            view.canvas.tool = CanvasItem.Pen
+            mouseClick(findChild(view, "toolShape"))
+            compare(view.canvas.tool, CanvasItem.Ellipse)
+        }
+
+        // Issue 17 §5: Export names a file that can be saved at once, Enter saves, a bare name
+        // goes into the folder shown, a typed absolute path is used as it is.
+        function test_9a_exportDialogSavesWhereItSays() {
+            drawStroke(300, 150)
+            view.canvas.forceActiveFocus()
+            keyClick(Qt.Key_E, Qt.ControlModifier)
+            const dialog = findChild(view, "exportDialog")
+            tryCompare(dialog, "opened", true)
+            const name = findChild(dialog, "exportName")
+            verify(name.text.startsWith(wallClient.wall + "-"), name.text)
+            verify(name.text.endsWith(".png"), name.text)
+            verify(AppSettings.fileExists(dialog.folder), "the folder offered exists: " + dialog.folder)
+            compare(dialog.path, dialog.folder + "/" + name.text)
+            verify(findChild(dialog, "exportWhere").text.indexOf(dialog.path) >= 0)
+
+            // An absolute path, typed over the name: used as it is; Enter saves.
+            const target = TestServer.scratchDir() + "/typed/exact-name.png"
+            name.forceActiveFocus()
+            name.text = target
+            compare(dialog.path, target)
+            keyClick(Qt.Key_Return)
+            // The folder does not exist: the dialog stays open and says so.
+            verify(dialog.opened)
+            verify(findChild(dialog, "exportError").text.indexOf(target) >= 0)
+            const direct = TestServer.scratchDir() + "/exact-name.png"
+            name.text = direct
+            keyClick(Qt.Key_Return)
+            tryCompare(dialog, "opened", false)
+            const info = TestServer.imageInfo(direct)
+            verify(info.width > 100, JSON.stringify(info))
+            compare(info.cornerAlpha, 255) // on white
+
+            // Transparent, SVG by its suffix, a bare name into the folder.
+            view.openExport("png", false)
+            tryCompare(dialog, "opened", true)
+            dialog.folder = TestServer.scratchDir()
+            mouseClick(findChild(dialog, "exportTransparent"))
+            name.text = "clear"
+            compare(dialog.path, TestServer.scratchDir() + "/clear.png")
+            mouseClick(findChild(dialog, "exportSave"))
+            tryCompare(dialog, "opened", false)
+            compare(TestServer.imageInfo(TestServer.scratchDir() + "/clear.png").cornerAlpha, 0)
+
+            view.openExport("png", false)
+            tryCompare(dialog, "opened", true)
+            verify(findChild(dialog, "exportTransparent").checked, "the choice stays for the next export")
+            mouseClick(findChild(dialog, "exportTransparent"))
+            mouseClick(findChild(dialog, "exportSvg"))
+            verify(name.text.endsWith(".svg"), name.text)
+            keyClick(Qt.Key_Escape)
+            tryCompare(dialog, "opened", false)
+        }
+
+        // Issue 17 §3: dark ink is drawn light on the dark wall; light again when switched back.
+        function test_9b_darkThemeKeepsInkReadable() {
+            view.canvas.penColor = "#101010"
+            drawStroke(300, 150)
+            const was = AppSettings.theme
+            try {
+                AppSettings.theme = "light"
+                tryVerify(() => view.canvas.settled)
+                verify(inkNear(350, 165), "dark ink on the light wall")
+                AppSettings.theme = "dark"
+                verify(view.canvas.darkWall)
+                verify(view.canvas.background.r < 0.2, "a dark wall")
+                tryVerify(() => view.canvas.settled)
+                tryVerify(() => lightNear(350, 165), 3000, "the ink turns light on the dark wall")
+                verify(!lightNear(350, 400), "the wall around it stays dark")
+            } finally {
+                AppSettings.theme = was
+            }
+            tryVerify(() => view.canvas.settled)
         }
 
         function test_8_clearAsksFirst() {
