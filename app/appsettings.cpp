@@ -32,6 +32,8 @@ const QList<QColor> &paletteColors()
 }
 } // namespace
 
+static QString settingsKey(const char *key, const QString &profile);
+
 AppSettings::AppSettings(QObject *parent)
     : QObject(parent)
 {
@@ -53,7 +55,26 @@ AppSettings::AppSettings(QObject *parent)
         if (m_profile.isEmpty())
             m_profile = QStringLiteral("p%1").arg(QRandomGenerator::global()->generate());
     }
+    pickColour();
     watchSystemTheme();
+}
+
+// A profile that never chose a colour gets one of the palette's (not its near-black, which is for
+// ink) at random, and keeps it: people who never chose are not all one colour, and a second
+// profile on this machine differs from the first.
+void AppSettings::pickColour()
+{
+    QSettings s;
+    const QString own = settingsKey("person/color", m_profile);
+    if (s.contains(own))
+        return;
+    const QColor first = s.value(QStringLiteral("profiles/default/person/color")).value<QColor>();
+    QList<QColor> choices;
+    for (int i = 1; i < paletteColors().size(); ++i) {
+        if (paletteColors().at(i) != first)
+            choices.append(paletteColors().at(i));
+    }
+    s.setValue(own, choices.at(int(QRandomGenerator::global()->bounded(choices.size()))));
 }
 
 AppSettings::~AppSettings() = default;

@@ -108,6 +108,7 @@ private:
     void setValue(const char *key, const QVariant &value);
 
     void watchSystemTheme();
+    void pickColour();
 
     QString m_profile;
     // The desktop's preference as last heard: -1 not known (then the application palette

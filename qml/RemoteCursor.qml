@@ -5,9 +5,32 @@ import QtQuick.Shapes
 
 Item {
     id: cursor
+    objectName: "remoteCursor"
     property string name
     property color personColor
+    // Where it is on the wall: a move there (not a pan or zoom here) wakes it.
+    property real wallX
+    property real wallY
+    // Still for a few seconds: it fades away, and comes back when it moves.
+    property bool idle: false
+    readonly property int idleAfterMs: 4000
     z: 10
+    opacity: idle ? 0 : 1
+    Behavior on opacity { NumberAnimation { duration: cursor.idle ? 800 : 120 } }
+
+    function wake() {
+        idle = false
+        idleTimer.restart()
+    }
+    onWallXChanged: wake()
+    onWallYChanged: wake()
+    onVisibleChanged: if (visible) wake()
+    Timer {
+        id: idleTimer
+        interval: cursor.idleAfterMs
+        running: true
+        onTriggered: cursor.idle = true
+    }
 
     Behavior on x { NumberAnimation { duration: 50 } }
     Behavior on y { NumberAnimation { duration: 50 } }

@@ -15,17 +15,29 @@ Pane {
     property string lastError: ""
     padding: 0
 
+    // A name first: it is what others see by this person's pointer and messages. Asked for,
+    // never made up.
+    property bool nameAsked: false
+    function haveName() {
+        if (nameField.text.trim() !== "")
+            return true
+        nameAsked = true
+        nameField.forceActiveFocus()
+        return false
+    }
+    function join_(address, wall) {
+        if (haveName())
+            start.joinRequested(address, wall, false)
+    }
     function host_(wall) {
-        if (nameField.text.trim() === "") {
-            nameField.forceActiveFocus()
+        if (!haveName())
             return
-        }
         AppSettings.hostPort = portField.value
         if (start.host.running || start.host.start(portField.value))
             start.joinRequested(start.host.localAddress, wall, true)
     }
 
-    background: Rectangle { color: "#f4f5f7" }
+    background: Rectangle { color: Theme.backdrop }
 
     Flickable {
         anchors.fill: parent
@@ -75,6 +87,14 @@ Pane {
                         text: AppSettings.displayName
                         maximumLength: AppSettings.maxNameChars
                         onTextEdited: AppSettings.displayName = text
+                    }
+                    Label {
+                        objectName: "namePrompt"
+                        visible: start.nameAsked && nameField.text.trim() === ""
+                        text: qsTr("Type your name first: it is what the others see beside your pointer and your messages.")
+                        color: "#c92a2a"
+                        wrapMode: Text.Wrap
+                        Layout.fillWidth: true
                     }
                     RowLayout {
                         Label { text: qsTr("Your colour"); rightPadding: 8 }
@@ -261,7 +281,7 @@ Pane {
                         text: qsTr("Join")
                         highlighted: true
                         enabled: joinAddress.text.trim() !== "" && joinWall.text.trim() !== ""
-                        onClicked: start.joinRequested(joinAddress.text.trim(), joinWall.text.trim(), false)
+                        onClicked: start.join_(joinAddress.text.trim(), joinWall.text.trim())
                     }
                 }
             }
@@ -288,7 +308,7 @@ Pane {
                                 verticalAlignment: Text.AlignVCenter
                             }
                             onClicked: modelData.hosted ? start.host_(modelData.wall)
-                                                        : start.joinRequested(modelData.address, modelData.wall, false)
+                                                        : start.join_(modelData.address, modelData.wall)
                             ToolButton {
                                 anchors { right: parent.right; verticalCenter: parent.verticalCenter }
                                 text: "×"

@@ -250,6 +250,8 @@ Item {
                             visible: model.hasCursor && !model.isSelf
                             x: wallCanvas.panX + model.cursorX * wallCanvas.zoom
                             y: wallCanvas.panY + model.cursorY * wallCanvas.zoom
+                            wallX: model.cursorX
+                            wallY: model.cursorY
                             name: model.name
                             personColor: model.color
                         }

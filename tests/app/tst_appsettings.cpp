@@ -4,6 +4,9 @@
 
 #include "app/appsettings.h"
 
+#include <QDir>
+#include <QFileInfo>
+
 #include <QGuiApplication>
 #include <QSettings>
 #include <QSignalSpy>
@@ -124,6 +127,63 @@ private slots:
         QCOMPARE(first.displayName(), QStringLiteral("Ada"));
         QCOMPARE(second.displayName(), QStringLiteral("Grace"));
     }
+
+    // Issue 17 §4: people who never chose a colour are not all one colour.
+    void aColourIsPickedOnceAndDiffersFromTheFirstProfile()
+    {
+        AppSettings first;
+        const QColor mine = first.color();
+        QVERIFY(first.palette().mid(1).contains(QVariant(mine)));
+        QVERIFY(mine != first.palette().first().value<QColor>()); // not the ink's near-black
+        {
+            AppSettings second; // another copy, another person
+            QVERIFY(second.profile() != first.profile());
+            QVERIFY(second.color() != mine);
+            QCOMPARE(first.color(), mine); // kept
+        }
+        first.setColor(QColor(0x2f, 0x9e, 0x44));
+        QCOMPARE(first.color(), QColor(0x2f, 0x9e, 0x44)); // a choice stays a choice
+    }
+
+    void themeIsRememberedAndExplicitChoicesWin()
+    {
+        AppSettings s;
+        QCOMPARE(s.theme(), QStringLiteral("system"));
+        QSignalSpy spy(&s, &AppSettings::themeChanged);
+        s.setTheme(QStringLiteral("dark"));
+        QVERIFY(s.dark());
+        QCOMPARE(spy.count(), 1);
+        s.setTheme(QStringLiteral("light"));
+        QVERIFY(!s.dark());
+        AppSettings again;
+        QCOMPARE(again.theme(), QStringLiteral("light"));
+        s.setTheme(QStringLiteral("nonsense"));
+        QCOMPARE(s.theme(), QStringLiteral("system")); // anything else follows the system
+    }
+
+    // Issue 17 §5: where an export goes.
+    void exportPaths()
+    {
+        AppSettings s;
+        QVERIFY(QFileInfo(s.exportFolder()).isDir());
+        const QString name = s.exportFileName(QStringLiteral("team/plan: Q3"), QStringLiteral("png"));
+        QVERIFY2(name.startsWith(QLatin1String("team-plan--Q3-")) && name.endsWith(QLatin1String(".png")), qPrintable(name));
+        QVERIFY(s.exportFileName(QStringLiteral(".hidden"), QStringLiteral("svg")).startsWith(QLatin1String("wall.hidden-")));
+        // A typed absolute path as it is; a bare name into the folder; ~ is home; a suffix only
+        // when there is none of ours.
+        QCOMPARE(s.resolveExportPath(QStringLiteral("/srv/shots/exact.png"), QStringLiteral("/tmp"), QStringLiteral("png")),
+                 QStringLiteral("/srv/shots/exact.png"));
+        QCOMPARE(s.resolveExportPath(QStringLiteral("/srv/shots/exact.svg"), QStringLiteral("/tmp"), QStringLiteral("png")),
+                 QStringLiteral("/srv/shots/exact.svg"));
+        QCOMPARE(s.resolveExportPath(QStringLiteral("  plan "), QStringLiteral("/tmp/out"), QStringLiteral("svg")),
+                 QStringLiteral("/tmp/out/plan.svg"));
+        QCOMPARE(s.resolveExportPath(QStringLiteral("~/plan.png"), QStringLiteral("/tmp"), QStringLiteral("png")),
+                 QDir::homePath() + QStringLiteral("/plan.png"));
+        QCOMPARE(s.resolveExportPath(QStringLiteral("file:///tmp/a%20b.png"), QStringLiteral("/x"), QStringLiteral("png")),
+                 QStringLiteral("/tmp/a b.png"));
+        QCOMPARE(s.resolveExportPath(QStringLiteral("   "), QStringLiteral("/tmp"), QStringLiteral("png")), QString());
+    }
+
     // Copying is tested where the app copies: the invite popup's and the start screen's Copy
     // buttons (tests/app/qml/tst_views.qml, test_94_inviteCopiesTheJoinText and
     // test_hostShowsCopyableAddressesAndOpensTheWall), which check what reached the clipboard.

@@ -27,6 +27,11 @@ Item {
 
     SignalSpy { id: leaveSpy; target: view; signalName: "leave" }
 
+    Component {
+        id: otherClient
+        WallClient { displayName: "Otto"; color: "#e03e3e" }
+    }
+
     TestCase {
         name: "WallView"
         when: windowShown
@@ -576,6 +581,40 @@ Item {
             tryVerify(() => view.canvas.settled)
         }
 
+        function visibleRemoteCursor(item) {
+            if (item.objectName === "remoteCursor" && item.visible)
+                return item
+            for (let i = 0; i < item.children.length; ++i) {
+                const found = visibleRemoteCursor(item.children[i])
+                if (found)
+                    return found
+            }
+            return null
+        }
+
+        // Issue 17 §4: another person's pointer fades when it has been still for a few seconds
+        // and comes back when it moves.
+        function test_9c_idleRemoteCursorFades() {
+            const other = createTemporaryObject(otherClient, root)
+            other.connectToWall(TestServer.address, wallClient.wall)
+            tryCompare(other, "state", WallClient.Connected, 5000)
+            other.sendCursor(200, 200)
+            let cursor = null
+            tryVerify(() => (cursor = visibleRemoteCursor(view)) !== null, 5000, "Otto's pointer shows")
+            verify(!cursor.idle)
+            tryCompare(cursor, "opacity", 1, 2000)
+            tryCompare(cursor, "idle", true, cursor.idleAfterMs + 3000)
+            tryCompare(cursor, "opacity", 0, 3000)
+            // A pan here is not a move there: it stays faded.
+            view.canvas.panBy(30, 0)
+            verify(cursor.idle)
+            other.sendCursor(260, 220)
+            tryCompare(cursor, "idle", false, 3000)
+            tryCompare(cursor, "opacity", 1, 2000)
+            view.canvas.resetView()
+            other.disconnectFromWall()
+        }
+
         function test_8_clearAsksFirst() {
             // Something to clear: a stroke and a note.
             view.canvas.penColor = "#101010"
@@ -673,9 +712,31 @@ Item {
             verify(!addresses.visible)
         }
 
+        // Issue 17 §4: no "Anonymous": an empty name is asked for before joining or hosting.
+        function test_emptyNameIsAskedFor() {
+            const start = createTemporaryObject(startComponent, root)
+            let got = null
+            start.joinRequested.connect((address, wall, hosted) => got = [address, wall, hosted])
+            const name = findChild(start, "nameField")
+            name.text = "  "
+            findChild(start, "joinAddress").text = TestServer.address
+            findChild(start, "joinWall").text = "nameless"
+            const prompt = findChild(start, "namePrompt")
+            verify(!prompt.visible)
+            mouseClick(findChild(start, "joinButton"))
+            compare(got, null)
+            verify(prompt.visible)
+            verify(name.activeFocus)
+            name.text = "Nia"
+            verify(!prompt.visible)
+            mouseClick(findChild(start, "joinButton"))
+            compare(got[1], "nameless")
+        }
+
         function test_joinFormEmitsAddressAndWall() {
             const start = createTemporaryObject(startComponent, root)
             verify(start)
+            findChild(start, "nameField").text = "Jo"
             let got = null
             start.joinRequested.connect((address, wall, hosted) => got = [address, wall, hosted])
             const address = findChild(start, "joinAddress")
