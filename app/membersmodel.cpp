@@ -33,6 +33,7 @@ QVariant MembersModel::data(const QModelIndex &index, int role) const
     case CursorXRole: return m.cursor.x();
     case CursorYRole: return m.cursor.y();
     case SelectionRole: return m.selection;
+    case RoleRole: return m.role;
     default: return {};
     }
 }
@@ -42,7 +43,7 @@ QHash<int, QByteArray> MembersModel::roleNames() const
     return {{UserIdRole, "userId"},       {NameRole, "name"},         {ColorRole, "color"},
             {IsSelfRole, "isSelf"},       {HasCursorRole, "hasCursor"}, {CursorXRole, "cursorX"},
             {CursorYRole, "cursorY"},
-            {SelectionRole, "selection"}};
+            {SelectionRole, "selection"}, {RoleRole, "role"}};
 }
 
 int MembersModel::rowOf(std::uint64_t userId) const
@@ -83,6 +84,7 @@ void MembersModel::reset(const std::vector<pb::Member> &members)
         m.userId = in.user_id();
         m.name = fromWire(in.name());
         m.color = rgb(in.color());
+        m.role = int(in.role());
         // Keep where their pointer was, so a reconnect does not make cursors blink.
         for (const Member &o : old) {
             if (o.userId == m.userId) {
@@ -104,13 +106,15 @@ void MembersModel::setPresence(const pb::Member &in, bool online)
             ++m.sessions;
             m.name = fromWire(in.name());
             m.color = rgb(in.color());
-            emit dataChanged(index(row), index(row), {NameRole, ColorRole});
+            m.role = int(in.role());
+            emit dataChanged(index(row), index(row), {NameRole, ColorRole, RoleRole});
             return;
         }
         Member m;
         m.userId = in.user_id();
         m.name = fromWire(in.name());
         m.color = rgb(in.color());
+        m.role = int(in.role());
         const int at = rowCount();
         beginInsertRows({}, at, at);
         m_members.push_back(std::move(m));
@@ -136,6 +140,15 @@ void MembersModel::setCursor(std::uint64_t userId, QPointF wallPos, QRectF selec
     m.hasCursor = true;
     m.selection = selection;
     emit dataChanged(index(row), index(row), {HasCursorRole, CursorXRole, CursorYRole, SelectionRole});
+}
+
+void MembersModel::setRole(std::uint64_t userId, int role)
+{
+    const int row = rowOf(userId);
+    if (row < 0 || m_members[size_t(row)].role == role)
+        return;
+    m_members[size_t(row)].role = role;
+    emit dataChanged(index(row), index(row), {RoleRole});
 }
 
 void MembersModel::clear()

@@ -33,6 +33,7 @@ public:
         CursorYRole,                   // "cursorY": wall y of their pointer (double)
         SelectionRole,                 // "selection": what they have picked, wall px (QRectF;
                                        // empty for nothing)
+        RoleRole,                      // "role": 0 member, 1 moderator, 2 owner (pb::Role)
     };
     Q_ENUM(Role)
 
@@ -45,6 +46,7 @@ public:
         bool hasCursor = false;
         QPointF cursor;
         QRectF selection;
+        int role = 0;
     };
 
     explicit MembersModel(QObject *parent = nullptr);
@@ -59,6 +61,8 @@ public:
     void reset(const std::vector<pb::Member> &members);
     void setPresence(const pb::Member &member, bool online);
     void setCursor(std::uint64_t userId, QPointF wallPos, QRectF selection = {});
+    // A role changed (pb::WallState): shown in the member's row.
+    void setRole(std::uint64_t userId, int role);
     void clear();
     const Member *find(std::uint64_t userId) const;
     const Member &at(int row) const { return m_members[size_t(row)]; }

@@ -2569,6 +2569,7 @@ void WallClient::onWallState(const pb::WallState &state)
     for (const pb::Member &m : state.members()) {
         if (m.user_id() == m_userId)
             m_role = Role(std::clamp<int>(m.role(), Member, Owner));
+        m_members->setRole(m.user_id(), std::clamp<int>(m.role(), Member, Owner));
     }
     emit accessChanged();
 }

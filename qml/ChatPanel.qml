@@ -73,16 +73,32 @@ ColumnLayout {
                 }
                 Label {
                     text: model.pending ? qsTr("sending…") : model.timeText
-                    color: "#888"
+                    color: Theme.mutedText
                     font.pixelSize: 11
                     anchors.verticalCenter: parent.verticalCenter
                 }
             }
+            // A long message folds after a few lines, so one paste does not fill the panel;
+            // "Show all" unfolds it (and folds it again).
+            property bool unfolded: false
             Label {
+                id: messageText
+                objectName: "chatText"
                 width: parent.width
                 text: model.text
                 wrapMode: Text.Wrap
                 textFormat: Text.PlainText
+                maximumLineCount: parent.unfolded ? 100000 : 6
+                elide: Text.ElideRight
+            }
+            Button {
+                objectName: "chatFold"
+                visible: messageText.truncated || parent.unfolded
+                flat: true
+                padding: 2
+                font.pixelSize: 12
+                text: parent.unfolded ? qsTr("Show less") : qsTr("Show all")
+                onClicked: parent.unfolded = !parent.unfolded
             }
         }
     }

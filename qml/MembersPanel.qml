@@ -16,7 +16,7 @@ ColumnLayout {
     Label {
         visible: list.count === 0
         text: panel.client.state === WallClient.Connected ? qsTr("Just you") : qsTr("Not known while offline")
-        color: "#888"
+        color: Theme.mutedText
     }
     ListView {
         id: list
@@ -41,22 +41,37 @@ ColumnLayout {
                 textFormat: Text.PlainText
                 elide: Text.ElideRight
             }
-            // Moderation; the server checks every role, this only offers what may work.
+            // The role, when it is more than a member's.
+            Label {
+                objectName: "memberRole"
+                visible: model.role > 0
+                text: model.role === 2 ? qsTr("owner") : qsTr("moderator")
+                font.pixelSize: 11
+                color: Theme.mutedText
+                leftPadding: 6
+                rightPadding: 6
+                background: Rectangle { radius: height / 2; color: "transparent"; border.color: Theme.line }
+            }
+            // Moderation; the server checks every role, this only offers what may work: nothing
+            // over an owner, and to a moderator only what an owner may do.
             ToolButton {
-                visible: panel.client.isModerator && !model.isSelf
+                objectName: "memberMenuButton"
+                visible: panel.client.isModerator && !model.isSelf && model.role < 2
+                         && (panel.client.isOwner || model.role === 0)
                 text: "⋯"
+                Accessible.name: qsTr("What to do with %1").arg(model.name)
                 onClicked: memberMenu.popup()
                 Menu {
                     id: memberMenu
                     MenuItem {
                         text: qsTr("Make moderator")
-                        visible: panel.client.isOwner
+                        visible: panel.client.isOwner && model.role === 0
                         height: visible ? implicitHeight : 0
                         onTriggered: panel.client.setModerator(model.userId, true)
                     }
                     MenuItem {
                         text: qsTr("Remove moderator")
-                        visible: panel.client.isOwner
+                        visible: panel.client.isOwner && model.role === 1
                         height: visible ? implicitHeight : 0
                         onTriggered: panel.client.setModerator(model.userId, false)
                     }

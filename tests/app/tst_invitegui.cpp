@@ -207,6 +207,39 @@ private slots:
         QVERIFY(!memberItem("clearButton")->isVisible()); // a moderator's
         QVERIFY(item("clearButton")->isVisible());        // the owner's window offers it
 
+        // Roles show in the people list (issue 17 §2): the owner's row says so, a member's says
+        // nothing; a member is offered no moderation at all.
+        std::function<void(QQuickItem *, QLatin1String, QStringList *)> shown =
+            [&](QQuickItem *root, QLatin1String name, QStringList *texts) {
+                if (root->objectName() == name && root->isVisible())
+                    texts->append(root->property("text").toString());
+                for (QQuickItem *child : root->childItems())
+                    shown(child, name, texts);
+            };
+        auto roles = [&](QQuickWindow *w) {
+            QStringList texts;
+            shown(w->contentItem(), QLatin1String("memberRole"), &texts);
+            texts.sort();
+            return texts;
+        };
+        auto menus = [&](QQuickWindow *w) {
+            QStringList texts;
+            shown(w->contentItem(), QLatin1String("memberMenuButton"), &texts);
+            return texts.size();
+        };
+        QTRY_COMPARE(roles(window), QStringList{QStringLiteral("owner")});
+        QCOMPARE(menus(window), 0);
+        QTRY_COMPARE(menus(m_window), 1); // the owner may act on the member
+        owner()->setModerator(QString::number(member->userId()), true);
+        QTRY_COMPARE(roles(window), (QStringList{QStringLiteral("moderator"), QStringLiteral("owner")}));
+        QTRY_COMPARE(roles(m_window), (QStringList{QStringLiteral("moderator"), QStringLiteral("owner")}));
+        // A moderator is offered nothing over the owner.
+        QTRY_VERIFY(member->isModerator());
+        QCOMPARE(menus(window), 0);
+        owner()->setModerator(QString::number(member->userId()), false);
+        QTRY_COMPARE(roles(window), QStringList{QStringLiteral("owner")});
+        QTRY_VERIFY(!member->isModerator());
+
         QVERIFY(click("protectWork"));
         QTRY_VERIFY(member->protectedWork());
         QVERIFY(!member->mayChange(std::stoull(noteKey.toStdString())));

@@ -615,6 +615,32 @@ Item {
             other.disconnectFromWall()
         }
 
+        // Issue 17 §2: a long message folds after a few lines and unfolds on request.
+        function test_9d_longChatMessagesFold() {
+            let pasted = ""
+            for (let i = 1; i <= 30; ++i)
+                pasted += "line " + i + " of a long paste\n"
+            verify(wallClient.sendChat("short one"))
+            verify(wallClient.sendChat(pasted))
+            const list = findChild(view, "chatList")
+            tryCompare(list, "count", 2)
+            waitForRendering(list)
+            const shortItem = list.itemAtIndex(0)
+            const longItem = list.itemAtIndex(1)
+            verify(shortItem && longItem)
+            verify(!findChild(shortItem, "chatFold").visible)
+            const text = findChild(longItem, "chatText")
+            const fold = findChild(longItem, "chatFold")
+            verify(text.truncated)
+            verify(fold.visible)
+            const folded = longItem.height
+            verify(folded < 200, "folded to a few lines: " + folded)
+            mouseClick(fold)
+            tryVerify(() => longItem.height > folded * 2, 2000, "unfolded")
+            verify(!text.truncated)
+            compare(fold.text, "Show less")
+        }
+
         function test_8_clearAsksFirst() {
             // Something to clear: a stroke and a note.
             view.canvas.penColor = "#101010"
