@@ -310,6 +310,11 @@ void CanvasItem::setBackground(const QColor &color)
     emit backgroundChanged();
 }
 
+QColor CanvasItem::inkOnScreen(const QColor &color) const
+{
+    return wallInk(std::uint32_t(color.rgb()), m_darkWall);
+}
+
 void CanvasItem::setDarkWall(bool dark)
 {
     if (m_darkWall == dark)

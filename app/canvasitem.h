@@ -104,6 +104,8 @@ public:
     QColor background() const { return m_background; }
     void setBackground(const QColor &color);
     bool darkWall() const { return m_darkWall; }
+    // The colour ink of `color` shows in on this wall now (wallInk).
+    Q_INVOKABLE QColor inkOnScreen(const QColor &color) const;
     void setDarkWall(bool dark);
     double zoom() const { return m_zoom; }
     double panX() const { return m_pan.x(); }

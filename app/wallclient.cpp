@@ -950,6 +950,13 @@ void WallClient::onOp(const pb::Op &op, bool live)
     }
     if (applied) {
         if (change.cleared) {
+            // Nobody's work vanishes without a word: who did it, for a few seconds.
+            if (op.author() == m_userId) {
+                setNotice(tr("You cleared the wall for everyone."));
+            } else {
+                const MembersModel::Member *who = m_members->find(op.author());
+                setNotice(who ? tr("%1 cleared the wall.").arg(who->name) : tr("Someone cleared the wall."));
+            }
             m_undo.clear();
             m_redo.clear();
             emit undoStateChanged();

@@ -19,7 +19,7 @@ AbstractButton {
             height: width
             radius: width / 2
             color: "transparent"
-            border.color: swatch.selected ? "#1c1c1c" : (swatch.hovered ? "#999" : "transparent")
+            border.color: swatch.selected ? Theme.selectedRing : (swatch.hovered ? Theme.mutedText : "transparent")
             border.width: 2
         }
         Rectangle {

@@ -58,7 +58,8 @@ Pane {
                 model: AppSettings.palette()
                 delegate: ColorSwatch {
                     objectName: "penColor" + index
-                    swatchColor: modelData
+                    // As it shows on the wall (on a dark wall, in the opposite lightness).
+                    swatchColor: bar.canvas.darkWall ? bar.canvas.inkOnScreen(modelData) : modelData
                     size: 20
                     selected: Qt.colorEqual(bar.canvas.penColor, modelData)
                     readonly property string tip: qsTr("Colour (%1)").arg(index + 1)

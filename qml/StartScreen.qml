@@ -60,7 +60,7 @@ Pane {
                 ColumnLayout {
                     spacing: 0
                     Label { text: "Scrawl"; font.pixelSize: 30; font.bold: true }
-                    Label { text: qsTr("Draw, write notes and chat on a shared wall, live."); color: "#555" }
+                    Label { text: qsTr("Draw, write notes and chat on a shared wall, live."); color: Theme.mutedText }
                 }
             }
 
@@ -234,7 +234,7 @@ Pane {
                     Label {
                         text: qsTr("Walls are kept in %1").arg(start.host.dataDir)
                         textFormat: Text.PlainText
-                        color: "#888"
+                        color: Theme.mutedText
                         font.pixelSize: 11
                         elide: Text.ElideMiddle
                         Layout.fillWidth: true
@@ -322,7 +322,7 @@ Pane {
             }
             Label {
                 text: qsTr("Scrawl %1").arg(AppSettings.appVersion)
-                color: "#999"
+                color: Theme.mutedText
                 font.pixelSize: 11
             }
         }

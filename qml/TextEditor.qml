@@ -27,7 +27,8 @@ TextEdit {
     scale: canvas.zoom
     transformOrigin: Item.TopLeft
     width: Math.max(40, implicitWidth)
-    color: textColor
+    // As the wall shows it: on a dark wall in the opposite lightness.
+    color: canvas.darkWall ? canvas.inkOnScreen(textColor) : textColor
     font.pixelSize: Math.round(fontSize)
     font.hintingPreference: Font.PreferNoHinting
     textFormat: TextEdit.PlainText

@@ -210,7 +210,7 @@ ToolBar {
             text: bar.client.mayChangeWall ? qsTr("Protected: your own work only")
                                            : qsTr("Locked: read and chat only")
             Layout.leftMargin: 6
-            color: "#8a5a00"
+            color: Theme.warningText
             HoverHandler { id: accessHover }
             ToolTip.visible: accessHover.hovered
             ToolTip.delay: 300

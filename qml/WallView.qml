@@ -264,7 +264,7 @@ Item {
                     text: view.client.state === WallClient.Connecting ? qsTr("Connecting to %1…").arg(view.client.address)
                                                                       : qsTr("Not connected")
                     textFormat: Text.PlainText
-                    color: "#888"
+                    color: Theme.mutedText
                     font.pixelSize: 18
                 }
 
@@ -275,8 +275,8 @@ Item {
                     width: Math.min(parent.width - 40, 320)
                     height: uploadColumn.implicitHeight + 16
                     radius: 6
-                    color: "#f5f5f5"
-                    border.color: "#ccc"
+                    color: Theme.surface
+                    border.color: Theme.line
                     visible: view.client.uploading
                     Column {
                         id: uploadColumn
@@ -306,14 +306,14 @@ Item {
                     width: Math.min(parent.width - 40, noticeLabel.implicitWidth + 60)
                     height: noticeLabel.implicitHeight + 16
                     radius: 6
-                    color: "#333"
+                    color: Theme.toast
                     visible: view.client.notice !== ""
                     Label {
                         id: noticeLabel
                         anchors { left: parent.left; right: closeNotice.left; verticalCenter: parent.verticalCenter; leftMargin: 12 }
                         text: view.client.notice
                         textFormat: Text.PlainText
-                        color: "white"
+                        color: Theme.toastText
                         wrapMode: Text.Wrap
                     }
                     ToolButton {
@@ -365,7 +365,7 @@ Item {
         border.color: Qt.darker(color, 1.15)
         visible: view.client.errorText !== "" && view.client.state !== WallClient.Connected
         implicitHeight: bannerRow.implicitHeight + 12
-        color: view.client.state === WallClient.Failed ? "#fde2e2" : "#fff3d6"
+        color: view.client.state === WallClient.Failed ? Theme.errorBanner : Theme.warningBanner
         RowLayout {
             id: bannerRow
             anchors { fill: parent; leftMargin: 12; rightMargin: 8 }

@@ -316,6 +316,9 @@ private slots:
 
         a->clearWall();
         QTRY_COMPARE(b->model().strokes().size(), size_t(0));
+        // Said to everyone, by name: nobody's work vanishes without a word (issue 17 §2).
+        QTRY_COMPARE(b->notice(), QStringLiteral("Ann cleared the wall."));
+        QTRY_COMPARE(a->notice(), QStringLiteral("You cleared the wall for everyone."));
     }
 
     // A change on its way (acknowledged within a round trip) leaves the status alone: a badge
