@@ -134,7 +134,7 @@ void AppSettings::setPenColor(const QColor &color) { setValue("wall/penColor", c
 double AppSettings::penWidth() const { return value("wall/penWidth", 4.0).toDouble(); }
 void AppSettings::setPenWidth(double width) { setValue("wall/penWidth", width); }
 
-int AppSettings::hostPort() const { return value("host/port", 7777).toInt(); }
+int AppSettings::hostPort() const { return value("host/port", kDefaultPort).toInt(); }
 void AppSettings::setHostPort(int port) { setValue("host/port", port); }
 bool AppSettings::hostSecure() const { return value("host/secure", true).toBool(); }
 void AppSettings::setHostSecure(bool secure) { setValue("host/secure", secure); }
@@ -155,13 +155,34 @@ QVariantList AppSettings::recentWalls() const
     return value("recent/walls", QVariantList()).toList();
 }
 
+// One server, however its address was typed: no scheme, lower case, "localhost" as 127.0.0.1,
+// the default port spelled out.
+QString AppSettings::serverKey(const QString &address)
+{
+    QString a = address.trimmed().toLower();
+    for (const char *scheme : {"wss://", "ws://", "scrawl://"}) {
+        if (a.startsWith(QLatin1String(scheme)))
+            a = a.mid(int(qstrlen(scheme)));
+    }
+    const QUrl url(QStringLiteral("ws://") + a.section(QLatin1Char('/'), 0, 0));
+    QString host = url.host();
+    if (host == QLatin1String("localhost") || host == QLatin1String("::1"))
+        host = QStringLiteral("127.0.0.1");
+    return host + QLatin1Char(':') + QString::number(url.port(kDefaultPort));
+}
+
 void AppSettings::addRecent(const QString &address, const QString &wall, bool hosted)
 {
     QVariantList list = recentWalls();
+    const QString server = serverKey(address);
     for (int i = list.size() - 1; i >= 0; --i) {
         const QVariantMap m = list[i].toMap();
-        if (m.value(QStringLiteral("address")).toString() == address
-            && m.value(QStringLiteral("wall")).toString() == wall)
+        if (m.value(QStringLiteral("wall")).toString() != wall)
+            continue;
+        // The same wall on the same server, whichever way it was reached: listed once. A wall
+        // hosted here is the same wall whatever port it had.
+        const bool bothHosted = hosted && m.value(QStringLiteral("hosted")).toBool();
+        if (bothHosted || serverKey(m.value(QStringLiteral("address")).toString()) == server)
             list.removeAt(i);
     }
     list.prepend(QVariantMap{{QStringLiteral("address"), address},

@@ -77,7 +77,9 @@ public:
     void setTheme(const QString &theme);
     bool dark() const;
 
-    // Remembers a wall at the top of the recent list (at most 8, no duplicates).
+    // Remembers a wall at the top of the recent list (at most 8, each wall of each server once:
+    // see serverKey).
+    static QString serverKey(const QString &address);
     Q_INVOKABLE void addRecent(const QString &address, const QString &wall, bool hosted);
     Q_INVOKABLE void removeRecent(int index);
     Q_INVOKABLE void saveWindow(QWindow *window);

@@ -18,6 +18,8 @@ inline constexpr std::uint32_t kProtocolVersion = 4; // 2: stroke points in `pat
                                                      // 4: images (ImageAdd, ImageDelete), note styles,
                                                      //    shapes and text (ShapeAdd/Edit/Delete)
 inline constexpr const char *kAppVersion = "0.1.0";
+// The port a server listens on, and an address without one means.
+inline constexpr int kDefaultPort = 7777;
 
 // Fatal errors close the WebSocket with 4000 + ErrorCode; the reason is the error's message.
 inline constexpr int kCloseCodeBase = 4000;

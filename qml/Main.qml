@@ -28,13 +28,21 @@ ApplicationWindow {
         displayName: AppSettings.displayName
         color: AppSettings.color
         profile: AppSettings.profile
+        onJoined: {
+            if (window.pendingRecent) {
+                AppSettings.addRecent(window.pendingRecent.address, window.pendingRecent.wall, window.pendingRecent.hosted)
+                window.pendingRecent = null
+            }
+        }
     }
+    property var pendingRecent: null
 
     function enter(address, wall, hosted) {
         AppSettings.lastWall = wall
         if (!hosted)
             AppSettings.lastAddress = address
-        AppSettings.addRecent(address, wall, hosted)
+        // Listed under Recent walls once it has been joined, not when merely tried.
+        pendingRecent = { address: address, wall: wall, hosted: hosted }
         startScreen.lastError = ""
         wallClient.connectToWall(hosted ? hostController.localAddress : address, wall,
                                  hosted ? startScreen.hostPassword : startScreen.joinPassword)

@@ -128,6 +128,26 @@ private slots:
         QCOMPARE(second.displayName(), QStringLiteral("Grace"));
     }
 
+    // Issue 17 §6: each wall of each server once, however the address was typed; a wall hosted
+    // here once whatever port it had.
+    void recentWallsListEachServersWallOnce()
+    {
+        AppSettings s;
+        s.addRecent(QStringLiteral("localhost"), QStringLiteral("plan"), false);
+        s.addRecent(QStringLiteral("127.0.0.1:7777"), QStringLiteral("plan"), false);
+        s.addRecent(QStringLiteral("ws://LOCALHOST:7777/"), QStringLiteral("plan"), false);
+        QCOMPARE(s.recentWalls().size(), 1);
+        s.addRecent(QStringLiteral("10.0.0.5:7777"), QStringLiteral("plan"), false); // another server
+        s.addRecent(QStringLiteral("127.0.0.1:7777"), QStringLiteral("other"), false); // another wall
+        QCOMPARE(s.recentWalls().size(), 3);
+        s.addRecent(QStringLiteral("127.0.0.1:7790"), QStringLiteral("mine"), true);
+        s.addRecent(QStringLiteral("127.0.0.1:7791"), QStringLiteral("mine"), true);
+        QCOMPARE(s.recentWalls().size(), 4);
+        QCOMPARE(s.recentWalls().first().toMap().value("address").toString(), QStringLiteral("127.0.0.1:7791"));
+        QCOMPARE(AppSettings::serverKey(QStringLiteral("[::1]:7000")), QStringLiteral("127.0.0.1:7000"));
+        QCOMPARE(AppSettings::serverKey(QStringLiteral("wss://Host.example")), QStringLiteral("host.example:7777"));
+    }
+
     // Issue 17 §4: people who never chose a colour are not all one colour.
     void aColourIsPickedOnceAndDiffersFromTheFirstProfile()
     {
