@@ -3,6 +3,7 @@
 #include "core/protocol.h"
 
 #include <QClipboard>
+#include <QCoreApplication>
 #include <QDBusConnection>
 #include <QDBusMessage>
 #include <QDBusPendingCallWatcher>
@@ -41,7 +42,7 @@ AppSettings::AppSettings(QObject *parent)
     // otherwise the first profile no other running copy of the app holds.
     m_profile = qEnvironmentVariable("SCRAWL_PROFILE");
     if (m_profile.isEmpty()) {
-        const QString dir = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
+        const QString dir = dataDir();
         QDir().mkpath(dir);
         for (int i = 0; i < 32 && m_profile.isEmpty(); ++i) {
             const QString name = i == 0 ? QStringLiteral("default") : QStringLiteral("default-%1").arg(i);
@@ -237,6 +238,28 @@ QVariantList AppSettings::palette() const
     for (const QColor &c : paletteColors())
         out.push_back(c);
     return out;
+}
+
+// --- data folder -------------------------------------------------------------------------------
+
+QString AppSettings::dataDir()
+{
+    return QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation) + QLatin1Char('/')
+         + QCoreApplication::applicationName().toLower();
+}
+
+QString AppSettings::migrateDataDir()
+{
+    const QString old = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
+    const QString now = dataDir();
+    if (old == now || !QFileInfo(old).isDir() || QFileInfo::exists(now))
+        return {};
+    QDir().mkpath(QFileInfo(now).path());
+    if (!QDir().rename(old, now))
+        return QStringLiteral("could not move the data folder %1 to %2; the walls hosted there stay where they are").arg(old, now);
+    // The organisation folder it was in, when nothing else is left there.
+    QDir().rmdir(QFileInfo(old).path());
+    return QStringLiteral("moved the data folder %1 to %2").arg(old, now);
 }
 
 // --- export paths ------------------------------------------------------------------------------

@@ -77,6 +77,14 @@ public:
     void setTheme(const QString &theme);
     bool dark() const;
 
+    // Where the app keeps hosted walls, outboxes and profile locks: the application's name in
+    // lower case under the user's data folder (~/.local/share/scrawl), without Qt's extra
+    // organisation level.
+    static QString dataDir();
+    // Moves what an older version kept in Qt's AppDataLocation (~/.local/share/Scrawl/Scrawl)
+    // into dataDir(), once: when that exists and dataDir() does not. Returns what it did, for
+    // the log ("" when there was nothing to move).
+    static QString migrateDataDir();
     // Remembers a wall at the top of the recent list (at most 8, each wall of each server once:
     // see serverKey).
     static QString serverKey(const QString &address);

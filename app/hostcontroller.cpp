@@ -1,5 +1,7 @@
 #include "app/hostcontroller.h"
 
+#include "app/appsettings.h"
+
 #include "app/tlstrust.h"
 #include "server/wallserver.h"
 
@@ -16,7 +18,7 @@ namespace scrawl {
 
 HostController::HostController(QObject *parent)
     : QObject(parent)
-    , m_dataDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation)
+    , m_dataDir(AppSettings::dataDir()
                 + QStringLiteral("/hosted"))
 {
 }

@@ -1,5 +1,6 @@
 // The Scrawl desktop app: only wiring. Everything else is in the scrawl_app library.
 
+#include "app/appsettings.h"
 #include "app/invitelink.h"
 
 #include <QCommandLineParser>
@@ -20,6 +21,9 @@ int main(int argc, char *argv[])
     QGuiApplication::setApplicationVersion(QStringLiteral("0.1.0"));
     QGuiApplication::setDesktopFileName(QStringLiteral("scrawl"));
     QGuiApplication::setWindowIcon(QIcon(QStringLiteral(":/qt/qml/Scrawl/scrawl.svg")));
+    // ~/.local/share/scrawl since 0.1: what an older version kept elsewhere moves there.
+    if (const QString moved = scrawl::AppSettings::migrateDataDir(); !moved.isEmpty())
+        qInfo().noquote() << moved;
     QCommandLineParser args;
     args.setApplicationDescription(QStringLiteral("Scrawl: a shared whiteboard and chat."));
     args.addHelpOption();

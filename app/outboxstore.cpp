@@ -1,5 +1,7 @@
 #include "app/outboxstore.h"
 
+#include "app/appsettings.h"
+
 #include <QCryptographicHash>
 #include <QDataStream>
 #include <QDir>
@@ -40,7 +42,7 @@ QString OutboxStore::pathFor(const QString &profile, const QString &host, int po
                                .toUtf8();
     const QString name = QString::fromLatin1(
         QCryptographicHash::hash(key, QCryptographicHash::Sha256).toHex().left(32));
-    return QStandardPaths::writableLocation(QStandardPaths::AppDataLocation)
+    return AppSettings::dataDir()
          + QStringLiteral("/outbox/") + name + QStringLiteral(".outbox");
 }
 

@@ -5,6 +5,7 @@
 #include "app/appsettings.h"
 
 #include <QDir>
+#include <QFile>
 #include <QFileInfo>
 
 #include <QGuiApplication>
@@ -146,6 +147,32 @@ private slots:
         QCOMPARE(s.recentWalls().first().toMap().value("address").toString(), QStringLiteral("127.0.0.1:7791"));
         QCOMPARE(AppSettings::serverKey(QStringLiteral("[::1]:7000")), QStringLiteral("127.0.0.1:7000"));
         QCOMPARE(AppSettings::serverKey(QStringLiteral("wss://Host.example")), QStringLiteral("host.example:7777"));
+    }
+
+    // Issue 17 §6: the data folder is ~/.local/share/<app> (scrawl for the app); what an older
+    // version kept in Qt's AppDataLocation moves there once, with its walls.
+    void dataFolderMovesOnce()
+    {
+        const QString old = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
+        const QString now = AppSettings::dataDir();
+        QVERIFY(now.endsWith(QLatin1String("/tst_appsettings")));
+        QVERIFY(old != now);
+        QDir(now).removeRecursively();
+        QVERIFY(QDir().mkpath(old + QStringLiteral("/hosted")));
+        QFile wall(old + QStringLiteral("/hosted/scrawl.sqlite"));
+        QVERIFY(wall.open(QIODevice::WriteOnly));
+        wall.write("walls");
+        wall.close();
+        QVERIFY(AppSettings::migrateDataDir().contains(now));
+        QVERIFY(QFile::exists(now + QStringLiteral("/hosted/scrawl.sqlite")));
+        QVERIFY(!QFileInfo::exists(old));
+        QCOMPARE(AppSettings::migrateDataDir(), QString()); // once
+        // Both there: the new one is kept as it is, the old one left alone.
+        QVERIFY(QDir().mkpath(old));
+        QCOMPARE(AppSettings::migrateDataDir(), QString());
+        QVERIFY(QFile::exists(now + QStringLiteral("/hosted/scrawl.sqlite")));
+        QDir(old).removeRecursively();
+        QDir(now).removeRecursively();
     }
 
     // Issue 17 §4: people who never chose a colour are not all one colour.
