@@ -1290,7 +1290,15 @@ void CanvasItem::mousePressEvent(QMouseEvent *event)
             m_gesture = Gesture::None;
             break;
         }
-        const QString key = m_client->addNote(wall.x(), wall.y(), QString());
+        // Placed whole in view: clicked near the right or bottom edge (beside the side panel),
+        // it moves in so that it can be read and typed into.
+        const double margin = 8;
+        const QPointF size = QPointF(kNoteWidth, kNewNoteHeight) * m_zoom;
+        QPointF at = mapFromWall(wall);
+        at.setX(std::max(margin, std::min(at.x(), width() - margin - size.x())));
+        at.setY(std::max(margin, std::min(at.y(), height() - margin - size.y())));
+        const QPointF placed = mapToWall(at);
+        const QString key = m_client->addNote(placed.x(), placed.y(), QString());
         if (!key.isEmpty())
             emit noteCreated(key);
         m_gesture = Gesture::None;

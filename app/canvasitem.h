@@ -83,6 +83,8 @@ public:
     static constexpr double kMaxZoom = 32.0;
     // Notes on the wall: fixed width, in wall pixels (the QML note view uses the same numbers).
     static constexpr double kNoteWidth = 200.0;
+    // A new note's height on the wall with its colour row, for placing it whole in view.
+    static constexpr double kNewNoteHeight = 80.0;
     static constexpr double kNotePadding = 8.0;
     static constexpr double kNoteFontPx = 14.0;
 

@@ -641,6 +641,21 @@ Item {
             compare(fold.text, "Show less")
         }
 
+        // Issue 17 §6: a note placed at the wall's right edge, beside the panel, moves in whole.
+        function test_9e_noteAtTheEdgeStaysInView() {
+            view.canvas.tool = CanvasItem.Note
+            mouseClick(view.canvas, view.canvas.width - 6, view.canvas.height - 6)
+            let note = null
+            tryVerify(() => (note = findEditingNote()) !== null, 2000, "the placed note is open for typing")
+            const topLeft = view.canvas.mapFromWall(Qt.point(note.noteX, note.noteY))
+            verify(topLeft.x + 200 * view.canvas.zoom <= view.canvas.width, "right edge in view: " + topLeft.x)
+            verify(topLeft.y + 80 * view.canvas.zoom <= view.canvas.height, "bottom in view: " + topLeft.y)
+            verify(topLeft.x > view.canvas.width - 260, "still near where it was clicked")
+            keyClick(Qt.Key_I)
+            view.canvas.forceActiveFocus() // leaves the note with a letter in it
+            view.canvas.tool = CanvasItem.Pen
+        }
+
         function test_8_clearAsksFirst() {
             // Something to clear: a stroke and a note.
             view.canvas.penColor = "#101010"
