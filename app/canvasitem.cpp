@@ -825,7 +825,7 @@ void CanvasItem::collectStrokes(const QRectF &area, double scale, StrokeBatch *b
     }
 }
 
-void CanvasItem::paintWall(QPainter &painter, const QRectF &area, double scale, bool notes)
+void CanvasItem::paintWall(QPainter &painter, const QRectF &area, double scale, bool notes, bool onScreen)
 {
     painter.save();
     painter.setRenderHint(QPainter::Antialiasing);
@@ -835,6 +835,7 @@ void CanvasItem::paintWall(QPainter &painter, const QRectF &area, double scale, 
     painter.setTransform(t, true);
     StrokeBatch batch;
     collectStrokes(area, scale, &batch, false);
+    batch.darkWall = onScreen && m_darkWall;
     paintStrokes(painter, batch, scale);
     if (notes && m_client) {
         QFont font = QGuiApplication::font();

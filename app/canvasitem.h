@@ -176,7 +176,8 @@ public:
 
     // Paints strokes and notes of `area` (wall pixels) at `scale` device pixels per wall pixel
     // into `painter`, whose origin is the area's top-left. Used by export and by tiles.
-    void paintWall(QPainter &painter, const QRectF &area, double scale, bool notes);
+    // `onScreen`: in the theme's colours (the minimap), else as drawn (export).
+    void paintWall(QPainter &painter, const QRectF &area, double scale, bool notes, bool onScreen = false);
 
     // How many of a stroke's points are on screen: all of them, but for someone else's stroke
     // whose latest points are still flowing in (see Reveal).

@@ -28,7 +28,7 @@ Popup {
             ["Ctrl+]  Ctrl+[", qsTr("Bring to front, send to back")] ] },
         { title: qsTr("View and wall"), keys: [
             ["Ctrl+=  Ctrl+-", qsTr("Zoom in, out")], ["Ctrl+0", qsTr("Zoom to fit everything")],
-            ["Ctrl+\\", qsTr("People and chat panel")], ["Ctrl+E", qsTr("Export")], ["Ctrl+I", qsTr("Invite")],
+            ["Ctrl+\\", qsTr("People and chat panel")], ["M", qsTr("Minimap")], ["Ctrl+E", qsTr("Export")], ["Ctrl+I", qsTr("Invite")],
             ["Ctrl+W", qsTr("Leave the wall")], ["Ctrl+Shift+Del", qsTr("Clear the wall (moderators)")],
             ["Alt+Shift+D", qsTr("Light or dark")], ["?", qsTr("This sheet")] ] }
     ]

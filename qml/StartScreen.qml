@@ -41,14 +41,15 @@ Pane {
 
     Flickable {
         anchors.fill: parent
-        contentHeight: column.implicitHeight + 80
+        contentHeight: column.y + column.implicitHeight + 40
         clip: true
 
         ColumnLayout {
             id: column
             width: Math.min(620, start.width - 48)
             anchors.horizontalCenter: parent.horizontalCenter
-            y: 40
+            // In the middle of the window when it fits, from the top when it does not.
+            y: Math.max(40, (start.height - implicitHeight) / 2)
             spacing: 16
 
             RowLayout {

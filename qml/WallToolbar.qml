@@ -287,7 +287,7 @@ ToolBar {
             objectName: "moreButton"
             text: qsTr("More")
             iconName: "more"
-            tip: qsTr("Theme, keyboard shortcuts (?)")
+            tip: qsTr("Theme, minimap, keyboard shortcuts (?)")
             onClicked: moreMenu.open()
             Menu {
                 id: moreMenu
@@ -314,6 +314,13 @@ ToolBar {
                     onTriggered: AppSettings.theme = "dark"
                 }
                 MenuSeparator {}
+                MenuItem {
+                    objectName: "minimapSwitch"
+                    text: qsTr("Minimap  (M)")
+                    checkable: true
+                    checked: bar.wallView ? bar.wallView.minimapOn : false
+                    onTriggered: if (bar.wallView) bar.wallView.minimapOn = checked
+                }
                 MenuItem {
                     text: qsTr("Keyboard shortcuts  (?)")
                     onTriggered: bar.shortcutsRequested()

@@ -19,6 +19,9 @@ Item {
     // It folds by itself when the window narrows and opens when it widens, until the person
     // opens or folds it themselves.
     property bool sidePanelAuto: true
+    // The minimap in the wall's corner: shown (when the wall reaches beyond the view) unless
+    // switched off (M, or the toolbar's More menu).
+    property bool minimapOn: true
     readonly property bool wideWindow: Window.width >= 1000
     onWideWindowChanged: if (sidePanelAuto && Window.width > 0) sidePanelOpen = wideWindow
     function toggleSidePanel(open) {
@@ -214,6 +217,28 @@ Item {
                     id: textEditor
                     canvas: wallCanvas
                     client: view.client
+                }
+
+                // Where you are on a large wall: click or drag in it to look elsewhere.
+                Rectangle {
+                    id: minimapFrame
+                    objectName: "minimap"
+                    anchors { right: parent.right; bottom: parent.bottom; margins: 10 }
+                    width: 180
+                    height: 120
+                    z: 5
+                    visible: view.minimapOn && minimap.wallLargerThanView
+                    color: "transparent"
+                    radius: 6
+                    border.color: Theme.line
+                    MinimapItem {
+                        id: minimap
+                        objectName: "minimapItem"
+                        anchors { fill: parent; margins: 1 }
+                        canvas: wallCanvas
+                        background: Theme.surface
+                        viewColor: Theme.accent
+                    }
                 }
 
                 PropertiesBar {
@@ -433,6 +458,7 @@ Item {
     Shortcut { sequence: "Ctrl+-"; onActivated: wallCanvas.zoomBy(0.8, Qt.point(wallCanvas.width / 2, wallCanvas.height / 2)) }
     Shortcut { sequence: "Ctrl+E"; onActivated: view.openExport("png", false) }
     Shortcut { sequences: ["?", "Shift+?", "F1"]; onActivated: shortcutSheet.open() }
+    Shortcut { sequence: "M"; onActivated: view.minimapOn = !view.minimapOn }
     Shortcut { sequence: "Alt+Shift+D"; onActivated: AppSettings.theme = Theme.dark ? "light" : "dark" }
     Shortcut { sequence: "Ctrl+I"; onActivated: invitePopup.open() }
     Shortcut { sequence: "Ctrl+W"; onActivated: view.requestLeave() }

@@ -656,6 +656,35 @@ Item {
             view.canvas.tool = CanvasItem.Pen
         }
 
+        // Issue 17 §6: the minimap shows once the wall reaches beyond the view; a click in it
+        // centres the view there; M switches it off and on.
+        function test_9f_minimapTakesYouThere() {
+            const frame = findChild(view, "minimap")
+            const map = findChild(view, "minimapItem")
+            view.canvas.resetView()
+            drawStroke(300, 300)
+            tryVerify(() => !frame.visible, 2000, "everything in view: no minimap")
+            view.canvas.panBy(-3000, -2000)
+            tryVerify(() => frame.visible, 2000, "the wall reaches beyond the view")
+            const wanted = map.wallAt(Qt.point(map.width / 2, map.height / 2))
+            mousePress(map, map.width / 2, map.height / 2)
+            const seen = view.canvas.visibleWallRect()
+            fuzzyCompare(seen.x + seen.width / 2, wanted.x, 1)
+            fuzzyCompare(seen.y + seen.height / 2, wanted.y, 1)
+            // Dragged: the map holds still under the pointer and the view follows it.
+            mouseMove(map, map.width / 2 + 20, map.height / 2)
+            const further = map.wallAt(Qt.point(map.width / 2 + 20, map.height / 2))
+            const seen2 = view.canvas.visibleWallRect()
+            fuzzyCompare(seen2.x + seen2.width / 2, further.x, 1)
+            mouseRelease(map, map.width / 2 + 20, map.height / 2)
+            view.canvas.forceActiveFocus()
+            keyClick(Qt.Key_M)
+            verify(!frame.visible)
+            keyClick(Qt.Key_M)
+            verify(frame.visible)
+            view.canvas.resetView()
+        }
+
         function test_8_clearAsksFirst() {
             // Something to clear: a stroke and a note.
             view.canvas.penColor = "#101010"
