@@ -46,7 +46,7 @@ class CanvasItem : public QQuickItem
     Q_PROPERTY(QColor penColor READ penColor WRITE setPenColor NOTIFY penChanged)
     Q_PROPERTY(double penWidth READ penWidth WRITE setPenWidth NOTIFY penChanged)
     Q_PROPERTY(QColor background READ background WRITE setBackground NOTIFY backgroundChanged)
-    // A dark wall: ink is shown in its opposite lightness (wallInk); exports stay as drawn.
+    // A dark wall: dark ink is shown light (wallInk); exports stay as drawn.
     Q_PROPERTY(bool darkWall READ darkWall WRITE setDarkWall NOTIFY backgroundChanged)
     // Shapes drawn from now on: filled with this (transparent: not filled); text in this size.
     Q_PROPERTY(QColor fillColor READ fillColor WRITE setFillColor NOTIFY penChanged)

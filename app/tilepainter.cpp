@@ -24,7 +24,8 @@ QColor wallInk(std::uint32_t rgba, bool darkWall, bool withAlpha)
         h = 0;
         s = 0;
     }
-    return QColor::fromHslF(h, s, 1.0f - l, a);
+    // Dark ink is mirrored to light; ink already light enough to read on dark stays as it is.
+    return QColor::fromHslF(h, s, l < 0.5f ? 1.0f - l : l, a);
 }
 
 namespace {

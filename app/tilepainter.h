@@ -62,7 +62,7 @@ struct StrokeBatch
     // and `layered` set. Then the batch is drawn layer by layer, the order above within each.
     std::vector<std::int32_t> shapeLayers;
     bool layered = false;
-    // Drawn on a dark wall: ink takes the opposite lightness (wallInk).
+    // Drawn on a dark wall: dark ink is shown light (wallInk).
     bool darkWall = false;
     void addShape(const WallModel::ShapeData &shape, std::int32_t layer);
 
@@ -105,9 +105,9 @@ QFont shapeFont(float fontSize);
 // <rect> for a rectangle); on a dark wall in wallInk's colours.
 void paintShape(QPainter &painter, const WallModel::ShapeData &shape, double scale, bool darkWall = false);
 // The colour ink of `rgba` (alpha in the top byte when `withAlpha`, else opaque) is drawn in. On
-// a dark wall it keeps its hue and saturation and takes the opposite lightness: near-black ink
-// turns near-white and a dark blue a light one, while mid tones (red, orange, green) hardly
-// change. The wall stores the colour as drawn; only the screen differs.
+// a dark wall, ink darker than mid-grey keeps its hue and saturation and takes the mirrored
+// lightness (near-black turns near-white, a dark blue a light one); lighter ink, already readable
+// on dark, stays as it is. The wall stores the colour as drawn; only the screen differs.
 QColor wallInk(std::uint32_t rgba, bool darkWall, bool withAlpha = false);
 // Is wall point `p` on the shape, within `slack` wall px: on its line or outline, inside it when
 // it is filled or text.

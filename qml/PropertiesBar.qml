@@ -58,7 +58,7 @@ Pane {
                 model: AppSettings.palette()
                 delegate: ColorSwatch {
                     objectName: "penColor" + index
-                    // As it shows on the wall (on a dark wall, in the opposite lightness).
+                    // As it shows on the wall (on a dark wall, dark ink shows light).
                     swatchColor: bar.canvas.darkWall ? bar.canvas.inkOnScreen(modelData) : modelData
                     size: 20
                     selected: Qt.colorEqual(bar.canvas.penColor, modelData)

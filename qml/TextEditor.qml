@@ -27,7 +27,7 @@ TextEdit {
     scale: canvas.zoom
     transformOrigin: Item.TopLeft
     width: Math.max(40, implicitWidth)
-    // As the wall shows it: on a dark wall in the opposite lightness.
+    // As the wall shows it: on a dark wall, dark ink shows light.
     color: canvas.darkWall ? canvas.inkOnScreen(textColor) : textColor
     font.pixelSize: Math.round(fontSize)
     font.hintingPreference: Font.PreferNoHinting
