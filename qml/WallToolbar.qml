@@ -43,7 +43,8 @@ ToolBar {
         ToolTip.visible: hovered && tip !== ""
         ToolTip.text: tip
         ToolTip.delay: 400
-        focusPolicy: Qt.NoFocus
+        // Reachable with Tab (Space presses it); a click leaves the keys where they were.
+        focusPolicy: Qt.TabFocus
     }
 
     readonly property var toolsBefore: [
@@ -165,7 +166,7 @@ ToolBar {
             objectName: "shapeMenuButton"
             text: "▾"
             implicitWidth: 16
-            focusPolicy: Qt.NoFocus
+            focusPolicy: Qt.TabFocus
             enabled: bar.client.mayChangeWall
             Accessible.name: qsTr("All shapes")
             ToolTip.visible: hovered

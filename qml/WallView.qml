@@ -87,6 +87,8 @@ Item {
                     client: view.client
                     background: Theme.wall
                     darkWall: Theme.dark
+                    // In the Tab chain with the toolbar, the properties and the panel.
+                    activeFocusOnTab: true
                     HoverHandler { id: wallHover }
                     onTextRequested: (at, key) => textEditor.open(at.x, at.y, key)
                     onNoteCreated: key => {

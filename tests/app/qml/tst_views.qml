@@ -685,6 +685,30 @@ Item {
             view.canvas.resetView()
         }
 
+        // Issue 17 §7: the toolbar is reachable from the wall with Tab, and Space presses what
+        // has the focus; every button there has an accessible name.
+        function test_9g_toolbarReachableByKeyboard() {
+            view.canvas.tool = CanvasItem.Pen
+            view.canvas.forceActiveFocus()
+            const select = findChild(view, "toolSelect")
+            let reached = false
+            for (let i = 0; i < 60 && !reached; ++i) {
+                keyClick(Qt.Key_Tab)
+                reached = select.activeFocus
+            }
+            verify(reached, "Tab reaches the select tool")
+            keyClick(Qt.Key_Space)
+            compare(view.canvas.tool, CanvasItem.Select)
+            for (const name of ["leaveButton", "toolSelect", "toolShape", "shapeMenuButton", "imageButton",
+                                "undoButton", "zoomLabel", "exportButton", "moreButton", "inviteButton",
+                                "panelButton"]) {
+                const b = findChild(view, name)
+                verify(b.Accessible.name !== "", name + " has an accessible name")
+            }
+            view.canvas.forceActiveFocus()
+            view.canvas.tool = CanvasItem.Pen
+        }
+
         function test_8_clearAsksFirst() {
             // Something to clear: a stroke and a note.
             view.canvas.penColor = "#101010"
