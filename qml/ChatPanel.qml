@@ -74,7 +74,7 @@ ColumnLayout {
                 Label {
                     text: model.pending ? qsTr("sending…") : model.timeText
                     color: Theme.mutedText
-                    font.pixelSize: 11
+                    font.pointSize: Theme.smallPt
                     anchors.verticalCenter: parent.verticalCenter
                 }
             }
@@ -96,7 +96,7 @@ ColumnLayout {
                 visible: messageText.truncated || parent.unfolded
                 flat: true
                 padding: 2
-                font.pixelSize: 12
+                font.pointSize: Theme.smallPt
                 text: parent.unfolded ? qsTr("Show less") : qsTr("Show all")
                 onClicked: parent.unfolded = !parent.unfolded
             }

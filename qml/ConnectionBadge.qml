@@ -56,7 +56,7 @@ AbstractButton {
                 visible: !badge.compact
                 text: badge.client.statusText
                 textFormat: Text.PlainText
-                font.pixelSize: 13
+                font.pointSize: Theme.smallPt
             }
         }
     }

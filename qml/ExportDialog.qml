@@ -182,7 +182,7 @@ Dialog {
             textFormat: Text.PlainText
             wrapMode: Text.WrapAnywhere
             color: Theme.mutedText
-            font.pixelSize: 12
+            font.pointSize: Theme.smallPt
         }
         Label {
             id: errorLabel

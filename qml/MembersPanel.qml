@@ -46,7 +46,7 @@ ColumnLayout {
                 objectName: "memberRole"
                 visible: model.role > 0
                 text: model.role === 2 ? qsTr("owner") : qsTr("moderator")
-                font.pixelSize: 11
+                font.pointSize: Theme.smallPt
                 color: Theme.mutedText
                 leftPadding: 6
                 rightPadding: 6

@@ -29,7 +29,7 @@ Pane {
     }
 
     component Heading: Label {
-        font.pixelSize: 11
+        font.pointSize: Theme.smallPt
         color: Theme.mutedText
         Layout.topMargin: 2
     }

@@ -2,6 +2,7 @@
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Shapes
+import Scrawl
 
 Item {
     id: cursor
@@ -63,7 +64,7 @@ Item {
             text: cursor.name
             textFormat: Text.PlainText
             color: "white"
-            font.pixelSize: 12
+            font.pointSize: Theme.smallPt
             font.bold: true
         }
     }

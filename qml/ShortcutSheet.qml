@@ -52,7 +52,7 @@ Popup {
                 Layout.fillWidth: true
                 Label {
                     text: qsTr("Keyboard shortcuts")
-                    font.pixelSize: 18
+                    font.pointSize: Theme.titlePt
                     font.bold: true
                     color: Theme.text
                     Layout.fillWidth: true

@@ -60,7 +60,7 @@ Pane {
                 }
                 ColumnLayout {
                     spacing: 0
-                    Label { text: "Scrawl"; font.pixelSize: 30; font.bold: true }
+                    Label { text: "Scrawl"; font.pointSize: Theme.heroPt; font.bold: true }
                     Label { text: qsTr("Draw, write notes and chat on a shared wall, live."); color: Theme.mutedText }
                 }
             }
@@ -173,14 +173,14 @@ Pane {
                         visible: !start.host.secure
                         text: qsTr("Not encrypted: people on your network can read this wall and take over your owner role. Tick Encrypt unless every network in between is yours.")
                         color: "#c92a2a"
-                        font.pixelSize: 11
+                        font.pointSize: Theme.smallPt
                         wrapMode: Text.Wrap
                         Layout.fillWidth: true
                     }
                     Label {
                         visible: start.host.running && start.host.secure
                         text: qsTr("Certificate fingerprint (SHA-256): %1").arg(start.host.fingerprint)
-                        font.pixelSize: 11
+                        font.pointSize: Theme.smallPt
                         wrapMode: Text.WrapAnywhere
                         Layout.fillWidth: true
                     }
@@ -236,7 +236,7 @@ Pane {
                         text: qsTr("Walls are kept in %1").arg(start.host.dataDir)
                         textFormat: Text.PlainText
                         color: Theme.mutedText
-                        font.pixelSize: 11
+                        font.pointSize: Theme.smallPt
                         elide: Text.ElideMiddle
                         Layout.fillWidth: true
                     }
@@ -324,7 +324,7 @@ Pane {
             Label {
                 text: qsTr("Scrawl %1").arg(AppSettings.appVersion)
                 color: Theme.mutedText
-                font.pixelSize: 11
+                font.pointSize: Theme.smallPt
             }
         }
     }

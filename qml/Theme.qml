@@ -25,6 +25,13 @@ QtObject {
     readonly property color toastText: dark ? "#1d1e20" : "#ffffff"
     readonly property color warningBanner: dark ? "#4a3b17" : "#fff3d6"
     readonly property color errorBanner: dark ? "#4d2224" : "#fde2e2"
+    // Type sizes, in points, from the system's font: text grows with the desktop's font setting.
+    readonly property real basePt: Qt.application.font.pointSizeF > 0 ? Qt.application.font.pointSizeF
+                                                                      : Math.max(6, Qt.application.font.pixelSize * 0.75)
+    readonly property real smallPt: basePt * 0.85
+    readonly property real titlePt: basePt * 1.35
+    readonly property real heroPt: basePt * 2.3
+
     // A swatch's ring when it is the one in use.
     readonly property color selectedRing: dark ? "#e8e9eb" : "#1c1c1c"
 

@@ -123,6 +123,7 @@ ToolBar {
             onClicked: bar.leaveRequested()
         }
         Label {
+            id: wallNameLabel
             objectName: "wallName"
             text: bar.client.wall
             textFormat: Text.PlainText
@@ -133,7 +134,7 @@ ToolBar {
             Layout.maximumWidth: Math.max(nameMetrics.advanceWidth + 2, 24)
             Layout.preferredWidth: Math.min(nameMetrics.advanceWidth + 2, 200)
             Layout.rightMargin: 6
-            TextMetrics { id: nameMetrics; font.bold: true; font.family: bar.font.family; font.pixelSize: bar.font.pixelSize; text: bar.client.wall }
+            TextMetrics { id: nameMetrics; font: wallNameLabel.font; text: bar.client.wall }
             ToolTip.visible: wallNameHover.hovered && truncated
             ToolTip.text: text
             HoverHandler { id: wallNameHover }

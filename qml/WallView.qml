@@ -292,7 +292,7 @@ Item {
                                                                       : qsTr("Not connected")
                     textFormat: Text.PlainText
                     color: Theme.mutedText
-                    font.pixelSize: 18
+                    font.pointSize: Theme.titlePt
                 }
 
                 // Images going up: what, and how far.
@@ -641,7 +641,7 @@ Item {
             Label {
                 visible: view.client.encrypted && view.client.tlsFingerprint !== ""
                 text: qsTr("Encrypted; the host's certificate is SHA-256 %1").arg(view.client.tlsFingerprint)
-                font.pixelSize: 11
+                font.pointSize: Theme.smallPt
                 wrapMode: Text.WrapAnywhere
                 Layout.fillWidth: true
             }
