@@ -58,8 +58,17 @@ ApplicationWindow {
     Component.onCompleted: {
         Theme.applyTo(window.palette)
         AppSettings.restoreWindow(window)
-        if (startWall !== "")
-            enter(startAddress, startWall, false)
+        if (startWall !== "") {
+            // A link opened before this person ever gave a name: the start screen asks for one,
+            // with the link's wall filled in to join.
+            if (AppSettings.displayName.trim() === "") {
+                AppSettings.lastAddress = startAddress
+                AppSettings.lastWall = startWall
+                startScreen.askName()
+            } else {
+                enter(startAddress, startWall, false)
+            }
+        }
     }
     onClosing: AppSettings.saveWindow(window)
 

@@ -25,6 +25,10 @@ Pane {
         nameField.forceActiveFocus()
         return false
     }
+    function askName() {
+        nameAsked = true
+        nameField.forceActiveFocus()
+    }
     function join_(address, wall) {
         if (haveName())
             start.joinRequested(address, wall, false)

@@ -152,6 +152,10 @@ BLUE = (30, 144, 255)      # the pasted picture
 apps = {}
 
 
+# People's colours (the app gives each a random one otherwise).
+COLOURS = {'ada': '#1c7ed6', 'bob': '#2f9e44', 'cat': '#7048e8'}
+
+
 def join(name, link, wait=True):
     """Starts `name`'s app on a display of its own, joined to `link`; returns the display."""
     display = xvfb()
@@ -162,6 +166,12 @@ def join(name, link, wait=True):
            'QT_LOGGING_RULES': 'scrawl.app.client.info=true'}
     env.pop('QT_QPA_PLATFORM', None)
     os.makedirs(home, mode=0o700)
+    # A name and a colour, as a person gives them once on the start screen (the app asks for a
+    # name before it joins): Ada is blue, which the pointer check below looks for.
+    os.makedirs(home + '/config/Scrawl', mode=0o700)
+    with open(home + '/config/Scrawl/Scrawl.conf', 'w') as f:
+        f.write(f'[profiles]\ndefault\\person\\name={name.capitalize()}\n'
+                f'default\\person\\color={COLOURS.get(name, "#7048e8")}\n')
     apps[name] = start([APP, link], env=env, stdout=open(os.path.join(work, name + '.log'), 'w'),
                        stderr=subprocess.STDOUT)
     if wait:
@@ -231,7 +241,7 @@ def main():
         place_window(name, display)
 
     # Both in: Ada's pointer, moved over her wall, shows on Bob's screen with her name tag (in
-    # her colour, blue by default).
+    # her colour, blue).
     def tag_near(shot, x, y):
         w, h, rgb = shot
         for yy in range(y, y + 30):
