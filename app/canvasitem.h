@@ -141,6 +141,8 @@ public:
     Q_INVOKABLE void recolorSelection(const QColor &color);
     Q_INVOKABLE void setSelectionWidth(double width);
     Q_INVOKABLE void setSelectionFill(const QColor &fill);
+    // The size of the selected texts (the properties card's text size with texts selected).
+    Q_INVOKABLE void setSelectionFontSize(double size);
     // Ctrl+C: the selection on the clipboard, for Scrawl (any wall) and as a PNG and an SVG for
     // other programs. Paste: a Scrawl clip centred on `wallPos` (picked afterwards), else what
     // WallClient::pasteFromClipboard takes. False when the clipboard has nothing to place.

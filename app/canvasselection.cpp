@@ -357,6 +357,22 @@ void CanvasItem::setSelectionWidth(double width)
     emit selectionChanged();
 }
 
+void CanvasItem::setSelectionFontSize(double size)
+{
+    if (!m_client)
+        return;
+    size = std::clamp(size, double(limits::kMinFontSize), double(limits::kMaxFontSize));
+    for (const std::uint64_t key : m_selection.shapes) {
+        WallModel::ShapeData d;
+        if (!m_client->effectiveShape(key, &d) || d.kind != pb::SHAPE_TEXT || !m_client->mayChange(key))
+            continue;
+        d.fontSize = float(size);
+        m_client->editShape(key, d);
+    }
+    m_selectionBounds.reset();
+    emit selectionChanged();
+}
+
 void CanvasItem::setSelectionFill(const QColor &fill)
 {
     if (!m_client)

@@ -123,20 +123,26 @@ Pane {
         }
 
         Heading {
-            visible: bar.tool === CanvasItem.Text
+            visible: bar.tool === CanvasItem.Text || bar.restyling
             text: qsTr("Text size")
         }
         ComboBox {
             objectName: "textSize"
-            visible: bar.tool === CanvasItem.Text
-            focusPolicy: Qt.NoFocus
+            visible: bar.tool === CanvasItem.Text || bar.restyling
+            // Reachable with Tab; a click leaves the keys on the wall.
+            focusPolicy: Qt.TabFocus
             Layout.fillWidth: true
             textRole: "label"
             valueRole: "size"
             model: [{ label: qsTr("Small"), size: 16 }, { label: qsTr("Medium"), size: 24 },
                     { label: qsTr("Large"), size: 40 }, { label: qsTr("Huge"), size: 72 }]
             currentIndex: Math.max(0, indexOfValue(bar.canvas.textSize))
-            onActivated: bar.canvas.textSize = currentValue
+            onActivated: {
+                bar.canvas.textSize = currentValue
+                // With texts selected it resizes them (other shapes keep their size).
+                if (bar.restyling)
+                    bar.canvas.setSelectionFontSize(currentValue)
+            }
         }
     }
 }

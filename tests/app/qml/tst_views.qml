@@ -709,6 +709,22 @@ Item {
             view.canvas.tool = CanvasItem.Pen
         }
 
+        // Issue 17 §1: with a text selected, the properties card's text size resizes it.
+        function test_9h_textSizeRestylesSelectedText() {
+            const key = wallClient.addText(300, 300, "title", 24, "#101010")
+            tryCompare(wallClient, "pendingCount", 0)
+            view.canvas.tool = CanvasItem.Select
+            view.canvas.selectAll()
+            verify(view.canvas.selectionCount >= 1)
+            const size = findChild(findChild(view, "propertiesBar"), "textSize")
+            tryVerify(() => size.visible, 2000, "the text size is offered for the selection")
+            size.currentIndex = 3
+            size.activated(3)
+            tryCompare(wallClient, "pendingCount", 0)
+            compare(wallClient.shapeInfo(key).fontSize, 72)
+            view.canvas.tool = CanvasItem.Pen
+        }
+
         function test_8_clearAsksFirst() {
             // Something to clear: a stroke and a note.
             view.canvas.penColor = "#101010"
