@@ -20,6 +20,7 @@ ColumnLayout {
     ListView {
         id: list
         objectName: "chatList"
+        Accessible.name: qsTr("Chat messages")
         Layout.fillWidth: true
         Layout.fillHeight: true
         clip: true
@@ -118,6 +119,7 @@ ColumnLayout {
     TextField {
         id: input
         objectName: "chatInput"
+        Accessible.name: qsTr("Chat message")
         Layout.fillWidth: true
         placeholderText: panel.client.ready ? qsTr("Message (Enter sends)") : qsTr("Connecting…")
         enabled: panel.client.ready

@@ -17,6 +17,9 @@ AbstractButton {
     implicitHeight: 28
     implicitWidth: badge.compact ? 28 : row.implicitWidth + 20
     hoverEnabled: true
+    // A screen reader hears the state, and what a press does while it waits.
+    Accessible.name: client.state === WallClient.Reconnecting
+                     ? qsTr("%1. Press to try now.").arg(client.statusText) : client.statusText
     onClicked: client.reconnectNow()
     // The error is the server's text (it names walls): a ToolTip of its own with a plain-text
     // label, since the attached ToolTip's label would read markup in it.

@@ -137,6 +137,7 @@ Dialog {
             ComboBox {
                 id: scaleBox
                 objectName: "exportScale"
+                Accessible.name: qsTr("Picture size")
                 enabled: dialog.format === "png"
                 textRole: "label"
                 valueRole: "scale"
@@ -158,6 +159,7 @@ Dialog {
             TextField {
                 id: nameField
                 objectName: "exportName"
+                Accessible.name: qsTr("File to save")
                 Layout.fillWidth: true
                 selectByMouse: true
                 onAccepted: dialog.save()

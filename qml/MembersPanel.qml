@@ -21,6 +21,7 @@ ColumnLayout {
     ListView {
         id: list
         objectName: "membersList"
+        Accessible.name: qsTr("People on this wall")
         Layout.fillWidth: true
         Layout.preferredHeight: Math.min(contentHeight, 140)
         clip: true

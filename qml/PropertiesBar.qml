@@ -128,6 +128,7 @@ Pane {
         }
         ComboBox {
             objectName: "textSize"
+            Accessible.name: qsTr("Text size")
             visible: bar.tool === CanvasItem.Text || bar.restyling
             // Reachable with Tab; a click leaves the keys on the wall.
             focusPolicy: Qt.TabFocus

@@ -87,6 +87,7 @@ Pane {
                     TextField {
                         id: nameField
                         objectName: "nameField"
+                        Accessible.name: qsTr("Your name")
                         Layout.fillWidth: true
                         placeholderText: qsTr("Your name, as others see it")
                         text: AppSettings.displayName
@@ -126,6 +127,7 @@ Pane {
                             id: hostWall
                             maximumLength: AppSettings.maxWallNameChars
                             objectName: "hostWall"
+                            Accessible.name: qsTr("Wall to host")
                             Layout.fillWidth: true
                             text: AppSettings.lastWall
                             placeholderText: qsTr("Wall name")
@@ -134,6 +136,7 @@ Pane {
                         Label { text: qsTr("Port") }
                         SpinBox {
                             id: portField
+                            Accessible.name: qsTr("Port to host on")
                             from: 1024
                             to: 65535
                             editable: true
@@ -155,6 +158,7 @@ Pane {
                             objectName: "hostPassword"
                             Layout.fillWidth: true
                             echoMode: TextInput.Password
+                            Accessible.description: qsTr("Password for a new wall")
                             placeholderText: qsTr("Password for a new wall (optional)")
                         }
                         CheckBox {
@@ -217,6 +221,7 @@ Pane {
                                     readOnly: true
                                     selectByMouse: true
                                     text: modelData
+                                    Accessible.name: qsTr("Address to join: %1").arg(modelData)
                                 }
                                 Button {
                                     objectName: "copyAddress"
@@ -255,6 +260,7 @@ Pane {
                     TextField {
                         id: joinAddress
                         objectName: "joinAddress"
+                        Accessible.name: qsTr("Server address")
                         Layout.fillWidth: true
                         Layout.preferredWidth: 3
                         text: AppSettings.lastAddress
@@ -265,6 +271,7 @@ Pane {
                         id: joinWall
                         maximumLength: AppSettings.maxWallNameChars
                         objectName: "joinWall"
+                        Accessible.name: qsTr("Wall to join")
                         Layout.fillWidth: true
                         Layout.preferredWidth: 2
                         text: AppSettings.lastWall
@@ -277,6 +284,7 @@ Pane {
                         Layout.fillWidth: true
                         Layout.preferredWidth: 2
                         echoMode: TextInput.Password
+                        Accessible.description: qsTr("Wall password")
                         placeholderText: qsTr("Password, if any")
                         onAccepted: joinButton.clicked()
                     }

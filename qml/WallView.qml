@@ -89,6 +89,8 @@ Item {
                     darkWall: Theme.dark
                     // In the Tab chain with the toolbar, the properties and the panel.
                     activeFocusOnTab: true
+                    Accessible.role: Accessible.Canvas
+                    Accessible.name: qsTr("Wall %1").arg(view.client.wall)
                     HoverHandler { id: wallHover }
                     onTextRequested: (at, key) => textEditor.open(at.x, at.y, key)
                     onNoteCreated: key => {
@@ -406,6 +408,7 @@ Item {
             TextField {
                 id: retryPassword
                 objectName: "retryPassword"
+                Accessible.description: qsTr("Wall password")
                 visible: view.client.passwordRequired
                 echoMode: TextInput.Password
                 placeholderText: qsTr("Wall password")
@@ -655,10 +658,12 @@ Item {
                         Layout.preferredWidth: 160
                         readOnly: true
                         text: modelData
+                        Accessible.name: qsTr("Address to join: %1").arg(modelData)
                         selectByMouse: true
                     }
                     Button {
                         text: qsTr("Copy")
+                        Accessible.name: qsTr("Copy the invitation to %1").arg(modelData)
                         onClicked: {
                             AppSettings.copyToClipboard(qsTr("Join my Scrawl wall \"%1\" at %2").arg(view.client.wall).arg(modelData))
                             text = qsTr("Copied")
@@ -680,6 +685,7 @@ Item {
                 Layout.fillWidth: true
                 TextField {
                     objectName: "apiToken"
+                    Accessible.name: qsTr("API token")
                     visible: view.client.apiToken !== ""
                     Layout.fillWidth: true
                     Layout.minimumWidth: 80
@@ -713,6 +719,7 @@ Item {
                 TextField {
                     id: newPasswordField
                     objectName: "newPassword"
+                    Accessible.description: qsTr("New wall password")
                     Layout.fillWidth: true
                     Layout.minimumWidth: 80
                     Layout.preferredWidth: 160

@@ -27,6 +27,29 @@ Item {
 
     SignalSpy { id: leaveSpy; target: view; signalName: "leave" }
 
+    // Issue 17 §7: the visible controls under `item` that Tab stops at but a screen reader could
+    // not name (objectName, else type, of each), for the tests to show. A button is named by its
+    // text; Qt never names a password field (it keeps the name from assistive tools), so that
+    // one needs a description; a field inside a control (a spin box's text) is announced with
+    // the control's name.
+    function accessiblyNamed(item) {
+        if (item.Accessible.name !== "")
+            return true
+        if ("autoExclusive" in item && item.text !== "")
+            return true
+        return item.echoMode === TextInput.Password && item.Accessible.description !== ""
+    }
+    function unnamedTabStops(item) {
+        let found = []
+        if (!item || !item.visible)
+            return found
+        if (item.activeFocusOnTab && !accessiblyNamed(item) && !(item.parent && accessiblyNamed(item.parent)))
+            found.push(item.objectName !== "" ? item.objectName : String(item))
+        for (let i = 0; i < item.children.length; ++i)
+            found = found.concat(unnamedTabStops(item.children[i]))
+        return found
+    }
+
     Component {
         id: otherClient
         WallClient { displayName: "Otto"; color: "#e03e3e" }
@@ -709,6 +732,44 @@ Item {
             view.canvas.tool = CanvasItem.Pen
         }
 
+        // Issue 17 §7: with the side panel open, Tab goes on from the toolbar into the panel,
+        // reaches the chat box (typing there sends a message) and comes back round to the wall,
+        // so a keyboard never gets stuck.
+        function test_9i_sidePanelReachableByKeyboard() {
+            view.toggleSidePanel(true)
+            const input = findChild(view, "chatInput")
+            tryVerify(() => input.visible && input.enabled, 5000)
+            view.canvas.forceActiveFocus()
+            let reached = false
+            for (let i = 0; i < 80 && !reached; ++i) {
+                keyClick(Qt.Key_Tab)
+                reached = input.activeFocus
+            }
+            verify(reached, "Tab reaches the chat box")
+            compare(root.unnamedTabStops(view), [], "every control Tab stops at has an accessible name")
+            const before = wallClient.chat.rowCount()
+            keyClick(Qt.Key_H)
+            keyClick(Qt.Key_I)
+            keyClick(Qt.Key_Return)
+            tryVerify(() => wallClient.chat.rowCount() === before + 1, 5000, "the message is in the chat")
+            let back = false
+            for (let i = 0; i < 80 && !back; ++i) {
+                keyClick(Qt.Key_Tab)
+                back = view.canvas.activeFocus
+            }
+            verify(back, "Tab comes back round to the wall")
+            // The dialogs' controls too (the wall is this client's own: the owner's part shows).
+            for (const name of ["invitePopup", "exportDialog"]) {
+                const popup = findChild(view, name)
+                popup.open()
+                tryCompare(popup, "opened", true)
+                compare(root.unnamedTabStops(popup.contentItem), [], name + ": every control is named")
+                popup.close()
+                tryCompare(popup, "visible", false)
+            }
+            view.canvas.forceActiveFocus()
+        }
+
         // Issue 17 §1: with a text selected, the properties card's text size resizes it.
         function test_9h_textSizeRestylesSelectedText() {
             const key = wallClient.addText(300, 300, "title", 24, "#101010")
@@ -820,6 +881,16 @@ Item {
             mouseClick(findChild(start, "stopHosting"))
             verify(!host.running)
             verify(!addresses.visible)
+        }
+
+        // Issue 17 §7: every field and button of the start screen has an accessible name,
+        // the address rows of a running host included.
+        function test_everyControlIsNamed() {
+            verify(testHost.start(0), testHost.errorText)
+            const start = createTemporaryObject(startWithHost, root)
+            tryVerify(() => findChild(start, "copyAddress") !== null)
+            compare(root.unnamedTabStops(start), [], "every control Tab stops at has an accessible name")
+            testHost.stop()
         }
 
         // Issue 17 §4: no "Anonymous": an empty name is asked for before joining or hosting.
