@@ -332,8 +332,12 @@ void AppSettings::watchSystemTheme()
     QDBusConnection bus = QDBusConnection::sessionBus();
     if (!bus.isConnected())
         return;
-    bus.connect(kPortalService, kPortalPath, kPortalSettings, QStringLiteral("SettingChanged"), this,
-                SLOT(portalSettingChanged(QString, QString, QDBusVariant)));
+    // The slot takes the whole message: Qt 6.4 refuses (returns false, no error set) a slot
+    // typed (QString, QString, QDBusVariant) for this signal, and theme changes went unheard.
+    if (!bus.connect(kPortalService, kPortalPath, kPortalSettings, QStringLiteral("SettingChanged"), this,
+                     SLOT(portalSettingChanged(QDBusMessage))))
+        qWarning("scrawl: cannot follow the desktop's theme changes: %s",
+                 qPrintable(bus.lastError().message()));
     QDBusMessage read = QDBusMessage::createMethodCall(kPortalService, kPortalPath, kPortalSettings,
                                                        QStringLiteral("Read"));
     read << kAppearance << kColorScheme;
@@ -350,12 +354,13 @@ void AppSettings::watchSystemTheme()
     });
 }
 
-void AppSettings::portalSettingChanged(const QString &group, const QString &key, const QDBusVariant &value)
+void AppSettings::portalSettingChanged(const QDBusMessage &message)
 {
-    if (group != kAppearance || key != kColorScheme)
+    const QVariantList args = message.arguments();
+    if (args.size() != 3 || args.at(0).toString() != kAppearance || args.at(1).toString() != kColorScheme)
         return;
     const bool wasDark = dark();
-    m_systemDark = colorScheme(value.variant()) == 1 ? 1 : 0;
+    m_systemDark = colorScheme(args.at(2)) == 1 ? 1 : 0;
     if (dark() != wasDark)
         emit themeChanged();
 }

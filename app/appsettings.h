@@ -8,7 +8,7 @@
 #include "core/limits.h"
 
 #include <QColor>
-#include <QDBusVariant>
+#include <QDBusMessage>
 #include <QLockFile>
 #include <QObject>
 #include <QVariantList>
@@ -110,8 +110,9 @@ signals:
     void themeChanged();
 
 private slots:
-    // The desktop portal's org.freedesktop.appearance color-scheme: 1 prefers dark.
-    void portalSettingChanged(const QString &group, const QString &key, const QDBusVariant &value);
+    // The desktop portal's SettingChanged(group, key, value); org.freedesktop.appearance
+    // color-scheme 1 prefers dark.
+    void portalSettingChanged(const QDBusMessage &message);
 
 private:
     QVariant value(const char *key, const QVariant &fallback) const;

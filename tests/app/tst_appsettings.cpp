@@ -4,9 +4,14 @@
 
 #include "app/appsettings.h"
 
+#include <QDBusConnection>
+#include <QDBusMessage>
+#include <QDBusVariant>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QProcess>
+#include <QTemporaryDir>
 
 #include <QGuiApplication>
 #include <QSettings>
@@ -16,6 +21,51 @@
 #include <QWindow>
 
 using namespace scrawl;
+
+// A stand-in for the XDG desktop portal's settings interface (what GNOME and KDE answer), on a
+// private session bus of the test's own: Read gives the colour scheme it holds, doubly wrapped
+// in variants as the portal's Read does; change() sets it and signals SettingChanged.
+class StandInPortal : public QObject
+{
+    Q_OBJECT
+    Q_CLASSINFO("D-Bus Interface", "org.freedesktop.portal.Settings")
+
+public:
+    explicit StandInPortal(QDBusConnection bus) : m_bus(bus) {}
+    uint scheme = 0;
+
+    void change(uint value)
+    {
+        scheme = value;
+        QDBusMessage signal = QDBusMessage::createSignal(QStringLiteral("/org/freedesktop/portal/desktop"),
+                                                         QStringLiteral("org.freedesktop.portal.Settings"),
+                                                         QStringLiteral("SettingChanged"));
+        signal << QStringLiteral("org.freedesktop.appearance") << QStringLiteral("color-scheme")
+               << QVariant::fromValue(QDBusVariant(QVariant::fromValue(value)));
+        m_bus.send(signal);
+    }
+
+public slots:
+    QDBusVariant Read(const QString &group, const QString &key)
+    {
+        if (group != QLatin1String("org.freedesktop.appearance") || key != QLatin1String("color-scheme"))
+            return QDBusVariant(QString());
+        return QDBusVariant(QVariant::fromValue(QDBusVariant(QVariant::fromValue(scheme))));
+    }
+
+private:
+    QDBusConnection m_bus;
+};
+
+// Counts the portal's SettingChanged signals as the app's own bus connection delivers them.
+class SignalCounter : public QObject
+{
+    Q_OBJECT
+public:
+    int count = 0;
+public slots:
+    void seen(const QDBusMessage &) { ++count; }
+};
 
 class TestAppSettings : public QObject
 {
@@ -28,6 +78,24 @@ private slots:
         QCoreApplication::setOrganizationName(QStringLiteral("ScrawlTest"));
         QCoreApplication::setApplicationName(QStringLiteral("tst_appsettings"));
         qunsetenv("SCRAWL_PROFILE");
+        // A session bus of the test's own, so the desktop the test runs on never decides the
+        // theme, and the portal there is the test's stand-in.
+        QVERIFY(m_busDir.isValid());
+        m_bus.setProgram(QStringLiteral("dbus-daemon"));
+        m_bus.setArguments({QStringLiteral("--session"), QStringLiteral("--nofork"), QStringLiteral("--nopidfile"),
+                            QStringLiteral("--address=unix:path=") + m_busDir.filePath(QStringLiteral("bus")),
+                            QStringLiteral("--print-address")});
+        m_bus.start();
+        QVERIFY2(m_bus.waitForStarted(), "dbus-daemon starts (scripts/deps installs it)");
+        QTRY_VERIFY(m_bus.canReadLine());
+        const QByteArray address = m_bus.readLine().trimmed();
+        qputenv("DBUS_SESSION_BUS_ADDRESS", address);
+        QVERIFY(QDBusConnection::sessionBus().isConnected());
+    }
+    void cleanupTestCase()
+    {
+        m_bus.kill();
+        m_bus.waitForFinished();
     }
     void init() { QSettings().clear(); }
 
@@ -210,6 +278,48 @@ private slots:
         QCOMPARE(s.theme(), QStringLiteral("system")); // anything else follows the system
     }
 
+    // Issue 17 §3: "system" follows the desktop's colour scheme from the settings portal, at
+    // start and when it changes while the app runs; a choice made in the app wins over it.
+    void systemThemeFollowsThePortal()
+    {
+        QDBusConnection portalBus = QDBusConnection::connectToBus(
+            QString::fromUtf8(qgetenv("DBUS_SESSION_BUS_ADDRESS")), QStringLiteral("stand-in portal"));
+        QVERIFY(portalBus.isConnected());
+        StandInPortal portal(portalBus);
+        portal.scheme = 1; // dark
+        QVERIFY(portalBus.registerObject(QStringLiteral("/org/freedesktop/portal/desktop"), &portal,
+                                         QDBusConnection::ExportAllSlots));
+        QVERIFY(portalBus.registerService(QStringLiteral("org.freedesktop.portal.Desktop")));
+
+        SignalCounter heard;
+        QVERIFY(QDBusConnection::sessionBus().connect(
+            QStringLiteral("org.freedesktop.portal.Desktop"), QStringLiteral("/org/freedesktop/portal/desktop"),
+            QStringLiteral("org.freedesktop.portal.Settings"), QStringLiteral("SettingChanged"), &heard,
+            SLOT(seen(QDBusMessage))));
+        AppSettings s;
+        QCOMPARE(s.theme(), QStringLiteral("system"));
+        QSignalSpy spy(&s, &AppSettings::themeChanged);
+        QTRY_VERIFY2(s.dark(), "the desktop prefers dark at start");
+        portal.change(2); // light
+        QTRY_VERIFY2(!s.dark(), "the desktop switched to light");
+        portal.change(1);
+        QTRY_VERIFY2(s.dark(), "and back to dark");
+        QCOMPARE(spy.count(), 3);
+        s.setTheme(QStringLiteral("light"));
+        QVERIFY(!s.dark());
+        portal.change(2);
+        portal.change(1);
+        QTRY_COMPARE(heard.count, 4); // the app's connection has had both
+        QCOMPARE(spy.count(), 4);     // the person's choice holds; no flicker
+        QVERIFY(!s.dark());
+        s.setTheme(QStringLiteral("system"));
+        QVERIFY(s.dark());
+
+        portalBus.unregisterService(QStringLiteral("org.freedesktop.portal.Desktop"));
+        portalBus.unregisterObject(QStringLiteral("/org/freedesktop/portal/desktop"));
+        QDBusConnection::disconnectFromBus(QStringLiteral("stand-in portal"));
+    }
+
     // Issue 17 §5: where an export goes.
     void exportPaths()
     {
@@ -236,6 +346,10 @@ private slots:
     // Copying is tested where the app copies: the invite popup's and the start screen's Copy
     // buttons (tests/app/qml/tst_views.qml, test_94_inviteCopiesTheJoinText and
     // test_hostShowsCopyableAddressesAndOpensTheWall), which check what reached the clipboard.
+
+private:
+    QTemporaryDir m_busDir;
+    QProcess m_bus;
 };
 
 QTEST_MAIN(TestAppSettings)
