@@ -10,7 +10,9 @@
 #include <QDBusPendingReply>
 #include <QDate>
 #include <QDir>
+#include <QEvent>
 #include <QFileInfo>
+#include <QFont>
 #include <QGuiApplication>
 #include <QPalette>
 #include <QRandomGenerator>
@@ -18,6 +20,8 @@
 #include <QStandardPaths>
 #include <QUrl>
 #include <QWindow>
+
+#include <algorithm>
 
 namespace scrawl {
 
@@ -58,6 +62,9 @@ AppSettings::AppSettings(QObject *parent)
     }
     pickColour();
     watchSystemTheme();
+    // The desktop's font size changing reaches the application object as an event.
+    if (qApp)
+        qApp->installEventFilter(this);
 }
 
 // A profile that never chose a colour gets one of the palette's (not its near-black, which is for
@@ -387,6 +394,23 @@ bool AppSettings::dark() const
     if (m_systemDark >= 0)
         return m_systemDark == 1;
     return QGuiApplication::palette().color(QPalette::Window).lightness() < 128;
+}
+
+// --- text size ---------------------------------------------------------------------------------
+
+qreal AppSettings::fontPoints() const
+{
+    const QFont font = QGuiApplication::font();
+    if (font.pointSizeF() > 0)
+        return font.pointSizeF();
+    return std::max(6.0, font.pixelSize() * 0.75); // a font set in pixels: 96 dpi's points
+}
+
+bool AppSettings::eventFilter(QObject *watched, QEvent *event)
+{
+    if (watched == qApp && event->type() == QEvent::ApplicationFontChange)
+        emit fontChanged();
+    return QObject::eventFilter(watched, event);
 }
 
 } // namespace scrawl

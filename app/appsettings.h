@@ -45,6 +45,9 @@ class AppSettings : public QObject
     Q_PROPERTY(QString theme READ theme WRITE setTheme NOTIFY themeChanged)
     // What the theme comes to now: true for dark.
     Q_PROPERTY(bool dark READ dark NOTIFY themeChanged)
+    // The desktop's text size, in points (the application font), followed while the app runs:
+    // Theme's type sizes are made from it. Qt 6.4's Qt.application.font never says it changed.
+    Q_PROPERTY(qreal fontPoints READ fontPoints NOTIFY fontChanged)
 
 public:
     explicit AppSettings(QObject *parent = nullptr);
@@ -76,6 +79,7 @@ public:
     QString theme() const;
     void setTheme(const QString &theme);
     bool dark() const;
+    qreal fontPoints() const;
 
     // Where the app keeps hosted walls, outboxes and profile locks: the application's name in
     // lower case under the user's data folder (~/.local/share/scrawl), without Qt's extra
@@ -108,11 +112,15 @@ signals:
     void changed();
     void recentWallsChanged();
     void themeChanged();
+    void fontChanged();
 
 private slots:
     // The desktop portal's SettingChanged(group, key, value); org.freedesktop.appearance
     // color-scheme 1 prefers dark.
     void portalSettingChanged(const QDBusMessage &message);
+
+protected:
+    bool eventFilter(QObject *watched, QEvent *event) override;
 
 private:
     QVariant value(const char *key, const QVariant &fallback) const;

@@ -10,6 +10,9 @@ ApplicationWindow {
     height: 860
     minimumWidth: 800
     minimumHeight: 560
+    // Every control's text from the desktop's font size, followed while the app runs (Qt 6.4's
+    // controls keep the size they started with otherwise).
+    font.pointSize: Theme.basePt
     visible: true
     title: inWall ? qsTr("%1 — Scrawl").arg(wallClient.wall) : qsTr("Scrawl")
 

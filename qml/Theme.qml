@@ -26,8 +26,7 @@ QtObject {
     readonly property color warningBanner: dark ? "#4a3b17" : "#fff3d6"
     readonly property color errorBanner: dark ? "#4d2224" : "#fde2e2"
     // Type sizes, in points, from the system's font: text grows with the desktop's font setting.
-    readonly property real basePt: Qt.application.font.pointSizeF > 0 ? Qt.application.font.pointSizeF
-                                                                      : Math.max(6, Qt.application.font.pixelSize * 0.75)
+    readonly property real basePt: AppSettings.fontPoints
     readonly property real smallPt: basePt * 0.85
     readonly property real titlePt: basePt * 1.35
     readonly property real heroPt: basePt * 2.3

@@ -1,11 +1,13 @@
 // QtQuickTest of the views (qml/tst_views.qml) against a real in-process server. The setup
 // object starts the server on 127.0.0.1, port 0, with a temporary data directory, and hands it
 // to QML as the ScrawlTest.TestServer singleton, which can also stop and restart it, and reads the
-// clipboard (QML cannot) so that the views' Copy buttons are checked for what they copied.
+// clipboard (QML cannot) so that the views' Copy buttons are checked for what they copied, and
+// sets the application font as a desktop's font-size setting does.
 
 #include "server/wallserver.h"
 
 #include <QClipboard>
+#include <QFont>
 #include <QGuiApplication>
 #include <QImage>
 #include <QVariantMap>
@@ -56,6 +58,14 @@ public:
     }
     Q_INVOKABLE QString clipboardText() const { return QGuiApplication::clipboard()->text(); }
     Q_INVOKABLE void clearClipboard() { QGuiApplication::clipboard()->clear(); }
+    // The desktop's font size, as a person sets it in their system settings.
+    Q_INVOKABLE qreal applicationFontPointSize() const { return QGuiApplication::font().pointSizeF(); }
+    Q_INVOKABLE void setApplicationFontPointSize(qreal points)
+    {
+        QFont font = QGuiApplication::font();
+        font.setPointSizeF(points);
+        QGuiApplication::setFont(font);
+    }
     // A directory of its own for what a test writes (exports).
     Q_INVOKABLE QString scratchDir() const { return m_scratch.path(); }
     // What a file written by an export holds: its size and its top-left pixel's alpha, or

@@ -770,6 +770,36 @@ Item {
             view.canvas.forceActiveFocus()
         }
 
+        // Issue 17 §7: text follows the system font size. With the desktop's font half as large
+        // again, the theme's type sizes and the labels made from them grow (the app's window
+        // carries the size to every control: StartScreen test_textScalesWithTheSystemFont),
+        // and the toolbar still fits in the window on one row.
+        function test_9j_textScalesWithTheSystemFont() {
+            const status = findChild(view, "connectionStatus")
+            const zoom = findChild(view, "zoomLabel")
+            const badge = findChild(view, "connectionBadge")
+            const was = TestServer.applicationFontPointSize()
+            verify(was > 0)
+            const basePt = Theme.basePt
+            compare(basePt, was)
+            const statusPt = status.font.pointSize
+            const statusWidth = status.width
+            TestServer.setApplicationFontPointSize(was * 1.5)
+            try {
+                tryVerify(() => Math.abs(Theme.basePt - basePt * 1.5) < 0.01, 2000, "the theme follows the system font")
+                compare(Theme.smallPt, Theme.basePt * 0.85)
+                tryVerify(() => status.font.pointSize > statusPt * 1.4, 2000, "the connection state's text grows")
+                tryVerify(() => status.width > statusWidth, 2000, "and takes the room it needs")
+                const right = badge.mapToItem(root, badge.width, 0).x
+                verify(right <= root.width + 0.5, "the toolbar still fits: its last control ends at " + right)
+                compare(badge.mapToItem(root, 0, badge.height / 2).y, zoom.mapToItem(root, 0, zoom.height / 2).y,
+                        "on one row")
+            } finally {
+                TestServer.setApplicationFontPointSize(was)
+            }
+            tryVerify(() => Math.abs(Theme.basePt - basePt) < 0.01)
+        }
+
         // Issue 17 §1: with a text selected, the properties card's text size resizes it.
         function test_9h_textSizeRestylesSelectedText() {
             const key = wallClient.addText(300, 300, "title", 24, "#101010")
@@ -891,6 +921,29 @@ Item {
             tryVerify(() => findChild(start, "copyAddress") !== null)
             compare(root.unnamedTabStops(start), [], "every control Tab stops at has an accessible name")
             testHost.stop()
+        }
+
+        // Issue 17 §7: the app's window sizes every control's text from the desktop's font, and
+        // follows it while the app runs: half as large again, the start screen's name field
+        // grows with it. (The window stays hidden: shown, it would take the keys from the
+        // other tests' window.)
+        function test_textScalesWithTheSystemFont() {
+            const win = createTemporaryQmlObject("import Scrawl; Main { visible: false }", root)
+            verify(win)
+            const name = findChild(win.contentItem, "nameField")
+            verify(name)
+            const was = TestServer.applicationFontPointSize()
+            compare(name.font.pointSize, was)
+            TestServer.setApplicationFontPointSize(was * 1.5)
+            try {
+                tryVerify(() => Math.abs(name.font.pointSize - was * 1.5) < 0.01, 2000,
+                          "the name field's text follows the system font")
+                verify(name.implicitHeight > 0)
+            } finally {
+                TestServer.setApplicationFontPointSize(was)
+            }
+            tryVerify(() => Math.abs(name.font.pointSize - was) < 0.01)
+            win.close()
         }
 
         // Issue 17 §4: no "Anonymous": an empty name is asked for before joining or hosting.
