@@ -304,9 +304,7 @@ void CanvasItem::setBackground(const QColor &color)
     if (m_background == color)
         return;
     m_background = color;
-    m_dirtyAll = true;
-    setSettled(false);
-    update();
+    repaintAll();
     emit backgroundChanged();
 }
 
@@ -320,10 +318,15 @@ void CanvasItem::setDarkWall(bool dark)
     if (m_darkWall == dark)
         return;
     m_darkWall = dark;
+    repaintAll();
+    emit backgroundChanged();
+}
+
+void CanvasItem::repaintAll()
+{
     m_dirtyAll = true;
     setSettled(false);
     update();
-    emit backgroundChanged();
 }
 
 void CanvasItem::setSettled(bool settled)
@@ -532,9 +535,7 @@ void CanvasItem::onWallReset()
     m_reveals.clear();
     m_revealTimer.stop();
     m_dirty.clear();
-    m_dirtyAll = true;
-    setSettled(false);
-    update();
+    repaintAll();
 }
 
 void CanvasItem::onWallChanged(const WallModel::Change &change)

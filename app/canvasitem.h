@@ -231,6 +231,8 @@ private:
     void indexNewStrokes();
     void markDirty(const QRectF &wallRect);
     void setSettled(bool settled);
+    // Everything is drawn again on the next frame (a new background, theme or wall).
+    void repaintAll();
     void updateCursorShape();
     void eraseAt(QPointF wallPos);
     // The strokes that may touch `area`, thinned for `scale`, in draw order: as far as they are
