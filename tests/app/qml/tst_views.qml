@@ -90,35 +90,26 @@ Item {
             verify(wallClient.headSeq >= seq + 2)
         }
 
-        // True when the window shows light pixels within 3 pixels of canvas point (x, y).
-        function lightNear(x, y) {
+        // True when the window shows a pixel that `matches` within 3 pixels of canvas point
+        // (x, y). The window is grabbed and the point mapped into it (grabImage of the canvas
+        // alone came out offset by the toolbar here, Qt 6.4). The grab is in device pixels: at a
+        // device pixel ratio of 2 (tst_views_dpr2) the point is scaled to them (and Qt 6.4 cuts
+        // the grab to the window's size in logical pixels, so only its top-left quarter is seen).
+        function pixelNear(x, y, matches) {
             const image = grabImage(root)
+            const ratio = Screen.devicePixelRatio
             const p = view.canvas.mapToItem(root, x, y)
             for (let dx = -3; dx <= 3; ++dx) {
                 for (let dy = -3; dy <= 3; ++dy) {
-                    const c = image.pixel(Math.round(p.x) + dx, Math.round(p.y) + dy)
-                    if (c && (c.r + c.g + c.b) / 3 > 0.75)
+                    const c = image.pixel(Math.round(p.x * ratio) + dx, Math.round(p.y * ratio) + dy)
+                    if (c && matches((c.r + c.g + c.b) / 3))
                         return true
                 }
             }
             return false
         }
-
-        // True when the window shows ink (dark pixels) within 3 pixels of canvas point (x, y).
-        // The window is grabbed and the point mapped into it (grabImage of the canvas alone
-        // came out offset by the toolbar here, Qt 6.4).
-        function inkNear(x, y) {
-            const image = grabImage(root)
-            const p = view.canvas.mapToItem(root, x, y)
-            for (let dx = -3; dx <= 3; ++dx) {
-                for (let dy = -3; dy <= 3; ++dy) {
-                    const c = image.pixel(Math.round(p.x) + dx, Math.round(p.y) + dy)
-                    if (c && (c.r + c.g + c.b) / 3 < 0.5)
-                        return true
-                }
-            }
-            return false
-        }
+        function lightNear(x, y) { return pixelNear(x, y, lightness => lightness > 0.75) }
+        function inkNear(x, y) { return pixelNear(x, y, lightness => lightness < 0.5) }
 
         function test_1_connectionStateIsShown() {
             const status = findChild(view, "connectionStatus")
