@@ -64,6 +64,7 @@ ColumnLayout {
                 onClicked: memberMenu.popup()
                 Menu {
                     id: memberMenu
+                    objectName: "memberMenu"
                     MenuItem {
                         text: qsTr("Make moderator")
                         visible: panel.client.isOwner && model.role === 0

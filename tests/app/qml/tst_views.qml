@@ -629,6 +629,56 @@ Item {
             other.disconnectFromWall()
         }
 
+        // Issue 17 §7: the member menu is reached and used from the keyboard alone: Tab to the
+        // row's ⋯ button, Space opens its menu, the arrows and Enter pick "Make moderator".
+        function test_9k_memberMenuByKeyboard() {
+            verify(wallClient.isOwner, "the wall is this client's own")
+            view.toggleSidePanel(true)
+            const other = createTemporaryObject(otherClient, root)
+            other.connectToWall(TestServer.address, wallClient.wall)
+            tryCompare(other, "state", WallClient.Connected, 5000)
+            const list = findChild(view, "membersList")
+            tryCompare(list, "count", 2, 5000)
+            // Otto's row: the one whose ⋯ shows (one's own row has none).
+            const ottosButton = () => {
+                for (let i = 0; i < list.count; ++i) {
+                    const row = list.itemAtIndex(i)
+                    const b = row ? findChild(row, "memberMenuButton") : null
+                    if (b && b.visible)
+                        return b
+                }
+                return null
+            }
+            let button = null
+            tryVerify(() => (button = ottosButton()) !== null, 5000, "Otto's row offers its menu")
+            compare(button.Accessible.name, "What to do with Otto")
+            view.canvas.forceActiveFocus()
+            let reached = false
+            for (let i = 0; i < 80 && !reached; ++i) {
+                keyClick(Qt.Key_Tab)
+                reached = button.activeFocus
+            }
+            verify(reached, "Tab reaches Otto's menu button")
+            keyClick(Qt.Key_Space)
+            const menu = findChild(button, "memberMenu")
+            tryCompare(menu, "opened", true)
+            // The first item the owner is offered for a member is "Make moderator".
+            keyClick(Qt.Key_Down)
+            keyClick(Qt.Key_Return)
+            tryCompare(other, "role", WallClient.Moderator, 5000)
+            tryCompare(menu, "visible", false)
+            tryVerify(() => {
+                for (let i = 0; i < list.count; ++i) {
+                    const role = list.itemAtIndex(i) ? findChild(list.itemAtIndex(i), "memberRole") : null
+                    if (role && role.visible && role.text === "moderator")
+                        return true
+                }
+                return false
+            }, 5000, "Otto's row shows the role")
+            other.disconnectFromWall()
+            view.canvas.forceActiveFocus()
+        }
+
         // Issue 17 §2: a long message folds after a few lines and unfolds on request.
         function test_9d_longChatMessagesFold() {
             let pasted = ""
