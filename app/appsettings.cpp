@@ -63,8 +63,9 @@ AppSettings::AppSettings(QObject *parent)
     pickColour();
     watchSystemTheme();
     // The desktop's font size changing reaches the application object as an event.
-    if (qApp)
-        qApp->installEventFilter(this);
+    // (QCoreApplication's: a guiless test may make one; qApp would cast it to QGuiApplication.)
+    if (QCoreApplication *app = QCoreApplication::instance())
+        app->installEventFilter(this);
 }
 
 // A profile that never chose a colour gets one of the palette's (not its near-black, which is for
@@ -408,7 +409,7 @@ qreal AppSettings::fontPoints() const
 
 bool AppSettings::eventFilter(QObject *watched, QEvent *event)
 {
-    if (watched == qApp && event->type() == QEvent::ApplicationFontChange)
+    if (watched == QCoreApplication::instance() && event->type() == QEvent::ApplicationFontChange)
         emit fontChanged();
     return QObject::eventFilter(watched, event);
 }
