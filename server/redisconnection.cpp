@@ -1,0 +1,367 @@
+#include "server/redisconnection.h"
+
+#include <QLoggingCategory>
+#include <QPointer>
+#include <QUrl>
+
+#include <hiredis/hiredis.h>
+#include <hiredis/read.h>
+
+namespace scrawl {
+
+Q_LOGGING_CATEGORY(lcRedis, "scrawl.server.redis", QtInfoMsg)
+
+// --- address ---------------------------------------------------------------------------------
+
+std::optional<RedisAddress> RedisAddress::parse(const QString &text, QString *error)
+{
+    const QUrl url(text.trimmed(), QUrl::StrictMode);
+    if (!url.isValid() || url.scheme() != QLatin1String("redis") || url.host().isEmpty()) {
+        *error = QStringLiteral("\"%1\" is not a Redis address: give it as redis://HOST:PORT or "
+                                "redis://HOST:PORT/DB (for example redis://127.0.0.1:6379).")
+                     .arg(text);
+        return std::nullopt;
+    }
+    if (!url.userInfo().isEmpty() || url.hasQuery() || url.hasFragment()) {
+        *error = QStringLiteral("The Redis address \"%1\" has parts Scrawl does not use (a user, "
+                                "a query or a fragment): give it as redis://HOST:PORT/DB.")
+                     .arg(text);
+        return std::nullopt;
+    }
+    RedisAddress address;
+    address.host = url.host();
+    const int port = url.port(6379);
+    if (port <= 0 || port > 65535) {
+        *error = QStringLiteral("The Redis address \"%1\" has no usable port.").arg(text);
+        return std::nullopt;
+    }
+    address.port = quint16(port);
+    QString path = url.path();
+    if (path.startsWith(QLatin1Char('/')))
+        path.remove(0, 1);
+    if (!path.isEmpty()) {
+        bool ok = false;
+        address.db = path.toInt(&ok);
+        if (!ok || address.db < 0 || address.db > 15) {
+            *error = QStringLiteral("The Redis address \"%1\" names database \"%2\": give a "
+                                    "number from 0 to 15 after the port.")
+                         .arg(text, path);
+            return std::nullopt;
+        }
+    }
+    return address;
+}
+
+QString RedisAddress::toString() const
+{
+    return QStringLiteral("redis://%1:%2/%3").arg(host).arg(port).arg(db);
+}
+
+RedisReply RedisReply::error(const QByteArray &message)
+{
+    RedisReply reply;
+    reply.type = Type::Error;
+    reply.text = message;
+    return reply;
+}
+
+namespace {
+
+RedisReply fromHiredis(const redisReply *r)
+{
+    RedisReply out;
+    switch (r->type) {
+    case REDIS_REPLY_STRING:
+        out.type = RedisReply::Type::String;
+        out.text = QByteArray(r->str, qsizetype(r->len));
+        break;
+    case REDIS_REPLY_STATUS:
+        out.type = RedisReply::Type::Status;
+        out.text = QByteArray(r->str, qsizetype(r->len));
+        break;
+    case REDIS_REPLY_ERROR:
+        out.type = RedisReply::Type::Error;
+        out.text = QByteArray(r->str, qsizetype(r->len));
+        break;
+    case REDIS_REPLY_INTEGER:
+        out.type = RedisReply::Type::Integer;
+        out.integer = r->integer;
+        break;
+    case REDIS_REPLY_ARRAY:
+        out.type = RedisReply::Type::Array;
+        out.elements.reserve(r->elements);
+        for (size_t i = 0; i < r->elements; ++i)
+            out.elements.push_back(fromHiredis(r->element[i]));
+        break;
+    default:
+        out.type = RedisReply::Type::Nil;
+        break;
+    }
+    return out;
+}
+
+} // namespace
+
+// --- connection ------------------------------------------------------------------------------
+
+RedisConnection::RedisConnection(RedisAddress address, QObject *parent)
+    : RedisConnection(std::move(address), Options{}, parent)
+{
+}
+
+RedisConnection::RedisConnection(RedisAddress address, Options options, QObject *parent)
+    : QObject(parent)
+    , m_address(std::move(address))
+    , m_options(options)
+{
+    m_clock.start();
+    m_reconnectMs = m_options.reconnectFirstMs;
+    m_reconnect.setSingleShot(true);
+    connect(&m_reconnect, &QTimer::timeout, this, &RedisConnection::connectNow);
+    m_watchdog.setInterval(std::max(20, std::min(m_options.commandTimeoutMs, m_options.keepAliveMs) / 4));
+    connect(&m_watchdog, &QTimer::timeout, this, &RedisConnection::check);
+}
+
+RedisConnection::~RedisConnection()
+{
+    m_open = false;
+    // Callbacks still waiting are told, as on any loss; they must not reach back into this
+    // object, which is going.
+    std::deque<Waiting> waiting;
+    waiting.swap(m_waiting);
+    if (m_socket)
+        m_socket->abort();
+    if (m_reader)
+        redisReaderFree(m_reader);
+    for (Waiting &w : waiting) {
+        if (w.done && !w.internal)
+            w.done(RedisReply::error("ERR the connection to Redis was closed"));
+    }
+}
+
+void RedisConnection::open()
+{
+    if (m_open)
+        return;
+    m_open = true;
+    m_watchdog.start();
+    connectNow();
+}
+
+void RedisConnection::close()
+{
+    if (!m_open)
+        return;
+    drop(QStringLiteral("closed"));
+    m_open = false;
+    m_reconnect.stop();
+    m_watchdog.stop();
+    m_state = State::Closed;
+}
+
+void RedisConnection::connectNow()
+{
+    if (!m_open || m_socket)
+        return;
+    m_state = State::Connecting;
+    m_reader = redisReaderCreate();
+    m_socket = new QTcpSocket(this);
+    m_socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+    connect(m_socket, &QTcpSocket::connected, this, &RedisConnection::onConnected);
+    connect(m_socket, &QTcpSocket::readyRead, this, &RedisConnection::onReadyRead);
+    connect(m_socket, &QTcpSocket::errorOccurred, this, [this, socket = m_socket] {
+        if (socket == m_socket)
+            drop(socket->errorString());
+    });
+    m_lastHeardMs = m_clock.elapsed();
+    m_socket->connectToHost(m_address.host, m_address.port);
+}
+
+void RedisConnection::onConnected()
+{
+    m_state = State::Loading;
+    m_lastHeardMs = m_clock.elapsed();
+    if (m_address.db != 0) {
+        write({"SELECT", QByteArray::number(m_address.db)}, [this](const RedisReply &reply) {
+            if (reply.isError())
+                drop(QStringLiteral("Redis refused database %1: %2").arg(m_address.db).arg(QString::fromUtf8(reply.text)));
+        }, true);
+    }
+    handshakeStep();
+}
+
+// PING until Redis has loaded its data (it answers -LOADING meanwhile), then subscribe again,
+// then ready.
+void RedisConnection::handshakeStep()
+{
+    write({"PING"}, [this, socket = QPointer<QTcpSocket>(m_socket)](const RedisReply &reply) {
+        if (socket != m_socket || m_state != State::Loading)
+            return;
+        if (reply.isError()) {
+            if (reply.text.startsWith("LOADING")) {
+                m_problem = QStringLiteral("Redis at %1 is loading its data").arg(m_address.toString());
+                QTimer::singleShot(100, this, [this, socket] {
+                    if (socket == m_socket && socket && m_state == State::Loading)
+                        handshakeStep();
+                });
+                return;
+            }
+            drop(QStringLiteral("Redis refused PING: %1").arg(QString::fromUtf8(reply.text)));
+            return;
+        }
+        for (const QByteArray &channel : m_channels)
+            write({"SUBSCRIBE", channel}, {}, true);
+        m_state = State::Ready;
+        m_problem.clear();
+        m_reconnectMs = m_options.reconnectFirstMs;
+        emit ready();
+    }, true);
+}
+
+void RedisConnection::command(const std::vector<QByteArray> &args, Callback done)
+{
+    if (m_state != State::Ready) {
+        const QByteArray why = "ERR not connected to Redis: "
+                               + (m_problem.isEmpty() ? QByteArray("connecting") : m_problem.toUtf8());
+        QTimer::singleShot(0, this, [done = std::move(done), why] {
+            if (done)
+                done(RedisReply::error(why));
+        });
+        return;
+    }
+    write(args, std::move(done), false);
+}
+
+void RedisConnection::subscribe(const QByteArray &channel)
+{
+    if (!m_channels.insert(channel).second)
+        return;
+    if (m_state == State::Ready)
+        write({"SUBSCRIBE", channel}, {}, true);
+}
+
+QByteArray RedisConnection::encode(const std::vector<QByteArray> &args)
+{
+    QByteArray out;
+    qsizetype size = 16;
+    for (const QByteArray &a : args)
+        size += a.size() + 16;
+    out.reserve(size);
+    out += '*';
+    out += QByteArray::number(qsizetype(args.size()));
+    out += "\r\n";
+    for (const QByteArray &a : args) {
+        out += '$';
+        out += QByteArray::number(a.size());
+        out += "\r\n";
+        out += a;
+        out += "\r\n";
+    }
+    return out;
+}
+
+void RedisConnection::write(const std::vector<QByteArray> &args, Callback done, bool internal)
+{
+    m_waiting.push_back({std::move(done), m_clock.elapsed(), internal});
+    m_socket->write(encode(args));
+}
+
+void RedisConnection::onReadyRead()
+{
+    QPointer<QTcpSocket> socket = m_socket;
+    const QByteArray bytes = m_socket->readAll();
+    if (bytes.isEmpty())
+        return;
+    m_lastHeardMs = m_clock.elapsed();
+    if (redisReaderFeed(m_reader, bytes.constData(), size_t(bytes.size())) != REDIS_OK) {
+        drop(QStringLiteral("Redis sent something that is not a Redis reply"));
+        return;
+    }
+    QPointer<RedisConnection> self = this;
+    for (;;) {
+        void *raw = nullptr;
+        if (redisReaderGetReply(m_reader, &raw) != REDIS_OK) {
+            drop(QStringLiteral("Redis sent something that is not a Redis reply: %1").arg(QString::fromUtf8(m_reader->errstr)));
+            return;
+        }
+        if (!raw)
+            return;
+        RedisReply reply = fromHiredis(static_cast<redisReply *>(raw));
+        freeReplyObject(raw);
+        onReply(std::move(reply));
+        // A callback may have closed the connection, or deleted this object.
+        if (!self || socket != m_socket || !m_reader)
+            return;
+    }
+}
+
+void RedisConnection::onReply(RedisReply reply)
+{
+    // On a subscribed connection, a message is pushed, not an answer to a command.
+    if (!m_channels.empty() && reply.type == RedisReply::Type::Array && reply.elements.size() == 3
+        && reply.elements[0].text == "message") {
+        emit message(reply.elements[1].text, reply.elements[2].text);
+        return;
+    }
+    if (m_waiting.empty()) {
+        drop(QStringLiteral("Redis sent a reply nobody asked for"));
+        return;
+    }
+    Waiting w = std::move(m_waiting.front());
+    m_waiting.pop_front();
+    if (w.done)
+        w.done(reply);
+}
+
+void RedisConnection::drop(const QString &why)
+{
+    if (!m_socket)
+        return;
+    const bool wasReady = m_state == State::Ready;
+    QTcpSocket *socket = m_socket;
+    m_socket = nullptr;
+    socket->disconnect(this);
+    socket->abort();
+    socket->deleteLater();
+    if (m_reader) {
+        redisReaderFree(m_reader);
+        m_reader = nullptr;
+    }
+    m_problem = QStringLiteral("%1 (%2)").arg(why, m_address.toString());
+    m_state = m_open ? State::Connecting : State::Closed;
+    if (wasReady)
+        qCWarning(lcRedis).noquote() << "lost Redis:" << m_problem;
+    std::deque<Waiting> waiting;
+    waiting.swap(m_waiting);
+    const QByteArray error = "ERR the connection to Redis was lost: " + why.toUtf8();
+    for (Waiting &w : waiting) {
+        if (w.done && !w.internal)
+            w.done(RedisReply::error(error));
+    }
+    if (m_open) {
+        m_reconnect.start(m_reconnectMs);
+        m_reconnectMs = std::min(m_reconnectMs * 2, m_options.reconnectMaxMs);
+    }
+    emit lost(m_problem);
+}
+
+void RedisConnection::check()
+{
+    if (!m_socket)
+        return;
+    const qint64 now = m_clock.elapsed();
+    if (m_state == State::Connecting) {
+        if (now - m_lastHeardMs > m_options.commandTimeoutMs)
+            drop(QStringLiteral("Redis could not be reached within %1 ms").arg(m_options.commandTimeoutMs));
+        return;
+    }
+    if (!m_waiting.empty()) {
+        if (now - m_waiting.front().sentMs > m_options.commandTimeoutMs)
+            drop(QStringLiteral("Redis did not answer for %1 ms").arg(m_options.commandTimeoutMs));
+        return;
+    }
+    if (m_state == State::Ready && now - m_lastHeardMs > m_options.keepAliveMs)
+        write({"PING"}, {}, true);
+}
+
+} // namespace scrawl

@@ -1,0 +1,265 @@
+#include "server/redislog.h"
+
+#include <QDateTime>
+#include <QLoggingCategory>
+#include <QRandomGenerator>
+
+#include <algorithm>
+
+namespace scrawl {
+
+Q_DECLARE_LOGGING_CATEGORY(lcRedis)
+
+namespace {
+
+// The function library. Scripts are atomic but never rolled back (a write before a failing
+// command stays), so each function checks everything first and writes the XADD, which Redis
+// refuses for an id at or below the stream's last, before anything else it changes.
+// Seqs and client op ids stay far below 2^53, where Lua's numbers are exact.
+const char kLibrary[] = R"LUA(#!lua name=scrawl
+
+local function open(keys, args)
+  local meta = keys[1]
+  local epoch = redis.call('HGET', meta, 'epoch')
+  if not epoch then
+    epoch = args[1]
+    redis.call('HSET', meta, 'epoch', epoch, 'seq', 0)
+  end
+  return {epoch, tonumber(redis.call('HGET', meta, 'seq'))}
+end
+
+local function append(keys, args)
+  local meta, log = keys[1], keys[2]
+  local channel, expect, author, cid, op = args[1], args[2], args[3], tonumber(args[4]), args[5]
+  local epoch = redis.call('HGET', meta, 'epoch')
+  if epoch ~= expect then
+    return {'epoch', epoch or ''}
+  end
+  if cid > 0 then
+    local last = tonumber(redis.call('HGET', meta, 'a:' .. author) or '0')
+    if cid <= last then
+      return {'dup', epoch, tonumber(redis.call('HGET', meta, 's:' .. author) or '0'), last}
+    end
+  end
+  local seq = tonumber(redis.call('HGET', meta, 'seq')) + 1
+  redis.call('XADD', log, seq .. '-0', 'op', op)
+  redis.call('HSET', meta, 'seq', seq)
+  if cid > 0 then
+    redis.call('HSET', meta, 'a:' .. author, cid, 's:' .. author, seq)
+  end
+  redis.call('PUBLISH', channel, seq .. ':' .. epoch .. ':' .. op)
+  return {'ok', epoch, seq}
+end
+
+local function read(keys, args)
+  local meta, log = keys[1], keys[2]
+  local epoch = redis.call('HGET', meta, 'epoch')
+  if not epoch then
+    return {'', 0, {}}
+  end
+  local entries = redis.call('XRANGE', log, (tonumber(args[1]) + 1) .. '-0', '+', 'COUNT', args[2])
+  return {epoch, tonumber(redis.call('HGET', meta, 'seq')), entries}
+end
+
+redis.register_function('scrawl_open', open)
+redis.register_function('scrawl_append', append)
+redis.register_function('scrawl_read', read)
+)LUA";
+
+QByteArray newEpoch()
+{
+    // Time and randomness: two servers making a lost wall again at once still differ.
+    return QByteArray::number(QDateTime::currentMSecsSinceEpoch(), 36) + '-'
+           + QByteArray::number(QRandomGenerator::global()->generate64(), 36);
+}
+
+std::uint64_t toSeq(const RedisReply &r)
+{
+    if (r.type == RedisReply::Type::Integer)
+        return std::uint64_t(std::max<long long>(0, r.integer));
+    return r.text.toULongLong();
+}
+
+QString errorText(const RedisReply &r)
+{
+    return QString::fromUtf8(r.text);
+}
+
+} // namespace
+
+RedisWallLog::RedisWallLog(RedisAddress address, QObject *parent)
+    : RedisWallLog(std::move(address), RedisConnection::Options{}, parent)
+{
+}
+
+RedisWallLog::RedisWallLog(RedisAddress address, RedisConnection::Options options, QObject *parent)
+    : QObject(parent)
+    , m_commands(new RedisConnection(address, options, this))
+    , m_subscriber(new RedisConnection(address, options, this))
+{
+    connect(m_commands, &RedisConnection::ready, this, &RedisWallLog::loadLibrary);
+    connect(m_commands, &RedisConnection::lost, this, [this] {
+        m_libraryLoaded = false;
+        updateReady();
+    });
+    connect(m_subscriber, &RedisConnection::ready, this, &RedisWallLog::updateReady);
+    connect(m_subscriber, &RedisConnection::lost, this, &RedisWallLog::updateReady);
+    connect(m_subscriber, &RedisConnection::message, this, [this](const QByteArray &channel, const QByteArray &payload) {
+        const auto wall = m_watched.find(channel);
+        if (wall == m_watched.end())
+            return;
+        const qsizetype first = payload.indexOf(':');
+        const qsizetype second = first < 0 ? -1 : payload.indexOf(':', first + 1);
+        if (second < 0) {
+            qCWarning(lcRedis) << "a message on" << channel << "that is not <seq>:<epoch>:<op>; ignored";
+            return;
+        }
+        emit published(wall->second, payload.sliced(first + 1, second - first - 1), payload.left(first).toULongLong(),
+                       payload.sliced(second + 1));
+    });
+}
+
+void RedisWallLog::start()
+{
+    m_commands->open();
+    m_subscriber->open();
+}
+
+void RedisWallLog::stop()
+{
+    m_commands->close();
+    m_subscriber->close();
+    m_libraryLoaded = false;
+    updateReady();
+}
+
+QString RedisWallLog::problem() const
+{
+    if (!m_commands->isReady())
+        return m_commands->problem();
+    if (!m_subscriber->isReady())
+        return m_subscriber->problem();
+    return m_libraryProblem;
+}
+
+void RedisWallLog::loadLibrary()
+{
+    m_commands->command({"FUNCTION", "LOAD", "REPLACE", QByteArray(kLibrary)}, [this](const RedisReply &reply) {
+        if (reply.isError()) {
+            m_libraryProblem = QStringLiteral("Redis refused Scrawl's function library: %1").arg(errorText(reply));
+            qCWarning(lcRedis).noquote() << m_libraryProblem;
+            return;
+        }
+        m_libraryProblem.clear();
+        m_libraryLoaded = true;
+        updateReady();
+    });
+}
+
+void RedisWallLog::updateReady()
+{
+    const bool ready = m_libraryLoaded && m_commands->isReady() && m_subscriber->isReady();
+    if (ready == m_ready)
+        return;
+    m_ready = ready;
+    emit readyChanged(ready);
+}
+
+QByteArray RedisWallLog::keyPrefix(const QString &wall)
+{
+    return "scrawl:{w:" + wall.toUtf8().toHex() + "}:";
+}
+
+void RedisWallLog::open(const QString &wall, std::function<void(std::optional<Head>, QString)> done)
+{
+    const QByteArray prefix = keyPrefix(wall);
+    m_commands->command({"FCALL", "scrawl_open", "1", prefix + "meta", newEpoch()},
+                        [done = std::move(done)](const RedisReply &reply) {
+        if (reply.isError() || reply.elements.size() != 2) {
+            done(std::nullopt, reply.isError() ? errorText(reply) : QStringLiteral("an unexpected reply from scrawl_open"));
+            return;
+        }
+        done(Head{reply.elements[0].text, toSeq(reply.elements[1])}, {});
+    });
+}
+
+void RedisWallLog::append(const QString &wall, const QByteArray &epoch, std::uint64_t author,
+                          std::uint64_t clientOpId, const QByteArray &op, std::function<void(Appended)> done)
+{
+    if (!done)
+        done = [](Appended) {};
+    const QByteArray prefix = keyPrefix(wall);
+    m_commands->command({"FCALL", "scrawl_append", "2", prefix + "meta", prefix + "log", prefix + "ops", epoch,
+                         QByteArray::number(author), QByteArray::number(clientOpId), op},
+                        [done = std::move(done)](const RedisReply &reply) {
+        Appended result;
+        if (reply.isError()) {
+            result.error = errorText(reply);
+            done(std::move(result));
+            return;
+        }
+        const auto &e = reply.elements;
+        const QByteArray kind = e.empty() ? QByteArray() : e[0].text;
+        if (kind == "ok" && e.size() == 3) {
+            result.status = Appended::Status::Ok;
+            result.epoch = e[1].text;
+            result.seq = toSeq(e[2]);
+        } else if (kind == "dup" && e.size() == 4) {
+            result.status = Appended::Status::Duplicate;
+            result.epoch = e[1].text;
+            result.seq = toSeq(e[2]);
+            result.clientOpId = toSeq(e[3]);
+        } else if (kind == "epoch" && e.size() == 2) {
+            result.status = Appended::Status::EpochChanged;
+            result.epoch = e[1].text;
+        } else {
+            result.error = QStringLiteral("an unexpected reply from scrawl_append");
+        }
+        done(std::move(result));
+    });
+}
+
+void RedisWallLog::read(const QString &wall, std::uint64_t afterSeq, int limit,
+                        std::function<void(std::optional<Head>, std::vector<Entry>, QString)> done)
+{
+    const QByteArray prefix = keyPrefix(wall);
+    m_commands->command({"FCALL", "scrawl_read", "2", prefix + "meta", prefix + "log", QByteArray::number(afterSeq),
+                         QByteArray::number(std::max(1, limit))},
+                        [done = std::move(done)](const RedisReply &reply) {
+        if (reply.isError() || reply.elements.size() != 3) {
+            done(std::nullopt, {}, reply.isError() ? errorText(reply) : QStringLiteral("an unexpected reply from scrawl_read"));
+            return;
+        }
+        Head head{reply.elements[0].text, toSeq(reply.elements[1])};
+        std::vector<Entry> entries;
+        entries.reserve(reply.elements[2].elements.size());
+        // Each entry: [id, [field, value, ...]]; the id is "<seq>-0" and the one field "op".
+        for (const RedisReply &entry : reply.elements[2].elements) {
+            if (entry.elements.size() != 2 || entry.elements[1].elements.size() != 2) {
+                done(std::nullopt, {}, QStringLiteral("a log entry that is not [id, [op, bytes]]"));
+                return;
+            }
+            const QByteArray &id = entry.elements[0].text;
+            entries.push_back({id.left(id.indexOf('-')).toULongLong(), entry.elements[1].elements[1].text});
+        }
+        done(std::move(head), std::move(entries), {});
+    });
+}
+
+void RedisWallLog::trim(const QString &wall, std::uint64_t upTo, std::function<void(bool, QString)> done)
+{
+    m_commands->command({"XTRIM", keyPrefix(wall) + "log", "MINID", QByteArray::number(upTo + 1) + "-0"},
+                        [done = std::move(done)](const RedisReply &reply) {
+        if (done)
+            done(!reply.isError(), errorText(reply));
+    });
+}
+
+void RedisWallLog::watch(const QString &wall)
+{
+    const QByteArray channel = keyPrefix(wall) + "ops";
+    m_watched[channel] = wall;
+    m_subscriber->subscribe(channel);
+}
+
+} // namespace scrawl

@@ -1,0 +1,117 @@
+#pragma once
+
+// The shared op log of a cluster of scrawl-servers, in Redis: one order per wall, gap-free and
+// exactly once, decided in Redis by one function call per op.
+//
+// Each wall has, under one hash tag (so that a Redis Cluster keeps them in one slot):
+//   scrawl:{w:HEX}:meta  a hash: the wall's epoch, its last seq, and per author the highest
+//                        client op id appended and the seq it got;
+//   scrawl:{w:HEX}:log   a stream whose entry ids are the seqs (<seq>-0), each entry the op
+//                        without its seq;
+//   scrawl:{w:HEX}:ops   the channel every appended op is published on, as
+//                        "<seq>:<epoch>:<op bytes>".
+// HEX is the wall's name in hexadecimal (a name may hold braces, which would break the tag).
+//
+// The epoch is made when the wall's meta is first made. If Redis loses its data and the wall is
+// made again, it gets a new epoch: an append that names the old one is refused (EpochChanged),
+// so ops are never numbered afresh on top of a history that is gone; the server resynchronises
+// its clients instead. The function library (`scrawl`) is loaded with FUNCTION LOAD REPLACE
+// whenever the command connection becomes ready: Redis 7 keeps functions in its AOF and RDB,
+// and loading it again makes a server's version the one in use.
+
+#include "server/redisconnection.h"
+
+#include <QByteArray>
+#include <QObject>
+#include <QString>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <vector>
+
+namespace scrawl {
+
+class RedisWallLog : public QObject
+{
+    Q_OBJECT
+
+public:
+    struct Head
+    {
+        QByteArray epoch;
+        std::uint64_t seq = 0;
+    };
+    struct Appended
+    {
+        enum class Status {
+            Ok,            // appended at seq
+            Duplicate,     // the author's client op id was appended before; seq is the seq of
+                           // the author's newest op, clientOpId the highest appended
+            EpochChanged,  // the wall's history is not the one the caller knows: epoch is the
+                           // wall's now (empty when it does not exist)
+            Failed,        // not appended; error says why (Redis unreachable, out of memory)
+        };
+        Status status = Status::Failed;
+        QByteArray epoch;
+        std::uint64_t seq = 0;
+        std::uint64_t clientOpId = 0;
+        QString error;
+    };
+    struct Entry
+    {
+        std::uint64_t seq = 0;
+        QByteArray op;
+    };
+
+    explicit RedisWallLog(RedisAddress address, QObject *parent = nullptr);
+    RedisWallLog(RedisAddress address, RedisConnection::Options options, QObject *parent = nullptr);
+
+    // Connects (and keeps connecting) both connections.
+    void start();
+    void stop();
+    // Both connections are up and the function library is loaded.
+    bool isReady() const { return m_ready; }
+    QString problem() const;
+
+    // The wall's epoch and last seq; the wall is made (with a new epoch) when it does not exist.
+    void open(const QString &wall, std::function<void(std::optional<Head>, QString error)> done);
+    // Appends `op` (serialised without its seq) by `author` with `clientOpId` (0: no
+    // exactly-once check) to the wall whose history is `epoch`, and publishes it.
+    void append(const QString &wall, const QByteArray &epoch, std::uint64_t author,
+                std::uint64_t clientOpId, const QByteArray &op, std::function<void(Appended)> done);
+    // Entries with seq > afterSeq, oldest first, at most `limit`; and the wall's head with them
+    // (read in one transaction, so the head is never behind the entries).
+    void read(const QString &wall, std::uint64_t afterSeq, int limit,
+              std::function<void(std::optional<Head>, std::vector<Entry>, QString error)> done);
+    // Drops the entries with seq <= upTo (a snapshot shows them).
+    void trim(const QString &wall, std::uint64_t upTo, std::function<void(bool ok, QString error)> done = {});
+    // Receive the wall's appended ops as published() (and stop).
+    void watch(const QString &wall);
+
+    static QByteArray keyPrefix(const QString &wall);
+
+    // Test hooks.
+    RedisConnection &commands() { return *m_commands; }
+    RedisConnection &subscriber() { return *m_subscriber; }
+
+signals:
+    // Both connections up and the library loaded (true), or one of them lost (false).
+    void readyChanged(bool ready);
+    // An op appended to a watched wall, by any server.
+    void published(const QString &wall, const QByteArray &epoch, std::uint64_t seq, const QByteArray &op);
+
+private:
+    void updateReady();
+    void loadLibrary();
+
+    RedisConnection *m_commands = nullptr;
+    RedisConnection *m_subscriber = nullptr;
+    bool m_libraryLoaded = false;
+    bool m_ready = false;
+    QString m_libraryProblem;
+    std::map<QByteArray, QString> m_watched; // channel → wall
+};
+
+} // namespace scrawl

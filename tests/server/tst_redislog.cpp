@@ -1,0 +1,431 @@
+// Issue 18, the shared log: RedisWallLog against a real redis-server (its own process, port and
+// data directory). Two logs stand for two scrawl-servers: their appends to one wall get one
+// gap-free order, each op is published to the other, a retried client op id is not appended
+// twice, a Redis that comes back empty is never numbered afresh on top of the lost history, a
+// Redis killed with -9 keeps every acknowledged op (AOF, fsync always), and a Redis that hangs
+// is noticed within the command timeout.
+
+#include "server/redislog.h"
+#include "tests/support/redisprocess.h"
+
+#include <QSignalSpy>
+#include <QTest>
+
+#include <memory>
+#include <set>
+
+using namespace scrawl;
+using scrawl::test::RedisProcess;
+
+namespace {
+
+// Short timeouts, so that a hang is found in a test's time.
+RedisConnection::Options quickOptions()
+{
+    RedisConnection::Options options;
+    options.commandTimeoutMs = 600;
+    options.keepAliveMs = 200;
+    options.reconnectFirstMs = 50;
+    options.reconnectMaxMs = 300;
+    return options;
+}
+
+RedisAddress addressOf(const RedisProcess &redis)
+{
+    QString error;
+    return *RedisAddress::parse(redis.url(), &error);
+}
+
+std::unique_ptr<RedisWallLog> readyLog(const RedisProcess &redis)
+{
+    auto log = std::make_unique<RedisWallLog>(addressOf(redis), quickOptions());
+    log->start();
+    return log;
+}
+
+RedisWallLog::Head openWall(RedisWallLog &log, const QString &wall)
+{
+    std::optional<RedisWallLog::Head> head;
+    QString error = QStringLiteral("no answer");
+    bool answered = false;
+    log.open(wall, [&](std::optional<RedisWallLog::Head> h, QString e) {
+        head = std::move(h);
+        error = e;
+        answered = true;
+    });
+    if (!QTest::qWaitFor([&] { return answered; }, 5000) || !head)
+        qWarning() << "open failed:" << error;
+    return head.value_or(RedisWallLog::Head{});
+}
+
+RedisWallLog::Appended appendOne(RedisWallLog &log, const QString &wall, const QByteArray &epoch,
+                                 std::uint64_t author, std::uint64_t cid, const QByteArray &op)
+{
+    std::optional<RedisWallLog::Appended> result;
+    log.append(wall, epoch, author, cid, op, [&](RedisWallLog::Appended a) { result = std::move(a); });
+    if (!QTest::qWaitFor([&] { return result.has_value(); }, 5000))
+        qWarning() << "append: no answer within 5 s";
+    return result.value_or(RedisWallLog::Appended{});
+}
+
+struct ReadResult
+{
+    std::optional<RedisWallLog::Head> head;
+    std::vector<RedisWallLog::Entry> entries;
+    QString error;
+};
+
+ReadResult readAll(RedisWallLog &log, const QString &wall, std::uint64_t after)
+{
+    ReadResult out;
+    bool answered = false;
+    log.read(wall, after, 100000, [&](std::optional<RedisWallLog::Head> h, std::vector<RedisWallLog::Entry> e, QString error) {
+        out = {std::move(h), std::move(e), error};
+        answered = true;
+    });
+    if (!QTest::qWaitFor([&] { return answered; }, 5000))
+        out.error = QStringLiteral("read: no answer within 5 s");
+    return out;
+}
+
+} // namespace
+
+class TestRedisLog : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void addressesAreParsedOrRefusedByName_data();
+    void addressesAreParsedOrRefusedByName();
+    void appendsFromTwoServersGetOneGapFreeOrder();
+    void everyAppendIsPublishedToTheOtherServer();
+    void aRetriedClientOpIsNotAppendedTwice();
+    void aRedisThatCameBackEmptyIsNotNumberedAfresh();
+    void acknowledgedOpsSurviveKillNine();
+    void aHungRedisIsNoticedWithinTheTimeout();
+    void anUnreachableRedisFailsAtOnceWithTheAddress();
+    void aTrimmedLogShowsTheGap();
+};
+
+void TestRedisLog::addressesAreParsedOrRefusedByName_data()
+{
+    QTest::addColumn<QString>("text");
+    QTest::addColumn<bool>("ok");
+    QTest::addColumn<QString>("host");
+    QTest::addColumn<int>("port");
+    QTest::addColumn<int>("db");
+    QTest::addColumn<QString>("errorNames");
+
+    QTest::newRow("full") << "redis://127.0.0.1:6380/2" << true << "127.0.0.1" << 6380 << 2 << "";
+    QTest::newRow("default port and db") << "redis://redis.internal" << true << "redis.internal" << 6379 << 0 << "";
+    QTest::newRow("spaces around") << "  redis://10.0.0.5:7000  " << true << "10.0.0.5" << 7000 << 0 << "";
+    QTest::newRow("no scheme") << "127.0.0.1:6379" << false << "" << 0 << 0 << "redis://HOST:PORT";
+    QTest::newRow("other scheme") << "http://127.0.0.1:6379" << false << "" << 0 << 0 << "not a Redis address";
+    QTest::newRow("no host") << "redis://" << false << "" << 0 << 0 << "not a Redis address";
+    QTest::newRow("db too high") << "redis://h:6379/16" << false << "" << 0 << 0 << "from 0 to 15";
+    QTest::newRow("db not a number") << "redis://h:6379/walls" << false << "" << 0 << 0 << "\"walls\"";
+    QTest::newRow("user") << "redis://me:secret@h:6379" << false << "" << 0 << 0 << "a user";
+    QTest::newRow("query") << "redis://h:6379?timeout=1" << false << "" << 0 << 0 << "a query";
+}
+
+void TestRedisLog::addressesAreParsedOrRefusedByName()
+{
+    QFETCH(QString, text);
+    QFETCH(bool, ok);
+    QString error;
+    const auto address = RedisAddress::parse(text, &error);
+    QCOMPARE(address.has_value(), ok);
+    if (ok) {
+        QFETCH(QString, host);
+        QFETCH(int, port);
+        QFETCH(int, db);
+        QCOMPARE(address->host, host);
+        QCOMPARE(int(address->port), port);
+        QCOMPARE(address->db, db);
+        QVERIFY(error.isEmpty());
+    } else {
+        QFETCH(QString, errorNames);
+        QVERIFY2(error.contains(text.trimmed()), qPrintable(error));
+        QVERIFY2(error.contains(errorNames), qPrintable(error));
+    }
+}
+
+void TestRedisLog::appendsFromTwoServersGetOneGapFreeOrder()
+{
+    RedisProcess redis;
+    QVERIFY2(redis.start(), qPrintable(redis.error()));
+    auto a = readyLog(redis);
+    auto b = readyLog(redis);
+    QTRY_VERIFY_WITH_TIMEOUT(a->isReady() && b->isReady(), 5000);
+
+    const QString wall = QStringLiteral("team {board}"); // braces must not break the hash tag
+    const RedisWallLog::Head head = openWall(*a, wall);
+    QVERIFY(!head.epoch.isEmpty());
+    QCOMPARE(head.seq, 0u);
+    QCOMPARE(openWall(*b, wall).epoch, head.epoch); // the second server finds the same history
+
+    // 300 ops from each, all sent before any is answered (pipelined, interleaved in Redis).
+    constexpr int kEach = 300;
+    std::map<std::uint64_t, QByteArray> bySeq;
+    int answered = 0;
+    int failed = 0;
+    for (int i = 0; i < kEach; ++i) {
+        for (RedisWallLog *log : {a.get(), b.get()}) {
+            const QByteArray op = (log == a.get() ? "a" : "b") + QByteArray::number(i);
+            log->append(wall, head.epoch, log == a.get() ? 1 : 2, std::uint64_t(i + 1), op,
+                        [&, op](RedisWallLog::Appended r) {
+                ++answered;
+                if (r.status != RedisWallLog::Appended::Status::Ok || r.epoch != head.epoch) {
+                    ++failed;
+                    return;
+                }
+                if (!bySeq.emplace(r.seq, op).second)
+                    ++failed; // one seq given twice
+            });
+        }
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(answered, 2 * kEach, 10000);
+    QCOMPARE(failed, 0);
+    QCOMPARE(bySeq.size(), size_t(2 * kEach));
+    QCOMPARE(bySeq.begin()->first, 1u);
+    QCOMPARE(bySeq.rbegin()->first, std::uint64_t(2 * kEach)); // 1..600, no gap
+    // Each server's own ops keep the order it sent them in.
+    int lastA = -1;
+    int lastB = -1;
+    for (const auto &[seq, op] : bySeq) {
+        int &last = op.startsWith('a') ? lastA : lastB;
+        const int n = op.mid(1).toInt();
+        QVERIFY2(n == last + 1, qPrintable(QStringLiteral("seq %1 holds %2 after %3").arg(seq).arg(QString::fromUtf8(op)).arg(last)));
+        last = n;
+    }
+
+    // What is stored is what was acknowledged, seq by seq.
+    const ReadResult stored = readAll(*b, wall, 0);
+    QVERIFY2(stored.head, qPrintable(stored.error));
+    QCOMPARE(stored.head->seq, std::uint64_t(2 * kEach));
+    QCOMPARE(stored.entries.size(), size_t(2 * kEach));
+    for (const RedisWallLog::Entry &e : stored.entries)
+        QCOMPARE(e.op, bySeq.at(e.seq));
+    // Reading on from the middle starts right after it.
+    const ReadResult tail = readAll(*a, wall, 550);
+    QCOMPARE(tail.entries.size(), 50u);
+    QCOMPARE(tail.entries.front().seq, 551u);
+}
+
+void TestRedisLog::everyAppendIsPublishedToTheOtherServer()
+{
+    RedisProcess redis;
+    QVERIFY2(redis.start(), qPrintable(redis.error()));
+    auto a = readyLog(redis);
+    auto b = readyLog(redis);
+    const QString wall = QStringLiteral("published");
+    const QString other = QStringLiteral("another wall");
+    b->watch(wall); // before ready: subscribed as the connection comes up
+    QTRY_VERIFY_WITH_TIMEOUT(a->isReady() && b->isReady(), 5000);
+    QSignalSpy published(b.get(), &RedisWallLog::published);
+
+    const QByteArray epoch = openWall(*a, wall).epoch;
+    const QByteArray otherEpoch = openWall(*a, other).epoch;
+    QByteArray binary("\0:\r\n\xff op", 8); // any bytes, colons and all
+    for (int i = 1; i <= 20; ++i) {
+        a->append(wall, epoch, 1, 0, binary + QByteArray::number(i), {});
+        a->append(other, otherEpoch, 1, 0, "not watched", {});
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(published.size(), 20, 5000);
+    for (int i = 0; i < 20; ++i) {
+        QCOMPARE(published.at(i).at(0).toString(), wall);
+        QCOMPARE(published.at(i).at(1).toByteArray(), epoch);
+        QCOMPARE(published.at(i).at(2).value<std::uint64_t>(), std::uint64_t(i + 1));
+        QCOMPARE(published.at(i).at(3).toByteArray(), binary + QByteArray::number(i + 1));
+    }
+    // The other wall's ops never arrived (checked after one more of the watched wall's).
+    a->append(wall, epoch, 1, 0, "last", {});
+    QTRY_COMPARE_WITH_TIMEOUT(published.size(), 21, 5000);
+    QCOMPARE(published.last().at(3).toByteArray(), QByteArray("last"));
+}
+
+void TestRedisLog::aRetriedClientOpIsNotAppendedTwice()
+{
+    RedisProcess redis;
+    QVERIFY2(redis.start(), qPrintable(redis.error()));
+    auto a = readyLog(redis);
+    auto b = readyLog(redis);
+    QTRY_VERIFY_WITH_TIMEOUT(a->isReady() && b->isReady(), 5000);
+    const QString wall = QStringLiteral("retries");
+    const QByteArray epoch = openWall(*a, wall).epoch;
+
+    using Status = RedisWallLog::Appended::Status;
+    auto first = appendOne(*a, wall, epoch, 7, 1, "stroke");
+    QCOMPARE(first.status, Status::Ok);
+    QCOMPARE(first.seq, 1u);
+    // The same op again, through the other server (the client reconnected elsewhere).
+    auto again = appendOne(*b, wall, epoch, 7, 1, "stroke");
+    QCOMPARE(again.status, Status::Duplicate);
+    QCOMPARE(again.seq, 1u);
+    QCOMPARE(again.clientOpId, 1u);
+    // Another author's op id 1 is its own.
+    QCOMPARE(appendOne(*b, wall, epoch, 8, 1, "note").seq, 2u);
+    auto second = appendOne(*a, wall, epoch, 7, 2, "chat");
+    QCOMPARE(second.status, Status::Ok);
+    QCOMPARE(second.seq, 3u);
+    // An older id than the newest is a duplicate too, and says the newest.
+    auto old = appendOne(*a, wall, epoch, 7, 1, "stroke");
+    QCOMPARE(old.status, Status::Duplicate);
+    QCOMPARE(old.seq, 3u);
+    QCOMPARE(old.clientOpId, 2u);
+    // Id 0 asks for no check.
+    QCOMPARE(appendOne(*a, wall, epoch, 7, 0, "cursor-ish").status, Status::Ok);
+    QCOMPARE(appendOne(*a, wall, epoch, 7, 0, "cursor-ish").status, Status::Ok);
+    QCOMPARE(readAll(*a, wall, 0).entries.size(), 5u);
+}
+
+void TestRedisLog::aRedisThatCameBackEmptyIsNotNumberedAfresh()
+{
+    RedisProcess redis;
+    QVERIFY2(redis.start(), qPrintable(redis.error()));
+    auto a = readyLog(redis);
+    QTRY_VERIFY_WITH_TIMEOUT(a->isReady(), 5000);
+    QSignalSpy readyChanged(a.get(), &RedisWallLog::readyChanged);
+    const QString wall = QStringLiteral("lost");
+    const QByteArray epoch = openWall(*a, wall).epoch;
+    for (int i = 0; i < 5; ++i)
+        QCOMPARE(appendOne(*a, wall, epoch, 1, 0, "op").status, RedisWallLog::Appended::Status::Ok);
+
+    redis.kill();
+    redis.wipe();
+    QVERIFY2(redis.start(), qPrintable(redis.error()));
+    QTRY_VERIFY_WITH_TIMEOUT(readyChanged.size() >= 2 && a->isReady(), 10000); // lost, then back
+
+    // The server still believes in the old history: refused, and told the wall has none now.
+    auto refused = appendOne(*a, wall, epoch, 1, 0, "op 6");
+    QCOMPARE(refused.status, RedisWallLog::Appended::Status::EpochChanged);
+    QVERIFY(refused.epoch.isEmpty());
+    // Opening it again makes a new history, from 0, which the old epoch cannot write to.
+    const RedisWallLog::Head fresh = openWall(*a, wall);
+    QVERIFY(!fresh.epoch.isEmpty());
+    QVERIFY(fresh.epoch != epoch);
+    QCOMPARE(fresh.seq, 0u);
+    auto stillRefused = appendOne(*a, wall, epoch, 1, 0, "op 6");
+    QCOMPARE(stillRefused.status, RedisWallLog::Appended::Status::EpochChanged);
+    QCOMPARE(stillRefused.epoch, fresh.epoch);
+    QCOMPARE(readAll(*a, wall, 0).entries.size(), 0u);
+}
+
+void TestRedisLog::acknowledgedOpsSurviveKillNine()
+{
+    RedisProcess redis;
+    QVERIFY2(redis.start(), qPrintable(redis.error()));
+    auto a = readyLog(redis);
+    QTRY_VERIFY_WITH_TIMEOUT(a->isReady(), 5000);
+    const QString wall = QStringLiteral("durable");
+    const QByteArray epoch = openWall(*a, wall).epoch;
+    int acknowledged = 0;
+    for (int i = 1; i <= 200; ++i) {
+        a->append(wall, epoch, 3, std::uint64_t(i), "op " + QByteArray::number(i), [&](RedisWallLog::Appended r) {
+            if (r.status == RedisWallLog::Appended::Status::Ok)
+                ++acknowledged;
+        });
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(acknowledged, 200, 10000);
+
+    redis.kill(); // SIGKILL right after the last acknowledgement
+    QTRY_VERIFY_WITH_TIMEOUT(!a->isReady(), 5000);
+    QVERIFY2(redis.start(), qPrintable(redis.error()));
+    QTRY_VERIFY_WITH_TIMEOUT(a->isReady(), 10000);
+
+    const ReadResult stored = readAll(*a, wall, 0);
+    QVERIFY2(stored.head, qPrintable(stored.error));
+    QCOMPARE(stored.head->epoch, epoch);
+    QCOMPARE(stored.head->seq, 200u);
+    QCOMPARE(stored.entries.size(), 200u);
+    QCOMPARE(stored.entries.back().op, QByteArray("op 200"));
+    // The exactly-once record came back too, and the order goes on.
+    QCOMPARE(appendOne(*a, wall, epoch, 3, 200, "op 200").status, RedisWallLog::Appended::Status::Duplicate);
+    QCOMPARE(appendOne(*a, wall, epoch, 3, 201, "op 201").seq, 201u);
+}
+
+void TestRedisLog::aHungRedisIsNoticedWithinTheTimeout()
+{
+    RedisProcess redis;
+    QVERIFY2(redis.start(), qPrintable(redis.error()));
+    auto a = readyLog(redis);
+    QTRY_VERIFY_WITH_TIMEOUT(a->isReady(), 5000);
+    const QString wall = QStringLiteral("hung");
+    const QByteArray epoch = openWall(*a, wall).epoch;
+
+    redis.pause(); // the socket stays open; nothing answers
+    QElapsedTimer clock;
+    clock.start();
+    std::optional<RedisWallLog::Appended> result;
+    a->append(wall, epoch, 1, 1, "op", [&](RedisWallLog::Appended r) { result = std::move(r); });
+    QTRY_VERIFY_WITH_TIMEOUT(result.has_value(), 5000);
+    const qint64 tookMs = clock.elapsed();
+    QCOMPARE(result->status, RedisWallLog::Appended::Status::Failed);
+    QVERIFY2(result->error.contains(QStringLiteral("did not answer")), qPrintable(result->error));
+    QVERIFY2(tookMs < 2000, qPrintable(QStringLiteral("noticed after %1 ms").arg(tookMs)));
+    QVERIFY(!a->isReady());
+    QVERIFY2(a->problem().contains(redis.url()), qPrintable(a->problem()));
+
+    // While it hangs, commands fail at once instead of piling up.
+    auto meanwhile = appendOne(*a, wall, epoch, 1, 1, "op");
+    QCOMPARE(meanwhile.status, RedisWallLog::Appended::Status::Failed);
+
+    redis.resume();
+    QTRY_VERIFY_WITH_TIMEOUT(a->isReady(), 10000);
+    // The op may or may not have been applied before the hang was seen: the client op id says.
+    auto retried = appendOne(*a, wall, epoch, 1, 1, "op");
+    QVERIFY(retried.status == RedisWallLog::Appended::Status::Ok
+            || retried.status == RedisWallLog::Appended::Status::Duplicate);
+    QCOMPARE(retried.seq, 1u);
+    QCOMPARE(readAll(*a, wall, 0).entries.size(), 1u);
+}
+
+void TestRedisLog::anUnreachableRedisFailsAtOnceWithTheAddress()
+{
+    quint16 port = 0;
+    {
+        QTcpServer probe;
+        QVERIFY(probe.listen(QHostAddress::LocalHost, 0));
+        port = probe.serverPort();
+    } // nothing listens there now
+    QString error;
+    const auto address = RedisAddress::parse(QStringLiteral("redis://127.0.0.1:%1").arg(port), &error);
+    QVERIFY(address);
+    RedisWallLog log(*address, quickOptions());
+    QSignalSpy lost(&log.commands(), &RedisConnection::lost);
+    log.start();
+    QTRY_VERIFY_WITH_TIMEOUT(lost.size() >= 1, 5000);
+    QVERIFY2(log.problem().contains(QStringLiteral("127.0.0.1:%1").arg(port)), qPrintable(log.problem()));
+    auto result = appendOne(log, QStringLiteral("w"), "e", 1, 0, "op");
+    QCOMPARE(result.status, RedisWallLog::Appended::Status::Failed);
+    QVERIFY2(result.error.contains(QStringLiteral("not connected")), qPrintable(result.error));
+    // It keeps trying, with a growing wait, not in a tight loop.
+    QTRY_VERIFY_WITH_TIMEOUT(lost.size() >= 3, 5000);
+    QVERIFY(lost.size() < 40);
+}
+
+void TestRedisLog::aTrimmedLogShowsTheGap()
+{
+    RedisProcess redis;
+    QVERIFY2(redis.start(), qPrintable(redis.error()));
+    auto a = readyLog(redis);
+    QTRY_VERIFY_WITH_TIMEOUT(a->isReady(), 5000);
+    const QString wall = QStringLiteral("trimmed");
+    const QByteArray epoch = openWall(*a, wall).epoch;
+    for (int i = 1; i <= 10; ++i)
+        appendOne(*a, wall, epoch, 1, 0, QByteArray::number(i));
+    std::optional<bool> trimmed;
+    a->trim(wall, 6, [&](bool ok, QString) { trimmed = ok; });
+    QTRY_VERIFY(trimmed.has_value());
+    QVERIFY(*trimmed);
+    const ReadResult r = readAll(*a, wall, 2);
+    QCOMPARE(r.head->seq, 10u);
+    QCOMPARE(r.entries.size(), 4u);
+    QCOMPARE(r.entries.front().seq, 7u); // 3..6 are gone: the reader sees it must load a snapshot
+    QCOMPARE(r.entries.front().op, QByteArray("7"));
+    // Appends go on after a trim.
+    QCOMPARE(appendOne(*a, wall, epoch, 1, 0, "11").seq, 11u);
+}
+
+QTEST_GUILESS_MAIN(TestRedisLog)
+#include "tst_redislog.moc"
