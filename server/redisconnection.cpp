@@ -4,6 +4,8 @@
 #include <QPointer>
 #include <QUrl>
 
+#include <utility>
+
 #include <hiredis/hiredis.h>
 #include <hiredis/read.h>
 
@@ -209,13 +211,33 @@ void RedisConnection::handshakeStep()
             drop(QStringLiteral("Redis refused PING: %1").arg(QString::fromUtf8(reply.text)));
             return;
         }
+        if (m_channels.empty()) {
+            becomeReady();
+            return;
+        }
+        // Subscribed again before ready: a PING after the SUBSCRIBEs is answered once Redis has
+        // made all of them, so what is read after ready() cannot miss a message.
         for (const QByteArray &channel : m_channels)
             write({"SUBSCRIBE", channel}, {}, true);
-        m_state = State::Ready;
-        m_problem.clear();
-        m_reconnectMs = m_options.reconnectFirstMs;
-        emit ready();
+        write({"PING"}, [this, socket](const RedisReply &) {
+            if (socket == m_socket && m_state == State::Loading)
+                becomeReady();
+        }, true);
     }, true);
+}
+
+void RedisConnection::becomeReady()
+{
+    m_state = State::Ready;
+    m_problem.clear();
+    m_reconnectMs = m_options.reconnectFirstMs;
+    QPointer<RedisConnection> self = this;
+    for (auto &run : std::exchange(m_whenSubscribed, {})) {
+        run();
+        if (!self)
+            return;
+    }
+    emit ready();
 }
 
 void RedisConnection::command(const std::vector<QByteArray> &args, Callback done)
@@ -232,12 +254,32 @@ void RedisConnection::command(const std::vector<QByteArray> &args, Callback done
     write(args, std::move(done), false);
 }
 
-void RedisConnection::subscribe(const QByteArray &channel)
+void RedisConnection::subscribe(const QByteArray &channel, std::function<void()> subscribed)
 {
-    if (!m_channels.insert(channel).second)
+    m_subscriber = true;
+    if (!m_channels.insert(channel).second) {
+        if (subscribed)
+            QTimer::singleShot(0, this, std::move(subscribed));
+        return;
+    }
+    if (m_state != State::Ready) {
+        // The handshake subscribes; `subscribed` runs when it is done.
+        if (subscribed)
+            m_whenSubscribed.push_back(std::move(subscribed));
+        return;
+    }
+    write({"SUBSCRIBE", channel}, [subscribed = std::move(subscribed)](const RedisReply &reply) {
+        if (subscribed && !reply.isError())
+            subscribed();
+    }, true);
+}
+
+void RedisConnection::unsubscribe(const QByteArray &channel)
+{
+    if (m_channels.erase(channel) == 0)
         return;
     if (m_state == State::Ready)
-        write({"SUBSCRIBE", channel}, {}, true);
+        write({"UNSUBSCRIBE", channel}, {}, true);
 }
 
 QByteArray RedisConnection::encode(const std::vector<QByteArray> &args)
@@ -298,9 +340,11 @@ void RedisConnection::onReadyRead()
 void RedisConnection::onReply(RedisReply reply)
 {
     // On a subscribed connection, a message is pushed, not an answer to a command.
-    if (!m_channels.empty() && reply.type == RedisReply::Type::Array && reply.elements.size() == 3
+    // (A message may still come for a channel just unsubscribed from.)
+    if (m_subscriber && reply.type == RedisReply::Type::Array && reply.elements.size() == 3
         && reply.elements[0].text == "message") {
-        emit message(reply.elements[1].text, reply.elements[2].text);
+        if (m_channels.count(reply.elements[1].text))
+            emit message(reply.elements[1].text, reply.elements[2].text);
         return;
     }
     if (m_waiting.empty()) {

@@ -90,7 +90,9 @@ public:
     // was lost while the command waited. `done` may be empty.
     void command(const std::vector<QByteArray> &args, Callback done = {});
     // Subscribes to `channel` (again after every reconnect, before ready() is emitted).
-    void subscribe(const QByteArray &channel);
+    // `subscribed` runs once Redis has made the subscription (the first time only).
+    void subscribe(const QByteArray &channel, std::function<void()> subscribed = {});
+    void unsubscribe(const QByteArray &channel);
 
     // Test hook: how many commands wait for their reply.
     int waiting() const { return int(m_waiting.size()); }
@@ -117,6 +119,7 @@ private:
     void drop(const QString &why);
     void check();
     void handshakeStep();
+    void becomeReady();
     void write(const std::vector<QByteArray> &args, Callback done, bool internal);
     static QByteArray encode(const std::vector<QByteArray> &args);
 
@@ -129,6 +132,8 @@ private:
     QString m_problem;
     std::deque<Waiting> m_waiting;
     std::set<QByteArray> m_channels;
+    std::vector<std::function<void()>> m_whenSubscribed; // until the connection is ready
+    bool m_subscriber = false; // subscribe() was called: arrays may be pushed messages
     QElapsedTimer m_clock;
     qint64 m_lastHeardMs = 0;
     int m_reconnectMs = 0;

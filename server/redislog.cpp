@@ -105,8 +105,8 @@ RedisWallLog::RedisWallLog(RedisAddress address, RedisConnection::Options option
     connect(m_subscriber, &RedisConnection::ready, this, &RedisWallLog::updateReady);
     connect(m_subscriber, &RedisConnection::lost, this, &RedisWallLog::updateReady);
     connect(m_subscriber, &RedisConnection::message, this, [this](const QByteArray &channel, const QByteArray &payload) {
-        const auto wall = m_watched.find(channel);
-        if (wall == m_watched.end())
+        const auto watched = m_watched.find(channel);
+        if (watched == m_watched.end())
             return;
         const qsizetype first = payload.indexOf(':');
         const qsizetype second = first < 0 ? -1 : payload.indexOf(':', first + 1);
@@ -114,8 +114,8 @@ RedisWallLog::RedisWallLog(RedisAddress address, RedisConnection::Options option
             qCWarning(lcRedis) << "a message on" << channel << "that is not <seq>:<epoch>:<op>; ignored";
             return;
         }
-        emit published(wall->second, payload.sliced(first + 1, second - first - 1), payload.left(first).toULongLong(),
-                       payload.sliced(second + 1));
+        const Listener listener = watched->second; // it may unwatch
+        listener(payload.sliced(first + 1, second - first - 1), payload.left(first).toULongLong(), payload.sliced(second + 1));
     });
 }
 
@@ -255,11 +255,18 @@ void RedisWallLog::trim(const QString &wall, std::uint64_t upTo, std::function<v
     });
 }
 
-void RedisWallLog::watch(const QString &wall)
+void RedisWallLog::watch(const QString &wall, Listener listener, std::function<void()> subscribed)
 {
     const QByteArray channel = keyPrefix(wall) + "ops";
-    m_watched[channel] = wall;
-    m_subscriber->subscribe(channel);
+    m_watched[channel] = std::move(listener);
+    m_subscriber->subscribe(channel, std::move(subscribed));
+}
+
+void RedisWallLog::unwatch(const QString &wall)
+{
+    const QByteArray channel = keyPrefix(wall) + "ops";
+    if (m_watched.erase(channel))
+        m_subscriber->unsubscribe(channel);
 }
 
 } // namespace scrawl

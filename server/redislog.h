@@ -87,8 +87,14 @@ public:
               std::function<void(std::optional<Head>, std::vector<Entry>, QString error)> done);
     // Drops the entries with seq <= upTo (a snapshot shows them).
     void trim(const QString &wall, std::uint64_t upTo, std::function<void(bool ok, QString error)> done = {});
-    // Receive the wall's appended ops as published() (and stop).
-    void watch(const QString &wall);
+    // `listener` gets every op appended to the wall from now on, by any server, as Redis
+    // publishes them (Pub/Sub: one lost with a broken connection is not sent again; read()
+    // fills such gaps). `subscribed` runs once nothing appended after it can be missed. One
+    // listener a wall (a server follows each wall once: WallLogFollower); watching again
+    // replaces it.
+    using Listener = std::function<void(const QByteArray &epoch, std::uint64_t seq, const QByteArray &op)>;
+    void watch(const QString &wall, Listener listener, std::function<void()> subscribed = {});
+    void unwatch(const QString &wall);
 
     static QByteArray keyPrefix(const QString &wall);
 
@@ -99,8 +105,6 @@ public:
 signals:
     // Both connections up and the library loaded (true), or one of them lost (false).
     void readyChanged(bool ready);
-    // An op appended to a watched wall, by any server.
-    void published(const QString &wall, const QByteArray &epoch, std::uint64_t seq, const QByteArray &op);
 
 private:
     void updateReady();
@@ -111,7 +115,7 @@ private:
     bool m_libraryLoaded = false;
     bool m_ready = false;
     QString m_libraryProblem;
-    std::map<QByteArray, QString> m_watched; // channel → wall
+    std::map<QByteArray, Listener> m_watched; // by channel
 };
 
 } // namespace scrawl

@@ -5,6 +5,7 @@
 // Redis killed with -9 keeps every acknowledged op (AOF, fsync always), and a Redis that hangs
 // is noticed within the command timeout.
 
+#include "server/logfollower.h"
 #include "server/redislog.h"
 #include "tests/support/redisprocess.h"
 
@@ -105,6 +106,13 @@ private slots:
     void aHungRedisIsNoticedWithinTheTimeout();
     void anUnreachableRedisFailsAtOnceWithTheAddress();
     void aTrimmedLogShowsTheGap();
+    // WallLogFollower: what one server applies of a wall.
+    void aFollowerHandsOverEveryOpInOrderOnce();
+    void aFollowerFillsTheGapOfALostMessage();
+    void aFollowerFindsALostLastMessage();
+    void aFollowerCatchesUpAfterItsSubscriptionWasCut();
+    void aFollowerBehindTheTrimmedLogStopsAndSaysSo();
+    void aFollowerOfAHistoryRedisLostStopsAndSaysSo();
 };
 
 void TestRedisLog::addressesAreParsedOrRefusedByName_data()
@@ -220,9 +228,20 @@ void TestRedisLog::everyAppendIsPublishedToTheOtherServer()
     auto b = readyLog(redis);
     const QString wall = QStringLiteral("published");
     const QString other = QStringLiteral("another wall");
-    b->watch(wall); // before ready: subscribed as the connection comes up
+    struct Published
+    {
+        QByteArray epoch;
+        std::uint64_t seq;
+        QByteArray op;
+    };
+    std::vector<Published> published;
+    bool subscribed = false;
+    // Watched before it is ready: subscribed as the connection comes up.
+    b->watch(wall, [&](const QByteArray &epoch, std::uint64_t seq, const QByteArray &op) {
+        published.push_back({epoch, seq, op});
+    }, [&] { subscribed = true; });
     QTRY_VERIFY_WITH_TIMEOUT(a->isReady() && b->isReady(), 5000);
-    QSignalSpy published(b.get(), &RedisWallLog::published);
+    QVERIFY(subscribed);
 
     const QByteArray epoch = openWall(*a, wall).epoch;
     const QByteArray otherEpoch = openWall(*a, other).epoch;
@@ -231,17 +250,31 @@ void TestRedisLog::everyAppendIsPublishedToTheOtherServer()
         a->append(wall, epoch, 1, 0, binary + QByteArray::number(i), {});
         a->append(other, otherEpoch, 1, 0, "not watched", {});
     }
-    QTRY_COMPARE_WITH_TIMEOUT(published.size(), 20, 5000);
+    QTRY_COMPARE_WITH_TIMEOUT(published.size(), 20u, 5000);
     for (int i = 0; i < 20; ++i) {
-        QCOMPARE(published.at(i).at(0).toString(), wall);
-        QCOMPARE(published.at(i).at(1).toByteArray(), epoch);
-        QCOMPARE(published.at(i).at(2).value<std::uint64_t>(), std::uint64_t(i + 1));
-        QCOMPARE(published.at(i).at(3).toByteArray(), binary + QByteArray::number(i + 1));
+        QCOMPARE(published.at(i).epoch, epoch);
+        QCOMPARE(published.at(i).seq, std::uint64_t(i + 1));
+        QCOMPARE(published.at(i).op, binary + QByteArray::number(i + 1));
     }
     // The other wall's ops never arrived (checked after one more of the watched wall's).
     a->append(wall, epoch, 1, 0, "last", {});
-    QTRY_COMPARE_WITH_TIMEOUT(published.size(), 21, 5000);
-    QCOMPARE(published.last().at(3).toByteArray(), QByteArray("last"));
+    QTRY_COMPARE_WITH_TIMEOUT(published.size(), 21u, 5000);
+    QCOMPARE(published.back().op, QByteArray("last"));
+
+    // Watching another wall once ready: `subscribed` says when, and nothing after it is missed.
+    bool otherSubscribed = false;
+    int otherSeen = 0;
+    b->watch(other, [&](const QByteArray &, std::uint64_t, const QByteArray &) { ++otherSeen; },
+             [&] { otherSubscribed = true; });
+    QTRY_VERIFY(otherSubscribed);
+    a->append(other, otherEpoch, 1, 0, "seen", {});
+    QTRY_COMPARE(otherSeen, 1);
+    // Unwatched: no more.
+    b->unwatch(wall);
+    a->append(wall, epoch, 1, 0, "after unwatch", {});
+    a->append(other, otherEpoch, 1, 0, "seen too", {});
+    QTRY_COMPARE(otherSeen, 2);
+    QCOMPARE(published.size(), 21u);
 }
 
 void TestRedisLog::aRetriedClientOpIsNotAppendedTwice()
@@ -425,6 +458,230 @@ void TestRedisLog::aTrimmedLogShowsTheGap()
     QCOMPARE(r.entries.front().op, QByteArray("7"));
     // Appends go on after a trim.
     QCOMPARE(appendOne(*a, wall, epoch, 1, 0, "11").seq, 11u);
+}
+
+namespace {
+
+// What a follower handed over, checked as it comes: each seq the one after the last.
+struct Followed
+{
+    std::vector<std::uint64_t> seqs;
+    std::vector<QByteArray> ops;
+    int outOfOrder = 0;
+
+    void attach(WallLogFollower &f, std::uint64_t from = 0)
+    {
+        std::uint64_t last = from;
+        QObject::connect(&f, &WallLogFollower::op, &f, [this, last](std::uint64_t seq, const QByteArray &op) mutable {
+            if (seq != last + 1)
+                ++outOfOrder;
+            last = seq;
+            seqs.push_back(seq);
+            ops.push_back(op);
+        });
+    }
+};
+
+WallLogFollower::Options quickFollow()
+{
+    WallLogFollower::Options o;
+    o.positionCheckMs = 150;
+    o.readBatch = 64; // several reads for a long gap
+    return o;
+}
+
+// An append that nobody hears of: published on a channel no server listens to (as if the
+// message were lost on its way).
+QByteArray appendUnheard(const RedisProcess &redis, const QString &wall, const QByteArray &epoch, const QByteArray &op)
+{
+    const QByteArray prefix = RedisWallLog::keyPrefix(wall);
+    return redis.call({"FCALL", "scrawl_append", "2", prefix + "meta", prefix + "log", "nobody-listens", epoch, "9", "0", op});
+}
+
+} // namespace
+
+void TestRedisLog::aFollowerHandsOverEveryOpInOrderOnce()
+{
+    RedisProcess redis;
+    QVERIFY2(redis.start(), qPrintable(redis.error()));
+    auto a = readyLog(redis);
+    auto b = readyLog(redis);
+    QTRY_VERIFY_WITH_TIMEOUT(a->isReady() && b->isReady(), 5000);
+    const QString wall = QStringLiteral("followed");
+    const QByteArray epoch = openWall(*a, wall).epoch;
+    // Some ops before the follower starts, some while it subscribes, more after.
+    for (int i = 1; i <= 100; ++i)
+        a->append(wall, epoch, 1, 0, QByteArray::number(i), {});
+    WallLogFollower follower(*b, wall, epoch, 0, quickFollow());
+    Followed seen;
+    seen.attach(follower);
+    follower.start();
+    for (int i = 101; i <= 1000; ++i)
+        a->append(wall, epoch, 1, 0, QByteArray::number(i), {});
+    QTRY_COMPARE_WITH_TIMEOUT(seen.seqs.size(), 1000u, 10000);
+    QCOMPARE(seen.outOfOrder, 0);
+    for (int i = 0; i < 1000; ++i)
+        QCOMPARE(seen.ops[size_t(i)], QByteArray::number(i + 1));
+    // Nothing more comes (no op handed over twice by the position checks that follow).
+    const int reads = follower.reads();
+    QTRY_VERIFY_WITH_TIMEOUT(follower.reads() >= reads + 2, 5000);
+    QCOMPARE(seen.seqs.size(), 1000u);
+}
+
+void TestRedisLog::aFollowerFillsTheGapOfALostMessage()
+{
+    RedisProcess redis;
+    QVERIFY2(redis.start(), qPrintable(redis.error()));
+    auto a = readyLog(redis);
+    auto b = readyLog(redis);
+    QTRY_VERIFY_WITH_TIMEOUT(a->isReady() && b->isReady(), 5000);
+    const QString wall = QStringLiteral("gap");
+    const QByteArray epoch = openWall(*a, wall).epoch;
+    WallLogFollower::Options slow = quickFollow();
+    slow.positionCheckMs = 60000; // only the gap can make it read
+    WallLogFollower follower(*b, wall, epoch, 0, slow);
+    Followed seen;
+    seen.attach(follower);
+    follower.start();
+    QTRY_VERIFY(follower.reads() >= 1); // the first read, after subscribing
+    const int readsBefore = follower.reads();
+    QCOMPARE(appendOne(*a, wall, epoch, 1, 0, "1").seq, 1u);
+    QTRY_COMPARE(seen.seqs.size(), 1u);
+    for (int i = 2; i <= 150; ++i)
+        QVERIFY(appendUnheard(redis, wall, epoch, QByteArray::number(i)).startsWith("*3"));
+    QCOMPARE(appendOne(*a, wall, epoch, 1, 0, "151").seq, 151u); // published: shows the gap
+    QTRY_COMPARE_WITH_TIMEOUT(seen.seqs.size(), 151u, 5000);
+    QCOMPARE(seen.outOfOrder, 0);
+    QCOMPARE(seen.ops.back(), QByteArray("151"));
+    QVERIFY(follower.reads() > readsBefore + 1); // 149 missed ops in reads of 64
+}
+
+void TestRedisLog::aFollowerFindsALostLastMessage()
+{
+    RedisProcess redis;
+    QVERIFY2(redis.start(), qPrintable(redis.error()));
+    auto b = readyLog(redis);
+    QTRY_VERIFY_WITH_TIMEOUT(b->isReady(), 5000);
+    const QString wall = QStringLiteral("last one");
+    const QByteArray epoch = openWall(*b, wall).epoch;
+    WallLogFollower follower(*b, wall, epoch, 0, quickFollow());
+    Followed seen;
+    seen.attach(follower);
+    follower.start();
+    QTRY_VERIFY(follower.reads() >= 1);
+    QVERIFY(appendUnheard(redis, wall, epoch, "lost").startsWith("*3"));
+    // No later op shows the gap: the position check (every 150 ms here) finds it.
+    QTRY_COMPARE_WITH_TIMEOUT(seen.seqs.size(), 1u, 3000);
+    QCOMPARE(seen.ops.front(), QByteArray("lost"));
+}
+
+void TestRedisLog::aFollowerCatchesUpAfterItsSubscriptionWasCut()
+{
+    RedisProcess redis;
+    QVERIFY2(redis.start(), qPrintable(redis.error()));
+    auto a = readyLog(redis);
+    auto b = readyLog(redis);
+    QTRY_VERIFY_WITH_TIMEOUT(a->isReady() && b->isReady(), 5000);
+    const QString wall = QStringLiteral("cut");
+    const QByteArray epoch = openWall(*a, wall).epoch;
+    WallLogFollower::Options slow = quickFollow();
+    slow.positionCheckMs = 60000; // only the reconnect can make it read
+    WallLogFollower follower(*b, wall, epoch, 0, slow);
+    Followed seen;
+    seen.attach(follower);
+    follower.start();
+    QTRY_VERIFY(follower.reads() >= 1);
+    QSignalSpy readyChanged(b.get(), &RedisWallLog::readyChanged);
+
+    // Redis drops every subscriber connection (as it does one over its output buffer limit),
+    // while ops keep coming.
+    QVERIFY(redis.call({"CLIENT", "KILL", "TYPE", "pubsub"}).startsWith(":1"));
+    for (int i = 1; i <= 300; ++i)
+        a->append(wall, epoch, 1, 0, QByteArray::number(i), {});
+    QTRY_VERIFY_WITH_TIMEOUT(readyChanged.size() >= 2, 5000); // lost, back
+    QTRY_COMPARE_WITH_TIMEOUT(seen.seqs.size(), 300u, 5000);
+    QCOMPARE(seen.outOfOrder, 0);
+    // Subscribed again: published ops arrive without a read.
+    const int reads = follower.reads();
+    a->append(wall, epoch, 1, 0, "301", {});
+    QTRY_COMPARE(seen.seqs.size(), 301u);
+    QCOMPARE(follower.reads(), reads);
+}
+
+void TestRedisLog::aFollowerBehindTheTrimmedLogStopsAndSaysSo()
+{
+    RedisProcess redis;
+    QVERIFY2(redis.start(), qPrintable(redis.error()));
+    auto a = readyLog(redis);
+    QTRY_VERIFY_WITH_TIMEOUT(a->isReady(), 5000);
+    const QString wall = QStringLiteral("behind");
+    const QByteArray epoch = openWall(*a, wall).epoch;
+    for (int i = 1; i <= 10; ++i)
+        appendOne(*a, wall, epoch, 1, 0, QByteArray::number(i));
+    std::optional<bool> trimmed;
+    a->trim(wall, 6, [&](bool ok, QString) { trimmed = ok; });
+    QTRY_VERIFY(trimmed.value_or(false));
+
+    // A server that applied up to 3: 4..6 are gone.
+    WallLogFollower follower(*a, wall, epoch, 3, quickFollow());
+    Followed seen;
+    seen.attach(follower, 3);
+    QSignalSpy behind(&follower, &WallLogFollower::behindTrimmedLog);
+    follower.start();
+    QTRY_COMPARE(behind.size(), 1);
+    QCOMPARE(behind.at(0).at(0).value<std::uint64_t>(), 3u);
+    QCOMPARE(behind.at(0).at(1).value<std::uint64_t>(), 7u);
+    QVERIFY(follower.stopped());
+    QVERIFY(seen.seqs.empty()); // nothing handed over past the hole
+    // Published ops wait too while it is stopped (checked below: 11 comes after 9 and 10).
+    appendOne(*a, wall, epoch, 1, 0, "11");
+
+    // Its owner loaded a snapshot at 8: it follows on from there.
+    follower.restart(epoch, 8);
+    QTRY_COMPARE(seen.seqs.size(), 3u);
+    QCOMPARE(seen.seqs, (std::vector<std::uint64_t>{9, 10, 11}));
+
+    // Everything after what a server applied trimmed away (none kept after it): also said.
+    a->trim(wall, 11);
+    WallLogFollower late(*a, wall, epoch, 5, quickFollow());
+    QSignalSpy lateBehind(&late, &WallLogFollower::behindTrimmedLog);
+    late.start();
+    QTRY_COMPARE(lateBehind.size(), 1);
+    QCOMPARE(lateBehind.at(0).at(1).value<std::uint64_t>(), 12u);
+}
+
+void TestRedisLog::aFollowerOfAHistoryRedisLostStopsAndSaysSo()
+{
+    RedisProcess redis;
+    QVERIFY2(redis.start(), qPrintable(redis.error()));
+    auto a = readyLog(redis);
+    QTRY_VERIFY_WITH_TIMEOUT(a->isReady(), 5000);
+    const QString wall = QStringLiteral("forgotten");
+    const QByteArray epoch = openWall(*a, wall).epoch;
+    appendOne(*a, wall, epoch, 1, 0, "1");
+    WallLogFollower follower(*a, wall, epoch, 0, quickFollow());
+    Followed seen;
+    seen.attach(follower);
+    QSignalSpy changed(&follower, &WallLogFollower::epochChanged);
+    follower.start();
+    QTRY_COMPARE(seen.seqs.size(), 1u);
+
+    redis.kill();
+    redis.wipe();
+    QVERIFY2(redis.start(), qPrintable(redis.error()));
+    // Back, empty: the first read after the reconnect sees the wall is gone.
+    QTRY_COMPARE_WITH_TIMEOUT(changed.size(), 1, 10000);
+    QVERIFY(changed.at(0).at(0).toByteArray().isEmpty());
+    QVERIFY(follower.stopped());
+    QTRY_VERIFY_WITH_TIMEOUT(a->isReady(), 5000);
+
+    // Made again (a new history): followed from its start, and an op published on it comes.
+    const RedisWallLog::Head fresh = openWall(*a, wall);
+    QVERIFY(fresh.epoch != epoch);
+    follower.restart(fresh.epoch, 0);
+    QCOMPARE(appendOne(*a, wall, fresh.epoch, 1, 0, "new 1").seq, 1u);
+    QTRY_COMPARE(seen.seqs.size(), 2u);
+    QCOMPARE(seen.ops.back(), QByteArray("new 1"));
 }
 
 QTEST_GUILESS_MAIN(TestRedisLog)
