@@ -18,14 +18,67 @@ namespace {
 // Seqs and client op ids stay far below 2^53, where Lua's numbers are exact.
 const char kLibrary[] = R"LUA(#!lua name=scrawl
 
+-- The wall's head and its latest snapshot, in one step; the wall is made when asked to.
+-- KEYS: meta, snap, walls (name -> id), wall-ids. ARGV: name, fresh epoch, create (1/0).
+-- Returns {epoch, seq, id, snapshot seq, snapshot bytes}; epoch '' when there is no such wall.
 local function open(keys, args)
-  local meta = keys[1]
+  local meta, snap, walls, ids = keys[1], keys[2], keys[3], keys[4]
   local epoch = redis.call('HGET', meta, 'epoch')
   if not epoch then
-    epoch = args[1]
-    redis.call('HSET', meta, 'epoch', epoch, 'seq', 0)
+    if args[3] ~= '1' then
+      return {'', 0, 0, 0, ''}
+    end
+    epoch = args[2]
+    local id = redis.call('INCR', ids)
+    redis.call('HSET', meta, 'epoch', epoch, 'seq', 0, 'id', id)
+    redis.call('HSET', walls, args[1], id)
   end
-  return {epoch, tonumber(redis.call('HGET', meta, 'seq'))}
+  local s = redis.call('HMGET', snap, 'epoch', 'seq', 'data')
+  local snapSeq, snapData = 0, ''
+  if s[1] == epoch then
+    snapSeq, snapData = tonumber(s[2]), s[3]
+  end
+  return {epoch, tonumber(redis.call('HGET', meta, 'seq')), tonumber(redis.call('HGET', meta, 'id')), snapSeq, snapData}
+end
+
+-- Keeps a snapshot of the wall at seq and trims the log behind it, keeping the last `keep` ops
+-- it shows (resends and short resumes read them). An older snapshot than the one kept is
+-- not stored. KEYS: meta, log, snap. ARGV: epoch, seq, bytes, keep.
+local function snapshot(keys, args)
+  local meta, log, snap = keys[1], keys[2], keys[3]
+  local epoch, seq, keep = args[1], tonumber(args[2]), tonumber(args[4])
+  local current = redis.call('HGET', meta, 'epoch')
+  if current ~= epoch then
+    return {'epoch', current or ''}
+  end
+  if seq > tonumber(redis.call('HGET', meta, 'seq')) then
+    return redis.error_reply('ERR a snapshot past the wall\'s last op')
+  end
+  local s = redis.call('HMGET', snap, 'epoch', 'seq')
+  if s[1] == epoch and tonumber(s[2]) >= seq then
+    return {'older', tonumber(s[2])}
+  end
+  redis.call('HSET', snap, 'epoch', epoch, 'seq', seq, 'data', args[3])
+  local from = seq - keep + 1
+  if from > 1 then
+    redis.call('XTRIM', log, 'MINID', from .. '-0')
+  end
+  return {'ok', seq}
+end
+
+-- A person's id by the hash of their resume token; made when asked to (0: none).
+-- KEYS: users (hash -> id), user-ids. ARGV: token hash, create (1/0).
+local function user(keys, args)
+  local id = redis.call('HGET', keys[1], args[1])
+  if id then
+    return tonumber(id)
+  end
+  if args[2] ~= '1' then
+    return 0
+  end
+  id = redis.call('INCR', keys[2])
+  redis.call('HSET', keys[1], args[1], id)
+  return id
 end
 
 local function append(keys, args)
@@ -62,6 +115,8 @@ local function read(keys, args)
 end
 
 redis.register_function('scrawl_open', open)
+redis.register_function('scrawl_snapshot', snapshot)
+redis.register_function('scrawl_user', user)
 redis.register_function('scrawl_append', append)
 redis.register_function('scrawl_read', read)
 )LUA";
@@ -170,16 +225,64 @@ QByteArray RedisWallLog::keyPrefix(const QString &wall)
     return "scrawl:{w:" + wall.toUtf8().toHex() + "}:";
 }
 
-void RedisWallLog::open(const QString &wall, std::function<void(std::optional<Head>, QString)> done)
+void RedisWallLog::open(const QString &wall, bool create, std::function<void(std::optional<Opened>, QString)> done)
 {
     const QByteArray prefix = keyPrefix(wall);
-    m_commands->command({"FCALL", "scrawl_open", "1", prefix + "meta", newEpoch()},
+    m_commands->command({"FCALL", "scrawl_open", "4", prefix + "meta", prefix + "snap", "scrawl:walls",
+                         "scrawl:wall-ids", wall.toUtf8(), newEpoch(), create ? "1" : "0"},
                         [done = std::move(done)](const RedisReply &reply) {
-        if (reply.isError() || reply.elements.size() != 2) {
+        if (reply.isError() || reply.elements.size() != 5) {
             done(std::nullopt, reply.isError() ? errorText(reply) : QStringLiteral("an unexpected reply from scrawl_open"));
             return;
         }
-        done(Head{reply.elements[0].text, toSeq(reply.elements[1])}, {});
+        const auto &e = reply.elements;
+        Opened opened;
+        opened.head = {e[0].text, toSeq(e[1])};
+        opened.wallId = std::int64_t(toSeq(e[2]));
+        opened.snapshotSeq = toSeq(e[3]);
+        opened.snapshot = e[4].text;
+        done(std::move(opened), {});
+    });
+}
+
+void RedisWallLog::saveSnapshot(const QString &wall, const QByteArray &epoch, std::uint64_t seq,
+                                const QByteArray &bytes, std::uint64_t keepOps,
+                                std::function<void(SnapshotSaved)> done)
+{
+    const QByteArray prefix = keyPrefix(wall);
+    m_commands->command({"FCALL", "scrawl_snapshot", "3", prefix + "meta", prefix + "log", prefix + "snap", epoch,
+                         QByteArray::number(seq), bytes, QByteArray::number(keepOps)},
+                        [done = std::move(done)](const RedisReply &reply) {
+        SnapshotSaved result;
+        const auto &e = reply.elements;
+        const QByteArray kind = e.empty() ? QByteArray() : e[0].text;
+        if (reply.isError()) {
+            result.error = errorText(reply);
+        } else if (kind == "ok" && e.size() == 2) {
+            result.status = SnapshotSaved::Status::Ok;
+        } else if (kind == "older" && e.size() == 2) {
+            result.status = SnapshotSaved::Status::Older;
+            result.keptSeq = toSeq(e[1]);
+        } else if (kind == "epoch" && e.size() == 2) {
+            result.status = SnapshotSaved::Status::EpochChanged;
+            result.epoch = e[1].text;
+        } else {
+            result.error = QStringLiteral("an unexpected reply from scrawl_snapshot");
+        }
+        if (done)
+            done(std::move(result));
+    });
+}
+
+void RedisWallLog::user(const QByteArray &tokenHash, bool create, std::function<void(std::optional<std::uint64_t>, QString)> done)
+{
+    m_commands->command({"FCALL", "scrawl_user", "2", "scrawl:users", "scrawl:user-ids", tokenHash, create ? "1" : "0"},
+                        [done = std::move(done)](const RedisReply &reply) {
+        if (reply.isError() || reply.type != RedisReply::Type::Integer) {
+            done(std::nullopt, reply.isError() ? errorText(reply) : QStringLiteral("an unexpected reply from scrawl_user"));
+            return;
+        }
+        done(std::uint64_t(reply.integer), {});
     });
 }
 

@@ -4,13 +4,16 @@
 // exactly once, decided in Redis by one function call per op.
 //
 // Each wall has, under one hash tag (so that a Redis Cluster keeps them in one slot):
-//   scrawl:{w:HEX}:meta  a hash: the wall's epoch, its last seq, and per author the highest
-//                        client op id appended and the seq it got;
+//   scrawl:{w:HEX}:meta  a hash: the wall's epoch, its last seq, its id, and per author the
+//                        highest client op id appended and the seq it got;
+//   scrawl:{w:HEX}:snap  a hash: the latest snapshot (epoch, seq, data);
 //   scrawl:{w:HEX}:log   a stream whose entry ids are the seqs (<seq>-0), each entry the op
 //                        without its seq;
 //   scrawl:{w:HEX}:ops   the channel every appended op is published on, as
 //                        "<seq>:<epoch>:<op bytes>".
 // HEX is the wall's name in hexadecimal (a name may hold braces, which would break the tag).
+// Shared by all walls: scrawl:walls (name -> id), scrawl:wall-ids, scrawl:users (token hash
+// -> id), scrawl:user-ids.
 //
 // The epoch is made when the wall's meta is first made. If Redis loses its data and the wall is
 // made again, it gets a new epoch: an append that names the old one is refused (EpochChanged),
@@ -75,8 +78,32 @@ public:
     bool isReady() const { return m_ready; }
     QString problem() const;
 
-    // The wall's epoch and last seq; the wall is made (with a new epoch) when it does not exist.
-    void open(const QString &wall, std::function<void(std::optional<Head>, QString error)> done);
+    struct Opened
+    {
+        Head head;                  // epoch empty: no such wall (and not made)
+        std::int64_t wallId = 0;    // the wall's number in this cluster
+        std::uint64_t snapshotSeq = 0;
+        QByteArray snapshot;        // the latest snapshot of this epoch (empty: none yet)
+    };
+    struct SnapshotSaved
+    {
+        enum class Status { Ok, Older, EpochChanged, Failed };
+        Status status = Status::Failed;
+        std::uint64_t keptSeq = 0;  // Older: the seq of the snapshot kept
+        QByteArray epoch;           // EpochChanged: the wall's now
+        QString error;
+    };
+
+    // The wall's head and latest snapshot, in one step; when it does not exist it is made
+    // (with a new epoch) if `create`, else Opened::head.epoch is empty.
+    void open(const QString &wall, bool create, std::function<void(std::optional<Opened>, QString error)> done);
+    // Keeps `bytes` as the wall's snapshot at `seq` (of history `epoch`) and trims the log behind
+    // it, keeping its last `keepOps` ops. A snapshot older than the one kept is not stored.
+    void saveSnapshot(const QString &wall, const QByteArray &epoch, std::uint64_t seq, const QByteArray &bytes,
+                      std::uint64_t keepOps, std::function<void(SnapshotSaved)> done = {});
+    // A person's id in this cluster by the hash of their resume token; made if `create` (else
+    // 0 when unknown).
+    void user(const QByteArray &tokenHash, bool create, std::function<void(std::optional<std::uint64_t>, QString error)> done);
     // Appends `op` (serialised without its seq) by `author` with `clientOpId` (0: no
     // exactly-once check) to the wall whose history is `epoch`, and publishes it.
     void append(const QString &wall, const QByteArray &epoch, std::uint64_t author,

@@ -49,8 +49,9 @@ RedisWallLog::Head openWall(RedisWallLog &log, const QString &wall)
     std::optional<RedisWallLog::Head> head;
     QString error = QStringLiteral("no answer");
     bool answered = false;
-    log.open(wall, [&](std::optional<RedisWallLog::Head> h, QString e) {
-        head = std::move(h);
+    log.open(wall, true, [&](std::optional<RedisWallLog::Opened> o, QString e) {
+        if (o)
+            head = o->head;
         error = e;
         answered = true;
     });
@@ -106,6 +107,9 @@ private slots:
     void aHungRedisIsNoticedWithinTheTimeout();
     void anUnreachableRedisFailsAtOnceWithTheAddress();
     void aTrimmedLogShowsTheGap();
+    void wallsAreMadeOnlyWhenAskedAndNumberedOnce();
+    void aSnapshotComesWithOpenAndTrimsTheLogBehindIt();
+    void aPersonIsOneIdOnEveryServer();
     // WallLogFollower: what one server applies of a wall.
     void aFollowerHandsOverEveryOpInOrderOnce();
     void aFollowerFillsTheGapOfALostMessage();
@@ -458,6 +462,148 @@ void TestRedisLog::aTrimmedLogShowsTheGap()
     QCOMPARE(r.entries.front().op, QByteArray("7"));
     // Appends go on after a trim.
     QCOMPARE(appendOne(*a, wall, epoch, 1, 0, "11").seq, 11u);
+}
+
+namespace {
+
+std::optional<RedisWallLog::Opened> openOrNot(RedisWallLog &log, const QString &wall, bool create)
+{
+    std::optional<RedisWallLog::Opened> out;
+    bool answered = false;
+    log.open(wall, create, [&](std::optional<RedisWallLog::Opened> o, QString) {
+        out = std::move(o);
+        answered = true;
+    });
+    if (!QTest::qWaitFor([&] { return answered; }, 5000))
+        qWarning() << "open: no answer within 5 s";
+    return out;
+}
+
+RedisWallLog::SnapshotSaved saveSnapshot(RedisWallLog &log, const QString &wall, const QByteArray &epoch,
+                                         std::uint64_t seq, const QByteArray &bytes, std::uint64_t keep)
+{
+    std::optional<RedisWallLog::SnapshotSaved> out;
+    log.saveSnapshot(wall, epoch, seq, bytes, keep, [&](RedisWallLog::SnapshotSaved r) { out = std::move(r); });
+    if (!QTest::qWaitFor([&] { return out.has_value(); }, 5000))
+        qWarning() << "saveSnapshot: no answer within 5 s";
+    return out.value_or(RedisWallLog::SnapshotSaved{});
+}
+
+std::optional<std::uint64_t> userOf(RedisWallLog &log, const QByteArray &tokenHash, bool create)
+{
+    std::optional<std::uint64_t> out;
+    bool answered = false;
+    log.user(tokenHash, create, [&](std::optional<std::uint64_t> id, QString) {
+        out = id;
+        answered = true;
+    });
+    if (!QTest::qWaitFor([&] { return answered; }, 5000))
+        qWarning() << "user: no answer within 5 s";
+    return out;
+}
+
+} // namespace
+
+void TestRedisLog::wallsAreMadeOnlyWhenAskedAndNumberedOnce()
+{
+    RedisProcess redis;
+    QVERIFY2(redis.start(), qPrintable(redis.error()));
+    auto a = readyLog(redis);
+    auto b = readyLog(redis);
+    QTRY_VERIFY_WITH_TIMEOUT(a->isReady() && b->isReady(), 5000);
+
+    auto none = openOrNot(*a, QStringLiteral("nowhere"), false);
+    QVERIFY(none);
+    QVERIFY(none->head.epoch.isEmpty());
+    QCOMPARE(none->wallId, 0);
+    QCOMPARE(redis.call({"EXISTS", RedisWallLog::keyPrefix(QStringLiteral("nowhere")) + "meta"}), QByteArray(":0\r\n"));
+
+    auto first = openOrNot(*a, QStringLiteral("first"), true);
+    auto second = openOrNot(*b, QStringLiteral("second"), true);
+    QVERIFY(first && second);
+    QCOMPARE(first->wallId, 1);
+    QCOMPARE(second->wallId, 2);
+    // Found again, from either server, with the same id and history; never made twice.
+    auto again = openOrNot(*b, QStringLiteral("first"), true);
+    QCOMPARE(again->wallId, 1);
+    QCOMPARE(again->head.epoch, first->head.epoch);
+    QCOMPARE(openOrNot(*a, QStringLiteral("first"), false)->wallId, 1);
+    QVERIFY(first->snapshot.isEmpty());
+    QCOMPARE(first->snapshotSeq, 0u);
+}
+
+void TestRedisLog::aSnapshotComesWithOpenAndTrimsTheLogBehindIt()
+{
+    RedisProcess redis;
+    QVERIFY2(redis.start(), qPrintable(redis.error()));
+    auto a = readyLog(redis);
+    auto b = readyLog(redis);
+    QTRY_VERIFY_WITH_TIMEOUT(a->isReady() && b->isReady(), 5000);
+    const QString wall = QStringLiteral("snapped");
+    const QByteArray epoch = openWall(*a, wall).epoch;
+    for (int i = 1; i <= 20; ++i)
+        appendOne(*a, wall, epoch, 1, 0, QByteArray::number(i));
+
+    using Status = RedisWallLog::SnapshotSaved::Status;
+    const QByteArray picture(300000, 's'); // a few hundred kB, as a real wall's is
+    QCOMPARE(saveSnapshot(*a, wall, epoch, 15, picture, 5).status, Status::Ok);
+    // The log keeps the last 5 ops the snapshot shows (11..15), and everything after it.
+    const ReadResult kept = readAll(*b, wall, 0);
+    QCOMPARE(kept.entries.size(), 10u);
+    QCOMPARE(kept.entries.front().seq, 11u);
+    QCOMPARE(kept.head->seq, 20u);
+    // Another server opening the wall gets the snapshot and the head with it.
+    auto opened = openOrNot(*b, wall, false);
+    QCOMPARE(opened->snapshotSeq, 15u);
+    QCOMPARE(opened->snapshot, picture);
+    QCOMPARE(opened->head.seq, 20u);
+
+    // An older snapshot (a slower server's) does not replace it.
+    auto older = saveSnapshot(*b, wall, epoch, 12, "older", 5);
+    QCOMPARE(older.status, Status::Older);
+    QCOMPARE(older.keptSeq, 15u);
+    QCOMPARE(openOrNot(*b, wall, false)->snapshot, picture);
+    // One past the wall's last op is refused by name.
+    auto ahead = saveSnapshot(*a, wall, epoch, 21, "ahead", 5);
+    QCOMPARE(ahead.status, Status::Failed);
+    QVERIFY2(ahead.error.contains(QStringLiteral("past the wall's last op")), qPrintable(ahead.error));
+    // One of another history is refused and says the wall's.
+    auto stale = saveSnapshot(*a, wall, "some-old-epoch", 18, "stale", 5);
+    QCOMPARE(stale.status, Status::EpochChanged);
+    QCOMPARE(stale.epoch, epoch);
+    // A newer one replaces it and trims further.
+    QCOMPARE(saveSnapshot(*b, wall, epoch, 20, "newest", 0).status, Status::Ok);
+    QCOMPARE(readAll(*a, wall, 0).entries.size(), 0u);
+    QCOMPARE(openOrNot(*a, wall, false)->snapshot, QByteArray("newest"));
+}
+
+void TestRedisLog::aPersonIsOneIdOnEveryServer()
+{
+    RedisProcess redis;
+    QVERIFY2(redis.start(), qPrintable(redis.error()));
+    auto a = readyLog(redis);
+    auto b = readyLog(redis);
+    QTRY_VERIFY_WITH_TIMEOUT(a->isReady() && b->isReady(), 5000);
+    QCOMPARE(userOf(*a, "hash-of-ada", false), std::optional<std::uint64_t>(0)); // unknown, not made
+    const auto ada = userOf(*a, "hash-of-ada", true);
+    QCOMPARE(ada, std::optional<std::uint64_t>(1));
+    QCOMPARE(userOf(*b, "hash-of-ada", false), ada); // the same person on the other server
+    QCOMPARE(userOf(*b, "hash-of-ada", true), ada);  // not made twice
+    // Many people arriving at both servers at once: one id each, all different.
+    std::set<std::uint64_t> ids;
+    int answered = 0;
+    for (int i = 0; i < 100; ++i) {
+        for (RedisWallLog *log : {a.get(), b.get()}) {
+            log->user("person-" + QByteArray::number(i), true, [&](std::optional<std::uint64_t> id, QString) {
+                ++answered;
+                if (id)
+                    ids.insert(*id);
+            });
+        }
+    }
+    QTRY_COMPARE(answered, 200);
+    QCOMPARE(ids.size(), 100u); // each person's two arrivals got one id
+    QVERIFY(!ids.count(*ada));
 }
 
 namespace {
