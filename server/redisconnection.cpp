@@ -104,6 +104,7 @@ RedisReply fromHiredis(const redisReply *r)
 
 } // namespace
 
+
 // --- connection ------------------------------------------------------------------------------
 
 RedisConnection::RedisConnection(RedisAddress address, QObject *parent)
@@ -282,7 +283,7 @@ void RedisConnection::unsubscribe(const QByteArray &channel)
         write({"UNSUBSCRIBE", channel}, {}, true);
 }
 
-QByteArray RedisConnection::encode(const std::vector<QByteArray> &args)
+QByteArray encodeRedisCommand(const std::vector<QByteArray> &args)
 {
     QByteArray out;
     qsizetype size = 16;
@@ -305,7 +306,7 @@ QByteArray RedisConnection::encode(const std::vector<QByteArray> &args)
 void RedisConnection::write(const std::vector<QByteArray> &args, Callback done, bool internal)
 {
     m_waiting.push_back({std::move(done), m_clock.elapsed(), internal});
-    m_socket->write(encode(args));
+    m_socket->write(encodeRedisCommand(args));
 }
 
 void RedisConnection::onReadyRead()
@@ -406,6 +407,131 @@ void RedisConnection::check()
     }
     if (m_state == State::Ready && now - m_lastHeardMs > m_options.keepAliveMs)
         write({"PING"}, {}, true);
+}
+
+// --- blocking connection -----------------------------------------------------------------------
+
+RedisSyncConnection::RedisSyncConnection(RedisAddress address)
+    : RedisSyncConnection(std::move(address), Options{})
+{
+}
+
+RedisSyncConnection::RedisSyncConnection(RedisAddress address, Options options)
+    : m_address(std::move(address))
+    , m_options(options)
+{
+    m_clock.start();
+}
+
+RedisSyncConnection::~RedisSyncConnection()
+{
+    if (m_reader)
+        redisReaderFree(m_reader);
+}
+
+void RedisSyncConnection::fail(const QString &why)
+{
+    m_error = QStringLiteral("%1 (%2)").arg(why, m_address.toString());
+    m_failedAtMs = m_clock.elapsed();
+    if (m_socket) {
+        m_socket->abort();
+        m_socket.reset();
+    }
+    if (m_reader) {
+        redisReaderFree(m_reader);
+        m_reader = nullptr;
+    }
+}
+
+bool RedisSyncConnection::ensureConnected(qint64 deadlineMs)
+{
+    if (m_socket && m_socket->state() == QAbstractSocket::ConnectedState)
+        return true;
+    if (m_failedAtMs >= 0 && m_clock.elapsed() - m_failedAtMs < m_options.failFastMs)
+        return false; // m_error still says why
+    m_socket = std::make_unique<QTcpSocket>();
+    m_socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+    m_reader = redisReaderCreate();
+    m_socket->connectToHost(m_address.host, m_address.port);
+    if (!m_socket->waitForConnected(int(std::max<qint64>(1, deadlineMs - m_clock.elapsed())))) {
+        fail(QStringLiteral("Redis could not be reached: %1").arg(m_socket->errorString()));
+        return false;
+    }
+    std::vector<std::vector<QByteArray>> setup;
+    if (m_address.db != 0)
+        setup.push_back({"SELECT", QByteArray::number(m_address.db)});
+    setup.insert(setup.end(), m_onConnect.begin(), m_onConnect.end());
+    if (setup.empty())
+        return true;
+    std::vector<RedisReply> replies;
+    if (!roundTrip(setup, &replies, deadlineMs))
+        return false;
+    for (const RedisReply &r : replies) {
+        if (r.isError()) {
+            fail(QStringLiteral("Redis refused a connection's setup: %1").arg(QString::fromUtf8(r.text)));
+            return false;
+        }
+    }
+    return true;
+}
+
+bool RedisSyncConnection::roundTrip(const std::vector<std::vector<QByteArray>> &commands,
+                                    std::vector<RedisReply> *replies, qint64 deadlineMs)
+{
+    QByteArray out;
+    for (const auto &c : commands)
+        out += encodeRedisCommand(c);
+    m_socket->write(out);
+    while (m_socket->bytesToWrite() > 0) {
+        const qint64 left = deadlineMs - m_clock.elapsed();
+        if (left <= 0 || !m_socket->waitForBytesWritten(int(left))) {
+            fail(QStringLiteral("Redis did not take a command within %1 ms").arg(m_options.timeoutMs));
+            return false;
+        }
+    }
+    while (replies->size() < commands.size()) {
+        void *raw = nullptr;
+        if (redisReaderGetReply(m_reader, &raw) != REDIS_OK) {
+            fail(QStringLiteral("Redis sent something that is not a Redis reply"));
+            return false;
+        }
+        if (raw) {
+            replies->push_back(fromHiredis(static_cast<redisReply *>(raw)));
+            freeReplyObject(raw);
+            continue;
+        }
+        const qint64 left = deadlineMs - m_clock.elapsed();
+        if (left <= 0 || !m_socket->waitForReadyRead(int(left))) {
+            fail(left <= 0 || m_socket->error() == QAbstractSocket::SocketTimeoutError
+                     ? QStringLiteral("Redis did not answer within %1 ms").arg(m_options.timeoutMs)
+                     : QStringLiteral("the connection to Redis was lost: %1").arg(m_socket->errorString()));
+            return false;
+        }
+        const QByteArray bytes = m_socket->readAll();
+        if (redisReaderFeed(m_reader, bytes.constData(), size_t(bytes.size())) != REDIS_OK) {
+            fail(QStringLiteral("Redis sent something that is not a Redis reply"));
+            return false;
+        }
+    }
+    return true;
+}
+
+std::vector<RedisReply> RedisSyncConnection::pipeline(const std::vector<std::vector<QByteArray>> &commands)
+{
+    const qint64 deadline = m_clock.elapsed() + m_options.timeoutMs;
+    std::vector<RedisReply> replies;
+    if (ensureConnected(deadline) && roundTrip(commands, &replies, deadline)) {
+        m_error.clear();
+        m_failedAtMs = -1;
+        return replies;
+    }
+    const QByteArray error = "ERR " + m_error.toUtf8();
+    return std::vector<RedisReply>(commands.size(), RedisReply::error(error));
+}
+
+RedisReply RedisSyncConnection::command(const std::vector<QByteArray> &args)
+{
+    return pipeline({args}).front();
 }
 
 } // namespace scrawl

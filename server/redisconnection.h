@@ -21,6 +21,7 @@
 
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 #include <vector>
@@ -53,6 +54,9 @@ struct RedisReply
     bool isNil() const { return type == Type::Nil; }
     static RedisReply error(const QByteArray &message);
 };
+
+// A command in Redis's wire format (RESP).
+QByteArray encodeRedisCommand(const std::vector<QByteArray> &args);
 
 class RedisConnection : public QObject
 {
@@ -121,7 +125,6 @@ private:
     void handshakeStep();
     void becomeReady();
     void write(const std::vector<QByteArray> &args, Callback done, bool internal);
-    static QByteArray encode(const std::vector<QByteArray> &args);
 
     RedisAddress m_address;
     Options m_options;
@@ -139,6 +142,47 @@ private:
     int m_reconnectMs = 0;
     QTimer m_reconnect;
     QTimer m_watchdog;
+};
+
+// For the few calls that must answer at once (Directory): commands sent and their replies
+// awaited on the calling thread, for at most timeoutMs all together. After a failure the
+// connection is made again on the next call, but not before failFastMs: meanwhile calls fail
+// at once, so that a Redis known to be down never holds the thread again and again.
+class RedisSyncConnection
+{
+public:
+    struct Options
+    {
+        int timeoutMs = 1000;
+        int failFastMs = 500;
+    };
+    explicit RedisSyncConnection(RedisAddress address);
+    RedisSyncConnection(RedisAddress address, Options options);
+    ~RedisSyncConnection();
+
+    // Run after every connect, before anything else (a library to load). Their replies must
+    // not be errors.
+    void setOnConnect(std::vector<std::vector<QByteArray>> commands) { m_onConnect = std::move(commands); }
+    // One reply per command, in order (an error reply for each when the connection failed).
+    std::vector<RedisReply> pipeline(const std::vector<std::vector<QByteArray>> &commands);
+    RedisReply command(const std::vector<QByteArray> &args);
+    // Why the last call failed (empty when it did not).
+    QString lastError() const { return m_error; }
+
+private:
+    bool ensureConnected(qint64 deadlineMs);
+    bool roundTrip(const std::vector<std::vector<QByteArray>> &commands, std::vector<RedisReply> *replies,
+                   qint64 deadlineMs);
+    void fail(const QString &why);
+
+    RedisAddress m_address;
+    Options m_options;
+    std::unique_ptr<QTcpSocket> m_socket;
+    redisReader *m_reader = nullptr;
+    std::vector<std::vector<QByteArray>> m_onConnect;
+    QElapsedTimer m_clock;
+    qint64 m_failedAtMs = -1;
+    QString m_error;
 };
 
 } // namespace scrawl

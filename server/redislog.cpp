@@ -19,10 +19,11 @@ namespace {
 const char kLibrary[] = R"LUA(#!lua name=scrawl
 
 -- The wall's head and its latest snapshot, in one step; the wall is made when asked to.
--- KEYS: meta, snap, walls (name -> id), wall-ids. ARGV: name, fresh epoch, create (1/0).
+-- KEYS: meta, snap, walls (name -> id), wall-ids, wall-names (id -> name).
+-- ARGV: name, fresh epoch, create (1/0).
 -- Returns {epoch, seq, id, snapshot seq, snapshot bytes}; epoch '' when there is no such wall.
 local function open(keys, args)
-  local meta, snap, walls, ids = keys[1], keys[2], keys[3], keys[4]
+  local meta, snap, walls, ids, names = keys[1], keys[2], keys[3], keys[4], keys[5]
   local epoch = redis.call('HGET', meta, 'epoch')
   if not epoch then
     if args[3] ~= '1' then
@@ -32,6 +33,7 @@ local function open(keys, args)
     local id = redis.call('INCR', ids)
     redis.call('HSET', meta, 'epoch', epoch, 'seq', 0, 'id', id)
     redis.call('HSET', walls, args[1], id)
+    redis.call('HSET', names, id, args[1])
   end
   local s = redis.call('HMGET', snap, 'epoch', 'seq', 'data')
   local snapSeq, snapData = 0, ''
@@ -121,12 +123,21 @@ redis.register_function('scrawl_append', append)
 redis.register_function('scrawl_read', read)
 )LUA";
 
-QByteArray newEpoch()
+} // namespace
+
+QByteArray RedisWallLog::functionLibrary()
+{
+    return QByteArray(kLibrary);
+}
+
+QByteArray RedisWallLog::newEpoch()
 {
     // Time and randomness: two servers making a lost wall again at once still differ.
     return QByteArray::number(QDateTime::currentMSecsSinceEpoch(), 36) + '-'
            + QByteArray::number(QRandomGenerator::global()->generate64(), 36);
 }
+
+namespace {
 
 std::uint64_t toSeq(const RedisReply &r)
 {
@@ -199,7 +210,7 @@ QString RedisWallLog::problem() const
 
 void RedisWallLog::loadLibrary()
 {
-    m_commands->command({"FUNCTION", "LOAD", "REPLACE", QByteArray(kLibrary)}, [this](const RedisReply &reply) {
+    m_commands->command({"FUNCTION", "LOAD", "REPLACE", functionLibrary()}, [this](const RedisReply &reply) {
         if (reply.isError()) {
             m_libraryProblem = QStringLiteral("Redis refused Scrawl's function library: %1").arg(errorText(reply));
             qCWarning(lcRedis).noquote() << m_libraryProblem;
@@ -228,8 +239,8 @@ QByteArray RedisWallLog::keyPrefix(const QString &wall)
 void RedisWallLog::open(const QString &wall, bool create, std::function<void(std::optional<Opened>, QString)> done)
 {
     const QByteArray prefix = keyPrefix(wall);
-    m_commands->command({"FCALL", "scrawl_open", "4", prefix + "meta", prefix + "snap", "scrawl:walls",
-                         "scrawl:wall-ids", wall.toUtf8(), newEpoch(), create ? "1" : "0"},
+    m_commands->command({"FCALL", "scrawl_open", "5", prefix + "meta", prefix + "snap", "scrawl:walls",
+                         "scrawl:wall-ids", "scrawl:wall-names", wall.toUtf8(), newEpoch(), create ? "1" : "0"},
                         [done = std::move(done)](const RedisReply &reply) {
         if (reply.isError() || reply.elements.size() != 5) {
             done(std::nullopt, reply.isError() ? errorText(reply) : QStringLiteral("an unexpected reply from scrawl_open"));

@@ -12,8 +12,8 @@
 //   scrawl:{w:HEX}:ops   the channel every appended op is published on, as
 //                        "<seq>:<epoch>:<op bytes>".
 // HEX is the wall's name in hexadecimal (a name may hold braces, which would break the tag).
-// Shared by all walls: scrawl:walls (name -> id), scrawl:wall-ids, scrawl:users (token hash
-// -> id), scrawl:user-ids.
+// Shared by all walls: scrawl:walls (name -> id), scrawl:wall-names (id -> name),
+// scrawl:wall-ids, scrawl:users (token hash -> id), scrawl:user-ids.
 //
 // The epoch is made when the wall's meta is first made. If Redis loses its data and the wall is
 // made again, it gets a new epoch: an append that names the old one is refused (EpochChanged),
@@ -124,6 +124,11 @@ public:
     void unwatch(const QString &wall);
 
     static QByteArray keyPrefix(const QString &wall);
+    // The Lua library of Scrawl's functions (loaded with FUNCTION LOAD REPLACE).
+    static QByteArray functionLibrary();
+    // A new history's name: time and randomness, so that two servers making a lost wall again
+    // at once still differ.
+    static QByteArray newEpoch();
 
     // Test hooks.
     RedisConnection &commands() { return *m_commands; }

@@ -4,6 +4,7 @@
 // embedded SQLite one without the rooms noticing.
 
 #include "core/protocol.h"
+#include "server/directory.h"
 
 #include <QByteArray>
 #include <QByteArrayView>
@@ -19,47 +20,6 @@
 
 namespace scrawl {
 
-struct StoredWall
-{
-    std::int64_t id = 0;
-    QString name;
-    std::uint64_t headSeq = 0;
-};
-
-// Who owns a wall and how it is protected. Secrets are never stored in clear: the owner token
-// and the API token are kept as SHA-256 hashes (random tokens of kOwnerTokenBytes and
-// kApiTokenBytes: too much entropy to guess from a hash), the password as PBKDF2. The API token
-// is shown to the owner once, when it is made (wall creation, Moderate.NEW_API_TOKEN).
-struct WallAccess
-{
-    std::uint64_t ownerUser = 0;       // 0: a wall from before owners existed
-    QByteArray ownerTokenHash;         // SHA-256 of the owner token
-    QByteArray passwordHash;           // empty: no password
-    QByteArray passwordSalt;
-    int passwordIterations = 0;
-    QByteArray apiTokenHash;           // SHA-256 of the API token
-    bool locked = false;
-    // Only authors and moderators change someone's work. A new wall is open (everyone may, as in
-    // the whiteboards people know); walls stored before this existed stay protected, as they were.
-    bool protectedWork = false;
-    bool hasPassword() const { return !passwordHash.isEmpty(); }
-};
-
-// A kick: the user, and the address they were on (empty when they were not online), held out
-// of the wall until untilMs (ms since the epoch).
-struct StoredKick
-{
-    std::uint64_t user = 0;
-    QString address;
-    qint64 untilMs = 0;
-};
-
-struct WallSummary
-{
-    QString name;
-    std::uint64_t ops = 0;
-};
-
 // One sequenced op ready to be written: the wall it belongs to, the op, and the generation of
 // the wall's in-memory state it was sequenced on (WallServer::reloadRoom starts a new one; a
 // failed commit refuses every later op of the same generation, see appendOpsAsync).
@@ -70,18 +30,13 @@ struct PendingOp
     std::uint64_t epoch = 0;
 };
 
-class Storage
+// The op log, snapshots and history of walls, and (through Directory) who and what they are.
+class Storage : public Directory
 {
 public:
-    virtual ~Storage() = default;
-
     virtual bool open(QString *error) = 0;
     virtual void close() = 0;
-    virtual QString lastError() const = 0;
 
-    virtual std::optional<StoredWall> findWall(const QString &name) = 0;
-    virtual std::optional<StoredWall> createWall(const QString &name) = 0;
-    virtual std::vector<WallSummary> walls() = 0;
 
     // The op log is written on a commit thread with its own connection, so that a write that
     // stalls (dirty-page writeback, a checkpoint's fsync) never holds up the thread that
@@ -162,22 +117,8 @@ public:
     virtual std::vector<std::pair<std::uint64_t, std::uint64_t>>
     lastClientOpIds(std::int64_t wallId) = 0;
 
-    // Access: one record per wall, and each user's role on it (pb::Role values).
-    virtual std::optional<WallAccess> wallAccess(std::int64_t wallId) = 0;
-    virtual bool saveWallAccess(std::int64_t wallId, const WallAccess &access) = 0;
-    virtual std::vector<std::pair<std::uint64_t, int>> roles(std::int64_t wallId) = 0;
-    // Role 0 (member) removes the row.
-    virtual bool setRole(std::int64_t wallId, std::uint64_t user, int role) = 0;
-    // Kicks of the wall that last past nowMs; the ones that ended are deleted.
-    virtual std::optional<std::vector<StoredKick>> kicks(std::int64_t wallId, qint64 nowMs) = 0;
-    virtual bool saveKick(std::int64_t wallId, const StoredKick &kick) = 0;
     // Removes the wall with its ops, snapshots, access record, roles and kicks. All or nothing.
     virtual bool deleteWall(std::int64_t wallId) = 0;
-
-    // Users: a resume token maps to a stable user id across connections and restarts. Only the
-    // token's SHA-256 is stored (it carries the owner role of the walls its user created).
-    virtual std::optional<std::uint64_t> findUser(const QByteArray &token) = 0;
-    virtual std::optional<std::uint64_t> createUser(const QByteArray &token) = 0;
 };
 
 // SQLite through QtSql, in WAL mode, one file in the data directory.
