@@ -511,7 +511,7 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
         std::map<QString, int> online;
         for (Room *r : m_server->loadedRooms())
             online[r->name] = int(r->members.size());
-        for (const WallSummary &w : m_server->storage().walls()) {
+        for (const WallSummary &w : m_server->directory().walls()) {
             const auto it = online.find(w.name);
             walls.append(QJsonObject{{QStringLiteral("name"), w.name},
                                      {QStringLiteral("online"), it == online.end() ? 0 : it->second},
@@ -534,7 +534,7 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
         std::optional<StoredWall> stored;
         WallAccess storedAccess;
         if (!room) {
-            stored = m_server->storage().findWall(wall);
+            stored = m_server->directory().findWall(wall);
             if (!stored) {
                 replyError(responder, Status::NotFound,
                            QStringLiteral("There is no wall named \"%1\"; join it from the app "
@@ -542,7 +542,7 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
                 return true;
             }
             // A wall from before owners existed has no record: open, and without a token yet.
-            storedAccess = m_server->storage().wallAccess(stored->id).value_or(WallAccess{});
+            storedAccess = m_server->directory().wallAccess(stored->id).value_or(WallAccess{});
         }
         const WallAccess &access = room ? room->access : storedAccess;
         const bool tokenOk = m_server->apiTokenMatches(access, requestToken(request));

@@ -372,11 +372,11 @@ void Session::onHello(const pb::Hello &hello)
     m_name = m_name.trimmed();
     m_color = hello.color() & 0xFFFFFFu;
 
-    Storage &storage = m_server->storage();
+    Directory &directory = m_server->directory();
     bool resumed = false;
     QByteArray token = QByteArray::fromStdString(hello.resume_token());
     if (!token.isEmpty()) {
-        if (auto id = storage.findUser(token)) {
+        if (auto id = directory.findUser(token)) {
             m_userId = *id;
             resumed = true;
         }
@@ -393,7 +393,7 @@ void Session::onHello(const pb::Hello &hello)
             return;
         }
         token = newToken();
-        if (const auto id = storage.createUser(token)) {
+        if (const auto id = directory.createUser(token)) {
             m_userId = *id;
         } else {
             // Storage is down: let the person in to read the wall rather than shutting them

@@ -158,6 +158,7 @@ WallServer::~WallServer()
 bool WallServer::start(QString *error)
 {
     m_storage = makeSqliteStorage(m_options.dataDir);
+    m_directory = m_storage.get();
     if (!m_options.tlsCertFile.isEmpty() || !m_options.tlsKeyFile.isEmpty()) {
         if (m_options.tlsCertFile.isEmpty() || m_options.tlsKeyFile.isEmpty()) {
             *error = QStringLiteral("TLS needs both --tls-cert and --tls-key.");
@@ -213,6 +214,7 @@ void WallServer::stop()
     m_storageRetry.stop();
     m_images.reset(); // waits for uploads being stored
     m_storage->close(); // ends the commit thread (nothing is queued: flushed above)
+    m_directory = nullptr;
     m_storage.reset();
 }
 
@@ -265,13 +267,13 @@ Room *WallServer::room(const QString &name, bool create, Problem *problem)
         }
         return r;
     }
-    std::optional<StoredWall> stored = m_storage->findWall(name);
+    std::optional<StoredWall> stored = m_directory->findWall(name);
     if (!stored && !create) {
         *problem = {pb::INVALID_OP, QStringLiteral("There is no wall named \"%1\".").arg(name), {}};
         return nullptr;
     }
     if (!stored)
-        stored = m_storage->createWall(name);
+        stored = m_directory->createWall(name);
     if (!stored) {
         *problem = {pb::STORAGE_UNAVAILABLE,
                     QStringLiteral("The server cannot create the wall right now (storage "
@@ -304,21 +306,21 @@ Room *WallServer::room(const QString &name, bool create, Problem *problem)
 
 bool WallServer::loadAccess(Room *room)
 {
-    if (auto access = m_storage->wallAccess(room->wallId)) {
+    if (auto access = m_directory->wallAccess(room->wallId)) {
         room->access = std::move(*access);
     } else {
         // A wall from before owners existed: it stays without an owner, and so without an API
         // token anybody could be shown.
         room->access = WallAccess{};
-        if (!m_storage->saveWallAccess(room->wallId, room->access))
+        if (!m_directory->saveWallAccess(room->wallId, room->access))
             return false;
     }
     room->roles.clear();
-    for (const auto &[user, role] : m_storage->roles(room->wallId)) {
+    for (const auto &[user, role] : m_directory->roles(room->wallId)) {
         if (pb::Role_IsValid(role) && role != pb::ROLE_MEMBER)
             room->roles[user] = pb::Role(role);
     }
-    const auto kicks = m_storage->kicks(room->wallId, QDateTime::currentMSecsSinceEpoch());
+    const auto kicks = m_directory->kicks(room->wallId, QDateTime::currentMSecsSinceEpoch());
     if (!kicks)
         return false;
     room->kickedUntil.clear();
@@ -656,7 +658,7 @@ void WallServer::createAndJoin(Session *session, const QString &name, const QStr
             continueJoin(session, existing, join, {});
             return;
         }
-        std::optional<StoredWall> stored = m_storage->createWall(name);
+        std::optional<StoredWall> stored = m_directory->createWall(name);
         WallAccess access;
         access.ownerUser = session->userId();
         const QByteArray ownerToken = newTextToken(limits::kOwnerTokenBytes);
@@ -668,8 +670,8 @@ void WallServer::createAndJoin(Session *session, const QString &name, const QStr
             access.passwordSalt = salt;
             access.passwordIterations = m_options.passwordIterations;
         }
-        if (!stored || !m_storage->saveWallAccess(stored->id, access)
-            || !m_storage->setRole(stored->id, session->userId(), pb::ROLE_OWNER)) {
+        if (!stored || !m_directory->saveWallAccess(stored->id, access)
+            || !m_directory->setRole(stored->id, session->userId(), pb::ROLE_OWNER)) {
             session->refuse({pb::STORAGE_UNAVAILABLE,
                              QStringLiteral("The server cannot create the wall right now (storage "
                                             "error); try again later."),
@@ -703,7 +705,7 @@ void WallServer::continueJoin(Session *session, Room *r, const pb::Join &join,
         if (!r->access.ownerTokenHash.isEmpty()
             && constantTimeEquals(sha256(ownerToken), r->access.ownerTokenHash)) {
             // The token proves ownership for a new identity (another machine, lost settings).
-            if (m_storage->setRole(r->wallId, user, pb::ROLE_OWNER))
+            if (m_directory->setRole(r->wallId, user, pb::ROLE_OWNER))
                 r->roles[user] = pb::ROLE_OWNER;
         } else {
             qCInfo(lcServer) << "user" << user << "presented a wrong owner token for" << r->name;
@@ -1174,7 +1176,7 @@ void WallServer::moderate(Session *session, const pb::Moderate &request)
             return;
         }
         const pb::Role role = request.on() ? pb::ROLE_MODERATOR : pb::ROLE_MEMBER;
-        if (!m_storage->setRole(r->wallId, target, role)) {
+        if (!m_directory->setRole(r->wallId, target, role)) {
             session->refuse({pb::STORAGE_UNAVAILABLE,
                              QStringLiteral("The server could not store the role; try again later."),
                              {}});
@@ -1198,7 +1200,7 @@ void WallServer::moderate(Session *session, const pb::Moderate &request)
         }
         WallAccess access = r->access;
         (lock ? access.locked : access.protectedWork) = request.on();
-        if (!m_storage->saveWallAccess(r->wallId, access)) {
+        if (!m_directory->saveWallAccess(r->wallId, access)) {
             session->refuse({pb::STORAGE_UNAVAILABLE,
                              lock ? QStringLiteral("The server could not store the lock; try again later.")
                                   : QStringLiteral("The server could not store the protection; try again later."),
@@ -1254,7 +1256,7 @@ void WallServer::kick(Session *by, Room *r, std::uint64_t target)
     }
     for (const StoredKick &k : kicks) {
         // Held in memory even if storage fails: the kick works until a restart.
-        if (!m_storage->saveKick(r->wallId, k))
+        if (!m_directory->saveKick(r->wallId, k))
             qCWarning(lcServer) << "could not store a kick of user" << target << "from" << r->name
                                 << ":" << m_storage->lastError();
         qint64 &user = r->kickedUntil[target];
@@ -1285,7 +1287,7 @@ void WallServer::newApiToken(Session *by, Room *r)
     const QByteArray token = newTextToken(limits::kApiTokenBytes);
     WallAccess access = r->access;
     access.apiTokenHash = sha256(token);
-    if (!m_storage->saveWallAccess(r->wallId, access)) {
+    if (!m_directory->saveWallAccess(r->wallId, access)) {
         by->refuse({pb::STORAGE_UNAVAILABLE,
                     QStringLiteral("The server could not store a new API token; the old one still "
                                    "works. Try again later."),
@@ -1323,7 +1325,7 @@ void WallServer::setPassword(Session *by, Room *r, const std::string &bytes)
         access.passwordHash = hash;
         access.passwordSalt = salt;
         access.passwordIterations = iterations;
-        if (!m_storage->saveWallAccess(room->wallId, access)) {
+        if (!m_directory->saveWallAccess(room->wallId, access)) {
             by->refuse({pb::STORAGE_UNAVAILABLE,
                         QStringLiteral("The server could not store the new password; the wall "
                                        "keeps the old one. Try again later."),

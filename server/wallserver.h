@@ -175,6 +175,8 @@ public:
 
     // --- used by Session and HttpFront ---
     Storage &storage() { return *m_storage; }
+    // Who and what the walls are (the storage's own; a cluster's servers will share one).
+    Directory &directory() { return *m_directory; }
     // Image bytes and the tokens that let members reach them over HTTP (server/imagestore.h).
     ImageStore &images() { return *m_images; }
     // Whether `user` is on the wall now (a session of theirs is among its members).
@@ -319,6 +321,7 @@ private:
     // Shared with accepted sockets, which may outlive the server by a deleteLater.
     std::shared_ptr<AddressGuard> m_guard;
     std::unique_ptr<Storage> m_storage;
+    Directory *m_directory = nullptr; // m_storage's own
     std::unique_ptr<ImageStore> m_images;
     HttpFront *m_http = nullptr;
     quint16 m_port = 0;
