@@ -12,6 +12,7 @@
 namespace scrawl::bench {
 int runSoak(const Args &args); // bench_soak.cpp
 int runInk(const Args &args);  // bench_ink.cpp
+int runRedisAppend(const Args &args); // bench_redis.cpp
 }
 
 namespace {
@@ -40,6 +41,9 @@ void usage()
         "  soak      [--clients 200] [--minutes 10] [--restart-at 0.5] [--markdown FILE]\n"
         "            people drawing and chatting on one wall, server SIGKILLed and restarted\n"
         "            midway; ops sent/acknowledged/stored/delivered, ops lost (exit 1 if any)\n"
+        "  redis-append [--seconds 5] [--window 128] [--walls 64] [--op-bytes 64] [--markdown FILE]\n"
+        "            durable appends/s of one Redis through Scrawl's shared log (fsync always), one\n"
+        "            at a time and pipelined from 1-3 servers, to one wall and to many\n"
         "Common: --server-cpu 0 --client-cpu 1 (taskset / sched_setaffinity).\n"
         "Each result is also printed as a line `RESULT {json}`.\n");
 }
@@ -68,6 +72,8 @@ int main(int argc, char *argv[])
         return scrawl::bench::runFanout(args);
     if (command == "soak")
         return scrawl::bench::runSoak(args);
+    if (command == "redis-append")
+        return scrawl::bench::runRedisAppend(args);
     usage();
     return 2;
 }
