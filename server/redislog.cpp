@@ -163,6 +163,8 @@ RedisWallLog::RedisWallLog(RedisAddress address, RedisConnection::Options option
     , m_commands(new RedisConnection(address, options, this))
     , m_subscriber(new RedisConnection(address, options, this))
 {
+    m_serverId.resize(kServerIdBytes);
+    QRandomGenerator::system()->generate(m_serverId.begin(), m_serverId.end());
     connect(m_commands, &RedisConnection::ready, this, &RedisWallLog::loadLibrary);
     connect(m_commands, &RedisConnection::lost, this, [this] {
         m_libraryLoaded = false;
@@ -171,6 +173,13 @@ RedisWallLog::RedisWallLog(RedisAddress address, RedisConnection::Options option
     connect(m_subscriber, &RedisConnection::ready, this, &RedisWallLog::updateReady);
     connect(m_subscriber, &RedisConnection::lost, this, &RedisWallLog::updateReady);
     connect(m_subscriber, &RedisConnection::message, this, [this](const QByteArray &channel, const QByteArray &payload) {
+        if (const auto live = m_live.find(channel); live != m_live.end()) {
+            if (payload.size() < kServerIdBytes || payload.startsWith(m_serverId))
+                return; // this server's own
+            const LiveListener listener = live->second; // it may unwatch
+            listener(payload.sliced(kServerIdBytes));
+            return;
+        }
         const auto watched = m_watched.find(channel);
         if (watched == m_watched.end())
             return;
@@ -380,6 +389,25 @@ void RedisWallLog::unwatch(const QString &wall)
 {
     const QByteArray channel = keyPrefix(wall) + "ops";
     if (m_watched.erase(channel))
+        m_subscriber->unsubscribe(channel);
+}
+
+void RedisWallLog::publishLive(const QString &wall, const QByteArray &payload)
+{
+    m_commands->command({"PUBLISH", keyPrefix(wall) + "live", m_serverId + payload});
+}
+
+void RedisWallLog::watchLive(const QString &wall, LiveListener listener)
+{
+    const QByteArray channel = keyPrefix(wall) + "live";
+    m_live[channel] = std::move(listener);
+    m_subscriber->subscribe(channel);
+}
+
+void RedisWallLog::unwatchLive(const QString &wall)
+{
+    const QByteArray channel = keyPrefix(wall) + "live";
+    if (m_live.erase(channel))
         m_subscriber->unsubscribe(channel);
 }
 

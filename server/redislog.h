@@ -10,7 +10,9 @@
 //   scrawl:{w:HEX}:log   a stream whose entry ids are the seqs (<seq>-0), each entry the op
 //                        without its seq;
 //   scrawl:{w:HEX}:ops   the channel every appended op is published on, as
-//                        "<seq>:<epoch>:<op bytes>".
+//                        "<seq>:<epoch>:<op bytes>";
+//   scrawl:{w:HEX}:live  the channel of ephemeral traffic, as "<server id><payload>" (the id
+//                        is kServerIdBytes long).
 // HEX is the wall's name in hexadecimal (a name may hold braces, which would break the tag).
 // Shared by all walls: scrawl:walls (name -> id), scrawl:wall-names (id -> name),
 // scrawl:wall-ids, scrawl:users (token hash -> id), scrawl:user-ids.
@@ -41,6 +43,7 @@ class RedisWallLog : public QObject
     Q_OBJECT
 
 public:
+    static constexpr int kServerIdBytes = 8;
     struct Head
     {
         QByteArray epoch;
@@ -123,6 +126,16 @@ public:
     void watch(const QString &wall, Listener listener, std::function<void()> subscribed = {});
     void unwatch(const QString &wall);
 
+    // Ephemeral traffic (cursors, presence, selection previews): sent to the other servers that
+    // watch the wall's live channel, never stored; lost if a connection is down meanwhile.
+    void publishLive(const QString &wall, const QByteArray &payload);
+    // `listener` gets what other servers publish on the wall's live channel (not this one's own).
+    using LiveListener = std::function<void(const QByteArray &payload)>;
+    void watchLive(const QString &wall, LiveListener listener);
+    void unwatchLive(const QString &wall);
+    // This server's name on the live channels: random, made at start.
+    const QByteArray &serverId() const { return m_serverId; }
+
     static QByteArray keyPrefix(const QString &wall);
     // The Lua library of Scrawl's functions (loaded with FUNCTION LOAD REPLACE).
     static QByteArray functionLibrary();
@@ -148,6 +161,8 @@ private:
     bool m_ready = false;
     QString m_libraryProblem;
     std::map<QByteArray, Listener> m_watched; // by channel
+    std::map<QByteArray, LiveListener> m_live; // by channel
+    QByteArray m_serverId;
 };
 
 } // namespace scrawl

@@ -107,6 +107,7 @@ private slots:
     void aHungRedisIsNoticedWithinTheTimeout();
     void anUnreachableRedisFailsAtOnceWithTheAddress();
     void aTrimmedLogShowsTheGap();
+    void liveTrafficReachesTheOtherServersAndIsNotStored();
     void wallsAreMadeOnlyWhenAskedAndNumberedOnce();
     void aSnapshotComesWithOpenAndTrimsTheLogBehindIt();
     void aPersonIsOneIdOnEveryServer();
@@ -462,6 +463,46 @@ void TestRedisLog::aTrimmedLogShowsTheGap()
     QCOMPARE(r.entries.front().op, QByteArray("7"));
     // Appends go on after a trim.
     QCOMPARE(appendOne(*a, wall, epoch, 1, 0, "11").seq, 11u);
+}
+
+void TestRedisLog::liveTrafficReachesTheOtherServersAndIsNotStored()
+{
+    RedisProcess redis;
+    QVERIFY2(redis.start(), qPrintable(redis.error()));
+    auto a = readyLog(redis);
+    auto b = readyLog(redis);
+    const QString wall = QStringLiteral("live");
+    std::vector<QByteArray> atA;
+    std::vector<QByteArray> atB;
+    // Watched before the connections are up: subscribed as they come up, before ready.
+    a->watchLive(wall, [&](const QByteArray &p) { atA.push_back(p); });
+    b->watchLive(wall, [&](const QByteArray &p) { atB.push_back(p); });
+    QTRY_VERIFY_WITH_TIMEOUT(a->isReady() && b->isReady(), 5000);
+    QVERIFY(a->serverId() != b->serverId());
+
+    const QByteArray cursor("\x0a\x00cursor:1,2", 12);
+    for (int i = 0; i < 50; ++i)
+        b->publishLive(wall, cursor + QByteArray::number(i));
+    a->publishLive(wall, "from a");
+    QTRY_COMPARE(atA.size(), 50u);
+    QTRY_COMPARE(atB.size(), 1u);
+    for (int i = 0; i < 50; ++i)
+        QCOMPARE(atA[size_t(i)], cursor + QByteArray::number(i)); // in order, bytes intact
+    QCOMPARE(atB[0], QByteArray("from a")); // each server hears the others, not itself
+    QCOMPARE(atA.size(), 50u);
+
+    // Nothing of it was stored: the wall has no log, no meta, no keys at all.
+    QCOMPARE(redis.call({"DBSIZE"}), QByteArray(":0\r\n"));
+
+    // Unwatched: no more (checked after a message on a wall still watched arrived).
+    std::vector<QByteArray> other;
+    a->watchLive(QStringLiteral("other"), [&](const QByteArray &p) { other.push_back(p); });
+    a->unwatchLive(wall);
+    QTRY_VERIFY(redis.call({"PUBSUB", "NUMSUB", RedisWallLog::keyPrefix(wall) + "live"}).contains(":1\r\n"));
+    b->publishLive(wall, "after unwatch");
+    b->publishLive(QStringLiteral("other"), "on the other wall");
+    QTRY_COMPARE(other.size(), 1u);
+    QCOMPARE(atA.size(), 50u);
 }
 
 namespace {
