@@ -97,7 +97,7 @@ local function append(keys, args)
     end
   end
   local seq = tonumber(redis.call('HGET', meta, 'seq')) + 1
-  redis.call('XADD', log, seq .. '-0', 'op', op)
+  redis.call('XADD', log, seq .. '-0', 'op', op, 'a', author, 'c', args[4])
   redis.call('HSET', meta, 'seq', seq)
   if cid > 0 then
     redis.call('HSET', meta, 'a:' .. author, cid, 's:' .. author, seq)
@@ -116,7 +116,38 @@ local function read(keys, args)
   return {epoch, tonumber(redis.call('HGET', meta, 'seq')), entries}
 end
 
+-- The entry of `author`'s op `cid` among the log's last `scan` entries (a resend's answer):
+-- {seq, op}, or {} when it is not there. KEYS: log. ARGV: author, cid, scan.
+local function find(keys, args)
+  local author, cid, left = args[1], args[2], tonumber(args[3])
+  local last = '+'
+  while left > 0 do
+    local entries = redis.call('XREVRANGE', keys[1], last, '-', 'COUNT', math.min(left, 1000))
+    if #entries == 0 then
+      return {}
+    end
+    for _, e in ipairs(entries) do
+      local f = e[2]
+      local a, c, op
+      for i = 1, #f, 2 do
+        if f[i] == 'a' then a = f[i + 1] elseif f[i] == 'c' then c = f[i + 1] elseif f[i] == 'op' then op = f[i + 1] end
+      end
+      if a == author and c == cid then
+        return {tonumber(string.match(e[1], '^(%d+)')), op}
+      end
+    end
+    left = left - #entries
+    local id = tonumber(string.match(entries[#entries][1], '^(%d+)'))
+    if id <= 1 then
+      return {}
+    end
+    last = '(' .. id .. '-0'
+  end
+  return {}
+end
+
 redis.register_function('scrawl_open', open)
+redis.register_function('scrawl_find', find)
 redis.register_function('scrawl_snapshot', snapshot)
 redis.register_function('scrawl_user', user)
 redis.register_function('scrawl_append', append)
@@ -294,6 +325,24 @@ void RedisWallLog::saveSnapshot(const QString &wall, const QByteArray &epoch, st
     });
 }
 
+void RedisWallLog::find(const QString &wall, std::uint64_t author, std::uint64_t clientOpId, int scan,
+                        std::function<void(std::optional<Entry>, QString)> done)
+{
+    m_commands->command({"FCALL", "scrawl_find", "1", keyPrefix(wall) + "log", QByteArray::number(author),
+                         QByteArray::number(clientOpId), QByteArray::number(std::max(1, scan))},
+                        [done = std::move(done)](const RedisReply &reply) {
+        if (reply.isError()) {
+            done(std::nullopt, errorText(reply));
+            return;
+        }
+        if (reply.elements.size() != 2) {
+            done(std::nullopt, {}); // not there
+            return;
+        }
+        done(Entry{toSeq(reply.elements[0]), reply.elements[1].text}, {});
+    });
+}
+
 void RedisWallLog::user(const QByteArray &tokenHash, bool create, std::function<void(std::optional<std::uint64_t>, QString)> done)
 {
     m_commands->command({"FCALL", "scrawl_user", "2", "scrawl:users", "scrawl:user-ids", tokenHash, create ? "1" : "0"},
@@ -356,14 +405,22 @@ void RedisWallLog::read(const QString &wall, std::uint64_t afterSeq, int limit,
         Head head{reply.elements[0].text, toSeq(reply.elements[1])};
         std::vector<Entry> entries;
         entries.reserve(reply.elements[2].elements.size());
-        // Each entry: [id, [field, value, ...]]; the id is "<seq>-0" and the one field "op".
+        // Each entry: [id, [field, value, ...]]; the id is "<seq>-0", the op in field "op".
         for (const RedisReply &entry : reply.elements[2].elements) {
-            if (entry.elements.size() != 2 || entry.elements[1].elements.size() != 2) {
-                done(std::nullopt, {}, QStringLiteral("a log entry that is not [id, [op, bytes]]"));
+            const QByteArray *op = nullptr;
+            if (entry.elements.size() == 2) {
+                const auto &fields = entry.elements[1].elements;
+                for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+                    if (fields[i].text == "op")
+                        op = &fields[i + 1].text;
+                }
+            }
+            if (!op) {
+                done(std::nullopt, {}, QStringLiteral("a log entry without its op"));
                 return;
             }
             const QByteArray &id = entry.elements[0].text;
-            entries.push_back({id.left(id.indexOf('-')).toULongLong(), entry.elements[1].elements[1].text});
+            entries.push_back({id.left(id.indexOf('-')).toULongLong(), *op});
         }
         done(std::move(head), std::move(entries), {});
     });

@@ -8,7 +8,7 @@
 //                        highest client op id appended and the seq it got;
 //   scrawl:{w:HEX}:snap  a hash: the latest snapshot (epoch, seq, data);
 //   scrawl:{w:HEX}:log   a stream whose entry ids are the seqs (<seq>-0), each entry the op
-//                        without its seq;
+//                        without its seq (field op), its author (a) and client op id (c);
 //   scrawl:{w:HEX}:ops   the channel every appended op is published on, as
 //                        "<seq>:<epoch>:<op bytes>";
 //   scrawl:{w:HEX}:live  the channel of ephemeral traffic, as "<server id><payload>" (the id
@@ -115,6 +115,10 @@ public:
     // (read in one transaction, so the head is never behind the entries).
     void read(const QString &wall, std::uint64_t afterSeq, int limit,
               std::function<void(std::optional<Head>, std::vector<Entry>, QString error)> done);
+    // The entry of `author`'s op `clientOpId` among the log's last `scan` entries (nothing, with
+    // an empty error, when it is not there).
+    void find(const QString &wall, std::uint64_t author, std::uint64_t clientOpId, int scan,
+              std::function<void(std::optional<Entry>, QString error)> done);
     // Drops the entries with seq <= upTo (a snapshot shows them).
     void trim(const QString &wall, std::uint64_t upTo, std::function<void(bool ok, QString error)> done = {});
     // `listener` gets every op appended to the wall from now on, by any server, as Redis

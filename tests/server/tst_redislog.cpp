@@ -315,6 +315,27 @@ void TestRedisLog::aRetriedClientOpIsNotAppendedTwice()
     QCOMPARE(appendOne(*a, wall, epoch, 7, 0, "cursor-ish").status, Status::Ok);
     QCOMPARE(appendOne(*a, wall, epoch, 7, 0, "cursor-ish").status, Status::Ok);
     QCOMPARE(readAll(*a, wall, 0).entries.size(), 5u);
+
+    // A resend is answered with the stored op: found by author and client op id.
+    auto find = [&](std::uint64_t author, std::uint64_t cid, int scan) {
+        std::optional<RedisWallLog::Entry> found;
+        bool answered = false;
+        b->find(wall, author, cid, scan, [&](std::optional<RedisWallLog::Entry> e, QString) {
+            found = std::move(e);
+            answered = true;
+        });
+        if (!QTest::qWaitFor([&] { return answered; }, 5000))
+            qWarning() << "find: no answer within 5 s";
+        return found;
+    };
+    const auto chat = find(7, 2, 100);
+    QVERIFY(chat);
+    QCOMPARE(chat->seq, 3u);
+    QCOMPARE(chat->op, QByteArray("chat"));
+    QCOMPARE(find(8, 1, 100)->op, QByteArray("note"));
+    QVERIFY(!find(7, 99, 100));  // never sent
+    QVERIFY(!find(7, 1, 2));     // further back than the scan
+    QCOMPARE(find(7, 1, 5)->seq, 1u);
 }
 
 void TestRedisLog::aRedisThatCameBackEmptyIsNotNumberedAfresh()
