@@ -87,6 +87,11 @@ inline constexpr const char *kMaxOpsPerSecondName = "max_ops_per_second";
 // what was in flight when the connection dropped, never older).
 inline constexpr int kResendLookbackOps = 100000;
 inline constexpr const char *kResendLookbackOpsName = "resend_lookback_ops";
+// In a cluster the wall's log in Redis keeps this many ops behind its latest snapshot (resends
+// and short resumes read them; about 105 bytes of Redis memory each); a resend is looked up
+// among them.
+inline constexpr int kClusterLogKeepOps = 10000;
+inline constexpr const char *kClusterLogKeepOpsName = "cluster_log_keep_ops";
 
 inline constexpr int kMaxClientsPerWall = 2000;
 inline constexpr const char *kMaxClientsPerWallName = "max_clients_per_wall";

@@ -1,6 +1,7 @@
 #include "server/httpfront.h"
 
 #include "core/limits.h"
+#include "server/cluster.h"
 #include "server/imagestore.h"
 #include "server/security.h"
 #include "server/wallserver.h"
@@ -475,11 +476,15 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
     if (path == QLatin1String("/health")) {
         // "unavailable": walls that storage could not read back after a failed commit refuse
         // everything until a reload succeeds; "degraded": the last commit failed.
+        // In a cluster, "unavailable" also while the shared store cannot be reached: the load
+        // balancer's check then sends people to another server.
         const QStringList unavailable = m_server->unavailableWalls();
+        const Cluster *cluster = m_server->cluster();
+        const bool clusterDown = cluster && !cluster->ready();
         QJsonObject health{
-            {QStringLiteral("status"), !unavailable.isEmpty()        ? QStringLiteral("unavailable")
-                                       : m_server->storageHealthy() ? QStringLiteral("ok")
-                                                                    : QStringLiteral("degraded")},
+            {QStringLiteral("status"), !unavailable.isEmpty() || clusterDown ? QStringLiteral("unavailable")
+                                       : m_server->storageHealthy()          ? QStringLiteral("ok")
+                                                                             : QStringLiteral("degraded")},
             {QStringLiteral("version"), QLatin1String(kAppVersion)},
             {QStringLiteral("protocol"), int(kProtocolVersion)},
             {QStringLiteral("clients"), m_server->sessionCount()}};
@@ -491,6 +496,17 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
                                   {QStringLiteral("pauses"), qint64(hub->pauseCount())},
                                   {QStringLiteral("paused_ms"), hub->pausedMs()},
                                   {QStringLiteral("queued_bytes"), hub->queuedBytes()}});
+        if (cluster) {
+            health.insert(QStringLiteral("cluster"),
+                          QJsonObject{{QStringLiteral("redis"), cluster->address().toString()},
+                                      {QStringLiteral("ready"), cluster->ready()}});
+        }
+        if (clusterDown) {
+            health.insert(QStringLiteral("problem"),
+                          QStringLiteral("The cluster's shared store cannot be reached: %1. This server "
+                                         "takes no changes until it is back.")
+                              .arg(cluster->problem()));
+        }
         if (!unavailable.isEmpty()) {
             health.insert(QStringLiteral("unavailable_walls"), QJsonArray::fromStringList(unavailable));
             health.insert(QStringLiteral("problem"),

@@ -87,6 +87,13 @@ int main(int argc, char *argv[])
                                      .arg(scrawl::limits::kMaxOpsPerSecond)
                                      .arg(scrawl::limits::kOpsBurst),
                                  QStringLiteral("N"));
+    QCommandLineOption redisOption(QStringLiteral("redis"),
+                                   QStringLiteral("Serve the walls of a cluster whose shared store is this "
+                                                  "Redis (7.0 or later, with appendonly yes and appendfsync "
+                                                  "always): any number of servers started with the same "
+                                                  "address serve the same walls. See docs/scaling.md."),
+                                   QStringLiteral("redis://HOST:PORT[/DB]"));
+    parser.addOption(redisOption);
     parser.addOption(opsOption);
     parser.addOption(portOption);
     parser.addOption(hostOption);
@@ -133,6 +140,7 @@ int main(int argc, char *argv[])
         }
         options.trustedProxies << address;
     }
+    options.redisUrl = parser.value(redisOption);
     options.tlsCertFile = parser.value(certOption);
     options.tlsKeyFile = parser.value(keyOption);
     for (const auto &[option, target] :

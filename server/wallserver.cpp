@@ -1,6 +1,8 @@
 #include "server/wallserver.h"
 
+#include "server/cluster.h"
 #include "server/httpfront.h"
+#include "server/redisdirectory.h"
 #include "server/imagestore.h"
 #include "server/session.h"
 #include "server/wsconnection.h"
@@ -159,6 +161,16 @@ bool WallServer::start(QString *error)
 {
     m_storage = makeSqliteStorage(m_options.dataDir);
     m_directory = m_storage.get();
+    if (!m_options.redisUrl.isEmpty()) {
+        const auto address = RedisAddress::parse(m_options.redisUrl, error);
+        if (!address)
+            return false;
+        auto directory = std::make_unique<RedisDirectory>(*address);
+        m_directory = directory.get();
+        m_sharedDirectory = std::move(directory);
+        m_cluster = std::make_unique<Cluster>(*this, *address);
+        m_cluster->start();
+    }
     if (!m_options.tlsCertFile.isEmpty() || !m_options.tlsKeyFile.isEmpty()) {
         if (m_options.tlsCertFile.isEmpty() || m_options.tlsKeyFile.isEmpty()) {
             *error = QStringLiteral("TLS needs both --tls-cert and --tls-key.");
@@ -198,15 +210,22 @@ void WallServer::stop()
     // before anybody is told to go.
     flush();
     m_waiters.clear();
-    for (auto &[name, room] : m_rooms)
-        storeSnapshotIfDue(room.get(), true);
+    for (auto &[name, room] : m_rooms) {
+        if (!m_cluster) // a cluster's snapshots are stored as it goes, by any of its servers
+            storeSnapshotIfDue(room.get(), true);
+    }
     const auto sessions = m_sessions;
     for (Session *s : sessions)
         s->fail({pb::SHUTTING_DOWN, QStringLiteral("The server is shutting down; reconnect in a "
                                                    "moment."), {}});
     m_hub->flush(); // the close frames, as far as the sockets take them now
     m_sessions.clear();
+    if (m_cluster) {
+        for (auto &[name, room] : m_rooms)
+            m_cluster->unload(room.get());
+    }
     m_rooms.clear();
+    m_cluster.reset();
     delete m_http;
     m_http = nullptr;
     m_liveness.stop();
@@ -215,6 +234,7 @@ void WallServer::stop()
     m_images.reset(); // waits for uploads being stored
     m_storage->close(); // ends the commit thread (nothing is queued: flushed above)
     m_directory = nullptr;
+    m_sharedDirectory.reset();
     m_storage.reset();
 }
 
@@ -361,12 +381,15 @@ int WallServer::unloadIdleRooms()
         }
         // A snapshot that is due is stored first (a part per pass, as always); the wall goes at
         // a later sweep, once it is written.
-        storeSnapshotIfDue(r, false);
+        if (!m_cluster)
+            storeSnapshotIfDue(r, false);
         if (r->snapshotWrite) {
             ++it;
             continue;
         }
         qCDebug(lcServer) << "unloading wall" << r->name << "idle for" << r->idle.elapsed() << "ms";
+        if (m_cluster)
+            m_cluster->unload(r);
         it = m_rooms.erase(it);
         ++unloaded;
     }
@@ -489,6 +512,12 @@ void WallServer::retryUnavailable()
 
 bool WallServer::reloadRoom(Room *room)
 {
+    if (m_cluster) {
+        if (!m_cluster->load(room))
+            return false;
+        room->epoch = ++m_epochs;
+        return true;
+    }
     QElapsedTimer timer;
     timer.start();
     WallModel model;
@@ -874,7 +903,8 @@ void WallServer::answerJoin(Session *session, Room *r, const pb::Join &join,
     // (Storage may hold ops past head already, committed but not yet broadcast: they come to
     // the joiner as a member.)
     const std::uint64_t lastSeq = join.last_seq();
-    bool useSnapshot = lastSeq == 0 || lastSeq > head;
+    // (A cluster's joins all come from the snapshot for now: the ops after a seq are in Redis.)
+    bool useSnapshot = lastSeq == 0 || lastSeq > head || m_cluster;
     if (!useSnapshot && lastSeq < head) {
         const qsizetype budget = snapshot.size();
         qsizetype used = 0;
@@ -912,7 +942,8 @@ void WallServer::answerJoin(Session *session, Room *r, const pb::Join &join,
     // client pages that (Joined.more_chat), so that it ends up with every message it missed.
     const std::uint64_t chatAfter = lastSeq <= head ? lastSeq : 0;
     std::vector<pb::Op> chat; // newest first; one more than sent tells whether more exist
-    m_storage->chatBefore(r->wallId, head + 1, limits::kRecentChatOnJoin + 1, &chat);
+    if (!m_cluster) // (a cluster's chat history is not kept yet: its chat is live only)
+        m_storage->chatBefore(r->wallId, head + 1, limits::kRecentChatOnJoin + 1, &chat);
     const bool moreChat = chat.size() > size_t(limits::kRecentChatOnJoin)
                        && chat[size_t(limits::kRecentChatOnJoin)].seq() > chatAfter;
     if (chat.size() > size_t(limits::kRecentChatOnJoin))
@@ -975,6 +1006,12 @@ std::optional<Problem> WallServer::submit(Room *room, Session *session, pb::Op o
             return std::nullopt;
         }
     }
+    if (m_cluster) {
+        // In a cluster the order is the shared log's: what depends on the wall is checked when
+        // the op's turn comes, on every server alike (Cluster::land).
+        stamp(session, &op);
+        return m_cluster->append(room, session, std::move(op));
+    }
     // A new op (a resend above is answered whatever the backlog: refusing it would make the
     // app send it again as a new one).
     if (m_uncommittedBytes >= m_options.maxUncommittedBytes)
@@ -1003,20 +1040,8 @@ std::optional<Problem> WallServer::submit(Room *room, Session *session, pb::Op o
             return problem;
     }
 
-    // Every field the proto calls stamped is set (or cleared) here on every op kind, whatever
-    // the client put in it: others and storage see only the server's word.
+    stamp(session, &op);
     op.set_seq(room->model.seq() + 1);
-    op.set_author(author);
-    // A stroke's time is its begin's; its batches and its end go without one (7 bytes each, a
-    // quarter of a small batch on the wire).
-    if (!op.has_stroke_points() && !op.has_stroke_end())
-        op.set_time_ms(QDateTime::currentMSecsSinceEpoch());
-    else
-        op.clear_time_ms();
-    if (op.has_chat() && session) {
-        op.mutable_chat()->set_author_name(toWire(session->name()));
-        op.mutable_chat()->set_author_color(session->color());
-    }
     room->model.apply(op);
     if (session)
         room->lastClientOp[author] = op.client_op_id();
@@ -1033,10 +1058,32 @@ std::optional<Problem> WallServer::submit(Room *room, Session *session, pb::Op o
     return std::nullopt;
 }
 
+// Every field the proto calls stamped is set (or cleared) here on every op kind, whatever the
+// client put in it: others and storage see only the server's word. (The seq is the order's.)
+void WallServer::stamp(Session *session, pb::Op *op)
+{
+    op->clear_seq();
+    op->set_author(session ? session->userId() : 0);
+    // A stroke's time is its begin's; its batches and its end go without one (7 bytes each, a
+    // quarter of a small batch on the wire).
+    if (!op->has_stroke_points() && !op->has_stroke_end())
+        op->set_time_ms(QDateTime::currentMSecsSinceEpoch());
+    else
+        op->clear_time_ms();
+    if (op->has_chat() && session) {
+        op->mutable_chat()->set_author_name(toWire(session->name()));
+        op->mutable_chat()->set_author_color(session->color());
+    }
+}
+
 std::optional<Problem> WallServer::answerResend(Room *room, Session *session, const pb::Op &op)
 {
     if (room->unavailable)
         return unavailableProblem(room);
+    if (m_cluster) {
+        m_cluster->answerResend(room, session, op);
+        return std::nullopt;
+    }
     const std::uint64_t author = session->userId();
     if (auto stored = m_storage->findOp(room->wallId, author, op.client_op_id())) {
         pb::Envelope env;
@@ -1523,30 +1570,36 @@ bool WallServer::landBatch(std::vector<Pending> &batch, bool ok, const QString &
     m_storageHealthy = true;
     for (Pending &p : batch) {
         p.room->committedSeq = p.op.seq();
-        const std::uint64_t author = p.op.author();
-        const bool strokeBatch = p.op.has_stroke_points() || p.op.has_stroke_end();
-        // A stroke's points and end go without their seq: every member has every op before them,
-        // in order, so it is the one after the last (3-5 bytes of a frame of 3-4 points).
-        if (strokeBatch)
-            p.op.clear_seq();
-        pb::Envelope env;
-        *env.mutable_op() = std::move(p.op);
-        // Serialised once; the same bytes go to every member, sender included (its ack).
-        const QByteArray bytes = serialize(env);
-        p.room->opBytesSinceSnapshot += std::uint64_t(bytes.size());
-        if (strokeBatch) {
-            // A stroke's points and end are nobody's undo target: only their author needs the
-            // client op id (to match the ack). The others get them up to 9 bytes lighter, a
-            // tenth to a third of a batch of points.
-            broadcastByAuthor(p.room, author, bytes, withoutClientOpId(bytes));
-        } else {
-            broadcast(p.room, bytes);
-        }
-        emit opCommitted(p.room->name, p.room->committedSeq);
+        fanOut(p.room, std::move(p.op));
     }
     // Corked: each member's share of this batch leaves in one write, now.
     m_hub->flush();
     return true;
+}
+
+void WallServer::fanOut(Room *room, pb::Op op)
+{
+    const std::uint64_t seq = op.seq();
+    const std::uint64_t author = op.author();
+    const bool strokeBatch = op.has_stroke_points() || op.has_stroke_end();
+    // A stroke's points and end go without their seq: every member has every op before them,
+    // in order, so it is the one after the last (3-5 bytes of a frame of 3-4 points).
+    if (strokeBatch)
+        op.clear_seq();
+    pb::Envelope env;
+    *env.mutable_op() = std::move(op);
+    // Serialised once; the same bytes go to every member, sender included (its ack).
+    const QByteArray bytes = serialize(env);
+    room->opBytesSinceSnapshot += std::uint64_t(bytes.size());
+    if (strokeBatch) {
+        // A stroke's points and end are nobody's undo target: only their author needs the
+        // client op id (to match the ack). The others get them up to 9 bytes lighter, a
+        // tenth to a third of a batch of points.
+        broadcastByAuthor(room, author, bytes, withoutClientOpId(bytes));
+    } else {
+        broadcast(room, bytes);
+    }
+    emit opCommitted(room->name, seq);
 }
 
 void WallServer::afterCommits(Room *room, std::function<void(bool)> run)
@@ -1767,6 +1820,8 @@ void WallServer::broadcastCursor(Session *session, pb::Cursor cursor)
     *env.mutable_cursor() = cursor;
     const QByteArray bytes = serialize(env);
     const QByteArray frame = WsConnection::frame(bytes);
+    if (m_cluster)
+        m_cluster->publishLive(session->room(), bytes);
     const std::vector<Session *> members = session->room()->members;
     for (Session *s : members) {
         if (s != session)

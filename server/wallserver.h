@@ -32,6 +32,7 @@
 
 namespace scrawl {
 
+class Cluster;
 class HttpFront;
 class ImageStore;
 class Session;
@@ -72,6 +73,9 @@ struct ServerOptions
     // Bytes of sequenced ops waiting for their commit above which new ops are refused
     // (limits::kMaxUncommittedBytes; tests lower it).
     std::uint64_t maxUncommittedBytes = limits::kMaxUncommittedBytes;
+    // redis://HOST:PORT[/DB]: serve the walls of a cluster whose order and directory are in that
+    // Redis (server/cluster.h). Empty: one server with its SQLite file.
+    QString redisUrl;
 };
 
 // One wall in memory: its state, the people on it, and the exactly-once bookkeeping.
@@ -96,6 +100,10 @@ public:
     // wall is marked unavailable), so that ops sequenced on a state storage refused are
     // refused with it (Storage::appendOpsAsync).
     std::uint64_t epoch = 0;
+    // In a cluster: the wall's history in Redis (RedisWallLog's epoch), and the seqs that landed
+    // as voids since the wall was loaded (Cluster::land).
+    QByteArray logEpoch;
+    std::set<std::uint64_t> voided;
     // The serialised snapshot at snapshotCacheSeq; rebuilt on demand when the wall moved on.
     QByteArray snapshotCache;
     std::uint64_t snapshotCacheSeq = ~std::uint64_t(0);
@@ -146,6 +154,7 @@ public:
 class WallServer : public QObject
 {
     Q_OBJECT
+    friend class Cluster;
 
 public:
     explicit WallServer(ServerOptions options, QObject *parent = nullptr);
@@ -175,13 +184,15 @@ public:
 
     // --- used by Session and HttpFront ---
     Storage &storage() { return *m_storage; }
-    // Who and what the walls are (the storage's own; a cluster's servers will share one).
+    // Who and what the walls are: the storage's own, or in a cluster the one its servers share.
     Directory &directory() { return *m_directory; }
     // Image bytes and the tokens that let members reach them over HTTP (server/imagestore.h).
     ImageStore &images() { return *m_images; }
     // Whether `user` is on the wall now (a session of theirs is among its members).
     bool isOnWall(const Room *room, std::uint64_t user) const;
     bool storageHealthy() const { return m_storageHealthy; }
+    // In a cluster: the cluster (nullptr for one server with its SQLite file).
+    Cluster *cluster() const { return m_cluster.get(); }
     // Walls that storage could not reload after a failed commit (names, sorted).
     QStringList unavailableWalls() const;
     // The wall by name, loaded into memory; created when `create` is true and it does not exist.
@@ -266,6 +277,9 @@ private:
     void commitSnapshotHeads();
     Room *roomOfSnapshotWrite(std::int64_t wallId, std::uint64_t id);
     void storedSnapshot(Room *room, qint64 writeNs);
+    // Sends a committed op to the wall's members (its author's sessions take it as the ack).
+    void fanOut(Room *room, pb::Op op);
+    static void stamp(Session *session, pb::Op *op);
     void broadcast(Room *room, const QByteArray &bytes, Session *except = nullptr);
     // The author's sessions get authorBytes, everyone else othersBytes.
     void broadcastByAuthor(Room *room, std::uint64_t author, const QByteArray &authorBytes,
@@ -321,7 +335,9 @@ private:
     // Shared with accepted sockets, which may outlive the server by a deleteLater.
     std::shared_ptr<AddressGuard> m_guard;
     std::unique_ptr<Storage> m_storage;
-    Directory *m_directory = nullptr; // m_storage's own
+    Directory *m_directory = nullptr; // m_storage's own, or in a cluster m_sharedDirectory
+    std::unique_ptr<Directory> m_sharedDirectory;
+    std::unique_ptr<Cluster> m_cluster;
     std::unique_ptr<ImageStore> m_images;
     HttpFront *m_http = nullptr;
     quint16 m_port = 0;

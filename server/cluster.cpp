@@ -1,0 +1,345 @@
+#include "server/cluster.h"
+
+#include "core/limits.h"
+#include "server/session.h"
+#include "server/wallserver.h"
+#include "server/wsconnection.h"
+
+#include <QElapsedTimer>
+#include <QLoggingCategory>
+#include <QPointer>
+
+namespace scrawl {
+
+Q_DECLARE_LOGGING_CATEGORY(lcRedis)
+
+namespace {
+
+Problem redisProblem(const QString &why)
+{
+    return {pb::STORAGE_UNAVAILABLE,
+            QStringLiteral("The server could not reach the cluster's shared store (%1); your change "
+                           "was not applied. Send it again in a moment.")
+                .arg(why),
+            {}};
+}
+
+} // namespace
+
+Cluster::Cluster(WallServer &server, RedisAddress address)
+    : m_server(server)
+    , m_address(address)
+    , m_log(address)
+    , m_sync(address)
+{
+    m_sync.setOnConnect({{"FUNCTION", "LOAD", "REPLACE", RedisWallLog::functionLibrary()}});
+}
+
+Cluster::~Cluster() = default;
+
+void Cluster::start()
+{
+    m_log.start();
+}
+
+bool Cluster::load(Room *room)
+{
+    QElapsedTimer timer;
+    timer.start();
+    const QByteArray prefix = RedisWallLog::keyPrefix(room->name);
+    const auto replies = m_sync.pipeline({{"FCALL", "scrawl_open", "5", prefix + "meta", prefix + "snap",
+                                           "scrawl:walls", "scrawl:wall-ids", "scrawl:wall-names",
+                                           room->name.toUtf8(), RedisWallLog::newEpoch(), "1"},
+                                          {"HGETALL", prefix + "meta"}});
+    const RedisReply &opened = replies[0];
+    if (opened.isError() || opened.elements.size() != 5) {
+        qCWarning(lcRedis).noquote() << "cannot load wall" << room->name << "from Redis:"
+                                     << (opened.isError() ? QString::fromUtf8(opened.text) : QStringLiteral("an unexpected reply"));
+        return false;
+    }
+    const QByteArray epoch = opened.elements[0].text;
+    const std::uint64_t head = std::uint64_t(std::max(0LL, opened.elements[1].integer));
+    const std::uint64_t snapshotSeq = std::uint64_t(std::max(0LL, opened.elements[3].integer));
+    const QByteArray &snapshot = opened.elements[4].text;
+
+    room->model = WallModel();
+    if (snapshotSeq > 0) {
+        pb::WallSnapshot snap;
+        if (!snap.ParseFromArray(snapshot.constData(), int(snapshot.size())) || room->model.load(snap)) {
+            qCWarning(lcRedis) << "wall" << room->name << "has a damaged snapshot in Redis";
+            return false;
+        }
+    }
+    room->model.setCapacity(m_server.options().wallCapacity);
+    room->model.setKeepsSnapshotPaths(true);
+    room->logEpoch = epoch;
+    room->voided.clear();
+    room->storedSnapshotSeq = snapshotSeq;
+    room->storedSnapshotBytes = snapshot.size();
+    room->opBytesSinceSnapshot = 0;
+    room->snapshotCacheSeq = ~std::uint64_t(0);
+    room->dropSnapshotWrite();
+    room->lastClientOp.clear();
+    // Client op ids appended so far, by author (fields "a:<author>" of the wall's meta).
+    const RedisReply &meta = replies[1];
+    for (size_t i = 0; i + 1 < meta.elements.size(); i += 2) {
+        const QByteArray &field = meta.elements[i].text;
+        if (field.startsWith("a:"))
+            room->lastClientOp[field.mid(2).toULongLong()] = meta.elements[i + 1].text.toULongLong();
+    }
+    QString error;
+    if (!readLog(room, snapshotSeq, head, &error)) {
+        qCWarning(lcRedis).noquote() << "cannot read the log of wall" << room->name << ":" << error;
+        return false;
+    }
+    room->committedSeq = room->model.seq();
+
+    // Follow the log from here: ops appended since come as Redis publishes them.
+    auto &follower = m_followers[room];
+    follower = std::make_unique<WallLogFollower>(m_log, room->name, epoch, room->model.seq());
+    connect(follower.get(), &WallLogFollower::op, this, [this, room](std::uint64_t seq, const QByteArray &bytes) {
+        land(room, seq, bytes, true);
+    });
+    // Reloading replaces the follower: not from within its own signal.
+    WallLogFollower *raw = follower.get();
+    auto later = [this, room, raw](const QString &why) {
+        QMetaObject::invokeMethod(this, [this, room, raw, why] {
+            const auto it = m_followers.find(room);
+            if (it != m_followers.end() && it->second.get() == raw) // still that wall, loaded
+                resynchronise(room, why);
+        }, Qt::QueuedConnection);
+    };
+    connect(raw, &WallLogFollower::behindTrimmedLog, this,
+            [later] { later(QStringLiteral("this server fell behind the wall's log")); });
+    connect(raw, &WallLogFollower::epochChanged, this,
+            [later] { later(QStringLiteral("the cluster's store lost the wall's history")); });
+    follower->start();
+    m_log.watchLive(room->name, [this, room](const QByteArray &envelope) {
+        m_server.broadcast(room, envelope);
+    });
+    qCInfo(lcRedis) << "loaded wall" << room->name << "from Redis at seq" << room->model.seq() << "in"
+                    << timer.elapsed() << "ms";
+    return true;
+}
+
+bool Cluster::readLog(Room *room, std::uint64_t after, std::uint64_t head, QString *error)
+{
+    const QByteArray prefix = RedisWallLog::keyPrefix(room->name);
+    while (after < head) {
+        const RedisReply r = m_sync.command({"FCALL", "scrawl_read", "2", prefix + "meta", prefix + "log",
+                                             QByteArray::number(after), "5000"});
+        if (r.isError() || r.elements.size() != 3) {
+            *error = r.isError() ? QString::fromUtf8(r.text) : QStringLiteral("an unexpected reply");
+            return false;
+        }
+        const auto &entries = r.elements[2].elements;
+        if (entries.empty())
+            break;
+        for (const RedisReply &entry : entries) {
+            const QByteArray &id = entry.elements[0].text;
+            const std::uint64_t seq = id.left(id.indexOf('-')).toULongLong();
+            if (seq != after + 1) {
+                *error = QStringLiteral("the log has no ops %1 to %2 (trimmed behind a newer snapshot)")
+                             .arg(after + 1)
+                             .arg(seq - 1);
+                return false;
+            }
+            const auto &fields = entry.elements[1].elements;
+            QByteArray op;
+            for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+                if (fields[i].text == "op")
+                    op = fields[i + 1].text;
+            }
+            land(room, seq, op, false);
+            after = seq;
+        }
+    }
+    return true;
+}
+
+void Cluster::unload(Room *room)
+{
+    m_followers.erase(room);
+    m_log.unwatchLive(room->name);
+}
+
+std::optional<Problem> Cluster::append(Room *room, Session *origin, pb::Op op)
+{
+    if (!m_log.isReady())
+        return redisProblem(m_log.problem());
+    if (m_appendingBytes >= m_server.options().maxUncommittedBytes)
+        return Problem{pb::STORAGE_UNAVAILABLE,
+                       QStringLiteral("The server is waiting for the cluster's shared store: %1 MiB of "
+                                      "changes wait to be stored (limit %2); this one was not applied, "
+                                      "send it again in a moment.")
+                           .arg(double(m_appendingBytes) / (1024 * 1024), 0, 'f', 1)
+                           .arg(QLatin1String(limits::kMaxUncommittedBytesName)),
+                       QString::fromLatin1(limits::kMaxUncommittedBytesName)};
+    const QByteArray bytes = QByteArray::fromStdString(op.SerializeAsString());
+    m_appendingBytes += std::uint64_t(bytes.size());
+    QPointer<Session> guard(origin);
+    const std::uint64_t size = std::uint64_t(bytes.size());
+    const std::uint64_t clientOpId = op.client_op_id();
+    const QString wall = room->name;
+    m_log.append(wall, room->logEpoch, op.author(), origin ? clientOpId : 0, bytes,
+                 [this, guard, size, clientOpId, wall](RedisWallLog::Appended result) {
+        m_appendingBytes -= size;
+        using Status = RedisWallLog::Appended::Status;
+        switch (result.status) {
+        case Status::Ok:
+        case Status::Duplicate:
+            // It comes back through the log (a duplicate was appended before: the same).
+            return;
+        case Status::EpochChanged:
+            if (Room *room = m_server.loadedRoom(wall))
+                resynchronise(room, QStringLiteral("the cluster's store lost the wall's history"));
+            if (guard)
+                guard->refuse(redisProblem(QStringLiteral("the wall's history was lost and is being reloaded")), clientOpId);
+            return;
+        case Status::Failed:
+            if (guard)
+                guard->refuse(redisProblem(result.error), clientOpId);
+            return;
+        }
+    });
+    return std::nullopt;
+}
+
+void Cluster::answerResend(Room *room, Session *session, const pb::Op &op)
+{
+    QPointer<Session> guard(session);
+    const std::uint64_t author = session->userId();
+    const std::uint64_t clientOpId = op.client_op_id();
+    const QString wall = room->name;
+    m_log.find(wall, author, clientOpId, limits::kClusterLogKeepOps,
+               [this, guard, clientOpId, wall](std::optional<RedisWallLog::Entry> entry, QString error) {
+        if (!guard)
+            return;
+        Room *room = m_server.loadedRoom(wall);
+        if (!entry || !room) {
+            guard->refuse(error.isEmpty()
+                              ? Problem{pb::INVALID_OP,
+                                        QStringLiteral("Op %1 is not above your newest stored op and is not "
+                                                       "among the wall's last %2 changes (%3); it is not "
+                                                       "applied again.")
+                                            .arg(clientOpId)
+                                            .arg(limits::kClusterLogKeepOps)
+                                            .arg(QLatin1String(limits::kClusterLogKeepOpsName)),
+                                        QString::fromLatin1(limits::kClusterLogKeepOpsName)}
+                              : redisProblem(error),
+                          clientOpId);
+            return;
+        }
+        pb::Op stored;
+        stored.ParseFromArray(entry->op.constData(), int(entry->op.size()));
+        stored.set_seq(entry->seq);
+        if (room->voided.count(entry->seq)) {
+            // Landed as a void: acknowledged as one (its author was told why when it landed).
+            pb::Op none;
+            none.set_seq(entry->seq);
+            none.set_author(stored.author());
+            none.set_client_op_id(stored.client_op_id());
+            stored = std::move(none);
+        }
+        pb::Envelope env;
+        *env.mutable_op() = std::move(stored);
+        guard->send(serialize(env));
+    });
+}
+
+void Cluster::land(Room *room, std::uint64_t seq, const QByteArray &bytes, bool live)
+{
+    pb::Op op;
+    std::optional<Problem> problem;
+    if (!op.ParseFromArray(bytes.constData(), int(bytes.size()))) {
+        problem = Problem{pb::PROTOCOL, QStringLiteral("The shared log holds a damaged op at %1.").arg(seq), {}};
+        op.Clear();
+    }
+    op.set_seq(seq);
+    const std::uint64_t author = op.author();
+    // Checked against the wall as it stands at this op's turn: every server decides the same.
+    if (!problem)
+        problem = room->model.check(op, author);
+    if (!problem && author != 0)
+        problem = m_server.checkPermission(room, author, op);
+    if (problem) {
+        pb::Op none;
+        none.set_seq(seq);
+        none.set_author(author);
+        none.set_client_op_id(op.client_op_id());
+        room->voided.insert(seq);
+        if (live) {
+            for (Session *s : std::vector<Session *>(room->members)) {
+                if (s->userId() == author && author != 0)
+                    s->refuse(*problem, op.client_op_id());
+            }
+        }
+        op = std::move(none);
+    }
+    room->model.apply(op);
+    if (author != 0 && op.client_op_id() != 0) {
+        std::uint64_t &last = room->lastClientOp[author];
+        last = std::max(last, op.client_op_id());
+    }
+    room->committedSeq = seq;
+    if (!live) {
+        room->opBytesSinceSnapshot += op.ByteSizeLong();
+        return;
+    }
+    m_server.fanOut(room, std::move(op));
+    m_server.runCommitWaiters();
+    scheduleFlush();
+    storeSnapshotIfDue(room);
+}
+
+void Cluster::scheduleFlush()
+{
+    if (std::exchange(m_flushScheduled, true))
+        return;
+    // Corked: each member's share of what landed in this pass leaves in one write.
+    QMetaObject::invokeMethod(this, [this] {
+        m_flushScheduled = false;
+        m_server.wsHub()->flush();
+    }, Qt::QueuedConnection);
+}
+
+void Cluster::storeSnapshotIfDue(Room *room)
+{
+    // As often as the single server's: after snapshotEveryOps ops and at least as many bytes
+    // of them as the last snapshot weighed. Every server may store one; Redis keeps the newest.
+    const std::uint64_t seq = room->model.seq();
+    if (seq - room->storedSnapshotSeq < std::uint64_t(m_server.options().snapshotEveryOps)
+        || room->opBytesSinceSnapshot < std::uint64_t(room->storedSnapshotBytes) || room->snapshotWrite)
+        return;
+    const QByteArray bytes = room->snapshotBytes();
+    room->storedSnapshotSeq = seq;
+    room->storedSnapshotBytes = bytes.size();
+    room->opBytesSinceSnapshot = 0;
+    const QString wall = room->name;
+    m_log.saveSnapshot(wall, room->logEpoch, seq, bytes, limits::kClusterLogKeepOps,
+                       [wall, seq](RedisWallLog::SnapshotSaved saved) {
+        if (saved.status == RedisWallLog::SnapshotSaved::Status::Failed)
+            qCWarning(lcRedis).noquote() << "the snapshot of wall" << wall << "at" << seq
+                                         << "was not stored:" << saved.error;
+    });
+}
+
+void Cluster::resynchronise(Room *room, const QString &why)
+{
+    // The members' walls may hold what the store no longer has, or miss what this server cannot
+    // read any more: they join again, from a snapshot.
+    qCWarning(lcRedis).noquote() << "wall" << room->name << ":" << why << "; reloading it";
+    for (Session *s : std::vector<Session *>(room->members))
+        s->fail({pb::STORAGE_UNAVAILABLE,
+                 QStringLiteral("The wall is being reloaded (%1); reconnect to see it as it is now.").arg(why),
+                 {}});
+    if (!load(room))
+        m_server.markUnavailable(room);
+}
+
+void Cluster::publishLive(Room *room, const QByteArray &envelope)
+{
+    m_log.publishLive(room->name, envelope);
+}
+
+} // namespace scrawl

@@ -1,0 +1,77 @@
+#pragma once
+
+// A scrawl-server's part in a cluster (scrawl-server --redis): the order of its walls' ops is
+// decided in Redis, not here. An op a member sends is stamped and appended to the wall's shared
+// log (RedisWallLog::append); every server, this one included, gets the wall's ops back from
+// the log in seq order (WallLogFollower) and lands each: checks it against the wall as it stands
+// at its turn, applies it or makes it a void (its seq kept, no change), and sends it to its own
+// members. All servers see the same ops at the same seqs and so land them the same way; the
+// author's server tells the author why a void was refused.
+//
+// Walls are loaded from Redis (the latest snapshot and the log after it, blocking, as SQLite
+// loads them), and snapshots stored there, trimming the log behind them. Cursors go to the other
+// servers on the wall's live channel, never stored.
+
+#include "core/protocol.h"
+#include "server/logfollower.h"
+#include "server/redislog.h"
+
+#include <QObject>
+
+#include <map>
+#include <memory>
+
+namespace scrawl {
+
+class Room;
+class Session;
+class WallServer;
+
+class Cluster : public QObject
+{
+    Q_OBJECT
+
+public:
+    Cluster(WallServer &server, RedisAddress address);
+    ~Cluster() override;
+
+    void start();
+    // Connected to Redis, the function library loaded.
+    bool ready() const { return m_log.isReady(); }
+    QString problem() const { return m_log.problem(); }
+    const RedisAddress &address() const { return m_address; }
+
+    // Loads `room` (its name and id set) from Redis and follows its log. False when Redis could
+    // not be read.
+    bool load(Room *room);
+    void unload(Room *room);
+
+    // Appends a checked, stamped op from `origin` (nullptr: the HTTP API). Refuses it at once
+    // when too much waits for Redis.
+    std::optional<Problem> append(Room *room, Session *origin, pb::Op op);
+    // Answers an op resent with a client op id already landed: with the op as the log holds it.
+    void answerResend(Room *room, Session *session, const pb::Op &op);
+    // Sends an ephemeral envelope (a cursor) to the wall's members on other servers.
+    void publishLive(Room *room, const QByteArray &envelope);
+
+    // Test hook: the shared log.
+    RedisWallLog &log() { return m_log; }
+
+private:
+    // Lands the op appended at `seq`; `live`: its members get it (false while loading).
+    void land(Room *room, std::uint64_t seq, const QByteArray &bytes, bool live);
+    void storeSnapshotIfDue(Room *room);
+    void resynchronise(Room *room, const QString &why);
+    void scheduleFlush();
+    bool readLog(Room *room, std::uint64_t after, std::uint64_t head, QString *error);
+
+    WallServer &m_server;
+    RedisAddress m_address;
+    RedisWallLog m_log;
+    RedisSyncConnection m_sync;
+    std::map<Room *, std::unique_ptr<WallLogFollower>> m_followers;
+    std::uint64_t m_appendingBytes = 0; // appended, not yet answered
+    bool m_flushScheduled = false;
+};
+
+} // namespace scrawl

@@ -1,0 +1,290 @@
+// Issue 18: several scrawl-servers serving the same walls through Redis. A real redis-server of
+// the test's own (free port, AOF with fsync always in a temp dir), two real WallServers on port 0
+// started with --redis's option, real WebSocket clients on each: they see one wall, with the
+// same ops at the same seqs; an op that no longer fits when its turn comes lands as a void on
+// every server and its author is told; cursors cross servers; a server that cannot reach Redis
+// says so on /health and takes no changes until it can.
+
+#include "core/wallmodel.h"
+#include "server/cluster.h"
+#include "server/wallserver.h"
+#include "tests/support/redisprocess.h"
+#include "tests/support/testclient.h"
+
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <memory>
+
+using namespace scrawl;
+using scrawl::test::RedisProcess;
+using scrawl::test::TestClient;
+
+namespace {
+
+struct Node
+{
+    QTemporaryDir dir;
+    std::unique_ptr<WallServer> server;
+};
+
+std::vector<std::uint64_t> seqsOf(const TestClient &c)
+{
+    std::vector<std::uint64_t> out;
+    std::uint64_t last = c.lastJoined() ? c.lastJoined()->head_seq() : 0;
+    for (const pb::Op &op : c.ops()) {
+        // Stroke points and ends come unnumbered: the op after the last.
+        last = op.seq() ? op.seq() : last + 1;
+        out.push_back(last);
+    }
+    return out;
+}
+
+size_t liveNotes(const WallModel &model)
+{
+    return size_t(std::count_if(model.notes().begin(), model.notes().end(),
+                                [](const WallModel::Note &n) { return !n.deleted; }));
+}
+
+QJsonObject health(const QUrl &wsUrl)
+{
+    QUrl url = wsUrl;
+    url.setScheme(QStringLiteral("http"));
+    url.setPath(QStringLiteral("/health"));
+    QNetworkAccessManager nam;
+    std::unique_ptr<QNetworkReply> reply(nam.get(QNetworkRequest(url)));
+    QSignalSpy done(reply.get(), &QNetworkReply::finished);
+    if (!done.wait(5000))
+        return {};
+    return QJsonDocument::fromJson(reply->readAll()).object();
+}
+
+} // namespace
+
+class TestCluster : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void init();
+    void cleanup();
+    void clientsOnTwoServersSeeOneWall();
+    void anOpThatNoLongerFitsIsAVoidEverywhereAndItsAuthorIsTold();
+    void cursorsCrossServers();
+    void aServerWithoutRedisSaysSoAndTakesNoChanges();
+    void aBadRedisAddressIsRefusedByName();
+
+private:
+    std::unique_ptr<RedisProcess> m_redis;
+    std::vector<std::unique_ptr<Node>> m_nodes;
+
+    WallServer &node(size_t i) { return *m_nodes.at(i)->server; }
+    void startNodes(int count)
+    {
+        for (int i = 0; i < count; ++i) {
+            auto n = std::make_unique<Node>();
+            ServerOptions options;
+            options.host = QHostAddress::LocalHost;
+            options.port = 0;
+            options.dataDir = n->dir.path();
+            options.redisUrl = m_redis->url();
+            options.passwordIterations = 1000;
+            n->server = std::make_unique<WallServer>(options);
+            QString error;
+            QVERIFY2(n->server->start(&error), qPrintable(error));
+            m_nodes.push_back(std::move(n));
+        }
+        for (auto &n : m_nodes)
+            QTRY_VERIFY_WITH_TIMEOUT(n->server->cluster() && n->server->cluster()->ready(), 10000);
+    }
+};
+
+void TestCluster::init()
+{
+    m_redis = std::make_unique<RedisProcess>();
+    QVERIFY2(m_redis->start(), qPrintable(m_redis->error()));
+}
+
+void TestCluster::cleanup()
+{
+    for (auto &n : m_nodes)
+        n->server->stop();
+    m_nodes.clear();
+    m_redis.reset();
+}
+
+void TestCluster::clientsOnTwoServersSeeOneWall()
+{
+    startNodes(2);
+    TestClient ada;
+    TestClient grace;
+    QVERIFY(ada.connectAs(node(0).url(), QStringLiteral("Ada")));
+    QVERIFY(grace.connectAs(node(1).url(), QStringLiteral("Grace")));
+    QVERIFY(ada.join(QStringLiteral("team"))); // made on the first server
+    QVERIFY(grace.join(QStringLiteral("team"))); // found on the second
+    QVERIFY(ada.userId != grace.userId); // one directory: two people, two ids
+
+    // Both draw and chat at once, each on their own server.
+    std::vector<std::uint64_t> adaIds = ada.stroke(1, {{10, 10}, {20, 20}, {30, 25}, {40, 40}, {50, 45}, {60, 70}}, 3);
+    std::vector<std::uint64_t> graceIds = grace.stroke(1, {{100, 10}, {110, 30}, {120, 50}, {130, 60}}, 2);
+    adaIds.push_back(ada.chat(QStringLiteral("hello from server one")));
+    graceIds.push_back(grace.chat(QStringLiteral("and from server two")));
+    const size_t total = adaIds.size() + graceIds.size();
+    QTRY_COMPARE_WITH_TIMEOUT(ada.ops().size(), total, 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(grace.ops().size(), total, 10000);
+    for (std::uint64_t id : adaIds)
+        QVERIFY(ada.acked(id));
+    for (std::uint64_t id : graceIds)
+        QVERIFY(grace.acked(id));
+
+    // The same ops at the same seqs, gap-free, on both; the same wall.
+    const auto seqs = seqsOf(ada);
+    QCOMPARE(seqsOf(grace), seqs);
+    for (size_t i = 0; i < seqs.size(); ++i)
+        QCOMPARE(seqs[i], std::uint64_t(i + 1));
+    QCOMPARE(ada.model.seq(), std::uint64_t(total));
+    QCOMPARE(ada.model.serializedSnapshot(), grace.model.serializedSnapshot());
+    QCOMPARE(ada.model.strokes().size(), 2u);
+
+    // A third person joining on either server gets that wall.
+    TestClient late;
+    QVERIFY(late.connectAs(node(1).url(), QStringLiteral("Late")));
+    QVERIFY(late.join(QStringLiteral("team")));
+    QCOMPARE(late.lastJoined()->head_seq(), std::uint64_t(total));
+    QCOMPARE(late.model.serializedSnapshot(), ada.model.serializedSnapshot());
+}
+
+void TestCluster::anOpThatNoLongerFitsIsAVoidEverywhereAndItsAuthorIsTold()
+{
+    startNodes(2);
+    TestClient ada;
+    TestClient grace;
+    QVERIFY(ada.connectAs(node(0).url(), QStringLiteral("Ada")));
+    QVERIFY(grace.connectAs(node(1).url(), QStringLiteral("Grace")));
+    QVERIFY(ada.join(QStringLiteral("notes")));
+    QVERIFY(grace.join(QStringLiteral("notes")));
+
+    pb::Op add;
+    add.mutable_note_add()->set_id(1);
+    add.mutable_note_add()->set_text("plan");
+    const std::uint64_t added = ada.sendOp(add);
+    QTRY_VERIFY(ada.acked(added));
+    QTRY_COMPARE(liveNotes(grace.model), 1u);
+    const std::uint64_t note = objectKey(ada.userId, 1);
+
+    // Ada deletes the note; Grace edits it after the delete has landed. Her server takes the edit
+    // (what depends on the wall is checked at its turn), and at its turn the note is gone.
+    pb::Op del;
+    del.mutable_note_delete()->set_note(note);
+    const std::uint64_t deleted = ada.sendOp(del);
+    QTRY_COMPARE(liveNotes(grace.model), 0u);
+    pb::Op edit;
+    edit.mutable_note_edit()->set_note(note);
+    edit.mutable_note_edit()->set_text("plan, v2");
+    const std::uint64_t edited = grace.sendOp(edit);
+
+    // Grace is told why, with her op's id; everyone gets a void at its seq (no change, the seq
+    // kept, so that the order stays gap-free).
+    QTRY_VERIFY(grace.lastError() && grace.lastError()->client_op_id() == edited);
+    QVERIFY2(QString::fromStdString(grace.lastError()->message()).contains(QStringLiteral("is not on this wall")),
+             grace.lastError()->message().c_str());
+    QTRY_COMPARE(ada.ops().size(), 3u);
+    QTRY_COMPARE(grace.ops().size(), 3u);
+    QVERIFY(ada.acked(deleted));
+    const pb::Op voidAtAda = ada.ops().back();
+    const pb::Op voidAtGrace = grace.ops().back();
+    QCOMPARE(voidAtAda.seq(), 3u);
+    QCOMPARE(voidAtGrace.seq(), 3u);
+    QCOMPARE(int(voidAtAda.body_case()), int(pb::Op::BODY_NOT_SET));
+    QCOMPARE(voidAtAda.author(), grace.userId);
+    QCOMPARE(ada.model.serializedSnapshot(), grace.model.serializedSnapshot());
+
+    // A server that loads the wall afterwards (from the log in Redis) lands it the same way.
+    auto third = std::make_unique<Node>();
+    ServerOptions options;
+    options.host = QHostAddress::LocalHost;
+    options.port = 0;
+    options.dataDir = third->dir.path();
+    options.redisUrl = m_redis->url();
+    third->server = std::make_unique<WallServer>(options);
+    QString error;
+    QVERIFY2(third->server->start(&error), qPrintable(error));
+    QTRY_VERIFY_WITH_TIMEOUT(third->server->cluster()->ready(), 10000);
+    TestClient late;
+    QVERIFY(late.connectAs(third->server->url(), QStringLiteral("Late")));
+    QVERIFY(late.join(QStringLiteral("notes")));
+    QCOMPARE(late.lastJoined()->head_seq(), 3u);
+    QCOMPARE(late.model.serializedSnapshot(), ada.model.serializedSnapshot());
+    m_nodes.push_back(std::move(third));
+}
+
+void TestCluster::cursorsCrossServers()
+{
+    startNodes(2);
+    TestClient ada;
+    TestClient grace;
+    QVERIFY(ada.connectAs(node(0).url(), QStringLiteral("Ada")));
+    QVERIFY(grace.connectAs(node(1).url(), QStringLiteral("Grace")));
+    QVERIFY(ada.join(QStringLiteral("cursors")));
+    QVERIFY(grace.join(QStringLiteral("cursors")));
+    pb::Envelope env;
+    env.mutable_cursor()->set_x(123);
+    env.mutable_cursor()->set_y(45);
+    ada.sendEnvelope(env);
+    QTRY_COMPARE_WITH_TIMEOUT(grace.count(pb::Envelope::kCursor), 1u, 5000);
+    for (const pb::Envelope &e : grace.received) {
+        if (e.has_cursor()) {
+            QCOMPARE(e.cursor().user_id(), ada.userId);
+            QCOMPARE(e.cursor().x(), 123.0f);
+        }
+    }
+    QCOMPARE(ada.count(pb::Envelope::kCursor), 0u); // not echoed back to its sender
+}
+
+void TestCluster::aServerWithoutRedisSaysSoAndTakesNoChanges()
+{
+    startNodes(1);
+    TestClient ada;
+    QVERIFY(ada.connectAs(node(0).url(), QStringLiteral("Ada")));
+    QVERIFY(ada.join(QStringLiteral("w")));
+    QCOMPARE(health(node(0).url()).value(QStringLiteral("status")).toString(), QStringLiteral("ok"));
+
+    m_redis->pause();
+    QTRY_VERIFY_WITH_TIMEOUT(!node(0).cluster()->ready(), 10000);
+    const QJsonObject down = health(node(0).url());
+    QCOMPARE(down.value(QStringLiteral("status")).toString(), QStringLiteral("unavailable"));
+    QVERIFY2(down.value(QStringLiteral("problem")).toString().contains(m_redis->url()),
+             qPrintable(down.value(QStringLiteral("problem")).toString()));
+    // A change now is refused, with what to do.
+    const std::uint64_t refused = ada.chat(QStringLiteral("while Redis hangs"));
+    QTRY_VERIFY(ada.lastError() && ada.lastError()->client_op_id() == refused);
+    QCOMPARE(int(ada.lastError()->code()), int(pb::STORAGE_UNAVAILABLE));
+
+    m_redis->resume();
+    QTRY_VERIFY_WITH_TIMEOUT(node(0).cluster()->ready(), 10000);
+    QCOMPARE(health(node(0).url()).value(QStringLiteral("status")).toString(), QStringLiteral("ok"));
+    const std::uint64_t accepted = ada.chat(QStringLiteral("back"));
+    QTRY_VERIFY(ada.acked(accepted));
+}
+
+void TestCluster::aBadRedisAddressIsRefusedByName()
+{
+    QTemporaryDir dir;
+    ServerOptions options;
+    options.host = QHostAddress::LocalHost;
+    options.port = 0;
+    options.dataDir = dir.path();
+    options.redisUrl = QStringLiteral("localhost:6379");
+    WallServer server(options);
+    QString error;
+    QVERIFY(!server.start(&error));
+    QVERIFY2(error.contains(QStringLiteral("\"localhost:6379\" is not a Redis address")), qPrintable(error));
+}
+
+QTEST_GUILESS_MAIN(TestCluster)
+#include "tst_cluster.moc"
