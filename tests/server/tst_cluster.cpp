@@ -12,6 +12,8 @@
 #include "tests/support/testclient.h"
 
 #include <QJsonDocument>
+#include <QProcess>
+#include <QRegularExpression>
 #include <QJsonObject>
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
@@ -26,6 +28,53 @@ using scrawl::test::RedisProcess;
 using scrawl::test::TestClient;
 
 namespace {
+
+// A real scrawl-server process in the cluster; start() waits for its "listening on" line.
+class ServerProcess
+{
+public:
+    ServerProcess(QString redisUrl)
+        : m_redisUrl(std::move(redisUrl))
+    {
+    }
+    ~ServerProcess() { kill9(); }
+
+    bool start()
+    {
+        m_process.setProgram(QStringLiteral(SCRAWL_SERVER_BIN));
+        m_process.setArguments({QStringLiteral("--host"), QStringLiteral("127.0.0.1"), QStringLiteral("--port"),
+                                QStringLiteral("0"), QStringLiteral("--data"), m_dir.path(),
+                                QStringLiteral("--redis"), m_redisUrl});
+        m_process.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+        m_process.start();
+        if (!m_process.waitForStarted(5000))
+            return false;
+        static const QRegularExpression line(QStringLiteral("^listening on ws://127\\.0\\.0\\.1:(\\d+)$"),
+                                             QRegularExpression::MultilineOption);
+        return TestClient::waitFor([&] {
+            m_out += m_process.readAllStandardOutput();
+            const auto m = line.match(QString::fromUtf8(m_out));
+            if (m.hasMatch())
+                m_port = quint16(m.captured(1).toUInt());
+            return m_port != 0 || m_process.state() == QProcess::NotRunning;
+        }, 10000) && m_port != 0;
+    }
+    void kill9()
+    {
+        if (m_process.state() == QProcess::NotRunning)
+            return;
+        m_process.kill(); // SIGKILL: no flush, no clean shutdown
+        m_process.waitForFinished(5000);
+    }
+    QUrl url() const { return QUrl(QStringLiteral("ws://127.0.0.1:%1").arg(m_port)); }
+
+private:
+    QString m_redisUrl;
+    QTemporaryDir m_dir;
+    QProcess m_process;
+    QByteArray m_out;
+    quint16 m_port = 0;
+};
 
 struct Node
 {
@@ -78,6 +127,7 @@ private slots:
     void cursorsCrossServers();
     void aServerWithoutRedisSaysSoAndTakesNoChanges();
     void aBadRedisAddressIsRefusedByName();
+    void aServerKilledMidStreamLosesNothingAcknowledged();
 
 private:
     std::unique_ptr<RedisProcess> m_redis;
@@ -284,6 +334,77 @@ void TestCluster::aBadRedisAddressIsRefusedByName()
     QString error;
     QVERIFY(!server.start(&error));
     QVERIFY2(error.contains(QStringLiteral("\"localhost:6379\" is not a Redis address")), qPrintable(error));
+}
+
+void TestCluster::aServerKilledMidStreamLosesNothingAcknowledged()
+{
+    ServerProcess one(m_redis->url());
+    ServerProcess two(m_redis->url());
+    QVERIFY(one.start());
+    QVERIFY(two.start());
+    TestClient ada;
+    TestClient grace;
+    QVERIFY(ada.connectAs(one.url(), QStringLiteral("Ada")));
+    QVERIFY(grace.connectAs(two.url(), QStringLiteral("Grace")));
+    QVERIFY(ada.join(QStringLiteral("stream")));
+    QVERIFY(grace.join(QStringLiteral("stream")));
+
+    // Ada sends 2,000 changes without waiting; her server is killed with -9 as the first is
+    // acknowledged, with the others in flight: some appended to Redis and not acknowledged,
+    // some read and not appended, some not read yet.
+    constexpr int kOps = 2000;
+    std::vector<pb::Op> sent;
+    for (int i = 1; i <= kOps; ++i) {
+        pb::Op op;
+        op.mutable_chat()->set_text(toWire(QStringLiteral("change %1").arg(i)));
+        op.set_client_op_id(std::uint64_t(i));
+        ada.sendOp(op);
+        sent.push_back(op);
+    }
+    ada.nextClientOpId = kOps;
+    QVERIFY(TestClient::waitFor([&] { return ada.acked(1); }, 10000));
+    one.kill9();
+    const int appendedAtKill = m_redis->call({"XLEN", RedisWallLog::keyPrefix(QStringLiteral("stream")) + "log"}).mid(1).trimmed().toInt();
+    std::set<std::uint64_t> ackedBefore;
+    for (const pb::Op &op : ada.ops()) {
+        if (op.author() == ada.userId)
+            ackedBefore.insert(op.client_op_id());
+    }
+    qInfo() << "at the kill:" << ackedBefore.size() << "of" << kOps << "acknowledged," << appendedAtKill
+            << "appended";
+    QVERIFY2(ackedBefore.size() < size_t(kOps), "all were acknowledged before the kill: it tested nothing");
+
+    // She reconnects through the other server with her identity, joins, and resends everything
+    // not acknowledged under its own client op id, as the app's outbox does.
+    TestClient again;
+    QVERIFY(again.connectAs(two.url(), QStringLiteral("Ada"), ada.resumeToken));
+    QCOMPARE(again.userId, ada.userId);
+    QVERIFY(again.join(QStringLiteral("stream"), ada.model.seq()));
+    for (const pb::Op &op : sent) {
+        if (!ackedBefore.count(op.client_op_id()))
+            again.sendOp(op);
+    }
+    QVERIFY(TestClient::waitFor([&] {
+        for (int i = 1; i <= kOps; ++i) {
+            if (!ackedBefore.count(std::uint64_t(i)) && !again.acked(std::uint64_t(i)))
+                return false;
+        }
+        return true;
+    }, 30000));
+
+    // Every change is on the wall exactly once, in Ada's order: at Grace's (who stayed on the
+    // surviving server throughout) and in the shared log.
+    QTRY_COMPARE_WITH_TIMEOUT(grace.model.seq(), std::uint64_t(kOps), 10000);
+    std::vector<int> seen;
+    for (const pb::Op &op : grace.ops()) {
+        QVERIFY2(op.has_chat(), "only Ada's chat was sent, and no op was a void");
+        seen.push_back(QString::fromStdString(op.chat().text()).mid(7).toInt());
+    }
+    QCOMPARE(int(seen.size()), kOps);
+    for (int i = 0; i < kOps; ++i)
+        QCOMPARE(seen[size_t(i)], i + 1);
+    QCOMPARE(m_redis->call({"XLEN", RedisWallLog::keyPrefix(QStringLiteral("stream")) + "log"}),
+             QByteArray(":") + QByteArray::number(kOps) + "\r\n");
 }
 
 QTEST_GUILESS_MAIN(TestCluster)
