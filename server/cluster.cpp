@@ -39,6 +39,11 @@ Cluster::~Cluster() = default;
 
 void Cluster::start()
 {
+    // What was held while Redis could not be reached goes now.
+    connect(&m_log, &RedisWallLog::readyChanged, this, [this](bool ready) {
+        if (ready)
+            pump();
+    });
     m_log.start();
 }
 
@@ -165,44 +170,91 @@ void Cluster::unload(Room *room)
 
 std::optional<Problem> Cluster::append(Room *room, Session *origin, pb::Op op)
 {
-    if (!m_log.isReady())
-        return redisProblem(m_log.problem());
     if (m_appendingBytes >= m_server.options().maxUncommittedBytes)
         return Problem{pb::STORAGE_UNAVAILABLE,
-                       QStringLiteral("The server is waiting for the cluster's shared store: %1 MiB of "
-                                      "changes wait to be stored (limit %2); this one was not applied, "
-                                      "send it again in a moment.")
-                           .arg(double(m_appendingBytes) / (1024 * 1024), 0, 'f', 1)
-                           .arg(QLatin1String(limits::kMaxUncommittedBytesName)),
+                       m_log.isReady()
+                           ? QStringLiteral("The server is waiting for the cluster's shared store: %1 MiB of "
+                                            "changes wait to be stored (limit %2); this one was not applied, "
+                                            "send it again in a moment.")
+                                 .arg(double(m_appendingBytes) / (1024 * 1024), 0, 'f', 1)
+                                 .arg(QLatin1String(limits::kMaxUncommittedBytesName))
+                           : QStringLiteral("The server cannot reach the cluster's shared store (%1) and "
+                                            "holds as many changes as it may (limit %2); this one was not "
+                                            "applied, send it again in a moment.")
+                                 .arg(m_log.problem(), QLatin1String(limits::kMaxUncommittedBytesName)),
                        QString::fromLatin1(limits::kMaxUncommittedBytesName)};
-    const QByteArray bytes = QByteArray::fromStdString(op.SerializeAsString());
-    m_appendingBytes += std::uint64_t(bytes.size());
-    QPointer<Session> guard(origin);
-    const std::uint64_t size = std::uint64_t(bytes.size());
-    const std::uint64_t clientOpId = op.client_op_id();
-    const QString wall = room->name;
-    m_log.append(wall, room->logEpoch, op.author(), origin ? clientOpId : 0, bytes,
-                 [this, guard, size, clientOpId, wall](RedisWallLog::Appended result) {
-        m_appendingBytes -= size;
-        using Status = RedisWallLog::Appended::Status;
-        switch (result.status) {
-        case Status::Ok:
-        case Status::Duplicate:
-            // It comes back through the log (a duplicate was appended before: the same).
-            return;
-        case Status::EpochChanged:
-            if (Room *room = m_server.loadedRoom(wall))
-                resynchronise(room, QStringLiteral("the cluster's store lost the wall's history"));
-            if (guard)
-                guard->refuse(redisProblem(QStringLiteral("the wall's history was lost and is being reloaded")), clientOpId);
-            return;
-        case Status::Failed:
-            if (guard)
-                guard->refuse(redisProblem(result.error), clientOpId);
-            return;
-        }
-    });
+    Outgoing out;
+    out.id = ++m_nextOutgoing;
+    out.wall = room->name;
+    out.epoch = room->logEpoch;
+    out.author = op.author();
+    out.clientOpId = origin ? op.client_op_id() : 0;
+    out.originClientOpId = op.client_op_id();
+    out.bytes = QByteArray::fromStdString(op.SerializeAsString());
+    out.origin = origin;
+    m_appendingBytes += std::uint64_t(out.bytes.size());
+    m_outgoing.push_back(std::move(out));
+    pump();
     return std::nullopt;
+}
+
+void Cluster::pump()
+{
+    if (!m_log.isReady())
+        return; // held until Redis is back (readyChanged)
+    const std::uint64_t generation = m_generation;
+    while (m_sent < m_outgoing.size()) {
+        const Outgoing &out = m_outgoing[m_sent++];
+        m_log.append(out.wall, out.epoch, out.author, out.clientOpId, out.bytes,
+                     [this, id = out.id, generation](RedisWallLog::Appended result) {
+            answered(id, generation, std::move(result));
+        });
+    }
+}
+
+void Cluster::answered(std::uint64_t id, std::uint64_t generation, RedisWallLog::Appended result)
+{
+    using Status = RedisWallLog::Appended::Status;
+    if (generation != m_generation)
+        return; // sent again since
+    if (m_outgoing.empty() || m_outgoing.front().id != id) {
+        qCCritical(lcRedis) << "an append was answered out of order";
+        return;
+    }
+    if (result.status == Status::Failed && result.connectionLost) {
+        // It may or may not have reached Redis, and so may everything sent after it: all of it
+        // goes again, in order, once Redis is back (the client op ids settle which got there).
+        ++m_generation;
+        m_sent = 0;
+        qCWarning(lcRedis).noquote() << "holding" << m_outgoing.size() << "changes until Redis is back:"
+                                     << result.error;
+        return;
+    }
+    Outgoing out = std::move(m_outgoing.front());
+    m_outgoing.pop_front();
+    --m_sent;
+    m_appendingBytes -= std::uint64_t(out.bytes.size());
+    switch (result.status) {
+    case Status::Ok:
+    case Status::Duplicate:
+        // It comes back through the log (a duplicate was appended before: the same).
+        return;
+    case Status::EpochChanged:
+        if (m_server.loadedRoom(out.wall))
+            QMetaObject::invokeMethod(this, [this, wall = out.wall] {
+                if (Room *r = m_server.loadedRoom(wall))
+                    resynchronise(r, QStringLiteral("the cluster's store lost the wall's history"));
+            }, Qt::QueuedConnection);
+        if (out.origin)
+            out.origin->refuse(redisProblem(QStringLiteral("the wall's history was lost and is being reloaded")),
+                               out.originClientOpId);
+        return;
+    case Status::Failed:
+        // Refused by Redis itself (out of memory): not appended.
+        if (out.origin)
+            out.origin->refuse(redisProblem(result.error), out.originClientOpId);
+        return;
+    }
 }
 
 void Cluster::answerResend(Room *room, Session *session, const pb::Op &op)

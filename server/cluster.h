@@ -17,7 +17,9 @@
 #include "server/redislog.h"
 
 #include <QObject>
+#include <QPointer>
 
+#include <deque>
 #include <map>
 #include <memory>
 
@@ -46,9 +48,13 @@ public:
     bool load(Room *room);
     void unload(Room *room);
 
-    // Appends a checked, stamped op from `origin` (nullptr: the HTTP API). Refuses it at once
-    // when too much waits for Redis.
+    // Appends a stamped op from `origin` (nullptr: the HTTP API). Ops go to Redis in the order
+    // given, pipelined; while Redis cannot be reached they are held, and appended again (same
+    // client op id, so that one that did reach Redis is not appended twice) once it is back.
+    // Refused at once only when more than maxUncommittedBytes wait.
     std::optional<Problem> append(Room *room, Session *origin, pb::Op op);
+    // Ops given to append() and not yet answered by Redis (held or on their way).
+    size_t waitingOps() const { return m_outgoing.size(); }
     // Answers an op resent with a client op id already landed: with the op as the log holds it.
     void answerResend(Room *room, Session *session, const pb::Op &op);
     // Sends an ephemeral envelope (a cursor) to the wall's members on other servers.
@@ -65,12 +71,35 @@ private:
     void scheduleFlush();
     bool readLog(Room *room, std::uint64_t after, std::uint64_t head, QString *error);
 
+    // Sends the outgoing ops not yet sent, in order.
+    void pump();
+    void answered(std::uint64_t id, std::uint64_t generation, RedisWallLog::Appended result);
+
+    struct Outgoing
+    {
+        std::uint64_t id = 0;
+        QString wall;
+        QByteArray epoch;
+        std::uint64_t author = 0;
+        std::uint64_t clientOpId = 0; // 0: no exactly-once check (the HTTP API)
+        QByteArray bytes;
+        QPointer<Session> origin;
+        std::uint64_t originClientOpId = 0;
+    };
+
     WallServer &m_server;
     RedisAddress m_address;
     RedisWallLog m_log;
     RedisSyncConnection m_sync;
     std::map<Room *, std::unique_ptr<WallLogFollower>> m_followers;
-    std::uint64_t m_appendingBytes = 0; // appended, not yet answered
+    // Given to append(), not yet answered; the first m_sent of them are on their way. A lost
+    // connection makes them all unsent again (a new generation: answers of the old one that
+    // still come are ignored).
+    std::deque<Outgoing> m_outgoing;
+    size_t m_sent = 0;
+    std::uint64_t m_generation = 0;
+    std::uint64_t m_nextOutgoing = 0;
+    std::uint64_t m_appendingBytes = 0; // of m_outgoing
     bool m_flushScheduled = false;
 };
 

@@ -64,6 +64,7 @@ RedisReply RedisReply::error(const QByteArray &message)
     RedisReply reply;
     reply.type = Type::Error;
     reply.text = message;
+    reply.connectionError = true;
     return reply;
 }
 

@@ -50,6 +50,9 @@ struct RedisReply
     long long integer = 0;
     std::vector<RedisReply> elements;
 
+    // An error of the connection's own (not connected, lost, closed), not Redis's: a command
+    // that got one may or may not have run.
+    bool connectionError = false;
     bool isError() const { return type == Type::Error; }
     bool isNil() const { return type == Type::Nil; }
     static RedisReply error(const QByteArray &message);

@@ -367,6 +367,7 @@ void RedisWallLog::append(const QString &wall, const QByteArray &epoch, std::uin
         Appended result;
         if (reply.isError()) {
             result.error = errorText(reply);
+            result.connectionLost = reply.connectionError;
             done(std::move(result));
             return;
         }

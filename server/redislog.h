@@ -57,13 +57,17 @@ public:
                            // the author's newest op, clientOpId the highest appended
             EpochChanged,  // the wall's history is not the one the caller knows: epoch is the
                            // wall's now (empty when it does not exist)
-            Failed,        // not appended; error says why (Redis unreachable, out of memory)
+            Failed,        // error says why: Redis refused it (out of memory), or the
+                           // connection failed (maybe appended: see connectionLost)
         };
         Status status = Status::Failed;
         QByteArray epoch;
         std::uint64_t seq = 0;
         std::uint64_t clientOpId = 0;
         QString error;
+        // Failed on the connection: it may have been appended before it failed. Appending it
+        // again with the same client op id settles which (Duplicate if it was).
+        bool connectionLost = false;
     };
     struct Entry
     {

@@ -3,7 +3,8 @@
 // started with --redis's option, real WebSocket clients on each: they see one wall, with the
 // same ops at the same seqs; an op that no longer fits when its turn comes lands as a void on
 // every server and its author is told; cursors cross servers; a server that cannot reach Redis
-// says so on /health and takes no changes until it can.
+// says so on /health and holds changes until it can; a server killed with -9 loses nothing
+// acknowledged; Redis killed and restarted (its AOF) loses nothing acknowledged either.
 
 #include "core/wallmodel.h"
 #include "server/cluster.h"
@@ -125,9 +126,11 @@ private slots:
     void clientsOnTwoServersSeeOneWall();
     void anOpThatNoLongerFitsIsAVoidEverywhereAndItsAuthorIsTold();
     void cursorsCrossServers();
-    void aServerWithoutRedisSaysSoAndTakesNoChanges();
+    void aServerWithoutRedisSaysSoAndHoldsChangesUntilItIsBack();
     void aBadRedisAddressIsRefusedByName();
     void aServerKilledMidStreamLosesNothingAcknowledged();
+    void redisKilledMidStreamLosesNothingAcknowledged();
+    void redisBackEmptyIsNoticedAndMembersAreToldToRejoin();
 
 private:
     std::unique_ptr<RedisProcess> m_redis;
@@ -296,7 +299,7 @@ void TestCluster::cursorsCrossServers()
     QCOMPARE(ada.count(pb::Envelope::kCursor), 0u); // not echoed back to its sender
 }
 
-void TestCluster::aServerWithoutRedisSaysSoAndTakesNoChanges()
+void TestCluster::aServerWithoutRedisSaysSoAndHoldsChangesUntilItIsBack()
 {
     startNodes(1);
     TestClient ada;
@@ -310,16 +313,23 @@ void TestCluster::aServerWithoutRedisSaysSoAndTakesNoChanges()
     QCOMPARE(down.value(QStringLiteral("status")).toString(), QStringLiteral("unavailable"));
     QVERIFY2(down.value(QStringLiteral("problem")).toString().contains(m_redis->url()),
              qPrintable(down.value(QStringLiteral("problem")).toString()));
-    // A change now is refused, with what to do.
-    const std::uint64_t refused = ada.chat(QStringLiteral("while Redis hangs"));
-    QTRY_VERIFY(ada.lastError() && ada.lastError()->client_op_id() == refused);
-    QCOMPARE(int(ada.lastError()->code()), int(pb::STORAGE_UNAVAILABLE));
+    // Changes made meanwhile are held, not refused (one of them may even have reached Redis
+    // before it hung), and go on once it answers: each once, in order.
+    const std::uint64_t first = ada.chat(QStringLiteral("while Redis hangs"));
+    const std::uint64_t second = ada.chat(QStringLiteral("still hanging"));
+    QTRY_VERIFY(node(0).cluster()->waitingOps() == 2);
+    QVERIFY(!ada.lastError());
 
     m_redis->resume();
     QTRY_VERIFY_WITH_TIMEOUT(node(0).cluster()->ready(), 10000);
     QCOMPARE(health(node(0).url()).value(QStringLiteral("status")).toString(), QStringLiteral("ok"));
-    const std::uint64_t accepted = ada.chat(QStringLiteral("back"));
-    QTRY_VERIFY(ada.acked(accepted));
+    QTRY_VERIFY_WITH_TIMEOUT(ada.acked(first) && ada.acked(second), 10000);
+    const std::uint64_t third = ada.chat(QStringLiteral("back"));
+    QTRY_VERIFY(ada.acked(third));
+    QCOMPARE(ada.ops().size(), 3u);
+    QCOMPARE(ada.ops()[0].chat().text(), std::string("while Redis hangs"));
+    QCOMPARE(ada.ops()[2].seq(), 3u);
+    QVERIFY(!ada.lastError());
 }
 
 void TestCluster::aBadRedisAddressIsRefusedByName()
@@ -405,6 +415,64 @@ void TestCluster::aServerKilledMidStreamLosesNothingAcknowledged()
         QCOMPARE(seen[size_t(i)], i + 1);
     QCOMPARE(m_redis->call({"XLEN", RedisWallLog::keyPrefix(QStringLiteral("stream")) + "log"}),
              QByteArray(":") + QByteArray::number(kOps) + "\r\n");
+}
+
+void TestCluster::redisKilledMidStreamLosesNothingAcknowledged()
+{
+    startNodes(2);
+    TestClient ada;
+    TestClient grace;
+    QVERIFY(ada.connectAs(node(0).url(), QStringLiteral("Ada")));
+    QVERIFY(grace.connectAs(node(1).url(), QStringLiteral("Grace")));
+    QVERIFY(ada.join(QStringLiteral("redis dies")));
+    QVERIFY(grace.join(QStringLiteral("redis dies")));
+
+    // 2,000 changes in flight; Redis is killed with -9 as the first is acknowledged, and started
+    // again on its own AOF.
+    constexpr int kOps = 2000;
+    for (int i = 1; i <= kOps; ++i)
+        ada.chat(QStringLiteral("change %1").arg(i));
+    QVERIFY(TestClient::waitFor([&] { return ada.acked(1); }, 10000));
+    m_redis->kill();
+    size_t ackedAtKill = 0;
+    for (const pb::Op &op : ada.ops())
+        ackedAtKill += op.author() == ada.userId ? 1 : 0;
+    qInfo() << "at the kill:" << ackedAtKill << "of" << kOps << "acknowledged";
+    QVERIFY2(ackedAtKill < size_t(kOps), "all were acknowledged before the kill: it tested nothing");
+    QTRY_VERIFY_WITH_TIMEOUT(!node(0).cluster()->ready(), 10000);
+    QVERIFY2(m_redis->start(), qPrintable(m_redis->error()));
+
+    // The servers held what was not answered and append it again: every change once, in order,
+    // at both people's, and nothing refused.
+    QTRY_COMPARE_WITH_TIMEOUT(ada.model.seq(), std::uint64_t(kOps), 20000);
+    QTRY_COMPARE_WITH_TIMEOUT(grace.model.seq(), std::uint64_t(kOps), 20000);
+    for (const TestClient *c : {&ada, &grace}) {
+        const auto ops = c->ops();
+        QCOMPARE(int(ops.size()), kOps);
+        for (int i = 0; i < kOps; ++i)
+            QCOMPARE(ops[size_t(i)].chat().text(), toWire(QStringLiteral("change %1").arg(i + 1)));
+    }
+    QVERIFY(!ada.lastError());
+    QCOMPARE(m_redis->call({"XLEN", RedisWallLog::keyPrefix(QStringLiteral("redis dies")) + "log"}),
+             QByteArray(":") + QByteArray::number(kOps) + "\r\n");
+}
+
+void TestCluster::redisBackEmptyIsNoticedAndMembersAreToldToRejoin()
+{
+    startNodes(1);
+    TestClient ada;
+    QVERIFY(ada.connectAs(node(0).url(), QStringLiteral("Ada")));
+    QVERIFY(ada.join(QStringLiteral("forgotten")));
+    const std::uint64_t first = ada.chat(QStringLiteral("before"));
+    QTRY_VERIFY(ada.acked(first));
+
+    m_redis->kill();
+    m_redis->wipe();
+    QVERIFY2(m_redis->start(), qPrintable(m_redis->error()));
+    // Never numbered afresh on top of the lost history: the member is told the wall is being
+    // reloaded and to reconnect.
+    QTRY_COMPARE_WITH_TIMEOUT(ada.disconnects, 1, 15000);
+    QVERIFY2(ada.closeReason.contains(QStringLiteral("reloaded")), qPrintable(ada.closeReason));
 }
 
 QTEST_GUILESS_MAIN(TestCluster)
