@@ -515,7 +515,10 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
                                          "data directory. The server retries by itself.")
                               .arg(unavailable.size()));
         }
-        responder.write(QJsonDocument(health));
+        // 503 while unavailable: a load balancer's check (HAProxy's httpchk) takes the server
+        // out by its status code alone.
+        responder.write(QJsonDocument(health),
+                        !unavailable.isEmpty() || clusterDown ? Status::ServiceUnavailable : Status::Ok);
         return true;
     }
     if (path == QLatin1String("/api/walls")) {

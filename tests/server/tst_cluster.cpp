@@ -101,6 +101,7 @@ size_t liveNotes(const WallModel &model)
                                 [](const WallModel::Note &n) { return !n.deleted; }));
 }
 
+// GET /health: its body, and its HTTP status under "http".
 QJsonObject health(const QUrl &wsUrl)
 {
     QUrl url = wsUrl;
@@ -109,9 +110,11 @@ QJsonObject health(const QUrl &wsUrl)
     QNetworkAccessManager nam;
     std::unique_ptr<QNetworkReply> reply(nam.get(QNetworkRequest(url)));
     QSignalSpy done(reply.get(), &QNetworkReply::finished);
-    if (!done.wait(5000))
+    if (!reply->isFinished() && !done.wait(5000))
         return {};
-    return QJsonDocument::fromJson(reply->readAll()).object();
+    QJsonObject body = QJsonDocument::fromJson(reply->readAll()).object();
+    body.insert(QStringLiteral("http"), reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt());
+    return body;
 }
 
 } // namespace
@@ -305,12 +308,15 @@ void TestCluster::aServerWithoutRedisSaysSoAndHoldsChangesUntilItIsBack()
     TestClient ada;
     QVERIFY(ada.connectAs(node(0).url(), QStringLiteral("Ada")));
     QVERIFY(ada.join(QStringLiteral("w")));
-    QCOMPARE(health(node(0).url()).value(QStringLiteral("status")).toString(), QStringLiteral("ok"));
+    const QJsonObject up = health(node(0).url());
+    QCOMPARE(up.value(QStringLiteral("status")).toString(), QStringLiteral("ok"));
+    QCOMPARE(up.value(QStringLiteral("http")).toInt(), 200);
 
     m_redis->pause();
     QTRY_VERIFY_WITH_TIMEOUT(!node(0).cluster()->ready(), 10000);
     const QJsonObject down = health(node(0).url());
     QCOMPARE(down.value(QStringLiteral("status")).toString(), QStringLiteral("unavailable"));
+    QCOMPARE(down.value(QStringLiteral("http")).toInt(), 503); // what a load balancer's check reads
     QVERIFY2(down.value(QStringLiteral("problem")).toString().contains(m_redis->url()),
              qPrintable(down.value(QStringLiteral("problem")).toString()));
     // Changes made meanwhile are held, not refused (one of them may even have reached Redis
