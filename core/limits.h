@@ -92,6 +92,10 @@ inline constexpr const char *kResendLookbackOpsName = "resend_lookback_ops";
 // among them.
 inline constexpr int kClusterLogKeepOps = 10000;
 inline constexpr const char *kClusterLogKeepOpsName = "cluster_log_keep_ops";
+// In a cluster each wall's chat is kept in Redis apart from its log (which is trimmed behind
+// snapshots): about this many of its newest messages, for joins and scrolling back.
+inline constexpr int kClusterChatKeep = 10000;
+inline constexpr const char *kClusterChatKeepName = "cluster_chat_keep";
 
 inline constexpr int kMaxClientsPerWall = 2000;
 inline constexpr const char *kMaxClientsPerWallName = "max_clients_per_wall";

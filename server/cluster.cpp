@@ -138,8 +138,10 @@ bool Cluster::readLog(Room *room, std::uint64_t after, std::uint64_t head, QStri
             return false;
         }
         const auto &entries = r.elements[2].elements;
-        if (entries.empty())
-            break;
+        if (entries.empty()) {
+            *error = QStringLiteral("the log has no ops after %1 (trimmed behind a newer snapshot)").arg(after);
+            return false;
+        }
         for (const RedisReply &entry : entries) {
             const QByteArray &id = entry.elements[0].text;
             const std::uint64_t seq = id.left(id.indexOf('-')).toULongLong();
@@ -192,6 +194,7 @@ std::optional<Problem> Cluster::append(Room *room, Session *origin, pb::Op op)
     out.originClientOpId = op.client_op_id();
     out.bytes = QByteArray::fromStdString(op.SerializeAsString());
     out.origin = origin;
+    out.chat = op.has_chat();
     m_appendingBytes += std::uint64_t(out.bytes.size());
     m_outgoing.push_back(std::move(out));
     pump();
@@ -208,7 +211,7 @@ void Cluster::pump()
         m_log.append(out.wall, out.epoch, out.author, out.clientOpId, out.bytes,
                      [this, id = out.id, generation](RedisWallLog::Appended result) {
             answered(id, generation, std::move(result));
-        });
+        }, out.chat ? limits::kClusterChatKeep : 0);
     }
 }
 
@@ -387,6 +390,48 @@ void Cluster::resynchronise(Room *room, const QString &why)
                  {}});
     if (!load(room))
         m_server.markUnavailable(room);
+}
+
+bool Cluster::readChat(const std::vector<QByteArray> &command, const QString &wall, std::vector<pb::Op> *out)
+{
+    const RedisReply r = m_sync.command(command);
+    if (r.isError()) {
+        qCWarning(lcRedis).noquote() << "cannot read the chat of wall" << wall << ":" << QString::fromUtf8(r.text);
+        return false;
+    }
+    const Room *room = m_server.loadedRoom(wall);
+    for (const RedisReply &entry : r.elements) {
+        if (entry.elements.size() != 2 || entry.elements[1].elements.size() < 2)
+            continue;
+        const QByteArray &id = entry.elements[0].text;
+        const std::uint64_t seq = id.left(id.indexOf('-')).toULongLong();
+        if (room && room->voided.count(seq))
+            continue; // landed as a void: never shown
+        const QByteArray &bytes = entry.elements[1].elements[1].text;
+        pb::Op op;
+        if (!op.ParseFromArray(bytes.constData(), int(bytes.size())) || !op.has_chat())
+            continue;
+        op.set_seq(seq);
+        out->push_back(std::move(op));
+    }
+    return true;
+}
+
+bool Cluster::chatBefore(const QString &wall, std::uint64_t beforeSeq, int limit, std::vector<pb::Op> *out)
+{
+    if (beforeSeq == 1)
+        return true;
+    const QByteArray end = beforeSeq == 0 ? QByteArray("+") : QByteArray::number(beforeSeq - 1) + "-0";
+    return readChat({"XREVRANGE", RedisWallLog::keyPrefix(wall) + "chat", end, "-", "COUNT",
+                     QByteArray::number(std::max(1, limit))},
+                    wall, out);
+}
+
+bool Cluster::chatAfter(const QString &wall, std::uint64_t afterSeq, int limit, std::vector<pb::Op> *out)
+{
+    return readChat({"XRANGE", RedisWallLog::keyPrefix(wall) + "chat", QByteArray::number(afterSeq + 1) + "-0", "+",
+                     "COUNT", QByteArray::number(std::max(1, limit))},
+                    wall, out);
 }
 
 void Cluster::publishLive(Room *room, const QByteArray &envelope)

@@ -21,6 +21,7 @@
 
 #include <deque>
 #include <map>
+#include <vector>
 #include <memory>
 
 namespace scrawl {
@@ -57,6 +58,10 @@ public:
     size_t waitingOps() const { return m_outgoing.size(); }
     // Answers an op resent with a client op id already landed: with the op as the log holds it.
     void answerResend(Room *room, Session *session, const pb::Op &op);
+    // Chat kept in Redis (cluster_chat_keep of a wall's newest messages): with seq < beforeSeq
+    // (0: the newest), newest first; or with seq > afterSeq, oldest first. At most `limit`.
+    bool chatBefore(const QString &wall, std::uint64_t beforeSeq, int limit, std::vector<pb::Op> *out);
+    bool chatAfter(const QString &wall, std::uint64_t afterSeq, int limit, std::vector<pb::Op> *out);
     // Sends an ephemeral envelope (a cursor) to the wall's members on other servers.
     void publishLive(Room *room, const QByteArray &envelope);
 
@@ -85,7 +90,9 @@ private:
         QByteArray bytes;
         QPointer<Session> origin;
         std::uint64_t originClientOpId = 0;
+        bool chat = false;
     };
+    bool readChat(const std::vector<QByteArray> &command, const QString &wall, std::vector<pb::Op> *out);
 
     WallServer &m_server;
     RedisAddress m_address;

@@ -600,7 +600,7 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
             // busy wall must not stall the server behind its disk). head_seq is as far as this
             // answer saw: the wall's committed head, or a newer committed message.
             std::vector<pb::Op> chat;
-            m_server->storage().chatAfter(room ? room->wallId : stored->id, after, limit, &chat);
+            m_server->chatAfter(wall, room ? room->wallId : stored->id, after, limit, &chat);
             QJsonArray messages;
             std::uint64_t head = room ? room->committedSeq : stored->headSeq;
             for (const pb::Op &op : chat) {

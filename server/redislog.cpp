@@ -83,8 +83,11 @@ local function user(keys, args)
   return id
 end
 
+-- KEYS: meta, log, chat. ARGV: channel, epoch, author, client op id, op, and for a chat message
+-- how many of the wall's chat messages to keep (0: not chat). Chat outlives the trimmed log
+-- in a stream of its own, for history.
 local function append(keys, args)
-  local meta, log = keys[1], keys[2]
+  local meta, log, chat = keys[1], keys[2], keys[3]
   local channel, expect, author, cid, op = args[1], args[2], args[3], tonumber(args[4]), args[5]
   local epoch = redis.call('HGET', meta, 'epoch')
   if epoch ~= expect then
@@ -98,6 +101,10 @@ local function append(keys, args)
   end
   local seq = tonumber(redis.call('HGET', meta, 'seq')) + 1
   redis.call('XADD', log, seq .. '-0', 'op', op, 'a', author, 'c', args[4])
+  local keepChat = tonumber(args[6] or '0')
+  if keepChat > 0 then
+    redis.call('XADD', chat, 'MAXLEN', '~', keepChat, seq .. '-0', 'op', op)
+  end
   redis.call('HSET', meta, 'seq', seq)
   if cid > 0 then
     redis.call('HSET', meta, 'a:' .. author, cid, 's:' .. author, seq)
@@ -356,13 +363,15 @@ void RedisWallLog::user(const QByteArray &tokenHash, bool create, std::function<
 }
 
 void RedisWallLog::append(const QString &wall, const QByteArray &epoch, std::uint64_t author,
-                          std::uint64_t clientOpId, const QByteArray &op, std::function<void(Appended)> done)
+                          std::uint64_t clientOpId, const QByteArray &op, std::function<void(Appended)> done,
+                          int keepChat)
 {
     if (!done)
         done = [](Appended) {};
     const QByteArray prefix = keyPrefix(wall);
-    m_commands->command({"FCALL", "scrawl_append", "2", prefix + "meta", prefix + "log", prefix + "ops", epoch,
-                         QByteArray::number(author), QByteArray::number(clientOpId), op},
+    m_commands->command({"FCALL", "scrawl_append", "3", prefix + "meta", prefix + "log", prefix + "chat", prefix + "ops",
+                         epoch, QByteArray::number(author), QByteArray::number(clientOpId), op,
+                         QByteArray::number(std::max(0, keepChat))},
                         [done = std::move(done)](const RedisReply &reply) {
         Appended result;
         if (reply.isError()) {

@@ -7,6 +7,8 @@
 //   scrawl:{w:HEX}:meta  a hash: the wall's epoch, its last seq, its id, and per author the
 //                        highest client op id appended and the seq it got;
 //   scrawl:{w:HEX}:snap  a hash: the latest snapshot (epoch, seq, data);
+//   scrawl:{w:HEX}:chat  a stream of the wall's chat messages (entry id = seq), outliving the
+//                        trimmed log;
 //   scrawl:{w:HEX}:log   a stream whose entry ids are the seqs (<seq>-0), each entry the op
 //                        without its seq (field op), its author (a) and client op id (c);
 //   scrawl:{w:HEX}:ops   the channel every appended op is published on, as
@@ -112,9 +114,11 @@ public:
     // 0 when unknown).
     void user(const QByteArray &tokenHash, bool create, std::function<void(std::optional<std::uint64_t>, QString error)> done);
     // Appends `op` (serialised without its seq) by `author` with `clientOpId` (0: no
-    // exactly-once check) to the wall whose history is `epoch`, and publishes it.
+    // exactly-once check) to the wall whose history is `epoch`, and publishes it. A chat message
+    // (keepChat > 0) is also kept in the wall's chat stream, which keeps about keepChat of them.
     void append(const QString &wall, const QByteArray &epoch, std::uint64_t author,
-                std::uint64_t clientOpId, const QByteArray &op, std::function<void(Appended)> done);
+                std::uint64_t clientOpId, const QByteArray &op, std::function<void(Appended)> done,
+                int keepChat = 0);
     // Entries with seq > afterSeq, oldest first, at most `limit`; and the wall's head with them
     // (read in one transaction, so the head is never behind the entries).
     void read(const QString &wall, std::uint64_t afterSeq, int limit,

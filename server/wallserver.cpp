@@ -238,6 +238,20 @@ void WallServer::stop()
     m_storage.reset();
 }
 
+bool WallServer::chatBefore(const QString &wall, std::int64_t wallId, std::uint64_t beforeSeq, int limit,
+                            std::vector<pb::Op> *out)
+{
+    return m_cluster ? m_cluster->chatBefore(wall, beforeSeq, limit, out)
+                     : m_storage->chatBefore(wallId, beforeSeq, limit, out);
+}
+
+bool WallServer::chatAfter(const QString &wall, std::int64_t wallId, std::uint64_t afterSeq, int limit,
+                           std::vector<pb::Op> *out)
+{
+    return m_cluster ? m_cluster->chatAfter(wall, afterSeq, limit, out)
+                     : m_storage->chatAfter(wallId, afterSeq, limit, out);
+}
+
 bool WallServer::isOnWall(const Room *room, std::uint64_t user) const
 {
     return std::any_of(room->members.begin(), room->members.end(),
@@ -942,8 +956,7 @@ void WallServer::answerJoin(Session *session, Room *r, const pb::Join &join,
     // client pages that (Joined.more_chat), so that it ends up with every message it missed.
     const std::uint64_t chatAfter = lastSeq <= head ? lastSeq : 0;
     std::vector<pb::Op> chat; // newest first; one more than sent tells whether more exist
-    if (!m_cluster) // (a cluster's chat history is not kept yet: its chat is live only)
-        m_storage->chatBefore(r->wallId, head + 1, limits::kRecentChatOnJoin + 1, &chat);
+    chatBefore(r->name, r->wallId, head + 1, limits::kRecentChatOnJoin + 1, &chat);
     const bool moreChat = chat.size() > size_t(limits::kRecentChatOnJoin)
                        && chat[size_t(limits::kRecentChatOnJoin)].seq() > chatAfter;
     if (chat.size() > size_t(limits::kRecentChatOnJoin))
@@ -1848,7 +1861,7 @@ void WallServer::sendHistory(Session *session, const pb::HistoryRequest &request
     std::vector<pb::Op> chat;
     // One more than asked tells whether older messages exist (after after_seq: a returning
     // client filling what it missed, Joined.more_chat).
-    m_storage->chatBefore(session->room()->wallId, request.before_seq(), limit + 1, &chat);
+    chatBefore(session->room()->name, session->room()->wallId, request.before_seq(), limit + 1, &chat);
     std::erase_if(chat, [&](const pb::Op &op) { return op.seq() <= request.after_seq(); });
     pb::Envelope env;
     pb::History *history = env.mutable_history();

@@ -188,6 +188,12 @@ public:
     Directory &directory() { return *m_directory; }
     // Image bytes and the tokens that let members reach them over HTTP (server/imagestore.h).
     ImageStore &images() { return *m_images; }
+    // The wall's stored chat (SQLite's, or in a cluster Redis's): seq < beforeSeq (0: the
+    // newest), newest first; or seq > afterSeq, oldest first; at most `limit`.
+    bool chatBefore(const QString &wall, std::int64_t wallId, std::uint64_t beforeSeq, int limit,
+                    std::vector<pb::Op> *out);
+    bool chatAfter(const QString &wall, std::int64_t wallId, std::uint64_t afterSeq, int limit,
+                   std::vector<pb::Op> *out);
     // Whether `user` is on the wall now (a session of theirs is among its members).
     bool isOnWall(const Room *room, std::uint64_t user) const;
     bool storageHealthy() const { return m_storageHealthy; }

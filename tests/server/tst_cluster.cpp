@@ -129,6 +129,7 @@ private slots:
     void clientsOnTwoServersSeeOneWall();
     void anOpThatNoLongerFitsIsAVoidEverywhereAndItsAuthorIsTold();
     void cursorsCrossServers();
+    void chatHistoryIsSharedAndOutlivesTheTrimmedLog();
     void aServerWithoutRedisSaysSoAndHoldsChangesUntilItIsBack();
     void aBadRedisAddressIsRefusedByName();
     void aServerKilledMidStreamLosesNothingAcknowledged();
@@ -277,6 +278,57 @@ void TestCluster::anOpThatNoLongerFitsIsAVoidEverywhereAndItsAuthorIsTold()
     QCOMPARE(late.lastJoined()->head_seq(), 3u);
     QCOMPARE(late.model.serializedSnapshot(), ada.model.serializedSnapshot());
     m_nodes.push_back(std::move(third));
+}
+
+void TestCluster::chatHistoryIsSharedAndOutlivesTheTrimmedLog()
+{
+    startNodes(2);
+    TestClient ada;
+    QVERIFY(ada.connectAs(node(0).url(), QStringLiteral("Ada")));
+    QVERIFY(ada.join(QStringLiteral("talk")));
+    constexpr int kMessages = 80;
+    std::uint64_t last = 0;
+    for (int i = 1; i <= kMessages; ++i)
+        last = ada.chat(QStringLiteral("message %1").arg(i));
+    QTRY_VERIFY_WITH_TIMEOUT(ada.acked(last), 10000);
+    // The wall's log is trimmed behind a snapshot (as a busy wall's is): chat stays.
+    RedisWallLog log(*RedisAddress::parse(m_redis->url(), nullptr));
+    log.start();
+    QTRY_VERIFY(log.isReady());
+    const QByteArray epoch = m_redis->call({"HGET", RedisWallLog::keyPrefix(QStringLiteral("talk")) + "meta", "epoch"})
+                                 .split('\n').value(1).trimmed();
+    std::optional<RedisWallLog::SnapshotSaved> saved;
+    log.saveSnapshot(QStringLiteral("talk"), epoch, kMessages, ada.model.serializedSnapshot(), 0,
+                     [&](RedisWallLog::SnapshotSaved r) { saved = r; });
+    QTRY_VERIFY(saved.has_value());
+    QCOMPARE(int(saved->status), int(RedisWallLog::SnapshotSaved::Status::Ok));
+    QCOMPARE(m_redis->call({"XLEN", RedisWallLog::keyPrefix(QStringLiteral("talk")) + "log"}), QByteArray(":0\r\n"));
+
+    // Someone joining on the other server gets the newest 50 and is told there is more; paging
+    // back gets the rest, oldest first; the HTTP API reads the same history.
+    TestClient grace;
+    QVERIFY(grace.connectAs(node(1).url(), QStringLiteral("Grace")));
+    QVERIFY(grace.join(QStringLiteral("talk")));
+    const pb::Joined *joined = grace.lastJoined();
+    QCOMPARE(joined->recent_chat_size(), 50);
+    QVERIFY(joined->more_chat());
+    QCOMPARE(joined->recent_chat(0).chat().text(), std::string("message 31"));
+    QCOMPARE(joined->recent_chat(49).chat().text(), std::string("message 80"));
+    QCOMPARE(joined->recent_chat(49).seq(), std::uint64_t(kMessages));
+    pb::Envelope request;
+    request.mutable_history_request()->set_before_seq(joined->recent_chat(0).seq());
+    request.mutable_history_request()->set_limit(200);
+    grace.sendEnvelope(request);
+    QTRY_COMPARE(grace.count(pb::Envelope::kHistory), 1u);
+    const pb::History *history = nullptr;
+    for (const pb::Envelope &e : grace.received) {
+        if (e.has_history())
+            history = &e.history();
+    }
+    QCOMPARE(history->chat_size(), 30);
+    QCOMPARE(history->chat(0).chat().text(), std::string("message 1"));
+    QCOMPARE(history->chat(29).chat().text(), std::string("message 30"));
+    QVERIFY(!history->more());
 }
 
 void TestCluster::cursorsCrossServers()

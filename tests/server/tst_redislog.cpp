@@ -703,7 +703,8 @@ WallLogFollower::Options quickFollow()
 QByteArray appendUnheard(const RedisProcess &redis, const QString &wall, const QByteArray &epoch, const QByteArray &op)
 {
     const QByteArray prefix = RedisWallLog::keyPrefix(wall);
-    return redis.call({"FCALL", "scrawl_append", "2", prefix + "meta", prefix + "log", "nobody-listens", epoch, "9", "0", op});
+    return redis.call({"FCALL", "scrawl_append", "3", prefix + "meta", prefix + "log", prefix + "chat", "nobody-listens",
+                       epoch, "9", "0", op, "0"});
 }
 
 } // namespace
