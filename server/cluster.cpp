@@ -170,7 +170,7 @@ void Cluster::unload(Room *room)
     m_log.unwatchLive(room->name);
 }
 
-std::optional<Problem> Cluster::append(Room *room, Session *origin, pb::Op op)
+std::optional<Problem> Cluster::append(Room *room, Session *origin, pb::Op op, Appended appended)
 {
     if (m_appendingBytes >= m_server.options().maxUncommittedBytes)
         return Problem{pb::STORAGE_UNAVAILABLE,
@@ -195,6 +195,7 @@ std::optional<Problem> Cluster::append(Room *room, Session *origin, pb::Op op)
     out.bytes = QByteArray::fromStdString(op.SerializeAsString());
     out.origin = origin;
     out.chat = op.has_chat();
+    out.appended = std::move(appended);
     m_appendingBytes += std::uint64_t(out.bytes.size());
     m_outgoing.push_back(std::move(out));
     pump();
@@ -241,6 +242,8 @@ void Cluster::answered(std::uint64_t id, std::uint64_t generation, RedisWallLog:
     case Status::Ok:
     case Status::Duplicate:
         // It comes back through the log (a duplicate was appended before: the same).
+        if (out.appended)
+            out.appended(result.seq, std::nullopt);
         return;
     case Status::EpochChanged:
         if (m_server.loadedRoom(out.wall))
@@ -251,11 +254,15 @@ void Cluster::answered(std::uint64_t id, std::uint64_t generation, RedisWallLog:
         if (out.origin)
             out.origin->refuse(redisProblem(QStringLiteral("the wall's history was lost and is being reloaded")),
                                out.originClientOpId);
+        if (out.appended)
+            out.appended(0, redisProblem(QStringLiteral("the wall's history was lost and is being reloaded")));
         return;
     case Status::Failed:
         // Refused by Redis itself (out of memory): not appended.
         if (out.origin)
             out.origin->refuse(redisProblem(result.error), out.originClientOpId);
+        if (out.appended)
+            out.appended(0, redisProblem(result.error));
         return;
     }
 }

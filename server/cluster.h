@@ -20,6 +20,7 @@
 #include <QPointer>
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <vector>
 #include <memory>
@@ -52,8 +53,10 @@ public:
     // Appends a stamped op from `origin` (nullptr: the HTTP API). Ops go to Redis in the order
     // given, pipelined; while Redis cannot be reached they are held, and appended again (same
     // client op id, so that one that did reach Redis is not appended twice) once it is back.
-    // Refused at once only when more than maxUncommittedBytes wait.
-    std::optional<Problem> append(Room *room, Session *origin, pb::Op op);
+    // Refused at once only when more than maxUncommittedBytes wait. `appended` (if given) is
+    // told the op's seq once Redis took it (it lands on this server later), or why it did not.
+    using Appended = std::function<void(std::uint64_t seq, std::optional<Problem> refused)>;
+    std::optional<Problem> append(Room *room, Session *origin, pb::Op op, Appended appended = {});
     // Ops given to append() and not yet answered by Redis (held or on their way).
     size_t waitingOps() const { return m_outgoing.size(); }
     // Answers an op resent with a client op id already landed: with the op as the log holds it.
@@ -91,6 +94,7 @@ private:
         QPointer<Session> origin;
         std::uint64_t originClientOpId = 0;
         bool chat = false;
+        Appended appended;
     };
     bool readChat(const std::vector<QByteArray> &command, const QString &wall, std::vector<pb::Op> *out);
 

@@ -515,10 +515,10 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
                                          "data directory. The server retries by itself.")
                               .arg(unavailable.size()));
         }
-        // 503 while unavailable: a load balancer's check (HAProxy's httpchk) takes the server
-        // out by its status code alone.
-        responder.write(QJsonDocument(health),
-                        !unavailable.isEmpty() || clusterDown ? Status::ServiceUnavailable : Status::Ok);
+        // 503 while the cluster's store is out of reach (the server can take no change): a load
+        // balancer's check (HAProxy's httpchk) takes it out by its status code alone. A wall
+        // storage cannot read back is that wall's problem: the server serves the others (200).
+        responder.write(QJsonDocument(health), clusterDown ? Status::ServiceUnavailable : Status::Ok);
         return true;
     }
     if (path == QLatin1String("/api/walls")) {
@@ -661,34 +661,25 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
             op.mutable_chat()->set_text(toWire(text.toString()));
             op.mutable_chat()->set_author_name(toWire(name.trimmed()));
             op.mutable_chat()->set_author_color(0x607d8b);
-            if (auto p = m_server->submit(room, nullptr, std::move(op))) {
-                // Refused for the server's state (its disk is behind: max_uncommitted_bytes, or
-                // the wall is unavailable) is 503, try again; refused for the message is 4xx.
-                replyError(responder, p->code == pb::STORAGE_UNAVAILABLE ? Status::ServiceUnavailable
-                                      : p->code == pb::LIMIT_EXCEEDED   ? Status::PayloadTooLarge
-                                                                        : Status::BadRequest,
-                           p->message, p->limit);
-                return true;
-            }
-            // Answered once it is stored and broadcast, like a WebSocket acknowledgement, without
-            // holding the server up meanwhile: a disk that stalls delays this answer, not the
-            // rest of the server.
-            const std::uint64_t seq = room->model.seq();
+            // Answered once it is stored and on the wall, like a WebSocket acknowledgement,
+            // without holding the server up meanwhile: a disk (or, in a cluster, a Redis) that
+            // stalls delays this answer, not the rest of the server.
             auto shared = std::make_shared<QHttpServerResponder>(std::move(responder));
-            m_server->whenStored(room, [this, shared, seq, wallId = room->wallId,
-                                        alive = QPointer<QTcpSocket>(socket)](bool stored) {
+            m_server->submitAndWait(room, std::move(op), [shared, alive = QPointer<QTcpSocket>(socket)](
+                                                             std::optional<pb::Op> landed, std::optional<Problem> p) {
                 if (!alive)
                     return; // the client went away meanwhile
-                if (!stored) {
-                    replyError(*shared, Status::ServiceUnavailable,
-                               QStringLiteral("The server could not store the message; try again "
-                                              "later."));
+                if (p) {
+                    // Refused for the server's state (its disk is behind: max_uncommitted_bytes,
+                    // or the wall is unavailable) is 503, try again; refused for the message is 4xx.
+                    replyError(*shared, p->code == pb::STORAGE_UNAVAILABLE ? Status::ServiceUnavailable
+                                        : p->code == pb::LIMIT_EXCEEDED   ? Status::PayloadTooLarge
+                                                                          : Status::BadRequest,
+                               p->message, p->limit);
                     return;
                 }
-                std::vector<pb::Op> ops;
-                m_server->storage().chatAfter(wallId, seq - 1, 1, &ops);
-                shared->write(QJsonDocument(ops.empty() ? QJsonObject{{QStringLiteral("seq"), qint64(seq)}}
-                                                        : chatJson(ops.front())),
+                shared->write(QJsonDocument(landed->has_chat() ? chatJson(*landed)
+                                                               : QJsonObject{{QStringLiteral("seq"), qint64(landed->seq())}}),
                               Status::Created);
             });
             return true;

@@ -1071,6 +1071,55 @@ std::optional<Problem> WallServer::submit(Room *room, Session *session, pb::Op o
     return std::nullopt;
 }
 
+void WallServer::submitAndWait(Room *room, pb::Op op,
+                               std::function<void(std::optional<pb::Op>, std::optional<Problem>)> done)
+{
+    auto answer = [this, wall = room->name, done](std::uint64_t seq, bool stored) {
+        Room *r = loadedRoom(wall);
+        if (!stored || !r) {
+            done(std::nullopt, Problem{pb::STORAGE_UNAVAILABLE,
+                                       QStringLiteral("The server could not store the message; try again later."), {}});
+            return;
+        }
+        std::vector<pb::Op> chat;
+        chatAfter(r->name, r->wallId, seq - 1, 1, &chat);
+        if (!chat.empty() && chat.front().seq() == seq) {
+            done(std::move(chat.front()), std::nullopt);
+            return;
+        }
+        pb::Op landed;
+        landed.set_seq(seq);
+        done(std::move(landed), std::nullopt);
+    };
+    if (!m_cluster) {
+        if (auto problem = submit(room, nullptr, std::move(op))) {
+            QMetaObject::invokeMethod(this, [done, problem] { done(std::nullopt, problem); }, Qt::QueuedConnection);
+            return;
+        }
+        const std::uint64_t seq = room->model.seq();
+        afterCommits(room, [answer, seq](bool stored) { answer(seq, stored); });
+        return;
+    }
+    // In a cluster: once Redis took it (its seq is known), and then once it landed here.
+    stamp(nullptr, &op);
+    auto problem = m_cluster->append(room, nullptr, std::move(op),
+                                     [this, wall = room->name, answer, done](std::uint64_t seq, std::optional<Problem> refused) {
+        Room *r = loadedRoom(wall);
+        if (refused || !r) {
+            done(std::nullopt, refused ? refused : std::optional<Problem>(Problem{pb::STORAGE_UNAVAILABLE,
+                QStringLiteral("The wall was unloaded meanwhile; try again."), {}}));
+            return;
+        }
+        if (r->committedSeq >= seq) {
+            answer(seq, true);
+            return;
+        }
+        m_waiters.push_back({r, r->epoch, seq, [answer, seq](bool sameState) { answer(seq, sameState); }});
+    });
+    if (problem)
+        QMetaObject::invokeMethod(this, [done, problem] { done(std::nullopt, problem); }, Qt::QueuedConnection);
+}
+
 // Every field the proto calls stamped is set (or cleared) here on every op kind, whatever the
 // client put in it: others and storage see only the server's word. (The seq is the order's.)
 void WallServer::stamp(Session *session, pb::Op *op)

@@ -227,6 +227,9 @@ public:
     // broadcast, without blocking (at once if nothing is in flight); `stored` is false when a
     // commit failed meanwhile and the wall was reloaded or marked unavailable.
     void whenStored(Room *room, std::function<void(bool stored)> run) { afterCommits(room, std::move(run)); }
+    // An op of the HTTP API (author 0), answered once it is stored and on the wall: with the op
+    // as it landed (its seq set), or the problem. Either way, on this thread, later.
+    void submitAndWait(Room *room, pb::Op op, std::function<void(std::optional<pb::Op>, std::optional<Problem>)> done);
 
     // Checks the API token of an HTTP request for `room` against its stored hash (constant time).
     bool apiTokenMatches(const Room *room, const QByteArray &token) const;

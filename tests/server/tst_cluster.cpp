@@ -130,6 +130,7 @@ private slots:
     void anOpThatNoLongerFitsIsAVoidEverywhereAndItsAuthorIsTold();
     void cursorsCrossServers();
     void chatHistoryIsSharedAndOutlivesTheTrimmedLog();
+    void theHttpApiPostsThroughAnyServer();
     void aServerWithoutRedisSaysSoAndHoldsChangesUntilItIsBack();
     void aBadRedisAddressIsRefusedByName();
     void aServerKilledMidStreamLosesNothingAcknowledged();
@@ -329,6 +330,39 @@ void TestCluster::chatHistoryIsSharedAndOutlivesTheTrimmedLog()
     QCOMPARE(history->chat(0).chat().text(), std::string("message 1"));
     QCOMPARE(history->chat(29).chat().text(), std::string("message 30"));
     QVERIFY(!history->more());
+}
+
+void TestCluster::theHttpApiPostsThroughAnyServer()
+{
+    startNodes(2);
+    TestClient ada;
+    QVERIFY(ada.connectAs(node(0).url(), QStringLiteral("Ada")));
+    QVERIFY(ada.join(QStringLiteral("api wall")));
+    const QByteArray token = QByteArray::fromStdString(ada.lastJoined()->api_token());
+    QVERIFY(!token.isEmpty());
+    const std::uint64_t first = ada.chat(QStringLiteral("before"));
+    QTRY_VERIFY(ada.acked(first));
+
+    // The API token made on the first server works on the second; the answer comes once the
+    // message is stored and on the wall, with its seq.
+    QUrl url = node(1).url();
+    url.setScheme(QStringLiteral("http"));
+    url.setPath(QStringLiteral("/api/walls/api wall/messages"));
+    QNetworkAccessManager nam;
+    QNetworkRequest request(url);
+    request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArray("application/json"));
+    request.setRawHeader("Authorization", "Bearer " + token);
+    std::unique_ptr<QNetworkReply> reply(nam.post(request, QByteArray(R"({"author":"CI bot","text":"build passed"})")));
+    QSignalSpy finished(reply.get(), &QNetworkReply::finished);
+    QVERIFY(reply->isFinished() || finished.wait(10000));
+    QCOMPARE(reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), 201);
+    const QJsonObject answer = QJsonDocument::fromJson(reply->readAll()).object();
+    QCOMPARE(answer.value(QStringLiteral("seq")).toInt(), 2);
+    QCOMPARE(answer.value(QStringLiteral("text")).toString(), QStringLiteral("build passed"));
+    // Ada, on the other server, gets it at that seq.
+    QTRY_COMPARE(ada.ops().size(), 2u);
+    QCOMPARE(ada.ops().back().seq(), 2u);
+    QCOMPARE(ada.ops().back().chat().author_name(), std::string("CI bot"));
 }
 
 void TestCluster::cursorsCrossServers()
