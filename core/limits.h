@@ -96,6 +96,9 @@ inline constexpr const char *kClusterLogKeepOpsName = "cluster_log_keep_ops";
 // snapshots): about this many of its newest messages, for joins and scrolling back.
 inline constexpr int kClusterChatKeep = 10000;
 inline constexpr const char *kClusterChatKeepName = "cluster_chat_keep";
+// In a cluster each server tells the others who is on each of its walls this often; a server
+// not heard from for three times as long is taken to be gone, and its people with it.
+inline constexpr int kClusterPresenceRefreshMs = 5000;
 
 inline constexpr int kMaxClientsPerWall = 2000;
 inline constexpr const char *kMaxClientsPerWallName = "max_clients_per_wall";

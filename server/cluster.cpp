@@ -39,6 +39,10 @@ Cluster::~Cluster() = default;
 
 void Cluster::start()
 {
+    m_clock.start();
+    m_presenceTimer.setInterval(limits::kClusterPresenceRefreshMs);
+    connect(&m_presenceTimer, &QTimer::timeout, this, &Cluster::refreshPresence);
+    m_presenceTimer.start();
     // What was held while Redis could not be reached goes now.
     connect(&m_log, &RedisWallLog::readyChanged, this, [this](bool ready) {
         if (ready)
@@ -119,9 +123,11 @@ bool Cluster::load(Room *room)
     connect(raw, &WallLogFollower::epochChanged, this,
             [later] { later(QStringLiteral("the cluster's store lost the wall's history")); });
     follower->start();
-    m_log.watchLive(room->name, [this, room](const QByteArray &envelope) {
-        m_server.broadcast(room, envelope);
+    m_log.watchLive(room->name, [this, room](const QByteArray &server, const QByteArray &payload) {
+        onLive(room, server, payload);
     });
+    m_rosters[room].clear();
+    m_log.publishLive(room->name, "Q"); // who is here? (the others answer with their rosters)
     qCInfo(lcRedis) << "loaded wall" << room->name << "from Redis at seq" << room->model.seq() << "in"
                     << timer.elapsed() << "ms";
     return true;
@@ -167,6 +173,7 @@ bool Cluster::readLog(Room *room, std::uint64_t after, std::uint64_t head, QStri
 void Cluster::unload(Room *room)
 {
     m_followers.erase(room);
+    m_rosters.erase(room);
     m_log.unwatchLive(room->name);
 }
 
@@ -441,9 +448,117 @@ bool Cluster::chatAfter(const QString &wall, std::uint64_t afterSeq, int limit, 
                     wall, out);
 }
 
+// The live channel's messages: a kind byte, then
+//   E  an envelope for the wall's members (a cursor, a presence);
+//   R  a WallState whose members are the sender's people on the wall (its roster);
+//   Q  a question: every server answers with its roster;
+//   A  the wall's access, roles or kicks changed: read them again.
 void Cluster::publishLive(Room *room, const QByteArray &envelope)
 {
-    m_log.publishLive(room->name, envelope);
+    m_log.publishLive(room->name, 'E' + envelope);
+}
+
+void Cluster::announceMembers(Room *room)
+{
+    pb::WallState roster;
+    for (const Session *s : room->members)
+        *roster.add_members() = s->member();
+    m_log.publishLive(room->name, 'R' + QByteArray::fromStdString(roster.SerializeAsString()));
+}
+
+void Cluster::accessChanged(Room *room)
+{
+    m_log.publishLive(room->name, "A");
+}
+
+std::vector<pb::Member> Cluster::remoteMembers(const Room *room) const
+{
+    std::vector<pb::Member> out;
+    const auto it = m_rosters.find(room);
+    if (it == m_rosters.end())
+        return out;
+    for (const auto &[server, roster] : it->second)
+        out.insert(out.end(), roster.members.begin(), roster.members.end());
+    return out;
+}
+
+void Cluster::onLive(Room *room, const QByteArray &server, const QByteArray &payload)
+{
+    if (payload.isEmpty())
+        return;
+    switch (payload.front()) {
+    case 'E':
+        m_server.broadcast(room, payload.sliced(1));
+        scheduleFlush();
+        return;
+    case 'R': {
+        pb::WallState roster;
+        if (!roster.ParseFromArray(payload.constData() + 1, int(payload.size() - 1)))
+            return;
+        Roster &r = m_rosters[room][server];
+        // Each person who came or went there is a presence here (one a session, as on one server).
+        std::map<std::uint64_t, int> change;
+        for (const pb::Member &m : r.members)
+            --change[m.user_id()];
+        for (const pb::Member &m : roster.members())
+            ++change[m.user_id()];
+        auto tell = [&](const pb::Member &m, bool online) {
+            pb::Envelope presence;
+            *presence.mutable_presence()->mutable_member() = m;
+            presence.mutable_presence()->mutable_member()->set_role(room->roleOf(m.user_id()));
+            presence.mutable_presence()->set_online(online);
+            m_server.broadcast(room, serialize(presence));
+        };
+        for (const pb::Member &m : r.members) {
+            if (change[m.user_id()] < 0) {
+                ++change[m.user_id()];
+                tell(m, false);
+            }
+        }
+        for (const pb::Member &m : roster.members()) {
+            if (change[m.user_id()] > 0) {
+                --change[m.user_id()];
+                tell(m, true);
+            }
+        }
+        r.members.assign(roster.members().begin(), roster.members().end());
+        r.heardMs = m_clock.elapsed();
+        scheduleFlush();
+        return;
+    }
+    case 'Q':
+        announceMembers(room);
+        return;
+    case 'A':
+        m_server.reloadAccess(room);
+        return;
+    default:
+        return;
+    }
+}
+
+void Cluster::refreshPresence()
+{
+    const qint64 now = m_clock.elapsed();
+    for (Room *room : m_server.loadedRooms()) {
+        announceMembers(room);
+        // A server not heard from for three rounds is gone (killed, cut off): so are its people.
+        auto &rosters = m_rosters[room];
+        for (auto it = rosters.begin(); it != rosters.end();) {
+            if (now - it->second.heardMs <= 3 * limits::kClusterPresenceRefreshMs) {
+                ++it;
+                continue;
+            }
+            for (const pb::Member &m : it->second.members) {
+                pb::Envelope gone;
+                *gone.mutable_presence()->mutable_member() = m;
+                gone.mutable_presence()->set_online(false);
+                m_server.broadcast(room, serialize(gone));
+            }
+            it = rosters.erase(it);
+        }
+    }
+    scheduleFlush();
 }
 
 } // namespace scrawl

@@ -16,7 +16,9 @@
 #include "server/logfollower.h"
 #include "server/redislog.h"
 
+#include <QElapsedTimer>
 #include <QObject>
+#include <QTimer>
 #include <QPointer>
 
 #include <deque>
@@ -65,8 +67,15 @@ public:
     // (0: the newest), newest first; or with seq > afterSeq, oldest first. At most `limit`.
     bool chatBefore(const QString &wall, std::uint64_t beforeSeq, int limit, std::vector<pb::Op> *out);
     bool chatAfter(const QString &wall, std::uint64_t afterSeq, int limit, std::vector<pb::Op> *out);
-    // Sends an ephemeral envelope (a cursor) to the wall's members on other servers.
+    // Sends an ephemeral envelope (a cursor, a presence) to the wall's members on other servers.
     void publishLive(Room *room, const QByteArray &envelope);
+    // Tells the other servers who is on the wall here (after a join or a leave; and every
+    // kClusterPresenceRefreshMs, so that a server that died is forgotten).
+    void announceMembers(Room *room);
+    // The wall's people on other servers (each server's latest word).
+    std::vector<pb::Member> remoteMembers(const Room *room) const;
+    // The wall's access record, roles or kicks changed: the other servers read them again.
+    void accessChanged(Room *room);
 
     // Test hook: the shared log.
     RedisWallLog &log() { return m_log; }
@@ -77,6 +86,8 @@ private:
     void storeSnapshotIfDue(Room *room);
     void resynchronise(Room *room, const QString &why);
     void scheduleFlush();
+    void onLive(Room *room, const QByteArray &server, const QByteArray &payload);
+    void refreshPresence();
     bool readLog(Room *room, std::uint64_t after, std::uint64_t head, QString *error);
 
     // Sends the outgoing ops not yet sent, in order.
@@ -103,6 +114,15 @@ private:
     RedisWallLog m_log;
     RedisSyncConnection m_sync;
     std::map<Room *, std::unique_ptr<WallLogFollower>> m_followers;
+    // Who is on each wall on the other servers, by server, and when that server last said so.
+    struct Roster
+    {
+        std::vector<pb::Member> members;
+        qint64 heardMs = 0;
+    };
+    std::map<const Room *, std::map<QByteArray, Roster>> m_rosters;
+    QTimer m_presenceTimer;
+    QElapsedTimer m_clock;
     // Given to append(), not yet answered; the first m_sent of them are on their way. A lost
     // connection makes them all unsent again (a new generation: answers of the old one that
     // still come are ignored).

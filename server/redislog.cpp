@@ -215,7 +215,7 @@ RedisWallLog::RedisWallLog(RedisAddress address, RedisConnection::Options option
             if (payload.size() < kServerIdBytes || payload.startsWith(m_serverId))
                 return; // this server's own
             const LiveListener listener = live->second; // it may unwatch
-            listener(payload.sliced(kServerIdBytes));
+            listener(payload.first(kServerIdBytes), payload.sliced(kServerIdBytes));
             return;
         }
         const auto watched = m_watched.find(channel);

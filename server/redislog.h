@@ -141,8 +141,9 @@ public:
     // Ephemeral traffic (cursors, presence, selection previews): sent to the other servers that
     // watch the wall's live channel, never stored; lost if a connection is down meanwhile.
     void publishLive(const QString &wall, const QByteArray &payload);
-    // `listener` gets what other servers publish on the wall's live channel (not this one's own).
-    using LiveListener = std::function<void(const QByteArray &payload)>;
+    // `listener` gets what other servers publish on the wall's live channel (not this one's
+    // own), with the sender's serverId().
+    using LiveListener = std::function<void(const QByteArray &server, const QByteArray &payload)>;
     void watchLive(const QString &wall, LiveListener listener);
     void unwatchLive(const QString &wall);
     // This server's name on the live channels: random, made at start.

@@ -908,10 +908,19 @@ void WallServer::answerJoin(Session *session, Room *r, const pb::Join &join,
         pb::Envelope presence;
         *presence.mutable_presence()->mutable_member() = session->member();
         presence.mutable_presence()->set_online(true);
-        broadcast(r, serialize(presence), session);
+        const QByteArray bytes = serialize(presence);
+        broadcast(r, bytes, session);
+        if (m_cluster)
+            m_cluster->announceMembers(r); // the others tell their members (Cluster::onLive)
     }
     for (Session *m : r->members)
         *joined.add_members() = m->member();
+    if (m_cluster) {
+        for (pb::Member &m : m_cluster->remoteMembers(r)) {
+            m.set_role(r->roleOf(m.user_id()));
+            *joined.add_members() = std::move(m);
+        }
+    }
 
     // Ops since last_seq, unless they would weigh more than the snapshot.
     // (Storage may hold ops past head already, committed but not yet broadcast: they come to
@@ -979,7 +988,10 @@ void WallServer::leave(Session *session)
     pb::Envelope presence;
     *presence.mutable_presence()->mutable_member() = session->member();
     presence.mutable_presence()->set_online(false);
-    broadcast(r, serialize(presence));
+    const QByteArray bytes = serialize(presence);
+    broadcast(r, bytes);
+    if (m_cluster)
+        m_cluster->announceMembers(r);
 }
 
 std::optional<Problem> WallServer::submit(Room *room, Session *session, pb::Op op)
@@ -1250,7 +1262,7 @@ std::optional<Problem> WallServer::checkPermission(const Room *room, std::uint64
     return std::nullopt;
 }
 
-void WallServer::broadcastWallState(Room *room)
+void WallServer::broadcastWallState(Room *room, bool changedHere)
 {
     pb::Envelope env;
     pb::WallState *state = env.mutable_wall_state();
@@ -1259,7 +1271,36 @@ void WallServer::broadcastWallState(Room *room)
     state->set_protected_work(room->access.protectedWork);
     for (Session *m : room->members)
         *state->add_members() = m->member();
+    if (m_cluster) {
+        for (pb::Member &m : m_cluster->remoteMembers(room)) {
+            m.set_role(room->roleOf(m.user_id()));
+            *state->add_members() = std::move(m);
+        }
+        if (changedHere)
+            m_cluster->accessChanged(room);
+    }
     broadcast(room, serialize(env));
+}
+
+void WallServer::reloadAccess(Room *room)
+{
+    if (!loadAccess(room)) {
+        qCWarning(lcServer) << "could not read the access of wall" << room->name << "again:" << m_directory->lastError();
+        return;
+    }
+    // Removed on another server: gone from this one too.
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    const std::vector<Session *> members = room->members;
+    for (Session *s : members) {
+        const auto kicked = room->kickedUntil.find(s->userId());
+        if (kicked != room->kickedUntil.end() && kicked->second > now)
+            s->fail({pb::KICKED,
+                     QStringLiteral("A moderator removed you from the wall \"%1\"; you may rejoin in %2 minutes.")
+                         .arg(room->name)
+                         .arg((kicked->second - now + 59999) / 60000),
+                     {}});
+    }
+    broadcastWallState(room, false);
 }
 
 void WallServer::moderate(Session *session, const pb::Moderate &request)
@@ -1385,6 +1426,8 @@ void WallServer::kick(Session *by, Room *r, std::uint64_t target)
     }
     qCInfo(lcServer) << "user" << me << "kicked user" << target << "from" << r->name << "and"
                      << kicks.size() - 1 << "addresses";
+    if (m_cluster)
+        m_cluster->accessChanged(r);
 }
 
 void WallServer::newApiToken(Session *by, Room *r)
@@ -1403,8 +1446,11 @@ void WallServer::newApiToken(Session *by, Room *r)
                     {}});
         return;
     }
-    // From here the old token opens nothing: HTTP checks r->access on every request.
+    // From here the old token opens nothing: HTTP checks r->access on every request (and, in a
+    // cluster, the other servers read the record again).
     r->access = access;
+    if (m_cluster)
+        m_cluster->accessChanged(r);
     pb::Envelope env;
     env.mutable_api_token()->set_token(token.toStdString());
     by->send(serialize(env));

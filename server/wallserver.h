@@ -311,7 +311,11 @@ private:
                     int iterations, bool guess, std::function<void(QByteArray)> done);
     std::optional<Problem> checkPermission(const Room *room, std::uint64_t author,
                                            const pb::Op &op) const;
-    void broadcastWallState(Room *room);
+    // `changedHere`: in a cluster, the other servers are told to read the access record again.
+    void broadcastWallState(Room *room, bool changedHere = true);
+    // Reads the wall's access record, roles and kicks again (another server changed them), ends
+    // the sessions of people removed meanwhile and tells the members.
+    void reloadAccess(Room *room);
     void kick(Session *by, Room *room, std::uint64_t target);
     void setPassword(Session *by, Room *room, const std::string &password);
     void newApiToken(Session *by, Room *room);

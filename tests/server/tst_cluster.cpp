@@ -129,6 +129,8 @@ private slots:
     void clientsOnTwoServersSeeOneWall();
     void anOpThatNoLongerFitsIsAVoidEverywhereAndItsAuthorIsTold();
     void cursorsCrossServers();
+    void peopleOnOtherServersArePresentAndRolesCross();
+    void aDeadServersPeopleAreForgotten();
     void chatHistoryIsSharedAndOutlivesTheTrimmedLog();
     void theHttpApiPostsThroughAnyServer();
     void aServerWithoutRedisSaysSoAndHoldsChangesUntilItIsBack();
@@ -363,6 +365,96 @@ void TestCluster::theHttpApiPostsThroughAnyServer()
     QTRY_COMPARE(ada.ops().size(), 2u);
     QCOMPARE(ada.ops().back().seq(), 2u);
     QCOMPARE(ada.ops().back().chat().author_name(), std::string("CI bot"));
+}
+
+namespace {
+
+// Whether `c` was told `user` is on the wall (Joined's members or a Presence), and not told
+// since that they left.
+bool sees(const TestClient &c, std::uint64_t user)
+{
+    bool online = false;
+    for (const pb::Envelope &e : c.received) {
+        if (e.has_joined()) {
+            for (const pb::Member &m : e.joined().members())
+                online = online || m.user_id() == user;
+        } else if (e.has_presence() && e.presence().member().user_id() == user) {
+            online = e.presence().online();
+        }
+    }
+    return online;
+}
+
+} // namespace
+
+void TestCluster::peopleOnOtherServersArePresentAndRolesCross()
+{
+    startNodes(2);
+    TestClient ada;
+    TestClient grace;
+    QVERIFY(ada.connectAs(node(0).url(), QStringLiteral("Ada")));
+    QVERIFY(ada.join(QStringLiteral("people")));
+    QVERIFY(grace.connectAs(node(1).url(), QStringLiteral("Grace")));
+    QVERIFY(grace.join(QStringLiteral("people")));
+    // Each sees the other, whichever server they are on.
+    QTRY_VERIFY_WITH_TIMEOUT(sees(grace, ada.userId), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(sees(ada, grace.userId), 5000);
+    // A third person on the first server gets both in Joined.
+    TestClient late;
+    QVERIFY(late.connectAs(node(0).url(), QStringLiteral("Late")));
+    QVERIFY(late.join(QStringLiteral("people")));
+    QVERIFY(sees(late, ada.userId));
+    QVERIFY(sees(late, grace.userId));
+    QTRY_VERIFY_WITH_TIMEOUT(sees(grace, late.userId), 5000);
+
+    // The owner (Ada, on server one) makes Grace (on server two) a moderator: Grace's own server
+    // says so to her, and lets her do what moderators do.
+    pb::Envelope make;
+    make.mutable_moderate()->set_action(pb::Moderate::SET_MODERATOR);
+    make.mutable_moderate()->set_user_id(grace.userId);
+    make.mutable_moderate()->set_on(true);
+    ada.sendEnvelope(make);
+    auto graceIsModerator = [&] {
+        for (auto it = grace.received.rbegin(); it != grace.received.rend(); ++it) {
+            if (!it->has_wall_state())
+                continue;
+            for (const pb::Member &m : it->wall_state().members()) {
+                if (m.user_id() == grace.userId)
+                    return m.role() == pb::ROLE_MODERATOR;
+            }
+            return false;
+        }
+        return false;
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(graceIsModerator(), 5000);
+    // Kicking Late (on server one) from server two: Late is removed there.
+    pb::Envelope kick;
+    kick.mutable_moderate()->set_action(pb::Moderate::KICK);
+    kick.mutable_moderate()->set_user_id(late.userId);
+    grace.sendEnvelope(kick);
+    QTRY_COMPARE_WITH_TIMEOUT(late.disconnects, 1, 5000);
+    QVERIFY2(late.closeReason.contains(QStringLiteral("removed you")), qPrintable(late.closeReason));
+
+    // Leaving is seen on the other server.
+    grace.socket().close();
+    QTRY_VERIFY_WITH_TIMEOUT(!sees(ada, grace.userId), 5000);
+}
+
+void TestCluster::aDeadServersPeopleAreForgotten()
+{
+    startNodes(1);
+    ServerProcess doomed(m_redis->url());
+    QVERIFY(doomed.start());
+    TestClient ada;
+    TestClient ghost;
+    QVERIFY(ada.connectAs(node(0).url(), QStringLiteral("Ada")));
+    QVERIFY(ada.join(QStringLiteral("wake")));
+    QVERIFY(ghost.connectAs(doomed.url(), QStringLiteral("Ghost")));
+    QVERIFY(ghost.join(QStringLiteral("wake")));
+    QTRY_VERIFY_WITH_TIMEOUT(sees(ada, ghost.userId), 5000);
+    // Killed: it never says goodbye; after three presence rounds without a word, it is gone.
+    doomed.kill9();
+    QTRY_VERIFY_WITH_TIMEOUT(!sees(ada, ghost.userId), 4 * limits::kClusterPresenceRefreshMs + 5000);
 }
 
 void TestCluster::cursorsCrossServers()

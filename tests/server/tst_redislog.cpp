@@ -496,8 +496,12 @@ void TestRedisLog::liveTrafficReachesTheOtherServersAndIsNotStored()
     std::vector<QByteArray> atA;
     std::vector<QByteArray> atB;
     // Watched before the connections are up: subscribed as they come up, before ready.
-    a->watchLive(wall, [&](const QByteArray &p) { atA.push_back(p); });
-    b->watchLive(wall, [&](const QByteArray &p) { atB.push_back(p); });
+    QByteArray senderAtA;
+    a->watchLive(wall, [&](const QByteArray &from, const QByteArray &p) {
+        senderAtA = from;
+        atA.push_back(p);
+    });
+    b->watchLive(wall, [&](const QByteArray &, const QByteArray &p) { atB.push_back(p); });
     QTRY_VERIFY_WITH_TIMEOUT(a->isReady() && b->isReady(), 5000);
     QVERIFY(a->serverId() != b->serverId());
 
@@ -510,6 +514,7 @@ void TestRedisLog::liveTrafficReachesTheOtherServersAndIsNotStored()
     for (int i = 0; i < 50; ++i)
         QCOMPARE(atA[size_t(i)], cursor + QByteArray::number(i)); // in order, bytes intact
     QCOMPARE(atB[0], QByteArray("from a")); // each server hears the others, not itself
+    QCOMPARE(senderAtA, b->serverId());     // and knows which one said it
     QCOMPARE(atA.size(), 50u);
 
     // Nothing of it was stored: the wall has no log, no meta, no keys at all.
@@ -517,7 +522,7 @@ void TestRedisLog::liveTrafficReachesTheOtherServersAndIsNotStored()
 
     // Unwatched: no more (checked after a message on a wall still watched arrived).
     std::vector<QByteArray> other;
-    a->watchLive(QStringLiteral("other"), [&](const QByteArray &p) { other.push_back(p); });
+    a->watchLive(QStringLiteral("other"), [&](const QByteArray &, const QByteArray &p) { other.push_back(p); });
     a->unwatchLive(wall);
     QTRY_VERIFY(redis.call({"PUBSUB", "NUMSUB", RedisWallLog::keyPrefix(wall) + "live"}).contains(":1\r\n"));
     b->publishLive(wall, "after unwatch");
