@@ -148,7 +148,11 @@ void WallLogFollower::readOn()
             qCDebug(lcRedis) << "reading the log of" << f->m_wall << "failed:" << error;
             return;
         }
-        if (head->epoch != f->m_epoch) {
+        // A head behind what had been handed over when the read was sent is a history that went
+        // back (a replica promoted before it had the newest ops): new ops would reuse seqs
+        // already applied. As lost. (Not m_applied: Pub/Sub may have brought ops appended after
+        // the read ran, on the other connection, before its answer.)
+        if (head->epoch != f->m_epoch || head->seq < after) {
             qCWarning(lcRedis).noquote() << "the history of wall" << f->m_wall << "in Redis is"
                                          << (head->epoch.isEmpty() ? QByteArray("gone") : head->epoch)
                                          << "not" << f->m_epoch;

@@ -10,7 +10,8 @@
 // Two things stop it until its owner starts it again from a snapshot (restart()):
 //   behindTrimmedLog - the ops after the last one handed over are no longer in the log (a
 //                      snapshot shows them);
-//   epochChanged     - the wall's history in Redis is not the one followed (Redis lost it).
+//   epochChanged     - the wall's history in Redis is not the one followed (Redis lost it, or
+//                      its head is behind what was handed over: a replica that missed ops).
 
 #include "server/redislog.h"
 

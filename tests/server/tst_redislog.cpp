@@ -890,12 +890,21 @@ void TestRedisLog::aFollowerOfAHistoryRedisLostStopsAndSaysSo()
     QTRY_VERIFY_WITH_TIMEOUT(a->isReady(), 5000);
 
     // Made again (a new history): followed from its start, and an op published on it comes.
+    // (Below: a history that went back, as a promoted replica without the newest ops has.)
     const RedisWallLog::Head fresh = openWall(*a, wall);
     QVERIFY(fresh.epoch != epoch);
     follower.restart(fresh.epoch, 0);
     QCOMPARE(appendOne(*a, wall, fresh.epoch, 1, 0, "new 1").seq, 1u);
     QTRY_COMPARE(seen.seqs.size(), 2u);
     QCOMPARE(seen.ops.back(), QByteArray("new 1"));
+
+    // The same epoch with a head behind what was handed over: stopped, as a lost history.
+    appendOne(*a, wall, fresh.epoch, 1, 0, "new 2");
+    QTRY_COMPARE(seen.seqs.size(), 3u);
+    QVERIFY(redis.call({"HSET", RedisWallLog::keyPrefix(wall) + "meta", "seq", "1"}).startsWith(":"));
+    QTRY_COMPARE_WITH_TIMEOUT(changed.size(), 2, 5000); // found by the position check
+    QCOMPARE(changed.at(1).at(0).toByteArray(), fresh.epoch);
+    QVERIFY(follower.stopped());
 }
 
 QTEST_GUILESS_MAIN(TestRedisLog)
