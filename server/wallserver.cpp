@@ -1518,6 +1518,14 @@ void WallServer::setPassword(Session *by, Room *r, const std::string &bytes)
 
 void WallServer::deleteRoom(Room *room, Session *by)
 {
+    if (m_cluster) {
+        // (Not built yet: the wall's keys in Redis, and every server's copy, must go together.)
+        by->refuse({pb::INVALID_OP,
+                    QStringLiteral("Deleting a wall is not available yet on a server that is part of a "
+                                   "cluster; clear the wall instead, or ask the operator to remove it."),
+                    {}});
+        return;
+    }
     // Nothing of the wall may be written after its rows are gone.
     flush();
     if (!m_storage->deleteWall(room->wallId)) {

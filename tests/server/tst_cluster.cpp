@@ -435,6 +435,14 @@ void TestCluster::peopleOnOtherServersArePresentAndRolesCross()
     QTRY_COMPARE_WITH_TIMEOUT(late.disconnects, 1, 5000);
     QVERIFY2(late.closeReason.contains(QStringLiteral("removed you")), qPrintable(late.closeReason));
 
+    // Deleting a wall is not offered in a cluster yet: refused with a sentence, the wall stays.
+    pb::Envelope del;
+    del.mutable_moderate()->set_action(pb::Moderate::DELETE_WALL);
+    ada.sendEnvelope(del);
+    QTRY_VERIFY(ada.lastError() && QString::fromStdString(ada.lastError()->message()).contains(QStringLiteral("cluster")));
+    const std::uint64_t still = ada.chat(QStringLiteral("still here"));
+    QTRY_VERIFY(ada.acked(still));
+
     // Leaving is seen on the other server.
     grace.socket().close();
     QTRY_VERIFY_WITH_TIMEOUT(!sees(ada, grace.userId), 5000);
