@@ -450,6 +450,9 @@ bool RedisSyncConnection::ensureConnected(qint64 deadlineMs)
         return true;
     if (m_failedAtMs >= 0 && m_clock.elapsed() - m_failedAtMs < m_options.failFastMs)
         return false; // m_error still says why
+    // (A connection that Redis closed: its socket and reader go before new ones are made.)
+    if (m_reader)
+        redisReaderFree(m_reader);
     m_socket = std::make_unique<QTcpSocket>();
     m_socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
     m_reader = redisReaderCreate();
