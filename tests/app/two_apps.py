@@ -45,7 +45,7 @@ def start(args, **kw):
 def xvfb():
     """An Xvfb on a free display number; returns ':N'."""
     r, w = os.pipe()
-    start(['Xvfb', '-displayfd', str(w), '-screen', '0', f'{SCREEN[0]}x{SCREEN[1]}x24', '-nolisten', 'tcp'],
+    start(['Xvfb', '-displayfd', str(w), '-screen', '0', f'{SCREEN[0]}x{SCREEN[1]}x24', '-nolisten', 'tcp', '-noreset'],
           pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.close(w)
     number = b''
@@ -60,7 +60,9 @@ def xvfb():
         fail('Xvfb did not start')
     display = ':' + number.decode().strip()
     # Connections taken before an app is pointed at it (a clean-clone CI run once saw an app
-    # fail to connect to a display Xvfb had just named).
+    # fail to connect to a display Xvfb had just named). -noreset above: without it Xvfb resets
+    # itself when its last client leaves (this check's xdotool), and an app that connects during
+    # the reset is refused ("could not connect to display"), which two CI runs saw.
     deadline = time.monotonic() + 10
     while subprocess.run(['xdotool', 'getmouselocation'], env={**os.environ, 'DISPLAY': display},
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
