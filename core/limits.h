@@ -99,6 +99,11 @@ inline constexpr const char *kClusterChatKeepName = "cluster_chat_keep";
 // In a cluster each server tells the others who is on each of its walls this often; a server
 // not heard from for three times as long is taken to be gone, and its people with it.
 inline constexpr int kClusterPresenceRefreshMs = 5000;
+// In a cluster a server that cannot reach Redis for this long closes its members' connections,
+// so that their apps reconnect through the load balancer to a server that can (it holds their
+// changes meanwhile; the apps send again what was not acknowledged, each applied once). Shorter
+// outages (a Redis restart) pass without anybody noticing.
+inline constexpr int kClusterRedisGraceMs = 5000;
 
 inline constexpr int kMaxClientsPerWall = 2000;
 inline constexpr const char *kMaxClientsPerWallName = "max_clients_per_wall";

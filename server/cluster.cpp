@@ -44,9 +44,16 @@ void Cluster::start()
     connect(&m_presenceTimer, &QTimer::timeout, this, &Cluster::refreshPresence);
     m_presenceTimer.start();
     // What was held while Redis could not be reached goes now.
+    m_redisLost.setSingleShot(true);
+    m_redisLost.setInterval(limits::kClusterRedisGraceMs);
+    connect(&m_redisLost, &QTimer::timeout, this, &Cluster::sendMembersElsewhere);
     connect(&m_log, &RedisWallLog::readyChanged, this, [this](bool ready) {
-        if (ready)
+        if (ready) {
+            m_redisLost.stop();
             pump();
+        } else if (!m_redisLost.isActive()) {
+            m_redisLost.start();
+        }
     });
     m_log.start();
 }
@@ -72,17 +79,26 @@ bool Cluster::load(Room *room)
     const QByteArray &snapshot = opened.elements[4].text;
 
     room->model = WallModel();
+    // The access that decides which ops the wall takes, as it stood at the snapshot (a wall's
+    // log starts unlocked, unprotected, without moderators); the log's changes follow.
+    room->access.locked = false;
+    room->access.protectedWork = false;
+    room->roles.clear();
     if (snapshotSeq > 0) {
+        pb::ClusterSnapshot kept;
         pb::WallSnapshot snap;
-        if (!snap.ParseFromArray(snapshot.constData(), int(snapshot.size())) || room->model.load(snap)) {
+        if (!kept.ParseFromArray(snapshot.constData(), int(snapshot.size()))
+            || !snap.ParseFromString(kept.wall()) || room->model.load(snap)) {
             qCWarning(lcRedis) << "wall" << room->name << "has a damaged snapshot in Redis";
             return false;
         }
+        applyAccess(room, kept.access());
     }
     room->model.setCapacity(m_server.options().wallCapacity);
     room->model.setKeepsSnapshotPaths(true);
     room->logEpoch = epoch;
     room->voided.clear();
+    room->voidsKnownAfter = snapshotSeq;
     room->storedSnapshotSeq = snapshotSeq;
     room->storedSnapshotBytes = snapshot.size();
     room->opBytesSinceSnapshot = 0;
@@ -133,6 +149,28 @@ bool Cluster::load(Room *room)
     return true;
 }
 
+void Cluster::sendMembersElsewhere()
+{
+    // The load balancer takes this server out (/health says 503); its members reconnect to
+    // one that can reach Redis and resume there.
+    const QString why = m_log.problem();
+    int closed = 0;
+    for (Room *room : m_server.loadedRooms()) {
+        for (Session *s : std::vector<Session *>(room->members)) {
+            s->fail({pb::STORAGE_UNAVAILABLE,
+                     QStringLiteral("This server has not reached the cluster's shared store for %1 s (%2); "
+                                    "reconnect to reach another server. Changes not yet acknowledged are "
+                                    "sent again from there.")
+                         .arg(limits::kClusterRedisGraceMs / 1000)
+                         .arg(why),
+                     {}});
+            ++closed;
+        }
+    }
+    qCWarning(lcRedis).noquote() << "Redis unreachable for" << limits::kClusterRedisGraceMs << "ms (" << why
+                                 << "): closed" << closed << "members' connections";
+}
+
 bool Cluster::readLog(Room *room, std::uint64_t after, std::uint64_t head, QString *error)
 {
     const QByteArray prefix = RedisWallLog::keyPrefix(room->name);
@@ -170,6 +208,47 @@ bool Cluster::readLog(Room *room, std::uint64_t after, std::uint64_t head, QStri
     return true;
 }
 
+bool Cluster::opsAfter(Room *room, std::uint64_t afterSeq, int limit, std::vector<pb::Op> *out)
+{
+    if (afterSeq < room->voidsKnownAfter)
+        return false;
+    const QByteArray prefix = RedisWallLog::keyPrefix(room->name);
+    const RedisReply r = m_sync.command({"FCALL", "scrawl_read", "2", prefix + "meta", prefix + "log",
+                                         QByteArray::number(afterSeq), QByteArray::number(std::max(1, limit))});
+    if (r.isError() || r.elements.size() != 3 || r.elements[0].text != room->logEpoch)
+        return false;
+    std::uint64_t expected = afterSeq + 1;
+    for (const RedisReply &entry : r.elements[2].elements) {
+        if (entry.elements.size() != 2)
+            return false;
+        const QByteArray &id = entry.elements[0].text;
+        const std::uint64_t seq = id.left(id.indexOf('-')).toULongLong();
+        if (seq != expected)
+            return false; // trimmed
+        if (seq > room->committedSeq)
+            break; // not landed here yet: the joiner gets it as a member
+        ++expected;
+        QByteArray bytes;
+        const auto &fields = entry.elements[1].elements;
+        for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+            if (fields[i].text == "op")
+                bytes = fields[i + 1].text;
+        }
+        pb::Op op;
+        if (!isAccessEntry(bytes) && !op.ParseFromArray(bytes.constData(), int(bytes.size())))
+            return false;
+        if (isAccessEntry(bytes) || room->voided.count(seq)) {
+            pb::Op none;
+            none.set_author(op.author());
+            none.set_client_op_id(op.client_op_id());
+            op = std::move(none);
+        }
+        op.set_seq(seq);
+        out->push_back(std::move(op));
+    }
+    return expected > afterSeq + 1 || afterSeq >= room->committedSeq;
+}
+
 void Cluster::unload(Room *room)
 {
     m_followers.erase(room);
@@ -177,36 +256,92 @@ void Cluster::unload(Room *room)
     m_log.unwatchLive(room->name);
 }
 
+namespace {
+
+// Refused at once: more than maxUncommittedBytes wait for Redis.
+std::optional<Problem> backlogProblem(std::uint64_t waiting, std::uint64_t limit, const RedisWallLog &log)
+{
+    if (waiting < limit)
+        return std::nullopt;
+    return Problem{pb::STORAGE_UNAVAILABLE,
+                   log.isReady()
+                       ? QStringLiteral("The server is waiting for the cluster's shared store: %1 MiB of "
+                                        "changes wait to be stored (limit %2); this one was not applied, "
+                                        "send it again in a moment.")
+                             .arg(double(waiting) / (1024 * 1024), 0, 'f', 1)
+                             .arg(QLatin1String(limits::kMaxUncommittedBytesName))
+                       : QStringLiteral("The server cannot reach the cluster's shared store (%1) and "
+                                        "holds as many changes as it may (limit %2); this one was not "
+                                        "applied, send it again in a moment.")
+                             .arg(log.problem(), QLatin1String(limits::kMaxUncommittedBytesName)),
+                   QString::fromLatin1(limits::kMaxUncommittedBytesName)};
+}
+
+} // namespace
+
 std::optional<Problem> Cluster::append(Room *room, Session *origin, pb::Op op, Appended appended)
 {
-    if (m_appendingBytes >= m_server.options().maxUncommittedBytes)
-        return Problem{pb::STORAGE_UNAVAILABLE,
-                       m_log.isReady()
-                           ? QStringLiteral("The server is waiting for the cluster's shared store: %1 MiB of "
-                                            "changes wait to be stored (limit %2); this one was not applied, "
-                                            "send it again in a moment.")
-                                 .arg(double(m_appendingBytes) / (1024 * 1024), 0, 'f', 1)
-                                 .arg(QLatin1String(limits::kMaxUncommittedBytesName))
-                           : QStringLiteral("The server cannot reach the cluster's shared store (%1) and "
-                                            "holds as many changes as it may (limit %2); this one was not "
-                                            "applied, send it again in a moment.")
-                                 .arg(m_log.problem(), QLatin1String(limits::kMaxUncommittedBytesName)),
-                       QString::fromLatin1(limits::kMaxUncommittedBytesName)};
+    if (auto p = backlogProblem(m_appendingBytes, m_server.options().maxUncommittedBytes, m_log))
+        return p;
+    queue(room, origin, op.author(), origin ? op.client_op_id() : 0, op.client_op_id(),
+          QByteArray::fromStdString(op.SerializeAsString()), op.has_chat(), std::move(appended));
+    return std::nullopt;
+}
+
+std::optional<Problem> Cluster::changeAccess(Room *room, Session *by, const pb::ClusterAccess &change)
+{
+    if (auto p = backlogProblem(m_appendingBytes, m_server.options().maxUncommittedBytes, m_log))
+        return p;
+    // No author and no client op id: sent again after a lost connection it may land twice,
+    // which sets the same access twice.
+    queue(room, by, 0, 0, 0, QByteArray(1, '\0') + QByteArray::fromStdString(change.SerializeAsString()), false, {});
+    return std::nullopt;
+}
+
+void Cluster::queue(Room *room, Session *origin, std::uint64_t author, std::uint64_t clientOpId,
+                    std::uint64_t originClientOpId, QByteArray bytes, bool chat, Appended appended)
+{
     Outgoing out;
     out.id = ++m_nextOutgoing;
     out.wall = room->name;
     out.epoch = room->logEpoch;
-    out.author = op.author();
-    out.clientOpId = origin ? op.client_op_id() : 0;
-    out.originClientOpId = op.client_op_id();
-    out.bytes = QByteArray::fromStdString(op.SerializeAsString());
+    out.author = author;
+    out.clientOpId = clientOpId;
+    out.originClientOpId = originClientOpId;
+    out.bytes = std::move(bytes);
     out.origin = origin;
-    out.chat = op.has_chat();
+    out.chat = chat;
     out.appended = std::move(appended);
     m_appendingBytes += std::uint64_t(out.bytes.size());
     m_outgoing.push_back(std::move(out));
     pump();
-    return std::nullopt;
+}
+
+pb::ClusterAccess Cluster::governingAccess(const Room &room)
+{
+    pb::ClusterAccess access;
+    access.set_locked(room.access.locked);
+    access.set_protected_work(room.access.protectedWork);
+    for (const auto &[user, role] : room.roles) {
+        pb::ClusterRole *r = access.add_roles();
+        r->set_user(user);
+        r->set_role(role);
+    }
+    return access;
+}
+
+void Cluster::applyAccess(Room *room, const pb::ClusterAccess &change)
+{
+    if (change.has_locked())
+        room->access.locked = change.locked();
+    if (change.has_protected_work())
+        room->access.protectedWork = change.protected_work();
+    for (const pb::ClusterRole &r : change.roles()) {
+        if (pb::Role_IsValid(r.role()) && r.role() > pb::ROLE_MEMBER)
+            room->roles[r.user()] = pb::Role(r.role());
+        else
+            room->roles.erase(r.user());
+    }
 }
 
 void Cluster::pump()
@@ -318,6 +453,10 @@ void Cluster::answerResend(Room *room, Session *session, const pb::Op &op)
 
 void Cluster::land(Room *room, std::uint64_t seq, const QByteArray &bytes, bool live)
 {
+    if (isAccessEntry(bytes)) {
+        landAccess(room, seq, bytes, live);
+        return;
+    }
     pb::Op op;
     std::optional<Problem> problem;
     if (!op.ParseFromArray(bytes.constData(), int(bytes.size()))) {
@@ -361,6 +500,29 @@ void Cluster::land(Room *room, std::uint64_t seq, const QByteArray &bytes, bool 
     storeSnapshotIfDue(room);
 }
 
+void Cluster::landAccess(Room *room, std::uint64_t seq, const QByteArray &bytes, bool live)
+{
+    pb::ClusterAccess access;
+    if (access.ParseFromArray(bytes.constData() + 1, int(bytes.size() - 1)))
+        applyAccess(room, access);
+    else
+        qCWarning(lcRedis) << "wall" << room->name << "has a damaged access change at" << seq << "in its log";
+    // Members see an op without a body at its seq, and the wall's new state.
+    pb::Op none;
+    none.set_seq(seq);
+    room->model.apply(none);
+    room->committedSeq = seq;
+    if (!live) {
+        room->opBytesSinceSnapshot += bytes.size();
+        return;
+    }
+    m_server.fanOut(room, std::move(none));
+    m_server.broadcastWallState(room, false);
+    m_server.runCommitWaiters();
+    scheduleFlush();
+    storeSnapshotIfDue(room);
+}
+
 void Cluster::scheduleFlush()
 {
     if (std::exchange(m_flushScheduled, true))
@@ -380,13 +542,17 @@ void Cluster::storeSnapshotIfDue(Room *room)
     if (seq - room->storedSnapshotSeq < std::uint64_t(m_server.options().snapshotEveryOps)
         || room->opBytesSinceSnapshot < std::uint64_t(room->storedSnapshotBytes) || room->snapshotWrite)
         return;
-    const QByteArray bytes = room->snapshotBytes();
+    pb::ClusterSnapshot kept;
+    const QByteArray &wall = room->snapshotBytes();
+    kept.set_wall(wall.constData(), size_t(wall.size()));
+    *kept.mutable_access() = governingAccess(*room);
+    const QByteArray bytes = QByteArray::fromStdString(kept.SerializeAsString());
     room->storedSnapshotSeq = seq;
     room->storedSnapshotBytes = bytes.size();
     room->opBytesSinceSnapshot = 0;
-    const QString wall = room->name;
-    m_log.saveSnapshot(wall, room->logEpoch, seq, bytes, limits::kClusterLogKeepOps,
-                       [wall, seq](RedisWallLog::SnapshotSaved saved) {
+    const QString name = room->name;
+    m_log.saveSnapshot(name, room->logEpoch, seq, bytes, limits::kClusterLogKeepOps,
+                       [wall = name, seq](RedisWallLog::SnapshotSaved saved) {
         if (saved.status == RedisWallLog::SnapshotSaved::Status::Failed)
             qCWarning(lcRedis).noquote() << "the snapshot of wall" << wall << "at" << seq
                                          << "was not stored:" << saved.error;

@@ -8,11 +8,18 @@
 // members. All servers see the same ops at the same seqs and so land them the same way; the
 // author's server tells the author why a void was refused.
 //
+// A wall's access changes that decide which ops it takes (lock, protection, roles: a
+// pb::ClusterAccess) travel in the same log, at seqs of their own, and take effect when they
+// land: every server checks each op against the access as it stood at that op's turn. Members
+// get such an entry as an op without a body (its seq kept, so that the order stays gap-free),
+// and the wall's new state. Snapshots keep the access with the wall.
+//
 // Walls are loaded from Redis (the latest snapshot and the log after it, blocking, as SQLite
 // loads them), and snapshots stored there, trimming the log behind them. Cursors go to the other
 // servers on the wall's live channel, never stored.
 
 #include "core/protocol.h"
+#include "proto/cluster.pb.h"
 #include "server/logfollower.h"
 #include "server/redislog.h"
 
@@ -61,6 +68,12 @@ public:
     std::optional<Problem> append(Room *room, Session *origin, pb::Op op, Appended appended = {});
     // Ops given to append() and not yet answered by Redis (held or on their way).
     size_t waitingOps() const { return m_outgoing.size(); }
+    // The ops after `afterSeq` up to the wall's landed seq, as this server landed them (voids
+    // and access changes as ops without a body), at most `limit`, read from the log in Redis.
+    // False when Redis cannot be read, or the log no longer holds the op after `afterSeq`
+    // (trimmed behind a snapshot) or this server does not know how it landed (from before the
+    // snapshot it loaded the wall from): the joiner gets the snapshot instead.
+    bool opsAfter(Room *room, std::uint64_t afterSeq, int limit, std::vector<pb::Op> *out);
     // Answers an op resent with a client op id already landed: with the op as the log holds it.
     void answerResend(Room *room, Session *session, const pb::Op &op);
     // Chat kept in Redis (cluster_chat_keep of a wall's newest messages): with seq < beforeSeq
@@ -74,8 +87,20 @@ public:
     void announceMembers(Room *room);
     // The wall's people on other servers (each server's latest word).
     std::vector<pb::Member> remoteMembers(const Room *room) const;
-    // The wall's access record, roles or kicks changed: the other servers read them again.
+    // The wall's access record or kicks changed (a password, an API token, a kick): the other
+    // servers read them again.
     void accessChanged(Room *room);
+    // Appends a change of what decides which ops the wall takes (lock, protection, roles) to its
+    // log; it takes effect on every server, this one included, when it lands. `by` (if given)
+    // is told if it could not be stored.
+    std::optional<Problem> changeAccess(Room *room, Session *by, const pb::ClusterAccess &change);
+    // The wall's lock, protection and roles as they stand (all of them: a snapshot's).
+    static pb::ClusterAccess governingAccess(const Room &room);
+    // Applies what `change` holds to the wall's lock, protection and roles.
+    static void applyAccess(Room *room, const pb::ClusterAccess &change);
+    // Log entries that are access changes start with a zero byte, which no serialised op does
+    // (protobuf has no field 0); the ClusterAccess follows.
+    static bool isAccessEntry(const QByteArray &bytes) { return !bytes.isEmpty() && bytes.front() == '\0'; }
 
     // Test hook: the shared log.
     RedisWallLog &log() { return m_log; }
@@ -83,6 +108,9 @@ public:
 private:
     // Lands the op appended at `seq`; `live`: its members get it (false while loading).
     void land(Room *room, std::uint64_t seq, const QByteArray &bytes, bool live);
+    void landAccess(Room *room, std::uint64_t seq, const QByteArray &bytes, bool live);
+    void queue(Room *room, Session *origin, std::uint64_t author, std::uint64_t clientOpId,
+               std::uint64_t originClientOpId, QByteArray bytes, bool chat, Appended appended);
     void storeSnapshotIfDue(Room *room);
     void resynchronise(Room *room, const QString &why);
     void scheduleFlush();
@@ -122,6 +150,8 @@ private:
     };
     std::map<const Room *, std::map<QByteArray, Roster>> m_rosters;
     QTimer m_presenceTimer;
+    QTimer m_redisLost; // kClusterRedisGraceMs after Redis was lost: members are sent elsewhere
+    void sendMembersElsewhere();
     QElapsedTimer m_clock;
     // Given to append(), not yet answered; the first m_sent of them are on their way. A lost
     // connection makes them all unsent again (a new generation: answers of the old one that

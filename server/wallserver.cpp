@@ -319,17 +319,19 @@ Room *WallServer::room(const QString &name, bool create, Problem *problem)
     room->idle.start();
     room->name = name;
     room->wallId = stored->id;
-    if (!reloadRoom(room.get())) {
-        *problem = {pb::STORAGE_UNAVAILABLE,
-                    QStringLiteral("The server cannot read the wall right now (storage error); "
-                                   "try again later."),
-                    {}};
-        return nullptr;
-    }
+    // In a cluster the access record (its owner) is read first: replaying the wall's log checks
+    // each op against it.
     if (!loadAccess(room.get())) {
         *problem = {pb::STORAGE_UNAVAILABLE,
                     QStringLiteral("The server cannot read the wall's access settings right now "
                                    "(storage error); try again later."),
+                    {}};
+        return nullptr;
+    }
+    if (!reloadRoom(room.get())) {
+        *problem = {pb::STORAGE_UNAVAILABLE,
+                    QStringLiteral("The server cannot read the wall right now (storage error); "
+                                   "try again later."),
                     {}};
         return nullptr;
     }
@@ -340,19 +342,32 @@ Room *WallServer::room(const QString &name, bool create, Problem *problem)
 
 bool WallServer::loadAccess(Room *room)
 {
+    // In a cluster the lock, the protection and the roles come from the wall's log, in order
+    // with its ops (Cluster::applyAccess), never from here.
+    const pb::ClusterAccess governing = Cluster::governingAccess(*room);
+    auto keepGoverning = [&] {
+        if (m_cluster) {
+            room->roles.clear();
+            Cluster::applyAccess(room, governing);
+        }
+    };
     if (auto access = m_directory->wallAccess(room->wallId)) {
         room->access = std::move(*access);
+        keepGoverning();
     } else {
         // A wall from before owners existed: it stays without an owner, and so without an API
         // token anybody could be shown.
         room->access = WallAccess{};
+        keepGoverning();
         if (!m_directory->saveWallAccess(room->wallId, room->access))
             return false;
     }
-    room->roles.clear();
-    for (const auto &[user, role] : m_directory->roles(room->wallId)) {
-        if (pb::Role_IsValid(role) && role != pb::ROLE_MEMBER)
-            room->roles[user] = pb::Role(role);
+    if (!m_cluster) {
+        room->roles.clear();
+        for (const auto &[user, role] : m_directory->roles(room->wallId)) {
+            if (pb::Role_IsValid(role) && role != pb::ROLE_MEMBER)
+                room->roles[user] = pb::Role(role);
+        }
     }
     const auto kicks = m_directory->kicks(room->wallId, QDateTime::currentMSecsSinceEpoch());
     if (!kicks)
@@ -748,8 +763,19 @@ void WallServer::continueJoin(Session *session, Room *r, const pb::Join &join,
         if (!r->access.ownerTokenHash.isEmpty()
             && constantTimeEquals(sha256(ownerToken), r->access.ownerTokenHash)) {
             // The token proves ownership for a new identity (another machine, lost settings).
-            if (m_directory->setRole(r->wallId, user, pb::ROLE_OWNER))
+            if (m_cluster) {
+                // Theirs at once here (their ops follow it into the log); everywhere when it
+                // lands.
                 r->roles[user] = pb::ROLE_OWNER;
+                pb::ClusterAccess change;
+                pb::ClusterRole *owner = change.add_roles();
+                owner->set_user(user);
+                owner->set_role(pb::ROLE_OWNER);
+                if (m_cluster->changeAccess(r, nullptr, change))
+                    r->roles.erase(user);
+            } else if (m_directory->setRole(r->wallId, user, pb::ROLE_OWNER)) {
+                r->roles[user] = pb::ROLE_OWNER;
+            }
         } else {
             qCInfo(lcServer) << "user" << user << "presented a wrong owner token for" << r->name;
         }
@@ -926,15 +952,16 @@ void WallServer::answerJoin(Session *session, Room *r, const pb::Join &join,
     // (Storage may hold ops past head already, committed but not yet broadcast: they come to
     // the joiner as a member.)
     const std::uint64_t lastSeq = join.last_seq();
-    // (A cluster's joins all come from the snapshot for now: the ops after a seq are in Redis.)
-    bool useSnapshot = lastSeq == 0 || lastSeq > head || m_cluster;
+    bool useSnapshot = lastSeq == 0 || lastSeq > head;
     if (!useSnapshot && lastSeq < head) {
         const qsizetype budget = snapshot.size();
         qsizetype used = 0;
         std::uint64_t after = lastSeq;
         while (!useSnapshot && after < head) {
             std::vector<pb::Op> ops;
-            if (!m_storage->opsAfter(r->wallId, after, 2000, &ops) || ops.empty()) {
+            const bool read = m_cluster ? m_cluster->opsAfter(r, after, 2000, &ops)
+                                        : m_storage->opsAfter(r->wallId, after, 2000, &ops);
+            if (!read || ops.empty()) {
                 useSnapshot = true;
                 break;
             }
@@ -1284,9 +1311,17 @@ void WallServer::broadcastWallState(Room *room, bool changedHere)
 
 void WallServer::reloadAccess(Room *room)
 {
+    const QByteArray password = room->access.passwordHash;
     if (!loadAccess(room)) {
         qCWarning(lcServer) << "could not read the access of wall" << room->name << "again:" << m_directory->lastError();
         return;
+    }
+    if (room->access.passwordHash != password) {
+        // A new password, set on another server: as there, whoever is on the wall now stays
+        // and may come back; anybody else let in with the old one needs the new one.
+        room->admitted.clear();
+        for (Session *m : room->members)
+            room->admitted.insert(m->userId());
     }
     // Removed on another server: gone from this one too.
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
@@ -1326,6 +1361,16 @@ void WallServer::moderate(Session *session, const pb::Moderate &request)
             return;
         }
         const pb::Role role = request.on() ? pb::ROLE_MODERATOR : pb::ROLE_MEMBER;
+        if (m_cluster) {
+            // Takes effect where it lands in the wall's log, on every server at once.
+            pb::ClusterAccess change;
+            pb::ClusterRole *entry = change.add_roles();
+            entry->set_user(target);
+            entry->set_role(role);
+            if (auto p = m_cluster->changeAccess(r, session, change))
+                session->refuse(*p);
+            return;
+        }
         if (!m_directory->setRole(r->wallId, target, role)) {
             session->refuse({pb::STORAGE_UNAVAILABLE,
                              QStringLiteral("The server could not store the role; try again later."),
@@ -1346,6 +1391,16 @@ void WallServer::moderate(Session *session, const pb::Moderate &request)
             session->refuse(notPermitted(lock ? QStringLiteral("Locking the wall")
                                               : QStringLiteral("Protecting people's work"),
                                          pb::ROLE_OWNER));
+            return;
+        }
+        if (m_cluster) {
+            pb::ClusterAccess change;
+            if (lock)
+                change.set_locked(request.on());
+            else
+                change.set_protected_work(request.on());
+            if (auto p = m_cluster->changeAccess(r, session, change))
+                session->refuse(*p);
             return;
         }
         WallAccess access = r->access;

@@ -100,10 +100,12 @@ public:
     // wall is marked unavailable), so that ops sequenced on a state storage refused are
     // refused with it (Storage::appendOpsAsync).
     std::uint64_t epoch = 0;
-    // In a cluster: the wall's history in Redis (RedisWallLog's epoch), and the seqs that landed
-    // as voids since the wall was loaded (Cluster::land).
+    // In a cluster: the wall's history in Redis (RedisWallLog's epoch), and the seqs after
+    // voidsKnownAfter (the snapshot the wall was loaded from) that landed as voids
+    // (Cluster::land): ops read back from the log after it are sent as they landed.
     QByteArray logEpoch;
     std::set<std::uint64_t> voided;
+    std::uint64_t voidsKnownAfter = 0;
     // The serialised snapshot at snapshotCacheSeq; rebuilt on demand when the wall moved on.
     QByteArray snapshotCache;
     std::uint64_t snapshotCacheSeq = ~std::uint64_t(0);

@@ -9,7 +9,10 @@
 #include "core/wallmodel.h"
 #include "server/cluster.h"
 #include "server/wallserver.h"
+#include "tests/support/balancerprocess.h"
+#include "tests/support/faultproxy.h"
 #include "tests/support/redisprocess.h"
+#include "tests/support/serverprocess.h"
 #include "tests/support/testclient.h"
 
 #include <QJsonDocument>
@@ -23,59 +26,16 @@
 #include <QTest>
 
 #include <memory>
+#include <set>
 
 using namespace scrawl;
+using scrawl::test::BalancerProcess;
+using scrawl::test::FaultProxy;
 using scrawl::test::RedisProcess;
+using scrawl::test::ServerProcess;
 using scrawl::test::TestClient;
 
 namespace {
-
-// A real scrawl-server process in the cluster; start() waits for its "listening on" line.
-class ServerProcess
-{
-public:
-    ServerProcess(QString redisUrl)
-        : m_redisUrl(std::move(redisUrl))
-    {
-    }
-    ~ServerProcess() { kill9(); }
-
-    bool start()
-    {
-        m_process.setProgram(QStringLiteral(SCRAWL_SERVER_BIN));
-        m_process.setArguments({QStringLiteral("--host"), QStringLiteral("127.0.0.1"), QStringLiteral("--port"),
-                                QStringLiteral("0"), QStringLiteral("--data"), m_dir.path(),
-                                QStringLiteral("--redis"), m_redisUrl});
-        m_process.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-        m_process.start();
-        if (!m_process.waitForStarted(5000))
-            return false;
-        static const QRegularExpression line(QStringLiteral("^listening on ws://127\\.0\\.0\\.1:(\\d+)$"),
-                                             QRegularExpression::MultilineOption);
-        return TestClient::waitFor([&] {
-            m_out += m_process.readAllStandardOutput();
-            const auto m = line.match(QString::fromUtf8(m_out));
-            if (m.hasMatch())
-                m_port = quint16(m.captured(1).toUInt());
-            return m_port != 0 || m_process.state() == QProcess::NotRunning;
-        }, 10000) && m_port != 0;
-    }
-    void kill9()
-    {
-        if (m_process.state() == QProcess::NotRunning)
-            return;
-        m_process.kill(); // SIGKILL: no flush, no clean shutdown
-        m_process.waitForFinished(5000);
-    }
-    QUrl url() const { return QUrl(QStringLiteral("ws://127.0.0.1:%1").arg(m_port)); }
-
-private:
-    QString m_redisUrl;
-    QTemporaryDir m_dir;
-    QProcess m_process;
-    QByteArray m_out;
-    quint16 m_port = 0;
-};
 
 struct Node
 {
@@ -128,14 +88,19 @@ private slots:
     void cleanup();
     void clientsOnTwoServersSeeOneWall();
     void anOpThatNoLongerFitsIsAVoidEverywhereAndItsAuthorIsTold();
+    void aLockTakesEffectInLogOrderOnEveryServer();
+    void aReturningClientResumesOnAnotherServerFromItsSeq();
     void cursorsCrossServers();
     void peopleOnOtherServersArePresentAndRolesCross();
     void aDeadServersPeopleAreForgotten();
     void chatHistoryIsSharedAndOutlivesTheTrimmedLog();
     void theHttpApiPostsThroughAnyServer();
     void aServerWithoutRedisSaysSoAndHoldsChangesUntilItIsBack();
+    void aStalledLinkToRedisIsNoticedAndItsClientsMoveElsewhere();
     void aBadRedisAddressIsRefusedByName();
     void aServerKilledMidStreamLosesNothingAcknowledged();
+    void behindALoadBalancerClientsMoveOffKilledServers_data();
+    void behindALoadBalancerClientsMoveOffKilledServers();
     void redisKilledMidStreamLosesNothingAcknowledged();
     void redisBackEmptyIsNoticedAndMembersAreToldToRejoin();
 
@@ -144,7 +109,7 @@ private:
     std::vector<std::unique_ptr<Node>> m_nodes;
 
     WallServer &node(size_t i) { return *m_nodes.at(i)->server; }
-    void startNodes(int count)
+    void startNodes(int count, int snapshotEveryOps = 0, QString redisUrl = {})
     {
         for (int i = 0; i < count; ++i) {
             auto n = std::make_unique<Node>();
@@ -152,8 +117,10 @@ private:
             options.host = QHostAddress::LocalHost;
             options.port = 0;
             options.dataDir = n->dir.path();
-            options.redisUrl = m_redis->url();
+            options.redisUrl = redisUrl.isEmpty() ? m_redis->url() : redisUrl;
             options.passwordIterations = 1000;
+            if (snapshotEveryOps > 0)
+                options.snapshotEveryOps = snapshotEveryOps;
             n->server = std::make_unique<WallServer>(options);
             QString error;
             QVERIFY2(n->server->start(&error), qPrintable(error));
@@ -283,6 +250,192 @@ void TestCluster::anOpThatNoLongerFitsIsAVoidEverywhereAndItsAuthorIsTold()
     m_nodes.push_back(std::move(third));
 }
 
+void TestCluster::aLockTakesEffectInLogOrderOnEveryServer()
+{
+    // Small snapshots, so that one is stored after the lock and a server loading the wall later
+    // starts from it.
+    startNodes(2, 20);
+    TestClient ada;
+    TestClient grace;
+    QVERIFY(ada.connectAs(node(0).url(), QStringLiteral("Ada")));
+    QVERIFY(ada.join(QStringLiteral("review"))); // Ada owns it
+    QVERIFY(grace.connectAs(node(1).url(), QStringLiteral("Grace")));
+    QVERIFY(grace.join(QStringLiteral("review")));
+
+    // Grace adds notes on server two while Ada, on server one, locks the wall in the middle.
+    auto addNote = [&](std::uint32_t id) {
+        pb::Op add;
+        add.mutable_note_add()->set_id(id);
+        add.mutable_note_add()->set_text("idea");
+        return grace.sendOp(add);
+    };
+    std::vector<std::uint64_t> sent;
+    for (std::uint32_t id = 1; id <= 30; ++id)
+        sent.push_back(addNote(id));
+    QTRY_VERIFY_WITH_TIMEOUT(liveNotes(ada.model) >= 5, 5000);
+    pb::Envelope lock;
+    lock.mutable_moderate()->set_action(pb::Moderate::LOCK);
+    lock.mutable_moderate()->set_on(true);
+    ada.sendEnvelope(lock);
+    for (std::uint32_t id = 31; id <= 60; ++id)
+        sent.push_back(addNote(id));
+    for (std::uint64_t id : sent)
+        QTRY_VERIFY_WITH_TIMEOUT(grace.acked(id), 10000);
+
+    // The lock is an entry of the log: an op without a body and without an author, at a seq of
+    // its own. Every op of Grace's before it is on the wall, every one after it a void.
+    const std::vector<pb::Op> ops = ada.ops();
+    std::uint64_t lockSeq = 0;
+    for (const pb::Op &op : ops) {
+        if (op.author() == 0 && op.body_case() == pb::Op::BODY_NOT_SET)
+            lockSeq = op.seq();
+    }
+    QVERIFY(lockSeq > 0);
+    size_t before = 0;
+    size_t after = 0;
+    for (const pb::Op &op : ops) {
+        if (op.author() != grace.userId)
+            continue;
+        if (op.seq() < lockSeq) {
+            QCOMPARE(int(op.body_case()), int(pb::Op::kNoteAdd));
+            ++before;
+        } else {
+            QCOMPARE(int(op.body_case()), int(pb::Op::BODY_NOT_SET));
+            ++after;
+        }
+    }
+    QCOMPARE(before + after, sent.size());
+    QVERIFY(after >= 30); // all those sent after the lock, and maybe some sent before it
+    QVERIFY(grace.lastError()
+            && QString::fromStdString(grace.lastError()->message()).contains(QStringLiteral("locked")));
+    QTRY_COMPARE_WITH_TIMEOUT(grace.ops().size(), ops.size(), 5000);
+    QCOMPARE(grace.model.serializedSnapshot(), ada.model.serializedSnapshot());
+    QCOMPARE(liveNotes(ada.model), before);
+    // Both servers say the wall is locked.
+    auto saysLocked = [](const TestClient &c) {
+        for (auto it = c.received.rbegin(); it != c.received.rend(); ++it) {
+            if (it->has_wall_state())
+                return it->wall_state().locked();
+        }
+        return false;
+    };
+    QTRY_VERIFY(saysLocked(ada));
+    QTRY_VERIFY(saysLocked(grace));
+
+    // A server that loads the wall afterwards, from the snapshot stored after the lock and the
+    // log after it, lands everything the same way and knows the wall is locked.
+    const QByteArray snap = RedisWallLog::keyPrefix(QStringLiteral("review")) + "snap";
+    auto snapshotSeq = [&] { return m_redis->call({"HGET", snap, "seq"}).split('\n').value(1).trimmed().toULongLong(); };
+    // The owner may still write: her notes make the wall grow until a snapshot is due.
+    for (std::uint32_t id = 1; id <= 500 && snapshotSeq() <= lockSeq; ++id) {
+        pb::Op own;
+        own.mutable_note_add()->set_id(id);
+        own.mutable_note_add()->set_text("the owner's note, long enough to weigh something");
+        const std::uint64_t sentOwn = ada.sendOp(own);
+        QTRY_VERIFY(ada.acked(sentOwn));
+    }
+    QVERIFY(snapshotSeq() > lockSeq);
+    QTRY_COMPARE(grace.model.seq(), ada.model.seq());
+    startNodes(1);
+    TestClient late;
+    QVERIFY(late.connectAs(node(2).url(), QStringLiteral("Newcomer")));
+    QVERIFY(late.join(QStringLiteral("review")));
+    QCOMPARE(late.model.serializedSnapshot(), ada.model.serializedSnapshot());
+    QVERIFY(late.lastJoined()->locked());
+    pb::Op add;
+    add.mutable_note_add()->set_id(99);
+    const std::uint64_t refused = late.sendOp(add);
+    QTRY_VERIFY(late.lastError() && late.lastError()->client_op_id() == refused);
+    QVERIFY2(QString::fromStdString(late.lastError()->message()).contains(QStringLiteral("locked")),
+             late.lastError()->message().c_str());
+
+    // And one that loads the whole log, without a snapshot, too: Redis's snapshot removed.
+    m_redis->call({"DEL", snap});
+    startNodes(1);
+    TestClient replayed;
+    QVERIFY(replayed.connectAs(node(3).url(), QStringLiteral("Replay")));
+    QVERIFY(replayed.join(QStringLiteral("review")));
+    QCOMPARE(replayed.model.serializedSnapshot(), late.model.serializedSnapshot());
+    QVERIFY(replayed.lastJoined()->locked());
+}
+
+void TestCluster::aReturningClientResumesOnAnotherServerFromItsSeq()
+{
+    startNodes(2);
+    TestClient grace; // on server two from the start: it knows how every op landed
+    QVERIFY(grace.connectAs(node(1).url(), QStringLiteral("Grace")));
+    QVERIFY(grace.join(QStringLiteral("trip")));
+    TestClient ada;
+    QVERIFY(ada.connectAs(node(0).url(), QStringLiteral("Ada")));
+    QVERIFY(ada.join(QStringLiteral("trip")));
+    // A long stroke first: the wall weighs more than what Ada will miss (else the snapshot is
+    // the cheaper answer).
+    std::vector<QPointF> long_;
+    for (int i = 0; i < 400; ++i)
+        long_.push_back(QPointF(i, (i * 37) % 100));
+    std::vector<std::uint64_t> ids = ada.stroke(1, long_, 50);
+    for (std::uint64_t id : ids)
+        QTRY_VERIFY(ada.acked(id));
+    const std::uint64_t seen = ada.model.seq();
+    const std::string token = ada.resumeToken;
+    ada.socket().close();
+    QTRY_COMPARE(ada.disconnects, 1);
+
+    // While Ada is away: Grace draws, a note of Ada's is edited after it was deleted (a void),
+    // and Grace's role changes (an access change in the log).
+    pb::Op add;
+    add.mutable_note_add()->set_id(7);
+    add.mutable_note_add()->set_text("meet at 9");
+    const std::uint64_t added = grace.sendOp(add);
+    QTRY_VERIFY(grace.acked(added));
+    pb::Op del;
+    del.mutable_note_delete()->set_note(objectKey(grace.userId, 7));
+    grace.sendOp(del);
+    pb::Op edit;
+    edit.mutable_note_edit()->set_note(objectKey(grace.userId, 7));
+    edit.mutable_note_edit()->set_text("meet at 10");
+    const std::uint64_t voided = grace.sendOp(edit);
+    QTRY_VERIFY(grace.acked(voided));
+    for (std::uint64_t id : grace.stroke(2, {{50, 50}, {60, 70}, {80, 75}}, 2))
+        QTRY_VERIFY(grace.acked(id));
+    const std::uint64_t head = grace.model.seq();
+
+    // Ada comes back through the other server with the seq she had: she gets the ops she
+    // missed, as they landed, instead of the whole wall.
+    TestClient back;
+    back.model = ada.model;
+    QVERIFY(back.connectAs(node(1).url(), QStringLiteral("Ada"), token));
+    QVERIFY(back.join(QStringLiteral("trip"), seen));
+    const pb::Joined *joined = back.lastJoined();
+    QVERIFY(joined);
+    QVERIFY2(!joined->has_snapshot(), "a resume within the log gets the ops, not the snapshot");
+    QCOMPARE(joined->head_seq(), head);
+    QCOMPARE(std::uint64_t(joined->ops_size()), head - seen);
+    bool sawVoid = false;
+    for (const pb::Op &op : joined->ops()) {
+        if (op.author() == grace.userId && op.client_op_id() == voided) {
+            QCOMPARE(int(op.body_case()), int(pb::Op::BODY_NOT_SET));
+            sawVoid = true;
+        }
+    }
+    QVERIFY(sawVoid);
+    QCOMPARE(back.model.serializedSnapshot(), grace.model.serializedSnapshot());
+
+    // Away past what the log keeps (trimmed behind a snapshot): the whole wall, as it is.
+    back.socket().close();
+    QTRY_COMPARE(back.disconnects, 1);
+    for (std::uint64_t id : grace.stroke(3, {{90, 90}, {95, 99}}, 2))
+        QTRY_VERIFY(grace.acked(id));
+    m_redis->call({"XTRIM", RedisWallLog::keyPrefix(QStringLiteral("trip")) + "log", "MINID",
+                   QByteArray::number(head) + "-0"});
+    TestClient again;
+    again.model = back.model;
+    QVERIFY(again.connectAs(node(0).url(), QStringLiteral("Ada"), token));
+    QVERIFY(again.join(QStringLiteral("trip"), seen));
+    QVERIFY(again.lastJoined()->has_snapshot());
+    QCOMPARE(again.model.serializedSnapshot(), grace.model.serializedSnapshot());
+}
+
 void TestCluster::chatHistoryIsSharedAndOutlivesTheTrimmedLog()
 {
     startNodes(2);
@@ -301,7 +454,9 @@ void TestCluster::chatHistoryIsSharedAndOutlivesTheTrimmedLog()
     const QByteArray epoch = m_redis->call({"HGET", RedisWallLog::keyPrefix(QStringLiteral("talk")) + "meta", "epoch"})
                                  .split('\n').value(1).trimmed();
     std::optional<RedisWallLog::SnapshotSaved> saved;
-    log.saveSnapshot(QStringLiteral("talk"), epoch, kMessages, ada.model.serializedSnapshot(), 0,
+    pb::ClusterSnapshot kept; // as a server keeps it: the wall and its access (none here)
+    kept.set_wall(ada.model.serializedSnapshot().toStdString());
+    log.saveSnapshot(QStringLiteral("talk"), epoch, kMessages, QByteArray::fromStdString(kept.SerializeAsString()), 0,
                      [&](RedisWallLog::SnapshotSaved r) { saved = r; });
     QTRY_VERIFY(saved.has_value());
     QCOMPARE(int(saved->status), int(RedisWallLog::SnapshotSaved::Status::Ok));
@@ -451,7 +606,7 @@ void TestCluster::peopleOnOtherServersArePresentAndRolesCross()
 void TestCluster::aDeadServersPeopleAreForgotten()
 {
     startNodes(1);
-    ServerProcess doomed(m_redis->url());
+    ServerProcess doomed({}, {QStringLiteral("--redis"), m_redis->url()});
     QVERIFY(doomed.start());
     TestClient ada;
     TestClient ghost;
@@ -524,6 +679,65 @@ void TestCluster::aServerWithoutRedisSaysSoAndHoldsChangesUntilItIsBack()
     QVERIFY(!ada.lastError());
 }
 
+void TestCluster::aStalledLinkToRedisIsNoticedAndItsClientsMoveElsewhere()
+{
+    // Server one (a process of its own: its blocking reads must not wait on this test's event
+    // loop, which runs the proxy) reaches Redis through a proxy that can go silent: no FIN, no
+    // RST, a link that died where neither end can see it. Server two reaches Redis directly.
+    FaultProxy link(m_redis->port());
+    QVERIFY(link.listen());
+    ServerProcess one({}, {QStringLiteral("--redis"), QStringLiteral("redis://127.0.0.1:%1/0").arg(link.port())});
+    QVERIFY(one.start());
+    startNodes(1);
+    QTRY_COMPARE_WITH_TIMEOUT(health(one.url()).value(QStringLiteral("http")).toInt(), 200, 10000);
+    TestClient ada;
+    TestClient grace;
+    QVERIFY(ada.connectAs(one.url(), QStringLiteral("Ada")));
+    QVERIFY(ada.join(QStringLiteral("stall")));
+    QVERIFY(grace.connectAs(node(0).url(), QStringLiteral("Grace")));
+    QVERIFY(grace.join(QStringLiteral("stall")));
+    const std::uint64_t before = ada.chat(QStringLiteral("before"));
+    QTRY_VERIFY(ada.acked(before));
+
+    link.setMode(FaultProxy::Mode::Stall);
+    QElapsedTimer clock;
+    clock.start();
+    const std::uint64_t held = ada.chat(QStringLiteral("during the stall"));
+    // Noticed by the connection's watchdog, not by TCP (which would take minutes): the server
+    // says so on /health, which the load balancer checks.
+    QTRY_COMPARE_WITH_TIMEOUT(health(one.url()).value(QStringLiteral("http")).toInt(), 503, 10000);
+    qInfo() << "stall noticed on /health after" << clock.elapsed() << "ms";
+    QVERIFY(!ada.acked(held));
+    // Past the grace, its members are sent elsewhere, told why.
+    QTRY_COMPARE_WITH_TIMEOUT(ada.disconnects, 1, limits::kClusterRedisGraceMs + 10000);
+    QVERIFY2(ada.closeReason.contains(QStringLiteral("shared store")), qPrintable(ada.closeReason));
+    qInfo() << "members sent elsewhere after" << clock.elapsed() << "ms";
+
+    // Ada reconnects to server two, resumes and sends again what was not acknowledged.
+    TestClient again;
+    again.model = ada.model;
+    QVERIFY(again.connectAs(node(0).url(), QStringLiteral("Ada"), ada.resumeToken));
+    QVERIFY(again.join(QStringLiteral("stall"), ada.model.seq()));
+    pb::Op resend;
+    resend.mutable_chat()->set_text("during the stall");
+    resend.set_client_op_id(held);
+    again.sendOp(resend);
+    QTRY_VERIFY(again.acked(held));
+
+    // The link comes back: server one recovers, and the copy it held is not applied twice.
+    link.setMode(FaultProxy::Mode::Pass);
+    QTRY_COMPARE_WITH_TIMEOUT(health(one.url()).value(QStringLiteral("http")).toInt(), 200, 15000);
+    TestClient late;
+    QVERIFY(late.connectAs(one.url(), QStringLiteral("Late")));
+    QVERIFY(late.join(QStringLiteral("stall")));
+    const std::uint64_t after = grace.chat(QStringLiteral("after"));
+    QTRY_VERIFY(grace.acked(after));
+    QTRY_COMPARE(late.model.seq(), grace.model.seq());
+    QCOMPARE(grace.model.seq(), 3u); // before, during the stall (once), after
+    QCOMPARE(m_redis->call({"XLEN", RedisWallLog::keyPrefix(QStringLiteral("stall")) + "log"}), QByteArray(":3\r\n"));
+    QCOMPARE(late.model.serializedSnapshot(), grace.model.serializedSnapshot());
+}
+
 void TestCluster::aBadRedisAddressIsRefusedByName()
 {
     QTemporaryDir dir;
@@ -540,8 +754,8 @@ void TestCluster::aBadRedisAddressIsRefusedByName()
 
 void TestCluster::aServerKilledMidStreamLosesNothingAcknowledged()
 {
-    ServerProcess one(m_redis->url());
-    ServerProcess two(m_redis->url());
+    ServerProcess one({}, {QStringLiteral("--redis"), m_redis->url()});
+    ServerProcess two({}, {QStringLiteral("--redis"), m_redis->url()});
     QVERIFY(one.start());
     QVERIFY(two.start());
     TestClient ada;
@@ -607,6 +821,153 @@ void TestCluster::aServerKilledMidStreamLosesNothingAcknowledged()
         QCOMPARE(seen[size_t(i)], i + 1);
     QCOMPARE(m_redis->call({"XLEN", RedisWallLog::keyPrefix(QStringLiteral("stream")) + "log"}),
              QByteArray(":") + QByteArray::number(kOps) + "\r\n");
+}
+
+void TestCluster::behindALoadBalancerClientsMoveOffKilledServers_data()
+{
+    QTest::addColumn<int>("kind");
+    QTest::newRow("haproxy") << int(BalancerProcess::Kind::HAProxy);
+    QTest::newRow("nginx") << int(BalancerProcess::Kind::Nginx);
+}
+
+void TestCluster::behindALoadBalancerClientsMoveOffKilledServers()
+{
+    QFETCH(int, kind);
+    // Three real servers behind the balancer as deploy/ configures it; people join through the
+    // balancer's one address, wherever it sends them.
+    std::vector<std::unique_ptr<ServerProcess>> servers;
+    std::vector<quint16> ports;
+    for (int i = 0; i < 3; ++i) {
+        servers.push_back(std::make_unique<ServerProcess>(QString(), QStringList{QStringLiteral("--redis"), m_redis->url()}));
+        QVERIFY(servers.back()->start());
+        ports.push_back(servers.back()->port());
+    }
+    BalancerProcess balancer{BalancerProcess::Kind(kind)};
+    QVERIFY2(balancer.start(ports), qPrintable(balancer.error()));
+
+    constexpr int kPeople = 6;
+    constexpr int kOpsEach = 300;
+    struct Person
+    {
+        std::unique_ptr<TestClient> client;
+        std::string token;
+        std::vector<pb::Op> sent;
+        std::set<std::uint64_t> acked; // over every connection
+        int moves = 0;
+    };
+    std::vector<Person> people(kPeople);
+    auto connect = [&](Person &p, int index, std::uint64_t lastSeq, const WallModel *model) {
+        // As the app does: try again until the balancer finds a live server.
+        for (int attempt = 0; attempt < 20; ++attempt) {
+            auto c = std::make_unique<TestClient>();
+            if (model)
+                c->model = *model;
+            if (c->connectAs(balancer.url(), QStringLiteral("P%1").arg(index), p.token) && c->join(QStringLiteral("lb"), lastSeq)
+                && c->lastJoined()) {
+                p.token = c->resumeToken;
+                p.client = std::move(c);
+                return true;
+            }
+        }
+        return false;
+    };
+    for (int i = 0; i < kPeople; ++i)
+        QVERIFY(connect(people[size_t(i)], i, 0, nullptr));
+
+    // Everyone sends without waiting; two of the three servers are killed with -9 once some
+    // ops are acknowledged and others are in flight.
+    for (int n = 1; n <= kOpsEach; ++n) {
+        for (int i = 0; i < kPeople; ++i) {
+            Person &p = people[size_t(i)];
+            pb::Op op;
+            op.mutable_chat()->set_text(toWire(QStringLiteral("%1:%2").arg(i).arg(n)));
+            op.set_client_op_id(std::uint64_t(n));
+            p.client->sendOp(op);
+            p.sent.push_back(op);
+        }
+    }
+    for (Person &p : people)
+        p.client->nextClientOpId = kOpsEach;
+    QVERIFY(TestClient::waitFor([&] { return people[0].client->acked(1); }, 10000));
+    servers[0]->kill9();
+    servers[1]->kill9();
+
+    // Whoever lost their server reconnects through the balancer, resumes from their seq and
+    // sends again what was not acknowledged, as the app does.
+    auto ackedAll = [&](Person &p) {
+        for (const pb::Op &op : p.client->ops()) {
+            if (op.author() == p.client->userId)
+                p.acked.insert(op.client_op_id());
+        }
+        return p.acked.size() == size_t(kOpsEach);
+    };
+    QElapsedTimer clock;
+    clock.start();
+    int moved = 0;
+    while (clock.elapsed() < 60000) {
+        bool done = true;
+        for (int i = 0; i < kPeople; ++i) {
+            Person &p = people[size_t(i)];
+            const bool connected = p.client->disconnects == 0
+                                && p.client->socket().state() == QAbstractSocket::ConnectedState;
+            if (ackedAll(p) && connected)
+                continue;
+            done = false;
+            if (connected)
+                continue;
+            const WallModel model = p.client->model;
+            QVERIFY2(connect(p, i, model.seq(), &model), "could not reconnect through the balancer");
+            ++p.moves;
+            ++moved;
+            for (const pb::Op &op : p.sent) {
+                if (!p.acked.count(op.client_op_id()))
+                    p.client->sendOp(op);
+            }
+        }
+        if (done)
+            break;
+        QTest::qWait(20); // let the clients' sockets run; the loop is bounded by the clock
+    }
+    qInfo() << moved << "reconnections through the balancer after the kills, in" << clock.elapsed() << "ms";
+    QVERIFY2(moved > 0, "nobody was on the killed servers: it tested nothing");
+    for (Person &p : people)
+        QVERIFY2(ackedAll(p), "an op was never acknowledged");
+
+    // Every op is on the wall exactly once, each person's in their order, at everyone's.
+    const std::uint64_t total = std::uint64_t(kPeople) * kOpsEach;
+    for (Person &p : people)
+        QTRY_COMPARE_WITH_TIMEOUT(p.client->model.seq(), total, 10000);
+    QCOMPARE(m_redis->call({"XLEN", RedisWallLog::keyPrefix(QStringLiteral("lb")) + "log"}),
+             QByteArray(":") + QByteArray::number(total) + "\r\n");
+    TestClient reader;
+    QVERIFY(reader.connectAs(balancer.url(), QStringLiteral("Reader")));
+    QVERIFY(reader.join(QStringLiteral("lb")));
+    QCOMPARE(reader.lastJoined()->head_seq(), total);
+    for (Person &p : people)
+        QCOMPARE(p.client->model.serializedSnapshot(), reader.model.serializedSnapshot());
+    // The log itself, in order: each person's ops 1..kOpsEach, once each.
+    QString error;
+    const auto address = RedisAddress::parse(m_redis->url(), &error);
+    QVERIFY2(address, qPrintable(error));
+    RedisSyncConnection redis(*address);
+    const RedisReply entries = redis.command({"XRANGE", RedisWallLog::keyPrefix(QStringLiteral("lb")) + "log", "-", "+"});
+    QCOMPARE(entries.elements.size(), size_t(total));
+    std::vector<int> next(kPeople, 1);
+    for (const RedisReply &entry : entries.elements) {
+        const auto &fields = entry.elements.at(1).elements;
+        pb::Op op;
+        for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+            if (fields[i].text == "op")
+                QVERIFY(op.ParseFromArray(fields[i + 1].text.constData(), int(fields[i + 1].text.size())));
+        }
+        const QStringList parts = QString::fromStdString(op.chat().text()).split(QLatin1Char(':'));
+        QCOMPARE(parts.size(), 2);
+        const int who = parts[0].toInt();
+        QCOMPARE(parts[1].toInt(), next[size_t(who)]);
+        ++next[size_t(who)];
+    }
+    for (int n : next)
+        QCOMPARE(n, kOpsEach + 1);
 }
 
 void TestCluster::redisKilledMidStreamLosesNothingAcknowledged()

@@ -5,6 +5,7 @@
 
 #include "server/wallserver.h"
 #include "tests/support/faultproxy.h"
+#include "tests/support/serverprocess.h"
 #include "tests/support/rawwsclient.h"
 #include "tests/support/storedwall.h"
 #include "tests/support/testclient.h"
@@ -29,64 +30,10 @@
 using namespace scrawl;
 using scrawl::test::FaultProxy;
 using scrawl::test::RawWsClient;
+using scrawl::test::ServerProcess;
 using scrawl::test::TestClient;
 
 namespace {
-
-// A real scrawl-server process. start() waits for its one "listening on ws://" line.
-class ServerProcess
-{
-public:
-    explicit ServerProcess(QString dataDir)
-        : m_dataDir(std::move(dataDir))
-    {
-    }
-    ~ServerProcess()
-    {
-        if (m_process.state() != QProcess::NotRunning) {
-            m_process.kill();
-            m_process.waitForFinished(5000);
-        }
-    }
-
-    bool start()
-    {
-        m_port = 0;
-        m_out.clear();
-        m_process.setProgram(QStringLiteral(SCRAWL_SERVER_BIN));
-        m_process.setArguments({QStringLiteral("--host"), QStringLiteral("127.0.0.1"),
-                                QStringLiteral("--port"), QStringLiteral("0"),
-                                QStringLiteral("--data"), m_dataDir});
-        m_process.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-        m_process.start();
-        if (!m_process.waitForStarted(5000))
-            return false;
-        static const QRegularExpression line(QStringLiteral("^listening on ws://127\\.0\\.0\\.1:(\\d+)$"),
-                                             QRegularExpression::MultilineOption);
-        return TestClient::waitFor([&] {
-            m_out += m_process.readAllStandardOutput();
-            const auto m = line.match(QString::fromUtf8(m_out));
-            if (m.hasMatch())
-                m_port = quint16(m.captured(1).toUInt());
-            return m_port != 0 || m_process.state() == QProcess::NotRunning;
-        }, 10000) && m_port != 0;
-    }
-
-    void kill9()
-    {
-        m_process.kill(); // SIGKILL: no flush, no clean shutdown
-        m_process.waitForFinished(5000);
-    }
-
-    QUrl url() const { return QUrl(QStringLiteral("ws://127.0.0.1:%1").arg(m_port)); }
-    QProcess &process() { return m_process; }
-
-private:
-    QString m_dataDir;
-    QProcess m_process;
-    QByteArray m_out;
-    quint16 m_port = 0;
-};
 
 std::map<std::uint64_t, QByteArray> storedOps(const QString &dataDir, const QString &wall)
 {
