@@ -5,9 +5,12 @@
 #include "server/wallserver.h"
 #include "server/wsconnection.h"
 
+#include <QDateTime>
 #include <QElapsedTimer>
 #include <QLoggingCategory>
 #include <QPointer>
+
+#include <set>
 
 namespace scrawl {
 
@@ -703,11 +706,50 @@ void Cluster::onLive(Room *room, const QByteArray &server, const QByteArray &pay
     }
 }
 
+namespace {
+
+QByteArray onlineKey(const QString &wall, std::uint64_t user)
+{
+    return RedisWallLog::keyPrefix(wall) + "on:" + QByteArray::number(quint64(user));
+}
+
+} // namespace
+
+void Cluster::memberJoined(Room *room, std::uint64_t user)
+{
+    const QByteArray key = onlineKey(room->name, user);
+    const qint64 goodFor = 3 * limits::kClusterPresenceRefreshMs;
+    m_log.commands().command({"HSET", key, m_log.serverId(), QByteArray::number(QDateTime::currentMSecsSinceEpoch() + goodFor)});
+    m_log.commands().command({"PEXPIRE", key, QByteArray::number(goodFor)});
+}
+
+void Cluster::memberLeft(Room *room, std::uint64_t user)
+{
+    for (const Session *s : room->members) {
+        if (s->userId() == user)
+            return; // still here in another session
+    }
+    m_log.commands().command({"HDEL", onlineKey(room->name, user), m_log.serverId()});
+}
+
+bool Cluster::isOnline(const QString &wall, std::uint64_t user)
+{
+    const RedisReply r = m_sync.command({"HVALS", onlineKey(wall, user)});
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    return std::any_of(r.elements.begin(), r.elements.end(),
+                       [now](const RedisReply &until) { return until.text.toLongLong() > now; });
+}
+
 void Cluster::refreshPresence()
 {
     const qint64 now = m_clock.elapsed();
     for (Room *room : m_server.loadedRooms()) {
         announceMembers(room);
+        std::set<std::uint64_t> users;
+        for (const Session *s : room->members)
+            users.insert(s->userId());
+        for (const std::uint64_t user : users)
+            memberJoined(room, user);
         // A server not heard from for three rounds is gone (killed, cut off): so are its people.
         auto &rosters = m_rosters[room];
         for (auto it = rosters.begin(); it != rosters.end();) {

@@ -85,6 +85,14 @@ public:
     // Tells the other servers who is on the wall here (after a join or a leave; and every
     // kClusterPresenceRefreshMs, so that a server that died is forgotten).
     void announceMembers(Room *room);
+    // Who is on which wall, for the HTTP API's image checks on any server: a person's sessions
+    // here, kept in Redis (scrawl:{w:HEX}:on:USER, a hash of server id -> until when, in ms
+    // since the epoch), written as they join and every kClusterPresenceRefreshMs, good for
+    // three rounds (a server killed is forgotten), removed when they leave.
+    void memberJoined(Room *room, std::uint64_t user);
+    void memberLeft(Room *room, std::uint64_t user);
+    // Whether `user` is on `wall` on any server (a blocking read).
+    bool isOnline(const QString &wall, std::uint64_t user);
     // The wall's people on other servers (each server's latest word).
     std::vector<pb::Member> remoteMembers(const Room *room) const;
     // The wall's access record or kicks changed (a password, an API token, a kick): the other

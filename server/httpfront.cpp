@@ -736,11 +736,17 @@ bool HttpFront::handleImages(const QHttpServerRequest &request, QTcpSocket *sock
                                   "digits of their SHA-256.").arg(hashText));
         return true;
     }
-    // Membership: the wall is loaded while anybody is on it, and the token names a user on it.
+    // Membership: the token names a user on the wall now. The wall is loaded while anybody is
+    // on it; in a cluster they may be on another server, where this wall is not loaded here.
     Room *room = m_server->loadedRoom(wall);
+    std::int64_t wallId = room && !room->unavailable ? room->wallId : 0;
+    if (!room && m_server->cluster()) {
+        if (const auto stored = m_server->directory().findWall(wall))
+            wallId = stored->id;
+    }
     const std::optional<std::uint64_t> user =
-        room ? m_server->images().tokenUser(room->wallId, requestToken(request)) : std::nullopt;
-    if (!room || room->unavailable || !user || !m_server->isOnWall(room, *user)) {
+        wallId ? m_server->images().tokenUser(wallId, requestToken(request)) : std::nullopt;
+    if (!wallId || !user || !m_server->isOnWall(wall, room, *user)) {
         replyError(responder, Status::Forbidden,
                    QStringLiteral("Only members on the wall \"%1\" can %2 its images: join it in "
                                   "the app and send the image token of that join as "
@@ -748,7 +754,6 @@ bool HttpFront::handleImages(const QHttpServerRequest &request, QTcpSocket *sock
                        .arg(wall, upload ? QStringLiteral("upload") : QStringLiteral("download")));
         return true;
     }
-    const std::int64_t wallId = room->wallId;
     auto shared = std::make_shared<QHttpServerResponder>(std::move(responder));
     if (upload) {
         const QByteArray body = request.body();

@@ -153,6 +153,29 @@ local function find(keys, args)
   return {}
 end
 
+-- Links an image to a wall within the wall's image budget, storing its bytes once (by hash)
+-- for every wall that has it. KEYS: the image (a hash: mime, width, height, size, bytes), the
+-- wall's images (a hash: image hex -> size, and '@total' -> the sum). ARGV: hex, mime, width,
+-- height, size, bytes, the budget. Returns {'ok'}, {'dup'} (the wall has it) or {'full', total}.
+local function image_add(keys, args)
+  local blob, links = keys[1], keys[2]
+  local hex, size, budget = args[1], tonumber(args[5]), tonumber(args[7])
+  if redis.call('HEXISTS', links, hex) == 1 then
+    return {'dup'}
+  end
+  local total = tonumber(redis.call('HGET', links, '@total') or '0')
+  if total + size > budget then
+    return {'full', total}
+  end
+  if redis.call('EXISTS', blob) == 0 then
+    redis.call('HSET', blob, 'mime', args[2], 'width', args[3], 'height', args[4], 'size', args[5], 'bytes', args[6])
+  end
+  redis.call('HSET', links, hex, size)
+  redis.call('HINCRBY', links, '@total', size)
+  return {'ok'}
+end
+
+redis.register_function('scrawl_image_add', image_add)
 redis.register_function('scrawl_open', open)
 redis.register_function('scrawl_find', find)
 redis.register_function('scrawl_snapshot', snapshot)

@@ -182,8 +182,8 @@ bool WallServer::start(QString *error)
     }
     if (!m_storage->open(error))
         return false;
-    m_images = std::make_unique<ImageStore>(
-        QDir(m_options.dataDir).filePath(QStringLiteral("scrawl.sqlite")));
+    m_images = std::make_unique<ImageStore>(QDir(m_options.dataDir).filePath(QStringLiteral("scrawl.sqlite")),
+                                            m_cluster ? std::optional(m_cluster->address()) : std::nullopt);
     if (!m_images->open(error))
         return false;
     m_http = new HttpFront(this);
@@ -252,10 +252,12 @@ bool WallServer::chatAfter(const QString &wall, std::int64_t wallId, std::uint64
                      : m_storage->chatAfter(wallId, afterSeq, limit, out);
 }
 
-bool WallServer::isOnWall(const Room *room, std::uint64_t user) const
+bool WallServer::isOnWall(const QString &wall, const Room *room, std::uint64_t user) const
 {
-    return std::any_of(room->members.begin(), room->members.end(),
-                       [user](const Session *s) { return s->userId() == user; });
+    if (room && std::any_of(room->members.begin(), room->members.end(),
+                            [user](const Session *s) { return s->userId() == user; }))
+        return true;
+    return m_cluster && m_cluster->isOnline(wall, user);
 }
 
 QUrl WallServer::url() const
@@ -936,8 +938,10 @@ void WallServer::answerJoin(Session *session, Room *r, const pb::Join &join,
         presence.mutable_presence()->set_online(true);
         const QByteArray bytes = serialize(presence);
         broadcast(r, bytes, session);
-        if (m_cluster)
+        if (m_cluster) {
             m_cluster->announceMembers(r); // the others tell their members (Cluster::onLive)
+            m_cluster->memberJoined(r, session->userId());
+        }
     }
     for (Session *m : r->members)
         *joined.add_members() = m->member();
@@ -1017,8 +1021,10 @@ void WallServer::leave(Session *session)
     presence.mutable_presence()->set_online(false);
     const QByteArray bytes = serialize(presence);
     broadcast(r, bytes);
-    if (m_cluster)
+    if (m_cluster) {
         m_cluster->announceMembers(r);
+        m_cluster->memberLeft(r, session->userId());
+    }
 }
 
 std::optional<Problem> WallServer::submit(Room *room, Session *session, pb::Op op)

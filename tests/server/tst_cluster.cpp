@@ -15,6 +15,9 @@
 #include "tests/support/serverprocess.h"
 #include "tests/support/testclient.h"
 
+#include <QBuffer>
+#include <QCryptographicHash>
+#include <QImage>
 #include <QJsonDocument>
 #include <QProcess>
 #include <QRegularExpression>
@@ -77,6 +80,37 @@ QJsonObject health(const QUrl &wsUrl)
     return body;
 }
 
+// An HTTP request to a server of the cluster: its status and body.
+struct HttpReply
+{
+    int status = 0;
+    QByteArray body;
+};
+
+HttpReply httpRequest(const QUrl &wsUrl, const QByteArray &verb, const QString &path, const QByteArray &token,
+                      const QByteArray &body = {})
+{
+    QUrl url = wsUrl;
+    url.setScheme(QStringLiteral("http"));
+    url.setPath(path);
+    QNetworkAccessManager nam;
+    QNetworkRequest request(url);
+    if (!body.isNull())
+        request.setHeader(QNetworkRequest::ContentTypeHeader, "application/octet-stream");
+    if (!token.isEmpty())
+        request.setRawHeader("Authorization", "Bearer " + token);
+    std::unique_ptr<QNetworkReply> reply(nam.sendCustomRequest(request, verb, body));
+    QSignalSpy done(reply.get(), &QNetworkReply::finished);
+    if (!reply->isFinished() && !done.wait(20000))
+        return {};
+    return {reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), reply->readAll()};
+}
+
+QByteArray imageTokenOf(const TestClient &c)
+{
+    return c.lastJoined() ? QByteArray::fromStdString(c.lastJoined()->image_token()) : QByteArray();
+}
+
 } // namespace
 
 class TestCluster : public QObject
@@ -95,6 +129,7 @@ private slots:
     void aDeadServersPeopleAreForgotten();
     void chatHistoryIsSharedAndOutlivesTheTrimmedLog();
     void theHttpApiPostsThroughAnyServer();
+    void imagesUploadedThroughOneServerAreServedByEvery();
     void aServerWithoutRedisSaysSoAndHoldsChangesUntilItIsBack();
     void aStalledLinkToRedisIsNoticedAndItsClientsMoveElsewhere();
     void aBadRedisAddressIsRefusedByName();
@@ -641,6 +676,67 @@ void TestCluster::cursorsCrossServers()
         }
     }
     QCOMPARE(ada.count(pb::Envelope::kCursor), 0u); // not echoed back to its sender
+}
+
+void TestCluster::imagesUploadedThroughOneServerAreServedByEvery()
+{
+    startNodes(2);
+    TestClient ada;
+    TestClient grace;
+    QVERIFY(ada.connectAs(node(0).url(), QStringLiteral("Ada")));
+    QVERIFY(ada.join(QStringLiteral("pics")));
+    QVERIFY(grace.connectAs(node(1).url(), QStringLiteral("Grace")));
+    QVERIFY(grace.join(QStringLiteral("pics")));
+    QImage image(64, 48, QImage::Format_ARGB32);
+    image.fill(0xff2288cc);
+    QByteArray png;
+    QBuffer buffer(&png);
+    buffer.open(QIODevice::WriteOnly);
+    QVERIFY(image.save(&buffer, "PNG"));
+    const QByteArray hash = QCryptographicHash::hash(png, QCryptographicHash::Sha256);
+    const QString path = QStringLiteral("/api/walls/pics/images/") + QString::fromLatin1(hash.toHex());
+
+    // Ada uploads through her server and puts it on the wall.
+    const HttpReply uploaded = httpRequest(node(0).url(), "POST", QStringLiteral("/api/walls/pics/images"),
+                                           imageTokenOf(ada), png);
+    QCOMPARE(uploaded.status, 201);
+    pb::Op add;
+    add.mutable_image_add()->set_id(1);
+    add.mutable_image_add()->set_hash(hash.toStdString());
+    add.mutable_image_add()->set_width(64);
+    add.mutable_image_add()->set_height(48);
+    const std::uint64_t added = ada.sendOp(add);
+    QTRY_VERIFY(ada.acked(added));
+    QTRY_COMPARE(grace.model.seq(), ada.model.seq());
+    QVERIFY2(!ada.lastError(), ada.lastError() ? ada.lastError()->message().c_str() : "");
+
+    // Grace downloads it from her own server, and from Ada's (a load balancer may send her
+    // request to either): the same bytes. Her token was made by her server; Ada's takes it.
+    for (const QUrl &server : {node(1).url(), node(0).url()}) {
+        const HttpReply got = httpRequest(server, "GET", path, imageTokenOf(grace));
+        QCOMPARE(got.status, 200);
+        QCOMPARE(got.body, png);
+    }
+    // A server that does not have the wall loaded serves it too, to a member on the wall.
+    startNodes(1);
+    QCOMPARE(httpRequest(node(2).url(), "GET", path, imageTokenOf(grace)).status, 200);
+    // Nobody without a token of a member gets it.
+    QCOMPARE(httpRequest(node(1).url(), "GET", path, QByteArray()).status, 403);
+    QCOMPARE(httpRequest(node(1).url(), "GET", path, "2.forged").status, 403);
+
+    // The server it was uploaded through goes away: the image stays, for everyone.
+    m_nodes[0]->server->stop();
+    QTRY_COMPARE_WITH_TIMEOUT(ada.disconnects, 1, 5000);
+    const HttpReply after = httpRequest(node(1).url(), "GET", path, imageTokenOf(grace));
+    QCOMPARE(after.status, 200);
+    QCOMPARE(after.body, png);
+
+    // Once Grace has left the wall, her token opens nothing on any server.
+    const QByteArray token = imageTokenOf(grace);
+    grace.socket().close();
+    QTRY_COMPARE(grace.disconnects, 1);
+    QTRY_COMPARE_WITH_TIMEOUT(httpRequest(node(2).url(), "GET", path, token).status, 403, 5000);
+    QCOMPARE(httpRequest(node(1).url(), "GET", path, token).status, 403);
 }
 
 void TestCluster::aServerWithoutRedisSaysSoAndHoldsChangesUntilItIsBack()
