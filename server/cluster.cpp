@@ -301,8 +301,20 @@ std::optional<Problem> Cluster::changeAccess(Room *room, Session *by, const pb::
     return std::nullopt;
 }
 
+std::optional<Problem> Cluster::deleteWall(Room *room, Session *by)
+{
+    if (auto p = backlogProblem(m_appendingBytes, m_server.options().maxUncommittedBytes, m_log))
+        return p;
+    pb::ClusterAccess entry;
+    entry.set_deleted(true);
+    queue(room, by, 0, 0, 0, QByteArray(1, '\0') + QByteArray::fromStdString(entry.SerializeAsString()), false, {},
+          room->wallId);
+    return std::nullopt;
+}
+
 void Cluster::queue(Room *room, Session *origin, std::uint64_t author, std::uint64_t clientOpId,
-                    std::uint64_t originClientOpId, QByteArray bytes, bool chat, Appended appended)
+                    std::uint64_t originClientOpId, QByteArray bytes, bool chat, Appended appended,
+                    std::int64_t deletesWall)
 {
     Outgoing out;
     out.id = ++m_nextOutgoing;
@@ -315,6 +327,7 @@ void Cluster::queue(Room *room, Session *origin, std::uint64_t author, std::uint
     out.origin = origin;
     out.chat = chat;
     out.appended = std::move(appended);
+    out.deletesWall = deletesWall;
     m_appendingBytes += std::uint64_t(out.bytes.size());
     m_outgoing.push_back(std::move(out));
     pump();
@@ -354,10 +367,14 @@ void Cluster::pump()
     const std::uint64_t generation = m_generation;
     while (m_sent < m_outgoing.size()) {
         const Outgoing &out = m_outgoing[m_sent++];
-        m_log.append(out.wall, out.epoch, out.author, out.clientOpId, out.bytes,
-                     [this, id = out.id, generation](RedisWallLog::Appended result) {
+        auto answer = [this, id = out.id, generation](RedisWallLog::Appended result) {
             answered(id, generation, std::move(result));
-        }, out.chat ? limits::kClusterChatKeep : 0);
+        };
+        if (out.deletesWall)
+            m_log.deleteWall(out.wall, out.epoch, out.deletesWall, out.bytes, std::move(answer));
+        else
+            m_log.append(out.wall, out.epoch, out.author, out.clientOpId, out.bytes, std::move(answer),
+                         out.chat ? limits::kClusterChatKeep : 0);
     }
 }
 
@@ -510,6 +527,16 @@ void Cluster::landAccess(Room *room, std::uint64_t seq, const QByteArray &bytes,
         applyAccess(room, access);
     else
         qCWarning(lcRedis) << "wall" << room->name << "has a damaged access change at" << seq << "in its log";
+    if (access.deleted()) {
+        // The wall's last entry. Forgotten once this pass is over (not from within the
+        // follower's signal), unless it was reloaded meanwhile.
+        QMetaObject::invokeMethod(this, [this, wall = room->name, epoch = room->logEpoch] {
+            Room *r = m_server.loadedRoom(wall);
+            if (r && r->logEpoch == epoch)
+                m_server.forgetDeletedRoom(r);
+        }, Qt::QueuedConnection);
+        return;
+    }
     // Members see an op without a body at its seq, and the wall's new state.
     pb::Op none;
     none.set_seq(seq);

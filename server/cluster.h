@@ -102,6 +102,10 @@ public:
     // log; it takes effect on every server, this one included, when it lands. `by` (if given)
     // is told if it could not be stored.
     std::optional<Problem> changeAccess(Room *room, Session *by, const pb::ClusterAccess &change);
+    // Deletes the wall in Redis (its keys and names), after the ops this server appended to it
+    // before; every server, as the deletion reaches it, ends its members' sessions and forgets
+    // the wall. `by` is told if it could not be done.
+    std::optional<Problem> deleteWall(Room *room, Session *by);
     // The wall's lock, protection and roles as they stand (all of them: a snapshot's).
     static pb::ClusterAccess governingAccess(const Room &room);
     // Applies what `change` holds to the wall's lock, protection and roles.
@@ -118,7 +122,8 @@ private:
     void land(Room *room, std::uint64_t seq, const QByteArray &bytes, bool live);
     void landAccess(Room *room, std::uint64_t seq, const QByteArray &bytes, bool live);
     void queue(Room *room, Session *origin, std::uint64_t author, std::uint64_t clientOpId,
-               std::uint64_t originClientOpId, QByteArray bytes, bool chat, Appended appended);
+               std::uint64_t originClientOpId, QByteArray bytes, bool chat, Appended appended,
+               std::int64_t deletesWall = 0);
     void storeSnapshotIfDue(Room *room);
     void resynchronise(Room *room, const QString &why);
     void scheduleFlush();
@@ -142,6 +147,7 @@ private:
         std::uint64_t originClientOpId = 0;
         bool chat = false;
         Appended appended;
+        std::int64_t deletesWall = 0; // not 0: the wall's id, and this deletes it (bytes: the entry)
     };
     bool readChat(const std::vector<QByteArray> &command, const QString &wall, std::vector<pb::Op> *out);
 

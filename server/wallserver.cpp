@@ -1580,11 +1580,12 @@ void WallServer::setPassword(Session *by, Room *r, const std::string &bytes)
 void WallServer::deleteRoom(Room *room, Session *by)
 {
     if (m_cluster) {
-        // (Not built yet: the wall's keys in Redis, and every server's copy, must go together.)
-        by->refuse({pb::INVALID_OP,
-                    QStringLiteral("Deleting a wall is not available yet on a server that is part of a "
-                                   "cluster; clear the wall instead, or ask the operator to remove it."),
-                    {}});
+        // Done in Redis, after the ops appended before it; every server (this one too) ends
+        // the wall's sessions as the deletion reaches it (forgetDeletedRoom).
+        if (auto p = m_cluster->deleteWall(room, by))
+            by->refuse(*p);
+        else
+            qCInfo(lcServer) << "wall" << room->name << "being deleted by user" << by->userId();
         return;
     }
     // Nothing of the wall may be written after its rows are gone.
@@ -1604,6 +1605,31 @@ void WallServer::deleteRoom(Room *room, Session *by)
                  QStringLiteral("The owner deleted the wall \"%1\"; join another wall.").arg(name),
                  {}});
     }
+    m_rooms.erase(name);
+}
+
+void WallServer::forgetDeletedRoom(Room *room)
+{
+    const QString name = room->name;
+    qCInfo(lcServer) << "wall" << name << "deleted in the cluster";
+    for (Session *s : std::vector<Session *>(room->members)) {
+        s->fail({pb::WALL_DELETED,
+                 QStringLiteral("The owner deleted the wall \"%1\"; join another wall.").arg(name),
+                 {}});
+    }
+    // Whoever waited for the wall's ops (the HTTP API) is answered: they will not land.
+    std::vector<CommitWaiter> dropped;
+    for (auto it = m_waiters.begin(); it != m_waiters.end();) {
+        if (it->room == room) {
+            dropped.push_back(std::move(*it));
+            it = m_waiters.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (CommitWaiter &w : dropped)
+        w.run(false);
+    m_cluster->unload(room);
     m_rooms.erase(name);
 }
 

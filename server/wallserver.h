@@ -319,6 +319,8 @@ private:
     // Reads the wall's access record, roles and kicks again (another server changed them), ends
     // the sessions of people removed meanwhile and tells the members.
     void reloadAccess(Room *room);
+    // In a cluster: the wall was deleted (on any server); its members are told and it is gone.
+    void forgetDeletedRoom(Room *room);
     void kick(Session *by, Room *room, std::uint64_t target);
     void setPassword(Session *by, Room *room, const std::string &password);
     void newApiToken(Session *by, Room *room);

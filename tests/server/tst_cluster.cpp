@@ -126,6 +126,7 @@ private slots:
     void aReturningClientResumesOnAnotherServerFromItsSeq();
     void cursorsCrossServers();
     void peopleOnOtherServersArePresentAndRolesCross();
+    void theOwnerDeletesAWallOnEveryServer();
     void aDeadServersPeopleAreForgotten();
     void chatHistoryIsSharedAndOutlivesTheTrimmedLog();
     void theHttpApiPostsThroughAnyServer();
@@ -625,17 +626,50 @@ void TestCluster::peopleOnOtherServersArePresentAndRolesCross()
     QTRY_COMPARE_WITH_TIMEOUT(late.disconnects, 1, 5000);
     QVERIFY2(late.closeReason.contains(QStringLiteral("removed you")), qPrintable(late.closeReason));
 
-    // Deleting a wall is not offered in a cluster yet: refused with a sentence, the wall stays.
-    pb::Envelope del;
-    del.mutable_moderate()->set_action(pb::Moderate::DELETE_WALL);
-    ada.sendEnvelope(del);
-    QTRY_VERIFY(ada.lastError() && QString::fromStdString(ada.lastError()->message()).contains(QStringLiteral("cluster")));
-    const std::uint64_t still = ada.chat(QStringLiteral("still here"));
-    QTRY_VERIFY(ada.acked(still));
-
     // Leaving is seen on the other server.
     grace.socket().close();
     QTRY_VERIFY_WITH_TIMEOUT(!sees(ada, grace.userId), 5000);
+}
+
+void TestCluster::theOwnerDeletesAWallOnEveryServer()
+{
+    startNodes(2);
+    TestClient ada;
+    TestClient grace;
+    QVERIFY(ada.connectAs(node(0).url(), QStringLiteral("Ada")));
+    QVERIFY(ada.join(QStringLiteral("gone")));
+    QVERIFY(grace.connectAs(node(1).url(), QStringLiteral("Grace")));
+    QVERIFY(grace.join(QStringLiteral("gone")));
+    const std::uint64_t said = grace.chat(QStringLiteral("hello"));
+    QTRY_VERIFY(grace.acked(said));
+    QTRY_COMPARE(ada.model.seq(), 1u);
+
+    // Only the owner may; Grace (a member, on the other server) is refused.
+    pb::Envelope del;
+    del.mutable_moderate()->set_action(pb::Moderate::DELETE_WALL);
+    grace.sendEnvelope(del);
+    QTRY_VERIFY(grace.lastError() && grace.lastError()->code() == pb::NOT_PERMITTED);
+
+    // The owner deletes it on server one: everyone on it, on either server, is told so.
+    ada.sendEnvelope(del);
+    QTRY_COMPARE_WITH_TIMEOUT(ada.disconnects, 1, 5000);
+    QTRY_COMPARE_WITH_TIMEOUT(grace.disconnects, 1, 5000);
+    for (const TestClient *c : {&ada, &grace}) {
+        QVERIFY2(c->closeReason.contains(QStringLiteral("deleted the wall")), qPrintable(c->closeReason));
+        QCOMPARE(c->lastError()->code(), pb::WALL_DELETED);
+    }
+    // Nothing of it is left in Redis, and neither server holds it.
+    const QByteArray prefix = RedisWallLog::keyPrefix(QStringLiteral("gone"));
+    for (const char *key : {"meta", "log", "snap", "chat", "access", "roles", "kicks"})
+        QVERIFY2(m_redis->call({"EXISTS", prefix + key}) == ":0\r\n", key);
+    QCOMPARE(m_redis->call({"HEXISTS", "scrawl:walls", "gone"}), QByteArray(":0\r\n"));
+    QTRY_VERIFY(!node(0).loadedRoom(QStringLiteral("gone")) && !node(1).loadedRoom(QStringLiteral("gone")));
+    // The name is free: joining it makes a new, empty wall, owned by whoever made it.
+    TestClient again;
+    QVERIFY(again.connectAs(node(1).url(), QStringLiteral("Grace"), grace.resumeToken));
+    QVERIFY(again.join(QStringLiteral("gone")));
+    QCOMPARE(again.lastJoined()->head_seq(), 0u);
+    QCOMPARE(again.lastJoined()->role(), pb::ROLE_OWNER);
 }
 
 void TestCluster::aDeadServersPeopleAreForgotten()
