@@ -50,12 +50,17 @@ void Cluster::start()
     m_redisLost.setSingleShot(true);
     m_redisLost.setInterval(limits::kClusterRedisGraceMs);
     connect(&m_redisLost, &QTimer::timeout, this, &Cluster::sendMembersElsewhere);
+    m_downSince.start();
     connect(&m_log, &RedisWallLog::readyChanged, this, [this](bool ready) {
         if (ready) {
             m_redisLost.stop();
+            m_downSince.invalidate();
+            m_sentElsewhere = false;
             pump();
         } else if (!m_redisLost.isActive()) {
             m_redisLost.start();
+            if (!m_downSince.isValid())
+                m_downSince.start();
         }
     });
     m_log.start();
@@ -152,11 +157,17 @@ bool Cluster::load(Room *room)
     return true;
 }
 
+bool Cluster::outOfService() const
+{
+    return !ready() && (m_sentElsewhere || (m_downSince.isValid() && m_downSince.elapsed() >= limits::kClusterRedisGraceMs));
+}
+
 void Cluster::sendMembersElsewhere()
 {
     // The load balancer takes this server out (/health says 503); its members reconnect to
     // one that can reach Redis and resume there.
     const QString why = m_log.problem();
+    m_sentElsewhere = true;
     int closed = 0;
     for (Room *room : m_server.loadedRooms()) {
         for (Session *s : std::vector<Session *>(room->members)) {

@@ -52,6 +52,10 @@ public:
     // Connected to Redis, the function library loaded.
     bool ready() const { return m_log.isReady(); }
     QString problem() const { return m_log.problem(); }
+    // Redis out of reach for kClusterRedisGraceMs or more: this server's members were sent
+    // elsewhere, and /health answers 503 so that the load balancer sends nobody new. (A shorter
+    // outage, a Redis restart, holds changes and takes nobody out.)
+    bool outOfService() const;
     const RedisAddress &address() const { return m_address; }
 
     // Loads `room` (its name and id set) from Redis and follows its log. False when Redis could
@@ -165,6 +169,8 @@ private:
     std::map<const Room *, std::map<QByteArray, Roster>> m_rosters;
     QTimer m_presenceTimer;
     QTimer m_redisLost; // kClusterRedisGraceMs after Redis was lost: members are sent elsewhere
+    bool m_sentElsewhere = false;
+    QElapsedTimer m_downSince; // valid while Redis is out of reach (from start until it is first reached)
     void sendMembersElsewhere();
     QElapsedTimer m_clock;
     // Given to append(), not yet answered; the first m_sent of them are on their way. A lost

@@ -785,11 +785,21 @@ void TestCluster::aServerWithoutRedisSaysSoAndHoldsChangesUntilItIsBack()
 
     m_redis->pause();
     QTRY_VERIFY_WITH_TIMEOUT(!node(0).cluster()->ready(), 10000);
+    // Said at once; but within the grace the server still answers 200 to a load balancer's check:
+    // a Redis restart must not take every server out and cut everyone.
     const QJsonObject down = health(node(0).url());
-    QCOMPARE(down.value(QStringLiteral("status")).toString(), QStringLiteral("unavailable"));
-    QCOMPARE(down.value(QStringLiteral("http")).toInt(), 503); // what a load balancer's check reads
+    QCOMPARE(down.value(QStringLiteral("status")).toString(), QStringLiteral("holding"));
+    QCOMPARE(down.value(QStringLiteral("http")).toInt(), 200);
     QVERIFY2(down.value(QStringLiteral("problem")).toString().contains(m_redis->url()),
              qPrintable(down.value(QStringLiteral("problem")).toString()));
+    // Someone coming back meanwhile is not taken for someone new (their resent changes would
+    // be stored twice, under two identities): asked to try again.
+    TestClient returning;
+    QVERIFY(returning.open(node(0).url()));
+    returning.sendHello(QStringLiteral("Ada"), kProtocolVersion, ada.resumeToken);
+    QTRY_VERIFY(returning.lastError());
+    QCOMPARE(returning.count(pb::Envelope::kWelcome), 0u);
+    QCOMPARE(returning.lastError()->code(), pb::STORAGE_UNAVAILABLE);
     // Changes made meanwhile are held, not refused (one of them may even have reached Redis
     // before it hung), and go on once it answers: each once, in order.
     const std::uint64_t first = ada.chat(QStringLiteral("while Redis hangs"));
@@ -801,6 +811,13 @@ void TestCluster::aServerWithoutRedisSaysSoAndHoldsChangesUntilItIsBack()
     QTRY_VERIFY_WITH_TIMEOUT(node(0).cluster()->ready(), 10000);
     QCOMPARE(health(node(0).url()).value(QStringLiteral("status")).toString(), QStringLiteral("ok"));
     QTRY_VERIFY_WITH_TIMEOUT(ada.acked(first) && ada.acked(second), 10000);
+    QCOMPARE(ada.disconnects, 0); // nobody was sent away
+    // Back, the same person. (The directory's connection fails fast for a moment after its last
+    // failure.)
+    QTRY_VERIFY(node(0).directory().findUser(QByteArray::fromStdString(ada.resumeToken)).has_value());
+    TestClient back;
+    QVERIFY(back.connectAs(node(0).url(), QStringLiteral("Ada"), ada.resumeToken));
+    QCOMPARE(back.userId, ada.userId);
     const std::uint64_t third = ada.chat(QStringLiteral("back"));
     QTRY_VERIFY(ada.acked(third));
     QCOMPARE(ada.ops().size(), 3u);
@@ -833,13 +850,16 @@ void TestCluster::aStalledLinkToRedisIsNoticedAndItsClientsMoveElsewhere()
     QElapsedTimer clock;
     clock.start();
     const std::uint64_t held = ada.chat(QStringLiteral("during the stall"));
-    // Noticed by the connection's watchdog, not by TCP (which would take minutes): the server
-    // says so on /health, which the load balancer checks.
-    QTRY_COMPARE_WITH_TIMEOUT(health(one.url()).value(QStringLiteral("http")).toInt(), 503, 10000);
+    // Noticed by the connection's watchdog, not by TCP (which would take minutes), and said on
+    // /health at once.
+    QTRY_COMPARE_WITH_TIMEOUT(health(one.url()).value(QStringLiteral("status")).toString(), QStringLiteral("holding"),
+                              10000);
     qInfo() << "stall noticed on /health after" << clock.elapsed() << "ms";
     QVERIFY(!ada.acked(held));
-    // Past the grace, its members are sent elsewhere, told why.
+    // Past the grace, its members are sent elsewhere, told why, and /health answers 503 so
+    // that the load balancer sends nobody new.
     QTRY_COMPARE_WITH_TIMEOUT(ada.disconnects, 1, limits::kClusterRedisGraceMs + 10000);
+    QCOMPARE(health(one.url()).value(QStringLiteral("http")).toInt(), 503);
     QVERIFY2(ada.closeReason.contains(QStringLiteral("shared store")), qPrintable(ada.closeReason));
     qInfo() << "members sent elsewhere after" << clock.elapsed() << "ms";
 
