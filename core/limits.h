@@ -104,6 +104,10 @@ inline constexpr int kClusterPresenceRefreshMs = 5000;
 // changes meanwhile; the apps send again what was not acknowledged, each applied once). Shorter
 // outages (a Redis restart) pass without anybody noticing.
 inline constexpr int kClusterRedisGraceMs = 5000;
+// In a cluster each server sends the other servers a wall's cursors at most once a frame: the
+// newest of each person moving a pointer, together in one message, so that Redis carries one
+// message per wall per frame per server, however many pointers move.
+inline constexpr int kClusterCursorFrameMs = 16;
 
 inline constexpr int kMaxClientsPerWall = 2000;
 inline constexpr const char *kMaxClientsPerWallName = "max_clients_per_wall";

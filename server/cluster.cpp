@@ -47,6 +47,10 @@ void Cluster::start()
     connect(&m_presenceTimer, &QTimer::timeout, this, &Cluster::refreshPresence);
     m_presenceTimer.start();
     // What was held while Redis could not be reached goes now.
+    m_cursorFrame.setSingleShot(true);
+    m_cursorFrame.setTimerType(Qt::PreciseTimer);
+    m_cursorFrame.setInterval(limits::kClusterCursorFrameMs);
+    connect(&m_cursorFrame, &QTimer::timeout, this, &Cluster::sendCursors);
     m_redisLost.setSingleShot(true);
     m_redisLost.setInterval(limits::kClusterRedisGraceMs);
     connect(&m_redisLost, &QTimer::timeout, this, &Cluster::sendMembersElsewhere);
@@ -265,6 +269,7 @@ bool Cluster::opsAfter(Room *room, std::uint64_t afterSeq, int limit, std::vecto
 
 void Cluster::unload(Room *room)
 {
+    m_cursors.erase(room->name);
     m_followers.erase(room);
     m_rosters.erase(room);
     m_log.unwatchLive(room->name);
@@ -656,13 +661,30 @@ bool Cluster::chatAfter(const QString &wall, std::uint64_t afterSeq, int limit, 
 }
 
 // The live channel's messages: a kind byte, then
-//   E  an envelope for the wall's members (a cursor, a presence);
+//   C  cursor envelopes for the wall's members (the newest of each person's in a frame), each
+//      after its length (4 bytes, big-endian);
 //   R  a WallState whose members are the sender's people on the wall (its roster);
 //   Q  a question: every server answers with its roster;
-//   A  the wall's access, roles or kicks changed: read them again.
-void Cluster::publishLive(Room *room, const QByteArray &envelope)
+//   A  the wall's access record or kicks changed: read them again.
+void Cluster::publishCursor(Room *room, std::uint64_t user, const QByteArray &envelope)
 {
-    m_log.publishLive(room->name, 'E' + envelope);
+    m_cursors[room->name][user] = envelope;
+    if (!m_cursorFrame.isActive())
+        m_cursorFrame.start();
+}
+
+void Cluster::sendCursors()
+{
+    for (const auto &[wall, cursors] : m_cursors) {
+        QByteArray payload(1, 'C');
+        for (const auto &[user, envelope] : cursors) {
+            const quint32 size = quint32(envelope.size());
+            const char length[4] = {char(size >> 24), char(size >> 16), char(size >> 8), char(size)};
+            payload.append(length, 4).append(envelope);
+        }
+        m_log.publishLive(wall, payload);
+    }
+    m_cursors.clear();
 }
 
 void Cluster::announceMembers(Room *room)
@@ -694,10 +716,6 @@ void Cluster::onLive(Room *room, const QByteArray &server, const QByteArray &pay
     if (payload.isEmpty())
         return;
     switch (payload.front()) {
-    case 'E':
-        m_server.broadcast(room, payload.sliced(1));
-        scheduleFlush();
-        return;
     case 'R': {
         pb::WallState roster;
         if (!roster.ParseFromArray(payload.constData() + 1, int(payload.size() - 1)))
@@ -733,6 +751,17 @@ void Cluster::onLive(Room *room, const QByteArray &server, const QByteArray &pay
         scheduleFlush();
         return;
     }
+    case 'C':
+        for (qsizetype at = 1; at + 4 <= payload.size();) {
+            const auto *p = reinterpret_cast<const unsigned char *>(payload.constData() + at);
+            const qsizetype size = qsizetype((quint32(p[0]) << 24) | (quint32(p[1]) << 16) | (quint32(p[2]) << 8) | p[3]);
+            if (size > payload.size() - at - 4)
+                return; // cut short: not from a server of ours
+            m_server.broadcast(room, payload.sliced(at + 4, size));
+            at += 4 + size;
+        }
+        scheduleFlush();
+        return;
     case 'Q':
         announceMembers(room);
         return;

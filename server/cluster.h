@@ -84,8 +84,9 @@ public:
     // (0: the newest), newest first; or with seq > afterSeq, oldest first. At most `limit`.
     bool chatBefore(const QString &wall, std::uint64_t beforeSeq, int limit, std::vector<pb::Op> *out);
     bool chatAfter(const QString &wall, std::uint64_t afterSeq, int limit, std::vector<pb::Op> *out);
-    // Sends an ephemeral envelope (a cursor, a presence) to the wall's members on other servers.
-    void publishLive(Room *room, const QByteArray &envelope);
+    // A cursor envelope of `user`'s for the wall's members on other servers: held until the
+    // frame ends (kClusterCursorFrameMs), when the newest of each person's go in one message.
+    void publishCursor(Room *room, std::uint64_t user, const QByteArray &envelope);
     // Tells the other servers who is on the wall here (after a join or a leave; and every
     // kClusterPresenceRefreshMs, so that a server that died is forgotten).
     void announceMembers(Room *room);
@@ -170,6 +171,10 @@ private:
     QTimer m_presenceTimer;
     QTimer m_redisLost; // kClusterRedisGraceMs after Redis was lost: members are sent elsewhere
     bool m_sentElsewhere = false;
+    // Cursors waiting for the frame's end, by wall, the newest per person.
+    std::map<QString, std::map<std::uint64_t, QByteArray>> m_cursors;
+    QTimer m_cursorFrame;
+    void sendCursors();
     QElapsedTimer m_downSince; // valid while Redis is out of reach (from start until it is first reached)
     void sendMembersElsewhere();
     QElapsedTimer m_clock;

@@ -2024,7 +2024,7 @@ void WallServer::broadcastCursor(Session *session, pb::Cursor cursor)
     const QByteArray bytes = serialize(env);
     const QByteArray frame = WsConnection::frame(bytes);
     if (m_cluster)
-        m_cluster->publishLive(session->room(), bytes);
+        m_cluster->publishCursor(session->room(), session->userId(), bytes);
     const std::vector<Session *> members = session->room()->members;
     for (Session *s : members) {
         if (s != session)

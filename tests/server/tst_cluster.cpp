@@ -710,6 +710,42 @@ void TestCluster::cursorsCrossServers()
         }
     }
     QCOMPARE(ada.count(pb::Envelope::kCursor), 0u); // not echoed back to its sender
+
+    // Many pointers moving on one server reach the other in a message per frame, not one per
+    // cursor: counted on the wall's live channel by a listener of the test's own.
+    RedisWallLog listener(*RedisAddress::parse(m_redis->url(), nullptr));
+    listener.start();
+    QTRY_VERIFY(listener.isReady());
+    int cursorMessages = 0;
+    listener.watchLive(QStringLiteral("cursors"), [&](const QByteArray &, const QByteArray &payload) {
+        if (payload.startsWith('C'))
+            ++cursorMessages;
+    });
+    QTRY_VERIFY(m_redis->call({"PUBSUB", "NUMSUB", RedisWallLog::keyPrefix(QStringLiteral("cursors")) + "live"})
+                    .contains(":3\r\n")); // the two servers and the listener
+    std::vector<std::unique_ptr<TestClient>> movers;
+    for (int i = 0; i < 8; ++i) {
+        movers.push_back(std::make_unique<TestClient>());
+        QVERIFY(movers.back()->connectAs(node(0).url(), QStringLiteral("Mover %1").arg(i)));
+        QVERIFY(movers.back()->join(QStringLiteral("cursors")));
+    }
+    const size_t before = grace.count(pb::Envelope::kCursor);
+    for (auto &m : movers) {
+        pb::Envelope move;
+        move.mutable_cursor()->set_x(float(500 + m->userId));
+        move.mutable_cursor()->set_y(7);
+        m->sendEnvelope(move);
+    }
+    // Each person's newest position arrives at Grace's server.
+    QTRY_COMPARE_WITH_TIMEOUT(grace.count(pb::Envelope::kCursor), before + movers.size(), 5000);
+    for (auto &m : movers) {
+        bool seen = false;
+        for (const pb::Envelope &e : grace.received)
+            seen = seen || (e.has_cursor() && e.cursor().user_id() == m->userId && e.cursor().x() == float(500 + m->userId));
+        QVERIFY(seen);
+    }
+    qInfo() << movers.size() << "cursors crossed in" << cursorMessages << "live messages";
+    QVERIFY2(cursorMessages < int(movers.size()), "cursors were not sent together in a frame");
 }
 
 void TestCluster::imagesUploadedThroughOneServerAreServedByEvery()
