@@ -376,6 +376,8 @@ int runClusterSoak(const Args &args)
          << ",\"loadavg_start\":" << jsonString(loadStart) << ",\"loadavg_end\":" << jsonString(loadEnd)
          << ",\"pass\":" << (ok ? "true" : "false") << "}";
     result(json.str());
+    if (args.has("keep-logs"))
+        rig.keepDir();
     if (!ok) {
         rig.keepDir();
         std::fprintf(stderr, "cluster-soak: FAILED; logs and data kept in %s\n", rig.dir().c_str());
