@@ -283,6 +283,10 @@ int runClusterSoak(const Args &args)
     const std::uint64_t serverDrops = (redisFault.killAt ? redisFault.dropsAtKill : crowd.drops())
                                     - serverFault.dropsAtKill;
     const std::uint64_t redisDrops = redisFault.killAt ? crowd.drops() - redisFault.dropsAtKill : 0;
+    // What HAProxy made of it: servers it took out (by its health check), and moments it had
+    // none left to send anyone to.
+    const int proxyDowns = rig.haproxyLogCount("is DOWN");
+    const int proxyEmpty = rig.haproxyLogCount("has no server available");
 
     const SoakCheck k = crowd.verify(tail.stored(), tail.duplicates(), start);
     // Ack latency: from the moment an op was made (sent, when its person was connected) to its
@@ -331,6 +335,8 @@ int runClusterSoak(const Args &args)
                 redisFault.since(redisFault.respawnAt, redisFault.answeringAt),
                 redisFault.since(redisFault.respawnAt, redisFault.backAt), (unsigned long long)ackedWhileRedisDown,
                 (unsigned long long)redisDrops);
+    std::printf("HAProxy                  took a server out %d times, had none left %d times\n", proxyDowns,
+                proxyEmpty);
     std::printf("connections              %d  (%d snapshot rejoins, %d resume failures); drain %.1f s; load "
                 "average %s -> %s\n",
                 k.connects, k.snapshotJoins, k.resumeFailures, drainSeconds, loadStart.c_str(), loadEnd.c_str());
@@ -371,7 +377,8 @@ int runClusterSoak(const Args &args)
          << ",\"redis_answering_s\":" << redisFault.since(redisFault.respawnAt, redisFault.answeringAt)
          << ",\"redis_back_s\":" << redisFault.since(redisFault.respawnAt, redisFault.backAt)
          << ",\"redis_connections_lost\":" << redisDrops
-         << ",\"acked_while_redis_down\":" << ackedWhileRedisDown << ",\"connections\":" << k.connects
+         << ",\"acked_while_redis_down\":" << ackedWhileRedisDown << ",\"haproxy_downs\":" << proxyDowns
+         << ",\"haproxy_no_server\":" << proxyEmpty << ",\"connections\":" << k.connects
          << ",\"snapshot_joins\":" << k.snapshotJoins << ",\"resume_failures\":" << k.resumeFailures
          << ",\"loadavg_start\":" << jsonString(loadStart) << ",\"loadavg_end\":" << jsonString(loadEnd)
          << ",\"pass\":" << (ok ? "true" : "false") << "}";

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 namespace scrawl::bench {
 
@@ -198,6 +199,15 @@ void ClusterRig::startHaproxy()
             die("no WebSocket through HAProxy within 10 s (" + error + "); see " + m_dir + "/haproxy.log");
         usleep(50000);
     }
+}
+
+int ClusterRig::haproxyLogCount(const std::string &text) const
+{
+    std::ifstream log(m_dir + "/haproxy.log");
+    int n = 0;
+    for (std::string line; std::getline(log, line);)
+        n += line.find(text) != std::string::npos;
+    return n;
 }
 
 } // namespace scrawl::bench

@@ -58,6 +58,8 @@ public:
     // waited for until a WebSocket through it reaches a server.
     void startHaproxy();
     std::uint16_t proxyPort() const { return m_proxyPort; }
+    // Lines of HAProxy's log holding `text` (e.g. "is DOWN", "has no server available").
+    int haproxyLogCount(const std::string &text) const;
 
 private:
     struct Server
