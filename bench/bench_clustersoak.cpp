@@ -298,7 +298,7 @@ int runClusterSoak(const Args &args)
     const double drawn = seconds(drawEnd - start);
     const std::uint64_t ackedWhileRedisDown =
         redisFault.killAt ? crowd.ackedBetween(redisFault.killAt + 100'000'000, redisFault.answeringAt) : 0;
-    const std::uint64_t duplicated = k.storedDuplicates + k.duplicates + k.doubleAcks;
+    const std::uint64_t duplicated = k.storedDuplicates + k.storedTwice + k.duplicates + k.doubleAcks;
     const bool ok = k.ok() && tail.trimmedUnread() == 0 && serverFault.backAt && redisFault.backAt && cleanStop
                  && xlen + tail.trimmedUnread() >= k.stored && head == k.head && freshHead == k.head;
 
@@ -312,10 +312,12 @@ int runClusterSoak(const Args &args)
                 (unsigned long long)k.acked, (unsigned long long)k.unacked, (unsigned long long)k.refused, ackP50,
                 ackP99, steadyP50, steadyP99);
     std::printf("ops stored (Redis log)   %llu  (head seq %llu, XLEN %llu, gaps %llu, read after a trim %llu, "
-                "duplicate (author, client op id) %llu; a fresh join's head %llu; servers stopped cleanly %s)\n",
+                "duplicate (author, client op id) %llu, one person's op under two identities %llu; a fresh join's "
+                "head %llu; servers stopped cleanly %s)\n",
                 (unsigned long long)k.stored, (unsigned long long)head, (unsigned long long)xlen,
                 (unsigned long long)k.storeGaps, (unsigned long long)tail.trimmedUnread(),
-                (unsigned long long)k.storedDuplicates, (unsigned long long)freshHead, cleanStop ? "yes" : "NO");
+                (unsigned long long)k.storedDuplicates, (unsigned long long)k.storedTwice, (unsigned long long)freshHead,
+                cleanStop ? "yes" : "NO");
     std::printf("delivered per client     min %llu  max %llu  (%llu of %d clients hold exactly the stored sequence; "
                 "%llu missing, %llu duplicates, %llu with other bytes)\n",
                 (unsigned long long)k.minDistinct, (unsigned long long)k.maxDistinct,
@@ -379,7 +381,7 @@ int runClusterSoak(const Args &args)
          << ",\"redis_connections_lost\":" << redisDrops
          << ",\"acked_while_redis_down\":" << ackedWhileRedisDown << ",\"haproxy_downs\":" << proxyDowns
          << ",\"haproxy_no_server\":" << proxyEmpty << ",\"connections\":" << k.connects
-         << ",\"snapshot_joins\":" << k.snapshotJoins << ",\"resume_failures\":" << k.resumeFailures
+         << ",\"stored_twice\":" << k.storedTwice << ",\"snapshot_joins\":" << k.snapshotJoins << ",\"resume_failures\":" << k.resumeFailures
          << ",\"loadavg_start\":" << jsonString(loadStart) << ",\"loadavg_end\":" << jsonString(loadEnd)
          << ",\"pass\":" << (ok ? "true" : "false") << "}";
     result(json.str());

@@ -64,6 +64,8 @@ def section(rows, d, fmt):
                   f"{s['clients_exact']} of {s['clients']} clients hold exactly the stored sequence, same "
                   f"bytes ({fmt(s['other_bytes'])} differ) |")
         md.append(f"| **lost / duplicated** | **{fmt(s['lost'])} / {fmt(s['duplicated'])}** |")
+        md.append(f"| people not resumed on a reconnect (welcomed as someone new) | {fmt(s.get('resume_failures', 0))}; "
+                  f"ops of one person stored under two identities: {fmt(s.get('stored_twice', 0))} |")
         md.append(f"| server killed: people back after | **{_secs(s['server_back_s'])}** "
                   f"({fmt(s['server_connections_lost'])} connections cut, {fmt(s['server_unacked_at_kill'])} "
                   "ops unacknowledged at the kill) |")

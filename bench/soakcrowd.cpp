@@ -90,6 +90,7 @@ struct OutOp
 
 struct Acked
 {
+    std::uint64_t author = 0; // the identity the client had when acknowledged
     std::uint64_t clientOpId = 0;
     std::uint64_t seq = 0;
     std::uint64_t hash = 0;
@@ -151,6 +152,7 @@ struct SoakCrowd::Client
     bool wantOut = false;
     std::string token;
     std::uint64_t userId = 0;
+    std::vector<std::uint64_t> identities; // every user id it was welcomed with, in order
     std::int64_t reconnectAt = 0;
     int backoffMs = 500;
 
@@ -498,6 +500,8 @@ void SoakCrowd::onMessage(Client &c, const std::uint8_t *data, size_t len)
         }
         c.userId = w.user_id();
         c.token = w.resume_token();
+        if (c.identities.empty() || c.identities.back() != c.userId)
+            c.identities.push_back(c.userId);
         pb::Envelope join;
         join.mutable_join()->set_wall(m_wall);
         join.mutable_join()->set_last_seq(c.maxSeq);
@@ -591,7 +595,7 @@ void SoakCrowd::deliver(Client &c, const std::uint8_t *op, size_t len, bool from
     if (o.done)
         return;
     o.done = true;
-    c.acked.push_back({head.clientOpId, head.seq, hash, o.madeNs, nowNs()});
+    c.acked.push_back({c.userId, head.clientOpId, head.seq, hash, o.madeNs, nowNs()});
     ++m_acked;
     if (fromJoined)
         ++m_ackedOnRejoin; // stored before the connection was lost, its broadcast lost with it
@@ -722,7 +726,7 @@ SoakCheck SoakCrowd::verify(const std::vector<StoredOp> &stored, std::uint64_t s
                 ++k.doubleAcks;
             if (a.seq <= k.head)
                 ackedSeq[a.seq] = true;
-            const bool ok = a.seq <= k.head && stored[a.seq].hash == a.hash && stored[a.seq].author == c->userId
+            const bool ok = a.seq <= k.head && stored[a.seq].hash == a.hash && stored[a.seq].author == a.author
                          && stored[a.seq].clientOpId == a.clientOpId;
             if (ok)
                 continue;
@@ -730,7 +734,7 @@ SoakCheck SoakCrowd::verify(const std::vector<StoredOp> &stored, std::uint64_t s
             lostSeqs.insert(a.seq);
             if (k.lostSamples.size() < 20) {
                 std::ostringstream s;
-                s << "client " << c->index << " (user " << c->userId << ") op " << a.clientOpId << " acked as seq "
+                s << "client " << c->index << " (user " << a.author << ") op " << a.clientOpId << " acked as seq "
                   << a.seq << " at t=" << double(a.atNs - start) / 1e9 << " s: storage has "
                   << (a.seq > k.head || !stored[a.seq].hash
                           ? std::string("nothing")
@@ -741,6 +745,21 @@ SoakCheck SoakCrowd::verify(const std::vector<StoredOp> &stored, std::uint64_t s
                 k.lostSamples.push_back(s.str());
             }
         }
+    }
+
+    // One person's op stored under two of their identities (a resend after the server welcomed
+    // them as someone new): applied twice, which no (author, client op id) check can catch.
+    std::map<std::uint64_t, int> personOf;
+    for (const auto &c : m_clients) {
+        for (const std::uint64_t id : c->identities)
+            personOf[id] = c->index;
+    }
+    std::set<std::pair<int, std::uint64_t>> personOps;
+    for (std::uint64_t s = 1; s <= k.head; ++s) {
+        const auto person = personOf.find(stored[s].author);
+        if (stored[s].hash && stored[s].clientOpId && person != personOf.end()
+            && !personOps.insert({person->second, stored[s].clientOpId}).second)
+            ++k.storedTwice;
     }
 
     // Every client's final view against storage: each stored seq once, with the stored bytes.

@@ -48,6 +48,7 @@ struct SoakCheck
 {
     std::uint64_t made = 0, acked = 0, sends = 0, resends = 0, refused = 0, unacked = 0;
     std::uint64_t head = 0, stored = 0, storeGaps = 0, storedDuplicates = 0;
+    std::uint64_t storedTwice = 0; // one person's op stored under two of their identities
     std::uint64_t lostFromStorage = 0, doubleAcks = 0, lost = 0;
     std::uint64_t viewMissing = 0, viewPhantom = 0, clientsExact = 0, minDistinct = 0, maxDistinct = 0;
     std::uint64_t duplicates = 0, otherBytes = 0; // otherBytes: vs storage or between clients
@@ -57,7 +58,7 @@ struct SoakCheck
     {
         return lost == 0 && viewMissing == 0 && refused == 0 && storedDuplicates == 0 && storeGaps == 0
             && unacked == 0 && viewPhantom == 0 && otherBytes == 0 && doubleAcks == 0 && resumeFailures == 0
-            && duplicates == 0;
+            && duplicates == 0 && storedTwice == 0;
     }
 };
 

@@ -73,7 +73,7 @@ def cluster_soak(redis_lost=30, lost=0):
             "redis_unacked_at_kill": 1, "redis_down_s": 2.00196, "redis_answering_s": 0.0395703,
             "redis_back_s": 5.6234, "redis_connections_lost": redis_lost, "acked_while_redis_down": 0,
             "haproxy_downs": 5, "haproxy_no_server": 1,
-            "connections": 70, "snapshot_joins": 0, "resume_failures": 0, "loadavg_start": "3.00 2.61 1.89",
+            "connections": 70, "snapshot_joins": 0, "resume_failures": 9, "stored_twice": 24, "loadavg_start": "3.00 2.61 1.89",
             "loadavg_end": "3.22 2.72 1.95", "pass": lost == 0}
 
 
@@ -219,6 +219,8 @@ with tempfile.TemporaryDirectory() as tmp:
     _, _, text3, chk3 = report(tmp, run() + cluster_rows(), "c")
     expect(chk3.returncode == 0, "the report with a Cluster section passes --check: " + chk3.stdout)
     expect("| **lost / duplicated** | **0 / 0** |" in text3, "the soak's losses are the run's: " + text3)
+    expect("| people not resumed on a reconnect (welcomed as someone new) | 9; ops of one person stored under "
+           "two identities: 24 |" in text3, "identities lost are told")
     expect("| server killed: people back after | **0.73 s** (10 connections cut, 1 ops unacknowledged at the kill) |"
            in text3, "the recovery after the server kill")
     expect("| Redis killed: people back after its restart | **5.62 s** (Redis answering after 0.04 s; 30 "
