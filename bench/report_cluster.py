@@ -81,12 +81,18 @@ def section(rows, d, fmt):
         if s["redis_connections_lost"] >= s["clients"] and s.get("haproxy_no_server", 0) > 0:
             md.append("Every person was cut off by the Redis restart: each server's `/health` answers 503 "
                       "while it cannot reach Redis, so HAProxy took every server out and shut their "
-                      f"sessions (its log: a server taken out {s['haproxy_downs']} times in the run, no "
-                      f"server left {s['haproxy_no_server']} times), although the servers would hold "
+                      f"sessions (its log over the run: a server taken out: {s['haproxy_downs']}, no server "
+                      f"available: {s['haproxy_no_server']}), although the servers would hold "
                       "changes for 5 s (kClusterRedisGraceMs); the people's reconnect backoff is most of "
                       "the time until they are back.\n")
         elif s["redis_connections_lost"] >= s["clients"]:
             md.append("Every person was cut off by the Redis restart.\n")
+        if s.get("resume_failures", 0) > 0:
+            md.append(f"{s['resume_failures']} reconnects were not resumed: the server could not look the "
+                      "person's resume token up in Redis and welcomed them as someone new (a session-only "
+                      "identity), instead of refusing the connection until it could; what they had not "
+                      "seen acknowledged, resent under the new identity, was stored a second time "
+                      f"({s.get('stored_twice', 0)} ops), and their changes under it were refused.\n")
     if fans:
         loads = sorted({r["offered"] for r in fans})
         n = fans[0]["clients"]
