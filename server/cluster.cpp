@@ -5,9 +5,12 @@
 #include "server/wallserver.h"
 #include "server/wsconnection.h"
 
+#include <QDateTime>
 #include <QElapsedTimer>
 #include <QLoggingCategory>
 #include <QPointer>
+
+#include <set>
 
 namespace scrawl {
 
@@ -47,12 +50,17 @@ void Cluster::start()
     m_redisLost.setSingleShot(true);
     m_redisLost.setInterval(limits::kClusterRedisGraceMs);
     connect(&m_redisLost, &QTimer::timeout, this, &Cluster::sendMembersElsewhere);
+    m_downSince.start();
     connect(&m_log, &RedisWallLog::readyChanged, this, [this](bool ready) {
         if (ready) {
             m_redisLost.stop();
+            m_downSince.invalidate();
+            m_sentElsewhere = false;
             pump();
         } else if (!m_redisLost.isActive()) {
             m_redisLost.start();
+            if (!m_downSince.isValid())
+                m_downSince.start();
         }
     });
     m_log.start();
@@ -149,11 +157,17 @@ bool Cluster::load(Room *room)
     return true;
 }
 
+bool Cluster::outOfService() const
+{
+    return !ready() && (m_sentElsewhere || (m_downSince.isValid() && m_downSince.elapsed() >= limits::kClusterRedisGraceMs));
+}
+
 void Cluster::sendMembersElsewhere()
 {
     // The load balancer takes this server out (/health says 503); its members reconnect to
     // one that can reach Redis and resume there.
     const QString why = m_log.problem();
+    m_sentElsewhere = true;
     int closed = 0;
     for (Room *room : m_server.loadedRooms()) {
         for (Session *s : std::vector<Session *>(room->members)) {
@@ -298,8 +312,20 @@ std::optional<Problem> Cluster::changeAccess(Room *room, Session *by, const pb::
     return std::nullopt;
 }
 
+std::optional<Problem> Cluster::deleteWall(Room *room, Session *by)
+{
+    if (auto p = backlogProblem(m_appendingBytes, m_server.options().maxUncommittedBytes, m_log))
+        return p;
+    pb::ClusterAccess entry;
+    entry.set_deleted(true);
+    queue(room, by, 0, 0, 0, QByteArray(1, '\0') + QByteArray::fromStdString(entry.SerializeAsString()), false, {},
+          room->wallId);
+    return std::nullopt;
+}
+
 void Cluster::queue(Room *room, Session *origin, std::uint64_t author, std::uint64_t clientOpId,
-                    std::uint64_t originClientOpId, QByteArray bytes, bool chat, Appended appended)
+                    std::uint64_t originClientOpId, QByteArray bytes, bool chat, Appended appended,
+                    std::int64_t deletesWall)
 {
     Outgoing out;
     out.id = ++m_nextOutgoing;
@@ -312,6 +338,7 @@ void Cluster::queue(Room *room, Session *origin, std::uint64_t author, std::uint
     out.origin = origin;
     out.chat = chat;
     out.appended = std::move(appended);
+    out.deletesWall = deletesWall;
     m_appendingBytes += std::uint64_t(out.bytes.size());
     m_outgoing.push_back(std::move(out));
     pump();
@@ -351,10 +378,14 @@ void Cluster::pump()
     const std::uint64_t generation = m_generation;
     while (m_sent < m_outgoing.size()) {
         const Outgoing &out = m_outgoing[m_sent++];
-        m_log.append(out.wall, out.epoch, out.author, out.clientOpId, out.bytes,
-                     [this, id = out.id, generation](RedisWallLog::Appended result) {
+        auto answer = [this, id = out.id, generation](RedisWallLog::Appended result) {
             answered(id, generation, std::move(result));
-        }, out.chat ? limits::kClusterChatKeep : 0);
+        };
+        if (out.deletesWall)
+            m_log.deleteWall(out.wall, out.epoch, out.deletesWall, out.bytes, std::move(answer));
+        else
+            m_log.append(out.wall, out.epoch, out.author, out.clientOpId, out.bytes, std::move(answer),
+                         out.chat ? limits::kClusterChatKeep : 0);
     }
 }
 
@@ -507,6 +538,16 @@ void Cluster::landAccess(Room *room, std::uint64_t seq, const QByteArray &bytes,
         applyAccess(room, access);
     else
         qCWarning(lcRedis) << "wall" << room->name << "has a damaged access change at" << seq << "in its log";
+    if (access.deleted()) {
+        // The wall's last entry. Forgotten once this pass is over (not from within the
+        // follower's signal), unless it was reloaded meanwhile.
+        QMetaObject::invokeMethod(this, [this, wall = room->name, epoch = room->logEpoch] {
+            Room *r = m_server.loadedRoom(wall);
+            if (r && r->logEpoch == epoch)
+                m_server.forgetDeletedRoom(r);
+        }, Qt::QueuedConnection);
+        return;
+    }
     // Members see an op without a body at its seq, and the wall's new state.
     pb::Op none;
     none.set_seq(seq);
@@ -703,11 +744,50 @@ void Cluster::onLive(Room *room, const QByteArray &server, const QByteArray &pay
     }
 }
 
+namespace {
+
+QByteArray onlineKey(const QString &wall, std::uint64_t user)
+{
+    return RedisWallLog::keyPrefix(wall) + "on:" + QByteArray::number(quint64(user));
+}
+
+} // namespace
+
+void Cluster::memberJoined(Room *room, std::uint64_t user)
+{
+    const QByteArray key = onlineKey(room->name, user);
+    const qint64 goodFor = 3 * limits::kClusterPresenceRefreshMs;
+    m_log.commands().command({"HSET", key, m_log.serverId(), QByteArray::number(QDateTime::currentMSecsSinceEpoch() + goodFor)});
+    m_log.commands().command({"PEXPIRE", key, QByteArray::number(goodFor)});
+}
+
+void Cluster::memberLeft(Room *room, std::uint64_t user)
+{
+    for (const Session *s : room->members) {
+        if (s->userId() == user)
+            return; // still here in another session
+    }
+    m_log.commands().command({"HDEL", onlineKey(room->name, user), m_log.serverId()});
+}
+
+bool Cluster::isOnline(const QString &wall, std::uint64_t user)
+{
+    const RedisReply r = m_sync.command({"HVALS", onlineKey(wall, user)});
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    return std::any_of(r.elements.begin(), r.elements.end(),
+                       [now](const RedisReply &until) { return until.text.toLongLong() > now; });
+}
+
 void Cluster::refreshPresence()
 {
     const qint64 now = m_clock.elapsed();
     for (Room *room : m_server.loadedRooms()) {
         announceMembers(room);
+        std::set<std::uint64_t> users;
+        for (const Session *s : room->members)
+            users.insert(s->userId());
+        for (const std::uint64_t user : users)
+            memberJoined(room, user);
         // A server not heard from for three rounds is gone (killed, cut off): so are its people.
         auto &rosters = m_rosters[room];
         for (auto it = rosters.begin(); it != rosters.end();) {

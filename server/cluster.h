@@ -52,6 +52,10 @@ public:
     // Connected to Redis, the function library loaded.
     bool ready() const { return m_log.isReady(); }
     QString problem() const { return m_log.problem(); }
+    // Redis out of reach for kClusterRedisGraceMs or more: this server's members were sent
+    // elsewhere, and /health answers 503 so that the load balancer sends nobody new. (A shorter
+    // outage, a Redis restart, holds changes and takes nobody out.)
+    bool outOfService() const;
     const RedisAddress &address() const { return m_address; }
 
     // Loads `room` (its name and id set) from Redis and follows its log. False when Redis could
@@ -85,6 +89,14 @@ public:
     // Tells the other servers who is on the wall here (after a join or a leave; and every
     // kClusterPresenceRefreshMs, so that a server that died is forgotten).
     void announceMembers(Room *room);
+    // Who is on which wall, for the HTTP API's image checks on any server: a person's sessions
+    // here, kept in Redis (scrawl:{w:HEX}:on:USER, a hash of server id -> until when, in ms
+    // since the epoch), written as they join and every kClusterPresenceRefreshMs, good for
+    // three rounds (a server killed is forgotten), removed when they leave.
+    void memberJoined(Room *room, std::uint64_t user);
+    void memberLeft(Room *room, std::uint64_t user);
+    // Whether `user` is on `wall` on any server (a blocking read).
+    bool isOnline(const QString &wall, std::uint64_t user);
     // The wall's people on other servers (each server's latest word).
     std::vector<pb::Member> remoteMembers(const Room *room) const;
     // The wall's access record or kicks changed (a password, an API token, a kick): the other
@@ -94,6 +106,10 @@ public:
     // log; it takes effect on every server, this one included, when it lands. `by` (if given)
     // is told if it could not be stored.
     std::optional<Problem> changeAccess(Room *room, Session *by, const pb::ClusterAccess &change);
+    // Deletes the wall in Redis (its keys and names), after the ops this server appended to it
+    // before; every server, as the deletion reaches it, ends its members' sessions and forgets
+    // the wall. `by` is told if it could not be done.
+    std::optional<Problem> deleteWall(Room *room, Session *by);
     // The wall's lock, protection and roles as they stand (all of them: a snapshot's).
     static pb::ClusterAccess governingAccess(const Room &room);
     // Applies what `change` holds to the wall's lock, protection and roles.
@@ -110,7 +126,8 @@ private:
     void land(Room *room, std::uint64_t seq, const QByteArray &bytes, bool live);
     void landAccess(Room *room, std::uint64_t seq, const QByteArray &bytes, bool live);
     void queue(Room *room, Session *origin, std::uint64_t author, std::uint64_t clientOpId,
-               std::uint64_t originClientOpId, QByteArray bytes, bool chat, Appended appended);
+               std::uint64_t originClientOpId, QByteArray bytes, bool chat, Appended appended,
+               std::int64_t deletesWall = 0);
     void storeSnapshotIfDue(Room *room);
     void resynchronise(Room *room, const QString &why);
     void scheduleFlush();
@@ -134,6 +151,7 @@ private:
         std::uint64_t originClientOpId = 0;
         bool chat = false;
         Appended appended;
+        std::int64_t deletesWall = 0; // not 0: the wall's id, and this deletes it (bytes: the entry)
     };
     bool readChat(const std::vector<QByteArray> &command, const QString &wall, std::vector<pb::Op> *out);
 
@@ -151,6 +169,8 @@ private:
     std::map<const Room *, std::map<QByteArray, Roster>> m_rosters;
     QTimer m_presenceTimer;
     QTimer m_redisLost; // kClusterRedisGraceMs after Redis was lost: members are sent elsewhere
+    bool m_sentElsewhere = false;
+    QElapsedTimer m_downSince; // valid while Redis is out of reach (from start until it is first reached)
     void sendMembersElsewhere();
     QElapsedTimer m_clock;
     // Given to append(), not yet answered; the first m_sent of them are on their way. A lost

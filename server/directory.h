@@ -79,6 +79,9 @@ public:
 
     // Users: a resume token maps to a stable user id across connections and restarts. Only the
     // token's SHA-256 is stored (it carries the owner role of the walls its user created).
+    // findUser: 0 when no user has that token; nothing when storage could not be read (the
+    // person must not be taken for someone new: their changes would be stored twice, under two
+    // identities).
     virtual std::optional<std::uint64_t> findUser(const QByteArray &token) = 0;
     virtual std::optional<std::uint64_t> createUser(const QByteArray &token) = 0;
 };

@@ -476,15 +476,19 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
     if (path == QLatin1String("/health")) {
         // "unavailable": walls that storage could not read back after a failed commit refuse
         // everything until a reload succeeds; "degraded": the last commit failed.
-        // In a cluster, "unavailable" also while the shared store cannot be reached: the load
-        // balancer's check then sends people to another server.
+        // In a cluster, "holding" while the shared store cannot be reached (changes are held:
+        // a Redis restart passes without anybody moving), then "unavailable" once that has
+        // lasted kClusterRedisGraceMs: the server sends its people elsewhere and the load
+        // balancer's check sends nobody new.
         const QStringList unavailable = m_server->unavailableWalls();
         const Cluster *cluster = m_server->cluster();
         const bool clusterDown = cluster && !cluster->ready();
+        const bool outOfService = cluster && cluster->outOfService();
         QJsonObject health{
-            {QStringLiteral("status"), !unavailable.isEmpty() || clusterDown ? QStringLiteral("unavailable")
-                                       : m_server->storageHealthy()          ? QStringLiteral("ok")
-                                                                             : QStringLiteral("degraded")},
+            {QStringLiteral("status"), !unavailable.isEmpty() || outOfService ? QStringLiteral("unavailable")
+                                       : clusterDown                          ? QStringLiteral("holding")
+                                       : m_server->storageHealthy()           ? QStringLiteral("ok")
+                                                                              : QStringLiteral("degraded")},
             {QStringLiteral("version"), QLatin1String(kAppVersion)},
             {QStringLiteral("protocol"), int(kProtocolVersion)},
             {QStringLiteral("clients"), m_server->sessionCount()}};
@@ -503,9 +507,16 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
         }
         if (clusterDown) {
             health.insert(QStringLiteral("problem"),
-                          QStringLiteral("The cluster's shared store cannot be reached: %1. This server "
-                                         "takes no changes until it is back.")
-                              .arg(cluster->problem()));
+                          outOfService
+                              ? QStringLiteral("The cluster's shared store cannot be reached: %1. This server "
+                                               "sent its people to other servers and takes no changes until "
+                                               "it is back.")
+                                    .arg(cluster->problem())
+                              : QStringLiteral("The cluster's shared store cannot be reached: %1. This server "
+                                               "holds changes until it is back, for up to %2 s before it "
+                                               "sends its people to other servers.")
+                                    .arg(cluster->problem())
+                                    .arg(limits::kClusterRedisGraceMs / 1000));
         }
         if (!unavailable.isEmpty()) {
             health.insert(QStringLiteral("unavailable_walls"), QJsonArray::fromStringList(unavailable));
@@ -515,10 +526,10 @@ bool HttpFront::handleRequest(const QHttpServerRequest &request, QTcpSocket *soc
                                          "data directory. The server retries by itself.")
                               .arg(unavailable.size()));
         }
-        // 503 while the cluster's store is out of reach (the server can take no change): a load
-        // balancer's check (HAProxy's httpchk) takes it out by its status code alone. A wall
+        // 503 once the cluster's store has been out of reach past the grace: a load balancer's
+        // check (HAProxy's httpchk) takes the server out by its status code alone. A wall
         // storage cannot read back is that wall's problem: the server serves the others (200).
-        responder.write(QJsonDocument(health), clusterDown ? Status::ServiceUnavailable : Status::Ok);
+        responder.write(QJsonDocument(health), outOfService ? Status::ServiceUnavailable : Status::Ok);
         return true;
     }
     if (path == QLatin1String("/api/walls")) {
@@ -736,11 +747,17 @@ bool HttpFront::handleImages(const QHttpServerRequest &request, QTcpSocket *sock
                                   "digits of their SHA-256.").arg(hashText));
         return true;
     }
-    // Membership: the wall is loaded while anybody is on it, and the token names a user on it.
+    // Membership: the token names a user on the wall now. The wall is loaded while anybody is
+    // on it; in a cluster they may be on another server, where this wall is not loaded here.
     Room *room = m_server->loadedRoom(wall);
+    std::int64_t wallId = room && !room->unavailable ? room->wallId : 0;
+    if (!room && m_server->cluster()) {
+        if (const auto stored = m_server->directory().findWall(wall))
+            wallId = stored->id;
+    }
     const std::optional<std::uint64_t> user =
-        room ? m_server->images().tokenUser(room->wallId, requestToken(request)) : std::nullopt;
-    if (!room || room->unavailable || !user || !m_server->isOnWall(room, *user)) {
+        wallId ? m_server->images().tokenUser(wallId, requestToken(request)) : std::nullopt;
+    if (!wallId || !user || !m_server->isOnWall(wall, room, *user)) {
         replyError(responder, Status::Forbidden,
                    QStringLiteral("Only members on the wall \"%1\" can %2 its images: join it in "
                                   "the app and send the image token of that join as "
@@ -748,7 +765,6 @@ bool HttpFront::handleImages(const QHttpServerRequest &request, QTcpSocket *sock
                        .arg(wall, upload ? QStringLiteral("upload") : QStringLiteral("download")));
         return true;
     }
-    const std::int64_t wallId = room->wallId;
     auto shared = std::make_shared<QHttpServerResponder>(std::move(responder));
     if (upload) {
         const QByteArray body = request.body();

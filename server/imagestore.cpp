@@ -1,6 +1,7 @@
 #include "server/imagestore.h"
 
 #include "core/limits.h"
+#include "server/redislog.h"
 #include "server/security.h"
 
 #include <QBuffer>
@@ -38,19 +39,57 @@ QString limitSentence(const char *name, qint64 value)
     return QStringLiteral("%1 is %2").arg(QLatin1String(name)).arg(value);
 }
 
+// In a cluster (Redis): each image once by its hash, and each wall's images with their sizes
+// and the sum (the wall's budget is checked against it, in Redis, by scrawl_image_add).
+QByteArray blobKey(const QByteArray &hash)
+{
+    return "scrawl:image:" + hash.toHex();
+}
+
+QByteArray wallImagesKey(std::int64_t wallId)
+{
+    return "scrawl:wall-images:" + QByteArray::number(qint64(wallId));
+}
+
+ImageProblem wallFull(qint64 wallBytes, qint64 more)
+{
+    return {413,
+            QStringLiteral("This wall's images take %1 bytes; %2 more would pass the limit (%3). "
+                           "Remove images from the wall's history first.")
+                .arg(wallBytes)
+                .arg(more)
+                .arg(limitSentence(limits::kMaxWallImageBytesName, limits::kMaxWallImageBytes)),
+            QString::fromLatin1(limits::kMaxWallImageBytesName)};
+}
+
+ImageProblem notStored()
+{
+    return {503, QStringLiteral("The server could not store the image; try again later.")};
+}
+
 } // namespace
 
 class ImageStore::Worker : public QObject
 {
 public:
-    explicit Worker(QString file)
+    Worker(QString file, std::optional<RedisAddress> shared)
         : m_file(std::move(file))
         , m_connection(QStringLiteral("scrawl-images-%1").arg(QUuid::createUuid().toString(QUuid::Id128)))
+        , m_shared(std::move(shared))
     {
     }
 
     bool open(QString *error)
     {
+        if (m_shared) {
+            // Made on this thread, used only here. An image of kMaxImageBytes must fit in the
+            // time a call may take.
+            m_redis = std::make_unique<RedisSyncConnection>(*m_shared, RedisSyncConnection::Options{10000, 500});
+            m_redis->setOnConnect({{"FUNCTION", "LOAD", "REPLACE", RedisWallLog::functionLibrary()}});
+            // Not reached yet is no failure: the cluster waits for Redis, and so do images.
+            Q_UNUSED(error);
+            return true;
+        }
         m_db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), m_connection);
         m_db.setDatabaseName(m_file);
         if (!m_db.open()) {
@@ -83,6 +122,7 @@ public:
 
     void close()
     {
+        m_redis.reset();
         m_db.close();
         m_db = QSqlDatabase();
         QSqlDatabase::removeDatabase(m_connection);
@@ -129,12 +169,16 @@ public:
         out.width = size.width();
         out.height = size.height();
         out.bytes = bytes.size();
+        if (m_redis) {
+            storeShared(wallId, bytes, out, info, problem);
+            return;
+        }
 
         const auto failed = [&](const QSqlQuery &q) {
             qCWarning(lcImages) << "storing an image failed:" << q.lastError().text();
             QSqlQuery rollback(m_db);
             rollback.exec(QStringLiteral("ROLLBACK"));
-            *problem = {503, QStringLiteral("The server could not store the image; try again later.")};
+            *problem = notStored();
         };
         QSqlQuery q(m_db);
         // IMMEDIATE: the write lock is taken now, so the budget read below still holds at COMMIT.
@@ -162,14 +206,7 @@ public:
         if (wallBytes + out.bytes > limits::kMaxWallImageBytes) {
             QSqlQuery rollback(m_db);
             rollback.exec(QStringLiteral("ROLLBACK"));
-            *problem = {413,
-                        QStringLiteral("This wall's images take %1 bytes; %2 more would pass the "
-                                       "limit (%3). Remove images from the wall's history first.")
-                            .arg(wallBytes)
-                            .arg(out.bytes)
-                            .arg(limitSentence(limits::kMaxWallImageBytesName,
-                                               limits::kMaxWallImageBytes)),
-                        QString::fromLatin1(limits::kMaxWallImageBytesName)};
+            *problem = wallFull(wallBytes, out.bytes);
             return;
         }
         q.prepare(QStringLiteral("INSERT OR IGNORE INTO image_blobs (hash, mime, width, height, "
@@ -196,6 +233,18 @@ public:
 
     std::optional<ImageBlob> fetch(std::int64_t wallId, const QByteArray &hash)
     {
+        if (m_redis) {
+            const auto replies = m_redis->pipeline({{"HEXISTS", wallImagesKey(wallId), hash.toHex()},
+                                                    {"HMGET", blobKey(hash), "mime", "bytes"}});
+            if (replies[0].isError() || replies[1].isError()) {
+                qCWarning(lcImages) << "reading an image from Redis failed:" << m_redis->lastError();
+                return std::nullopt;
+            }
+            if (replies[0].integer != 1 || replies[1].elements.size() != 2
+                || replies[1].elements[1].type != RedisReply::Type::String)
+                return std::nullopt;
+            return ImageBlob{replies[1].elements[0].text, replies[1].elements[1].text};
+        }
         QSqlQuery q(m_db);
         q.prepare(QStringLiteral("SELECT b.mime, b.bytes FROM wall_images w JOIN image_blobs b "
                                  "ON b.hash = w.hash WHERE w.wall_id = ? AND w.hash = ?"));
@@ -211,14 +260,40 @@ public:
     }
 
 private:
+    void storeShared(std::int64_t wallId, const QByteArray &bytes, ImageInfo out,
+                     std::optional<ImageInfo> *info, ImageProblem *problem)
+    {
+        const QByteArray hex = out.hash.toHex();
+        const RedisReply r = m_redis->command({"FCALL", "scrawl_image_add", "2", blobKey(out.hash), wallImagesKey(wallId),
+                                               hex, out.mime, QByteArray::number(out.width),
+                                               QByteArray::number(out.height), QByteArray::number(out.bytes), bytes,
+                                               QByteArray::number(limits::kMaxWallImageBytes)});
+        const QByteArray kind = r.elements.empty() ? QByteArray() : r.elements[0].text;
+        if (r.isError() || kind.isEmpty()) {
+            qCWarning(lcImages).noquote() << "storing an image in Redis failed:"
+                                          << (r.isError() ? QString::fromUtf8(r.text) : QStringLiteral("an unexpected reply"));
+            *problem = notStored();
+            return;
+        }
+        if (kind == "full") {
+            *problem = wallFull(r.elements.size() > 1 ? r.elements[1].integer : 0, out.bytes);
+            return;
+        }
+        out.added = kind == "ok";
+        *info = out;
+    }
+
     QString m_file;
     QString m_connection;
     QSqlDatabase m_db;
+    std::optional<RedisAddress> m_shared;
+    std::unique_ptr<RedisSyncConnection> m_redis;
 };
 
-ImageStore::ImageStore(QString databaseFile, QObject *parent)
+ImageStore::ImageStore(QString databaseFile, std::optional<RedisAddress> shared, QObject *parent)
     : QObject(parent)
     , m_file(std::move(databaseFile))
+    , m_shared(std::move(shared))
     , m_tokenKey(randomBytes(32))
     , m_readConnection(QStringLiteral("scrawl-images-read-%1").arg(QUuid::createUuid().toString(QUuid::Id128)))
 {
@@ -233,14 +308,19 @@ bool ImageStore::open(QString *error)
 {
     m_thread = new QThread;
     m_thread->setObjectName(QStringLiteral("scrawl-images"));
-    m_worker = new Worker(m_file);
+    m_worker = new Worker(m_file, m_shared);
     m_worker->moveToThread(m_thread);
     m_thread->start();
     bool ok = false;
     QString why;
     QMetaObject::invokeMethod(m_worker, [&] { ok = m_worker->open(&why); },
                               Qt::BlockingQueuedConnection);
-    if (ok) {
+    if (ok && m_shared) {
+        // Lookups for ops on this thread, and the token key (sharedTokenKey()).
+        m_sharedReads = std::make_unique<RedisSyncConnection>(*m_shared);
+        m_tokenKey.clear();
+        sharedTokenKey();
+    } else if (ok) {
         // Lookups for ops, on this thread: a read in WAL mode never waits for the writer.
         QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), m_readConnection);
         db.setDatabaseName(m_file);
@@ -249,8 +329,9 @@ bool ImageStore::open(QString *error)
             why = db.lastError().text();
     }
     if (!ok) {
-        *error = QStringLiteral("Cannot prepare the image tables in %1 (%2); is it writable?")
-                     .arg(m_file, why);
+        *error = m_shared ? QStringLiteral("Cannot reach the cluster's Redis for images (%1).").arg(why)
+                          : QStringLiteral("Cannot prepare the image tables in %1 (%2); is it writable?")
+                                .arg(m_file, why);
         close();
     }
     return ok;
@@ -263,6 +344,7 @@ void ImageStore::close()
     // Queued after everything given so far: the store's queue drains first.
     QMetaObject::invokeMethod(m_worker, [w = m_worker] { w->close(); delete w; },
                               Qt::BlockingQueuedConnection);
+    m_sharedReads.reset();
     if (QSqlDatabase::contains(m_readConnection)) {
         QSqlDatabase::database(m_readConnection, false).close();
         QSqlDatabase::removeDatabase(m_readConnection);
@@ -324,6 +406,12 @@ void ImageStore::fetch(std::int64_t wallId, QByteArray hash, QObject *context, F
 bool ImageStore::has(std::int64_t wallId, const QByteArray &hash)
 {
     Q_ASSERT(QThread::currentThread() == thread());
+    if (m_sharedReads) {
+        const RedisReply r = m_sharedReads->command({"HEXISTS", wallImagesKey(wallId), hash.toHex()});
+        if (r.isError())
+            qCWarning(lcImages) << "looking up an image in Redis failed:" << m_sharedReads->lastError();
+        return !r.isError() && r.integer == 1;
+    }
     QSqlQuery q(QSqlDatabase::database(m_readConnection, false));
     q.prepare(QStringLiteral("SELECT 1 FROM wall_images WHERE wall_id = ? AND hash = ?"));
     q.addBindValue(qint64(wallId));
@@ -335,8 +423,25 @@ bool ImageStore::has(std::int64_t wallId, const QByteArray &hash)
     return q.next();
 }
 
+const QByteArray &ImageStore::sharedTokenKey() const
+{
+    // Every server of a cluster signs with one key: made by the first server, read by the others
+    // (again on a later call while Redis could not be reached).
+    if (m_tokenKey.isEmpty() && m_sharedReads) {
+        const auto replies = m_sharedReads->pipeline(
+            {{"SET", "scrawl:image-token-key", randomBytes(32), "NX"}, {"GET", "scrawl:image-token-key"}});
+        if (!replies[1].isError() && replies[1].text.size() == 32)
+            m_tokenKey = replies[1].text;
+        else
+            qCWarning(lcImages) << "cannot read the cluster's image token key yet:" << m_sharedReads->lastError();
+    }
+    return m_tokenKey;
+}
+
 QByteArray ImageStore::imageToken(std::int64_t wallId, std::uint64_t user) const
 {
+    if (sharedTokenKey().isEmpty())
+        return {}; // no images on this join; the next one (Redis back) has them
     const QByteArray message = "scrawl-image " + QByteArray::number(qint64(wallId)) + ' '
                              + QByteArray::number(quint64(user));
     const QByteArray mac = QMessageAuthenticationCode::hash(message, m_tokenKey,
@@ -352,7 +457,7 @@ std::optional<std::uint64_t> ImageStore::tokenUser(std::int64_t wallId, const QB
         return std::nullopt;
     bool ok = false;
     const std::uint64_t user = token.left(dot).toULongLong(&ok);
-    if (!ok || user == 0)
+    if (!ok || user == 0 || sharedTokenKey().isEmpty())
         return std::nullopt;
     if (!constantTimeEquals(token, imageToken(wallId, user)))
         return std::nullopt;

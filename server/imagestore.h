@@ -1,13 +1,16 @@
 #pragma once
 
 // Images of walls: the bytes of each image stored once by their SHA-256, in the server's SQLite
-// file, and which wall may use which image. Uploads and downloads go over HTTP
+// file (in a cluster: in its Redis, which every server shares), and which wall may use which
+// image. Uploads and downloads go over HTTP
 // (server/httpfront.cpp, /api/walls/NAME/images); ops only reference an image by its hash.
 //
 // Every write and every read of image bytes runs on the store's own thread with its own SQLite
 // connection: a 10 MB insert or read never holds up the event loop that sequences ops. Results
 // come back on the thread of the `context` object given with the request; when that object is
 // gone by then (the HTTP socket closed) the answer is dropped.
+
+#include "server/redisconnection.h"
 
 #include <QByteArray>
 #include <QObject>
@@ -52,8 +55,12 @@ class ImageStore : public QObject
     Q_OBJECT
 
 public:
-    // `databaseFile`: the server's SQLite file (opened in WAL mode by the main storage).
-    explicit ImageStore(QString databaseFile, QObject *parent = nullptr);
+    // `databaseFile`: the server's SQLite file (opened in WAL mode by the main storage). With
+    // `shared` (a cluster), images are kept in that Redis instead, so that every server serves
+    // every image and none is lost with the server it was uploaded through; image tokens are
+    // then signed with a key the servers share (kept in Redis), so that any of them takes them.
+    explicit ImageStore(QString databaseFile, std::optional<RedisAddress> shared = std::nullopt,
+                        QObject *parent = nullptr);
     ~ImageStore() override;
 
     // Starts the thread, opens its connection and makes the tables. Blocks until done.
@@ -91,8 +98,13 @@ public:
 
 private:
     class Worker;
+    // The key tokens are signed with (in a cluster, read from Redis on first use).
+    const QByteArray &sharedTokenKey() const;
+
     QString m_file;
-    QByteArray m_tokenKey;
+    std::optional<RedisAddress> m_shared;
+    mutable QByteArray m_tokenKey;
+    std::unique_ptr<RedisSyncConnection> m_sharedReads; // has() and the key, on this thread
     QString m_readConnection;
     QThread *m_thread = nullptr;
     Worker *m_worker = nullptr;

@@ -181,9 +181,13 @@ std::optional<std::uint64_t> RedisDirectory::user(const QByteArray &token, bool 
 {
     const RedisReply r = m_redis.command({"FCALL", "scrawl_user", "2", "scrawl:users", "scrawl:user-ids",
                                           sha256(token), create ? "1" : "0"});
-    if (!ok(r) || r.type != RedisReply::Type::Integer || r.integer <= 0)
+    if (!ok(r))
         return std::nullopt;
-    return std::uint64_t(r.integer);
+    if (r.type != RedisReply::Type::Integer || r.integer < 0 || (create && r.integer == 0)) {
+        m_error = QStringLiteral("an unexpected reply from scrawl_user");
+        return std::nullopt;
+    }
+    return std::uint64_t(r.integer); // 0: unknown (not made)
 }
 
 std::optional<std::uint64_t> RedisDirectory::findUser(const QByteArray &token)

@@ -153,6 +153,48 @@ local function find(keys, args)
   return {}
 end
 
+-- Links an image to a wall within the wall's image budget, storing its bytes once (by hash)
+-- for every wall that has it. KEYS: the image (a hash: mime, width, height, size, bytes), the
+-- wall's images (a hash: image hex -> size, and '@total' -> the sum). ARGV: hex, mime, width,
+-- height, size, bytes, the budget. Returns {'ok'}, {'dup'} (the wall has it) or {'full', total}.
+local function image_add(keys, args)
+  local blob, links = keys[1], keys[2]
+  local hex, size, budget = args[1], tonumber(args[5]), tonumber(args[7])
+  if redis.call('HEXISTS', links, hex) == 1 then
+    return {'dup'}
+  end
+  local total = tonumber(redis.call('HGET', links, '@total') or '0')
+  if total + size > budget then
+    return {'full', total}
+  end
+  if redis.call('EXISTS', blob) == 0 then
+    redis.call('HSET', blob, 'mime', args[2], 'width', args[3], 'height', args[4], 'size', args[5], 'bytes', args[6])
+  end
+  redis.call('HSET', links, hex, size)
+  redis.call('HINCRBY', links, '@total', size)
+  return {'ok'}
+end
+
+-- Deletes a wall: publishes its last entry (after its last op, so that every server that
+-- follows the wall ends it there) and removes its keys and its names, in one step.
+-- KEYS: meta, log, snap, chat, access, roles, kicks, walls, wall-names, the wall's images.
+-- ARGV: name, epoch, ops channel, entry, wall id. Returns {'ok', seq} or {'epoch', now}.
+local function delete(keys, args)
+  local meta = keys[1]
+  local epoch = redis.call('HGET', meta, 'epoch')
+  if epoch ~= args[2] then
+    return {'epoch', epoch or ''}
+  end
+  local seq = tonumber(redis.call('HGET', meta, 'seq')) + 1
+  redis.call('PUBLISH', args[3], seq .. ':' .. epoch .. ':' .. args[4])
+  redis.call('DEL', keys[1], keys[2], keys[3], keys[4], keys[5], keys[6], keys[7], keys[10])
+  redis.call('HDEL', keys[8], args[1])
+  redis.call('HDEL', keys[9], args[5])
+  return {'ok', seq}
+end
+
+redis.register_function('scrawl_delete', delete)
+redis.register_function('scrawl_image_add', image_add)
 redis.register_function('scrawl_open', open)
 redis.register_function('scrawl_find', find)
 redis.register_function('scrawl_snapshot', snapshot)
@@ -396,6 +438,33 @@ void RedisWallLog::append(const QString &wall, const QByteArray &epoch, std::uin
             result.epoch = e[1].text;
         } else {
             result.error = QStringLiteral("an unexpected reply from scrawl_append");
+        }
+        done(std::move(result));
+    });
+}
+
+void RedisWallLog::deleteWall(const QString &wall, const QByteArray &epoch, std::int64_t wallId,
+                              const QByteArray &entry, std::function<void(Appended)> done)
+{
+    const QByteArray prefix = keyPrefix(wall);
+    m_commands->command({"FCALL", "scrawl_delete", "10", prefix + "meta", prefix + "log", prefix + "snap",
+                         prefix + "chat", prefix + "access", prefix + "roles", prefix + "kicks", "scrawl:walls",
+                         "scrawl:wall-names", "scrawl:wall-images:" + QByteArray::number(qint64(wallId)),
+                         wall.toUtf8(), epoch, prefix + "ops", entry, QByteArray::number(qint64(wallId))},
+                        [done = std::move(done)](const RedisReply &reply) {
+        Appended result;
+        const QByteArray kind = reply.elements.empty() ? QByteArray() : reply.elements[0].text;
+        if (reply.isError()) {
+            result.error = errorText(reply);
+            result.connectionLost = reply.connectionError;
+        } else if (kind == "ok" && reply.elements.size() == 2) {
+            result.status = Appended::Status::Ok;
+            result.seq = toSeq(reply.elements[1]);
+        } else if (kind == "epoch" && reply.elements.size() == 2) {
+            result.status = Appended::Status::EpochChanged;
+            result.epoch = reply.elements[1].text;
+        } else {
+            result.error = QStringLiteral("an unexpected reply from scrawl_delete");
         }
         done(std::move(result));
     });

@@ -119,6 +119,11 @@ public:
     void append(const QString &wall, const QByteArray &epoch, std::uint64_t author,
                 std::uint64_t clientOpId, const QByteArray &op, std::function<void(Appended)> done,
                 int keepChat = 0);
+    // Deletes the wall `wallId` of history `epoch`: publishes `entry` as its last (to every
+    // server following it) and removes its keys, its access, roles, kicks and image links, and
+    // its names, in one step. Answers as append() does (Ok with the entry's seq).
+    void deleteWall(const QString &wall, const QByteArray &epoch, std::int64_t wallId, const QByteArray &entry,
+                    std::function<void(Appended)> done);
     // Entries with seq > afterSeq, oldest first, at most `limit`; and the wall's head with them
     // (read in one transaction, so the head is never behind the entries).
     void read(const QString &wall, std::uint64_t afterSeq, int limit,

@@ -376,7 +376,18 @@ void Session::onHello(const pb::Hello &hello)
     bool resumed = false;
     QByteArray token = QByteArray::fromStdString(hello.resume_token());
     if (!token.isEmpty()) {
-        if (auto id = directory.findUser(token)) {
+        const auto id = directory.findUser(token);
+        if (!id) {
+            // Not "unknown": storage could not say. Taking them for someone new would store
+            // their resent changes a second time, under another identity.
+            qCWarning(lcSession) << "cannot look up a returning identity:" << directory.lastError();
+            fail({pb::STORAGE_UNAVAILABLE,
+                  QStringLiteral("The server cannot check who you are right now (its storage does "
+                                 "not answer); Scrawl tries again in a moment."),
+                  {}});
+            return;
+        }
+        if (*id != 0) {
             m_userId = *id;
             resumed = true;
         }

@@ -1036,9 +1036,9 @@ public:
         QSqlQuery q(m_db);
         q.prepare(QStringLiteral("SELECT id FROM users WHERE token = ?"));
         q.addBindValue(sha256(token));
-        if (!exec(q) || !q.next())
+        if (!exec(q))
             return std::nullopt;
-        return q.value(0).toULongLong();
+        return q.next() ? q.value(0).toULongLong() : 0;
     }
 
     std::optional<std::uint64_t> createUser(const QByteArray &token) override

@@ -182,8 +182,8 @@ bool WallServer::start(QString *error)
     }
     if (!m_storage->open(error))
         return false;
-    m_images = std::make_unique<ImageStore>(
-        QDir(m_options.dataDir).filePath(QStringLiteral("scrawl.sqlite")));
+    m_images = std::make_unique<ImageStore>(QDir(m_options.dataDir).filePath(QStringLiteral("scrawl.sqlite")),
+                                            m_cluster ? std::optional(m_cluster->address()) : std::nullopt);
     if (!m_images->open(error))
         return false;
     m_http = new HttpFront(this);
@@ -252,10 +252,12 @@ bool WallServer::chatAfter(const QString &wall, std::int64_t wallId, std::uint64
                      : m_storage->chatAfter(wallId, afterSeq, limit, out);
 }
 
-bool WallServer::isOnWall(const Room *room, std::uint64_t user) const
+bool WallServer::isOnWall(const QString &wall, const Room *room, std::uint64_t user) const
 {
-    return std::any_of(room->members.begin(), room->members.end(),
-                       [user](const Session *s) { return s->userId() == user; });
+    if (room && std::any_of(room->members.begin(), room->members.end(),
+                            [user](const Session *s) { return s->userId() == user; }))
+        return true;
+    return m_cluster && m_cluster->isOnline(wall, user);
 }
 
 QUrl WallServer::url() const
@@ -936,8 +938,10 @@ void WallServer::answerJoin(Session *session, Room *r, const pb::Join &join,
         presence.mutable_presence()->set_online(true);
         const QByteArray bytes = serialize(presence);
         broadcast(r, bytes, session);
-        if (m_cluster)
+        if (m_cluster) {
             m_cluster->announceMembers(r); // the others tell their members (Cluster::onLive)
+            m_cluster->memberJoined(r, session->userId());
+        }
     }
     for (Session *m : r->members)
         *joined.add_members() = m->member();
@@ -1017,8 +1021,10 @@ void WallServer::leave(Session *session)
     presence.mutable_presence()->set_online(false);
     const QByteArray bytes = serialize(presence);
     broadcast(r, bytes);
-    if (m_cluster)
+    if (m_cluster) {
         m_cluster->announceMembers(r);
+        m_cluster->memberLeft(r, session->userId());
+    }
 }
 
 std::optional<Problem> WallServer::submit(Room *room, Session *session, pb::Op op)
@@ -1574,11 +1580,12 @@ void WallServer::setPassword(Session *by, Room *r, const std::string &bytes)
 void WallServer::deleteRoom(Room *room, Session *by)
 {
     if (m_cluster) {
-        // (Not built yet: the wall's keys in Redis, and every server's copy, must go together.)
-        by->refuse({pb::INVALID_OP,
-                    QStringLiteral("Deleting a wall is not available yet on a server that is part of a "
-                                   "cluster; clear the wall instead, or ask the operator to remove it."),
-                    {}});
+        // Done in Redis, after the ops appended before it; every server (this one too) ends
+        // the wall's sessions as the deletion reaches it (forgetDeletedRoom).
+        if (auto p = m_cluster->deleteWall(room, by))
+            by->refuse(*p);
+        else
+            qCInfo(lcServer) << "wall" << room->name << "being deleted by user" << by->userId();
         return;
     }
     // Nothing of the wall may be written after its rows are gone.
@@ -1598,6 +1605,31 @@ void WallServer::deleteRoom(Room *room, Session *by)
                  QStringLiteral("The owner deleted the wall \"%1\"; join another wall.").arg(name),
                  {}});
     }
+    m_rooms.erase(name);
+}
+
+void WallServer::forgetDeletedRoom(Room *room)
+{
+    const QString name = room->name;
+    qCInfo(lcServer) << "wall" << name << "deleted in the cluster";
+    for (Session *s : std::vector<Session *>(room->members)) {
+        s->fail({pb::WALL_DELETED,
+                 QStringLiteral("The owner deleted the wall \"%1\"; join another wall.").arg(name),
+                 {}});
+    }
+    // Whoever waited for the wall's ops (the HTTP API) is answered: they will not land.
+    std::vector<CommitWaiter> dropped;
+    for (auto it = m_waiters.begin(); it != m_waiters.end();) {
+        if (it->room == room) {
+            dropped.push_back(std::move(*it));
+            it = m_waiters.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (CommitWaiter &w : dropped)
+        w.run(false);
+    m_cluster->unload(room);
     m_rooms.erase(name);
 }
 

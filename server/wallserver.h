@@ -196,8 +196,9 @@ public:
                     std::vector<pb::Op> *out);
     bool chatAfter(const QString &wall, std::int64_t wallId, std::uint64_t afterSeq, int limit,
                    std::vector<pb::Op> *out);
-    // Whether `user` is on the wall now (a session of theirs is among its members).
-    bool isOnWall(const Room *room, std::uint64_t user) const;
+    // Whether `user` is on the wall now: here, or in a cluster on any server (`room` may be
+    // null when the wall is not loaded here).
+    bool isOnWall(const QString &wall, const Room *room, std::uint64_t user) const;
     bool storageHealthy() const { return m_storageHealthy; }
     // In a cluster: the cluster (nullptr for one server with its SQLite file).
     Cluster *cluster() const { return m_cluster.get(); }
@@ -318,6 +319,8 @@ private:
     // Reads the wall's access record, roles and kicks again (another server changed them), ends
     // the sessions of people removed meanwhile and tells the members.
     void reloadAccess(Room *room);
+    // In a cluster: the wall was deleted (on any server); its members are told and it is gone.
+    void forgetDeletedRoom(Room *room);
     void kick(Session *by, Room *room, std::uint64_t target);
     void setPassword(Session *by, Room *room, const std::string &password);
     void newApiToken(Session *by, Room *room);

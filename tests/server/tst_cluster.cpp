@@ -15,6 +15,9 @@
 #include "tests/support/serverprocess.h"
 #include "tests/support/testclient.h"
 
+#include <QBuffer>
+#include <QCryptographicHash>
+#include <QImage>
 #include <QJsonDocument>
 #include <QProcess>
 #include <QRegularExpression>
@@ -77,6 +80,37 @@ QJsonObject health(const QUrl &wsUrl)
     return body;
 }
 
+// An HTTP request to a server of the cluster: its status and body.
+struct HttpReply
+{
+    int status = 0;
+    QByteArray body;
+};
+
+HttpReply httpRequest(const QUrl &wsUrl, const QByteArray &verb, const QString &path, const QByteArray &token,
+                      const QByteArray &body = {})
+{
+    QUrl url = wsUrl;
+    url.setScheme(QStringLiteral("http"));
+    url.setPath(path);
+    QNetworkAccessManager nam;
+    QNetworkRequest request(url);
+    if (!body.isNull())
+        request.setHeader(QNetworkRequest::ContentTypeHeader, "application/octet-stream");
+    if (!token.isEmpty())
+        request.setRawHeader("Authorization", "Bearer " + token);
+    std::unique_ptr<QNetworkReply> reply(nam.sendCustomRequest(request, verb, body));
+    QSignalSpy done(reply.get(), &QNetworkReply::finished);
+    if (!reply->isFinished() && !done.wait(20000))
+        return {};
+    return {reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), reply->readAll()};
+}
+
+QByteArray imageTokenOf(const TestClient &c)
+{
+    return c.lastJoined() ? QByteArray::fromStdString(c.lastJoined()->image_token()) : QByteArray();
+}
+
 } // namespace
 
 class TestCluster : public QObject
@@ -92,9 +126,11 @@ private slots:
     void aReturningClientResumesOnAnotherServerFromItsSeq();
     void cursorsCrossServers();
     void peopleOnOtherServersArePresentAndRolesCross();
+    void theOwnerDeletesAWallOnEveryServer();
     void aDeadServersPeopleAreForgotten();
     void chatHistoryIsSharedAndOutlivesTheTrimmedLog();
     void theHttpApiPostsThroughAnyServer();
+    void imagesUploadedThroughOneServerAreServedByEvery();
     void aServerWithoutRedisSaysSoAndHoldsChangesUntilItIsBack();
     void aStalledLinkToRedisIsNoticedAndItsClientsMoveElsewhere();
     void aBadRedisAddressIsRefusedByName();
@@ -590,17 +626,50 @@ void TestCluster::peopleOnOtherServersArePresentAndRolesCross()
     QTRY_COMPARE_WITH_TIMEOUT(late.disconnects, 1, 5000);
     QVERIFY2(late.closeReason.contains(QStringLiteral("removed you")), qPrintable(late.closeReason));
 
-    // Deleting a wall is not offered in a cluster yet: refused with a sentence, the wall stays.
-    pb::Envelope del;
-    del.mutable_moderate()->set_action(pb::Moderate::DELETE_WALL);
-    ada.sendEnvelope(del);
-    QTRY_VERIFY(ada.lastError() && QString::fromStdString(ada.lastError()->message()).contains(QStringLiteral("cluster")));
-    const std::uint64_t still = ada.chat(QStringLiteral("still here"));
-    QTRY_VERIFY(ada.acked(still));
-
     // Leaving is seen on the other server.
     grace.socket().close();
     QTRY_VERIFY_WITH_TIMEOUT(!sees(ada, grace.userId), 5000);
+}
+
+void TestCluster::theOwnerDeletesAWallOnEveryServer()
+{
+    startNodes(2);
+    TestClient ada;
+    TestClient grace;
+    QVERIFY(ada.connectAs(node(0).url(), QStringLiteral("Ada")));
+    QVERIFY(ada.join(QStringLiteral("gone")));
+    QVERIFY(grace.connectAs(node(1).url(), QStringLiteral("Grace")));
+    QVERIFY(grace.join(QStringLiteral("gone")));
+    const std::uint64_t said = grace.chat(QStringLiteral("hello"));
+    QTRY_VERIFY(grace.acked(said));
+    QTRY_COMPARE(ada.model.seq(), 1u);
+
+    // Only the owner may; Grace (a member, on the other server) is refused.
+    pb::Envelope del;
+    del.mutable_moderate()->set_action(pb::Moderate::DELETE_WALL);
+    grace.sendEnvelope(del);
+    QTRY_VERIFY(grace.lastError() && grace.lastError()->code() == pb::NOT_PERMITTED);
+
+    // The owner deletes it on server one: everyone on it, on either server, is told so.
+    ada.sendEnvelope(del);
+    QTRY_COMPARE_WITH_TIMEOUT(ada.disconnects, 1, 5000);
+    QTRY_COMPARE_WITH_TIMEOUT(grace.disconnects, 1, 5000);
+    for (const TestClient *c : {&ada, &grace}) {
+        QVERIFY2(c->closeReason.contains(QStringLiteral("deleted the wall")), qPrintable(c->closeReason));
+        QCOMPARE(c->lastError()->code(), pb::WALL_DELETED);
+    }
+    // Nothing of it is left in Redis, and neither server holds it.
+    const QByteArray prefix = RedisWallLog::keyPrefix(QStringLiteral("gone"));
+    for (const char *key : {"meta", "log", "snap", "chat", "access", "roles", "kicks"})
+        QVERIFY2(m_redis->call({"EXISTS", prefix + key}) == ":0\r\n", key);
+    QCOMPARE(m_redis->call({"HEXISTS", "scrawl:walls", "gone"}), QByteArray(":0\r\n"));
+    QTRY_VERIFY(!node(0).loadedRoom(QStringLiteral("gone")) && !node(1).loadedRoom(QStringLiteral("gone")));
+    // The name is free: joining it makes a new, empty wall, owned by whoever made it.
+    TestClient again;
+    QVERIFY(again.connectAs(node(1).url(), QStringLiteral("Grace"), grace.resumeToken));
+    QVERIFY(again.join(QStringLiteral("gone")));
+    QCOMPARE(again.lastJoined()->head_seq(), 0u);
+    QCOMPARE(again.lastJoined()->role(), pb::ROLE_OWNER);
 }
 
 void TestCluster::aDeadServersPeopleAreForgotten()
@@ -643,6 +712,67 @@ void TestCluster::cursorsCrossServers()
     QCOMPARE(ada.count(pb::Envelope::kCursor), 0u); // not echoed back to its sender
 }
 
+void TestCluster::imagesUploadedThroughOneServerAreServedByEvery()
+{
+    startNodes(2);
+    TestClient ada;
+    TestClient grace;
+    QVERIFY(ada.connectAs(node(0).url(), QStringLiteral("Ada")));
+    QVERIFY(ada.join(QStringLiteral("pics")));
+    QVERIFY(grace.connectAs(node(1).url(), QStringLiteral("Grace")));
+    QVERIFY(grace.join(QStringLiteral("pics")));
+    QImage image(64, 48, QImage::Format_ARGB32);
+    image.fill(0xff2288cc);
+    QByteArray png;
+    QBuffer buffer(&png);
+    buffer.open(QIODevice::WriteOnly);
+    QVERIFY(image.save(&buffer, "PNG"));
+    const QByteArray hash = QCryptographicHash::hash(png, QCryptographicHash::Sha256);
+    const QString path = QStringLiteral("/api/walls/pics/images/") + QString::fromLatin1(hash.toHex());
+
+    // Ada uploads through her server and puts it on the wall.
+    const HttpReply uploaded = httpRequest(node(0).url(), "POST", QStringLiteral("/api/walls/pics/images"),
+                                           imageTokenOf(ada), png);
+    QCOMPARE(uploaded.status, 201);
+    pb::Op add;
+    add.mutable_image_add()->set_id(1);
+    add.mutable_image_add()->set_hash(hash.toStdString());
+    add.mutable_image_add()->set_width(64);
+    add.mutable_image_add()->set_height(48);
+    const std::uint64_t added = ada.sendOp(add);
+    QTRY_VERIFY(ada.acked(added));
+    QTRY_COMPARE(grace.model.seq(), ada.model.seq());
+    QVERIFY2(!ada.lastError(), ada.lastError() ? ada.lastError()->message().c_str() : "");
+
+    // Grace downloads it from her own server, and from Ada's (a load balancer may send her
+    // request to either): the same bytes. Her token was made by her server; Ada's takes it.
+    for (const QUrl &server : {node(1).url(), node(0).url()}) {
+        const HttpReply got = httpRequest(server, "GET", path, imageTokenOf(grace));
+        QCOMPARE(got.status, 200);
+        QCOMPARE(got.body, png);
+    }
+    // A server that does not have the wall loaded serves it too, to a member on the wall.
+    startNodes(1);
+    QCOMPARE(httpRequest(node(2).url(), "GET", path, imageTokenOf(grace)).status, 200);
+    // Nobody without a token of a member gets it.
+    QCOMPARE(httpRequest(node(1).url(), "GET", path, QByteArray()).status, 403);
+    QCOMPARE(httpRequest(node(1).url(), "GET", path, "2.forged").status, 403);
+
+    // The server it was uploaded through goes away: the image stays, for everyone.
+    m_nodes[0]->server->stop();
+    QTRY_COMPARE_WITH_TIMEOUT(ada.disconnects, 1, 5000);
+    const HttpReply after = httpRequest(node(1).url(), "GET", path, imageTokenOf(grace));
+    QCOMPARE(after.status, 200);
+    QCOMPARE(after.body, png);
+
+    // Once Grace has left the wall, her token opens nothing on any server.
+    const QByteArray token = imageTokenOf(grace);
+    grace.socket().close();
+    QTRY_COMPARE(grace.disconnects, 1);
+    QTRY_COMPARE_WITH_TIMEOUT(httpRequest(node(2).url(), "GET", path, token).status, 403, 5000);
+    QCOMPARE(httpRequest(node(1).url(), "GET", path, token).status, 403);
+}
+
 void TestCluster::aServerWithoutRedisSaysSoAndHoldsChangesUntilItIsBack()
 {
     startNodes(1);
@@ -655,11 +785,21 @@ void TestCluster::aServerWithoutRedisSaysSoAndHoldsChangesUntilItIsBack()
 
     m_redis->pause();
     QTRY_VERIFY_WITH_TIMEOUT(!node(0).cluster()->ready(), 10000);
+    // Said at once; but within the grace the server still answers 200 to a load balancer's check:
+    // a Redis restart must not take every server out and cut everyone.
     const QJsonObject down = health(node(0).url());
-    QCOMPARE(down.value(QStringLiteral("status")).toString(), QStringLiteral("unavailable"));
-    QCOMPARE(down.value(QStringLiteral("http")).toInt(), 503); // what a load balancer's check reads
+    QCOMPARE(down.value(QStringLiteral("status")).toString(), QStringLiteral("holding"));
+    QCOMPARE(down.value(QStringLiteral("http")).toInt(), 200);
     QVERIFY2(down.value(QStringLiteral("problem")).toString().contains(m_redis->url()),
              qPrintable(down.value(QStringLiteral("problem")).toString()));
+    // Someone coming back meanwhile is not taken for someone new (their resent changes would
+    // be stored twice, under two identities): asked to try again.
+    TestClient returning;
+    QVERIFY(returning.open(node(0).url()));
+    returning.sendHello(QStringLiteral("Ada"), kProtocolVersion, ada.resumeToken);
+    QTRY_VERIFY(returning.lastError());
+    QCOMPARE(returning.count(pb::Envelope::kWelcome), 0u);
+    QCOMPARE(returning.lastError()->code(), pb::STORAGE_UNAVAILABLE);
     // Changes made meanwhile are held, not refused (one of them may even have reached Redis
     // before it hung), and go on once it answers: each once, in order.
     const std::uint64_t first = ada.chat(QStringLiteral("while Redis hangs"));
@@ -671,6 +811,13 @@ void TestCluster::aServerWithoutRedisSaysSoAndHoldsChangesUntilItIsBack()
     QTRY_VERIFY_WITH_TIMEOUT(node(0).cluster()->ready(), 10000);
     QCOMPARE(health(node(0).url()).value(QStringLiteral("status")).toString(), QStringLiteral("ok"));
     QTRY_VERIFY_WITH_TIMEOUT(ada.acked(first) && ada.acked(second), 10000);
+    QCOMPARE(ada.disconnects, 0); // nobody was sent away
+    // Back, the same person. (The directory's connection fails fast for a moment after its last
+    // failure.)
+    QTRY_VERIFY(node(0).directory().findUser(QByteArray::fromStdString(ada.resumeToken)).has_value());
+    TestClient back;
+    QVERIFY(back.connectAs(node(0).url(), QStringLiteral("Ada"), ada.resumeToken));
+    QCOMPARE(back.userId, ada.userId);
     const std::uint64_t third = ada.chat(QStringLiteral("back"));
     QTRY_VERIFY(ada.acked(third));
     QCOMPARE(ada.ops().size(), 3u);
@@ -703,13 +850,16 @@ void TestCluster::aStalledLinkToRedisIsNoticedAndItsClientsMoveElsewhere()
     QElapsedTimer clock;
     clock.start();
     const std::uint64_t held = ada.chat(QStringLiteral("during the stall"));
-    // Noticed by the connection's watchdog, not by TCP (which would take minutes): the server
-    // says so on /health, which the load balancer checks.
-    QTRY_COMPARE_WITH_TIMEOUT(health(one.url()).value(QStringLiteral("http")).toInt(), 503, 10000);
+    // Noticed by the connection's watchdog, not by TCP (which would take minutes), and said on
+    // /health at once.
+    QTRY_COMPARE_WITH_TIMEOUT(health(one.url()).value(QStringLiteral("status")).toString(), QStringLiteral("holding"),
+                              10000);
     qInfo() << "stall noticed on /health after" << clock.elapsed() << "ms";
     QVERIFY(!ada.acked(held));
-    // Past the grace, its members are sent elsewhere, told why.
+    // Past the grace, its members are sent elsewhere, told why, and /health answers 503 so
+    // that the load balancer sends nobody new.
     QTRY_COMPARE_WITH_TIMEOUT(ada.disconnects, 1, limits::kClusterRedisGraceMs + 10000);
+    QCOMPARE(health(one.url()).value(QStringLiteral("http")).toInt(), 503);
     QVERIFY2(ada.closeReason.contains(QStringLiteral("shared store")), qPrintable(ada.closeReason));
     qInfo() << "members sent elsewhere after" << clock.elapsed() << "ms";
 

@@ -430,7 +430,7 @@ private slots:
         verifyError(download(QStringLiteral("pics"), leaverToken, hex), 403);
         // ... and when they disconnect.
         member.socket().close();
-        QTRY_VERIFY(!m_server->isOnWall(m_server->loadedRoom(QStringLiteral("pics")), member.userId));
+        QTRY_VERIFY(!m_server->isOnWall(QStringLiteral("pics"), m_server->loadedRoom(QStringLiteral("pics")), member.userId));
         verifyError(download(QStringLiteral("pics"), token, hex), 403);
     }
 

@@ -111,6 +111,7 @@ private slots:
     void wallsAreMadeOnlyWhenAskedAndNumberedOnce();
     void aSnapshotComesWithOpenAndTrimsTheLogBehindIt();
     void aPersonIsOneIdOnEveryServer();
+    void anImageIsStoredOnceAndAWallsImagesKeepWithinItsBudget();
     // WallLogFollower: what one server applies of a wall.
     void aFollowerHandsOverEveryOpInOrderOnce();
     void aFollowerFillsTheGapOfALostMessage();
@@ -671,6 +672,29 @@ void TestRedisLog::aPersonIsOneIdOnEveryServer()
     QTRY_COMPARE(answered, 200);
     QCOMPARE(ids.size(), 100u); // each person's two arrivals got one id
     QVERIFY(!ids.count(*ada));
+}
+
+void TestRedisLog::anImageIsStoredOnceAndAWallsImagesKeepWithinItsBudget()
+{
+    RedisProcess redis;
+    QVERIFY2(redis.start(), qPrintable(redis.error()));
+    auto log = readyLog(redis); // loads the library
+    QTRY_VERIFY_WITH_TIMEOUT(log->isReady(), 5000);
+    // scrawl_image_add(blob, wall's images; hex, mime, width, height, size, bytes, budget)
+    auto add = [&](const QByteArray &wall, const QByteArray &hex, int size) {
+        return redis.call({"FCALL", "scrawl_image_add", "2", "scrawl:image:" + hex, "scrawl:wall-images:" + wall,
+                           hex, "image/png", "4", "3", QByteArray::number(size), QByteArray(size, 'x'), "100"});
+    };
+    QCOMPARE(add("1", "aa", 60), QByteArray("*1\r\n$2\r\nok\r\n"));
+    QCOMPARE(add("1", "aa", 60), QByteArray("*1\r\n$3\r\ndup\r\n")); // the wall has it
+    // A second image would pass the wall's budget: refused with what the wall holds, nothing
+    // written.
+    QCOMPARE(add("1", "bb", 60), QByteArray("*2\r\n$4\r\nfull\r\n:60\r\n"));
+    QCOMPARE(redis.call({"EXISTS", "scrawl:image:bb"}), QByteArray(":0\r\n"));
+    // Another wall may have the same image: its bytes are kept once, counted for each wall.
+    QCOMPARE(add("2", "aa", 60), QByteArray("*1\r\n$2\r\nok\r\n"));
+    QCOMPARE(redis.call({"HGET", "scrawl:wall-images:2", "@total"}), QByteArray("$2\r\n60\r\n"));
+    QCOMPARE(redis.call({"HGET", "scrawl:image:aa", "size"}), QByteArray("$2\r\n60\r\n"));
 }
 
 namespace {
