@@ -144,8 +144,33 @@ double LatencyHistogram::percentile(double p) const
     return m_max;
 }
 
+namespace {
+
+double cpuSecondsOf(const std::vector<ServerProcess> &servers)
+{
+    double sum = 0;
+    for (const ServerProcess &s : servers)
+        sum += s.cpuSeconds();
+    return sum;
+}
+
+std::int64_t rssBytesOf(const std::vector<ServerProcess> &servers)
+{
+    std::int64_t sum = 0;
+    for (const ServerProcess &s : servers)
+        sum += s.rssBytes();
+    return sum;
+}
+
+} // namespace
+
 Fanout::Fanout(ServerKind kind, std::uint16_t port, int clients, int publishers)
-    : m_kind(kind), m_port(port), m_n(clients), m_p(publishers)
+    : Fanout(kind, std::vector<std::uint16_t>{port}, clients, publishers)
+{
+}
+
+Fanout::Fanout(ServerKind kind, std::vector<std::uint16_t> ports, int clients, int publishers)
+    : m_kind(kind), m_ports(std::move(ports)), m_n(clients), m_p(publishers)
 {
     StrokeGen gen(11);
     for (int i = 0; i < 64; ++i)
@@ -167,7 +192,7 @@ void Fanout::connectAll()
     for (int i = 0; i < m_n; ++i) {
         auto c = std::make_unique<Conn>();
         c->index = i;
-        if (!c->ws.connect(m_port, path, &error))
+        if (!c->ws.connect(m_ports[size_t(i) % m_ports.size()], path, &error))
             die("client " + std::to_string(i) + ": " + error);
         if (m_kind == ServerKind::Scrawl) {
             const std::uint64_t user = scrawlHello(c->ws, "client" + std::to_string(i));
@@ -207,12 +232,12 @@ void Fanout::connectAll()
     settle(500, 60000);
 }
 
-void Fanout::sampleRss(const ServerProcess &server, std::int64_t now, std::int64_t *peak)
+void Fanout::sampleRss(const std::vector<ServerProcess> &servers, std::int64_t now, std::int64_t *peak)
 {
     if (now < m_nextRss)
         return;
     m_nextRss = now + 100'000'000;
-    *peak = std::max(*peak, server.rssBytes());
+    *peak = std::max(*peak, rssBytesOf(servers));
 }
 
 void Fanout::tally(std::uint64_t *missing, std::uint64_t *extra) const
@@ -232,10 +257,16 @@ void Fanout::tally(std::uint64_t *missing, std::uint64_t *extra) const
 StepResult Fanout::step(double rate, double warmup, double window, const ServerProcess &server,
                         double drainSeconds)
 {
+    return step(rate, warmup, window, std::vector<ServerProcess>{server}, drainSeconds);
+}
+
+StepResult Fanout::step(double rate, double warmup, double window, const std::vector<ServerProcess> &server,
+                        double drainSeconds)
+{
     StepResult r;
     r.offeredOps = rate;
     r.offeredDeliveries = rate * m_n;
-    r.rssBefore = r.rssPeak = server.rssBytes();
+    r.rssBefore = r.rssPeak = rssBytesOf(server);
     m_latency.clear();
     if (m_series) {
         // Room for every sample of the window, allocated and touched before it starts: growing a
@@ -274,7 +305,7 @@ StepResult Fanout::step(double rate, double warmup, double window, const ServerP
         std::int64_t now = nowNs();
         if (!inWindow && now >= wStart) {
             inWindow = true;
-            srv0 = server.cpuSeconds();
+            srv0 = cpuSecondsOf(server);
             gen0 = selfCpuSeconds();
         }
         if (now >= end)
@@ -288,7 +319,7 @@ StepResult Fanout::step(double rate, double warmup, double window, const ServerP
         sampleRss(server, now, &r.rssPeak);
         poll(std::min({next, end, m_nextRss}) - nowNs());
     }
-    r.serverCpu = server.cpuSeconds() - srv0;
+    r.serverCpu = cpuSecondsOf(server) - srv0;
     r.generatorCpu = selfCpuSeconds() - gen0;
     r.window = window;
     r.deliveries = m_windowDeliveries;
@@ -315,7 +346,7 @@ StepResult Fanout::step(double rate, double warmup, double window, const ServerP
     r.duplicated = extra > extra0 ? extra - extra0 : 0;
     r.outOfOrder = m_outOfOrder - outOfOrder0;
     r.closed = m_closed - closed0;
-    r.rssEnd = server.rssBytes();
+    r.rssEnd = rssBytesOf(server);
     for (const Conn *c : m_publishers) {
         r.sentOps += c->sent;
         r.serverRefusedOps += c->refusedByServer;

@@ -76,6 +76,9 @@ public:
     // first point, StrokePoints batched as app/wallclient.cpp batches them, StrokeEnd with the
     // rest; bench/strokegen.h) and every tenth op is a chat line instead.
     Fanout(ServerKind kind, std::uint16_t port, int clients, int publishers);
+    // Members spread over several servers of one wall (a cluster's): client i connects to
+    // ports[i % ports.size()], publishers among them.
+    Fanout(ServerKind kind, std::vector<std::uint16_t> ports, int clients, int publishers);
     ~Fanout();
 
     void connectAll();
@@ -83,6 +86,9 @@ public:
     // arrived, nothing arrived for 2 s, or drainSeconds passed. Samples the server's RSS every
     // 100 ms throughout.
     StepResult step(double rate, double warmup, double window, const ServerProcess &server,
+                    double drainSeconds = 30);
+    // The same over several server processes: their CPU time and memory summed.
+    StepResult step(double rate, double warmup, double window, const std::vector<ServerProcess> &servers,
                     double drainSeconds = 30);
     // Serves the sockets until nothing arrived for quietMs (at most capMs).
     void settle(int quietMs, int capMs);
@@ -108,10 +114,10 @@ private:
     void onMessage(Conn &c, int opcode, const std::uint8_t *data, size_t len, std::int64_t now);
     // Over members still connected: deliveries owed and never received, and received twice.
     void tally(std::uint64_t *missing, std::uint64_t *extra) const;
-    void sampleRss(const ServerProcess &server, std::int64_t now, std::int64_t *peak);
+    void sampleRss(const std::vector<ServerProcess> &servers, std::int64_t now, std::int64_t *peak);
 
     ServerKind m_kind;
-    std::uint16_t m_port;
+    std::vector<std::uint16_t> m_ports;
     int m_n, m_p;
     int m_epoll = -1;
     std::vector<std::unique_ptr<Conn>> m_conns;

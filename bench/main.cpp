@@ -13,6 +13,8 @@ namespace scrawl::bench {
 int runSoak(const Args &args); // bench_soak.cpp
 int runInk(const Args &args);  // bench_ink.cpp
 int runRedisAppend(const Args &args); // bench_redis.cpp
+int runClusterSoak(const Args &args); // bench_clustersoak.cpp
+int runClusterFanout(const Args &args); // bench_clusterfanout.cpp
 }
 
 namespace {
@@ -44,6 +46,14 @@ void usage()
         "  redis-append [--seconds 5] [--window 128] [--walls 64] [--op-bytes 64] [--markdown FILE]\n"
         "            durable appends/s of one Redis through Scrawl's shared log (fsync always), one\n"
         "            at a time and pipelined from 1-3 servers, to one wall and to many\n"
+        "  cluster-soak [--clients 100] [--seconds 180] [--quick] [--server-kill-at 0.3]\n"
+        "            [--server-down-seconds 5] [--redis-kill-at 0.65] [--redis-down-seconds 2] [--keep-logs]\n"
+        "            the soak against Redis, three scrawl-servers --redis and HAProxy (deploy/):\n"
+        "            a server and later Redis killed with -9 and started again; sent = acknowledged =\n"
+        "            stored (the Redis log) = delivered, recovery times, ack latency (exit 1 on loss)\n"
+        "  cluster-fanout [--clients 100] [--publishers 20] [--loads 20000,80000,160000] [--quick]\n"
+        "            one wall's members spread over 1, 2 and 3 cluster servers (--redis) and on the\n"
+        "            single SQLite server, at the same offered deliveries/s: delivered/s, p50/p99\n"
         "Common: --server-cpu 0 --client-cpu 1 (taskset / sched_setaffinity).\n"
         "Each result is also printed as a line `RESULT {json}`.\n");
 }
@@ -74,6 +84,10 @@ int main(int argc, char *argv[])
         return scrawl::bench::runSoak(args);
     if (command == "redis-append")
         return scrawl::bench::runRedisAppend(args);
+    if (command == "cluster-soak")
+        return scrawl::bench::runClusterSoak(args);
+    if (command == "cluster-fanout")
+        return scrawl::bench::runClusterFanout(args);
     usage();
     return 2;
 }

@@ -10,10 +10,19 @@ the run (a figure carried over in the prose), unless it is one of METHOD below (
 issue or a setting of the benchmark code the text describes)."""
 import json, os, re, subprocess, sys, tempfile, datetime
 
-check = len(sys.argv) > 1 and sys.argv[1] == "--check"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report_cluster
+
+# --cluster: only the Cluster section (scrawl-bench cluster-soak and cluster-fanout), put in
+# place of the one RESULTS.md has, or appended (scripts/bench --cluster-only); its plot to PNG.
+# --check-cluster: --check of that section alone.
+cluster_only = len(sys.argv) > 1 and sys.argv[1] in ("--cluster", "--check-cluster")
+check = len(sys.argv) > 1 and sys.argv[1] in ("--check", "--check-cluster")
 if check:
     src, out_md = sys.argv[2:4]
     out_png = None
+elif cluster_only:
+    src, out_md, out_png = sys.argv[2:5]
 else:
     src, out_md, out_png = sys.argv[1:4]
 rows = [json.loads(l) for l in open(src) if l.strip()]
@@ -54,7 +63,7 @@ METHOD = [
     (r"100 images of 1600 x 1200|20 distinct pictures|640 x 480|10 x 10 grid",
      "bench_canvas.cpp images mode: its pictures"),
     (r"10,000 strokes nearest|3 px a frame", "bench_canvas.cpp: the selection it drags"),
-]
+] + report_cluster.METHOD
 
 by = lambda kind: [r for r in rows if r.get("bench") == kind]
 machine = (by("machine") or [{}])[0]
@@ -568,6 +577,9 @@ if remote:
                   f"{r['mean_ms']:.2f} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | {r['max_ms']:.2f} |")
     md.append("")
 
+cluster_md = report_cluster.section(rows, d, fmt)
+md += cluster_md
+
 md.append("## Commands\n")
 md.append("```\nscripts/bench            # everything (this run: "
           f"{machine_end.get('seconds', '?')} s)\nscripts/bench --quick    # a short pass\n"
@@ -615,12 +627,21 @@ def check_numbers(text):
     return bad
 
 if check:
-    problems = check_numbers(open(out_md).read())
+    text = open(out_md).read()
+    problems = check_numbers(report_cluster.only_section(text) if cluster_only else text)
     for i, tok, line in problems:
         print(f"{out_md}:{i}: {tok} is not from this run's results: {line[:160]}")
     sys.exit(1 if problems else 0)
 
+if cluster_only:
+    before = open(out_md).read() if os.path.exists(out_md) else ""
+    open(out_md, "w").write(report_cluster.replace_section(before, cluster_md))
+    report_cluster.plot(rows, out_png)
+    sys.exit(0)
+
 open(out_md, "w").write("\n".join(md))
+if report_cluster.has_rows(rows):
+    report_cluster.plot(rows, os.path.join(os.path.dirname(os.path.abspath(out_png)), "cluster.png"))
 
 # ---- plot
 if fan:

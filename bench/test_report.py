@@ -62,6 +62,39 @@ def canvas(run_, p50, p95, mx, images=0, sync_p95=0.5):
             "sync_p95_ms": sync_p95, "images": images}
 
 
+def cluster_soak(redis_lost=30, lost=0):
+    return {"bench": "cluster_soak", "clients": 30, "servers": 3, "draw_seconds": 30.0018, "made": 3244,
+            "acked": 3244, "stored": 3244, "xlen": 3244, "head": 3244, "fresh_head": 3244, "trimmed_unread": 0,
+            "min_delivered": 3244, "max_delivered": 3244, "clients_exact": 30, "lost": lost, "duplicated": 0,
+            "other_bytes": 0, "view_missing": 0, "unacked": 0, "refused": 0, "resent": 3, "ops_per_s": 108.127,
+            "ack_p50_ms": 3.70052, "ack_p99_ms": 4345.72, "steady_ack_p50_ms": 3.74561, "steady_ack_p99_ms": 12.6232,
+            "server_kill_at_s": 9.00943, "server_unacked_at_kill": 1, "server_down_s": 5.00016,
+            "server_back_s": 0.725591, "server_connections_lost": 10, "redis_kill_at_s": 19.5053,
+            "redis_unacked_at_kill": 1, "redis_down_s": 2.00196, "redis_answering_s": 0.0395703,
+            "redis_back_s": 5.6234, "redis_connections_lost": redis_lost, "acked_while_redis_down": 0,
+            "haproxy_downs": 5, "haproxy_no_server": 1,
+            "connections": 70, "snapshot_joins": 0, "resume_failures": 9, "stored_twice": 24, "loadavg_start": "3.00 2.61 1.89",
+            "loadavg_end": "3.22 2.72 1.95", "pass": lost == 0}
+
+
+def cluster_fan(setup, servers, offered, delivered, p99, cpu=0.3, redis=0.1):
+    return {"bench": "cluster_fanout", "setup": setup, "storage": "redis" if setup != "sqlite" else "sqlite",
+            "servers": servers, "clients": 100, "publishers": 20, "offered": offered, "offered_ops": offered / 100,
+            "delivered": delivered, "window_s": 3, "latency_samples": 1000, "p50_ms": 1.31, "p99_ms": p99,
+            "p999_ms": 15.32, "max_ms": 20.1, "lost": 0, "undelivered": 0, "duplicated": 0, "out_of_order": 0,
+            "refused_ops": 0, "server_refused_ops": 0, "errors": 0, "error_messages": "", "closed": 0,
+            "close_reasons": "", "server_cpu": cpu, "redis_cpu": redis if setup != "sqlite" else 0,
+            "drained": True, "loadavg": "2.40 2.51 1.82"}
+
+
+def cluster_rows(redis_lost=30, p99_three=12.31):
+    return [cluster_soak(redis_lost),
+            cluster_fan("sqlite", 1, 80000, 80000, 4.93, cpu=0.56),
+            cluster_fan("cluster-1", 1, 80000, 79844, 11.48, cpu=0.27, redis=0.09),
+            cluster_fan("cluster-2", 2, 80000, 80033, 20.44),
+            cluster_fan("cluster-3", 3, 80000, 79933, p99_three)]
+
+
 def run(hz120_up=3.34, hz120_down=3.62, scrawl_half=1120680, scrawl_3x=150000, ink_down=5.33):
     return [
         {"bench": "machine", "date": "2026-11-30", "cpus": 2, "loadavg_start": "0.61 1.05 1.25",
@@ -180,6 +213,46 @@ with tempfile.TemporaryDirectory() as tmp:
     expect(bad.returncode == 1, "--check fails on a figure not from the run")
     for tok in ("900", "37.5"):
         expect(f" {tok} is not from this run" in bad.stdout, f"--check names {tok}: " + bad.stdout)
+
+    # The Cluster section: in the full report when the run has cluster rows, and alone
+    # (--cluster, as scripts/bench --cluster-only writes it) in place of an earlier one.
+    _, _, text3, chk3 = report(tmp, run() + cluster_rows(), "c")
+    expect(chk3.returncode == 0, "the report with a Cluster section passes --check: " + chk3.stdout)
+    expect("| **lost / duplicated** | **0 / 0** |" in text3, "the soak's losses are the run's: " + text3)
+    expect("| people not resumed on a reconnect (welcomed as someone new) | 9; ops of one person stored under "
+           "two identities: 24 |" in text3 and "was stored a second time (24 ops)" in text3,
+           "identities lost are told")
+    expect("| server killed: people back after | **0.73 s** (10 connections cut, 1 ops unacknowledged at the kill) |"
+           in text3, "the recovery after the server kill")
+    expect("| Redis killed: people back after its restart | **5.62 s** (Redis answering after 0.04 s; 30 "
+           "connections cut; 0 ops acknowledged while it was down) |" in text3, "the recovery after Redis")
+    expect("| cluster, 3 servers | 80,000 | 79,933 | 1.31 | 12.31 | 15.32 | 0 / 0 | 30 % | 10 % |" in text3,
+           "the fan-out row of three servers")
+    expect("| single server, SQLite | 80,000 | 80,000 | 1.31 | 4.93 | 15.32 | 0 / 0 | 56 % | — |" in text3,
+           "the single server beside them")
+    expect("(2.5× its p99)" in text3, "the p99 ratio is computed: 12.31 / 4.93")
+    expect("Every person was cut off by the Redis restart" in text3
+           and "a server taken out: 5, no server available: 1" in text3, "all cut: said, with why")
+    _, _, text4, _ = report(tmp, run() + cluster_rows(redis_lost=4, p99_three=9.86), "d")
+    expect("Every person was cut off" not in text4 and "(2.0× its p99)" in text4, "the prose follows the rows")
+    results_md = os.path.join(tmp, "RESULTS.md")
+    with open(results_md, "w") as f:
+        f.write("# Results\n\n## Fan-out\n\nkept\n\n## Cluster (old)\n\nold figures 1234\n")
+    src5 = os.path.join(tmp, "e.jsonl")
+    with open(src5, "w") as f:
+        f.write("\n".join(json.dumps(r) for r in cluster_rows()) + "\n")
+    subprocess.run([sys.executable, REPORT, "--cluster", src5, results_md, os.path.join(tmp, "cluster.png")],
+                   check=False, stderr=subprocess.DEVNULL)
+    text5 = open(results_md).read()
+    expect("kept" in text5 and "old figures" not in text5 and text5.count("## Cluster") == 1,
+           "--cluster replaces the old section and keeps the rest: " + text5)
+    chk5 = subprocess.run([sys.executable, REPORT, "--check-cluster", src5, results_md], capture_output=True, text=True)
+    expect(chk5.returncode == 0, "--check-cluster passes on it: " + chk5.stdout)
+    with open(results_md, "a") as f:
+        f.write("\nThree servers took 77.7 ms more.\n")
+    chk6 = subprocess.run([sys.executable, REPORT, "--check-cluster", src5, results_md], capture_output=True, text=True)
+    expect(chk6.returncode == 1 and " 77.7 is not from this run" in chk6.stdout,
+           "--check-cluster flags a figure not from the run: " + chk6.stdout)
 
 print("ok" if not failures else f"{len(failures)} failed")
 sys.exit(1 if failures else 0)
