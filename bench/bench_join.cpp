@@ -3,6 +3,7 @@
 // canvas's own paint time is tests/app/bench_canvas). The joining client uses QWebSocket, the
 // app's transport, so the figure includes what Qt does with a message of many megabytes.
 
+#include "bench/clusterrig.h"
 #include "bench/common.h"
 #include "bench/strokegen.h"
 
@@ -14,6 +15,7 @@
 #include <QWebSocket>
 
 #include <cstdio>
+#include <unistd.h>
 #include <sstream>
 
 namespace scrawl::bench {
@@ -129,22 +131,11 @@ void sendAndAwait(RawWs &ws, std::vector<pb::Op> &ops, std::uint64_t *clientOpId
     ops.clear();
 }
 
-} // namespace
-
-int runJoin(const Args &args)
+// Fills `wall` through the server on `port` with `strokes` strokes of about `perStroke` points:
+// fillers one after another, each within its op burst (limit max_ops_per_second), each stroke
+// one StrokeBegin with all its points plus a StrokeEnd. Returns the points drawn.
+std::uint64_t fillWall(std::uint16_t port, const std::string &wall, long long strokes, int perStroke)
 {
-    const bool byStrokes = args.has("strokes");
-    const int perStroke = int(args.integer("points-per-stroke", byStrokes ? 24 : 100));
-    const long long strokes = byStrokes ? args.integer("strokes", 100000)
-                                        : std::max(1LL, args.integer("points", 100000) / perStroke);
-    const int runs = int(args.integer("runs", 5));
-    pinSelf(int(args.integer("client-cpu", 1)));
-    ServerProcess server = ServerProcess::start(ServerKind::Scrawl, int(args.integer("server-cpu", 0)));
-    const std::string wall = "join";
-
-    // Fill: fillers one after another, each within its op burst (limit max_ops_per_second),
-    // each stroke one StrokeBegin with all its points plus a StrokeEnd.
-    const std::int64_t fillStart = nowNs();
     StrokeGen gen(7);
     std::uint64_t points = 0;
     long long made = 0;
@@ -153,7 +144,7 @@ int runJoin(const Args &args)
     std::string error;
     while (made < strokes) {
         RawWs filler;
-        if (!filler.connect(server.port, "/", &error))
+        if (!filler.connect(port, "/", &error))
             die(error);
         scrawlHello(filler, "filler" + std::to_string(fillers++));
         scrawlJoin(filler, wall);
@@ -178,11 +169,30 @@ int runJoin(const Args &args)
         }
         sendAndAwait(filler, ops, &clientOpId);
     }
+    return points;
+}
+
+} // namespace
+
+int runJoin(const Args &args)
+{
+    const bool byStrokes = args.has("strokes");
+    const int perStroke = int(args.integer("points-per-stroke", byStrokes ? 24 : 100));
+    const long long strokes = byStrokes ? args.integer("strokes", 100000)
+                                        : std::max(1LL, args.integer("points", 100000) / perStroke);
+    const int runs = int(args.integer("runs", 5));
+    pinSelf(int(args.integer("client-cpu", 1)));
+    ServerProcess server = ServerProcess::start(ServerKind::Scrawl, int(args.integer("server-cpu", 0)));
+    const std::string wall = "join";
+
+    const std::int64_t fillStart = nowNs();
+    const std::uint64_t points = fillWall(server.port, wall, strokes, perStroke);
     const double fillMs = double(nowNs() - fillStart) / 1e6;
-    std::printf("filled wall: %lld strokes, %llu points, %d fillers, %.0f ms (%.0f ops/s)\n",
-                strokes, (unsigned long long)points, fillers, fillMs, 2.0 * double(strokes) / fillMs * 1000);
+    std::printf("filled wall: %lld strokes, %llu points, %.0f ms (%.0f ops/s)\n", strokes,
+                (unsigned long long)points, fillMs, 2.0 * double(strokes) / fillMs * 1000);
 
     // Wire bytes of one join, counted by a raw client (the message plus its frame headers).
+    std::string error;
     RawWs raw;
     if (!raw.connect(server.port, "/", &error))
         die(error);
@@ -242,6 +252,57 @@ int runJoin(const Args &args)
     result(json.str());
     raw.close();
     server.stop();
+    return 0;
+}
+
+// scrawl-bench cluster-join: the same wall joined from any server of a cluster. A wall is filled
+// through server one of two (--redis, one durable Redis: bench/clusterrig.h); then joins are
+// timed on server one, which holds the wall, and on server two started afresh before each join,
+// which must first load the wall from Redis (its latest snapshot and the log after it).
+int runClusterJoin(const Args &args)
+{
+    const int perStroke = int(args.integer("points-per-stroke", 100));
+    const long long strokes = std::max(1LL, args.integer("points", 1000000) / perStroke);
+    const int runs = int(args.integer("runs", 5));
+    ClusterRig rig("cluster-join");
+    rig.startRedis();
+    rig.startServers(2);
+    const std::string wall = "join";
+    const std::int64_t fillStart = nowNs();
+    const std::uint64_t points = fillWall(rig.serverPort(0), wall, strokes, perStroke);
+    std::printf("filled wall through server 1: %lld strokes, %llu points, %.0f ms\n", strokes,
+                (unsigned long long)points, double(nowNs() - fillStart) / 1e6);
+    std::vector<double> loaded, cold;
+    JoinTiming last;
+    for (int r = 0; r < runs; ++r) {
+        const auto here = timeJoin(rig.serverPort(0), wall);
+        // Server two, started afresh: its first join loads the wall from Redis.
+        rig.killServer(1);
+        const int out = rig.respawnServer(1);
+        const bool listening = rig.serverListening(1, out, 20000);
+        ::close(out);
+        if (!listening)
+            die("server 2 did not come back (its log is in " + rig.dir() + ")");
+        const auto fresh = timeJoin(rig.serverPort(1), wall);
+        if (!here || !fresh)
+            die("a timed join failed");
+        loaded.push_back(here->totalMs);
+        cold.push_back(fresh->totalMs);
+        last = *fresh;
+        std::printf("  run %d: on the server holding the wall %.1f ms; on a server loading it from Redis "
+                    "%.1f ms (join->joined %.1f, parse %.1f, load %.1f)\n",
+                    r + 1, here->totalMs, fresh->totalMs, fresh->joinedMs, fresh->parseMs, fresh->loadMs);
+    }
+    std::printf("cluster join of %llu points / %zu strokes (%lld B Joined): median of %d: %.1f ms on the "
+                "server holding the wall, %.1f ms on a server that loads it from Redis first\n",
+                (unsigned long long)last.points, last.strokes, (long long)last.messageBytes, runs, median(loaded),
+                median(cold));
+    std::ostringstream json;
+    json << "{\"bench\":\"cluster_join\",\"points\":" << last.points << ",\"strokes\":" << last.strokes
+         << ",\"joined_bytes\":" << last.messageBytes << ",\"ms_loaded\":" << median(loaded)
+         << ",\"ms_cold\":" << median(cold) << ",\"runs\":" << runs << "}";
+    result(json.str());
+    rig.stopServers();
     return 0;
 }
 

@@ -151,9 +151,9 @@ int ClusterRig::respawnServer(int i)
     return out;
 }
 
-bool ClusterRig::serverListening(int i, int stdoutFd)
+bool ClusterRig::serverListening(int i, int stdoutFd, int timeoutMs)
 {
-    const std::string line = readFirstLine(stdoutFd, 0);
+    const std::string line = readFirstLine(stdoutFd, timeoutMs);
     return !line.empty() && listeningPort(line) == m_servers[size_t(i)].port;
 }
 

@@ -46,7 +46,7 @@ public:
     // returns its stdout (read "listening on" with serverListening()).
     void killServer(int i);
     int respawnServer(int i);
-    bool serverListening(int i, int stdoutFd);
+    bool serverListening(int i, int stdoutFd, int timeoutMs = 0); // waits for the line up to timeoutMs
     int serverCount() const { return int(m_servers.size()); }
     std::uint16_t serverPort(int i) const { return m_servers[size_t(i)].port; }
     // The server as a ServerProcess (pid) for its CPU time and memory; never stop() it.

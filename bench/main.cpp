@@ -15,6 +15,7 @@ int runInk(const Args &args);  // bench_ink.cpp
 int runRedisAppend(const Args &args); // bench_redis.cpp
 int runClusterSoak(const Args &args); // bench_clustersoak.cpp
 int runClusterFanout(const Args &args); // bench_clusterfanout.cpp
+int runClusterJoin(const Args &args); // bench_join.cpp
 }
 
 namespace {
@@ -54,6 +55,9 @@ void usage()
         "  cluster-fanout [--clients 100] [--publishers 20] [--loads 20000,80000,160000] [--quick]\n"
         "            one wall's members spread over 1, 2 and 3 cluster servers (--redis) and on the\n"
         "            single SQLite server, at the same offered deliveries/s: delivered/s, p50/p99\n"
+        "  cluster-join [--points 1000000] [--runs 5]\n"
+        "            a wall filled through one cluster server, joined on it and on a server started\n"
+        "            afresh that loads it from Redis first (the late join from any server)\n"
         "Common: --server-cpu 0 --client-cpu 1 (taskset / sched_setaffinity).\n"
         "Each result is also printed as a line `RESULT {json}`.\n");
 }
@@ -86,6 +90,8 @@ int main(int argc, char *argv[])
         return scrawl::bench::runRedisAppend(args);
     if (command == "cluster-soak")
         return scrawl::bench::runClusterSoak(args);
+    if (command == "cluster-join")
+        return scrawl::bench::runClusterJoin(args);
     if (command == "cluster-fanout")
         return scrawl::bench::runClusterFanout(args);
     usage();

@@ -25,7 +25,7 @@ SETUP_NAME = {"sqlite": "single server, SQLite", "cluster-1": "cluster, 1 server
 
 
 def has_rows(rows):
-    return any(r.get("bench") in ("cluster_soak", "cluster_fanout") for r in rows)
+    return any(r.get("bench") in ("cluster_soak", "cluster_fanout", "cluster_join") for r in rows)
 
 
 def _secs(v):
@@ -36,9 +36,10 @@ def section(rows, d, fmt):
     """Markdown lines of the Cluster section (empty when the run has no cluster rows)."""
     soaks = [r for r in rows if r.get("bench") == "cluster_soak"]
     fans = [r for r in rows if r.get("bench") == "cluster_fanout"]
-    if not soaks and not fans:
+    joins = [r for r in rows if r.get("bench") == "cluster_join"]
+    if not soaks and not fans and not joins:
         return []
-    md = [f"{HEADING} (`scrawl-bench cluster-soak`, `scrawl-bench cluster-fanout`)\n"]
+    md = [f"{HEADING} (`scrawl-bench cluster-soak`, `scrawl-bench cluster-fanout`, `scrawl-bench cluster-join`)\n"]
     for s in soaks:
         md.append("### Soak through HAProxy, a server and Redis killed\n")
         md.append(f"{s['clients']} people drew and chatted on one wall for {s['draw_seconds']:.0f} s through "
@@ -130,6 +131,18 @@ def section(rows, d, fmt):
                       f"({ratio:.1f}× its p99): each op goes through Redis (appended, fsynced, published) "
                       "before any server delivers it.\n")
         md.append("![delivered/s and p99 by setup](cluster.png)\n")
+    for j in joins:
+        md.append("### Late join from any server\n")
+        md.append(f"A wall of {fmt(j['points'])} points ({fmt(j['strokes'])} strokes) drawn through one of two "
+                  "cluster servers, then joined by a fresh client (QWebSocket, from TCP connect to the snapshot "
+                  "applied to a WallModel): on the server holding the wall, and on the other server started "
+                  "afresh before each join, which loads the wall from Redis (its latest snapshot and the log "
+                  f"after it) before it can answer. Median of {j['runs']}.\n")
+        md.append("| joined on | ms |")
+        md.append("|---|---|")
+        md.append(f"| the server holding the wall | {j['ms_loaded']:.1f} |")
+        md.append(f"| a server loading it from Redis first | **{j['ms_cold']:.1f}** |")
+        md.append("")
     return md
 
 
