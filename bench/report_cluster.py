@@ -207,8 +207,7 @@ set yrange [0:*]
 set title 'delivered/s (higher is better)'
 plot {bars(2)}
 set ylabel 'p99 delivery latency, ms'
-set logscale y
-set yrange [*:*]
+set yrange [0:*]
 set title 'p99 latency (lower is better)'
 plot {bars(3)}
 unset multiplot
