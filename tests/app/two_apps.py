@@ -11,10 +11,17 @@ it; Ada's undos take the picture, the colour and the box away on both screens. S
 back with ImageMagick's `import` after each step. Every wait is a bounded poll for what should
 appear.
 
-Usage: two_apps.py PATH/TO/scrawl PATH/TO/scrawl-server
+With --cluster the same happens on a cluster, as `scripts/run cluster` starts one: a redis-server
+with durable settings, three scrawl-servers with --redis, and HAProxy with the shipped
+deploy/haproxy.cfg in front; the apps join through HAProxy's one address, which spreads them over
+the servers (least connections: Ada, Bob and Cat each on a server of their own), and the picture
+goes up and comes down over HTTP through it, to whichever server it picks.
+
+Usage: two_apps.py PATH/TO/scrawl PATH/TO/scrawl-server [--cluster]
 """
 import os
 import re
+import socket
 import struct
 import zlib
 import shutil
@@ -25,6 +32,8 @@ import tempfile
 import time
 
 APP, SERVER = sys.argv[1], sys.argv[2]
+CLUSTER = '--cluster' in sys.argv[3:]
+SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WALL = 'two-apps'
 SCREEN = (1400, 900)
 work = tempfile.mkdtemp(prefix='scrawl-two-apps-')
@@ -220,22 +229,71 @@ def clipboard(display, mime, path, text=None):
     fail(f'xclip did not take the clipboard with {mime}')
 
 
-def main():
-    data = os.path.join(work, 'server')
+def start_server(name, *extra):
+    """A scrawl-server on a free port with a data folder of its own; returns its port."""
+    data = os.path.join(work, name)
     os.mkdir(data)
-    log = open(os.path.join(work, 'server.log'), 'w+')
-    start([SERVER, '--host', '127.0.0.1', '--port', '0', '--data', data], stdout=log, stderr=subprocess.STDOUT)
-    port = None
+    log = open(os.path.join(work, name + '.log'), 'w+')
+    start([SERVER, '--host', '127.0.0.1', '--port', '0', '--data', data, *extra], stdout=log,
+          stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 20
-    while port is None and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
         log.seek(0)
         m = re.search(r'serving on port (\d+)', log.read())
         if m:
-            port = int(m.group(1))
-        else:
-            time.sleep(0.05)
-    if port is None:
-        fail('the server did not say its port')
+            return int(m.group(1))
+        time.sleep(0.05)
+    fail(f'{name} did not say its port')
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def answers(port, request, reply):
+    """Whether what `port` answers to `request` holds `reply` in its first line."""
+    try:
+        with socket.create_connection(('127.0.0.1', port), timeout=1) as s:
+            s.sendall(request)
+            return reply in s.recv(64).split(b'\r\n')[0]
+    except OSError:
+        return False
+
+
+def start_cluster():
+    """Redis (durable), three scrawl-servers with --redis and HAProxy (deploy/haproxy.cfg);
+    returns HAProxy's port."""
+    redis_dir = os.path.join(work, 'redis')
+    os.mkdir(redis_dir)
+    redis_port = free_port()
+    start(['redis-server', '--bind', '127.0.0.1', '--port', str(redis_port), '--dir', redis_dir,
+           '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--maxmemory-policy', 'noeviction',
+           '--logfile', os.path.join(work, 'redis.log')])
+    deadline = time.monotonic() + 20
+    while not answers(redis_port, b'PING\r\n', b'+PONG'):
+        if time.monotonic() > deadline:
+            fail('redis-server did not answer')
+        time.sleep(0.05)
+    url = f'redis://127.0.0.1:{redis_port}/0'
+    servers = [start_server(f'server-{i}', '--redis', url) for i in (1, 2, 3)]
+    proxy_port = free_port()
+    env = {**os.environ, 'SCRAWL_BIND': f'127.0.0.1:{proxy_port}',
+           **{f'SCRAWL_SERVER_{i}': f'127.0.0.1:{p}' for i, p in enumerate(servers, 1)}}
+    log = open(os.path.join(work, 'haproxy.log'), 'w')
+    start(['haproxy', '-db', '-f', os.path.join(SOURCE, 'deploy', 'haproxy.cfg')], env=env, stdout=log,
+          stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 20
+    while not answers(proxy_port, b'GET /health HTTP/1.0\r\n\r\n', b' 200 '):
+        if time.monotonic() > deadline:
+            fail('HAProxy did not pass a health check through')
+        time.sleep(0.05)
+    return proxy_port
+
+
+def main():
+    port = start_cluster() if CLUSTER else start_server('server')
 
     link = f'scrawl://127.0.0.1:{port}/{WALL}'
     ada, bob = join('ada', link, wait=False), join('bob', link, wait=False)
@@ -348,7 +406,7 @@ def main():
                    lambda s: not ink_at(s, 860, 325) and ink_at(s, 300, 470), display)
     print('PASS: line drawn and dragged live, box drawn, recoloured, undone and redone, a picture '
           'pasted, two bad ones refused with their reasons, a late joiner sees it all, undo, '
-          'all seen on the other apps')
+          'all seen on the other apps' + (', through HAProxy on a cluster of three servers' if CLUSTER else ''))
 
 
 try:
