@@ -154,9 +154,10 @@ local function find(keys, args)
 end
 
 -- Links an image to a wall within the wall's image budget, storing its bytes once (by hash)
--- for every wall that has it. KEYS: the image (a hash: mime, width, height, size, bytes), the
--- wall's images (a hash: image hex -> size, and '@total' -> the sum). ARGV: hex, mime, width,
--- height, size, bytes, the budget. Returns {'ok'}, {'dup'} (the wall has it) or {'full', total}.
+-- for every wall that has it. KEYS: the image (a hash: mime, width, height, size, bytes, and
+-- walls: how many walls link it), the wall's images (a hash: image hex -> size, and '@total' ->
+-- the sum). ARGV: hex, mime, width, height, size, bytes, the budget. Returns {'ok'}, {'dup'}
+-- (the wall has it) or {'full', total}.
 local function image_add(keys, args)
   local blob, links = keys[1], keys[2]
   local hex, size, budget = args[1], tonumber(args[5]), tonumber(args[7])
@@ -170,13 +171,15 @@ local function image_add(keys, args)
   if redis.call('EXISTS', blob) == 0 then
     redis.call('HSET', blob, 'mime', args[2], 'width', args[3], 'height', args[4], 'size', args[5], 'bytes', args[6])
   end
+  redis.call('HINCRBY', blob, 'walls', 1)
   redis.call('HSET', links, hex, size)
   redis.call('HINCRBY', links, '@total', size)
   return {'ok'}
 end
 
 -- Deletes a wall: publishes its last entry (after its last op, so that every server that
--- follows the wall ends it there) and removes its keys and its names, in one step.
+-- follows the wall ends it there) and removes its keys and its names, in one step; an image
+-- no other wall links goes too (its key is made here from the link: not for Redis Cluster).
 -- KEYS: meta, log, snap, chat, access, roles, kicks, walls, wall-names, the wall's images.
 -- ARGV: name, epoch, ops channel, entry, wall id. Returns {'ok', seq} or {'epoch', now}.
 local function delete(keys, args)
@@ -187,6 +190,14 @@ local function delete(keys, args)
   end
   local seq = tonumber(redis.call('HGET', meta, 'seq')) + 1
   redis.call('PUBLISH', args[3], seq .. ':' .. epoch .. ':' .. args[4])
+  for _, hex in ipairs(redis.call('HKEYS', keys[10])) do
+    if hex ~= '@total' then
+      local blob = 'scrawl:image:' .. hex
+      if redis.call('HINCRBY', blob, 'walls', -1) <= 0 then
+        redis.call('DEL', blob)
+      end
+    end
+  end
   redis.call('DEL', keys[1], keys[2], keys[3], keys[4], keys[5], keys[6], keys[7], keys[10])
   redis.call('HDEL', keys[8], args[1])
   redis.call('HDEL', keys[9], args[5])

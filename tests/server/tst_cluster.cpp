@@ -643,6 +643,29 @@ void TestCluster::theOwnerDeletesAWallOnEveryServer()
     const std::uint64_t said = grace.chat(QStringLiteral("hello"));
     QTRY_VERIFY(grace.acked(said));
     QTRY_COMPARE(ada.model.seq(), 1u);
+    // An image of this wall's alone, and one it shares with another wall.
+    auto png = [](QRgb colour) {
+        QImage image(8, 8, QImage::Format_ARGB32);
+        image.fill(colour);
+        QByteArray bytes;
+        QBuffer buffer(&bytes);
+        buffer.open(QIODevice::WriteOnly);
+        image.save(&buffer, "PNG");
+        return bytes;
+    };
+    const QByteArray own = png(0xff112233), shared = png(0xff445566);
+    for (const QByteArray &bytes : {own, shared})
+        QCOMPARE(httpRequest(node(0).url(), "POST", QStringLiteral("/api/walls/gone/images"), imageTokenOf(ada), bytes).status,
+                 201);
+    TestClient elsewhere;
+    QVERIFY(elsewhere.connectAs(node(1).url(), QStringLiteral("Elsewhere")));
+    QVERIFY(elsewhere.join(QStringLiteral("kept")));
+    QCOMPARE(httpRequest(node(1).url(), "POST", QStringLiteral("/api/walls/kept/images"), imageTokenOf(elsewhere), shared)
+                 .status,
+             201);
+    auto imageKey = [](const QByteArray &bytes) {
+        return "scrawl:image:" + QCryptographicHash::hash(bytes, QCryptographicHash::Sha256).toHex();
+    };
 
     // Only the owner may; Grace (a member, on the other server) is refused.
     pb::Envelope del;
@@ -663,6 +686,15 @@ void TestCluster::theOwnerDeletesAWallOnEveryServer()
     for (const char *key : {"meta", "log", "snap", "chat", "access", "roles", "kicks"})
         QVERIFY2(m_redis->call({"EXISTS", prefix + key}) == ":0\r\n", key);
     QCOMPARE(m_redis->call({"HEXISTS", "scrawl:walls", "gone"}), QByteArray(":0\r\n"));
+    // Its own image's bytes went with it; the one another wall links stays, for that wall.
+    QCOMPARE(m_redis->call({"EXISTS", imageKey(own)}), QByteArray(":0\r\n"));
+    QCOMPARE(m_redis->call({"HGET", imageKey(shared), "walls"}), QByteArray("$1\r\n1\r\n"));
+    const HttpReply kept = httpRequest(node(1).url(), "GET",
+                                       QStringLiteral("/api/walls/kept/images/")
+                                           + QString::fromLatin1(QCryptographicHash::hash(shared, QCryptographicHash::Sha256).toHex()),
+                                       imageTokenOf(elsewhere));
+    QCOMPARE(kept.status, 200);
+    QCOMPARE(kept.body, shared);
     QTRY_VERIFY(!node(0).loadedRoom(QStringLiteral("gone")) && !node(1).loadedRoom(QStringLiteral("gone")));
     // The name is free: joining it makes a new, empty wall, owned by whoever made it.
     TestClient again;

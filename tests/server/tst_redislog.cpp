@@ -695,6 +695,7 @@ void TestRedisLog::anImageIsStoredOnceAndAWallsImagesKeepWithinItsBudget()
     QCOMPARE(add("2", "aa", 60), QByteArray("*1\r\n$2\r\nok\r\n"));
     QCOMPARE(redis.call({"HGET", "scrawl:wall-images:2", "@total"}), QByteArray("$2\r\n60\r\n"));
     QCOMPARE(redis.call({"HGET", "scrawl:image:aa", "size"}), QByteArray("$2\r\n60\r\n"));
+    QCOMPARE(redis.call({"HGET", "scrawl:image:aa", "walls"}), QByteArray("$1\r\n2\r\n")); // linked by two
 }
 
 namespace {
