@@ -28,16 +28,6 @@ struct Setup
     int servers = 0; // 0: the single server on SQLite
 };
 
-std::vector<double> numbers(const std::string &text)
-{
-    std::vector<double> out;
-    std::stringstream in(text);
-    std::string item;
-    while (std::getline(in, item, ','))
-        out.push_back(std::atof(item.c_str()));
-    return out;
-}
-
 void report(const Setup &setup, int n, int p, double offered, const StepResult &r, const Fanout &fan,
             double redisCpu /* share of a core */)
 {
@@ -72,7 +62,7 @@ int runClusterFanout(const Args &args)
     const int p = std::min(n, int(args.integer("publishers", 20)));
     // Deliveries/s offered (ops/s x N): a load the single server carries with room to spare on
     // this machine, and one four times that.
-    const std::vector<double> loads = numbers(args.text("loads", quick ? "20000,80000" : "20000,80000,160000"));
+    const std::vector<double> loads = parseNumbers(args.text("loads", quick ? "20000,80000" : "20000,80000,160000"));
     const double warmup = args.number("warmup", quick ? 0.5 : 1);
     const double window = args.number("window", quick ? 3 : 6);
     const int serverCpu = int(args.integer("server-cpu", -1));

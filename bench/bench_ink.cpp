@@ -26,16 +26,6 @@ namespace scrawl::bench {
 
 namespace {
 
-std::vector<double> parseNumbers(const std::string &text)
-{
-    std::vector<double> out;
-    std::stringstream in(text);
-    std::string item;
-    while (std::getline(in, item, ','))
-        out.push_back(std::atof(item.c_str()));
-    return out;
-}
-
 // A FaultProxy in Slow mode on a thread of its own (its sockets need an event loop; the
 // benchmark's clients block).
 class DelayProxy

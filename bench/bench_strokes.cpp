@@ -38,16 +38,6 @@ size_t deltaCost(const std::vector<FixedPoint> &points)
     return google::protobuf::internal::WireFormatLite::SInt32Size(deltas);
 }
 
-std::vector<double> parseList(const std::string &text)
-{
-    std::vector<double> out;
-    std::stringstream in(text);
-    std::string item;
-    while (std::getline(in, item, ','))
-        out.push_back(std::atof(item.c_str()));
-    return out;
-}
-
 // Reads until `count` op envelopes have arrived on ws.
 bool awaitOps(RawWs &ws, size_t count)
 {
@@ -77,7 +67,7 @@ int runStrokes(const Args &args)
     Batching batching;
     batching.delayMs = args.number("batch-ms", batching.delayMs);
     batching.points = int(args.integer("batch-points", batching.points));
-    const std::vector<double> rates = parseList(args.text("hz", "120,200,240"));
+    const std::vector<double> rates = parseNumbers(args.text("hz", "120,200,240"));
     pinSelf(int(args.integer("client-cpu", 1)));
     ServerProcess server = ServerProcess::start(ServerKind::Scrawl, int(args.integer("server-cpu", 0)));
 

@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sstream>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -261,6 +263,16 @@ double percentile(std::vector<double> &values, double p)
 double median(std::vector<double> values)
 {
     return percentile(values, 50);
+}
+
+std::vector<double> parseNumbers(const std::string &text)
+{
+    std::vector<double> out;
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ','))
+        out.push_back(std::atof(item.c_str()));
+    return out;
 }
 
 } // namespace scrawl::bench

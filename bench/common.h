@@ -61,6 +61,8 @@ Args parseArgs(int argc, char **argv, int first);
 
 double percentile(std::vector<double> &values, double p); // sorts; p in [0, 100]
 double median(std::vector<double> values);
+// "1,2.5,3" -> {1, 2.5, 3} (a list option such as --loads).
+std::vector<double> parseNumbers(const std::string &text);
 
 [[noreturn]] void die(const std::string &message);
 

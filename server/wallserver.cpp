@@ -346,7 +346,7 @@ bool WallServer::loadAccess(Room *room)
 {
     // In a cluster the lock, the protection and the roles come from the wall's log, in order
     // with its ops (Cluster::applyAccess), never from here.
-    const pb::ClusterAccess governing = Cluster::governingAccess(*room);
+    const pb::ClusterAccess governing = m_cluster ? Cluster::governingAccess(*room) : pb::ClusterAccess();
     auto keepGoverning = [&] {
         if (m_cluster) {
             room->roles.clear();
