@@ -1,6 +1,8 @@
 #include "server/cluster.h"
 
 #include "core/limits.h"
+#include "server/fanout.h"
+#include "server/imagestore.h"
 #include "server/session.h"
 #include "server/wallserver.h"
 #include "server/wsconnection.h"
@@ -30,7 +32,7 @@ Problem redisProblem(const QString &why)
 } // namespace
 
 Cluster::Cluster(WallServer &server, RedisAddress address)
-    : m_server(server)
+    : WallLog(server)
     , m_address(address)
     , m_log(address)
     , m_sync(address)
@@ -130,6 +132,7 @@ bool Cluster::load(Room *room)
         return false;
     }
     room->committedSeq = room->model.seq();
+    room->epoch = newEpoch();
 
     // Follow the log from here: ops appended since come as Redis publishes them.
     auto &follower = m_followers[room];
@@ -269,6 +272,7 @@ bool Cluster::opsAfter(Room *room, std::uint64_t afterSeq, int limit, std::vecto
 
 void Cluster::unload(Room *room)
 {
+    WallLog::unload(room);
     m_cursors.erase(room->name);
     m_followers.erase(room);
     m_rosters.erase(room);
@@ -302,6 +306,13 @@ std::optional<Problem> Cluster::append(Room *room, Session *origin, pb::Op op, A
 {
     if (auto p = backlogProblem(m_appendingBytes, m_server.options().maxUncommittedBytes, m_log))
         return p;
+    // Uploads are not in the log: whether the bytes are there is asked here, before the op
+    // has a place (a hash of the wrong length is the op's shape, checked at its turn).
+    if (op.has_image_add() && op.image_add().hash().size() == 32) {
+        if (auto p = m_server.checkUploaded(room, op))
+            return p;
+    }
+    WallServer::stamp(origin, &op);
     queue(room, origin, op.author(), origin ? op.client_op_id() : 0, op.client_op_id(),
           QByteArray::fromStdString(op.SerializeAsString()), op.has_chat(), std::move(appended));
     return std::nullopt;
@@ -347,33 +358,6 @@ void Cluster::queue(Room *room, Session *origin, std::uint64_t author, std::uint
     m_appendingBytes += std::uint64_t(out.bytes.size());
     m_outgoing.push_back(std::move(out));
     pump();
-}
-
-pb::ClusterAccess Cluster::governingAccess(const Room &room)
-{
-    pb::ClusterAccess access;
-    access.set_locked(room.access.locked);
-    access.set_protected_work(room.access.protectedWork);
-    for (const auto &[user, role] : room.roles) {
-        pb::ClusterRole *r = access.add_roles();
-        r->set_user(user);
-        r->set_role(role);
-    }
-    return access;
-}
-
-void Cluster::applyAccess(Room *room, const pb::ClusterAccess &change)
-{
-    if (change.has_locked())
-        room->access.locked = change.locked();
-    if (change.has_protected_work())
-        room->access.protectedWork = change.protected_work();
-    for (const pb::ClusterRole &r : change.roles()) {
-        if (pb::Role_IsValid(r.role()) && r.role() > pb::ROLE_MEMBER)
-            room->roles[r.user()] = pb::Role(r.role());
-        else
-            room->roles.erase(r.user());
-    }
 }
 
 void Cluster::pump()
@@ -445,7 +429,7 @@ void Cluster::answered(std::uint64_t id, std::uint64_t generation, RedisWallLog:
     }
 }
 
-void Cluster::answerResend(Room *room, Session *session, const pb::Op &op)
+std::optional<Problem> Cluster::answerResend(Room *room, Session *session, const pb::Op &op)
 {
     QPointer<Session> guard(session);
     const std::uint64_t author = session->userId();
@@ -485,6 +469,7 @@ void Cluster::answerResend(Room *room, Session *session, const pb::Op &op)
         *env.mutable_op() = std::move(stored);
         guard->send(serialize(env));
     });
+    return std::nullopt;
 }
 
 void Cluster::land(Room *room, std::uint64_t seq, const QByteArray &bytes, bool live)
@@ -503,9 +488,7 @@ void Cluster::land(Room *room, std::uint64_t seq, const QByteArray &bytes, bool 
     const std::uint64_t author = op.author();
     // Checked against the wall as it stands at this op's turn: every server decides the same.
     if (!problem)
-        problem = room->model.check(op, author);
-    if (!problem && author != 0)
-        problem = m_server.checkPermission(room, author, op);
+        problem = m_server.checkAtTurn(room, author, op);
     if (problem) {
         pb::Op none;
         none.set_seq(seq);
@@ -530,10 +513,10 @@ void Cluster::land(Room *room, std::uint64_t seq, const QByteArray &bytes, bool 
         room->opBytesSinceSnapshot += op.ByteSizeLong();
         return;
     }
-    m_server.fanOut(room, std::move(op));
-    m_server.runCommitWaiters();
+    m_server.landed(room, std::move(op));
+    runWaiters();
     scheduleFlush();
-    storeSnapshotIfDue(room);
+    storeSnapshotIfDue(room, false);
 }
 
 void Cluster::landAccess(Room *room, std::uint64_t seq, const QByteArray &bytes, bool live)
@@ -562,11 +545,11 @@ void Cluster::landAccess(Room *room, std::uint64_t seq, const QByteArray &bytes,
         room->opBytesSinceSnapshot += bytes.size();
         return;
     }
-    m_server.fanOut(room, std::move(none));
+    m_server.landed(room, std::move(none));
     m_server.broadcastWallState(room, false);
-    m_server.runCommitWaiters();
+    runWaiters();
     scheduleFlush();
-    storeSnapshotIfDue(room);
+    storeSnapshotIfDue(room, false);
 }
 
 void Cluster::scheduleFlush()
@@ -580,8 +563,10 @@ void Cluster::scheduleFlush()
     }, Qt::QueuedConnection);
 }
 
-void Cluster::storeSnapshotIfDue(Room *room)
+void Cluster::storeSnapshotIfDue(Room *room, bool closing)
 {
+    if (closing)
+        return;
     // As often as the single server's: after snapshotEveryOps ops and at least as many bytes
     // of them as the last snapshot weighed. Every server may store one; Redis keeps the newest.
     const std::uint64_t seq = room->model.seq();
@@ -643,7 +628,8 @@ bool Cluster::readChat(const std::vector<QByteArray> &command, const QString &wa
     return true;
 }
 
-bool Cluster::chatBefore(const QString &wall, std::uint64_t beforeSeq, int limit, std::vector<pb::Op> *out)
+bool Cluster::chatBefore(const QString &wall, std::int64_t, std::uint64_t beforeSeq, int limit,
+                         std::vector<pb::Op> *out)
 {
     if (beforeSeq == 1)
         return true;
@@ -653,7 +639,8 @@ bool Cluster::chatBefore(const QString &wall, std::uint64_t beforeSeq, int limit
                     wall, out);
 }
 
-bool Cluster::chatAfter(const QString &wall, std::uint64_t afterSeq, int limit, std::vector<pb::Op> *out)
+bool Cluster::chatAfter(const QString &wall, std::int64_t, std::uint64_t afterSeq, int limit,
+                        std::vector<pb::Op> *out)
 {
     return readChat({"XRANGE", RedisWallLog::keyPrefix(wall) + "chat", QByteArray::number(afterSeq + 1) + "-0", "+",
                      "COUNT", QByteArray::number(std::max(1, limit))},
@@ -732,7 +719,7 @@ void Cluster::onLive(Room *room, const QByteArray &server, const QByteArray &pay
             *presence.mutable_presence()->mutable_member() = m;
             presence.mutable_presence()->mutable_member()->set_role(room->roleOf(m.user_id()));
             presence.mutable_presence()->set_online(online);
-            m_server.broadcast(room, serialize(presence));
+            fanout::broadcast(room->members, serialize(presence));
         };
         for (const pb::Member &m : r.members) {
             if (change[m.user_id()] < 0) {
@@ -757,7 +744,7 @@ void Cluster::onLive(Room *room, const QByteArray &server, const QByteArray &pay
             const qsizetype size = qsizetype((quint32(p[0]) << 24) | (quint32(p[1]) << 16) | (quint32(p[2]) << 8) | p[3]);
             if (size > payload.size() - at - 4)
                 return; // cut short: not from a server of ours
-            m_server.broadcast(room, payload.sliced(at + 4, size));
+            fanout::broadcast(room->members, payload.sliced(at + 4, size));
             at += 4 + size;
         }
         scheduleFlush();
@@ -828,7 +815,7 @@ void Cluster::refreshPresence()
                 pb::Envelope gone;
                 *gone.mutable_presence()->mutable_member() = m;
                 gone.mutable_presence()->set_online(false);
-                m_server.broadcast(room, serialize(gone));
+                fanout::broadcast(room->members, serialize(gone));
             }
             it = rosters.erase(it);
         }

@@ -1,7 +1,7 @@
 #pragma once
 
-// A scrawl-server's part in a cluster (scrawl-server --redis): the order of its walls' ops is
-// decided in Redis, not here. An op a member sends is stamped and appended to the wall's shared
+// A scrawl-server's part in a cluster (scrawl-server --redis), and its wall log (server/walllog.h):
+// the order of its walls' ops is decided in Redis, not here. An op a member sends is stamped and appended to the wall's shared
 // log (RedisWallLog::append); every server, this one included, gets the wall's ops back from
 // the log in seq order (WallLogFollower) and lands each: checks it against the wall as it stands
 // at its turn, applies it or makes it a void (its seq kept, no change), and sends it to its own
@@ -22,6 +22,7 @@
 #include "proto/cluster.pb.h"
 #include "server/logfollower.h"
 #include "server/redislog.h"
+#include "server/walllog.h"
 
 #include <QElapsedTimer>
 #include <QObject>
@@ -40,7 +41,7 @@ class Room;
 class Session;
 class WallServer;
 
-class Cluster : public QObject
+class Cluster : public WallLog
 {
     Q_OBJECT
 
@@ -48,7 +49,7 @@ public:
     Cluster(WallServer &server, RedisAddress address);
     ~Cluster() override;
 
-    void start();
+    void start() override;
     // Connected to Redis, the function library loaded.
     bool ready() const { return m_log.isReady(); }
     QString problem() const { return m_log.problem(); }
@@ -60,16 +61,15 @@ public:
 
     // Loads `room` (its name and id set) from Redis and follows its log. False when Redis could
     // not be read.
-    bool load(Room *room);
-    void unload(Room *room);
+    bool load(Room *room) override;
+    void unload(Room *room) override;
 
     // Appends a stamped op from `origin` (nullptr: the HTTP API). Ops go to Redis in the order
     // given, pipelined; while Redis cannot be reached they are held, and appended again (same
     // client op id, so that one that did reach Redis is not appended twice) once it is back.
     // Refused at once only when more than maxUncommittedBytes wait. `appended` (if given) is
     // told the op's seq once Redis took it (it lands on this server later), or why it did not.
-    using Appended = std::function<void(std::uint64_t seq, std::optional<Problem> refused)>;
-    std::optional<Problem> append(Room *room, Session *origin, pb::Op op, Appended appended = {});
+    std::optional<Problem> append(Room *room, Session *origin, pb::Op op, Appended appended = {}) override;
     // Ops given to append() and not yet answered by Redis (held or on their way).
     size_t waitingOps() const { return m_outgoing.size(); }
     // The ops after `afterSeq` up to the wall's landed seq, as this server landed them (voids
@@ -77,13 +77,23 @@ public:
     // False when Redis cannot be read, or the log no longer holds the op after `afterSeq`
     // (trimmed behind a snapshot) or this server does not know how it landed (from before the
     // snapshot it loaded the wall from): the joiner gets the snapshot instead.
-    bool opsAfter(Room *room, std::uint64_t afterSeq, int limit, std::vector<pb::Op> *out);
-    // Answers an op resent with a client op id already landed: with the op as the log holds it.
-    void answerResend(Room *room, Session *session, const pb::Op &op);
+    bool opsAfter(Room *room, std::uint64_t afterSeq, int limit, std::vector<pb::Op> *out) override;
+    // Answers an op resent with a client op id already landed: with the op as the log holds it
+    // (later: it is read from Redis without blocking).
+    std::optional<Problem> answerResend(Room *room, Session *session, const pb::Op &op) override;
     // Chat kept in Redis (cluster_chat_keep of a wall's newest messages): with seq < beforeSeq
     // (0: the newest), newest first; or with seq > afterSeq, oldest first. At most `limit`.
-    bool chatBefore(const QString &wall, std::uint64_t beforeSeq, int limit, std::vector<pb::Op> *out);
-    bool chatAfter(const QString &wall, std::uint64_t afterSeq, int limit, std::vector<pb::Op> *out);
+    bool chatBefore(const QString &wall, std::int64_t wallId, std::uint64_t beforeSeq, int limit,
+                    std::vector<pb::Op> *out) override;
+    bool chatAfter(const QString &wall, std::int64_t wallId, std::uint64_t afterSeq, int limit,
+                   std::vector<pb::Op> *out) override;
+    // Every server may store a wall's snapshot as it goes (Redis keeps the newest): none is
+    // stored for closing.
+    void storeSnapshotIfDue(Room *room, bool closing) override;
+    // Ops waiting for Redis are not waited for: they were not acknowledged, and their authors
+    // send them again to whichever server they reach next.
+    bool healthy() const override { return ready(); }
+    QString lastError() const override { return problem(); }
     // A cursor envelope of `user`'s for the wall's members on other servers: held until the
     // frame ends (kClusterCursorFrameMs), when the newest of each person's go in one message.
     void publishCursor(Room *room, std::uint64_t user, const QByteArray &envelope);
@@ -106,15 +116,12 @@ public:
     // Appends a change of what decides which ops the wall takes (lock, protection, roles) to its
     // log; it takes effect on every server, this one included, when it lands. `by` (if given)
     // is told if it could not be stored.
-    std::optional<Problem> changeAccess(Room *room, Session *by, const pb::ClusterAccess &change);
+    std::optional<Problem> changeAccess(Room *room, Session *by, const pb::ClusterAccess &change) override;
+    bool governsAccess() const override { return true; }
     // Deletes the wall in Redis (its keys and names), after the ops this server appended to it
     // before; every server, as the deletion reaches it, ends its members' sessions and forgets
     // the wall. `by` is told if it could not be done.
-    std::optional<Problem> deleteWall(Room *room, Session *by);
-    // The wall's lock, protection and roles as they stand (all of them: a snapshot's).
-    static pb::ClusterAccess governingAccess(const Room &room);
-    // Applies what `change` holds to the wall's lock, protection and roles.
-    static void applyAccess(Room *room, const pb::ClusterAccess &change);
+    std::optional<Problem> deleteWall(Room *room, Session *by) override;
     // Log entries that are access changes start with a zero byte, which no serialised op does
     // (protobuf has no field 0); the ClusterAccess follows.
     static bool isAccessEntry(const QByteArray &bytes) { return !bytes.isEmpty() && bytes.front() == '\0'; }
@@ -129,7 +136,6 @@ private:
     void queue(Room *room, Session *origin, std::uint64_t author, std::uint64_t clientOpId,
                std::uint64_t originClientOpId, QByteArray bytes, bool chat, Appended appended,
                std::int64_t deletesWall = 0);
-    void storeSnapshotIfDue(Room *room);
     void resynchronise(Room *room, const QString &why);
     void scheduleFlush();
     void onLive(Room *room, const QByteArray &server, const QByteArray &payload);
@@ -156,7 +162,6 @@ private:
     };
     bool readChat(const std::vector<QByteArray> &command, const QString &wall, std::vector<pb::Op> *out);
 
-    WallServer &m_server;
     RedisAddress m_address;
     RedisWallLog m_log;
     RedisSyncConnection m_sync;

@@ -1,10 +1,12 @@
 #include "server/wallserver.h"
 
 #include "server/cluster.h"
+#include "server/fanout.h"
 #include "server/httpfront.h"
 #include "server/redisdirectory.h"
 #include "server/imagestore.h"
 #include "server/session.h"
+#include "server/sqlitewalllog.h"
 #include "server/wsconnection.h"
 
 #include <QElapsedTimer>
@@ -168,9 +170,13 @@ bool WallServer::start(QString *error)
         auto directory = std::make_unique<RedisDirectory>(*address);
         m_directory = directory.get();
         m_sharedDirectory = std::move(directory);
-        m_cluster = std::make_unique<Cluster>(*this, *address);
-        m_cluster->start();
+        auto cluster = std::make_unique<Cluster>(*this, *address);
+        m_cluster = cluster.get();
+        m_log = std::move(cluster);
+    } else {
+        m_log = std::make_unique<SqliteWallLog>(*this, *m_storage);
     }
+    m_log->start();
     if (!m_options.tlsCertFile.isEmpty() || !m_options.tlsKeyFile.isEmpty()) {
         if (m_options.tlsCertFile.isEmpty() || m_options.tlsKeyFile.isEmpty()) {
             *error = QStringLiteral("TLS needs both --tls-cert and --tls-key.");
@@ -204,28 +210,23 @@ bool WallServer::start(QString *error)
 
 void WallServer::stop()
 {
-    if (!m_storage)
-        return;
+    if (!m_storage || !m_log)
+        return; // never started
     // Everything sequenced is committed and broadcast (and joins waiting for it answered)
     // before anybody is told to go.
-    flush();
-    m_waiters.clear();
-    for (auto &[name, room] : m_rooms) {
-        if (!m_cluster) // a cluster's snapshots are stored as it goes, by any of its servers
-            storeSnapshotIfDue(room.get(), true);
-    }
+    m_log->flush();
+    for (auto &[name, room] : m_rooms)
+        m_log->storeSnapshotIfDue(room.get(), true);
+    m_log->close();
     const auto sessions = m_sessions;
     for (Session *s : sessions)
         s->fail({pb::SHUTTING_DOWN, QStringLiteral("The server is shutting down; reconnect in a "
                                                    "moment."), {}});
     m_hub->flush(); // the close frames, as far as the sockets take them now
     m_sessions.clear();
-    if (m_cluster) {
-        for (auto &[name, room] : m_rooms)
-            m_cluster->unload(room.get());
-    }
+    for (auto &[name, room] : m_rooms)
+        m_log->unload(room.get());
     m_rooms.clear();
-    m_cluster.reset();
     delete m_http;
     m_http = nullptr;
     m_liveness.stop();
@@ -233,6 +234,8 @@ void WallServer::stop()
     m_storageRetry.stop();
     m_images.reset(); // waits for uploads being stored
     m_storage->close(); // ends the commit thread (nothing is queued: flushed above)
+    m_cluster = nullptr;
+    m_log.reset(); // after the commit thread, which may still answer about a snapshot
     m_directory = nullptr;
     m_sharedDirectory.reset();
     m_storage.reset();
@@ -241,15 +244,23 @@ void WallServer::stop()
 bool WallServer::chatBefore(const QString &wall, std::int64_t wallId, std::uint64_t beforeSeq, int limit,
                             std::vector<pb::Op> *out)
 {
-    return m_cluster ? m_cluster->chatBefore(wall, beforeSeq, limit, out)
-                     : m_storage->chatBefore(wallId, beforeSeq, limit, out);
+    return m_log->chatBefore(wall, wallId, beforeSeq, limit, out);
 }
 
 bool WallServer::chatAfter(const QString &wall, std::int64_t wallId, std::uint64_t afterSeq, int limit,
                            std::vector<pb::Op> *out)
 {
-    return m_cluster ? m_cluster->chatAfter(wall, afterSeq, limit, out)
-                     : m_storage->chatAfter(wallId, afterSeq, limit, out);
+    return m_log->chatAfter(wall, wallId, afterSeq, limit, out);
+}
+
+bool WallServer::storageHealthy() const
+{
+    return m_log->healthy();
+}
+
+void WallServer::whenStored(Room *room, std::function<void(bool)> run)
+{
+    m_log->whenStored(room, std::move(run));
 }
 
 bool WallServer::isOnWall(const QString &wall, const Room *room, std::uint64_t user) const
@@ -330,7 +341,7 @@ Room *WallServer::room(const QString &name, bool create, Problem *problem)
                     {}};
         return nullptr;
     }
-    if (!reloadRoom(room.get())) {
+    if (!m_log->load(room.get())) {
         *problem = {pb::STORAGE_UNAVAILABLE,
                     QStringLiteral("The server cannot read the wall right now (storage error); "
                                    "try again later."),
@@ -346,11 +357,12 @@ bool WallServer::loadAccess(Room *room)
 {
     // In a cluster the lock, the protection and the roles come from the wall's log, in order
     // with its ops (Cluster::applyAccess), never from here.
-    const pb::ClusterAccess governing = m_cluster ? Cluster::governingAccess(*room) : pb::ClusterAccess();
+    const bool fromLog = m_log->governsAccess();
+    const pb::ClusterAccess governing = fromLog ? governingAccess(*room) : pb::ClusterAccess();
     auto keepGoverning = [&] {
-        if (m_cluster) {
+        if (fromLog) {
             room->roles.clear();
-            Cluster::applyAccess(room, governing);
+            applyAccess(room, governing);
         }
     };
     if (auto access = m_directory->wallAccess(room->wallId)) {
@@ -364,7 +376,7 @@ bool WallServer::loadAccess(Room *room)
         if (!m_directory->saveWallAccess(room->wallId, room->access))
             return false;
     }
-    if (!m_cluster) {
+    if (!fromLog) {
         room->roles.clear();
         for (const auto &[user, role] : m_directory->roles(room->wallId)) {
             if (pb::Role_IsValid(role) && role != pb::ROLE_MEMBER)
@@ -403,24 +415,19 @@ int WallServer::unloadIdleRooms()
         // Kicks are stored (Storage::kicks) and come back with the wall. A wall with ops or a
         // join waiting for a commit stays until it landed: an unloaded wall is exactly what
         // storage holds.
-        const bool waitedFor = std::any_of(m_waiters.begin(), m_waiters.end(),
-                                           [r](const CommitWaiter &w) { return w.room == r; });
-        if (!r->members.empty() || r->idle.elapsed() < m_options.wallIdleUnloadMs
-            || r->uncommittedOps > 0 || waitedFor) {
+        if (!r->members.empty() || r->idle.elapsed() < m_options.wallIdleUnloadMs || m_log->holdsWork(r)) {
             ++it;
             continue;
         }
         // A snapshot that is due is stored first (a part per pass, as always); the wall goes at
         // a later sweep, once it is written.
-        if (!m_cluster)
-            storeSnapshotIfDue(r, false);
-        if (r->snapshotWrite) {
+        m_log->storeSnapshotIfDue(r, false);
+        if (m_log->holdsWork(r)) {
             ++it;
             continue;
         }
         qCDebug(lcServer) << "unloading wall" << r->name << "idle for" << r->idle.elapsed() << "ms";
-        if (m_cluster)
-            m_cluster->unload(r);
+        m_log->unload(r);
         it = m_rooms.erase(it);
         ++unloaded;
     }
@@ -469,9 +476,9 @@ void WallServer::markUnavailable(Room *room)
     // a stored op and no snapshot saves what was never stored. committedSeq stays: it is what
     // the members have seen.
     qCWarning(lcServer) << "wall" << room->name << "is unavailable: storage cannot reload it:"
-                        << m_storage->lastError();
+                        << m_log->lastError();
     room->unavailable = true;
-    room->epoch = ++m_epochs;
+    room->epoch = m_log->newEpoch();
     room->model = WallModel();
     room->lastClientOp.clear();
     room->storedSnapshotSeq = 0;
@@ -499,8 +506,8 @@ bool WallServer::recover(Room *room, bool onUse)
         return false;
     room->lastReloadAttempt.start();
     const std::uint64_t seen = room->committedSeq;
-    if (!reloadRoom(room)) {
-        qCInfo(lcServer) << "wall" << room->name << "still unavailable:" << m_storage->lastError();
+    if (!m_log->load(room)) {
+        qCInfo(lcServer) << "wall" << room->name << "still unavailable:" << m_log->lastError();
         return false;
     }
     room->unavailable = false;
@@ -510,12 +517,12 @@ bool WallServer::recover(Room *room, bool onUse)
         // The failed commit was stored after all: the members get what they have not seen.
         std::uint64_t after = seen;
         std::vector<pb::Op> ops;
-        while (m_storage->opsAfter(room->wallId, after, 2000, &ops) && !ops.empty()) {
+        while (m_log->opsAfter(room, after, 2000, &ops) && !ops.empty()) {
             for (pb::Op &op : ops) {
                 after = op.seq();
                 pb::Envelope env;
                 *env.mutable_op() = std::move(op);
-                broadcast(room, serialize(env));
+                fanout::broadcast(room->members, serialize(env));
             }
             ops.clear();
         }
@@ -539,63 +546,6 @@ void WallServer::retryUnavailable()
         left |= !recover(room.get(), false);
     if (!left)
         m_storageRetry.stop();
-}
-
-bool WallServer::reloadRoom(Room *room)
-{
-    if (m_cluster) {
-        if (!m_cluster->load(room))
-            return false;
-        room->epoch = ++m_epochs;
-        return true;
-    }
-    QElapsedTimer timer;
-    timer.start();
-    WallModel model;
-    std::uint64_t snapshotSeq = 0;
-    qsizetype snapshotBytes = 0;
-    std::uint64_t opBytes = 0;
-    if (auto bytes = m_storage->latestSnapshot(room->wallId)) {
-        pb::WallSnapshot snap;
-        if (snap.ParseFromArray(bytes->constData(), int(bytes->size())) && !model.load(snap)) {
-            snapshotSeq = snap.seq();
-            snapshotBytes = bytes->size();
-        } else {
-            qCWarning(lcServer) << "wall" << room->name << "has a damaged snapshot; replaying ops";
-        }
-        if (!snapshotSeq)
-            model = WallModel();
-    }
-    model.setCapacity(m_options.wallCapacity);
-    model.setKeepsSnapshotPaths(true);
-    // Replay what came after the snapshot, in pages so memory stays bounded.
-    std::uint64_t after = snapshotSeq;
-    for (;;) {
-        std::vector<pb::Op> ops;
-        if (!m_storage->opsAfter(room->wallId, after, 5000, &ops))
-            return false;
-        if (ops.empty())
-            break;
-        for (const pb::Op &op : ops) {
-            model.apply(op);
-            opBytes += op.ByteSizeLong();
-        }
-        after = ops.back().seq();
-    }
-    room->model = std::move(model);
-    room->epoch = ++m_epochs;
-    room->committedSeq = room->model.seq();
-    room->storedSnapshotSeq = snapshotSeq;
-    room->storedSnapshotBytes = snapshotBytes;
-    room->opBytesSinceSnapshot = opBytes;
-    room->snapshotCacheSeq = ~std::uint64_t(0);
-    room->dropSnapshotWrite();
-    room->lastClientOp.clear();
-    for (const auto &[author, id] : m_storage->lastClientOpIds(room->wallId))
-        room->lastClientOp[author] = id;
-    qCInfo(lcServer) << "loaded wall" << room->name << "at seq" << room->model.seq() << "in"
-                     << timer.elapsed() << "ms";
-    return true;
 }
 
 void WallServer::adopt(WsConnection *connection, const QHostAddress &peer)
@@ -765,19 +715,15 @@ void WallServer::continueJoin(Session *session, Room *r, const pb::Join &join,
         if (!r->access.ownerTokenHash.isEmpty()
             && constantTimeEquals(sha256(ownerToken), r->access.ownerTokenHash)) {
             // The token proves ownership for a new identity (another machine, lost settings).
-            if (m_cluster) {
-                // Theirs at once here (their ops follow it into the log); everywhere when it
-                // lands.
-                r->roles[user] = pb::ROLE_OWNER;
-                pb::ClusterAccess change;
-                pb::ClusterRole *owner = change.add_roles();
-                owner->set_user(user);
-                owner->set_role(pb::ROLE_OWNER);
-                if (m_cluster->changeAccess(r, nullptr, change))
-                    r->roles.erase(user);
-            } else if (m_directory->setRole(r->wallId, user, pb::ROLE_OWNER)) {
-                r->roles[user] = pb::ROLE_OWNER;
-            }
+            // Theirs at once here (in a cluster their ops follow it into the log); everywhere
+            // when it lands.
+            r->roles[user] = pb::ROLE_OWNER;
+            pb::ClusterAccess change;
+            pb::ClusterRole *owner = change.add_roles();
+            owner->set_user(user);
+            owner->set_role(pb::ROLE_OWNER);
+            if (m_log->changeAccess(r, nullptr, change))
+                r->roles.erase(user);
         } else {
             qCInfo(lcServer) << "user" << user << "presented a wrong owner token for" << r->name;
         }
@@ -895,7 +841,7 @@ void WallServer::finishJoin(Session *session, Room *r, const pb::Join &join,
     }
     session->setJoinPending(true);
     QPointer<Session> guard(session);
-    afterCommits(r, [this, guard, r, join, ownerToken, apiToken, head, snapshot](bool sameState) {
+    m_log->whenStored(r, [this, guard, r, join, ownerToken, apiToken, head, snapshot](bool sameState) {
         if (!guard || guard->state() != Session::State::Ready || !m_storage)
             return;
         guard->setJoinPending(false);
@@ -936,8 +882,7 @@ void WallServer::answerJoin(Session *session, Room *r, const pb::Join &join,
         pb::Envelope presence;
         *presence.mutable_presence()->mutable_member() = session->member();
         presence.mutable_presence()->set_online(true);
-        const QByteArray bytes = serialize(presence);
-        broadcast(r, bytes, session);
+        fanout::broadcast(r->members, serialize(presence), session);
         if (m_cluster) {
             m_cluster->announceMembers(r); // the others tell their members (Cluster::onLive)
             m_cluster->memberJoined(r, session->userId());
@@ -963,9 +908,7 @@ void WallServer::answerJoin(Session *session, Room *r, const pb::Join &join,
         std::uint64_t after = lastSeq;
         while (!useSnapshot && after < head) {
             std::vector<pb::Op> ops;
-            const bool read = m_cluster ? m_cluster->opsAfter(r, after, 2000, &ops)
-                                        : m_storage->opsAfter(r->wallId, after, 2000, &ops);
-            if (!read || ops.empty()) {
+            if (!m_log->opsAfter(r, after, 2000, &ops) || ops.empty()) {
                 useSnapshot = true;
                 break;
             }
@@ -1019,8 +962,7 @@ void WallServer::leave(Session *session)
     pb::Envelope presence;
     *presence.mutable_presence()->mutable_member() = session->member();
     presence.mutable_presence()->set_online(false);
-    const QByteArray bytes = serialize(presence);
-    broadcast(r, bytes);
+    fanout::broadcast(r->members, serialize(presence));
     if (m_cluster) {
         m_cluster->announceMembers(r);
         m_cluster->memberLeft(r, session->userId());
@@ -1051,7 +993,7 @@ std::optional<Problem> WallServer::submit(Room *room, Session *session, pb::Op o
             if (room->committedSeq >= room->model.seq())
                 return answerResend(room, session, op);
             QPointer<Session> guard(session);
-            afterCommits(room, [this, guard, room, op](bool sameState) {
+            m_log->whenStored(room, [this, guard, room, op](bool sameState) {
                 if (!guard || guard->state() != Session::State::Ready || !m_storage)
                     return;
                 // Refused and reloaded meanwhile: from the start, on the wall as storage holds
@@ -1064,56 +1006,9 @@ std::optional<Problem> WallServer::submit(Room *room, Session *session, pb::Op o
             return std::nullopt;
         }
     }
-    if (m_cluster) {
-        // In a cluster the order is the shared log's: what depends on the wall is checked when
-        // the op's turn comes, on every server alike (Cluster::land).
-        stamp(session, &op);
-        return m_cluster->append(room, session, std::move(op));
-    }
-    // A new op (a resend above is answered whatever the backlog: refusing it would make the
-    // app send it again as a new one).
-    if (m_uncommittedBytes >= m_options.maxUncommittedBytes)
-        return Problem{pb::STORAGE_UNAVAILABLE,
-                       QStringLiteral("The server is waiting for its disk: %1 MiB of changes wait to "
-                                      "be stored (limit %2); this one was not applied, send it again "
-                                      "in a moment.")
-                           .arg(double(m_uncommittedBytes) / (1024 * 1024), 0, 'f', 1)
-                           .arg(QLatin1String(limits::kMaxUncommittedBytesName)),
-                       QString::fromLatin1(limits::kMaxUncommittedBytesName)};
-    // Shape and limits first (so a malformed op is named as such), then the sender's role.
-    if (auto problem = room->model.check(op, author))
-        return problem;
-    // An image op names bytes uploaded over HTTP before it (answered once stored): so an
-    // acknowledged image is always on disk, and a hash alone gives nobody another wall's image.
-    if (op.has_image_add()
-        && !m_images->has(room->wallId, QByteArray::fromStdString(op.image_add().hash())))
-        return Problem{pb::INVALID_OP,
-                       QStringLiteral("The image %1 was never uploaded to this wall; upload it "
-                                      "(POST /api/walls/NAME/images) before placing it.")
-                           .arg(QString::fromLatin1(
-                               QByteArray::fromStdString(op.image_add().hash()).toHex())),
-                       {}};
-    if (session) {
-        if (auto problem = checkPermission(room, author, op))
-            return problem;
-    }
-
-    stamp(session, &op);
-    op.set_seq(room->model.seq() + 1);
-    room->model.apply(op);
-    if (session)
-        room->lastClientOp[author] = op.client_op_id();
-    ++room->uncommittedOps;
-    const std::uint64_t bytes = op.ByteSizeLong();
-    m_uncommittedBytes += bytes;
-    // Reading stops before this op's broadcast would take the backlog past its bound (WsHub):
-    // what it will queue counts from now until it is broadcast.
-    const qint64 fanout = qint64(bytes + 8) * qint64(room->members.size());
-    m_pendingFanoutBytes += fanout;
-    m_hub->setPendingBytes(m_pendingFanoutBytes);
-    m_pending.push_back({room, std::move(op), session, room->epoch, bytes, fanout});
-    scheduleFlush();
-    return std::nullopt;
+    // A new op: its turn, and so its checks against the wall, are the log's to decide (at once
+    // on one server; in a cluster when the shared log hands it back).
+    return m_log->append(room, session, std::move(op));
 }
 
 void WallServer::submitAndWait(Room *room, pb::Op op,
@@ -1136,30 +1031,22 @@ void WallServer::submitAndWait(Room *room, pb::Op op,
         landed.set_seq(seq);
         done(std::move(landed), std::nullopt);
     };
-    if (!m_cluster) {
-        if (auto problem = submit(room, nullptr, std::move(op))) {
-            QMetaObject::invokeMethod(this, [done, problem] { done(std::nullopt, problem); }, Qt::QueuedConnection);
-            return;
-        }
-        const std::uint64_t seq = room->model.seq();
-        afterCommits(room, [answer, seq](bool stored) { answer(seq, stored); });
+    if (!recover(room, true)) {
+        QMetaObject::invokeMethod(this, [done, problem = unavailableProblem(room)] { done(std::nullopt, problem); },
+                                  Qt::QueuedConnection);
         return;
     }
-    // In a cluster: once Redis took it (its seq is known), and then once it landed here.
-    stamp(nullptr, &op);
-    auto problem = m_cluster->append(room, nullptr, std::move(op),
-                                     [this, wall = room->name, answer, done](std::uint64_t seq, std::optional<Problem> refused) {
+    // Once its place is known (on one server at once, in a cluster once Redis took it), and
+    // then once it landed here.
+    auto problem = m_log->append(room, nullptr, std::move(op),
+                                 [this, wall = room->name, answer, done](std::uint64_t seq, std::optional<Problem> refused) {
         Room *r = loadedRoom(wall);
         if (refused || !r) {
             done(std::nullopt, refused ? refused : std::optional<Problem>(Problem{pb::STORAGE_UNAVAILABLE,
                 QStringLiteral("The wall was unloaded meanwhile; try again."), {}}));
             return;
         }
-        if (r->committedSeq >= seq) {
-            answer(seq, true);
-            return;
-        }
-        m_waiters.push_back({r, r->epoch, seq, [answer, seq](bool sameState) { answer(seq, sameState); }});
+        m_log->whenLanded(r, seq, [answer, seq](bool sameState) { answer(seq, sameState); });
     });
     if (problem)
         QMetaObject::invokeMethod(this, [done, problem] { done(std::nullopt, problem); }, Qt::QueuedConnection);
@@ -1187,28 +1074,31 @@ std::optional<Problem> WallServer::answerResend(Room *room, Session *session, co
 {
     if (room->unavailable)
         return unavailableProblem(room);
-    if (m_cluster) {
-        m_cluster->answerResend(room, session, op);
+    return m_log->answerResend(room, session, op);
+}
+
+std::optional<Problem> WallServer::checkAtTurn(const Room *room, std::uint64_t author, const pb::Op &op) const
+{
+    // Shape and limits first (so a malformed op is named as such), then the sender's role.
+    if (auto problem = room->model.check(op, author))
+        return problem;
+    if (author != 0)
+        return checkPermission(room, author, op);
+    return std::nullopt;
+}
+
+std::optional<Problem> WallServer::checkUploaded(const Room *room, const pb::Op &op)
+{
+    if (!op.has_image_add())
         return std::nullopt;
-    }
-    const std::uint64_t author = session->userId();
-    if (auto stored = m_storage->findOp(room->wallId, author, op.client_op_id())) {
-        pb::Envelope env;
-        *env.mutable_op() = std::move(*stored);
-        session->send(serialize(env));
+    const QByteArray hash = QByteArray::fromStdString(op.image_add().hash());
+    if (m_images->has(room->wallId, hash))
         return std::nullopt;
-    }
-    // Never sent (a client that skipped ids), or stored longer ago than a resend can be:
-    // either way it is not applied again.
-    const auto last = room->lastClientOp.find(author);
     return Problem{pb::INVALID_OP,
-                   QStringLiteral("Op %1 is not above your newest stored op (%2) and is not among "
-                                  "the wall's last %3 changes (%4); it is not applied again.")
-                       .arg(op.client_op_id())
-                       .arg(last == room->lastClientOp.end() ? 0 : last->second)
-                       .arg(limits::kResendLookbackOps)
-                       .arg(QLatin1String(limits::kResendLookbackOpsName)),
-                   QString::fromLatin1(limits::kResendLookbackOpsName)};
+                   QStringLiteral("The image %1 was never uploaded to this wall; upload it "
+                                  "(POST /api/walls/NAME/images) before placing it.")
+                       .arg(QString::fromLatin1(hash.toHex())),
+                   {}};
 }
 
 std::optional<Problem> WallServer::checkPermission(const Room *room, std::uint64_t author,
@@ -1312,7 +1202,7 @@ void WallServer::broadcastWallState(Room *room, bool changedHere)
         if (changedHere)
             m_cluster->accessChanged(room);
     }
-    broadcast(room, serialize(env));
+    fanout::broadcast(room->members, serialize(env));
 }
 
 void WallServer::reloadAccess(Room *room)
@@ -1366,28 +1256,13 @@ void WallServer::moderate(Session *session, const pb::Moderate &request)
                              {}});
             return;
         }
-        const pb::Role role = request.on() ? pb::ROLE_MODERATOR : pb::ROLE_MEMBER;
-        if (m_cluster) {
-            // Takes effect where it lands in the wall's log, on every server at once.
-            pb::ClusterAccess change;
-            pb::ClusterRole *entry = change.add_roles();
-            entry->set_user(target);
-            entry->set_role(role);
-            if (auto p = m_cluster->changeAccess(r, session, change))
-                session->refuse(*p);
-            return;
-        }
-        if (!m_directory->setRole(r->wallId, target, role)) {
-            session->refuse({pb::STORAGE_UNAVAILABLE,
-                             QStringLiteral("The server could not store the role; try again later."),
-                             {}});
-            return;
-        }
-        if (role == pb::ROLE_MEMBER)
-            r->roles.erase(target);
-        else
-            r->roles[target] = role;
-        broadcastWallState(r);
+        // Takes effect at its place in the wall's order (in a cluster, on every server at once).
+        pb::ClusterAccess change;
+        pb::ClusterRole *entry = change.add_roles();
+        entry->set_user(target);
+        entry->set_role(request.on() ? pb::ROLE_MODERATOR : pb::ROLE_MEMBER);
+        if (auto p = m_log->changeAccess(r, session, change))
+            session->refuse(*p);
         return;
     }
     case pb::Moderate::LOCK:
@@ -1399,27 +1274,13 @@ void WallServer::moderate(Session *session, const pb::Moderate &request)
                                          pb::ROLE_OWNER));
             return;
         }
-        if (m_cluster) {
-            pb::ClusterAccess change;
-            if (lock)
-                change.set_locked(request.on());
-            else
-                change.set_protected_work(request.on());
-            if (auto p = m_cluster->changeAccess(r, session, change))
-                session->refuse(*p);
-            return;
-        }
-        WallAccess access = r->access;
-        (lock ? access.locked : access.protectedWork) = request.on();
-        if (!m_directory->saveWallAccess(r->wallId, access)) {
-            session->refuse({pb::STORAGE_UNAVAILABLE,
-                             lock ? QStringLiteral("The server could not store the lock; try again later.")
-                                  : QStringLiteral("The server could not store the protection; try again later."),
-                             {}});
-            return;
-        }
-        r->access = access;
-        broadcastWallState(r);
+        pb::ClusterAccess change;
+        if (lock)
+            change.set_locked(request.on());
+        else
+            change.set_protected_work(request.on());
+        if (auto p = m_log->changeAccess(r, session, change))
+            session->refuse(*p);
         return;
     }
     case pb::Moderate::DELETE_WALL:
@@ -1469,7 +1330,7 @@ void WallServer::kick(Session *by, Room *r, std::uint64_t target)
         // Held in memory even if storage fails: the kick works until a restart.
         if (!m_directory->saveKick(r->wallId, k))
             qCWarning(lcServer) << "could not store a kick of user" << target << "from" << r->name
-                                << ":" << m_storage->lastError();
+                                << ":" << m_directory->lastError();
         qint64 &user = r->kickedUntil[target];
         user = std::max(user, until);
         if (!k.address.isEmpty())
@@ -1579,397 +1440,38 @@ void WallServer::setPassword(Session *by, Room *r, const std::string &bytes)
 
 void WallServer::deleteRoom(Room *room, Session *by)
 {
-    if (m_cluster) {
-        // Done in Redis, after the ops appended before it; every server (this one too) ends
-        // the wall's sessions as the deletion reaches it (forgetDeletedRoom).
-        if (auto p = m_cluster->deleteWall(room, by))
-            by->refuse(*p);
-        else
-            qCInfo(lcServer) << "wall" << room->name << "being deleted by user" << by->userId();
-        return;
-    }
-    // Nothing of the wall may be written after its rows are gone.
-    flush();
-    if (!m_storage->deleteWall(room->wallId)) {
-        by->refuse({pb::STORAGE_UNAVAILABLE,
-                    QStringLiteral("The server could not delete the wall (storage error); try "
-                                   "again later."),
-                    {}});
-        return;
-    }
-    qCInfo(lcServer) << "wall" << room->name << "deleted by user" << by->userId();
+    // After the ops sequenced before it; every member is told as it takes effect (at once on
+    // one server; in a cluster on every server as the deletion reaches it: forgetDeletedRoom).
     const QString name = room->name;
-    const std::vector<Session *> members = room->members;
-    for (Session *s : members) {
-        s->fail({pb::WALL_DELETED,
-                 QStringLiteral("The owner deleted the wall \"%1\"; join another wall.").arg(name),
-                 {}});
-    }
-    m_rooms.erase(name);
+    if (auto p = m_log->deleteWall(room, by))
+        by->refuse(*p);
+    else
+        qCInfo(lcServer) << "wall" << name << "deleted by user" << by->userId();
 }
 
 void WallServer::forgetDeletedRoom(Room *room)
 {
     const QString name = room->name;
-    qCInfo(lcServer) << "wall" << name << "deleted in the cluster";
     for (Session *s : std::vector<Session *>(room->members)) {
         s->fail({pb::WALL_DELETED,
                  QStringLiteral("The owner deleted the wall \"%1\"; join another wall.").arg(name),
                  {}});
     }
     // Whoever waited for the wall's ops (the HTTP API) is answered: they will not land.
-    std::vector<CommitWaiter> dropped;
-    for (auto it = m_waiters.begin(); it != m_waiters.end();) {
-        if (it->room == room) {
-            dropped.push_back(std::move(*it));
-            it = m_waiters.erase(it);
-        } else {
-            ++it;
-        }
-    }
-    for (CommitWaiter &w : dropped)
-        w.run(false);
-    m_cluster->unload(room);
+    m_log->unload(room);
     m_rooms.erase(name);
-}
-
-void WallServer::scheduleFlush()
-{
-    if (m_flushScheduled || !m_inFlight.empty())
-        return; // a batch in flight: the next one goes when it lands
-    m_flushScheduled = true;
-    // Group commit: everything sequenced in this event-loop pass goes in one transaction.
-    QMetaObject::invokeMethod(this, [this] { sendBatch(); }, Qt::QueuedConnection);
-}
-
-void WallServer::sendBatch()
-{
-    m_flushScheduled = false;
-    if (m_pending.empty() || !m_inFlight.empty() || !m_storage)
-        return;
-    std::vector<Pending> &batch = m_inFlight.emplace_back();
-    batch.swap(m_pending);
-    std::vector<PendingOp> rows;
-    rows.reserve(batch.size());
-    for (const Pending &p : batch)
-        rows.push_back({p.room->wallId, &p.op, p.epoch});
-    // On the commit thread: hand the result over to this one.
-    m_storage->appendOpsAsync(std::move(rows), [this](bool ok, const QString &error) {
-        bool post = false;
-        {
-            std::lock_guard lock(m_landedMutex);
-            m_landed.push_back({ok, error});
-            post = !std::exchange(m_landedPosted, true);
-        }
-        if (post)
-            QMetaObject::invokeMethod(this, [this] { processLanded(); }, Qt::QueuedConnection);
-    });
 }
 
 bool WallServer::flush()
 {
-    if (!m_storage)
-        return true;
-    if (m_processingLanded) {
-        qCWarning(lcServer) << "flush() while broadcasting a landed batch: not waiting";
-        return true;
-    }
-    m_flushScheduled = false;
-    bool ok = true;
-    while (!m_pending.empty() || !m_inFlight.empty()) {
-        sendBatch();
-        m_storage->waitForCommits();
-        ok &= processLanded(); // sends the next batch, if any
-    }
-    return ok;
+    return m_storage ? m_log->flush() : true;
 }
 
-bool WallServer::processLanded()
-{
-    if (m_processingLanded)
-        return true;
-    m_processingLanded = true;
-    bool ok = true;
-    for (;;) {
-        Landed result;
-        {
-            std::lock_guard lock(m_landedMutex);
-            if (m_landed.empty()) {
-                m_landedPosted = false;
-                break;
-            }
-            result = std::move(m_landed.front());
-            m_landed.pop_front();
-        }
-        if (m_inFlight.empty()) {
-            qCCritical(lcServer) << "a commit landed that was not in flight";
-            continue;
-        }
-        std::vector<Pending> batch = std::move(m_inFlight.front());
-        m_inFlight.pop_front();
-        ok &= landBatch(batch, result.ok, result.error);
-        runCommitWaiters();
-        // What gathered while this batch committed goes now.
-        sendBatch();
-    }
-    m_processingLanded = false;
-    for (auto &[name, room] : m_rooms)
-        storeSnapshotIfDue(room.get(), false);
-    commitSnapshotHeads();
-    return ok;
-}
-
-bool WallServer::landBatch(std::vector<Pending> &batch, bool ok, const QString &error)
-{
-    for (const Pending &p : batch) {
-        --p.room->uncommittedOps;
-        m_uncommittedBytes -= p.bytes;
-        m_pendingFanoutBytes -= p.fanout;
-    }
-    m_hub->setPendingBytes(m_pendingFanoutBytes);
-    if (!ok) {
-        // Nothing of this batch is stored, so nothing of it may be acknowledged: put every
-        // touched wall back to what storage holds and tell the authors.
-        m_storageHealthy = false;
-        qCWarning(lcServer) << "storage refused" << batch.size() << "ops:" << error;
-        std::vector<Room *> reload;
-        for (const Pending &p : batch) {
-            // A wall reloaded since (after an earlier refused batch) already holds what
-            // storage holds.
-            if (p.epoch == p.room->epoch
-                && std::find(reload.begin(), reload.end(), p.room) == reload.end())
-                reload.push_back(p.room);
-            if (p.origin)
-                p.origin->refuse({pb::STORAGE_UNAVAILABLE,
-                                  QStringLiteral("The server could not store your change "
-                                                 "(storage error); it was not applied. Try "
-                                                 "again later."),
-                                  {}},
-                                 p.op.client_op_id());
-        }
-        for (Room *r : reload) {
-            if (!reloadRoom(r))
-                markUnavailable(r);
-        }
-        // Ops sequenced on those walls while this batch committed were built on it: refused
-        // with it.
-        std::erase_if(m_pending, [this](const Pending &p) {
-            if (p.epoch == p.room->epoch)
-                return false;
-            --p.room->uncommittedOps;
-            m_uncommittedBytes -= p.bytes;
-            m_pendingFanoutBytes -= p.fanout;
-            if (p.origin)
-                p.origin->refuse({pb::STORAGE_UNAVAILABLE,
-                                  QStringLiteral("The server could not store your change "
-                                                 "(storage error); it was not applied. Try "
-                                                 "again later."),
-                                  {}},
-                                 p.op.client_op_id());
-            return true;
-        });
-        return false;
-    }
-    m_storageHealthy = true;
-    for (Pending &p : batch) {
-        p.room->committedSeq = p.op.seq();
-        fanOut(p.room, std::move(p.op));
-    }
-    // Corked: each member's share of this batch leaves in one write, now.
-    m_hub->flush();
-    return true;
-}
-
-void WallServer::fanOut(Room *room, pb::Op op)
+void WallServer::landed(Room *room, pb::Op op)
 {
     const std::uint64_t seq = op.seq();
-    const std::uint64_t author = op.author();
-    const bool strokeBatch = op.has_stroke_points() || op.has_stroke_end();
-    // A stroke's points and end go without their seq: every member has every op before them,
-    // in order, so it is the one after the last (3-5 bytes of a frame of 3-4 points).
-    if (strokeBatch)
-        op.clear_seq();
-    pb::Envelope env;
-    *env.mutable_op() = std::move(op);
-    // Serialised once; the same bytes go to every member, sender included (its ack).
-    const QByteArray bytes = serialize(env);
-    room->opBytesSinceSnapshot += std::uint64_t(bytes.size());
-    if (strokeBatch) {
-        // A stroke's points and end are nobody's undo target: only their author needs the
-        // client op id (to match the ack). The others get them up to 9 bytes lighter, a
-        // tenth to a third of a batch of points.
-        broadcastByAuthor(room, author, bytes, withoutClientOpId(bytes));
-    } else {
-        broadcast(room, bytes);
-    }
+    room->opBytesSinceSnapshot += std::uint64_t(fanout::sendOp(room->members, std::move(op)));
     emit opCommitted(room->name, seq);
-}
-
-void WallServer::afterCommits(Room *room, std::function<void(bool)> run)
-{
-    const std::uint64_t seq = room->model.seq();
-    if (room->committedSeq >= seq) {
-        run(true);
-        return;
-    }
-    m_waiters.push_back({room, room->epoch, seq, std::move(run)});
-}
-
-void WallServer::runCommitWaiters()
-{
-    std::vector<CommitWaiter> ready;
-    for (auto it = m_waiters.begin(); it != m_waiters.end();) {
-        if (it->room->epoch != it->epoch || it->room->committedSeq >= it->seq) {
-            ready.push_back(std::move(*it));
-            it = m_waiters.erase(it);
-        } else {
-            ++it;
-        }
-    }
-    for (CommitWaiter &w : ready)
-        w.run(w.room->epoch == w.epoch);
-}
-
-// A stored snapshot bounds what a restart replays. It waits for snapshotEveryOps ops *and* for
-// as many bytes of ops as the last snapshot weighed: a restart replays at most about one
-// snapshot's worth of ops, and a big wall in heavy use is not rewritten every few seconds
-// (snapshot writes never outweigh the ops). It is built here and stored on the commit thread,
-// a part per turn between op batches: a disk that stalls while it is written holds up no
-// client. `force` (shutting down) stores it whole, now.
-void WallServer::storeSnapshotIfDue(Room *room, bool force)
-{
-    const std::uint64_t since = room->model.seq() - room->storedSnapshotSeq;
-    if (since == 0)
-        return;
-    if (!force
-        && (room->snapshotWrite
-            || since < std::uint64_t(m_options.snapshotEveryOps)
-            || room->opBytesSinceSnapshot < std::uint64_t(room->storedSnapshotBytes)))
-        return;
-    room->dropSnapshotWrite(); // a newer one replaces it
-    Room::SnapshotWrite write;
-    write.sinceStart.start();
-    write.id = ++m_snapshotWrites;
-    write.bytes = room->snapshotBytes(); // shared, not copied: a rebuild detaches the cache
-    write.seq = room->model.seq();
-    write.opBytesAtStart = room->opBytesSinceSnapshot;
-    write.buildNs = write.sinceStart.nsecsElapsed();
-    room->snapshotWrite = std::move(write);
-    Room::SnapshotWrite &now = *room->snapshotWrite;
-    if (force) {
-        m_storage->waitForCommits(); // nothing of an earlier write is still being written
-        if (m_storage->saveSnapshot(room->wallId, now.seq, now.bytes))
-            storedSnapshot(room, now.sinceStart.nsecsElapsed() - now.buildNs);
-        else
-            room->dropSnapshotWrite();
-        return;
-    }
-    now.cancel = std::make_shared<std::atomic<bool>>(false);
-    m_storage->saveSnapshotPartsAsync(
-        room->wallId, now.bytes, now.cancel,
-        [this, wallId = room->wallId, id = now.id](bool ok, const QString &error) {
-            QMetaObject::invokeMethod(
-                this, [this, wallId, id, ok, error] { snapshotPartsStored(wallId, id, ok, error); },
-                Qt::QueuedConnection);
-        });
-}
-
-Room *WallServer::roomOfSnapshotWrite(std::int64_t wallId, std::uint64_t id)
-{
-    for (auto &[name, room] : m_rooms) {
-        if (room->wallId == wallId)
-            return room->snapshotWrite && room->snapshotWrite->id == id ? room.get() : nullptr;
-    }
-    return nullptr; // deleted or unloaded meanwhile
-}
-
-void WallServer::snapshotPartsStored(std::int64_t wallId, std::uint64_t id, bool ok, const QString &error)
-{
-    Room *room = roomOfSnapshotWrite(wallId, id);
-    if (!room)
-        return; // dropped meanwhile
-    if (!ok) {
-        // Tried again once as many bytes of ops again have come (not after every batch).
-        qCWarning(lcServer) << "could not store the snapshot of wall" << room->name << ":" << error;
-        room->opBytesSinceSnapshot = 0;
-        room->dropSnapshotWrite();
-        return;
-    }
-    room->snapshotWrite->partsStored = true;
-    commitSnapshotHeads();
-}
-
-// A snapshot may show ops still being committed: it becomes the wall's only once they landed
-// (processLanded calls this again then). A refused commit reloads the wall, which drops it.
-void WallServer::commitSnapshotHeads()
-{
-    for (auto &[name, room] : m_rooms) {
-        Room::SnapshotWrite *write = room->snapshotWrite ? &*room->snapshotWrite : nullptr;
-        if (!write || !write->partsStored || write->headQueued || room->committedSeq < write->seq)
-            continue;
-        write->headQueued = true;
-        m_storage->commitSnapshotAsync(
-            room->wallId, write->seq, Storage::snapshotParts(write->bytes.size()), write->bytes.size(),
-            [this, wallId = room->wallId, id = write->id](bool ok, const QString &error) {
-                QMetaObject::invokeMethod(
-                    this, [this, wallId, id, ok, error] { snapshotHeadStored(wallId, id, ok, error); },
-                    Qt::QueuedConnection);
-            });
-    }
-}
-
-void WallServer::snapshotHeadStored(std::int64_t wallId, std::uint64_t id, bool ok, const QString &error)
-{
-    Room *room = roomOfSnapshotWrite(wallId, id);
-    if (!room)
-        return;
-    if (!ok) {
-        qCWarning(lcServer) << "could not store the snapshot of wall" << room->name << ":" << error;
-        room->opBytesSinceSnapshot = 0;
-        room->dropSnapshotWrite();
-        return;
-    }
-    storedSnapshot(room, room->snapshotWrite->sinceStart.nsecsElapsed() - room->snapshotWrite->buildNs);
-}
-
-void WallServer::storedSnapshot(Room *room, qint64 writeNs)
-{
-    const Room::SnapshotWrite &write = *room->snapshotWrite;
-    qCInfo(lcServer).nospace() << "snapshot of wall " << room->name << " at seq " << write.seq
-                               << ": " << write.bytes.size() << " bytes, built in "
-                               << write.buildNs / 1e6 << " ms, stored " << writeNs / 1e6
-                               << " ms later (" << Storage::snapshotParts(write.bytes.size())
-                               << " parts)";
-    room->storedSnapshotSeq = write.seq;
-    room->storedSnapshotBytes = write.bytes.size();
-    room->opBytesSinceSnapshot -= std::min(room->opBytesSinceSnapshot, write.opBytesAtStart);
-    room->snapshotWrite.reset();
-}
-
-void WallServer::broadcast(Room *room, const QByteArray &bytes, Session *except)
-{
-    // One frame for everyone: server frames are not masked, so every member gets the same
-    // bytes, queued by reference. Copy the list: a send may cut a slow reader, which leaves.
-    const QByteArray frame = WsConnection::frame(bytes);
-    const std::vector<Session *> members = room->members;
-    for (Session *s : members) {
-        if (s != except)
-            s->sendFrame(frame, bytes);
-    }
-}
-
-void WallServer::broadcastByAuthor(Room *room, std::uint64_t author, const QByteArray &authorBytes,
-                                   const QByteArray &othersBytes)
-{
-    const QByteArray authorFrame = WsConnection::frame(authorBytes);
-    const QByteArray othersFrame = WsConnection::frame(othersBytes);
-    const std::vector<Session *> members = room->members;
-    for (Session *s : members) {
-        if (s->userId() == author)
-            s->sendFrame(authorFrame, authorBytes);
-        else
-            s->sendFrame(othersFrame, othersBytes);
-    }
 }
 
 void WallServer::relayCursor(Session *session, pb::Cursor cursor)
@@ -2022,14 +1524,9 @@ void WallServer::broadcastCursor(Session *session, pb::Cursor cursor)
     pb::Envelope env;
     *env.mutable_cursor() = cursor;
     const QByteArray bytes = serialize(env);
-    const QByteArray frame = WsConnection::frame(bytes);
     if (m_cluster)
         m_cluster->publishCursor(session->room(), session->userId(), bytes);
-    const std::vector<Session *> members = session->room()->members;
-    for (Session *s : members) {
-        if (s != session)
-            s->sendEphemeralFrame(frame, bytes);
-    }
+    fanout::broadcastEphemeral(session->room()->members, bytes, session);
 }
 
 void WallServer::sendHistory(Session *session, const pb::HistoryRequest &request)

@@ -1,9 +1,10 @@
 #pragma once
 
 // The wall server: accepts WebSocket and HTTP connections on one port, keeps the walls that are
-// in use in memory, sequences ops, commits them to storage on the storage's commit thread (a
-// batch at a time, the next one gathering while one commits) and broadcasts each batch as its
-// commit lands.
+// in use in memory, and runs what happens on them: joins, moderation, the checks an op must pass
+// and the fan-out of each op that landed to the wall's members. Where ops get their order and are
+// kept is the wall log's (server/walllog.h): the SQLite file of one server (SqliteWallLog) or
+// the Redis of a cluster (Cluster).
 
 #include "core/limits.h"
 #include "core/protocol.h"
@@ -20,9 +21,7 @@
 #include <QTimer>
 #include <QUrl>
 
-#include <deque>
 #include <functional>
-#include <mutex>
 #include <map>
 #include <memory>
 #include <optional>
@@ -34,6 +33,7 @@ namespace scrawl {
 
 class Cluster;
 class HttpFront;
+class WallLog;
 class ImageStore;
 class Session;
 class WallServer;
@@ -110,7 +110,7 @@ public:
     QByteArray snapshotCache;
     std::uint64_t snapshotCacheSeq = ~std::uint64_t(0);
     // A snapshot being stored on the commit thread: its parts, then (once every op it shows
-    // is committed) the head that makes it the wall's (WallServer::storeSnapshotIfDue).
+    // is committed) the head that makes it the wall's (SqliteWallLog::storeSnapshotIfDue).
     struct SnapshotWrite
     {
         std::uint64_t id = 0; // which write a storage callback is about
@@ -156,7 +156,6 @@ public:
 class WallServer : public QObject
 {
     Q_OBJECT
-    friend class Cluster;
 
 public:
     explicit WallServer(ServerOptions options, QObject *parent = nullptr);
@@ -185,7 +184,10 @@ public:
     std::uint64_t newSessionOnlyUser() { return kSessionOnlyUserBase + (++m_sessionOnlyUsers % 0x0FFFFFFFu); }
 
     // --- used by Session and HttpFront ---
+    // The SQLite file: one server's walls, or a cluster server's image cache and nothing else.
     Storage &storage() { return *m_storage; }
+    // Where the walls' ops get their order and are kept (server/walllog.h).
+    WallLog &log() { return *m_log; }
     // Who and what the walls are: the storage's own, or in a cluster the one its servers share.
     Directory &directory() { return *m_directory; }
     // Image bytes and the tokens that let members reach them over HTTP (server/imagestore.h).
@@ -199,9 +201,9 @@ public:
     // Whether `user` is on the wall now: here, or in a cluster on any server (`room` may be
     // null when the wall is not loaded here).
     bool isOnWall(const QString &wall, const Room *room, std::uint64_t user) const;
-    bool storageHealthy() const { return m_storageHealthy; }
+    bool storageHealthy() const;
     // In a cluster: the cluster (nullptr for one server with its SQLite file).
-    Cluster *cluster() const { return m_cluster.get(); }
+    Cluster *cluster() const { return m_cluster; }
     // Walls that storage could not reload after a failed commit (names, sorted).
     QStringList unavailableWalls() const;
     // The wall by name, loaded into memory; created when `create` is true and it does not exist.
@@ -229,7 +231,7 @@ public:
     // Runs `run` on this thread once every op sequenced on `room` so far is stored and
     // broadcast, without blocking (at once if nothing is in flight); `stored` is false when a
     // commit failed meanwhile and the wall was reloaded or marked unavailable.
-    void whenStored(Room *room, std::function<void(bool stored)> run) { afterCommits(room, std::move(run)); }
+    void whenStored(Room *room, std::function<void(bool stored)> run);
     // An op of the HTTP API (author 0), answered once it is stored and on the wall: with the op
     // as it landed (its seq set), or the problem. Either way, on this thread, later.
     void submitAndWait(Room *room, pb::Op op, std::function<void(std::optional<pb::Op>, std::optional<Problem>)> done);
@@ -251,51 +253,43 @@ public:
     // What every WebSocket connection of this server shares: corked writes, backpressure.
     WsHub *wsHub() const { return m_hub; }
 
+    // --- used by the wall logs (server/walllog.h) ---
+    // An op landed at its seq (stored, its place final): its members get it, its author's
+    // sessions taking it as the ack.
+    void landed(Room *room, pb::Op op);
+    // What decides whether an op goes on the wall at its turn, the same on every server: its
+    // shape and the wall's limits, then its author's role (author 0, the HTTP API, has every
+    // right).
+    std::optional<Problem> checkAtTurn(const Room *room, std::uint64_t author, const pb::Op &op) const;
+    // An image op names bytes uploaded over HTTP before it (answered once stored): so an
+    // acknowledged image is always stored, and a hash alone gives nobody another wall's image.
+    std::optional<Problem> checkUploaded(const Room *room, const pb::Op &op);
+    // Every field the proto calls stamped, set by the server whatever the client put in it.
+    static void stamp(Session *session, pb::Op *op);
+    // After a failed commit whose reload failed too: drop the wall's memory and refuse it.
+    void markUnavailable(Room *room);
+    // `changedHere`: in a cluster, the other servers are told to read the access record again.
+    void broadcastWallState(Room *room, bool changedHere = true);
+    // Reads the wall's access record, roles and kicks again (another server changed them), ends
+    // the sessions of people removed meanwhile and tells the members.
+    void reloadAccess(Room *room);
+    // The wall was deleted: its members are told and it is gone from memory.
+    void forgetDeletedRoom(Room *room);
+
 signals:
     void opCommitted(const QString &wall, std::uint64_t seq);
 
 private:
-    void scheduleFlush();
-    // Hands what is queued to the commit thread as one batch, unless a batch is in flight (it
-    // goes when that one lands).
-    void sendBatch();
-    // Broadcasts (or refuses) the batches whose commits landed, in order. False if any was refused.
-    bool processLanded();
-    struct Pending;
-    bool landBatch(std::vector<Pending> &batch, bool ok, const QString &error);
-    // Runs `run` once every op sequenced on `room` so far has landed (at once if none is in
-    // flight), on this thread, between two landed batches: `sameState` is false when the
-    // wall was reloaded or marked unavailable meanwhile.
-    void afterCommits(Room *room, std::function<void(bool sameState)> run);
-    void runCommitWaiters();
     std::optional<Problem> answerResend(Room *room, Session *session, const pb::Op &op);
     // The join answer at `head`, which is committed: snapshot is the wall's at head.
     void answerJoin(Session *session, Room *room, const pb::Join &join, const QByteArray &ownerToken,
                     const QByteArray &apiToken, std::uint64_t head, const QByteArray &snapshot);
     void checkLiveness();
-    bool reloadRoom(Room *room);
-    // After a failed commit whose reload failed too: drop the wall's memory and refuse it.
-    void markUnavailable(Room *room);
     // Reloads an unavailable wall; `onUse`: at most once per kStorageRetryOnUseMs. True when the
     // wall is available (again).
     bool recover(Room *room, bool onUse);
     void retryUnavailable();
     static Problem unavailableProblem(const Room *room);
-    void storeSnapshotIfDue(Room *room, bool force);
-    // The commit thread's answers about snapshot write `id` of the wall `wallId`.
-    void snapshotPartsStored(std::int64_t wallId, std::uint64_t id, bool ok, const QString &error);
-    void snapshotHeadStored(std::int64_t wallId, std::uint64_t id, bool ok, const QString &error);
-    // Queues the head of each snapshot whose parts are stored and whose ops are all committed.
-    void commitSnapshotHeads();
-    Room *roomOfSnapshotWrite(std::int64_t wallId, std::uint64_t id);
-    void storedSnapshot(Room *room, qint64 writeNs);
-    // Sends a committed op to the wall's members (its author's sessions take it as the ack).
-    void fanOut(Room *room, pb::Op op);
-    static void stamp(Session *session, pb::Op *op);
-    void broadcast(Room *room, const QByteArray &bytes, Session *except = nullptr);
-    // The author's sessions get authorBytes, everyone else othersBytes.
-    void broadcastByAuthor(Room *room, std::uint64_t author, const QByteArray &authorBytes,
-                           const QByteArray &othersBytes);
     bool loadAccess(Room *room);
     void createAndJoin(Session *session, const QString &name, const QString &password,
                        const pb::Join &join);
@@ -314,39 +308,10 @@ private:
                     int iterations, bool guess, std::function<void(QByteArray)> done);
     std::optional<Problem> checkPermission(const Room *room, std::uint64_t author,
                                            const pb::Op &op) const;
-    // `changedHere`: in a cluster, the other servers are told to read the access record again.
-    void broadcastWallState(Room *room, bool changedHere = true);
-    // Reads the wall's access record, roles and kicks again (another server changed them), ends
-    // the sessions of people removed meanwhile and tells the members.
-    void reloadAccess(Room *room);
-    // In a cluster: the wall was deleted (on any server); its members are told and it is gone.
-    void forgetDeletedRoom(Room *room);
     void kick(Session *by, Room *room, std::uint64_t target);
     void setPassword(Session *by, Room *room, const std::string &password);
     void newApiToken(Session *by, Room *room);
     void deleteRoom(Room *room, Session *by);
-
-    struct Pending
-    {
-        Room *room;
-        pb::Op op;
-        QPointer<Session> origin;
-        std::uint64_t epoch = 0; // room->epoch when it was sequenced
-        std::uint64_t bytes = 0; // its serialised size, counted in m_uncommittedBytes
-        qint64 fanout = 0;       // what its broadcast will queue, counted in m_pendingFanoutBytes
-    };
-    struct CommitWaiter
-    {
-        Room *room;
-        std::uint64_t epoch;
-        std::uint64_t seq;
-        std::function<void(bool)> run;
-    };
-    struct Landed
-    {
-        bool ok;
-        QString error;
-    };
 
     ServerOptions m_options;
     std::optional<QSslConfiguration> m_tls;
@@ -355,31 +320,14 @@ private:
     std::unique_ptr<Storage> m_storage;
     Directory *m_directory = nullptr; // m_storage's own, or in a cluster m_sharedDirectory
     std::unique_ptr<Directory> m_sharedDirectory;
-    std::unique_ptr<Cluster> m_cluster;
+    std::unique_ptr<WallLog> m_log;
+    Cluster *m_cluster = nullptr; // m_log, in a cluster
     std::unique_ptr<ImageStore> m_images;
     HttpFront *m_http = nullptr;
     quint16 m_port = 0;
     std::map<QString, std::unique_ptr<Room>> m_rooms;
     std::vector<Session *> m_sessions;
-    std::vector<Pending> m_pending;
-    // Bytes the ops not yet broadcast (pending and in flight) will put in members' queues
-    // (WsHub's backlog).
-    qint64 m_pendingFanoutBytes = 0;
     WsHub *m_hub = nullptr;
-    // The batch being committed (at most one; a deque so that its ops never move).
-    std::deque<std::vector<Pending>> m_inFlight;
-    // Results from the commit thread, taken by processLanded on this thread.
-    std::mutex m_landedMutex;
-    std::deque<Landed> m_landed;
-    bool m_landedPosted = false;
-    bool m_processingLanded = false;
-    std::vector<CommitWaiter> m_waiters;
-    std::uint64_t m_epochs = 0;
-    // Serialised bytes of the ops in m_pending and m_inFlight (ServerOptions::maxUncommittedBytes).
-    std::uint64_t m_uncommittedBytes = 0;
-    bool m_flushScheduled = false;
-    std::uint64_t m_snapshotWrites = 0;
-    bool m_storageHealthy = true;
     std::uint64_t m_sessionOnlyUsers = 0;
     QTimer m_liveness;
     QTimer m_unloadTimer;
