@@ -812,6 +812,26 @@ void TestCluster::imagesUploadedThroughOneServerAreServedByEvery()
     QTRY_COMPARE(grace.model.seq(), ada.model.seq());
     QVERIFY2(!ada.lastError(), ada.lastError() ? ada.lastError()->message().c_str() : "");
 
+    // A picture whose bytes were never uploaded to this wall is refused by the server it is sent
+    // to, by name, and gets no place in the log: the next op lands right after Ada's picture.
+    const std::uint64_t before = ada.model.seq();
+    pb::Op unknown = add;
+    unknown.mutable_image_add()->set_id(2);
+    unknown.mutable_image_add()->set_hash(std::string(32, '\x5a'));
+    grace.sendOp(unknown);
+    QTRY_VERIFY(grace.lastError());
+    QCOMPARE(grace.lastError()->code(), pb::INVALID_OP);
+    QVERIFY2(QString::fromStdString(grace.lastError()->message()).contains(QLatin1String("never uploaded")),
+             grace.lastError()->message().c_str());
+    pb::Op note;
+    note.mutable_note_add()->set_id(3);
+    note.mutable_note_add()->set_text("after the refused picture");
+    const std::uint64_t noted = ada.sendOp(note);
+    QTRY_VERIFY(ada.acked(noted));
+    QCOMPARE(ada.model.seq(), before + 1);
+    QTRY_COMPARE(grace.model.seq(), before + 1);
+    QCOMPARE(grace.model.images().size(), size_t(1));
+
     // Grace downloads it from her own server, and from Ada's (a load balancer may send her
     // request to either): the same bytes. Her token was made by her server; Ada's takes it.
     for (const QUrl &server : {node(1).url(), node(0).url()}) {
