@@ -407,18 +407,20 @@ void Cluster::answered(std::uint64_t id, std::uint64_t generation, RedisWallLog:
         if (out.appended)
             out.appended(result.seq, std::nullopt);
         return;
-    case Status::EpochChanged:
-        if (m_server.loadedRoom(out.wall))
-            QMetaObject::invokeMethod(this, [this, wall = out.wall] {
-                if (Room *r = m_server.loadedRoom(wall))
-                    resynchronise(r, QStringLiteral("the cluster's store lost the wall's history"));
-            }, Qt::QueuedConnection);
+    case Status::EpochChanged: {
+        epochGone(out.wall, out.epoch);
+        const Problem problem = deletedEpoch(out.epoch)
+            ? Problem{pb::WALL_DELETED,
+                      QStringLiteral("The owner deleted the wall \"%1\"; your change was not applied. "
+                                     "Join another wall.").arg(out.wall),
+                      {}}
+            : redisProblem(QStringLiteral("the wall's history was lost and is being reloaded"));
         if (out.origin)
-            out.origin->refuse(redisProblem(QStringLiteral("the wall's history was lost and is being reloaded")),
-                               out.originClientOpId);
+            out.origin->refuse(problem, out.originClientOpId);
         if (out.appended)
-            out.appended(0, redisProblem(QStringLiteral("the wall's history was lost and is being reloaded")));
+            out.appended(0, problem);
         return;
+    }
     case Status::Failed:
         // Refused by Redis itself (out of memory): not appended.
         if (out.origin)
@@ -590,8 +592,36 @@ void Cluster::storeSnapshotIfDue(Room *room, bool closing)
     });
 }
 
+bool Cluster::deletedEpoch(const QByteArray &epoch)
+{
+    if (m_deletedEpochs.count(epoch))
+        return true;
+    const RedisReply r = m_sync.command({"EXISTS", RedisWallLog::deletedKey(epoch)});
+    if (r.isError() || r.integer != 1)
+        return false;
+    m_deletedEpochs.insert(epoch);
+    return true;
+}
+
+void Cluster::epochGone(const QString &wall, const QByteArray &epoch)
+{
+    if (!m_server.loadedRoom(wall) || !m_epochsGone.insert({wall, epoch}).second)
+        return;
+    QMetaObject::invokeMethod(this, [this, wall, epoch] {
+        m_epochsGone.erase({wall, epoch});
+        Room *r = m_server.loadedRoom(wall);
+        if (r && r->logEpoch == epoch) // not reloaded meanwhile
+            resynchronise(r, QStringLiteral("the cluster's store lost the wall's history"));
+    }, Qt::QueuedConnection);
+}
+
 void Cluster::resynchronise(Room *room, const QString &why)
 {
+    if (deletedEpoch(room->logEpoch)) {
+        // Deleted (on any server), its last entry not yet landed here: never made again.
+        m_server.forgetDeletedRoom(room);
+        return;
+    }
     // The members' walls may hold what the store no longer has, or miss what this server cannot
     // read any more: they join again, from a snapshot.
     qCWarning(lcRedis).noquote() << "wall" << room->name << ":" << why << "; reloading it";

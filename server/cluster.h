@@ -32,6 +32,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
 #include <vector>
 #include <memory>
 
@@ -137,6 +138,11 @@ private:
                std::uint64_t originClientOpId, QByteArray bytes, bool chat, Appended appended,
                std::int64_t deletesWall = 0);
     void resynchronise(Room *room, const QString &why);
+    // Whether the wall's history under `epoch` ended in a delete (RedisWallLog::deletedKey).
+    bool deletedEpoch(const QByteArray &epoch);
+    // Redis refused an append for the epoch the wall was loaded under: the wall was deleted, or
+    // Redis lost it. Once per wall and epoch, however many appends were refused.
+    void epochGone(const QString &wall, const QByteArray &epoch);
     void scheduleFlush();
     void onLive(Room *room, const QByteArray &server, const QByteArray &payload);
     void refreshPresence();
@@ -183,6 +189,8 @@ private:
     QElapsedTimer m_downSince; // valid while Redis is out of reach (from start until it is first reached)
     void sendMembersElsewhere();
     QElapsedTimer m_clock;
+    std::set<QByteArray> m_deletedEpochs;
+    std::set<std::pair<QString, QByteArray>> m_epochsGone; // handled later in this pass
     // Given to append(), not yet answered; the first m_sent of them are on their way. A lost
     // connection makes them all unsent again (a new generation: answers of the old one that
     // still come are ignored).

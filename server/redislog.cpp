@@ -180,8 +180,8 @@ end
 -- Deletes a wall: publishes its last entry (after its last op, so that every server that
 -- follows the wall ends it there) and removes its keys and its names, in one step; an image
 -- no other wall links goes too (its key is made here from the link: not for Redis Cluster).
--- KEYS: meta, log, snap, chat, access, roles, kicks, walls, wall-names, the wall's images.
--- ARGV: name, epoch, ops channel, entry, wall id. Returns {'ok', seq} or {'epoch', now}.
+-- KEYS: meta, log, snap, chat, access, roles, kicks, walls, wall-names, the wall's images, the
+-- deleted epoch's mark. ARGV: name, epoch, ops channel, entry, wall id. Returns {'ok', seq} or {'epoch', now}.
 local function delete(keys, args)
   local meta = keys[1]
   local epoch = redis.call('HGET', meta, 'epoch')
@@ -199,6 +199,10 @@ local function delete(keys, args)
     end
   end
   redis.call('DEL', keys[1], keys[2], keys[3], keys[4], keys[5], keys[6], keys[7], keys[10])
+  -- The wall's history under this epoch ended here, not with Redis losing it (which looks the
+  -- same to an append that comes too late): a server refused for this epoch forgets the wall
+  -- instead of making it again. Kept a day, longer than any append can be held.
+  redis.call('SET', keys[11], 1, 'EX', 86400)
   redis.call('HDEL', keys[8], args[1])
   redis.call('HDEL', keys[9], args[5])
   return {'ok', seq}
@@ -219,6 +223,11 @@ redis.register_function('scrawl_read', read)
 QByteArray RedisWallLog::functionLibrary()
 {
     return QByteArray(kLibrary);
+}
+
+QByteArray RedisWallLog::deletedKey(const QByteArray &epoch)
+{
+    return "scrawl:deleted:" + epoch;
 }
 
 QByteArray RedisWallLog::newEpoch()
@@ -458,9 +467,10 @@ void RedisWallLog::deleteWall(const QString &wall, const QByteArray &epoch, std:
                               const QByteArray &entry, std::function<void(Appended)> done)
 {
     const QByteArray prefix = keyPrefix(wall);
-    m_commands->command({"FCALL", "scrawl_delete", "10", prefix + "meta", prefix + "log", prefix + "snap",
+    m_commands->command({"FCALL", "scrawl_delete", "11", prefix + "meta", prefix + "log", prefix + "snap",
                          prefix + "chat", prefix + "access", prefix + "roles", prefix + "kicks", "scrawl:walls",
                          "scrawl:wall-names", "scrawl:wall-images:" + QByteArray::number(qint64(wallId)),
+                         deletedKey(epoch),
                          wall.toUtf8(), epoch, prefix + "ops", entry, QByteArray::number(qint64(wallId))},
                         [done = std::move(done)](const RedisReply &reply) {
         Appended result;

@@ -160,6 +160,9 @@ public:
     // A new history's name: time and randomness, so that two servers making a lost wall again
     // at once still differ.
     static QByteArray newEpoch();
+    // The mark a deleted wall leaves for its epoch (scrawl_delete), kept a day: an append refused
+    // for that epoch is about a deleted wall, not one Redis lost.
+    static QByteArray deletedKey(const QByteArray &epoch);
 
     // Test hooks.
     RedisConnection &commands() { return *m_commands; }

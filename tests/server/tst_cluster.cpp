@@ -106,6 +106,15 @@ HttpReply httpRequest(const QUrl &wsUrl, const QByteArray &verb, const QString &
     return {reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), reply->readAll()};
 }
 
+pb::Op noteAdd(std::uint32_t id)
+{
+    pb::Op op;
+    op.mutable_note_add()->set_id(id);
+    op.mutable_note_add()->set_x(double(id % 50) * 20);
+    op.mutable_note_add()->set_text("busy");
+    return op;
+}
+
 QByteArray imageTokenOf(const TestClient &c)
 {
     return c.lastJoined() ? QByteArray::fromStdString(c.lastJoined()->image_token()) : QByteArray();
@@ -127,6 +136,7 @@ private slots:
     void cursorsCrossServers();
     void peopleOnOtherServersArePresentAndRolesCross();
     void theOwnerDeletesAWallOnEveryServer();
+    void aDeleteRacingChangesFromAnotherServerLeavesNoWallBehind();
     void aDeadServersPeopleAreForgotten();
     void chatHistoryIsSharedAndOutlivesTheTrimmedLog();
     void theHttpApiPostsThroughAnyServer();
@@ -702,6 +712,42 @@ void TestCluster::theOwnerDeletesAWallOnEveryServer()
     QVERIFY(again.join(QStringLiteral("gone")));
     QCOMPARE(again.lastJoined()->head_seq(), 0u);
     QCOMPARE(again.lastJoined()->role(), pb::ROLE_OWNER);
+}
+
+// Changes sent on another server while the owner deletes the wall: those that reach Redis after
+// the deletion are refused there (the wall's history is gone), which a server also sees when
+// Redis loses its data. A deleted wall must not be taken for that and made again, empty.
+void TestCluster::aDeleteRacingChangesFromAnotherServerLeavesNoWallBehind()
+{
+    startNodes(2);
+    for (int round = 0; round < 5; ++round) {
+        const QString wall = QStringLiteral("race-%1").arg(round);
+        TestClient owner;
+        TestClient busy;
+        QVERIFY(owner.connectAs(node(0).url(), QStringLiteral("Owner")));
+        QVERIFY(owner.join(wall));
+        QVERIFY(busy.connectAs(node(1).url(), QStringLiteral("Busy")));
+        QVERIFY(busy.join(wall));
+        const std::uint64_t first = busy.chat(QStringLiteral("first"));
+        QTRY_VERIFY(busy.acked(first));
+        // Busy keeps sending while the owner's deletion goes in among her changes.
+        std::uint32_t id = 0;
+        for (; id < 150; ++id)
+            busy.sendOp(noteAdd(id + 1));
+        pb::Envelope del;
+        del.mutable_moderate()->set_action(pb::Moderate::DELETE_WALL);
+        owner.sendEnvelope(del);
+        for (; id < 300; ++id)
+            busy.sendOp(noteAdd(id + 1));
+        QTRY_COMPARE_WITH_TIMEOUT(owner.disconnects, 1, 5000);
+        QTRY_COMPARE_WITH_TIMEOUT(busy.disconnects, 1, 5000);
+        QCOMPARE(owner.lastError()->code(), pb::WALL_DELETED);
+        QVERIFY2(busy.lastError()->code() == pb::WALL_DELETED, busy.lastError()->message().c_str());
+        QTRY_VERIFY(!node(0).loadedRoom(wall) && !node(1).loadedRoom(wall));
+        // Gone from Redis, with nothing made again in its place.
+        QCOMPARE(m_redis->call({"HEXISTS", "scrawl:walls", wall.toUtf8()}), QByteArray(":0\r\n"));
+        QCOMPARE(m_redis->call({"EXISTS", RedisWallLog::keyPrefix(wall) + "meta"}), QByteArray(":0\r\n"));
+    }
 }
 
 void TestCluster::aDeadServersPeopleAreForgotten()
