@@ -2,6 +2,7 @@
 
 #include "app/appsettings.h"
 #include "app/invitelink.h"
+#include "app/linkinbox.h"
 
 #include <QCommandLineParser>
 #include <QGuiApplication>
@@ -29,18 +30,28 @@ int main(int argc, char *argv[])
     args.addHelpOption();
     args.addVersionOption();
     args.addPositionalArgument(QStringLiteral("link"),
-                               QStringLiteral("A wall to join at once: scrawl://HOST:PORT/WALL"),
+                               QStringLiteral("A wall to join at once: scrawl://HOST:PORT/WALL (the "
+                                              "Scrawl already running joins it, if there is one)"),
                                QStringLiteral("[link]"));
     args.process(app);
     QVariantMap start;
     if (!args.positionalArguments().isEmpty()) {
+        const QString text = args.positionalArguments().front();
         QString error;
-        const auto link = scrawl::parseInviteLink(args.positionalArguments().front(), &error);
+        const auto link = scrawl::parseInviteLink(text, &error);
         if (!link) {
             fprintf(stderr, "scrawl: %s\n", qPrintable(error));
             return 2;
         }
-        start = {{QStringLiteral("startAddress"), link->address}, {QStringLiteral("startWall"), link->wall}};
+        if (scrawl::LinkInbox::forward(text)) {
+            printf("scrawl: the Scrawl already running joins the wall \"%s\".\n", qPrintable(link->wall));
+            return 0;
+        }
+        qInfo().noquote() << "joining the wall" << link->wall << "at" << link->address << "from a link"
+                          << (link->fingerprint.isEmpty() ? QString() : QStringLiteral("(certificate ") + link->fingerprint + QLatin1Char(')'));
+        start = {{QStringLiteral("startAddress"), link->address},
+                 {QStringLiteral("startWall"), link->wall},
+                 {QStringLiteral("startFingerprint"), link->fingerprint}};
     }
     if (qEnvironmentVariableIsEmpty("QT_QUICK_CONTROLS_STYLE"))
         QQuickStyle::setStyle(QStringLiteral("Fusion"));
@@ -54,5 +65,23 @@ int main(int argc, char *argv[])
     engine.load(QUrl(QStringLiteral("qrc:/qt/qml/Scrawl/Main.qml")));
     if (engine.rootObjects().isEmpty())
         return 1;
+    // Links opened from now on (a browser, a file manager, `scrawl LINK`) come to this window.
+    scrawl::LinkInbox inbox;
+    QString inboxError;
+    if (!inbox.listen(&inboxError))
+        qInfo().noquote() << "links opened while this Scrawl runs start a window of their own:" << inboxError;
+    QObject::connect(&inbox, &scrawl::LinkInbox::linkReceived, &engine, [&engine](const QString &text) {
+        QString error;
+        const auto link = scrawl::parseInviteLink(text, &error);
+        if (link)
+            qInfo().noquote() << "joining the wall" << link->wall << "at" << link->address << "from a link";
+        else
+            qInfo().noquote() << "a link came that names no wall:" << error;
+        QMetaObject::invokeMethod(engine.rootObjects().front(), "openLink",
+                                  Q_ARG(QVariant, link ? link->address : QString()),
+                                  Q_ARG(QVariant, link ? link->wall : QString()),
+                                  Q_ARG(QVariant, link ? link->fingerprint : QString()),
+                                  Q_ARG(QVariant, error));
+    });
     return app.exec();
 }

@@ -41,6 +41,13 @@ void TlsTrust::forget(const QString &host, int port)
     QSettings().remove(key(host, port));
 }
 
+void TlsTrust::pin(const QString &host, int port, const QString &fingerprint)
+{
+    QSettings settings;
+    settings.setValue(key(host, port), fingerprint);
+    settings.sync();
+}
+
 TlsTrust::Verdict TlsTrust::check(const QString &host, int port, const QSslCertificate &certificate,
                                   QString *pinned)
 {

@@ -29,6 +29,9 @@ public:
     static QString pinnedFingerprint(const QString &host, int port);
     // Forgets the pin for host:port (the person confirmed the change out of band).
     static void forget(const QString &host, int port);
+    // Pins `fingerprint` for host:port, replacing any pin: an invitation that named it was
+    // accepted (the certificate it names was the one presented).
+    static void pin(const QString &host, int port, const QString &fingerprint);
 
     // Creates a self-signed certificate and key (PEM) for host mode, valid for the names and
     // addresses given, with the openssl command. Returns false with a sentence in *error when

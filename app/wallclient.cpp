@@ -1,6 +1,7 @@
 #include "app/wallclient.h"
 
 #include "app/tilepainter.h"
+#include "app/invitelink.h"
 #include "app/tlstrust.h"
 #include "core/limits.h"
 
@@ -445,9 +446,10 @@ std::uint32_t WallClient::nextObjectId()
 // --- connection --------------------------------------------------------------------------------
 
 void WallClient::connectToWall(const QString &address, const QString &wall,
-                               const QString &password)
+                               const QString &password, const QString &certificate)
 {
     m_password = password;
+    m_expectedFingerprint = certificate;
     if (m_passwordRequired) {
         m_passwordRequired = false;
         emit accessChanged();
@@ -571,8 +573,29 @@ void WallClient::openSocket()
     socket->open(m_url);
 }
 
+void WallClient::refuseUninvitedCertificate(const QString &seen)
+{
+    qCWarning(lcClient) << "certificate of" << m_address << "is" << seen << "but the invitation says"
+                        << m_expectedFingerprint;
+    m_fatal = true;
+    setErrorText(tr("The server at %1 presented a certificate (SHA-256 %2) other than the one your "
+                    "invitation names (%3). Someone may be listening in, or the host made a new "
+                    "certificate since: ask the host for a new link.")
+                     .arg(m_address, seen, m_expectedFingerprint));
+}
+
 void WallClient::onConnected()
 {
+    if (!m_expectedFingerprint.isEmpty() && m_socket) {
+        // A certificate an authority vouches for passes without onSslErrors: the invitation's
+        // word still holds.
+        const QString seen = TlsTrust::fingerprint(m_socket->sslConfiguration().peerCertificate());
+        if (seen != m_expectedFingerprint) {
+            refuseUninvitedCertificate(seen);
+            m_socket->abort();
+            return;
+        }
+    }
     m_lastHeard = m_clock.elapsed();
     // Small frames (point batches, cursors) must not wait for Nagle's algorithm: with delayed
     // ACKs that adds ~40 ms per hop on Linux. Qt 6.4's QWebSocket has no socket-option API;
@@ -2524,6 +2547,19 @@ void WallClient::onSslErrors(const QList<QSslError> &errors)
     }
     QString pinned;
     const QString seen = TlsTrust::fingerprint(certificate);
+    if (!m_expectedFingerprint.isEmpty()) {
+        // Joined from an invitation that names the certificate: that one, and no other, from
+        // the first connection on.
+        if (seen != m_expectedFingerprint) {
+            refuseUninvitedCertificate(seen);
+            return; // not ignored: the handshake fails
+        }
+        TlsTrust::pin(m_url.host(), m_url.port(), seen);
+        m_tlsFingerprint = seen;
+        emit accessChanged();
+        socket->ignoreSslErrors();
+        return;
+    }
     switch (TlsTrust::check(m_url.host(), m_url.port(), certificate, &pinned)) {
     case TlsTrust::Verdict::FirstUse:
         qCInfo(lcClient) << "trusting" << m_address << "on first use:" << seen;
@@ -2545,6 +2581,13 @@ void WallClient::onSslErrors(const QList<QSslError> &errors)
                          .arg(m_address, pinned, seen));
         return; // not ignored: the handshake fails
     }
+}
+
+QString WallClient::inviteLink(const QString &address) const
+{
+    // The certificate is named only when it was checked (pinned or from an invitation): a
+    // certificate an authority vouches for needs no fingerprint.
+    return makeInviteLink(address, m_wall, encrypted() ? m_tlsFingerprint : QString());
 }
 
 void WallClient::retryWithPassword(const QString &password)

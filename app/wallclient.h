@@ -226,8 +226,13 @@ public:
 
     // `password`: the wall's password; when this join creates the wall, it becomes its password.
     // Kept in memory only (the server remembers who was admitted).
+    // `certificate`: the SHA-256 fingerprint an invite link named (InviteLink): over wss:// that
+    // certificate is accepted, from the first connection, and any other refused.
     Q_INVOKABLE void connectToWall(const QString &address, const QString &wall,
-                                   const QString &password = QString());
+                                   const QString &password = QString(), const QString &certificate = QString());
+    // The scrawl:// link that invites to this wall at `address` (one of the host's addresses,
+    // or this client's), with the certificate's fingerprint when the wall is encrypted.
+    Q_INVOKABLE QString inviteLink(const QString &address) const;
     // Moderation (the server checks the role): remove someone for a while, make or unmake a
     // moderator, lock the wall for everyone below moderator, delete it.
     Q_INVOKABLE void kick(const QString &userId);
@@ -501,6 +506,8 @@ private:
     bool m_hasPassword = false;
     bool m_passwordRequired = false;
     QString m_tlsFingerprint;
+    QString m_expectedFingerprint; // from an invite link: the only certificate accepted
+    void refuseUninvitedCertificate(const QString &seen);
 
     // connection
     QPointer<QWebSocket> m_socket;

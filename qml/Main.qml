@@ -20,6 +20,9 @@ ApplicationWindow {
     // A wall to join at once (`scrawl scrawl://HOST:PORT/WALL`).
     property string startAddress: ""
     property string startWall: ""
+    // The certificate the link names (an encrypted wall's), accepted from the first connection.
+    property string startFingerprint: ""
+    property string linkFingerprint: ""
 
     HostController {
         id: hostController
@@ -48,8 +51,38 @@ ApplicationWindow {
         pendingRecent = { address: address, wall: wall, hosted: hosted }
         startScreen.lastError = ""
         wallClient.connectToWall(hosted ? hostController.localAddress : address, wall,
-                                 hosted ? startScreen.hostPassword : startScreen.joinPassword)
+                                 hosted ? startScreen.hostPassword : startScreen.joinPassword,
+                                 hosted ? "" : linkFingerprint)
+        linkFingerprint = ""
         inWall = true
+    }
+
+    // A scrawl:// link opened while the app runs (LinkInbox): join it, in front. `error` says
+    // what is wrong with a link that names no wall.
+    function openLink(address, wall, fingerprint, error) {
+        window.raise()
+        window.requestActivate()
+        if (error !== "") {
+            if (inWall)
+                wallClient.showNotice(error)
+            else
+                startScreen.lastError = error
+            return
+        }
+        if (inWall) {
+            if (wallClient.wall === wall && wallClient.address === address)
+                return // already there
+            wallClient.disconnectFromWall()
+            inWall = false
+        }
+        linkFingerprint = fingerprint
+        if (AppSettings.displayName.trim() === "") {
+            AppSettings.lastAddress = address
+            AppSettings.lastWall = wall
+            startScreen.askName()
+        } else {
+            enter(address, wall, false)
+        }
     }
 
     // Light or dark, as the system or the person chose: every control draws from this palette.
@@ -64,6 +97,7 @@ ApplicationWindow {
         if (startWall !== "") {
             // A link opened before this person ever gave a name: the start screen asks for one,
             // with the link's wall filled in to join.
+            linkFingerprint = startFingerprint
             if (AppSettings.displayName.trim() === "") {
                 AppSettings.lastAddress = startAddress
                 AppSettings.lastWall = startWall

@@ -4,6 +4,7 @@
 // token shown to the owner, moderation, and a host that makes its own certificate.
 
 #include "app/hostcontroller.h"
+#include "app/invitelink.h"
 #include "app/tlstrust.h"
 #include "app/wallclient.h"
 #include "server/wallserver.h"
@@ -154,6 +155,52 @@ private slots:
         c->reconnectNow();
         QTRY_COMPARE(c->state(), WallClient::Connected);
         QCOMPARE(c->tlsFingerprint(), fp2);
+    }
+
+    // Joined from an invite link that names the certificate: that one is accepted from the first
+    // connection (no trust-on-first-use moment, no notice), any other refused with both named;
+    // the link the member copies names it again.
+    void anInvitationNamesTheCertificateFromTheFirstConnection()
+    {
+        QString cert1, key1, cert2, key2;
+        QVERIFY(makeCertificate(QStringLiteral("one"), &cert1, &key1));
+        QVERIFY(makeCertificate(QStringLiteral("two"), &cert2, &key2));
+        const QString fp1 = fingerprintOf(cert1), fp2 = fingerprintOf(cert2);
+        QVERIFY(startServer(0, cert1, key1));
+        const quint16 port = m_server->port();
+
+        // A link naming another certificate (old, or someone in between): refused, never pinned.
+        auto wrong = makeClient(QStringLiteral("Ann"));
+        wrong->connectToWall(address(), QStringLiteral("w"), {}, fp2);
+        QTRY_COMPARE(wrong->state(), WallClient::Failed);
+        QVERIFY2(wrong->errorText().contains(fp1) && wrong->errorText().contains(fp2), qPrintable(wrong->errorText()));
+        QVERIFY(wrong->errorText().contains(QLatin1String("invitation")));
+        QVERIFY(settledWithoutSocket(*wrong));
+        QCOMPARE(wrong->state(), WallClient::Failed);
+        QVERIFY(TlsTrust::pinnedFingerprint(QStringLiteral("127.0.0.1"), port).isEmpty());
+        QCOMPARE(m_server->sessionCount(), 0);
+
+        // The right one, even over a pin this machine kept for another certificate: in at once,
+        // without the first-use notice, and pinned.
+        TlsTrust::pin(QStringLiteral("127.0.0.1"), port, fp2);
+        auto right = makeClient(QStringLiteral("Bob"));
+        right->connectToWall(address(), QStringLiteral("w"), {}, fp1);
+        QTRY_COMPARE(right->state(), WallClient::Connected);
+        QCOMPARE(right->tlsFingerprint(), fp1);
+        QVERIFY(!right->notice().contains(fp1));
+        QCOMPARE(TlsTrust::pinnedFingerprint(QStringLiteral("127.0.0.1"), port), fp1);
+
+        // The link Bob copies for someone else names the certificate too.
+        const QString link = right->inviteLink(address());
+        QVERIFY2(link.contains(QLatin1String("?fp=")), qPrintable(link));
+        QString error;
+        const auto read = parseInviteLink(link, &error);
+        QVERIFY2(read, qPrintable(error));
+        QCOMPARE(read->fingerprint, fp1);
+        QCOMPARE(read->wall, QStringLiteral("w"));
+        QCOMPARE(read->address, QStringLiteral("wss://127.0.0.1:%1").arg(port));
+        // Unencrypted walls' links carry none.
+        QVERIFY(!makeInviteLink(QStringLiteral("127.0.0.1:%1").arg(port), QStringLiteral("w"), fp1).contains(QLatin1String("fp=")));
     }
 
     void passwordIsAskedForAndUsed()
