@@ -636,7 +636,7 @@ Item {
             width: parent.width
             spacing: 8
             Label {
-                text: qsTr("Others join with one of these addresses and the wall name \"%1\".").arg(view.client.wall)
+                text: qsTr("Others join with the link: it opens Scrawl on \"%1\". Copy link copies the address too, for anyone who types it in.").arg(view.client.wall)
                 textFormat: Text.PlainText
                 wrapMode: Text.Wrap
                 Layout.fillWidth: true
@@ -657,15 +657,27 @@ Item {
                         Layout.minimumWidth: 80
                         Layout.preferredWidth: 160
                         readOnly: true
-                        text: modelData
-                        Accessible.name: qsTr("Address to join: %1").arg(modelData)
+                        // The link: it opens Scrawl and joins (an encrypted wall's names its
+                        // certificate); the address is in what Copy link copies too.
+                        text: {
+                            // Made again once the certificate is known, or the wall changes.
+                            view.client.tlsFingerprint
+                            view.client.wall
+                            return view.client.inviteLink(modelData)
+                        }
+                        onTextChanged: cursorPosition = 0 // the start of the link in view
+                        Accessible.name: qsTr("Link to join at %1").arg(modelData)
                         selectByMouse: true
                     }
+                    // The link opens Scrawl and joins (the certificate named for an encrypted
+                    // wall); the words say what to do without Scrawl's link handler.
                     Button {
-                        text: qsTr("Copy")
+                        objectName: "copyInvite"
+                        text: qsTr("Copy link")
                         Accessible.name: qsTr("Copy the invitation to %1").arg(modelData)
                         onClicked: {
-                            AppSettings.copyToClipboard(qsTr("Join my Scrawl wall \"%1\" at %2").arg(view.client.wall).arg(modelData))
+                            AppSettings.copyToClipboard(qsTr("Join my Scrawl wall \"%1\": %2\n(or open Scrawl and join \"%1\" at %3)")
+                                                        .arg(view.client.wall).arg(view.client.inviteLink(modelData)).arg(modelData))
                             text = qsTr("Copied")
                         }
                     }

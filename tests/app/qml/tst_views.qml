@@ -435,8 +435,7 @@ Item {
         function inviteCopyButtons(popup) {
             const found = []
             const visit = (item) => {
-                if (item.text === "Copy" && item.clicked !== undefined && item.parent
-                        && item.parent.children[0].text !== view.client.apiToken)
+                if (item.objectName === "copyInvite")
                     found.push(item)
                 for (let i = 0; i < item.children.length; ++i)
                     visit(item.children[i])
@@ -445,7 +444,7 @@ Item {
             return found
         }
 
-        function test_94_inviteCopiesTheJoinText() {
+        function test_94_inviteCopiesTheJoinLink() {
             TestServer.clearClipboard()
             mouseClick(findChild(view, "inviteButton"))
             const popup = findChild(view, "invitePopup")
@@ -455,8 +454,12 @@ Item {
             const buttons = inviteCopyButtons(popup)
             compare(buttons.length, 1) // not hosted here: the address this client joined
             mouseClick(buttons[0])
+            // The link (it opens Scrawl and joins), and the address for anyone without it.
+            const link = wallClient.inviteLink(TestServer.address)
+            verify(link.startsWith("scrawl://"), link)
             compare(TestServer.clipboardText(),
-                    "Join my Scrawl wall \"" + wallClient.wall + "\" at " + TestServer.address)
+                    "Join my Scrawl wall \"" + wallClient.wall + "\": " + link
+                    + "\n(or open Scrawl and join \"" + wallClient.wall + "\" at " + TestServer.address + ")")
             compare(buttons[0].text, "Copied")
             popup.close()
             tryCompare(popup, "visible", false)
