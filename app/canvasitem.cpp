@@ -210,6 +210,7 @@ void CanvasItem::setClient(WallClient *client)
     m_client = client;
     if (client) {
         connect(client, &WallClient::wallReset, this, &CanvasItem::onWallReset);
+        connect(client, &WallClient::joined, this, [this] { reportView(); });
         connect(client, &WallClient::wallChanged, this, &CanvasItem::onWallChanged);
         connect(client, &WallClient::localStrokeChanged, this, &CanvasItem::onLocalStrokeChanged);
         connect(client, &WallClient::localStrokeRemoved, this, &CanvasItem::onLocalStrokeRemoved);
@@ -353,8 +354,29 @@ void CanvasItem::setView(double zoom, double panX, double panY)
     setSettled(false);
     update();
     emit viewChanged();
+    if (!m_showingOthersView)
+        emit viewMovedByHand();
+    reportView();
     if (selectionCount() > 0)
         emit selectionChanged();
+}
+
+void CanvasItem::showWallRect(const QRectF &wallRect)
+{
+    if (!wallRect.isValid() || width() <= 0 || height() <= 0)
+        return;
+    // All of it in view, as large as fits, centred (a screen shaped unlike theirs shows more).
+    const double z = std::clamp(std::min(width() / wallRect.width(), height() / wallRect.height()), kMinZoom, kMaxZoom);
+    const QPointF pan = QPointF(width() / 2, height() / 2) - wallRect.center() * z;
+    m_showingOthersView = true;
+    setView(z, pan.x(), pan.y());
+    m_showingOthersView = false;
+}
+
+void CanvasItem::reportView()
+{
+    if (m_client && width() > 0 && height() > 0)
+        m_client->setView(visibleWallRect());
 }
 
 void CanvasItem::panBy(double dx, double dy) { setView(m_zoom, m_pan.x() + dx, m_pan.y() + dy); }
@@ -423,6 +445,7 @@ void CanvasItem::geometryChange(const QRectF &newGeometry, const QRectF &oldGeom
     setSettled(false);
     update();
     emit viewChanged();
+    reportView();
 }
 
 void CanvasItem::onWindowChanged(QQuickWindow *window)
@@ -1263,6 +1286,14 @@ void CanvasItem::mousePressEvent(QMouseEvent *event)
     // On a wall this person may not change (locked by its owner: the toolbar says so), every
     // tool pans instead of drawing something the server would refuse.
     const bool readOnly = m_client && m_client->ready() && !m_client->mayChangeWall();
+    if (event->button() == Qt::LeftButton && m_tool == Laser && m_client) {
+        // Never stored, so on a locked wall too: the trail is the cursor's (WallClient::laser).
+        m_gesture = Gesture::Laser;
+        m_client->setLaser(true);
+        m_client->sendCursor(wall.x(), wall.y());
+        event->accept();
+        return;
+    }
     if (event->button() == Qt::MiddleButton
         || (event->button() == Qt::LeftButton && (m_tool == Pan || m_spaceDown || readOnly))) {
         m_gesture = Gesture::Pan;
@@ -1332,7 +1363,8 @@ void CanvasItem::mousePressEvent(QMouseEvent *event)
         emit textRequested(wall, hit);
         break;
     }
-    case Pan: break;
+    case Pan:
+    case Laser: break;
     }
     event->accept();
 }
@@ -1365,6 +1397,7 @@ void CanvasItem::mouseMoveEvent(QMouseEvent *event)
     case Gesture::Rotate:
         moveSelect(pos, wall, event->modifiers());
         break;
+    case Gesture::Laser: // the cursor below carries it
     case Gesture::None: break;
     }
     if (m_client && m_gesture != Gesture::Pan)
@@ -1385,6 +1418,10 @@ void CanvasItem::mouseUngrabEvent() { endGesture(); }
 void CanvasItem::endGesture()
 {
     switch (m_gesture) {
+    case Gesture::Laser:
+        if (m_client)
+            m_client->setLaser(false);
+        break;
     case Gesture::Draw:
         if (m_client)
             m_client->endStroke(m_strokeId);

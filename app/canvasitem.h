@@ -75,7 +75,7 @@ class CanvasItem : public QQuickItem
 
 public:
     // Appended only: the last tool is kept in the settings by number.
-    enum Tool { Pen, Eraser, Note, Pan, Line, Arrow, Rect, Ellipse, Diamond, Text, Select };
+    enum Tool { Pen, Eraser, Note, Pan, Line, Arrow, Rect, Ellipse, Diamond, Text, Select, Laser };
     Q_ENUM(Tool)
 
     static constexpr int kTileSize = 256;
@@ -155,6 +155,9 @@ public:
     Q_INVOKABLE QPointF mapToWall(QPointF itemPos) const { return (itemPos - m_pan) / m_zoom; }
     Q_INVOKABLE QPointF mapFromWall(QPointF wallPos) const { return wallPos * m_zoom + m_pan; }
     Q_INVOKABLE void setView(double zoom, double panX, double panY);
+    // Shows `wallRect` whole and centred (someone else's view, followed): the only change of
+    // view that is not the person's own (viewMovedByHand).
+    Q_INVOKABLE void showWallRect(const QRectF &wallRect);
     Q_INVOKABLE void panBy(double dx, double dy);
     // Zooms by `factor` keeping the wall point under `itemPos` where it is.
     Q_INVOKABLE void zoomBy(double factor, QPointF itemPos);
@@ -191,6 +194,8 @@ signals:
     void penChanged();
     void backgroundChanged();
     void viewChanged();
+    // The person moved or zoomed their view (not showWallRect): following someone ends.
+    void viewMovedByHand();
     void panningChanged();
     void settledChanged();
     void frameSynced();
@@ -326,8 +331,10 @@ private:
     double m_lastSyncMs = 0;
 
     // gestures
-    enum class Gesture { None, Draw, Erase, Pan, Shape, Band, Move, Resize, Rotate };
+    enum class Gesture { None, Draw, Erase, Pan, Shape, Band, Move, Resize, Rotate, Laser };
     Gesture m_gesture = Gesture::None;
+    bool m_showingOthersView = false; // in showWallRect
+    void reportView();
     std::uint32_t m_strokeId = 0;
     QPointF m_lastItemPos;
     QPointF m_lastWallPos;

@@ -34,6 +34,8 @@ QVariant MembersModel::data(const QModelIndex &index, int role) const
     case CursorYRole: return m.cursor.y();
     case SelectionRole: return m.selection;
     case RoleRole: return m.role;
+    case HasViewRole: return !m.view.isEmpty();
+    case PresentingRole: return m.presenting;
     default: return {};
     }
 }
@@ -43,7 +45,8 @@ QHash<int, QByteArray> MembersModel::roleNames() const
     return {{UserIdRole, "userId"},       {NameRole, "name"},         {ColorRole, "color"},
             {IsSelfRole, "isSelf"},       {HasCursorRole, "hasCursor"}, {CursorXRole, "cursorX"},
             {CursorYRole, "cursorY"},
-            {SelectionRole, "selection"}, {RoleRole, "role"}};
+            {SelectionRole, "selection"}, {RoleRole, "role"}, {HasViewRole, "hasView"},
+            {PresentingRole, "presenting"}};
 }
 
 int MembersModel::rowOf(std::uint64_t userId) const
@@ -140,6 +143,22 @@ void MembersModel::setCursor(std::uint64_t userId, QPointF wallPos, QRectF selec
     m.hasCursor = true;
     m.selection = selection;
     emit dataChanged(index(row), index(row), {HasCursorRole, CursorXRole, CursorYRole, SelectionRole});
+}
+
+bool MembersModel::setView(std::uint64_t userId, QRectF view, bool presenting)
+{
+    const int row = rowOf(userId);
+    if (row < 0)
+        return false;
+    Member &m = m_members[size_t(row)];
+    if (m.view == view && m.presenting == presenting)
+        return false;
+    const bool flags = m.view.isEmpty() != view.isEmpty() || m.presenting != presenting;
+    m.view = view;
+    m.presenting = presenting;
+    if (flags)
+        emit dataChanged(index(row), index(row), {HasViewRole, PresentingRole});
+    return true;
 }
 
 void MembersModel::setRole(std::uint64_t userId, int role)

@@ -34,6 +34,8 @@ public:
         SelectionRole,                 // "selection": what they have picked, wall px (QRectF;
                                        // empty for nothing)
         RoleRole,                      // "role": 0 member, 1 moderator, 2 owner (pb::Role)
+        HasViewRole,                   // "hasView": where they look is known (bool)
+        PresentingRole,                // "presenting": everyone's view follows theirs (bool)
     };
     Q_ENUM(Role)
 
@@ -47,6 +49,8 @@ public:
         QPointF cursor;
         QRectF selection;
         int role = 0;
+        QRectF view; // the part of the wall they see, wall px (empty: not known)
+        bool presenting = false;
     };
 
     explicit MembersModel(QObject *parent = nullptr);
@@ -61,6 +65,9 @@ public:
     void reset(const std::vector<pb::Member> &members);
     void setPresence(const pb::Member &member, bool online);
     void setCursor(std::uint64_t userId, QPointF wallPos, QRectF selection = {});
+    // Where they look and whether they present (pb::Cursor's view and presenting). False when
+    // nothing changed.
+    bool setView(std::uint64_t userId, QRectF view, bool presenting);
     // A role changed (pb::WallState): shown in the member's row.
     void setRole(std::uint64_t userId, int role);
     void clear();

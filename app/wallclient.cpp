@@ -6,6 +6,7 @@
 #include "core/limits.h"
 
 #include <QClipboard>
+#include <QScopeGuard>
 #include <QDateTime>
 #include <QFile>
 #include <QFileInfo>
@@ -136,6 +137,8 @@ WallClient::WallClient(QObject *parent)
             return;
         sendCursor(m_cursorPos.x(), m_cursorPos.y());
     });
+    m_presentTimer.setInterval(1000);
+    connect(&m_presentTimer, &QTimer::timeout, this, [this] { sendCursor(m_cursorPos.x(), m_cursorPos.y()); });
     m_slowSendTimer.setSingleShot(true);
     connect(&m_slowSendTimer, &QTimer::timeout, this, &WallClient::statusChanged);
     connect(this, &WallClient::pendingCountChanged, this, [this] {
@@ -487,6 +490,9 @@ void WallClient::connectToWall(const QString &address, const QString &wall,
         m_redo.clear();
         m_chat->clear();
         m_members->clear();
+        setPresenting(false);
+        setPresenter(0);
+        m_view = QRectF();
         clearDragPreviews();
         m_notes->reset({});
         m_images->reset({});
@@ -793,6 +799,9 @@ void WallClient::onBinary(const QByteArray &bytes)
     case pb::Envelope::kError: onError(env.error()); break;
     case pb::Envelope::kPresence:
         m_members->setPresence(env.presence().member(), env.presence().online());
+        if (!env.presence().online() && env.presence().member().user_id() == m_presenterId
+            && !m_members->find(m_presenterId))
+            setPresenter(0); // the presenter left
         if (!env.presence().online() && m_dragPreviews.erase(env.presence().member().user_id()))
             emit dragPreviewChanged(env.presence().member().user_id());
         break;
@@ -805,6 +814,22 @@ void WallClient::onBinary(const QByteArray &bytes)
             selection = QRectF();
         m_members->setCursor(env.cursor().user_id(), p, selection);
         emit cursorMoved(env.cursor().user_id(), p);
+        QRectF view(c.view_x(), c.view_y(), c.view_width(), c.view_height());
+        if (!view.isValid() || !isValidCoordinate(view.left()) || !isValidCoordinate(view.top())
+            || !isValidCoordinate(view.right()) || !isValidCoordinate(view.bottom()))
+            view = QRectF();
+        if (c.user_id() != m_userId) {
+            if (m_members->setView(c.user_id(), view, c.presenting()))
+                emit memberViewChanged(QString::number(c.user_id()));
+            if (c.presenting())
+                setPresenter(c.user_id());
+            else if (m_presenterId == c.user_id())
+                setPresenter(0);
+            if (c.laser()) {
+                const MembersModel::Member *m = m_members->find(c.user_id());
+                emit laserMoved(QString::number(c.user_id()), p.x(), p.y(), m ? m->color : QColor(Qt::red));
+            }
+        }
         // A drag preview, checked as the server does (a server may be older or wrong).
         const std::uint64_t user = c.user_id();
         if (user != m_userId) {
@@ -2004,9 +2029,65 @@ void WallClient::clearDragPreviews()
         emit dragPreviewChanged(user);
 }
 
+void WallClient::setView(const QRectF &view)
+{
+    if (view == m_view || !view.isValid())
+        return;
+    m_view = view;
+    sendCursor(m_cursorPos.x(), m_cursorPos.y());
+}
+
+QRectF WallClient::memberView(const QString &userId) const
+{
+    const MembersModel::Member *m = m_members->find(userId.toULongLong());
+    return m ? m->view : QRectF();
+}
+
+QString WallClient::memberName(const QString &userId) const
+{
+    const MembersModel::Member *m = m_members->find(userId.toULongLong());
+    return m ? m->name : QString();
+}
+
+void WallClient::setLaser(bool on)
+{
+    if (m_laser == on)
+        return;
+    m_laser = on;
+    emit laserChanged();
+    if (!on) // the trail ends for the others too
+        sendCursor(m_cursorPos.x(), m_cursorPos.y());
+}
+
+void WallClient::setPresenting(bool on)
+{
+    on = on && isModerator();
+    if (m_presenting == on)
+        return;
+    m_presenting = on;
+    if (on)
+        m_presentTimer.start();
+    else
+        m_presentTimer.stop();
+    setPresenter(on ? m_userId : (m_presenterId == m_userId ? 0 : m_presenterId));
+    emit presentingChanged();
+    sendCursor(m_cursorPos.x(), m_cursorPos.y());
+}
+
+void WallClient::setPresenter(std::uint64_t userId)
+{
+    if (m_presenterId == userId)
+        return;
+    m_presenterId = userId;
+    emit presentingChanged();
+}
+
 void WallClient::sendCursor(double x, double y)
 {
+    const bool moved = QPointF(x, y) != m_cursorPos;
     m_cursorPos = QPointF(x, y);
+    if (m_laser && m_joined && moved) // not again when the same position goes out again
+        emit laserMoved(QString::number(m_userId), x, y, m_color);
     if (drawing()) {
         // The stroke's points carry the pen: others show this cursor at the tip of its ink as it
         // flows in (CanvasItem), not ahead of it, and cursor messages would cost more bytes than
@@ -2031,6 +2112,15 @@ void WallClient::sendCursor(double x, double y)
     }
     if (m_dragPreview)
         *env.mutable_cursor()->mutable_preview() = *m_dragPreview;
+    if (m_view.isValid() && isValidCoordinate(m_view.left()) && isValidCoordinate(m_view.top())
+        && isValidCoordinate(m_view.right()) && isValidCoordinate(m_view.bottom())) {
+        env.mutable_cursor()->set_view_x(float(m_view.x()));
+        env.mutable_cursor()->set_view_y(float(m_view.y()));
+        env.mutable_cursor()->set_view_width(float(m_view.width()));
+        env.mutable_cursor()->set_view_height(float(m_view.height()));
+    }
+    env.mutable_cursor()->set_laser(m_laser);
+    env.mutable_cursor()->set_presenting(m_presenting);
     sendEnvelope(env);
     m_cursorDirty = false;
     m_cursorTimer.start();
@@ -2613,6 +2703,11 @@ void WallClient::forgetPinnedCertificate()
 
 void WallClient::onWallState(const pb::WallState &state)
 {
+    // No longer a moderator: no longer presenting.
+    const auto stopPresenting = qScopeGuard([this] {
+        if (m_presenting && !isModerator())
+            setPresenting(false);
+    });
     m_locked = state.locked();
     m_protectedWork = state.protected_work();
     m_hasPassword = state.has_password();

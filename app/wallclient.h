@@ -78,6 +78,13 @@ class WallClient : public QObject
     Q_PROPERTY(Role role READ role NOTIFY accessChanged)
     Q_PROPERTY(bool isOwner READ isOwner NOTIFY accessChanged)
     Q_PROPERTY(bool isModerator READ isModerator NOTIFY accessChanged)
+    // The laser pointer is on (the laser tool, button down): cursors go out with a trail for
+    // everyone (pb::Cursor.laser), and laserMoved reports this person's own positions at once.
+    Q_PROPERTY(bool laser READ laser WRITE setLaser NOTIFY laserChanged)
+    // This person presents: everyone's view follows theirs (moderators and the owner).
+    Q_PROPERTY(bool presenting READ presenting WRITE setPresenting NOTIFY presentingChanged)
+    // Who presents now ("" for nobody): the member whose view everyone follows.
+    Q_PROPERTY(QString presenterId READ presenterId NOTIFY presentingChanged)
     Q_PROPERTY(QString apiToken READ apiToken NOTIFY accessChanged)
     Q_PROPERTY(bool locked READ locked NOTIFY accessChanged)
     // The owner protected people's work: members change only their own.
@@ -334,6 +341,18 @@ public:
     static QRectF clipBounds(const pb::WallSnapshot &clip);
     // Sent at most ~30 times a second, the latest position wins.
     Q_INVOKABLE void sendCursor(double x, double y);
+    // The part of the wall this person sees (wall px): goes out with the cursor, so that others
+    // can jump to it or follow it.
+    Q_INVOKABLE void setView(const QRectF &view);
+    // Where member `userId` looks (wall px; empty when not known).
+    Q_INVOKABLE QRectF memberView(const QString &userId) const;
+    // The name member `userId` goes by ("" when not on the wall).
+    Q_INVOKABLE QString memberName(const QString &userId) const;
+    bool laser() const { return m_laser; }
+    void setLaser(bool on);
+    bool presenting() const { return m_presenting; }
+    void setPresenting(bool on);
+    QString presenterId() const { return m_presenterId ? QString::number(m_presenterId) : QString(); }
     // What this person has picked (select tool), wall px; goes out with the cursor.
     void setSelectionBox(const QRectF &box);
     // While they drag it: the transform it is getting (null: none), with the cursor, so that
@@ -397,6 +416,13 @@ signals:
     // where it is).
     void shapeChanged(std::uint64_t key);
     void cursorMoved(std::uint64_t userId, QPointF wallPos);
+    // A point of someone's laser trail (this person's own too, at once), wall px, with their
+    // colour.
+    void laserMoved(const QString &userId, double x, double y, const QColor &color);
+    // Where someone looks changed (memberView).
+    void memberViewChanged(const QString &userId);
+    void laserChanged();
+    void presentingChanged();
     // Someone's drag preview began, moved or ended (see dragPreviews()).
     void dragPreviewChanged(std::uint64_t userId);
     // Every envelope after it is handled; tests and measurements hook here.
@@ -569,6 +595,12 @@ private:
     QTimer m_cursorTimer;
     QPointF m_cursorPos;
     bool m_cursorDirty = false;
+    QRectF m_view;
+    bool m_laser = false;
+    bool m_presenting = false;
+    std::uint64_t m_presenterId = 0;
+    QTimer m_presentTimer; // while presenting: the view again every second, for whoever joins
+    void setPresenter(std::uint64_t userId);
 };
 
 } // namespace scrawl

@@ -7,11 +7,34 @@ import Scrawl
 ColumnLayout {
     id: panel
     required property WallClient client
+    // Whose view this person follows ("" for nobody): WallView's.
+    property string followingId: ""
+    // A click on a person's name: to where they look, once. Follow: their view, as it moves.
+    signal jumpRequested(string userId)
+    signal followRequested(string userId, bool on)
     spacing: 4
 
-    Label {
-        text: qsTr("Here now (%1)").arg(list.count)
-        font.bold: true
+    RowLayout {
+        Layout.fillWidth: true
+        Label {
+            Layout.fillWidth: true
+            text: qsTr("Here now (%1)").arg(list.count)
+            font.bold: true
+        }
+        // Moderators present: everyone's view follows theirs until they stop (or a person moves
+        // their own view away).
+        Button {
+            objectName: "presentButton"
+            visible: panel.client.isModerator && panel.client.ready
+            checkable: true
+            checked: panel.client.presenting
+            text: panel.client.presenting ? qsTr("Stop presenting") : qsTr("Present")
+            Accessible.description: qsTr("Everyone's view follows yours while you present")
+            ToolTip.visible: hovered
+            ToolTip.text: qsTr("Everyone's view follows yours until you stop; anyone may move away")
+            ToolTip.delay: 400
+            onClicked: panel.client.presenting = checked
+        }
     }
     Label {
         visible: list.count === 0
@@ -37,10 +60,38 @@ ColumnLayout {
                 color: model.color
             }
             Label {
+                objectName: "memberName"
                 Layout.fillWidth: true
                 text: model.isSelf ? qsTr("%1 (you)").arg(model.name) : model.name
                 textFormat: Text.PlainText
                 elide: Text.ElideRight
+                // To where they look: a click on their name.
+                MouseArea {
+                    anchors.fill: parent
+                    enabled: !model.isSelf && model.hasView
+                    cursorShape: enabled ? Qt.PointingHandCursor : Qt.ArrowCursor
+                    onClicked: panel.jumpRequested(model.userId)
+                }
+                ToolTip.visible: nameHover.hovered && !model.isSelf && model.hasView
+                ToolTip.text: qsTr("Go to where %1 is looking").arg(model.name)
+                ToolTip.delay: 400
+                HoverHandler { id: nameHover }
+            }
+            Label {
+                visible: model.presenting
+                text: qsTr("presenting")
+                font.pointSize: Theme.smallPt
+                color: Theme.accent
+            }
+            ToolButton {
+                objectName: "followButton"
+                visible: !model.isSelf && model.hasView
+                checkable: true
+                checked: panel.followingId === model.userId
+                text: checked ? qsTr("Following") : qsTr("Follow")
+                font.pointSize: Theme.smallPt
+                Accessible.name: checked ? qsTr("Stop following %1").arg(model.name) : qsTr("Follow %1's view").arg(model.name)
+                onClicked: panel.followRequested(model.userId, checked)
             }
             // The role, when it is more than a member's.
             Label {

@@ -16,7 +16,7 @@ Popup {
 
     readonly property var groups: [
         { title: qsTr("Tools"), keys: [
-            ["V", qsTr("Select")], ["H / Space", qsTr("Pan (hold Space for a moment)")], ["P", qsTr("Pen")],
+            ["V", qsTr("Select")], ["H / Space", qsTr("Pan (hold Space for a moment)")], ["K", qsTr("Laser pointer")], ["P", qsTr("Pen")],
             ["E", qsTr("Eraser")], ["L", qsTr("Line")], ["A", qsTr("Arrow")], ["R", qsTr("Rectangle")],
             ["O", qsTr("Ellipse")], ["D", qsTr("Diamond")], ["T", qsTr("Text")], ["N", qsTr("Sticky note")] ] },
         { title: qsTr("Style"), keys: [
@@ -29,7 +29,7 @@ Popup {
         { title: qsTr("View and wall"), keys: [
             ["Ctrl+=  Ctrl+-", qsTr("Zoom in, out")], ["Ctrl+0", qsTr("Zoom to fit everything")],
             ["Ctrl+\\", qsTr("People and chat panel")], ["M", qsTr("Minimap")], ["Ctrl+E", qsTr("Export")], ["Ctrl+I", qsTr("Invite")],
-            ["Ctrl+W", qsTr("Leave the wall")], ["Ctrl+Shift+Del", qsTr("Clear the wall (moderators)")],
+            ["Ctrl+Shift+P", qsTr("Present: everyone follows your view (moderators)")], ["Ctrl+W", qsTr("Leave the wall")], ["Ctrl+Shift+Del", qsTr("Clear the wall (moderators)")],
             ["Alt+Shift+D", qsTr("Light or dark")], ["?", qsTr("This sheet")] ] }
     ]
 

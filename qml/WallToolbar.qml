@@ -50,6 +50,7 @@ ToolBar {
     readonly property var toolsBefore: [
         { tool: CanvasItem.Select, label: qsTr("Select"), icon: "select", tip: qsTr("Select: click or drag a box to pick things, Shift adds; drag to move, corners resize; the handle above turns (Shift: 15° steps); Del deletes, Ctrl+D duplicates, arrows nudge, Ctrl+] brings to the front, Ctrl+[ sends to the back, Ctrl+A picks all (V)") },
         { tool: CanvasItem.Pan, label: qsTr("Pan"), icon: "pan", tip: qsTr("Pan: drag the wall (H, or hold Space, or drag with the middle button; wheel zooms)") },
+        { tool: CanvasItem.Laser, label: qsTr("Laser"), icon: "laser", tip: qsTr("Laser pointer: hold the button and move; everyone sees a trail that fades within a second, and nothing is kept (K)") },
         { tool: CanvasItem.Pen, label: qsTr("Pen"), icon: "pen", tip: qsTr("Pen: draw freehand (P)"), group: true },
         { tool: CanvasItem.Eraser, label: qsTr("Eraser"), icon: "eraser", tip: qsTr("Eraser: removes whole strokes it touches (E)") }
     ]
@@ -100,7 +101,7 @@ ToolBar {
                 checkable: true
                 checked: bar.canvas.tool === modelData.tool
                 // On a locked wall only moderators draw; the access note beside says why.
-                enabled: modelData.tool === CanvasItem.Pan || bar.client.mayChangeWall
+                enabled: modelData.tool === CanvasItem.Pan || modelData.tool === CanvasItem.Laser || bar.client.mayChangeWall
                 ButtonGroup.group: tools
                 onClicked: bar.pick(modelData.tool)
             }

@@ -30,6 +30,58 @@ Item {
     }
     signal leave()
 
+    // --- follow and present ---
+    // Whose view this one follows ("" for nobody): picked in the people panel, or whoever
+    // presents. Moving one's own view (pan, zoom) stops following.
+    property string followingId: ""
+    property bool followingPresenter: false
+    // The presentation this person moved away from: not followed again until it ends, or
+    // until they follow it again from the banner.
+    property string leftPresentation: ""
+    function showViewOf(userId) {
+        const r = view.client.memberView(userId)
+        if (r.width > 0 && r.height > 0)
+            wallCanvas.showWallRect(r)
+    }
+    function follow(userId, presentation) {
+        followingId = userId
+        followingPresenter = presentation
+        if (presentation)
+            leftPresentation = ""
+        showViewOf(userId)
+    }
+    function stopFollowing() {
+        if (followingPresenter)
+            leftPresentation = followingId
+        followingId = ""
+        followingPresenter = false
+    }
+    function followPresenter() {
+        const p = view.client.presenterId
+        if (p !== "" && p !== String(view.client.userId) && p !== leftPresentation)
+            follow(p, true)
+        else if (p === "" && followingPresenter) {
+            followingId = ""
+            followingPresenter = false
+            leftPresentation = ""
+        }
+    }
+    Connections {
+        target: view.client
+        function onMemberViewChanged(userId) {
+            if (userId === view.followingId)
+                view.showViewOf(userId)
+        }
+        function onPresentingChanged() { view.followPresenter() }
+    }
+    Connections {
+        target: wallCanvas
+        function onViewMovedByHand() {
+            if (view.followingId !== "")
+                view.stopFollowing()
+        }
+    }
+
     Component.onCompleted: {
         sidePanelOpen = !(Window.width > 0 && Window.width < 1000)
         wallCanvas.tool = AppSettings.lastTool
@@ -285,6 +337,61 @@ Item {
                             personColor: model.color
                         }
                     }
+                    LaserTrails {
+                        anchors.fill: parent
+                        client: view.client
+                        canvas: wallCanvas
+                    }
+                }
+
+                // Following someone, presenting, or someone presenting that this person moved
+                // away from: said at the top, with the way out (or back).
+                Rectangle {
+                    id: followBanner
+                    objectName: "followBanner"
+                    readonly property string presenter: view.client.presenterId
+                    readonly property bool presentingHere: view.client.presenting
+                    readonly property bool awayFromPresentation: presenter !== "" && !presentingHere
+                                                                 && view.followingId !== presenter
+                    visible: view.followingId !== "" || presentingHere || awayFromPresentation
+                    anchors { horizontalCenter: parent.horizontalCenter; top: parent.top; topMargin: 10 }
+                    width: followRow.implicitWidth + 20
+                    height: followRow.implicitHeight + 12
+                    radius: height / 2
+                    color: Theme.accent
+                    z: 20
+                    RowLayout {
+                        id: followRow
+                        anchors.centerIn: parent
+                        spacing: 10
+                        Label {
+                            objectName: "followBannerText"
+                            color: Theme.accentText
+                            textFormat: Text.PlainText
+                            text: followBanner.presentingHere
+                                  ? qsTr("You are presenting: everyone's view follows yours")
+                                  : view.followingId !== ""
+                                    ? (view.followingPresenter ? qsTr("%1 is presenting: you follow their view; move yours to look around")
+                                                               : qsTr("Following %1's view; move yours to stop"))
+                                      .arg(view.client.memberName(view.followingId))
+                                    : qsTr("%1 is presenting").arg(view.client.memberName(followBanner.presenter))
+                        }
+                        Button {
+                            objectName: "followBannerButton"
+                            flat: true
+                            palette.buttonText: Theme.accentText
+                            text: followBanner.presentingHere ? qsTr("Stop presenting")
+                                  : view.followingId !== "" ? qsTr("Stop following") : qsTr("Follow")
+                            onClicked: {
+                                if (followBanner.presentingHere)
+                                    view.client.presenting = false
+                                else if (view.followingId !== "")
+                                    view.stopFollowing()
+                                else
+                                    view.follow(followBanner.presenter, true)
+                            }
+                        }
+                    }
                 }
 
                 Label {
@@ -371,6 +478,9 @@ Item {
                     MembersPanel {
                         Layout.fillWidth: true
                         client: view.client
+                        followingId: view.followingId
+                        onJumpRequested: userId => view.showViewOf(userId)
+                        onFollowRequested: (userId, on) => on ? view.follow(userId, false) : view.stopFollowing()
                     }
                     ChatPanel {
                         id: chatPanel
@@ -438,6 +548,8 @@ Item {
     Shortcut { sequence: "E"; enabled: view.client.mayChangeWall; onActivated: { wallCanvas.tool = CanvasItem.Eraser; AppSettings.lastTool = wallCanvas.tool } }
     Shortcut { sequence: "N"; enabled: view.client.mayChangeWall; onActivated: { wallCanvas.tool = CanvasItem.Note; AppSettings.lastTool = wallCanvas.tool } }
     Shortcut { sequence: "H"; onActivated: { wallCanvas.tool = CanvasItem.Pan; AppSettings.lastTool = wallCanvas.tool } }
+    Shortcut { sequence: "K"; onActivated: { wallCanvas.tool = CanvasItem.Laser; AppSettings.lastTool = wallCanvas.tool } }
+    Shortcut { sequence: "Ctrl+Shift+P"; enabled: view.client.ready && view.client.isModerator; onActivated: view.client.presenting = !view.client.presenting }
     Shortcut { sequence: "V"; enabled: view.client.mayChangeWall; onActivated: { wallCanvas.tool = CanvasItem.Select; AppSettings.lastTool = wallCanvas.tool } }
     Shortcut { sequence: "L"; enabled: view.client.mayChangeWall; onActivated: { wallCanvas.tool = CanvasItem.Line; AppSettings.lastTool = wallCanvas.tool } }
     Shortcut { sequence: "A"; enabled: view.client.mayChangeWall; onActivated: { wallCanvas.tool = CanvasItem.Arrow; AppSettings.lastTool = wallCanvas.tool } }

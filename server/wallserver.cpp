@@ -1501,6 +1501,23 @@ void WallServer::relayCursor(Session *session, pb::Cursor cursor)
             return;
         }
     }
+    const double vx = cursor.view_x(), vy = cursor.view_y();
+    const double vw = cursor.view_width(), vh = cursor.view_height();
+    if (!isValidCoordinate(vx) || !isValidCoordinate(vy) || !std::isfinite(vw) || !std::isfinite(vh)
+        || vw < 0 || vh < 0 || !isValidCoordinate(vx + vw) || !isValidCoordinate(vy + vh)) {
+        session->refuse({pb::INVALID_OP,
+                         QStringLiteral("The cursor's view is not a box inside the wall (finite, width "
+                                        "and height 0 or more, limit %1).")
+                             .arg(QLatin1String(limits::kMaxCoordinateName)),
+                         QString::fromLatin1(limits::kMaxCoordinateName)});
+        return;
+    }
+    if (cursor.presenting() && session->room()->roleOf(session->userId()) == pb::ROLE_MEMBER) {
+        // Refused; the cursor still goes, as a member's.
+        cursor.set_presenting(false);
+        session->refuse(notPermitted(QStringLiteral("Presenting (everyone's view following yours)"),
+                                     pb::ROLE_MODERATOR));
+    }
     bool flooding = false;
     const bool now = session->admitCursor(cursor, &flooding);
     if (flooding) {

@@ -358,6 +358,26 @@ const std::vector<Row> &rows()
              c.joined().sendEnvelope(env);
          },
          pb::INVALID_OP, limits::kMaxCoordinateName, kStaysOpen},
+        {"cursor whose view is infinitely wide", nullptr,
+         [](Ctx &c) {
+             pb::Envelope env;
+             env.mutable_cursor()->set_x(1);
+             env.mutable_cursor()->set_view_x(10);
+             env.mutable_cursor()->set_view_width(std::numeric_limits<float>::infinity());
+             env.mutable_cursor()->set_view_height(20);
+             c.joined().sendEnvelope(env);
+         },
+         pb::INVALID_OP, limits::kMaxCoordinateName, kStaysOpen},
+        {"a member presenting (everyone's view following theirs)", nullptr,
+         [](Ctx &c) {
+             pb::Envelope env;
+             env.mutable_cursor()->set_x(1);
+             env.mutable_cursor()->set_view_width(800);
+             env.mutable_cursor()->set_view_height(600);
+             env.mutable_cursor()->set_presenting(true);
+             c.joined().sendEnvelope(env);
+         },
+         pb::NOT_PERMITTED, "", kStaysOpen},
         {"cursor whose drag preview names too many objects", nullptr,
          [](Ctx &c) {
              pb::Envelope env;
