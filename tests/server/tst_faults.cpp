@@ -24,6 +24,8 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <csignal>
+
 #include <algorithm>
 #include <map>
 
@@ -162,19 +164,24 @@ private slots:
         pump.start();
         QVERIFY(TestClient::waitFor([&] { return writer.count(pb::Envelope::kOp) >= 300; }, 20000));
         pump.stop();
-        // Kill while ops are in flight: a burst of 900 more, and SIGKILL the moment the first
-        // acknowledgement of the burst arrives (the server is then busy with the rest).
+        // Kill while ops are in flight: a burst of 900 more, and the server stopped (SIGSTOP) the
+        // moment the first acknowledgement of the burst arrives, busy with the rest. A few more
+        // go to the stopped server, so that some are surely unacknowledged however fast it was
+        // (on a loaded machine it could otherwise answer the whole burst before the signal
+        // landed); then SIGKILL, where it stopped.
         const size_t ackedBefore = writer.count(pb::Envelope::kOp);
         bool armed = true;
         connect(&writer.socket(), &QWebSocket::binaryMessageReceived, this, [&] {
             if (armed && writer.count(pb::Envelope::kOp) > ackedBefore) {
                 armed = false;
-                server.process().kill();
+                ::kill(pid_t(server.process().processId()), SIGSTOP);
             }
         });
         for (int i = 0; i < 100; ++i)
             tick();
         QVERIFY(TestClient::waitFor([&] { return !armed; }, 10000));
+        for (int i = 0; i < 3; ++i)
+            tick();
         server.kill9();
         QTRY_VERIFY(writer.disconnects == 1);
 
