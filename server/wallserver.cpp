@@ -46,6 +46,19 @@ const char *roleName(pb::Role role)
     }
 }
 
+// A box a cursor carries (a selection, a view): finite, inside the wall, not inside out.
+std::optional<Problem> boxProblem(const QString &what, double x, double y, double w, double h)
+{
+    if (isValidCoordinate(x) && isValidCoordinate(y) && std::isfinite(w) && std::isfinite(h) && w >= 0
+        && h >= 0 && isValidCoordinate(x + w) && isValidCoordinate(y + h))
+        return std::nullopt;
+    return Problem{pb::INVALID_OP,
+                   QStringLiteral("The cursor's %1 is not a box inside the wall (finite, width and height "
+                                  "0 or more, limit %2).")
+                       .arg(what, QLatin1String(limits::kMaxCoordinateName)),
+                   QString::fromLatin1(limits::kMaxCoordinateName)};
+}
+
 Problem notPermitted(const QString &what, pb::Role needed)
 {
     return {pb::NOT_PERMITTED,
@@ -1484,15 +1497,9 @@ void WallServer::relayCursor(Session *session, pb::Cursor cursor)
                          QString::fromLatin1(limits::kMaxCoordinateName)});
         return;
     }
-    const double sx = cursor.selection_x(), sy = cursor.selection_y();
-    const double sw = cursor.selection_width(), sh = cursor.selection_height();
-    if (!isValidCoordinate(sx) || !isValidCoordinate(sy) || !std::isfinite(sw) || !std::isfinite(sh)
-        || sw < 0 || sh < 0 || !isValidCoordinate(sx + sw) || !isValidCoordinate(sy + sh)) {
-        session->refuse({pb::INVALID_OP,
-                         QStringLiteral("The cursor's selection box is not a box inside the wall "
-                                        "(finite, width and height 0 or more, limit %1).")
-                             .arg(QLatin1String(limits::kMaxCoordinateName)),
-                         QString::fromLatin1(limits::kMaxCoordinateName)});
+    if (auto p = boxProblem(QStringLiteral("selection box"), cursor.selection_x(), cursor.selection_y(),
+                            cursor.selection_width(), cursor.selection_height())) {
+        session->refuse(*p);
         return;
     }
     if (cursor.has_preview()) {
@@ -1501,15 +1508,9 @@ void WallServer::relayCursor(Session *session, pb::Cursor cursor)
             return;
         }
     }
-    const double vx = cursor.view_x(), vy = cursor.view_y();
-    const double vw = cursor.view_width(), vh = cursor.view_height();
-    if (!isValidCoordinate(vx) || !isValidCoordinate(vy) || !std::isfinite(vw) || !std::isfinite(vh)
-        || vw < 0 || vh < 0 || !isValidCoordinate(vx + vw) || !isValidCoordinate(vy + vh)) {
-        session->refuse({pb::INVALID_OP,
-                         QStringLiteral("The cursor's view is not a box inside the wall (finite, width "
-                                        "and height 0 or more, limit %1).")
-                             .arg(QLatin1String(limits::kMaxCoordinateName)),
-                         QString::fromLatin1(limits::kMaxCoordinateName)});
+    if (auto p = boxProblem(QStringLiteral("view"), cursor.view_x(), cursor.view_y(), cursor.view_width(),
+                            cursor.view_height())) {
+        session->refuse(*p);
         return;
     }
     if (cursor.presenting() && session->room()->roleOf(session->userId()) == pb::ROLE_MEMBER) {
