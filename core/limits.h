@@ -142,6 +142,11 @@ inline constexpr int kMaxUndoDepth = 200;
 // Chat messages sent with a snapshot on join, and the most one history page returns.
 inline constexpr int kRecentChatOnJoin = 50;
 inline constexpr int kMaxHistoryPage = 200;
+// The most one page of a wall's past ops returns (OpsRequest, for the timeline): this many ops,
+// and no more than about this many bytes of them.
+inline constexpr int kMaxOpsPage = 10000;
+inline constexpr const char *kMaxOpsPageName = "max_ops_page";
+inline constexpr int kMaxOpsPageBytes = 1024 * 1024;
 
 // Liveness: the server pings every kPingIntervalMs and drops a peer silent for kPeerTimeoutMs.
 inline constexpr int kPingIntervalMs = 10000;

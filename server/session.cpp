@@ -330,6 +330,13 @@ void Session::dispatch(const pb::Envelope &env)
         }
         m_server->sendHistory(this, env.history_request());
         return;
+    case pb::Envelope::kOpsRequest:
+        if (!m_room) {
+            refuse({pb::NOT_JOINED, QStringLiteral("Join a wall before asking for its past."), {}});
+            return;
+        }
+        m_server->sendOps(this, env.ops_request());
+        return;
     case pb::Envelope::kModerate:
         if (!m_room) {
             refuse({pb::NOT_JOINED, QStringLiteral("Join a wall before moderating it."), {}});
@@ -344,6 +351,7 @@ void Session::dispatch(const pb::Envelope &env)
     case pb::Envelope::kJoined:
     case pb::Envelope::kPresence:
     case pb::Envelope::kHistory:
+    case pb::Envelope::kOpsPage:
     case pb::Envelope::MSG_NOT_SET:
         fail({pb::PROTOCOL,
               QStringLiteral("The client sent a message only a server sends; check the client."),

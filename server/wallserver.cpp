@@ -1578,6 +1578,46 @@ void WallServer::sendHistory(Session *session, const pb::HistoryRequest &request
     session->send(serialize(env));
 }
 
+void WallServer::sendOps(Session *session, const pb::OpsRequest &request)
+{
+    if (!session->takeHistoryToken()) {
+        session->refuse(limitProblem(limits::kMaxHistoryRequestsPerMinuteName,
+                                     QStringLiteral("The wall's past was asked for too often (limit "
+                                                    "%1: %2 pages a minute); wait a few seconds, "
+                                                    "then ask again.")
+                                         .arg(QLatin1String(limits::kMaxHistoryRequestsPerMinuteName))
+                                         .arg(limits::kMaxHistoryRequestsPerMinute)));
+        return;
+    }
+    Room *r = session->room();
+    if (!recover(r, true)) {
+        session->refuse(unavailableProblem(r));
+        return;
+    }
+    pb::Envelope env;
+    pb::OpsPage *page = env.mutable_ops_page();
+    const std::uint64_t head = r->committedSeq;
+    page->set_after_seq(request.after_seq());
+    page->set_head_seq(head);
+    if (request.after_seq() < head) {
+        const int limit = std::clamp<int>(int(request.limit()), 1, limits::kMaxOpsPage);
+        std::vector<pb::Op> ops;
+        if (!m_log->opsAfter(r, request.after_seq(), limit, &ops)) {
+            page->set_gone(true);
+        } else {
+            size_t bytes = 0;
+            for (pb::Op &op : ops) {
+                bytes += op.ByteSizeLong();
+                // Never past what members have seen; the first op always, however big.
+                if (op.seq() > head || (bytes > size_t(limits::kMaxOpsPageBytes) && page->ops_size() > 0))
+                    break;
+                *page->add_ops() = std::move(op);
+            }
+        }
+    }
+    session->send(serialize(env));
+}
+
 void WallServer::checkLiveness()
 {
     const auto sessions = m_sessions;

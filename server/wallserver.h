@@ -223,6 +223,8 @@ public:
     // Sends it to the sender's wall now, stamped with the sender's id.
     void broadcastCursor(Session *session, pb::Cursor cursor);
     void sendHistory(Session *session, const pb::HistoryRequest &request);
+    // A page of the wall's past ops, as they landed, for its timeline.
+    void sendOps(Session *session, const pb::OpsRequest &request);
     // Commits queued ops now and waits (blocking this thread) until every commit in flight has
     // landed and been broadcast. Returns false if storage refused any of them. For shutdown,
     // deleting a wall and tests; joins, resends and the HTTP API wait without blocking

@@ -285,6 +285,20 @@ const std::vector<Row> &rows()
              c.greeted().sendEnvelope(env);
          },
          pb::NOT_JOINED, "", kStaysOpen},
+        {"the wall's past asked for before Join", nullptr,
+         [](Ctx &c) {
+             pb::Envelope env;
+             env.mutable_ops_request()->set_limit(10);
+             c.greeted().sendEnvelope(env);
+         },
+         pb::NOT_JOINED, "", kStaysOpen},
+        {"an ops page sent to the server", nullptr,
+         [](Ctx &c) {
+             pb::Envelope env;
+             env.mutable_ops_page()->set_head_seq(5);
+             c.joined().sendEnvelope(env);
+         },
+         pb::PROTOCOL, "", 4000 + pb::PROTOCOL},
         {"first op without client op id", nullptr,
          [](Ctx &c) { c.joined().sendEnvelope(opEnvelope(chatOp("no id"), 0)); },
          pb::INVALID_OP, "", kStaysOpen},

@@ -78,6 +78,8 @@ private slots:
     void chatHistoryPagesBack();
     void deletingAWallEndsItsSessionsAndItsOps_data() { backends(); }
     void deletingAWallEndsItsSessionsAndItsOps();
+    void thePastComesInPagesAsItLanded_data() { backends(); }
+    void thePastComesInPagesAsItLanded();
 
 private:
     static void backends()
@@ -353,6 +355,59 @@ void TestWallLog::deletingAWallEndsItsSessionsAndItsOps()
     QVERIFY(next.join(QStringLiteral("doomed")));
     QCOMPARE(next.lastJoined()->head_seq(), std::uint64_t(0));
     QVERIFY(next.lastJoined()->created());
+}
+
+// The timeline's source: the wall's ops after a seq, in pages, as they landed; replayed, they
+// make the wall.
+void TestWallLog::thePastComesInPagesAsItLanded()
+{
+    QVERIFY(startServer());
+    TestClient ada;
+    QVERIFY(ada.connectAs(url(), QStringLiteral("Ada")));
+    QVERIFY(ada.join(QStringLiteral("past")));
+    std::uint64_t last = 0;
+    for (std::uint32_t i = 1; i <= 12; ++i)
+        last = ada.sendOp(noteAdd(i, "then"));
+    last = ada.chat(QStringLiteral("and a word"));
+    QTRY_VERIFY(ada.acked(last));
+    QTRY_COMPARE(ada.model.seq(), std::uint64_t(13));
+
+    auto page = [&](std::uint64_t after, std::uint32_t limit) -> const pb::OpsPage * {
+        const size_t before = ada.count(pb::Envelope::kOpsPage);
+        pb::Envelope ask;
+        ask.mutable_ops_request()->set_after_seq(after);
+        ask.mutable_ops_request()->set_limit(limit);
+        ada.sendEnvelope(ask);
+        if (!TestClient::waitFor([&] { return ada.count(pb::Envelope::kOpsPage) > before; }))
+            return nullptr;
+        return &ada.received.back().ops_page();
+    };
+    WallModel replay;
+    std::uint64_t after = 0;
+    std::vector<std::uint64_t> seqs;
+    while (after < 13) {
+        const pb::OpsPage *p = page(after, 5);
+        QVERIFY(p);
+        QVERIFY(!p->gone());
+        QCOMPARE(p->after_seq(), after);
+        QCOMPARE(p->head_seq(), std::uint64_t(13));
+        QVERIFY(p->ops_size() > 0 && p->ops_size() <= 5);
+        for (const pb::Op &op : p->ops()) {
+            seqs.push_back(op.seq());
+            replay.apply(op);
+        }
+        after = p->ops(p->ops_size() - 1).seq();
+    }
+    QCOMPARE(seqs.size(), size_t(13));
+    for (size_t i = 0; i < seqs.size(); ++i)
+        QCOMPARE(seqs[i], std::uint64_t(i + 1));
+    QCOMPARE(replay.serializedSnapshot(), ada.model.serializedSnapshot());
+    // At the head: an empty page that says where the head is.
+    const pb::OpsPage *end = page(13, 5);
+    QVERIFY(end);
+    QCOMPARE(end->ops_size(), 0);
+    QCOMPARE(end->head_seq(), std::uint64_t(13));
+    QVERIFY(!ada.lastError());
 }
 
 QTEST_GUILESS_MAIN(TestWallLog)
