@@ -184,6 +184,25 @@ void TestProtocol::envelopeRoundTrip_data()
         env.mutable_history()->set_more(true);
         row("history", env);
     }
+    {
+        pb::Envelope env;
+        env.mutable_ops_request()->set_after_seq(kU64Max - 1);
+        env.mutable_ops_request()->set_limit(scrawl::limits::kMaxOpsPage);
+        row("ops request", env);
+    }
+    {
+        pb::Envelope env;
+        auto *page = env.mutable_ops_page();
+        page->set_after_seq(41);
+        *page->add_ops() = chatOp(42, "then");
+        pb::Op voided;
+        voided.set_seq(43);
+        voided.set_author(7);
+        *page->add_ops() = voided; // refused at its turn: no body
+        page->set_head_seq(kU64Max);
+        page->set_gone(true);
+        row("ops page", env);
+    }
 
     {
         pb::Envelope env;
@@ -361,7 +380,8 @@ void TestProtocol::parseRefuses_data()
     QTest::newRow("end group without start") << QByteArray("\x0c", 1);
     // Well-formed protobuf, but no message the envelope knows: an empty envelope.
     QTest::newRow("only an unknown field") << QByteArray("\xf8\x01\x01", 3);
-    QTest::newRow("empty length-delimited unknown") << QByteArray("\x7a\x00", 2);
+    // Field 1000, length 0: far above any field the envelope will have.
+    QTest::newRow("empty length-delimited unknown") << QByteArray("\xc2\x3e\x00", 3);
     QTest::newRow("valid then garbage") << valid + QByteArray("\xff\xff", 2);
 }
 
