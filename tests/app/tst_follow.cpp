@@ -35,6 +35,19 @@ class TestFollow : public QObject
         return c;
     }
 
+    // Ada (who makes the wall, so its owner) and Bob, both joined, each knowing the other.
+    std::pair<std::unique_ptr<WallClient>, std::unique_ptr<WallClient>> adaAndBob()
+    {
+        auto ada = join(QStringLiteral("Ada"));
+        if (!QTest::qWaitFor([&] { return ada->state() == WallClient::Connected; }, 5000))
+            return {};
+        auto bob = join(QStringLiteral("Bob"));
+        if (!QTest::qWaitFor([&] { return bob->state() == WallClient::Connected
+                                          && !bob->memberName(ada->userIdText()).isEmpty(); }, 5000))
+            return {};
+        return {std::move(ada), std::move(bob)};
+    }
+
 private slots:
     void initTestCase() { QStandardPaths::setTestModeEnabled(true); }
 
@@ -59,11 +72,8 @@ private slots:
 
     void whereSomeoneLooksCrossesAndIsNotStored()
     {
-        auto ada = join(QStringLiteral("Ada"));
-        QTRY_COMPARE(ada->state(), WallClient::Connected);
-        auto bob = join(QStringLiteral("Bob"));
-        QTRY_COMPARE(bob->state(), WallClient::Connected);
-        QTRY_VERIFY(!bob->memberName(ada->userIdText()).isEmpty());
+        auto [ada, bob] = adaAndBob();
+        QVERIFY(ada && bob);
         const std::uint64_t seq = m_server->headSeq(m_wall);
 
         QSignalSpy viewChanged(bob.get(), &WallClient::memberViewChanged);
@@ -82,11 +92,8 @@ private slots:
 
     void theLaserReachesTheOtherAndIsNotStored()
     {
-        auto ada = join(QStringLiteral("Ada"));
-        QTRY_COMPARE(ada->state(), WallClient::Connected);
-        auto bob = join(QStringLiteral("Bob"));
-        QTRY_COMPARE(bob->state(), WallClient::Connected);
-        QTRY_VERIFY(!bob->memberName(ada->userIdText()).isEmpty());
+        auto [ada, bob] = adaAndBob();
+        QVERIFY(ada && bob);
         const std::uint64_t seq = m_server->headSeq(m_wall);
 
         QSignalSpy own(ada.get(), &WallClient::laserMoved);
@@ -115,12 +122,9 @@ private slots:
 
     void aModeratorPresentsAndAMemberCannot()
     {
-        auto ada = join(QStringLiteral("Ada")); // makes the wall: its owner
-        QTRY_COMPARE(ada->state(), WallClient::Connected);
+        auto [ada, bob] = adaAndBob();
+        QVERIFY(ada && bob);
         QVERIFY(ada->isOwner());
-        auto bob = join(QStringLiteral("Bob"));
-        QTRY_COMPARE(bob->state(), WallClient::Connected);
-        QTRY_VERIFY(!bob->memberName(ada->userIdText()).isEmpty());
 
         ada->setView(QRectF(0, 0, 800, 600));
         ada->setPresenting(true);

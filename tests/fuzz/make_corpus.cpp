@@ -366,6 +366,28 @@ int main(int argc, char **argv)
                                             .send(0, badCursor).send(0, history).bytes());
     }
     {
+        // Issue 19: views (follow and present), presenting from the owner and from a member
+        // (refused), the laser, a view that is not a box, and pages of the wall's past ops.
+        pb::Envelope view, presenting, laser, badView, past;
+        view.mutable_cursor()->set_x(40);
+        view.mutable_cursor()->set_view_x(-800);
+        view.mutable_cursor()->set_view_y(-450);
+        view.mutable_cursor()->set_view_width(1600);
+        view.mutable_cursor()->set_view_height(900);
+        presenting = view;
+        presenting.mutable_cursor()->set_presenting(true);
+        laser = view;
+        laser.mutable_cursor()->set_laser(true);
+        badView = view;
+        badView.mutable_cursor()->set_view_width(-1);
+        past.mutable_ops_request()->set_after_seq(0);
+        past.mutable_ops_request()->set_limit(3);
+        write(envDir, "view_present_laser_past",
+              Script().enter(0).enter(1).op(0, chat("one")).op(1, chat("two"))
+                  .send(0, view).send(0, presenting).send(1, presenting).send(1, laser)
+                  .send(1, badView).send(0, past).send(1, past).bytes());
+    }
+    {
         // Moderation and the returning client's chat paging: the owner (actor 0, who created the
         // wall) sets a password, renews the API token, makes a moderator, locks the wall and
         // kicks; a member tries the same (refused) and pages chat after a seq.
