@@ -73,7 +73,7 @@ ColumnLayout {
                     onClicked: panel.jumpRequested(model.userId)
                 }
                 ToolTip.visible: nameHover.hovered && !model.isSelf && model.hasView
-                ToolTip.text: qsTr("Go to where %1 is looking").arg(model.name)
+                ToolTip.text: qsTr("Go to where they are looking") // a name is not put in a tooltip: it would be read as markup
                 ToolTip.delay: 400
                 HoverHandler { id: nameHover }
             }
