@@ -16,6 +16,7 @@ int runRedisAppend(const Args &args); // bench_redis.cpp
 int runClusterSoak(const Args &args); // bench_clustersoak.cpp
 int runClusterFanout(const Args &args); // bench_clusterfanout.cpp
 int runClusterJoin(const Args &args); // bench_join.cpp
+int runTimeline(const Args &args); // bench_timeline.cpp
 }
 
 namespace {
@@ -58,6 +59,9 @@ void usage()
         "  cluster-join [--points 1000000] [--runs 5]\n"
         "            a wall filled through one cluster server, joined on it and on a server started\n"
         "            afresh that loads it from Redis first (the late join from any server)\n"
+        "  timeline  [--ops 100000] [--seed 19]\n"
+        "            the wall's history as a timeline: a wall of OPS ops taken in as pages bring it,\n"
+        "            then scrubbed (drags back and forth, random jumps, play); ms a step, target < 50\n"
         "Common: --server-cpu 0 --client-cpu 1 (taskset / sched_setaffinity).\n"
         "Each result is also printed as a line `RESULT {json}`.\n");
 }
@@ -92,6 +96,8 @@ int main(int argc, char *argv[])
         return scrawl::bench::runClusterSoak(args);
     if (command == "cluster-join")
         return scrawl::bench::runClusterJoin(args);
+    if (command == "timeline")
+        return scrawl::bench::runTimeline(args);
     if (command == "cluster-fanout")
         return scrawl::bench::runClusterFanout(args);
     usage();

@@ -63,6 +63,7 @@ METHOD = [
     (r"100 images of 1600 x 1200|20 distinct pictures|640 x 480|10 x 10 grid",
      "bench_canvas.cpp images mode: its pictures"),
     (r"10,000 strokes nearest|3 px a frame", "bench_canvas.cpp: the selection it drags"),
+    (r"under 50 ms|1/1000 of the range", "issue 19's target; bench_timeline.cpp's steps"),
 ] + report_cluster.METHOD
 
 by = lambda kind: [r for r in rows if r.get("bench") == kind]
@@ -76,6 +77,7 @@ equal = by("fanout_equal")
 canvas = by("canvas")
 overload = by("fanout_overload")
 ink = by("ink")
+timeline = by("timeline")
 ORDER = ["scrawl", "scrawl-tmpfs", "baseline", "node-ws", "socket.io", "lws"]
 order = lambda name: ORDER.index(name) if name in ORDER else len(ORDER)
 
@@ -579,6 +581,24 @@ if remote:
 
 cluster_md = report_cluster.section(rows, d, fmt)
 md += cluster_md
+
+# ---- timeline
+if timeline:
+    t0 = timeline[0]
+    md.append("## The wall's history as a timeline (`scrawl-bench timeline`)\n")
+    md.append(f"A wall of {fmt(t0['ops'])} ops made as people make them ({fmt(t0['strokes'])} strokes sent live "
+              f"in batches, {fmt(t0['notes'])} notes, moves, erasing, undo; {fmt(t0['points'])} points, "
+              f"{t0['wire_bytes'] / 1e6:.1f} MB on the wire) is taken in as the server's pages bring it "
+              f"({t0['take_in_ms']:.0f} ms, keeping {t0['checkpoints']} checkpoints that hold "
+              f"{t0['checkpoint_mb']:.0f} MB of points), then scrubbed through core/wallhistory.h, the "
+              "app's own code. A step: from asking for a seq to the wall's state there, ready to draw. "
+              "Issue 19's target: every step under 50 ms.\n")
+    md.append("| step | steps | p50 | p99 | max | verdict |")
+    md.append("|---|---|---|---|---|---|")
+    for r in timeline:
+        md.append(f"| {r['step']} | {fmt(r['steps'])} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | "
+                  f"{r['max_ms']:.2f} ms | {verdict(r['max_ms'] < 50)} |")
+    md.append("")
 
 md.append("## Commands\n")
 md.append("```\nscripts/bench            # everything (this run: "

@@ -4,9 +4,11 @@
 #include "core/limits.h"
 #include "core/points.h"
 #include "core/protocol.h"
+#include "core/wallhistory.h"
 #include "core/wallmodel.h"
 
 #include <QElapsedTimer>
+#include <algorithm>
 #include <QTest>
 
 #include <cmath>
@@ -401,6 +403,8 @@ private slots:
     void wallsStoredByProtocol1StillLoad();
     void determinism_data();
     void determinism();
+    void historyShowsTheWallAfterAnyOp_data();
+    void historyShowsTheWallAfterAnyOp();
 };
 
 // ---- Applying ops
@@ -2032,3 +2036,71 @@ void TestWallModel::determinism()
 
 QTEST_GUILESS_MAIN(TestWallModel)
 #include "tst_wallmodel.moc"
+
+// ---- The timeline (core/wallhistory.h): seeking anywhere, in any order, shows the wall exactly as
+// a model that applied the ops up to there has it, from the empty wall or from a snapshot.
+
+void TestWallModel::historyShowsTheWallAfterAnyOp_data()
+{
+    QTest::addColumn<quint64>("seed");
+    QTest::addColumn<int>("ops");
+    QTest::addColumn<int>("base"); // the seq history starts from (a snapshot), 0: the empty wall
+
+    QTest::newRow("from the empty wall") << quint64(11) << 6000 << 0;
+    QTest::newRow("from a snapshot") << quint64(12) << 6000 << 2500;
+}
+
+void TestWallModel::historyShowsTheWallAfterAnyOp()
+{
+    QFETCH(quint64, seed);
+    QFETCH(int, ops);
+    QFETCH(int, base);
+
+    Server server;
+    Generator gen{std::mt19937_64(seed), 4, true, {}};
+    // What a client that applied the ops up to each seq has: its snapshot.
+    std::vector<std::string> states{snapshotBytes(server.model)};
+    pb::WallSnapshot baseSnapshot = server.model.snapshot();
+    for (int attempts = 0; int(server.log.size()) < ops; ++attempts) {
+        QVERIFY2(attempts < ops * 20, "the generator proposes too few acceptable ops");
+        const std::uint64_t author = 1 + gen.pick(4);
+        if (!server.submit(author, gen.next(server.model, author)) && server.log.size() > states.size() - 1) {
+            states.push_back(snapshotBytes(server.model));
+            if (int(server.log.size()) == base)
+                baseSnapshot = server.model.snapshot();
+        }
+    }
+    QCOMPARE(states.size(), size_t(ops) + 1);
+
+    WallModel start;
+    QVERIFY(!start.load(baseSnapshot));
+    QCOMPARE(start.seq(), std::uint64_t(base));
+    scrawl::WallHistory history;
+    history.reset(start);
+    pb::Op gap = server.log.back();
+    QVERIFY2(!history.append(gap), "an op that is not the next one is refused");
+    for (size_t i = size_t(base); i < server.log.size(); ++i)
+        QVERIFY(history.append(server.log[i]));
+    QCOMPARE(history.firstSeq(), std::uint64_t(base));
+    QCOMPARE(history.lastSeq(), std::uint64_t(ops));
+    QVERIFY2(history.checkpointCount() > 1, "a long history keeps checkpoints");
+    QCOMPARE(history.timeAt(std::uint64_t(ops)), server.log.back().time_ms());
+
+    // Every seq once, in a shuffled order (back and forth, near and far), then the ends.
+    std::vector<std::uint64_t> order;
+    for (std::uint64_t s = std::uint64_t(base); s <= std::uint64_t(ops); ++s)
+        order.push_back(s);
+    std::shuffle(order.begin(), order.end(), gen.rng);
+    order.push_back(std::uint64_t(base));
+    order.push_back(std::uint64_t(ops));
+    for (std::uint64_t s : order) {
+        const WallModel &shown = history.seek(s);
+        QCOMPARE(shown.seq(), s);
+        if (snapshotBytes(shown) != states[s])
+            QFAIL(qPrintable(u"the wall at seq %1 differs from a client's at that seq"_s.arg(s)));
+    }
+    // Outside the range: clamped to its ends.
+    QCOMPARE(history.seek(0).seq(), std::uint64_t(base));
+    QCOMPARE(history.seek(std::uint64_t(ops) + 50).seq(), std::uint64_t(ops));
+    QVERIFY(!history.authorsBetween(std::uint64_t(base), std::uint64_t(ops)).empty());
+}
