@@ -63,7 +63,7 @@ METHOD = [
     (r"100 images of 1600 x 1200|20 distinct pictures|640 x 480|10 x 10 grid",
      "bench_canvas.cpp images mode: its pictures"),
     (r"10,000 strokes nearest|3 px a frame", "bench_canvas.cpp: the selection it drags"),
-    (r"under 50 ms|1/1000 of the range", "issue 19's target; bench_timeline.cpp's steps"),
+    (r"[Ii]ssue 19\b|under 50 ms|1/1000 of the range", "issue 19's target; bench_timeline.cpp's steps"),
 ] + report_cluster.METHOD
 
 by = lambda kind: [r for r in rows if r.get("bench") == kind]
@@ -588,7 +588,7 @@ if timeline:
     md.append("## The wall's history as a timeline (`scrawl-bench timeline`)\n")
     md.append(f"A wall of {fmt(t0['ops'])} ops made as people make them ({fmt(t0['strokes'])} strokes sent live "
               f"in batches, {fmt(t0['notes'])} notes, moves, erasing, undo; {fmt(t0['points'])} points, "
-              f"{t0['wire_bytes'] / 1e6:.1f} MB on the wire) is taken in as the server's pages bring it "
+              f"{mb(t0['wire_bytes']):.1f} MB on the wire) is taken in as the server's pages bring it "
               f"({t0['take_in_ms']:.0f} ms, keeping {t0['checkpoints']} checkpoints that hold "
               f"{t0['checkpoint_mb']:.0f} MB of points), then scrubbed through core/wallhistory.h, the "
               "app's own code. A step: from asking for a seq to the wall's state there, ready to draw. "
