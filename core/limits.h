@@ -89,7 +89,8 @@ inline constexpr int kResendLookbackOps = 100000;
 inline constexpr const char *kResendLookbackOpsName = "resend_lookback_ops";
 // In a cluster the wall's log in Redis keeps this many ops behind its latest snapshot (resends
 // and short resumes read them; about 105 bytes of Redis memory each); a resend is looked up
-// among them.
+// among them. The timeline reaches back at least this far, and at most about twice as far: the
+// log keeps every op after the snapshot history is replayed from (RedisWallLog, scrawl_snapshot).
 inline constexpr int kClusterLogKeepOps = 10000;
 inline constexpr const char *kClusterLogKeepOpsName = "cluster_log_keep_ops";
 // In a cluster each wall's chat is kept in Redis apart from its log (which is trimmed behind

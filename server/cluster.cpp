@@ -229,6 +229,42 @@ bool Cluster::readLog(Room *room, std::uint64_t after, std::uint64_t head, QStri
     return true;
 }
 
+bool Cluster::historyBase(Room *room, QByteArray *snapshot)
+{
+    const RedisReply r = m_sync.command({"HMGET", RedisWallLog::keyPrefix(room->name) + "snap", "epoch", "base_data"});
+    if (r.isError() || r.elements.size() != 2 || r.elements[0].text != room->logEpoch || r.elements[1].isNil())
+        return false;
+    pb::ClusterSnapshot kept;
+    pb::WallSnapshot wall;
+    if (!kept.ParseFromString(r.elements[1].text.toStdString()) || !wall.ParseFromString(kept.wall()))
+        return false;
+    // The ops between the base and the snapshot this wall was loaded from go out as they landed:
+    // which of them landed as voids is learnt by replaying them from the base, each checked at
+    // its turn as every server decided it (once per load of the wall).
+    if (wall.seq() < room->voidsKnownAfter) {
+        Room past;
+        past.name = room->name;
+        past.wallId = room->wallId;
+        past.logEpoch = room->logEpoch;
+        past.model.setCapacity(m_server.options().wallCapacity);
+        if (past.model.load(wall))
+            return false;
+        applyAccess(&past, kept.access());
+        QString error;
+        if (!readLog(&past, wall.seq(), room->voidsKnownAfter, &error)) {
+            qCWarning(lcRedis).noquote() << "cannot replay the history of wall" << room->name << ":" << error;
+            return false;
+        }
+        for (std::uint64_t seq : past.voided) {
+            if (seq <= room->voidsKnownAfter)
+                room->voided.insert(seq);
+        }
+        room->voidsKnownAfter = wall.seq();
+    }
+    *snapshot = QByteArray::fromStdString(kept.wall());
+    return true;
+}
+
 bool Cluster::opsAfter(Room *room, std::uint64_t afterSeq, int limit, std::vector<pb::Op> *out)
 {
     if (afterSeq < room->voidsKnownAfter)
@@ -437,7 +473,7 @@ std::optional<Problem> Cluster::answerResend(Room *room, Session *session, const
     const std::uint64_t author = session->userId();
     const std::uint64_t clientOpId = op.client_op_id();
     const QString wall = room->name;
-    m_log.find(wall, author, clientOpId, limits::kClusterLogKeepOps,
+    m_log.find(wall, author, clientOpId, m_server.options().clusterLogKeepOps,
                [this, guard, clientOpId, wall](std::optional<RedisWallLog::Entry> entry, QString error) {
         if (!guard)
             return;
@@ -449,7 +485,7 @@ std::optional<Problem> Cluster::answerResend(Room *room, Session *session, const
                                                        "among the wall's last %2 changes (%3); it is not "
                                                        "applied again.")
                                             .arg(clientOpId)
-                                            .arg(limits::kClusterLogKeepOps)
+                                            .arg(m_server.options().clusterLogKeepOps)
                                             .arg(QLatin1String(limits::kClusterLogKeepOpsName)),
                                         QString::fromLatin1(limits::kClusterLogKeepOpsName)}
                               : redisProblem(error),
@@ -584,7 +620,7 @@ void Cluster::storeSnapshotIfDue(Room *room, bool closing)
     room->storedSnapshotBytes = bytes.size();
     room->opBytesSinceSnapshot = 0;
     const QString name = room->name;
-    m_log.saveSnapshot(name, room->logEpoch, seq, bytes, limits::kClusterLogKeepOps,
+    m_log.saveSnapshot(name, room->logEpoch, seq, bytes, m_server.options().clusterLogKeepOps,
                        [wall = name, seq](RedisWallLog::SnapshotSaved saved) {
         if (saved.status == RedisWallLog::SnapshotSaved::Status::Failed)
             qCWarning(lcRedis).noquote() << "the snapshot of wall" << wall << "at" << seq

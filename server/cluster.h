@@ -79,6 +79,7 @@ public:
     // (trimmed behind a snapshot) or this server does not know how it landed (from before the
     // snapshot it loaded the wall from): the joiner gets the snapshot instead.
     bool opsAfter(Room *room, std::uint64_t afterSeq, int limit, std::vector<pb::Op> *out) override;
+    bool historyBase(Room *room, QByteArray *snapshot) override;
     // Answers an op resent with a client op id already landed: with the op as the log holds it
     // (later: it is read from Redis without blocking).
     std::optional<Problem> answerResend(Room *room, Session *session, const pb::Op &op) override;

@@ -44,8 +44,14 @@ local function open(keys, args)
 end
 
 -- Keeps a snapshot of the wall at seq and trims the log behind it, keeping the last `keep` ops
--- it shows (resends and short resumes read them). An older snapshot than the one kept is
--- not stored. KEYS: meta, log, snap. ARGV: epoch, seq, bytes, keep.
+-- it shows (resends and short resumes read them) and every op after the timeline's base. An
+-- older snapshot than the one kept is not stored. KEYS: meta, log, snap. ARGV: epoch, seq,
+-- bytes, keep.
+--
+-- The timeline's base (base_seq, base_data in snap) is a snapshot the wall's history can be
+-- replayed from: the log keeps every op after it. The first snapshot at least `keep` ops after
+-- the base waits as the next base (cand_seq, cand_data) and takes its place once a snapshot is
+-- `keep` ops past it, so history reaches back between `keep` and about twice that.
 local function snapshot(keys, args)
   local meta, log, snap = keys[1], keys[2], keys[3]
   local epoch, seq, keep = args[1], tonumber(args[2]), tonumber(args[4])
@@ -56,12 +62,29 @@ local function snapshot(keys, args)
   if seq > tonumber(redis.call('HGET', meta, 'seq')) then
     return redis.error_reply('ERR a snapshot past the wall\'s last op')
   end
-  local s = redis.call('HMGET', snap, 'epoch', 'seq')
+  local s = redis.call('HMGET', snap, 'epoch', 'seq', 'base_seq', 'cand_seq')
   if s[1] == epoch and tonumber(s[2]) >= seq then
     return {'older', tonumber(s[2])}
   end
+  if s[1] ~= epoch then
+    redis.call('DEL', snap)
+    s = {}
+  end
   redis.call('HSET', snap, 'epoch', epoch, 'seq', seq, 'data', args[3])
-  local from = seq - keep + 1
+  local base, cand = tonumber(s[3]), tonumber(s[4])
+  if not base then
+    base = seq
+    redis.call('HSET', snap, 'base_seq', seq, 'base_data', args[3])
+  elseif not cand then
+    if seq - base >= keep then
+      redis.call('HSET', snap, 'cand_seq', seq, 'cand_data', args[3])
+    end
+  elseif seq - cand >= keep then
+    base = cand
+    redis.call('HSET', snap, 'base_seq', cand, 'base_data', redis.call('HGET', snap, 'cand_data'),
+               'cand_seq', seq, 'cand_data', args[3])
+  end
+  local from = math.min(seq - keep + 1, base + 1)
   if from > 1 then
     redis.call('XTRIM', log, 'MINID', from .. '-0')
   end

@@ -6,7 +6,9 @@
 // Each wall has, under one hash tag (so that a Redis Cluster keeps them in one slot):
 //   scrawl:{w:HEX}:meta  a hash: the wall's epoch, its last seq, its id, and per author the
 //                        highest client op id appended and the seq it got;
-//   scrawl:{w:HEX}:snap  a hash: the latest snapshot (epoch, seq, data);
+//   scrawl:{w:HEX}:snap  a hash: the latest snapshot (epoch, seq, data), and the one the
+//                        timeline replays from (base_seq, base_data) with the next such
+//                        (cand_seq, cand_data): see scrawl_snapshot;
 //   scrawl:{w:HEX}:chat  a stream of the wall's chat messages (entry id = seq), outliving the
 //                        trimmed log;
 //   scrawl:{w:HEX}:log   a stream whose entry ids are the seqs (<seq>-0), each entry the op

@@ -66,6 +66,15 @@ public:
     // as a void comes without a body). False when they cannot be read or are no longer kept
     // (the reader gets a snapshot instead).
     virtual bool opsAfter(Room *room, std::uint64_t afterSeq, int limit, std::vector<pb::Op> *out) = 0;
+    // Where the wall's history starts when its oldest ops are no longer kept: a snapshot (the
+    // bytes of a pb::WallSnapshot) with every op after it kept. False when there is none: a log
+    // that keeps every op (SQLite) needs none.
+    virtual bool historyBase(Room *room, QByteArray *snapshot)
+    {
+        Q_UNUSED(room);
+        Q_UNUSED(snapshot);
+        return false;
+    }
     // The wall's stored chat: seq < beforeSeq (0: the newest), newest first; or seq > afterSeq,
     // oldest first; at most `limit`. The wall need not be loaded.
     virtual bool chatBefore(const QString &wall, std::int64_t wallId, std::uint64_t beforeSeq, int limit,

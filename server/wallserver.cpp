@@ -1602,9 +1602,19 @@ void WallServer::sendOps(Session *session, const pb::OpsRequest &request)
     if (request.after_seq() < head) {
         const int limit = std::clamp<int>(int(request.limit()), 1, limits::kMaxOpsPage);
         std::vector<pb::Op> ops;
-        if (!m_log->opsAfter(r, request.after_seq(), limit, &ops)) {
-            page->set_gone(true);
-        } else {
+        bool read = m_log->opsAfter(r, request.after_seq(), limit, &ops);
+        if (!read) {
+            // Older than the log keeps, or than this server has read it from: where history
+            // starts instead (reading on from it may need the base to have been read).
+            QByteArray base;
+            if (m_log->historyBase(r, &base)) {
+                read = m_log->opsAfter(r, request.after_seq(), limit, &ops);
+                if (!read)
+                    page->set_base(base.constData(), size_t(base.size()));
+            }
+            page->set_gone(!read);
+        }
+        if (read) {
             size_t bytes = 0;
             for (pb::Op &op : ops) {
                 bytes += op.ByteSizeLong();

@@ -53,6 +53,9 @@ struct ServerOptions
     // A snapshot is stored after this many new ops (and as many bytes of them as the last one
     // weighed: WallServer::storeSnapshotIfDue), so that start-up never replays much.
     int snapshotEveryOps = 10000;
+    // In a cluster: the ops the wall's log keeps behind its latest snapshot (limit
+    // cluster_log_keep_ops). Only tests change it, to see the log trimmed after a few ops.
+    int clusterLogKeepOps = limits::kClusterLogKeepOps;
     // TLS: PEM certificate (chain) and private key files. Both set: wss:// and HTTPS only.
     QString tlsCertFile;
     QString tlsKeyFile;

@@ -201,6 +201,9 @@ void TestProtocol::envelopeRoundTrip_data()
         *page->add_ops() = voided; // refused at its turn: no body
         page->set_head_seq(kU64Max);
         page->set_gone(true);
+        pb::WallSnapshot base; // where history starts when older ops are gone
+        base.set_seq(40);
+        page->set_base(base.SerializeAsString());
         row("ops page", env);
     }
 

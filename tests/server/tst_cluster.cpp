@@ -139,6 +139,7 @@ private slots:
     void aDeleteRacingChangesFromAnotherServerLeavesNoWallBehind();
     void aDeadServersPeopleAreForgotten();
     void chatHistoryIsSharedAndOutlivesTheTrimmedLog();
+    void theTimelineReplaysFromAKeptSnapshotOnAnyServer();
     void theHttpApiPostsThroughAnyServer();
     void imagesUploadedThroughOneServerAreServedByEvery();
     void aServerWithoutRedisSaysSoAndHoldsChangesUntilItIsBack();
@@ -154,6 +155,8 @@ private:
     std::unique_ptr<RedisProcess> m_redis;
     std::vector<std::unique_ptr<Node>> m_nodes;
 
+    int m_logKeepOps = 0; // > 0: the nodes' clusterLogKeepOps
+
     WallServer &node(size_t i) { return *m_nodes.at(i)->server; }
     void startNodes(int count, int snapshotEveryOps = 0, QString redisUrl = {})
     {
@@ -167,6 +170,8 @@ private:
             options.passwordIterations = 1000;
             if (snapshotEveryOps > 0)
                 options.snapshotEveryOps = snapshotEveryOps;
+            if (m_logKeepOps > 0)
+                options.clusterLogKeepOps = m_logKeepOps;
             n->server = std::make_unique<WallServer>(options);
             QString error;
             QVERIFY2(n->server->start(&error), qPrintable(error));
@@ -189,6 +194,7 @@ void TestCluster::cleanup()
         n->server->stop();
     m_nodes.clear();
     m_redis.reset();
+    m_logKeepOps = 0;
 }
 
 void TestCluster::clientsOnTwoServersSeeOneWall()
@@ -533,6 +539,100 @@ void TestCluster::chatHistoryIsSharedAndOutlivesTheTrimmedLog()
     QCOMPARE(history->chat(0).chat().text(), std::string("message 1"));
     QCOMPARE(history->chat(29).chat().text(), std::string("message 30"));
     QVERIFY(!history->more());
+}
+
+// The timeline in a cluster: the log is trimmed behind snapshots, yet it keeps every op after a
+// snapshot kept for replaying history (at least cluster_log_keep_ops back). A client asking a
+// server that loaded the wall later (from the newest snapshot) for the wall's past gets that
+// snapshot and then every op after it as it landed, voids included: replayed, it is the wall.
+void TestCluster::theTimelineReplaysFromAKeptSnapshotOnAnyServer()
+{
+    constexpr int kKeep = 10;
+    m_logKeepOps = kKeep;
+    startNodes(2, 5);
+    TestClient ada;
+    TestClient grace;
+    QVERIFY(ada.connectAs(node(0).url(), QStringLiteral("Ada")));
+    QVERIFY(grace.connectAs(node(1).url(), QStringLiteral("Grace")));
+    QVERIFY(ada.join(QStringLiteral("past")));
+    QVERIFY(grace.join(QStringLiteral("past")));
+    const std::string words(300, 'w'); // chat heavy enough that snapshots come every 5 ops
+    std::set<std::uint64_t> voids;
+    for (std::uint32_t round = 1; round <= 8; ++round) {
+        pb::Op add;
+        add.mutable_note_add()->set_id(round);
+        add.mutable_note_add()->set_text("plan");
+        const std::uint64_t added = ada.sendOp(add);
+        QTRY_VERIFY(ada.acked(added));
+        QTRY_COMPARE(liveNotes(grace.model), 1u);
+        // Ada deletes it, Grace edits it after the delete landed: a void at its turn.
+        pb::Op del;
+        del.mutable_note_delete()->set_note(objectKey(ada.userId, round));
+        ada.sendOp(del);
+        QTRY_COMPARE(liveNotes(grace.model), 0u);
+        pb::Op edit;
+        edit.mutable_note_edit()->set_note(objectKey(ada.userId, round));
+        edit.mutable_note_edit()->set_text("plan, v2");
+        const std::uint64_t edited = grace.sendOp(edit);
+        QTRY_VERIFY(grace.lastError() && grace.lastError()->client_op_id() == edited);
+        std::uint64_t last = 0;
+        for (int i = 0; i < 6; ++i)
+            last = ada.chat(QString::fromStdString(words));
+        QTRY_VERIFY(ada.acked(last));
+    }
+    QTRY_COMPARE(grace.model.seq(), ada.model.seq());
+    const std::uint64_t head = ada.model.seq();
+    for (const pb::Op &op : ada.ops()) {
+        if (op.body_case() == pb::Op::BODY_NOT_SET && op.author() == grace.userId)
+            voids.insert(op.seq());
+    }
+    QCOMPARE(voids.size(), 8u);
+    // The log was trimmed: its oldest ops are gone.
+    const QByteArray prefix = RedisWallLog::keyPrefix(QStringLiteral("past"));
+    QTRY_VERIFY(m_redis->call({"XLEN", prefix + "log"}).mid(1).trimmed().toULongLong() < head);
+
+    // A server started now loads the wall from its newest snapshot.
+    startNodes(1, 5);
+    TestClient late;
+    QVERIFY(late.connectAs(node(2).url(), QStringLiteral("Late")));
+    QVERIFY(late.join(QStringLiteral("past")));
+    auto page = [&](std::uint64_t after) -> const pb::OpsPage * {
+        const size_t before = late.count(pb::Envelope::kOpsPage);
+        pb::Envelope ask;
+        ask.mutable_ops_request()->set_after_seq(after);
+        ask.mutable_ops_request()->set_limit(7);
+        late.sendEnvelope(ask);
+        if (!TestClient::waitFor([&] { return late.count(pb::Envelope::kOpsPage) > before; }))
+            return nullptr;
+        return &late.received.back().ops_page();
+    };
+    const pb::OpsPage *first = page(0);
+    QVERIFY(first);
+    QVERIFY2(first->gone(), "the oldest ops are gone");
+    pb::WallSnapshot base;
+    QVERIFY2(base.ParseFromString(first->base()), "the page says where history starts instead");
+    QVERIFY(base.seq() > 0);
+    QVERIFY2(base.seq() + kKeep <= head, "history reaches back at least cluster_log_keep_ops");
+    WallModel replay;
+    QVERIFY(!replay.load(base));
+    std::uint64_t after = base.seq();
+    int voidsSeen = 0;
+    while (after < head) {
+        const pb::OpsPage *p = page(after);
+        QVERIFY(p);
+        QVERIFY2(!p->gone(), qPrintable(QStringLiteral("the ops after %1 are kept").arg(after)));
+        QVERIFY(p->ops_size() > 0);
+        for (const pb::Op &op : p->ops()) {
+            QCOMPARE(op.seq(), after + 1);
+            const bool isVoid = voids.count(op.seq()) > 0;
+            QCOMPARE(op.body_case() == pb::Op::BODY_NOT_SET, isVoid || op.author() == 0);
+            voidsSeen += isVoid ? 1 : 0;
+            replay.apply(op);
+            after = op.seq();
+        }
+    }
+    QVERIFY2(voidsSeen > 0, "some voids lie after the base");
+    QCOMPARE(replay.serializedSnapshot(), ada.model.serializedSnapshot());
 }
 
 void TestCluster::theHttpApiPostsThroughAnyServer()
