@@ -151,6 +151,12 @@ WallClient::WallClient(QObject *parent)
     connect(this, &WallClient::stateChanged, this, &WallClient::statusChanged);
 }
 
+WallClient::WallClient(bool showsPast, QObject *parent)
+    : WallClient(parent)
+{
+    m_showsPast = showsPast;
+}
+
 WallClient::~WallClient()
 {
     // Points waiting to be sent go into the outbox too, then to disk.
@@ -549,6 +555,7 @@ void WallClient::reconnectNow()
 
 void WallClient::openSocket()
 {
+    m_historyAsks.clear(); // a new connection answers only what is asked on it
     if (m_socket) {
         m_socket->disconnect(this);
         m_socket->abort();
@@ -843,6 +850,10 @@ void WallClient::onBinary(const QByteArray &bytes)
         break;
     }
     case pb::Envelope::kHistory: onHistory(env.history()); break;
+    case pb::Envelope::kOpsPage:
+        answerHistoryAsk();
+        emit opsPage(env.ops_page());
+        break;
     case pb::Envelope::kWallState: onWallState(env.wall_state()); break;
     case pb::Envelope::kApiToken:
         setApiToken(QString::fromLatin1(QByteArray::fromStdString(env.api_token().token())));
@@ -1031,6 +1042,7 @@ void WallClient::onOp(const pb::Op &op, bool live)
             emit wallFullChanged();
         }
         emit seqChanged();
+        emit opLanded(op);
     }
     emit opApplied(op.seq());
 }
@@ -1050,6 +1062,10 @@ void WallClient::onError(const pb::Error &error)
         return;
     }
     if (error.client_op_id() == 0) {
+        if (error.limit() == limits::kMaxHistoryRequestsPerMinuteName && answerHistoryAsk()) {
+            emit opsRefused(); // the timeline asks again: nobody need be told
+            return;
+        }
         if (error.limit() == limits::kMaxHistoryRequestsPerMinuteName)
             onHistoryRefused();
         setNotice(message);
@@ -1113,7 +1129,17 @@ void WallClient::fetchChatGap(std::uint64_t before, std::uint64_t after)
     env.mutable_history_request()->set_before_seq(before);
     env.mutable_history_request()->set_after_seq(after);
     env.mutable_history_request()->set_limit(limits::kMaxHistoryPage);
+    m_historyAsks.push_back(false);
     sendEnvelope(env);
+}
+
+bool WallClient::answerHistoryAsk()
+{
+    if (m_historyAsks.empty())
+        return false;
+    const bool ops = m_historyAsks.front();
+    m_historyAsks.pop_front();
+    return ops;
 }
 
 void WallClient::onJoinRefused(const pb::Error &error, const QString &message)
@@ -1169,6 +1195,7 @@ void WallClient::onHistoryRefused()
 
 void WallClient::onHistory(const pb::History &history)
 {
+    answerHistoryAsk();
     if (m_chatGapAfter != 0) {
         for (const pb::Op &op : history.chat())
             m_chat->addStored(op);
@@ -1414,6 +1441,7 @@ void WallClient::fetchOlderChat()
     env.mutable_history_request()->set_before_seq(m_chat->oldestSeq());
     env.mutable_history_request()->set_limit(50);
     m_chat->setLoadingOlder(true);
+    m_historyAsks.push_back(false);
     sendEnvelope(env);
 }
 
@@ -2593,6 +2621,113 @@ void WallClient::loadLocal(const pb::WallSnapshot &snapshot)
     emit seqChanged();
     refreshAllNotes();
     refreshAllImages();
+}
+
+// --- the wall's past ------------------------------------------------------------------------------
+
+void WallClient::requestOps(std::uint64_t afterSeq, std::uint32_t limit)
+{
+    pb::Envelope env;
+    env.mutable_ops_request()->set_after_seq(afterSeq);
+    env.mutable_ops_request()->set_limit(limit);
+    m_historyAsks.push_back(true);
+    sendEnvelope(env);
+}
+
+void WallClient::showPast(const WallModel &model, const WallClient &live)
+{
+    Q_ASSERT(m_showsPast);
+    m_model = model;
+    if (m_userId != live.m_userId) {
+        m_userId = live.m_userId; // whose notes and images are "mine"
+        emit userIdChanged();
+    }
+    if (!m_locked) {
+        m_locked = true; // read only: every tool pans (CanvasItem), notes and images stay put
+        emit accessChanged();
+    }
+    if (m_url != live.m_url || m_wall != live.m_wall || m_imageToken != live.m_imageToken) {
+        m_url = live.m_url;
+        m_wall = live.m_wall;
+        m_imageToken = live.m_imageToken;
+        m_tlsFingerprint = live.m_tlsFingerprint;
+        updateImageSource();
+    }
+    emit wallReset();
+    emit seqChanged();
+    // Notes and images row by row, not reset: a step of the slider changes a few, and their
+    // items on screen stay.
+    std::unordered_set<std::uint64_t> shown;
+    for (const WallModel::Note &n : m_model.notes()) {
+        if (!n.visible())
+            continue;
+        shown.insert(n.key);
+        NotesModel::Note row;
+        effectiveNote(n.key, &row);
+        m_notes->update(n.key, &row);
+    }
+    for (const NotesModel::Note &row : std::vector<NotesModel::Note>(m_notes->notes())) {
+        if (!shown.count(row.key))
+            m_notes->update(row.key, nullptr);
+    }
+    shown.clear();
+    for (const WallModel::Image &i : m_model.images()) {
+        shown.insert(i.key);
+        refreshImage(i.key);
+    }
+    for (const ImagesModel::Image &row : std::vector<ImagesModel::Image>(m_images->images())) {
+        if (!shown.count(row.key))
+            m_images->update(row.key, nullptr);
+    }
+}
+
+pb::WallSnapshot WallClient::clipOfWall(const WallModel &model)
+{
+    pb::WallSnapshot clip;
+    for (const WallModel::Stroke &st : model.strokes()) {
+        if (!st.visible() || st.points.empty())
+            continue;
+        pb::SnapStroke *out = clip.add_strokes();
+        out->set_key(st.key);
+        out->set_color(st.color);
+        out->set_width(st.width);
+        out->set_closed(true);
+        encodePoints(st.points, {}, out);
+        if (st.pressure.size() == st.points.size())
+            out->set_pressure(st.pressure.data(), st.pressure.size());
+    }
+    for (const WallModel::Note &n : model.notes()) {
+        if (!n.visible())
+            continue;
+        pb::SnapNote *out = clip.add_notes();
+        out->set_key(n.key);
+        out->set_x(n.x);
+        out->set_y(n.y);
+        out->set_text(toWire(n.text));
+        out->set_color(n.color);
+        out->set_width(n.width);
+        out->set_height(n.height);
+    }
+    for (const WallModel::Image &i : model.images()) {
+        if (!i.visible())
+            continue;
+        pb::SnapImage *out = clip.add_images();
+        out->set_key(i.key);
+        out->set_hash(i.hash.toStdString());
+        out->set_x(i.x);
+        out->set_y(i.y);
+        out->set_width(i.width);
+        out->set_height(i.height);
+        out->set_rotation(i.rotation);
+    }
+    for (const WallModel::Shape &sh : model.shapes()) {
+        if (!sh.visible())
+            continue;
+        pb::SnapShape *out = clip.add_shapes();
+        out->set_key(sh.key);
+        sh.data.toWire(out->mutable_shape());
+    }
+    return clip;
 }
 
 // --- security ------------------------------------------------------------------------------------

@@ -105,6 +105,8 @@ class WallClient : public QObject
     Q_PROPERTY(bool uploading READ uploading NOTIFY uploadChanged)
     Q_PROPERTY(double uploadProgress READ uploadProgress NOTIFY uploadChanged)
     Q_PROPERTY(QString uploadName READ uploadName NOTIFY uploadChanged)
+    // This client shows a wall's past (the timeline's, see showPast): never connected, read only.
+    Q_PROPERTY(bool showsPast READ showsPast CONSTANT)
 
 public:
     enum State {
@@ -386,6 +388,20 @@ public:
     // Loads a wall without a server: for benchmarks and offline viewing of a snapshot.
     void loadLocal(const pb::WallSnapshot &snapshot);
 
+    // --- the wall's past (app/timeline.h) ---
+    // Asks the server for the wall's ops after `afterSeq` (an OpsPage comes back: opsPage).
+    void requestOps(std::uint64_t afterSeq, std::uint32_t limit);
+    // Makes this client (one made for it, never connected) show `model`, a past state of the
+    // wall `live` is on, read only: its images come from where live's do.
+    explicit WallClient(bool showsPast, QObject *parent = nullptr);
+    bool showsPast() const { return m_showsPast; }
+    void showPast(const WallModel &model, const WallClient &live);
+    // The next op of that past, applied as one from the server is (the canvas redraws what it
+    // changes).
+    void applyPast(const pb::Op &op) { onOp(op, false); }
+    // Everything visible on `model`, as a clip (see clipOf) that place() puts where it was.
+    static pb::WallSnapshot clipOfWall(const WallModel &model);
+
 signals:
     void displayNameChanged();
     void colorChanged();
@@ -427,6 +443,11 @@ signals:
     void dragPreviewChanged(std::uint64_t userId);
     // Every envelope after it is handled; tests and measurements hook here.
     void opApplied(std::uint64_t seq);
+    // An op was applied to the wall (live, or caught up on at a join), its seq filled in.
+    void opLanded(const scrawl::pb::Op &op);
+    // The answer to requestOps, or its refusal (too many pages a minute: ask again later).
+    void opsPage(const scrawl::pb::OpsPage &page);
+    void opsRefused();
 
 private:
     struct OutItem
@@ -533,6 +554,11 @@ private:
     bool m_passwordRequired = false;
     QString m_tlsFingerprint;
     QString m_expectedFingerprint; // from an invite link: the only certificate accepted
+    bool m_showsPast = false;
+    // What was asked of the server's history bucket and is unanswered, oldest first: pages of
+    // ops (true) or of chat (false). The server answers in order, so a refusal is the oldest's.
+    std::deque<bool> m_historyAsks;
+    bool answerHistoryAsk(); // pops the oldest: was it a page of ops?
     void refuseUninvitedCertificate(const QString &seen);
 
     // connection

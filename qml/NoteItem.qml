@@ -249,7 +249,9 @@ Rectangle {
     // Why a note cannot be changed, on the note itself.
     ToolTip.visible: hover.hovered && !note.editable
     ToolTip.delay: 500
-    ToolTip.text: !note.client.mayChangeWall
+    ToolTip.text: note.client.showsPast
+        ? qsTr("The wall as it was: go back to the live wall to change it.")
+        : !note.client.mayChangeWall
         ? qsTr("The owner locked this wall: notes can be read, not changed.")
         : qsTr("The owner protected people's work: only this note's author or a moderator may change it.")
 }

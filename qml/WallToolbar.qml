@@ -18,6 +18,7 @@ ToolBar {
     signal inviteRequested()
     signal imageRequested()
     signal shortcutsRequested()
+    signal historyRequested()
 
     component TipButton: ToolButton {
         id: tipButton
@@ -268,6 +269,14 @@ ToolBar {
             onClicked: bar.canvas.zoomBy(1.25, Qt.point(bar.canvas.width / 2, bar.canvas.height / 2))
         }
         ToolSeparator {}
+        TipButton {
+            objectName: "historyButton"
+            text: qsTr("History")
+            iconName: "history"
+            tip: qsTr("The wall's history: scrub back to any earlier state, play it, export or copy it (Ctrl+Shift+H)")
+            enabled: bar.client.state === WallClient.Connected
+            onClicked: bar.historyRequested()
+        }
         TipButton {
             objectName: "exportButton"
             text: qsTr("Export")

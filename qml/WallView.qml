@@ -106,6 +106,21 @@ Item {
         return [client.address]
     }
 
+    // The wall's history (Timeline): while it is open and in, the canvas, notes and images show
+    // its past client instead of the live one; the live wall goes on meanwhile.
+    Timeline {
+        id: timeline
+        client: view.client
+    }
+    property alias timeline: timeline
+    readonly property WallClient shown: timeline.open && timeline.ready ? timeline.past : view.client
+    function toggleTimeline() {
+        if (timeline.open)
+            timeline.close()
+        else
+            timeline.show()
+    }
+
     ColumnLayout {
         anchors.fill: parent
         spacing: 0
@@ -122,6 +137,7 @@ Item {
             onInviteRequested: invitePopup.open()
             onImageRequested: imageFileDialog.open()
             onShortcutsRequested: shortcutSheet.open()
+            onHistoryRequested: view.toggleTimeline()
         }
 
         SplitView {
@@ -136,7 +152,7 @@ Item {
                     id: wallCanvas
                     objectName: "canvas"
                     anchors.fill: parent
-                    client: view.client
+                    client: view.shown
                     background: Theme.wall
                     darkWall: Theme.dark
                     // In the Tab chain with the toolbar, the properties and the panel.
@@ -171,10 +187,10 @@ Item {
                     id: imagesLayer
                     anchors.fill: parent
                     Repeater {
-                        model: view.client.images
+                        model: view.shown.images
                         delegate: ImageFrame {
                             canvas: wallCanvas
-                            client: view.client
+                            client: view.shown
                         }
                     }
                 }
@@ -197,10 +213,10 @@ Item {
                     anchors.fill: parent
                     Repeater {
                         id: notesRepeater
-                        model: view.client.notes
+                        model: view.shown.notes
                         delegate: NoteItem {
                             canvas: wallCanvas
-                            client: view.client
+                            client: view.shown
                         }
                     }
                 }
@@ -279,7 +295,8 @@ Item {
                 Rectangle {
                     id: minimapFrame
                     objectName: "minimap"
-                    anchors { right: parent.right; bottom: parent.bottom; margins: 10 }
+                    anchors { right: parent.right; bottom: parent.bottom; margins: 10
+                              bottomMargin: timelineBar.visible ? timelineBar.height + 20 : 10 }
                     width: 180
                     height: 120
                     z: 5
@@ -299,6 +316,7 @@ Item {
 
                 PropertiesBar {
                     objectName: "propertiesBar"
+                    visible: !timeline.open
                     anchors { left: parent.left; top: parent.top; margins: 10 }
                     z: 5
                     canvas: wallCanvas
@@ -308,6 +326,8 @@ Item {
 
                 Item {
                     anchors.fill: parent
+                    // Where people are now: not over the wall's past.
+                    visible: !timeline.open
                     // What others have picked, outlined in their colour (where they drag it).
                     Repeater {
                         model: view.client.members
@@ -434,11 +454,125 @@ Item {
                     }
                 }
 
+                // The timeline: a slider over the wall's changes, when and by whom, play, and what
+                // can be done with the state shown (export it, or start a new wall from it).
+                Rectangle {
+                    id: timelineBar
+                    objectName: "timelineBar"
+                    visible: timeline.open
+                    anchors { left: parent.left; right: parent.right; bottom: parent.bottom; margins: 10 }
+                    height: timelineColumn.implicitHeight + 16
+                    radius: 8
+                    color: Theme.surface
+                    border.color: Theme.accent
+                    border.width: 1.5
+                    z: 21
+                    // Clicks on the bar stay off the wall under it.
+                    MouseArea { anchors.fill: parent; acceptedButtons: Qt.AllButtons; onWheel: wheel => wheel.accepted = true }
+                    ColumnLayout {
+                        id: timelineColumn
+                        anchors { fill: parent; margins: 8 }
+                        spacing: 4
+                        RowLayout {
+                            spacing: 6
+                            Button {
+                                objectName: "timelineLive"
+                                text: qsTr("Back to live")
+                                highlighted: true
+                                ToolTip.visible: hovered
+                                ToolTip.delay: 400
+                                ToolTip.text: qsTr("Leave the history and return to the wall as it is now (Esc)")
+                                onClicked: timeline.close()
+                            }
+                            ToolButton {
+                                objectName: "timelinePlay"
+                                enabled: timeline.ready
+                                text: timeline.playing ? "❚❚" : "▶"
+                                Accessible.name: timeline.playing ? qsTr("Pause") : qsTr("Play")
+                                ToolTip.visible: hovered
+                                ToolTip.delay: 400
+                                ToolTip.text: timeline.playing ? qsTr("Pause") : qsTr("Play the wall's changes as they happened (pauses shortened to a second)")
+                                onClicked: timeline.playing ? timeline.pause() : timeline.play()
+                            }
+                            ComboBox {
+                                objectName: "timelineSpeed"
+                                model: [1, 2, 4, 8, 16, 32]
+                                displayText: currentValue + "×"
+                                implicitWidth: 76
+                                currentIndex: Math.max(0, model.indexOf(timeline.speed))
+                                onActivated: timeline.speed = currentValue
+                                Accessible.name: qsTr("Playing speed")
+                            }
+                            Slider {
+                                id: timelineSlider
+                                objectName: "timelineSlider"
+                                Layout.fillWidth: true
+                                enabled: timeline.ready && timeline.lastSeq > timeline.firstSeq
+                                from: timeline.firstSeq
+                                to: Math.max(timeline.lastSeq, timeline.firstSeq + 1)
+                                stepSize: 1
+                                snapMode: Slider.SnapAlways
+                                value: timeline.position
+                                onMoved: timeline.position = value
+                                Accessible.name: qsTr("Point in the wall's history")
+                            }
+                            Button {
+                                objectName: "timelineExport"
+                                text: qsTr("Export…")
+                                enabled: timeline.ready
+                                ToolTip.visible: hovered
+                                ToolTip.delay: 400
+                                ToolTip.text: qsTr("Save the wall as it was at this point as PNG or SVG")
+                                onClicked: view.openExport("png", false)
+                            }
+                            Button {
+                                objectName: "timelineCopy"
+                                text: qsTr("Copy into a new wall…")
+                                enabled: timeline.ready && view.client.ready
+                                ToolTip.visible: hovered
+                                ToolTip.delay: 400
+                                ToolTip.text: qsTr("Start a new wall as this one was at this point; this wall stays as it is")
+                                onClicked: copyWallDialog.open()
+                            }
+                        }
+                        RowLayout {
+                            spacing: 12
+                            Label {
+                                objectName: "timelineTime"
+                                text: timeline.timeText
+                                textFormat: Text.PlainText
+                                font.bold: true
+                            }
+                            Label {
+                                objectName: "timelineAuthors"
+                                text: timeline.authorsText
+                                textFormat: Text.PlainText
+                                elide: Text.ElideRight
+                                Layout.fillWidth: true
+                            }
+                            Label {
+                                objectName: "timelineReach"
+                                text: timeline.errorText !== "" ? timeline.errorText : timeline.reachText
+                                textFormat: Text.PlainText
+                                color: timeline.errorText !== "" ? Theme.warningText : Theme.mutedText
+                            }
+                        }
+                        ProgressBar {
+                            Layout.fillWidth: true
+                            visible: !timeline.ready
+                            from: 0
+                            to: 1
+                            value: timeline.loaded
+                        }
+                    }
+                }
+
                 // Refusals and other notes from the server, for a few seconds.
                 Rectangle {
                     id: toast
                     objectName: "notice"
-                    anchors { horizontalCenter: parent.horizontalCenter; bottom: parent.bottom; bottomMargin: 16 }
+                    anchors { horizontalCenter: parent.horizontalCenter; bottom: parent.bottom
+                              bottomMargin: timelineBar.visible ? timelineBar.height + 20 : 16 }
                     width: Math.min(parent.width - 40, noticeLabel.implicitWidth + 60)
                     height: noticeLabel.implicitHeight + 16
                     radius: 6
@@ -542,8 +676,17 @@ Item {
     }
 
     // Shortcuts follow the role as the toolbar does: what it would refuse is not offered.
-    Shortcut { sequences: [StandardKey.Undo]; enabled: view.client.mayChangeWall; onActivated: view.client.undo() }
-    Shortcut { sequences: ["Ctrl+Shift+Z", "Ctrl+Y"]; enabled: view.client.mayChangeWall; onActivated: view.client.redo() }
+    Shortcut { sequences: [StandardKey.Undo]; enabled: view.client.mayChangeWall && !timeline.open; onActivated: view.client.undo() }
+    Shortcut { sequences: ["Ctrl+Shift+Z", "Ctrl+Y"]; enabled: view.client.mayChangeWall && !timeline.open; onActivated: view.client.redo() }
+    // The timeline: open and close it; a change back or on (Shift: a hundred), the ends.
+    Shortcut { sequence: "Ctrl+Shift+H"; onActivated: view.toggleTimeline() }
+    Shortcut { sequence: "Escape"; enabled: timeline.open; onActivated: timeline.close() }
+    Shortcut { sequence: "Left"; enabled: timeline.ready; onActivated: timeline.stepBy(-1) }
+    Shortcut { sequence: "Right"; enabled: timeline.ready; onActivated: timeline.stepBy(1) }
+    Shortcut { sequence: "Shift+Left"; enabled: timeline.ready; onActivated: timeline.stepBy(-100) }
+    Shortcut { sequence: "Shift+Right"; enabled: timeline.ready; onActivated: timeline.stepBy(100) }
+    Shortcut { sequence: "Home"; enabled: timeline.ready; onActivated: timeline.position = timeline.firstSeq }
+    Shortcut { sequence: "End"; enabled: timeline.ready; onActivated: timeline.position = timeline.lastSeq }
     Shortcut { sequence: "P"; enabled: view.client.mayChangeWall; onActivated: { wallCanvas.tool = CanvasItem.Pen; AppSettings.lastTool = wallCanvas.tool } }
     Shortcut { sequence: "E"; enabled: view.client.mayChangeWall; onActivated: { wallCanvas.tool = CanvasItem.Eraser; AppSettings.lastTool = wallCanvas.tool } }
     Shortcut { sequence: "N"; enabled: view.client.mayChangeWall; onActivated: { wallCanvas.tool = CanvasItem.Note; AppSettings.lastTool = wallCanvas.tool } }
@@ -706,6 +849,39 @@ Item {
         exportDialog.openFor(wallCanvas.selectionCount > 0 ? CanvasItem.ExportSelection
                              : visibleOnly ? CanvasItem.ExportView : CanvasItem.ExportWall, format)
     }
+    // A new wall from the state the timeline shows.
+    Dialog {
+        id: copyWallDialog
+        objectName: "copyWallDialog"
+        title: qsTr("Copy into a new wall")
+        modal: true
+        anchors.centerIn: parent
+        standardButtons: Dialog.Ok | Dialog.Cancel
+        onAboutToShow: {
+            copyWallName.text = qsTr("%1 (earlier)").arg(view.client.wall)
+            copyWallName.selectAll()
+            copyWallName.forceActiveFocus()
+        }
+        onAccepted: timeline.copyToNewWall(copyWallName.text)
+        ColumnLayout {
+            spacing: 8
+            Label {
+                Layout.maximumWidth: 420
+                wrapMode: Text.Wrap
+                textFormat: Text.PlainText
+                text: qsTr("A new wall on this server starts as \"%1\" was at %2. This wall stays as it is; you go to the new one.")
+                      .arg(view.client.wall).arg(timeline.timeText)
+            }
+            TextField {
+                id: copyWallName
+                objectName: "copyWallName"
+                Layout.fillWidth: true
+                placeholderText: qsTr("Name of the new wall")
+                onAccepted: copyWallDialog.accept()
+            }
+        }
+    }
+
     ExportDialog {
         id: exportDialog
         canvas: wallCanvas

@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""The wall's history as a timeline, between two real `scrawl` processes and a real
+`scrawl-server`, read back from their screens.
+
+Ada and Bob join one wall, each app on an Xvfb display of its own with windows of one size, both
+looking at the wall's origin. Ada draws a stroke, then a rectangle, then an ellipse (one op each);
+after each, Bob's screen is kept: what a client had at that point. Ada opens the timeline
+(Ctrl+Shift+H): it shows the wall as it is, pixel for pixel what Bob saw last; a change back
+(Left) shows what Bob saw before the ellipse, another what he saw before the rectangle, and the
+first change (Home) an empty wall. Meanwhile Bob draws again: Ada's timeline does not show it
+until she goes back to the live wall (Escape), and then it does. Every wait is a bounded poll.
+
+Usage: timeline.py PATH/TO/scrawl PATH/TO/scrawl-server [SCREENSHOT.png]
+"""
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from apptest import Run, color_at, read, window_named, xdo  # noqa: E402
+
+APP, SERVER = sys.argv[1], sys.argv[2]
+SCREENSHOT = sys.argv[3] if len(sys.argv) > 3 else None
+WALL = 'history'
+run = Run('timeline')
+# Where the drawings are, on both screens: compared pixel for pixel (no toolbar, no panel, no
+# cursor: Ada's pointer rests outside it).
+REGION = (300, 240, 740, 440)  # x, y, width, height
+
+
+def ink_at(shot, x, y, radius=5):
+    return color_at(shot, x, y, (0x22, 0x22, 0x22), radius, tolerance=50)
+
+
+def drag(env, points):
+    xdo(env, 'mousemove', *points[0])
+    xdo(env, 'mousedown', 1)
+    for p in points[1:]:
+        xdo(env, 'mousemove', *p)
+        time.sleep(0.012)
+    xdo(env, 'mouseup', 1)
+
+
+def line(a, b, n=24):
+    return [(round(a[0] + (b[0] - a[0]) * i / n), round(a[1] + (b[1] - a[1]) * i / n)) for i in range(n + 1)]
+
+
+def region(shot):
+    w, _, data = shot
+    x0, y0, rw, rh = REGION
+    return [data[3 * ((y0 + y) * w + x0):3 * ((y0 + y) * w + x0 + rw)] for y in range(rh)]
+
+
+def differing(a, b):
+    """Pixels of REGION that differ by more than a rounding's worth between two screens."""
+    count = 0
+    for ra, rb in zip(region(a), region(b)):
+        if ra == rb:
+            continue
+        for i in range(0, len(ra), 3):
+            if max(abs(ra[i] - rb[i]), abs(ra[i + 1] - rb[i + 1]), abs(ra[i + 2] - rb[i + 2])) > 24:
+                count += 1
+    return count
+
+
+def settled(env, name):
+    """The screen once two looks in a row agree on REGION (tiles painted, ink flowed in); kept in
+    the work folder as NAME.png."""
+    previous = run.screen(env)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        time.sleep(0.15)
+        shot = run.screen(env)
+        if differing(previous, shot) == 0:
+            run.screen(env, name)
+            return shot
+        previous = shot
+    run.fail('the screen kept changing')
+
+
+def same(what, a, b):
+    diff = differing(a, b)
+    allowed = 40  # a few pixels of antialiasing at most, never a shape
+    if diff > allowed:
+        run.fail(f'{what}: {diff} pixels differ (at most {allowed} may)')
+    print(f'ok: {what} ({diff} pixels differ)')
+
+
+def open_app(name, port, extra_rules=''):
+    env, log = run.person(name)
+    env['QT_LOGGING_RULES'] += extra_rules
+    app = run.start([APP, f'scrawl://127.0.0.1:{port}/{WALL}'], env=env, stdout=open(log, 'w'),
+                    stderr=subprocess.STDOUT)
+    run.wait_for(f"{name}'s app joining", lambda: f'joined "{WALL}"' in read(log) or app.poll() is not None)
+    if app.poll() is not None:
+        run.fail(f"{name}'s app exited with {app.returncode}")
+    window = ''
+
+    def found():
+        nonlocal window
+        window = window_named(env, WALL)
+        return window
+    run.wait_for(f"{name}'s window", found)
+    xdo(env, 'windowmove', window, 0, 0)
+    xdo(env, 'windowfocus', window)
+    return env, log
+
+
+def shown_seq(log):
+    seqs = re.findall(r'timeline shows seq (\d+)', read(log))
+    return int(seqs[-1]) if seqs else -1
+
+
+def main():
+    port, _ = run.server(SERVER)
+    ada, ada_log = open_app('ada', port, ';scrawl.app.timeline.info=true')
+    bob, _ = open_app('bob', port)
+
+    def rest_ada_pointer():
+        # Over the wall but outside REGION: Bob's screen shows her cursor there.
+        xdo(ada, 'mousemove', 880, 760)
+        xdo(ada, 'mousemove', 890, 770)
+
+    kept = []
+    xdo(ada, 'key', 'p')
+    drag(ada, line((400, 300), (700, 380)))
+    rest_ada_pointer()
+    run.wait_for("Ada's stroke on Bob's screen", lambda: ink_at(run.screen(bob), 550, 340))
+    kept.append(settled(bob, 'bob-1-stroke'))
+    xdo(ada, 'key', 'r')
+    drag(ada, line((450, 450), (640, 600), 12))
+    rest_ada_pointer()
+    run.wait_for("Ada's rectangle on Bob's screen", lambda: ink_at(run.screen(bob), 450, 520, 3))
+    kept.append(settled(bob, 'bob-2-rectangle'))
+    xdo(ada, 'key', 'o')
+    drag(ada, line((800, 300), (1000, 500), 12))
+    rest_ada_pointer()
+    run.wait_for("Ada's ellipse on Bob's screen", lambda: ink_at(run.screen(bob), 900, 300, 3))
+    kept.append(settled(bob, 'bob-3-ellipse'))
+    if differing(kept[0], kept[1]) == 0 or differing(kept[1], kept[2]) == 0:
+        run.fail("the states Bob saw do not differ: the comparisons below would prove nothing")
+
+    # The timeline opens on the wall as it is: what Bob sees.
+    xdo(ada, 'key', 'ctrl+shift+h')
+    run.wait_for('the timeline ready', lambda: 'timeline ready' in read(ada_log))
+    last = int(re.search(r'timeline ready: changes (\d+) to (\d+)', read(ada_log)).group(2))
+    run.wait_for('the timeline showing the last change', lambda: shown_seq(ada_log) == last)
+    same('the timeline at the last change is what Bob saw last', settled(ada, 'ada-timeline-last'), kept[2])
+
+    # Bob draws meanwhile: the live wall goes on, the timeline stays where it is.
+    xdo(bob, 'key', 'p')
+    drag(bob, line((400, 700), (700, 700)))
+    run.wait_for("Bob's new line on his screen", lambda: ink_at(run.screen(bob), 550, 700))
+
+    xdo(ada, 'key', 'Left')
+    run.wait_for('one change back', lambda: shown_seq(ada_log) == last - 1)
+    shot = settled(ada, 'ada-timeline-back-1')
+    same('one change back is what Bob saw before the ellipse', shot, kept[1])
+    if SCREENSHOT:
+        subprocess.run(['convert', 'ppm:-', SCREENSHOT], input=subprocess.run(
+            ['import', '-display', ada['DISPLAY'], '-window', 'root', '-depth', '8', 'ppm:-'],
+            check=True, capture_output=True).stdout, check=True)
+    xdo(ada, 'key', 'Left')
+    run.wait_for('two changes back', lambda: shown_seq(ada_log) == last - 2)
+    same('two changes back is what Bob saw before the rectangle', settled(ada, 'ada-timeline-back-2'), kept[0])
+    if ink_at(run.screen(ada), 550, 700):
+        run.fail("Bob's new line shows in Ada's timeline")
+
+    xdo(ada, 'key', 'Home')
+    run.wait_for('the first change', lambda: shown_seq(ada_log) == 0)
+    empty = settled(ada, 'ada-timeline-first')
+    if ink_at(empty, 550, 340) or ink_at(empty, 450, 520, 3):
+        run.fail('the wall before its first change is not empty')
+    print('ok: before the first change the wall is empty')
+
+    # Back to the live wall: everything, Bob's new line too.
+    xdo(ada, 'key', 'Escape')
+    run.wait_for("the live wall with Bob's new line on Ada's screen", lambda: ink_at(run.screen(ada), 550, 700))
+    live = run.screen(ada)
+    if not (ink_at(live, 550, 340) and ink_at(live, 900, 300, 3)):
+        run.fail('the live wall lacks what was drawn before the timeline opened')
+    print("ok: back to live, Bob's line drawn meanwhile is there")
+    run.passed = True
+
+
+main()
