@@ -29,7 +29,7 @@ Popup {
         { title: qsTr("View and wall"), keys: [
             ["Ctrl+=  Ctrl+-", qsTr("Zoom in, out")], ["Ctrl+0", qsTr("Zoom to fit everything")],
             ["Ctrl+\\", qsTr("People and chat panel")], ["M", qsTr("Minimap")], ["Ctrl+E", qsTr("Export")], ["Ctrl+I", qsTr("Invite")],
-            ["Ctrl+Shift+P", qsTr("Present: everyone follows your view (moderators)")], ["Ctrl+W", qsTr("Leave the wall")], ["Ctrl+Shift+Del", qsTr("Clear the wall (moderators)")],
+            ["Ctrl+Shift+P", qsTr("Present: everyone follows your view (moderators)")], ["Ctrl+Shift+H", qsTr("The wall's history: ← → step, Esc back to live")], ["Ctrl+W", qsTr("Leave the wall")], ["Ctrl+Shift+Del", qsTr("Clear the wall (moderators)")],
             ["Alt+Shift+D", qsTr("Light or dark")], ["?", qsTr("This sheet")] ] }
     ]
 
