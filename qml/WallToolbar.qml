@@ -271,6 +271,8 @@ ToolBar {
         ToolSeparator {}
         TipButton {
             objectName: "historyButton"
+            // In the More menu when the bar is narrow.
+            visible: !bar.narrow
             text: qsTr("History")
             iconName: "history"
             tip: qsTr("The wall's history: scrub back to any earlier state, play it, export or copy it (Ctrl+Shift+H)")
@@ -304,6 +306,13 @@ ToolBar {
             Menu {
                 id: moreMenu
                 y: moreButton.height
+                MenuItem {
+                    objectName: "historyMenuItem"
+                    text: qsTr("The wall's history  (Ctrl+Shift+H)")
+                    enabled: bar.client.state === WallClient.Connected
+                    onTriggered: bar.historyRequested()
+                }
+                MenuSeparator {}
                 MenuItem {
                     objectName: "themeSystem"
                     text: qsTr("Theme: follow the system")

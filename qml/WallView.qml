@@ -314,14 +314,18 @@ Item {
                     }
                 }
 
-                PropertiesBar {
-                    objectName: "propertiesBar"
+                // Pen and shape settings: nothing to draw on the wall's past.
+                Item {
+                    anchors.fill: parent
                     visible: !timeline.open
-                    anchors { left: parent.left; top: parent.top; margins: 10 }
                     z: 5
-                    canvas: wallCanvas
-                    client: view.client
-                    wallView: view
+                    PropertiesBar {
+                        objectName: "propertiesBar"
+                        anchors { left: parent.left; top: parent.top; margins: 10 }
+                        canvas: wallCanvas
+                        client: view.client
+                        wallView: view
+                    }
                 }
 
                 Item {
