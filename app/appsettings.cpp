@@ -147,6 +147,8 @@ int AppSettings::hostPort() const { return value("host/port", kDefaultPort).toIn
 void AppSettings::setHostPort(int port) { setValue("host/port", port); }
 bool AppSettings::hostSecure() const { return value("host/secure", true).toBool(); }
 void AppSettings::setHostSecure(bool secure) { setValue("host/secure", secure); }
+bool AppSettings::announceHosted() const { return value("host/announce", true).toBool(); }
+void AppSettings::setAnnounceHosted(bool on) { setValue("host/announce", on); }
 
 QString AppSettings::lastAddress() const { return value("join/address", QString()).toString(); }
 void AppSettings::setLastAddress(const QString &a) { setValue("join/address", a.trimmed()); }

@@ -34,6 +34,8 @@ class AppSettings : public QObject
     Q_PROPERTY(int hostPort READ hostPort WRITE setHostPort NOTIFY changed)
     // Host over wss:// (true, the default) or plain ws:// (an explicit choice, remembered).
     Q_PROPERTY(bool hostSecure READ hostSecure WRITE setHostSecure NOTIFY changed)
+    // Announce hosted walls on the local network (DNS-SD); on unless switched off.
+    Q_PROPERTY(bool announceHosted READ announceHosted WRITE setAnnounceHosted NOTIFY changed)
     Q_PROPERTY(QString lastAddress READ lastAddress WRITE setLastAddress NOTIFY changed)
     Q_PROPERTY(QString lastWall READ lastWall WRITE setLastWall NOTIFY changed)
     Q_PROPERTY(QString profile READ profile CONSTANT)
@@ -67,6 +69,8 @@ public:
     int hostPort() const;
     void setHostPort(int port);
     bool hostSecure() const;
+    bool announceHosted() const;
+    void setAnnounceHosted(bool on);
     void setHostSecure(bool secure);
     QString lastAddress() const;
     void setLastAddress(const QString &address);

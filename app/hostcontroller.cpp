@@ -1,7 +1,7 @@
 #include "app/hostcontroller.h"
 
 #include "app/appsettings.h"
-
+#include "app/dnssd.h"
 #include "app/tlstrust.h"
 #include "server/wallserver.h"
 
@@ -121,9 +121,46 @@ void HostController::stop()
 {
     if (!m_server)
         return;
+    m_hostedWalls.clear();
+    if (m_announcer)
+        m_announcer->withdrawAll();
     m_server->stop();
     m_server.reset();
     emit runningChanged();
+}
+
+void HostController::setAnnounce(bool on)
+{
+    if (m_announce == on)
+        return;
+    m_announce = on;
+    if (!on && m_announcer) {
+        m_announcer->withdrawAll();
+    } else if (on && m_server) {
+        for (const auto &[wall, host] : m_hostedWalls)
+            announceWall(wall, host);
+    }
+    emit announceChanged();
+}
+
+QStringList HostController::announced() const
+{
+    return m_announcer ? m_announcer->announced() : QStringList();
+}
+
+void HostController::announceWall(const QString &wall, const QString &hostName)
+{
+    if (!m_server || wall.trimmed().isEmpty())
+        return;
+    if (std::find(m_hostedWalls.begin(), m_hostedWalls.end(), std::pair(wall, hostName)) == m_hostedWalls.end())
+        m_hostedWalls.emplace_back(wall, hostName);
+    if (!m_announce)
+        return;
+    if (!m_announcer) {
+        m_announcer = std::make_unique<WallAnnouncer>();
+        connect(m_announcer.get(), &WallAnnouncer::announcedChanged, this, &HostController::announceChanged);
+    }
+    m_announcer->announce(wall, hostName, port(), m_secure);
 }
 
 QStringList HostController::lanAddresses()

@@ -8,10 +8,13 @@
 #include <QtQml/qqmlregistration.h>
 
 #include <memory>
+#include <utility>
+#include <vector>
 
 namespace scrawl {
 
 class WallServer;
+class WallAnnouncer;
 
 class HostController : public QObject
 {
@@ -31,6 +34,11 @@ class HostController : public QObject
     Q_PROPERTY(QString fingerprint READ fingerprint NOTIFY runningChanged)
     // What this machine's own app joins with: "127.0.0.1:PORT" or "wss://127.0.0.1:PORT".
     Q_PROPERTY(QString localAddress READ localAddress NOTIFY runningChanged)
+    // Walls hosted here are announced on the local network (DNS-SD, app/dnssd.h) while this is
+    // on (the default; AppSettings.announceHosted remembers the choice).
+    Q_PROPERTY(bool announce READ announce WRITE setAnnounce NOTIFY announceChanged)
+    // The names they are announced under now (none without an Avahi daemon).
+    Q_PROPERTY(QStringList announced READ announced NOTIFY announceChanged)
 
 public:
     explicit HostController(QObject *parent = nullptr);
@@ -47,6 +55,12 @@ public:
     QString fingerprint() const { return m_fingerprint; }
     QString localAddress() const;
 
+    bool announce() const { return m_announce; }
+    void setAnnounce(bool on);
+    QStringList announced() const;
+    // While hosting: announces `wall`, hosted by `hostName` (a person's name), if announcing is on.
+    Q_INVOKABLE void announceWall(const QString &wall, const QString &hostName);
+
     // Starts serving on `port` (0: any free port). Returns false and sets errorText on failure.
     Q_INVOKABLE bool start(int port);
     Q_INVOKABLE void stop();
@@ -58,6 +72,7 @@ signals:
     void errorTextChanged();
     void dataDirChanged();
     void secureChanged();
+    void announceChanged();
 
 private:
     std::unique_ptr<WallServer> m_server;
@@ -65,6 +80,9 @@ private:
     QString m_dataDir;
     bool m_secure = true;
     QString m_fingerprint;
+    bool m_announce = true;
+    std::unique_ptr<WallAnnouncer> m_announcer;
+    std::vector<std::pair<QString, QString>> m_hostedWalls; // wall, host name: announced while on
 };
 
 } // namespace scrawl

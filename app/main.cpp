@@ -33,8 +33,20 @@ int main(int argc, char *argv[])
                                QStringLiteral("A wall to join at once: scrawl://HOST:PORT/WALL (the "
                                               "Scrawl already running joins it, if there is one)"),
                                QStringLiteral("[link]"));
+    const QCommandLineOption host(QStringLiteral("host"),
+                                  QStringLiteral("Host WALL on this computer and open it, as the start "
+                                                 "screen's Host does (with its port and settings)."),
+                                  QStringLiteral("WALL"));
+    args.addOption(host);
     args.process(app);
     QVariantMap start;
+    if (args.isSet(host)) {
+        if (!args.positionalArguments().isEmpty() || args.value(host).trimmed().isEmpty()) {
+            fprintf(stderr, "scrawl: --host takes the name of the wall to host, and no link beside it\n");
+            return 2;
+        }
+        start.insert(QStringLiteral("startHostWall"), args.value(host).trimmed());
+    }
     if (!args.positionalArguments().isEmpty()) {
         const QString text = args.positionalArguments().front();
         QString error;
@@ -49,9 +61,9 @@ int main(int argc, char *argv[])
         }
         qInfo().noquote() << "joining the wall" << link->wall << "at" << link->address << "from a link"
                           << (link->fingerprint.isEmpty() ? QString() : QStringLiteral("(certificate ") + link->fingerprint + QLatin1Char(')'));
-        start = {{QStringLiteral("startAddress"), link->address},
-                 {QStringLiteral("startWall"), link->wall},
-                 {QStringLiteral("startFingerprint"), link->fingerprint}};
+        start.insert(QStringLiteral("startAddress"), link->address);
+        start.insert(QStringLiteral("startWall"), link->wall);
+        start.insert(QStringLiteral("startFingerprint"), link->fingerprint);
     }
     if (qEnvironmentVariableIsEmpty("QT_QUICK_CONTROLS_STYLE"))
         QQuickStyle::setStyle(QStringLiteral("Fusion"));

@@ -22,11 +22,14 @@ ApplicationWindow {
     property string startWall: ""
     // The certificate the link names (an encrypted wall's), accepted from the first connection.
     property string startFingerprint: ""
+    // A wall to host at once (`scrawl --host WALL`).
+    property string startHostWall: ""
     property string linkFingerprint: ""
 
     HostController {
         id: hostController
         secure: AppSettings.hostSecure
+        announce: AppSettings.announceHosted
     }
 
     WallClient {
@@ -94,6 +97,11 @@ ApplicationWindow {
     Component.onCompleted: {
         Theme.applyTo(window.palette)
         AppSettings.restoreWindow(window)
+        if (startHostWall !== "") {
+            // As the start screen's Host: it asks for a name first when there is none.
+            startScreen.hostWallName = startHostWall
+            startScreen.host_(startHostWall)
+        }
         if (startWall !== "") {
             // A link opened before this person ever gave a name: the start screen asks for one,
             // with the link's wall filled in to join.

@@ -25,6 +25,8 @@ Pane {
         nameField.forceActiveFocus()
         return false
     }
+    // The wall in the Host field (`scrawl --host WALL` fills it in).
+    property alias hostWallName: hostWall.text
     function askName() {
         nameAsked = true
         nameField.forceActiveFocus()
@@ -37,8 +39,10 @@ Pane {
         if (!haveName())
             return
         AppSettings.hostPort = portField.value
-        if (start.host.running || start.host.start(portField.value))
+        if (start.host.running || start.host.start(portField.value)) {
+            start.host.announceWall(wall, AppSettings.displayName)
             start.joinRequested(start.host.localAddress, wall, true)
+        }
     }
 
     background: Rectangle { color: Theme.backdrop }
@@ -176,6 +180,19 @@ Pane {
                                 : qsTr("Plain ws://: anyone on your network can read the wall and the identities that carry your owner role. Tick to encrypt.")
                         }
                     }
+                    CheckBox {
+                        objectName: "hostAnnounce"
+                        text: qsTr("Announce on this network")
+                        checked: start.host.announce
+                        onToggled: {
+                            AppSettings.announceHosted = checked
+                            start.host.announce = checked
+                        }
+                        ToolTip.visible: hovered
+                        ToolTip.text: checked
+                            ? qsTr("People on your network see the walls you host under \"Walls on this network\" and join with a click (DNS-SD). A wall's password still applies.")
+                            : qsTr("Your hosted walls are not announced: people join with the address and the wall's name.")
+                    }
                     Label {
                         objectName: "hostPlainWarning"
                         visible: !start.host.secure
@@ -295,6 +312,63 @@ Pane {
                         highlighted: true
                         enabled: joinAddress.text.trim() !== "" && joinWall.text.trim() !== ""
                         onClicked: start.join_(joinAddress.text.trim(), joinWall.text.trim())
+                    }
+                }
+            }
+
+            // Walls announced on this network (DNS-SD through Avahi), one click to join.
+            GroupBox {
+                objectName: "nearbyWalls"
+                title: qsTr("Walls on this network")
+                Layout.fillWidth: true
+                NearbyWalls { id: nearby }
+                ColumnLayout {
+                    anchors.fill: parent
+                    spacing: 0
+                    Label {
+                        objectName: "nearbyStatus"
+                        visible: nearby.statusText !== ""
+                        text: nearby.statusText
+                        textFormat: Text.PlainText
+                        color: nearby.available ? Theme.mutedText : Theme.warningText
+                        wrapMode: Text.Wrap
+                        Layout.fillWidth: true
+                    }
+                    Repeater {
+                        model: nearby
+                        delegate: ItemDelegate {
+                            objectName: "nearbyWall"
+                            Layout.fillWidth: true
+                            text: model.host !== "" ? qsTr("%1 — hosted by %2").arg(model.wall).arg(model.host)
+                                                    : model.wall
+                            contentItem: RowLayout {
+                                Label {
+                                    text: parent.parent.text
+                                    textFormat: Text.PlainText
+                                    elide: Text.ElideRight
+                                    Layout.fillWidth: true
+                                }
+                                Label {
+                                    text: model.address
+                                    textFormat: Text.PlainText
+                                    color: Theme.mutedText
+                                    font.pointSize: Theme.smallPt
+                                }
+                                Button {
+                                    objectName: "joinNearby"
+                                    text: qsTr("Join")
+                                    // The one thing to do with a wall found nearby: in the accent colour.
+                                    palette.button: Theme.accent
+                                    palette.buttonText: Theme.accentText
+                                    Accessible.name: qsTr("Join %1").arg(model.wall)
+                                    onClicked: start.join_(model.address, model.wall)
+                                }
+                            }
+                            ToolTip.visible: hovered
+                            ToolTip.delay: 400
+                            ToolTip.text: qsTr("Join %1 at %2").arg(model.wall).arg(model.address)
+                            onClicked: start.join_(model.address, model.wall)
+                        }
                     }
                 }
             }

@@ -3,6 +3,7 @@
 // on, and a WallClient joins through the address it shows.
 
 #include "app/appsettings.h"
+#include "app/dnssd.h"
 #include "app/hostcontroller.h"
 #include "app/wallclient.h"
 
@@ -22,7 +23,40 @@ class TestHostController : public QObject
     Q_OBJECT
 
 private slots:
-    void initTestCase() { QStandardPaths::setTestModeEnabled(true); }
+    void initTestCase()
+    {
+        QStandardPaths::setTestModeEnabled(true);
+        // No Avahi daemon to be found, whatever this machine runs (tests/app/discovery.py starts
+        // one of its own where it can).
+        qputenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/scrawl-test-bus");
+    }
+
+    // Without an Avahi daemon hosting works and announces nothing; the list of walls nearby says
+    // why, in words a person can act on.
+    void hostingWorksWithoutAnAvahiDaemon()
+    {
+        QTemporaryDir dir;
+        HostController host;
+        host.setDataDir(dir.path() + QStringLiteral("/hosted"));
+        host.setSecure(false);
+        QVERIFY(host.announce()); // on by default
+        QVERIFY2(host.start(0), qPrintable(host.errorText()));
+        host.announceWall(QStringLiteral("team"), QStringLiteral("Ada"));
+        QVERIFY(host.announced().isEmpty());
+        NearbyWalls nearby;
+        QVERIFY(!nearby.available());
+        QCOMPARE(nearby.rowCount(), 0);
+        QVERIFY2(nearby.statusText().contains(QStringLiteral("avahi-daemon"))
+                     && nearby.statusText().contains(QStringLiteral("everything else works")),
+                 qPrintable(nearby.statusText()));
+        WallClient client;
+        client.setDisplayName(QStringLiteral("Guest"));
+        client.connectToWall(QStringLiteral("127.0.0.1:%1").arg(host.port()), QStringLiteral("team"));
+        QTRY_COMPARE(client.state(), WallClient::Connected);
+        host.setAnnounce(false);
+        QVERIFY(!host.announce());
+        host.stop();
+    }
 
     void hostsAndIsJoinedThroughItsAddress()
     {
