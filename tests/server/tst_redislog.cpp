@@ -639,10 +639,31 @@ void TestRedisLog::aSnapshotComesWithOpenAndTrimsTheLogBehindIt()
     auto stale = saveSnapshot(*a, wall, "some-old-epoch", 18, "stale", 5);
     QCOMPARE(stale.status, Status::EpochChanged);
     QCOMPARE(stale.epoch, epoch);
-    // A newer one replaces it and trims further.
+    // A newer one replaces it and trims further, but never past the snapshot the timeline
+    // replays from (the first one, at 15): every op after it stays.
     QCOMPARE(saveSnapshot(*b, wall, epoch, 20, "newest", 0).status, Status::Ok);
-    QCOMPARE(readAll(*a, wall, 0).entries.size(), 0u);
+    const ReadResult after = readAll(*a, wall, 0);
+    QCOMPARE(after.entries.size(), 5u);
+    QCOMPARE(after.entries.front().seq, 16u);
     QCOMPARE(openOrNot(*a, wall, false)->snapshot, QByteArray("newest"));
+    const QByteArray snap = RedisWallLog::keyPrefix(wall) + "snap";
+    QVERIFY(redis.call({"HGET", snap, "base_seq"}).contains("15"));
+    QVERIFY(redis.call({"HGET", snap, "base_data"}).contains(picture.left(20)));
+
+    // The timeline's snapshot moves on once a newer one is `keep` ops behind the newest: history
+    // then reaches back between `keep` and about twice that.
+    for (int i = 21; i <= 40; ++i)
+        appendOne(*a, wall, epoch, 1, 0, QByteArray::number(i));
+    QCOMPARE(saveSnapshot(*a, wall, epoch, 30, "thirty", 5).status, Status::Ok); // base 20
+    QVERIFY(redis.call({"HGET", snap, "base_seq"}).contains("20"));
+    QCOMPARE(readAll(*a, wall, 0).entries.front().seq, 21u);
+    QCOMPARE(saveSnapshot(*a, wall, epoch, 33, "thirty-three", 5).status, Status::Ok); // 33 - 30 < 5
+    QVERIFY(redis.call({"HGET", snap, "base_seq"}).contains("20"));
+    QCOMPARE(readAll(*a, wall, 0).entries.front().seq, 21u);
+    QCOMPARE(saveSnapshot(*a, wall, epoch, 36, "thirty-six", 5).status, Status::Ok); // base 30
+    QVERIFY(redis.call({"HGET", snap, "base_seq"}).contains("30"));
+    QVERIFY(redis.call({"HGET", snap, "base_data"}).contains("thirty"));
+    QCOMPARE(readAll(*a, wall, 0).entries.front().seq, 31u);
 }
 
 void TestRedisLog::aPersonIsOneIdOnEveryServer()
