@@ -374,7 +374,7 @@ bool Timeline::copyToNewWall(const QString &name)
         fail(tr("\"%1\" is this wall: choose a new name for the copy.").arg(wall));
         return false;
     }
-    m_copyClip = WallClient::clipOfWall(m_history.seek(m_position));
+    m_copyClip = m_history.seek(m_position).visibleClip();
     m_copyWall = wall;
     m_copyWhen = QLocale().toString(QDateTime::fromMSecsSinceEpoch(m_history.timeAt(m_position)),
                                     QStringLiteral("d MMM yyyy, HH:mm"));

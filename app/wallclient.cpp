@@ -2681,55 +2681,6 @@ void WallClient::showPast(const WallModel &model, const WallClient &live)
     }
 }
 
-pb::WallSnapshot WallClient::clipOfWall(const WallModel &model)
-{
-    pb::WallSnapshot clip;
-    for (const WallModel::Stroke &st : model.strokes()) {
-        if (!st.visible() || st.points.empty())
-            continue;
-        pb::SnapStroke *out = clip.add_strokes();
-        out->set_key(st.key);
-        out->set_color(st.color);
-        out->set_width(st.width);
-        out->set_closed(true);
-        encodePoints(st.points, {}, out);
-        if (st.pressure.size() == st.points.size())
-            out->set_pressure(st.pressure.data(), st.pressure.size());
-    }
-    for (const WallModel::Note &n : model.notes()) {
-        if (!n.visible())
-            continue;
-        pb::SnapNote *out = clip.add_notes();
-        out->set_key(n.key);
-        out->set_x(n.x);
-        out->set_y(n.y);
-        out->set_text(toWire(n.text));
-        out->set_color(n.color);
-        out->set_width(n.width);
-        out->set_height(n.height);
-    }
-    for (const WallModel::Image &i : model.images()) {
-        if (!i.visible())
-            continue;
-        pb::SnapImage *out = clip.add_images();
-        out->set_key(i.key);
-        out->set_hash(i.hash.toStdString());
-        out->set_x(i.x);
-        out->set_y(i.y);
-        out->set_width(i.width);
-        out->set_height(i.height);
-        out->set_rotation(i.rotation);
-    }
-    for (const WallModel::Shape &sh : model.shapes()) {
-        if (!sh.visible())
-            continue;
-        pb::SnapShape *out = clip.add_shapes();
-        out->set_key(sh.key);
-        sh.data.toWire(out->mutable_shape());
-    }
-    return clip;
-}
-
 // --- security ------------------------------------------------------------------------------------
 
 QString WallClient::ownerTokenKey() const

@@ -399,8 +399,6 @@ public:
     // The next op of that past, applied as one from the server is (the canvas redraws what it
     // changes).
     void applyPast(const pb::Op &op) { onOp(op, false); }
-    // Everything visible on `model`, as a clip (see clipOf) that place() puts where it was.
-    static pb::WallSnapshot clipOfWall(const WallModel &model);
 
 signals:
     void displayNameChanged();

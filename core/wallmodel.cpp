@@ -1512,6 +1512,36 @@ void WallModel::fillSnapNote(const Note &n, bool tombstone, pb::SnapNote *out)
     out->set_layer(n.layer); // a tombstone's too: where the top and bottom are depends on it
 }
 
+pb::WallSnapshot WallModel::visibleClip() const
+{
+    pb::WallSnapshot clip;
+    for (const Stroke &st : m_strokes) {
+        if (!st.visible() || st.points.empty())
+            continue;
+        pb::SnapStroke *out = clip.add_strokes();
+        out->set_key(st.key);
+        out->set_color(st.color);
+        out->set_width(st.width);
+        out->set_closed(true);
+        encodePoints(st.points, {}, out);
+        if (st.pressure.size() == st.points.size())
+            out->set_pressure(st.pressure.data(), st.pressure.size());
+    }
+    for (const Note &n : m_notes) {
+        if (n.visible())
+            fillSnapNote(n, false, clip.add_notes());
+    }
+    for (const Image &i : m_images) {
+        if (i.visible())
+            fillSnapImage(i, false, clip.add_images());
+    }
+    for (const Shape &sh : m_shapes) {
+        if (sh.visible())
+            fillSnapShape(sh, false, clip.add_shapes());
+    }
+    return clip;
+}
+
 void WallModel::fillSnapImage(const Image &i, bool tombstone, pb::SnapImage *out)
 {
     out->set_key(i.key);

@@ -176,6 +176,10 @@ public:
     // writes over `into`, reusing its buffer.
     QByteArray serializedSnapshot() const;
     void serializeSnapshot(QByteArray *into) const;
+    // What is visible on the wall and nothing else (no history, no hidden objects), in wall
+    // coordinates: a clip that the app places elsewhere (WallClient::place), such as a new wall
+    // made from an earlier state.
+    pb::WallSnapshot visibleClip() const;
     // Replaces the state with a snapshot. Returns a problem for an inconsistent snapshot.
     std::optional<Problem> load(const pb::WallSnapshot &snapshot);
 

@@ -85,6 +85,32 @@ class Run:
         env.pop('QT_QPA_PLATFORM', None)
         return env, self.path(name + '.log')
 
+    def app(self, binary, name, *args, wall=None, color='#7048e8', logging='', config=''):
+        """`name`'s app (a display and home of their own, see person) started with `args`: waits
+        until it has joined `wall` (when given) and its window is up, then moves that to the corner
+        and gives it the keyboard. `logging`: more QT_LOGGING_RULES; `config`: more Scrawl.conf.
+        Returns (env, log path)."""
+        env, log = self.person(name, color)
+        env['QT_LOGGING_RULES'] += logging
+        if config:
+            with open(os.path.join(env['XDG_CONFIG_HOME'], 'Scrawl', 'Scrawl.conf'), 'a') as f:
+                f.write(config)
+        p = self.start([binary, *args], env=env, stdout=open(log, 'w'), stderr=subprocess.STDOUT)
+        if wall:
+            self.wait_for(f"{name}'s app joining", lambda: f'joined "{wall}"' in read(log) or p.poll() is not None)
+        window = ''
+
+        def found():
+            nonlocal window
+            window = window_named(env, wall or 'Scrawl')
+            return window or p.poll() is not None
+        self.wait_for(f"{name}'s window", found)
+        if p.poll() is not None:
+            self.fail(f"{name}'s app exited with {p.returncode}")
+        xdo(env, 'windowmove', window, 0, 0)
+        xdo(env, 'windowfocus', window)  # no window manager: the keys go where the focus is
+        return env, log
+
     def server(self, binary, *extra):
         """A scrawl-server on a free port with a data folder of its own; returns (port, log path)."""
         data = self.path('server')
@@ -115,6 +141,22 @@ def read(path):
 
 def xdo(env, *args):
     subprocess.run(['xdotool', *map(str, args)], env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def drag(env, points, release=True):
+    """A press at the first point, moves through the others at a hand's pace, and a release."""
+    xdo(env, 'mousemove', *points[0])
+    xdo(env, 'mousedown', 1)
+    for p in points[1:]:
+        xdo(env, 'mousemove', *p)
+        time.sleep(0.012)  # the app sees a move at a time
+    if release:
+        xdo(env, 'mouseup', 1)
+
+
+def line(a, b, n=24):
+    """n + 1 points from a to b, on whole pixels."""
+    return [(round(a[0] + (b[0] - a[0]) * i / n), round(a[1] + (b[1] - a[1]) * i / n)) for i in range(n + 1)]
 
 
 def window_named(env, title):

@@ -30,11 +30,12 @@ if os.environ.get('SCRAWL_NETNS') != '1':
                            os.path.abspath(__file__), *sys.argv[1:]], {**os.environ, 'SCRAWL_NETNS': '1'})
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from apptest import Run, read, window_named, xdo  # noqa: E402
+from apptest import Run, read, xdo  # noqa: E402
 
 APP = sys.argv[1]
 SHOTS = sys.argv[2] if len(sys.argv) > 2 else None
 run = Run('discovery')
+DNSSD_LOG = ';scrawl.app.dnssd.info=true'
 
 
 def sh(*args):
@@ -103,27 +104,6 @@ def browse():
     return found
 
 
-def app(name, *args, config=''):
-    env, log = run.person(name)
-    env['QT_LOGGING_RULES'] += ';scrawl.app.dnssd.info=true'
-    if config:
-        with open(os.path.join(env['XDG_CONFIG_HOME'], 'Scrawl', 'Scrawl.conf'), 'a') as f:
-            f.write(config)
-    p = run.start([APP, *args], env=env, stdout=open(log, 'w'), stderr=subprocess.STDOUT)
-    window = ''
-
-    def found():
-        nonlocal window
-        window = window_named(env, 'Scrawl')
-        return window or p.poll() is not None
-    run.wait_for(f"{name}'s window", found)
-    if p.poll() is not None:
-        run.fail(f"{name}'s app exited with {p.returncode}")
-    xdo(env, 'windowmove', window, 0, 0)
-    xdo(env, 'windowfocus', window)
-    return env, log
-
-
 def accent_buttons(shot):
     """Runs of rows with a band of the accent's blue (the Join button of a wall found nearby is
     filled with it; the colour swatches and a focus frame have some too): [(y0, y1, x0, x1)], top
@@ -147,7 +127,7 @@ def main():
     system_bus()
 
     # Bob before any daemon: the list says it is unavailable; the rest of the app works.
-    bob, bob_log = app('bob')
+    bob, bob_log = run.app(APP, 'bob', logging=DNSSD_LOG)
     run.wait_for("Bob's app saying nearby walls are unavailable", lambda: 'nearby walls unavailable' in read(bob_log))
     time.sleep(0.3)  # the start screen's text settles: only for the picture
     run.screen(bob, 'bob-no-daemon')
@@ -161,7 +141,7 @@ def main():
     before = accent_buttons(run.screen(bob))
 
     # Ada hosts "plan": announced, with its wall, host, TLS and port.
-    ada, ada_log = app('ada', '--host', 'plan')
+    ada, ada_log = run.app(APP, 'ada', '--host', 'plan', logging=DNSSD_LOG)
     run.wait_for("Ada's app announcing plan", lambda: 'announced wall plan' in read(ada_log))
     seen = {}
 
@@ -197,7 +177,8 @@ def main():
     print(f'ok: one click on the listed wall and Bob joined plan at {address}:{port}')
 
     # Carol hosts with announcing switched off: not announced, while Ada's still is.
-    carol, carol_log = app('carol', '--host', 'quiet', config='\n[host]\nannounce=false\nport=7788\n')
+    carol, carol_log = run.app(APP, 'carol', '--host', 'quiet', logging=DNSSD_LOG,
+                               config='\n[host]\nannounce=false\nport=7788\n')
     run.wait_for("Carol's app joining her wall", lambda: 'joined "quiet"' in read(carol_log))
     deadline = time.monotonic() + 3
     while time.monotonic() < deadline:

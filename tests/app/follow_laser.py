@@ -13,12 +13,11 @@ after she lets go it is gone, leaving nothing on the wall. Every wait is a bound
 Usage: follow_laser.py PATH/TO/scrawl PATH/TO/scrawl-server
 """
 import os
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from apptest import Run, color_at, hex_rgb, read, window_named, xdo  # noqa: E402
+from apptest import Run, color_at, drag, hex_rgb, line, read, xdo  # noqa: E402
 
 APP, SERVER = sys.argv[1], sys.argv[2]
 WALL = 'show'
@@ -31,42 +30,10 @@ def ink_at(shot, x, y, radius=5):
     return color_at(shot, x, y, (0x22, 0x22, 0x22), radius, tolerance=50)
 
 
-def drag(env, points, release=True):
-    xdo(env, 'mousemove', *points[0])
-    xdo(env, 'mousedown', 1)
-    for p in points[1:]:
-        xdo(env, 'mousemove', *p)
-        time.sleep(0.012)  # a hand's pace: the app sees a move at a time
-    if release:
-        xdo(env, 'mouseup', 1)
-
-
-def line(a, b, n=24):
-    return [(round(a[0] + (b[0] - a[0]) * i / n), round(a[1] + (b[1] - a[1]) * i / n)) for i in range(n + 1)]
-
-
-def open_app(name, color, port):
-    env, log = run.person(name, color)
-    app = run.start([APP, f'scrawl://127.0.0.1:{port}/{WALL}'], env=env, stdout=open(log, 'w'),
-                    stderr=subprocess.STDOUT)
-    run.wait_for(f"{name}'s app joining", lambda: f'joined "{WALL}"' in read(log) or app.poll() is not None)
-    if app.poll() is not None:
-        run.fail(f"{name}'s app exited with {app.returncode}")
-    window = ''
-    def found():
-        nonlocal window
-        window = window_named(env, WALL)
-        return window
-    run.wait_for(f"{name}'s window", found)
-    xdo(env, 'windowmove', window, 0, 0)
-    xdo(env, 'windowfocus', window)  # no window manager: the keys go where the focus is
-    return env, log
-
-
 def main():
     port, _ = run.server(SERVER)
-    ada, ada_log = open_app('ada', ADA, port)
-    bob, bob_log = open_app('bob', BOB, port)
+    ada, ada_log = run.app(APP, 'ada', f'scrawl://127.0.0.1:{port}/{WALL}', wall=WALL, color=ADA)
+    bob, bob_log = run.app(APP, 'bob', f'scrawl://127.0.0.1:{port}/{WALL}', wall=WALL, color=BOB)
 
     # Ada looks elsewhere (the pan tool, a drag of 300 x 200) and draws a line there.
     xdo(ada, 'key', 'h')

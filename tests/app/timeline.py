@@ -19,7 +19,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from apptest import Run, color_at, read, window_named, xdo  # noqa: E402
+from apptest import Run, color_at, drag, line, read, xdo  # noqa: E402
 
 APP, SERVER = sys.argv[1], sys.argv[2]
 SCREENSHOT = sys.argv[3] if len(sys.argv) > 3 else None
@@ -32,19 +32,6 @@ REGION = (300, 240, 740, 440)  # x, y, width, height
 
 def ink_at(shot, x, y, radius=5):
     return color_at(shot, x, y, (0x22, 0x22, 0x22), radius, tolerance=50)
-
-
-def drag(env, points):
-    xdo(env, 'mousemove', *points[0])
-    xdo(env, 'mousedown', 1)
-    for p in points[1:]:
-        xdo(env, 'mousemove', *p)
-        time.sleep(0.012)
-    xdo(env, 'mouseup', 1)
-
-
-def line(a, b, n=24):
-    return [(round(a[0] + (b[0] - a[0]) * i / n), round(a[1] + (b[1] - a[1]) * i / n)) for i in range(n + 1)]
 
 
 def region(shot):
@@ -88,26 +75,6 @@ def same(what, a, b):
     print(f'ok: {what} ({diff} pixels differ)')
 
 
-def open_app(name, port, extra_rules=''):
-    env, log = run.person(name)
-    env['QT_LOGGING_RULES'] += extra_rules
-    app = run.start([APP, f'scrawl://127.0.0.1:{port}/{WALL}'], env=env, stdout=open(log, 'w'),
-                    stderr=subprocess.STDOUT)
-    run.wait_for(f"{name}'s app joining", lambda: f'joined "{WALL}"' in read(log) or app.poll() is not None)
-    if app.poll() is not None:
-        run.fail(f"{name}'s app exited with {app.returncode}")
-    window = ''
-
-    def found():
-        nonlocal window
-        window = window_named(env, WALL)
-        return window
-    run.wait_for(f"{name}'s window", found)
-    xdo(env, 'windowmove', window, 0, 0)
-    xdo(env, 'windowfocus', window)
-    return env, log
-
-
 def shown_seq(log):
     seqs = re.findall(r'timeline shows seq (\d+)', read(log))
     return int(seqs[-1]) if seqs else -1
@@ -115,8 +82,9 @@ def shown_seq(log):
 
 def main():
     port, _ = run.server(SERVER)
-    ada, ada_log = open_app('ada', port, ';scrawl.app.timeline.info=true')
-    bob, _ = open_app('bob', port)
+    link = f'scrawl://127.0.0.1:{port}/{WALL}'
+    ada, ada_log = run.app(APP, 'ada', link, wall=WALL, logging=';scrawl.app.timeline.info=true')
+    bob, _ = run.app(APP, 'bob', link, wall=WALL)
 
     def rest_ada_pointer():
         # Over the wall but outside REGION: Bob's screen shows her cursor there.
