@@ -546,6 +546,7 @@ void CanvasItem::onWallReset()
     m_index.clear();
     m_bounds.clear();
     m_indexed = 0;
+    m_staleIndexEntries = 0;
     if (m_client) {
         const auto &strokes = m_client->model().strokes();
         m_bounds.reserve(strokes.size());
@@ -566,9 +567,25 @@ void CanvasItem::onWallChanged(const WallModel::Change &change)
     if (!m_client)
         return;
     const auto &strokes = m_client->model().strokes();
-    if (strokes.size() < m_indexed) { // the model was replaced under us
-        onWallReset();
-        return;
+    if (strokes.size() < m_indexed) {
+        if (!m_client->showsPast()) { // the model was replaced under us
+            onWallReset();
+            return;
+        }
+        // An earlier state of the same wall (the timeline): the strokes made after it go, the
+        // others keep their places. The grid keeps their numbers (a query skips those past the
+        // strokes) until it has gathered as many again as there are strokes: then it is rebuilt.
+        for (size_t i = strokes.size(); i < m_indexed; ++i)
+            markDirty(m_bounds[i]);
+        m_staleIndexEntries += m_indexed - strokes.size();
+        m_bounds.resize(strokes.size());
+        m_indexed = strokes.size();
+        if (m_staleIndexEntries > std::max<size_t>(strokes.size(), 10000)) {
+            m_index.clear();
+            for (size_t i = 0; i < m_bounds.size(); ++i)
+                m_index.insert(std::uint32_t(i), m_bounds[i]);
+            m_staleIndexEntries = 0;
+        }
     }
     indexNewStrokes();
     for (const std::uint64_t key : change.images) {

@@ -305,6 +305,8 @@ private:
     double m_zoom = 1.0;
     QPointF m_pan;
 
+    // Grid entries of strokes no longer there (a step back in the timeline): see onWallChanged.
+    size_t m_staleIndexEntries = 0;
     // stroke index over WallModel::strokes()
     StrokeIndex m_index;
     std::vector<QRectF> m_bounds;

@@ -245,7 +245,7 @@ void Timeline::showPosition()
         for (std::uint64_t s = shown + 1; s <= m_position; ++s)
             m_past->applyPast(*m_history.op(s));
     } else if (m_position != shown || m_past->wall() != m_client->wall()) {
-        m_past->showPast(m_history.seek(m_position), *m_client);
+        m_past->showPast(m_history, m_position, *m_client);
     }
     qCInfo(lcTimeline) << "timeline shows seq" << m_past->model().seq();
     emit positionChanged();

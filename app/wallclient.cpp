@@ -2634,10 +2634,9 @@ void WallClient::requestOps(std::uint64_t afterSeq, std::uint32_t limit)
     sendEnvelope(env);
 }
 
-void WallClient::showPast(const WallModel &model, const WallClient &live)
+void WallClient::showPast(const WallHistory &history, std::uint64_t seq, const WallClient &live)
 {
     Q_ASSERT(m_showsPast);
-    m_model = model;
     if (m_userId != live.m_userId) {
         m_userId = live.m_userId; // whose notes and images are "mine"
         emit userIdChanged();
@@ -2646,39 +2645,36 @@ void WallClient::showPast(const WallModel &model, const WallClient &live)
         m_locked = true; // read only: every tool pans (CanvasItem), notes and images stay put
         emit accessChanged();
     }
-    if (m_url != live.m_url || m_wall != live.m_wall || m_imageToken != live.m_imageToken) {
+    const bool sameWall = m_url == live.m_url && m_wall == live.m_wall;
+    if (!sameWall || m_imageToken != live.m_imageToken) {
         m_url = live.m_url;
         m_wall = live.m_wall;
         m_imageToken = live.m_imageToken;
         m_tlsFingerprint = live.m_tlsFingerprint;
         updateImageSource();
     }
-    emit wallReset();
+    const std::uint64_t was = m_model.seq();
+    // A state of this history already (the last step's), unless the wall changed.
+    if (!sameWall)
+        m_model = WallModel();
+    history.seekInto(&m_model, seq);
+    const WallModel::Change change = history.changedBetween(was, m_model.seq());
+    if (!sameWall || change.cleared || was < history.firstSeq()) {
+        emit wallReset();
+        refreshAllNotes();
+        refreshAllImages();
+    } else {
+        // Only what differs between the two points is drawn again.
+        if (!change.strokes.empty() || !change.images.empty())
+            emit wallChanged(change);
+        for (const std::uint64_t key : change.notes)
+            refreshNote(key);
+        for (const std::uint64_t key : change.shapes)
+            emit shapeChanged(key);
+        for (const std::uint64_t key : change.images)
+            refreshImage(key);
+    }
     emit seqChanged();
-    // Notes and images row by row, not reset: a step of the slider changes a few, and their
-    // items on screen stay.
-    std::unordered_set<std::uint64_t> shown;
-    for (const WallModel::Note &n : m_model.notes()) {
-        if (!n.visible())
-            continue;
-        shown.insert(n.key);
-        NotesModel::Note row;
-        effectiveNote(n.key, &row);
-        m_notes->update(n.key, &row);
-    }
-    for (const NotesModel::Note &row : std::vector<NotesModel::Note>(m_notes->notes())) {
-        if (!shown.count(row.key))
-            m_notes->update(row.key, nullptr);
-    }
-    shown.clear();
-    for (const WallModel::Image &i : m_model.images()) {
-        shown.insert(i.key);
-        refreshImage(i.key);
-    }
-    for (const ImagesModel::Image &row : std::vector<ImagesModel::Image>(m_images->images())) {
-        if (!shown.count(row.key))
-            m_images->update(row.key, nullptr);
-    }
 }
 
 // --- security ------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@
 #include "app/notesmodel.h"
 #include "app/outboxstore.h"
 #include "core/limits.h"
+#include "core/wallhistory.h"
 #include "core/wallmodel.h"
 
 #include <QColor>
@@ -391,11 +392,12 @@ public:
     // --- the wall's past (app/timeline.h) ---
     // Asks the server for the wall's ops after `afterSeq` (an OpsPage comes back: opsPage).
     void requestOps(std::uint64_t afterSeq, std::uint32_t limit);
-    // Makes this client (one made for it, never connected) show `model`, a past state of the
-    // wall `live` is on, read only: its images come from where live's do.
+    // Makes this client (one made for it, never connected) show the wall `live` is on as it was
+    // right after op `seq` of `history`, read only: its images come from where live's do. Only
+    // what differs from what it showed before is drawn again.
     explicit WallClient(bool showsPast, QObject *parent = nullptr);
     bool showsPast() const { return m_showsPast; }
-    void showPast(const WallModel &model, const WallClient &live);
+    void showPast(const WallHistory &history, std::uint64_t seq, const WallClient &live);
     // The next op of that past, applied as one from the server is (the canvas redraws what it
     // changes).
     void applyPast(const pb::Op &op) { onOp(op, false); }

@@ -32,6 +32,14 @@ public:
     // The wall right after op `seq` (clamped to firstSeq..lastSeq).
     const WallModel &seek(std::uint64_t seq);
     const WallModel &model() const { return m_model; }
+    // The same into a model of the caller's (which then needs no copy of its own): `model` goes
+    // on from where it is when that is a state of this history at or after the checkpoint before
+    // `seq`, and starts from that checkpoint's copy otherwise.
+    void seekInto(WallModel *model, std::uint64_t seq) const;
+    // What differs between the wall after op `a` and after op `b` (either way round): the
+    // objects the ops between them changed, as WallModel::apply reported each (cleared when one
+    // of them cleared the wall).
+    WallModel::Change changedBetween(std::uint64_t a, std::uint64_t b) const;
 
     // The op at `seq`, or null outside firstSeq+1..lastSeq.
     const pb::Op *op(std::uint64_t seq) const;
@@ -53,11 +61,20 @@ private:
     };
     // About what copying `model` costs, in the unit of op work (its bytes on the wire).
     static std::uint64_t copyCost(const WallModel &model);
-    void replayTo(std::uint64_t seq);
 
     std::uint64_t m_firstSeq = 0;
     std::vector<pb::Op> m_ops;
     std::vector<std::int64_t> m_times; // timeAt for each op held
+    // What each op changed (WallModel::apply's Change): its objects, flat, each op's from
+    // m_changedFrom[i]; kind 0 stroke, 1 note, 2 image, 3 shape. And the ops that cleared.
+    struct Changed
+    {
+        std::uint64_t key;
+        std::uint8_t kind;
+    };
+    std::vector<Changed> m_changed;
+    std::vector<std::uint32_t> m_changedFrom;
+    std::vector<std::uint64_t> m_clears;
     std::vector<Checkpoint> m_checkpoints; // ascending seq; the first is the base
     // Built as ops arrive: the model after the last op, and the work since the last checkpoint.
     WallModel m_tail;

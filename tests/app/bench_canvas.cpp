@@ -9,9 +9,17 @@
 // pixels: a real scrawl-server holding the same wall, this canvas's client joined to it, and a
 // second client drawing natural strokes at 200 Hz in view (batched as the app batches them).
 // That mode keeps Qt's own frame pacing, as the app has it.
+//
+// `bench_canvas [strokes] timeline` measures a step of the timeline (app/timeline.h) on the
+// screen: the wall's strokes as ops (a begin and an end each), held by core's WallHistory, shown
+// by a past client on the canvas; each step, from asking for a seq to the client showing it
+// (the history's state copied in, the canvas re-indexed) and to its pixels (every visible tile
+// painted), at 100 % and zoomed out to the whole wall. Only what differs between two points is
+// painted again.
 
 #include "app/canvasitem.h"
 #include "app/wallclient.h"
+#include "core/wallhistory.h"
 #include "server/storage.h"
 
 #include <QBuffer>
@@ -321,6 +329,72 @@ int runRemote(const pb::WallSnapshot &snap)
 
 } // namespace
 
+// The wall's strokes as the ops that made them, and the timeline scrubbed over them.
+int runTimeline(QQuickWindow &window, CanvasItem *canvas, const pb::WallSnapshot &snap)
+{
+    WallHistory history;
+    history.reset(WallModel{});
+    std::uint64_t seq = 0;
+    QElapsedTimer t;
+    t.start();
+    for (const pb::SnapStroke &s : snap.strokes()) {
+        pb::Op begin;
+        begin.set_seq(++seq);
+        begin.set_author(keyAuthor(s.key()));
+        begin.set_time_ms(1'780'000'000'000LL + std::int64_t(seq) * 500);
+        auto *b = begin.mutable_stroke_begin();
+        b->set_id(std::uint32_t(s.key() & 0xffffffffu));
+        b->set_color(s.color());
+        b->set_width(s.width());
+        std::vector<FixedPoint> points;
+        decodePoints(s, {}, &points);
+        encodePoints(points, {}, b);
+        pb::Op end;
+        end.set_seq(++seq);
+        end.set_author(begin.author());
+        end.mutable_stroke_end()->set_id(b->id());
+        if (!history.append(begin) || !history.append(end))
+            die(QStringLiteral("the ops have a gap"));
+    }
+    std::printf("timeline: %llu ops taken in in %lld ms, %zu checkpoints\n", (unsigned long long)history.lastSeq(),
+                (long long)t.elapsed(), history.checkpointCount());
+    WallClient live; // whose past it is (never connected here)
+    WallClient past(true);
+    canvas->setClient(&past);
+    const std::uint64_t last = history.lastSeq();
+    auto scrub = [&](const char *label, double zoom, int steps, const std::function<std::uint64_t(int)> &seqOf) {
+        canvas->setView(zoom, 800, 500);
+        past.showPast(history, last, live);
+        while (!canvas->settled())
+            QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 50);
+        std::vector<double> shown, painted;
+        for (int i = 0; i < steps; ++i) {
+            QElapsedTimer step;
+            step.start();
+            past.showPast(history, seqOf(i), live);
+            shown.push_back(step.nsecsElapsed() / 1e6);
+            window.update();
+            while (!canvas->settled())
+                QCoreApplication::processEvents(QEventLoop::WaitForMoreEvents, 5);
+            painted.push_back(step.nsecsElapsed() / 1e6);
+        }
+        const Stats a = stats(shown), b = stats(painted);
+        std::printf("%-46s to the client ms: p50 %6.2f  p95 %6.2f  max %6.2f | to pixels ms: p50 %6.2f  "
+                    "p95 %6.2f  max %6.2f\n",
+                    label, a.p50, a.p95, a.max, b.p50, b.p95, b.max);
+        printResult(QStringLiteral("%1, to the client").arg(QString::fromUtf8(label)), (long long)last, a);
+        printResult(QStringLiteral("%1, to pixels").arg(QString::fromUtf8(label)), (long long)last, b);
+    };
+    const std::uint64_t step = std::max<std::uint64_t>(1, last / 1000);
+    scrub("timeline: drag back at 100%", 1.0, 200, [&](int i) { return last - step * std::uint64_t(i + 1); });
+    QRandomGenerator jumps(11);
+    scrub("timeline: jump anywhere at 100%", 1.0, 100, [&](int) { return jumps.bounded(quint64(last + 1)); });
+    scrub("timeline: drag back, whole wall in view", 0.08, 100,
+          [&](int i) { return last - step * std::uint64_t(i + 1); });
+    canvas->setClient(nullptr);
+    return 0;
+}
+
 int main(int argc, char *argv[])
 {
     // Qt starts a 5 ms timer at each update request before it begins the frame (xcb has no
@@ -329,6 +403,7 @@ int main(int argc, char *argv[])
     const bool remote = argc > 2 && qstrcmp(argv[2], "remote") == 0;
     // `bench_canvas [strokes] images`: the same wall with 100 photos of 1600 x 1200 under the ink.
     const bool withImages = argc > 2 && qstrcmp(argv[2], "images") == 0;
+    const bool timeline = argc > 2 && qstrcmp(argv[2], "timeline") == 0;
     if (!remote && !qEnvironmentVariableIsSet("QT_QPA_UPDATE_IDLE_TIME"))
         qputenv("QT_QPA_UPDATE_IDLE_TIME", "0");
     QGuiApplication app(argc, argv);
@@ -380,6 +455,9 @@ int main(int argc, char *argv[])
     canvas->setSize(QSizeF(1600, 1000));
     canvas->setClient(&client);
     window.show();
+
+    if (timeline)
+        return runTimeline(window, canvas, snap);
 
     // The floor: the same pans over an empty wall.
     canvas->setView(1.0, 800, 500);

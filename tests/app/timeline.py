@@ -7,7 +7,8 @@ looking at the wall's origin. Ada draws a stroke, then a rectangle, then an elli
 after each, Bob's screen is kept: what a client had at that point. Ada opens the timeline
 (Ctrl+Shift+H): it shows the wall as it is, pixel for pixel what Bob saw last; a change back
 (Left) shows what Bob saw before the ellipse, another what he saw before the rectangle, and the
-first change (Home) an empty wall. Meanwhile Bob draws again: Ada's timeline does not show it
+first change (Home) an empty wall; stepping forward again (Right) shows the same states on the
+way back up. Meanwhile Bob draws again: Ada's timeline does not show it
 until she goes back to the live wall (Escape), and then it does. Every wait is a bounded poll.
 
 Usage: timeline.py PATH/TO/scrawl PATH/TO/scrawl-server [SCREENSHOT.png]
@@ -142,6 +143,14 @@ def main():
     if ink_at(empty, 550, 340) or ink_at(empty, 450, 520, 3):
         run.fail('the wall before its first change is not empty')
     print('ok: before the first change the wall is empty')
+
+    # And forward again, a change at a time: the same states as on the way back.
+    xdo(ada, 'key', '--repeat', str(last - 2), '--delay', '20', 'Right')
+    run.wait_for('forward to before the rectangle', lambda: shown_seq(ada_log) == last - 2)
+    same('forward again, before the rectangle is what Bob saw then', settled(ada, 'ada-timeline-forward-2'), kept[0])
+    xdo(ada, 'key', 'Right')
+    run.wait_for('forward to before the ellipse', lambda: shown_seq(ada_log) == last - 1)
+    same('forward again, before the ellipse is what Bob saw then', settled(ada, 'ada-timeline-forward-1'), kept[1])
 
     # Back to the live wall: everything, Bob's new line too.
     xdo(ada, 'key', 'Escape')

@@ -345,6 +345,45 @@ QString visibleState(const WallModel &model)
     return out;
 }
 
+// The objects whose state differs between two models: (kind, key), kind 0 stroke, 1 note, 2
+// image, 3 shape (one present in only one of them differs too).
+std::vector<std::pair<int, std::uint64_t>> objectsThatDiffer(const WallModel &a, const WallModel &b)
+{
+    std::map<std::pair<int, std::uint64_t>, QString> left, right;
+    auto describeAll = [](const WallModel &m, std::map<std::pair<int, std::uint64_t>, QString> &out) {
+        for (const auto &s : m.strokes()) {
+            QString text = u"%1 %2 %3 %4"_s.arg(s.visible()).arg(s.layer).arg(s.points.size()).arg(s.color);
+            for (const auto p : s.points)
+                text += u" %1,%2"_s.arg(p.x).arg(p.y);
+            out[{0, s.key}] = text;
+        }
+        for (const auto &n : m.notes())
+            out[{1, n.key}] = u"%1 %2 %3 %4 %5 %6 %7 %8"_s.arg(n.visible()).arg(n.layer).arg(double(n.x)).arg(double(n.y))
+                                  .arg(n.text).arg(n.color).arg(double(n.width)).arg(double(n.height));
+        for (const auto &i : m.images())
+            out[{2, i.key}] = u"%1 %2 %3 %4 %5 %6 %7"_s.arg(i.visible()).arg(i.layer).arg(double(i.x)).arg(double(i.y))
+                                  .arg(double(i.width)).arg(double(i.height)).arg(double(i.rotation));
+        for (const auto &sh : m.shapes()) {
+            pb::Shape wire;
+            sh.data.toWire(&wire);
+            out[{3, sh.key}] = u"%1 %2 %3"_s.arg(sh.visible()).arg(sh.layer).arg(QString::fromStdString(wire.ShortDebugString()));
+        }
+    };
+    describeAll(a, left);
+    describeAll(b, right);
+    std::vector<std::pair<int, std::uint64_t>> out;
+    for (const auto &[k, v] : left) {
+        const auto it = right.find(k);
+        if (it == right.end() || it->second != v)
+            out.push_back(k);
+    }
+    for (const auto &[k, v] : right) {
+        if (!left.count(k))
+            out.push_back(k);
+    }
+    return out;
+}
+
 std::string withoutTotalPoints(pb::WallSnapshot snapshot)
 {
     snapshot.set_total_points(0);
@@ -2099,6 +2138,30 @@ void TestWallModel::historyShowsTheWallAfterAnyOp()
         if (snapshotBytes(shown) != states[s])
             QFAIL(qPrintable(u"the wall at seq %1 differs from a client's at that seq"_s.arg(s)));
     }
+    // What differs between two states is among what the ops between them changed (what the app
+    // redraws on a step of the timeline), whichever way the step goes; a model of the caller's is
+    // brought there without a copy of the history's.
+    WallModel from, to;
+    std::mt19937_64 pairs(seed);
+    for (int i = 0; i < 300; ++i) {
+        const std::uint64_t a = base + pairs() % std::uint64_t(ops - base + 1);
+        const std::uint64_t b = i % 3 == 0 ? std::min<std::uint64_t>(ops, a + pairs() % 40) : base + pairs() % std::uint64_t(ops - base + 1);
+        history.seekInto(&from, a);
+        history.seekInto(&to, b);
+        QCOMPARE(snapshotBytes(from), states[a]);
+        QCOMPARE(snapshotBytes(to), states[b]);
+        const WallModel::Change change = history.changedBetween(a, b);
+        if (change.cleared)
+            continue;
+        for (const auto &[kind, key] : objectsThatDiffer(from, to)) {
+            const std::vector<std::uint64_t> &named = kind == 0 ? change.strokes : kind == 1 ? change.notes
+                                                    : kind == 2 ? change.images : change.shapes;
+            if (std::find(named.begin(), named.end(), key) == named.end())
+                QFAIL(qPrintable(u"object %1 (kind %2) differs between seq %3 and %4 but is not named"_s
+                                     .arg(key).arg(kind).arg(a).arg(b)));
+        }
+    }
+
     // Outside the range: clamped to its ends.
     QCOMPARE(history.seek(0).seq(), std::uint64_t(base));
     QCOMPARE(history.seek(std::uint64_t(ops) + 50).seq(), std::uint64_t(ops));
