@@ -79,7 +79,7 @@ class Run:
         os.chmod(home, 0o700)  # a runtime directory must be the person's alone, or Qt falls back to a shared one
         with open(home + '/config/Scrawl/Scrawl.conf', 'w') as f:
             f.write(f'[profiles]\ndefault\\person\\name={name.capitalize()}\ndefault\\person\\color={color}\n')
-        env = {**os.environ, 'DISPLAY': display, 'XDG_CONFIG_HOME': home + '/config', 'XDG_DATA_HOME': home + '/data',
+        env = {**os.environ, 'DISPLAY': display, 'HOME': home, 'XDG_CONFIG_HOME': home + '/config', 'XDG_DATA_HOME': home + '/data',
                'XDG_CACHE_HOME': home + '/cache', 'XDG_RUNTIME_DIR': home, 'QT_QUICK_CONTROLS_STYLE': 'Fusion',
                'QT_LOGGING_RULES': 'scrawl.app.client.info=true'}
         env.pop('QT_QPA_PLATFORM', None)

@@ -6,8 +6,8 @@ Ada and Bob join one wall, each app on an Xvfb display of its own with windows o
 looking at the wall's origin. Ada draws a stroke, then a rectangle, then an ellipse (one op each);
 after each, Bob's screen is kept: what a client had at that point. Ada opens the timeline
 (Ctrl+Shift+H): it shows the wall as it is, pixel for pixel what Bob saw last; a change back
-(Left) shows what Bob saw before the ellipse, another what he saw before the rectangle, and the
-first change (Home) an empty wall; stepping forward again (Right) shows the same states on the
+(Left) shows what Bob saw before the ellipse, another what he saw before the rectangle, exported from there
+(Ctrl+E) it is the stroke alone, and the first change (Home) an empty wall; stepping forward again (Right) shows the same states on the
 way back up. Meanwhile Bob draws again: Ada's timeline does not show it
 until she goes back to the live wall (Escape), and then it does. Every wait is a bounded poll.
 
@@ -136,6 +136,20 @@ def main():
     same('two changes back is what Bob saw before the rectangle', settled(ada, 'ada-timeline-back-2'), kept[0])
     if ink_at(run.screen(ada), 550, 700):
         run.fail("Bob's new line shows in Ada's timeline")
+
+    # Exported from here (Ctrl+E, Enter saves): the wall as it was, the stroke alone.
+    xdo(ada, 'key', 'ctrl+e')
+    time.sleep(0.5)  # the dialog opening
+    xdo(ada, 'key', 'Return')
+    run.wait_for('the export saved', lambda: re.search(r'notice: Saved (\S+\.png)', read(ada_log)))
+    exported = re.search(r'notice: Saved (\S+\.png)', read(ada_log)).group(1)
+    size = subprocess.run(['identify', '-format', '%w %h', exported], capture_output=True, text=True,
+                          check=True).stdout.split()
+    width, height = int(size[0]), int(size[1])
+    # The stroke spans 300 x 80 px; with the rectangle and the ellipse the wall is 600 x 300.
+    if not (300 <= width < 450 and 80 <= height < 200):
+        run.fail(f'the export from two changes back is {width} x {height}: not the stroke alone')
+    print(f'ok: exported from two changes back: {width} x {height}, the stroke alone')
 
     xdo(ada, 'key', 'Home')
     run.wait_for('the first change', lambda: shown_seq(ada_log) == 0)
