@@ -604,7 +604,7 @@ void TestCluster::theTimelineReplaysFromAKeptSnapshotOnAnyServer()
         late.sendEnvelope(ask);
         if (!TestClient::waitFor([&] { return late.count(pb::Envelope::kOpsPage) > before; }))
             return nullptr;
-        return &late.received.back().ops_page();
+        return late.lastOpsPage();
     };
     const pb::OpsPage *first = page(0);
     QVERIFY(first);

@@ -380,7 +380,7 @@ void TestWallLog::thePastComesInPagesAsItLanded()
         ada.sendEnvelope(ask);
         if (!TestClient::waitFor([&] { return ada.count(pb::Envelope::kOpsPage) > before; }))
             return nullptr;
-        return &ada.received.back().ops_page();
+        return ada.lastOpsPage();
     };
     WallModel replay;
     std::uint64_t after = 0;

@@ -188,6 +188,16 @@ public:
         return nullptr;
     }
 
+    // The newest page of the wall's past ops received (other traffic may have come after it).
+    const pb::OpsPage *lastOpsPage() const
+    {
+        for (auto it = received.rbegin(); it != received.rend(); ++it) {
+            if (it->has_ops_page())
+                return &it->ops_page();
+        }
+        return nullptr;
+    }
+
     std::vector<pb::Op> ops() const
     {
         std::vector<pb::Op> out;
