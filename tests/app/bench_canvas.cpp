@@ -382,8 +382,8 @@ int runTimeline(QQuickWindow &window, CanvasItem *canvas, const pb::WallSnapshot
         std::printf("%-46s to the client ms: p50 %6.2f  p95 %6.2f  max %6.2f | to pixels ms: p50 %6.2f  "
                     "p95 %6.2f  max %6.2f\n",
                     label, a.p50, a.p95, a.max, b.p50, b.p95, b.max);
-        printResult(QStringLiteral("%1, to the client").arg(QString::fromUtf8(label)), (long long)last, a);
-        printResult(QStringLiteral("%1, to pixels").arg(QString::fromUtf8(label)), (long long)last, b);
+        printResult(QStringLiteral("%1, to the client").arg(QString::fromUtf8(label)), snap.strokes_size(), a);
+        printResult(QStringLiteral("%1, to pixels").arg(QString::fromUtf8(label)), snap.strokes_size(), b);
     };
     const std::uint64_t step = std::max<std::uint64_t>(1, last / 1000);
     scrub("timeline: drag back at 100%", 1.0, 200, [&](int i) { return last - step * std::uint64_t(i + 1); });
