@@ -1023,19 +1023,13 @@ void WallClient::onOp(const pb::Op &op, bool live)
             refreshAllNotes();
             refreshAllImages();
         } else {
-            if (!change.strokes.empty() || !change.images.empty())
-                emit wallChanged(change);
-            for (const std::uint64_t key : change.notes)
-                refreshNote(key);
-            for (const std::uint64_t key : change.shapes)
-                emit shapeChanged(key);
-            for (const std::uint64_t key : change.images) {
-                // Placed now, most likely where people look: fetch it at once.
-                if (live && op.has_image_add())
+            // Placed now, most likely where people look: fetch it at once.
+            if (live && op.has_image_add()) {
+                for (const std::uint64_t key : change.images)
                     if (const WallModel::Image *image = m_model.image(key))
                         m_imageCache->want(image->hash);
-                refreshImage(key);
             }
+            showChange(change);
         }
         if (m_model.isFull() != m_wallFull) {
             m_wallFull = m_model.isFull();
@@ -2625,6 +2619,18 @@ void WallClient::loadLocal(const pb::WallSnapshot &snapshot)
 
 // --- the wall's past ------------------------------------------------------------------------------
 
+void WallClient::showChange(const WallModel::Change &change)
+{
+    if (!change.strokes.empty() || !change.images.empty())
+        emit wallChanged(change);
+    for (const std::uint64_t key : change.notes)
+        refreshNote(key);
+    for (const std::uint64_t key : change.shapes)
+        emit shapeChanged(key);
+    for (const std::uint64_t key : change.images)
+        refreshImage(key);
+}
+
 void WallClient::requestOps(std::uint64_t afterSeq, std::uint32_t limit)
 {
     pb::Envelope env;
@@ -2664,15 +2670,7 @@ void WallClient::showPast(const WallHistory &history, std::uint64_t seq, const W
         refreshAllNotes();
         refreshAllImages();
     } else {
-        // Only what differs between the two points is drawn again.
-        if (!change.strokes.empty() || !change.images.empty())
-            emit wallChanged(change);
-        for (const std::uint64_t key : change.notes)
-            refreshNote(key);
-        for (const std::uint64_t key : change.shapes)
-            emit shapeChanged(key);
-        for (const std::uint64_t key : change.images)
-            refreshImage(key);
+        showChange(change); // only what differs between the two points is drawn again
     }
     emit seqChanged();
 }

@@ -519,6 +519,9 @@ private:
                            std::optional<pb::Op> as = {});
     void updateImageSource();
     void refreshAllNotes();
+    // What an applied op (or a step of the timeline) changed, to the views: the canvas, notes,
+    // shapes and images.
+    void showChange(const WallModel::Change &change);
     bool effectiveNote(std::uint64_t key, NotesModel::Note *out) const;
     QString settingsPrefix() const;
     void restoreOutbox();

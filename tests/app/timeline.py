@@ -138,8 +138,10 @@ def main():
         run.fail("Bob's new line shows in Ada's timeline")
 
     # Exported from here (Ctrl+E, Enter saves): the wall as it was, the stroke alone.
+    before_dialog = run.screen(ada)
     xdo(ada, 'key', 'ctrl+e')
-    time.sleep(0.5)  # the dialog opening
+    run.wait_for('the export dialog', lambda: differing(before_dialog, run.screen(ada)) > 1000)
+    settled(ada, 'ada-export-dialog')
     xdo(ada, 'key', 'Return')
     run.wait_for('the export saved', lambda: re.search(r'notice: Saved (\S+\.png)', read(ada_log)))
     exported = re.search(r'notice: Saved (\S+\.png)', read(ada_log)).group(1)
