@@ -364,9 +364,6 @@ Pane {
                                     onClicked: start.join_(model.address, model.wall)
                                 }
                             }
-                            ToolTip.visible: hovered
-                            ToolTip.delay: 400
-                            ToolTip.text: qsTr("Join %1 at %2").arg(model.wall).arg(model.address)
                             onClicked: start.join_(model.address, model.wall)
                         }
                     }
